@@ -1,0 +1,444 @@
+"""Parse and validate a BPMN-style process definition file into an immutable ``ProcessDefinition``.
+
+A definition is data: states (BPMN activities; a ``task:`` makes one a user task, none makes it a wait
+for an outside message), events (sequence flows) and timers (boundary timer events). It is parsed
+once into frozen dataclasses that nothing changes at run time. A broken file is refused at load with
+the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from engine.durations import Duration, parse_duration
+from engine.errors import DefinitionError
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class NameRegistry(Protocol):
+    """What validation needs to know of the registry: which guard and action names exist."""
+
+    def has_guard(self, name: str) -> bool: ...
+
+    def has_action(self, name: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Label:
+    """A label in Chinese and English."""
+
+    zh: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One field of a user task's form."""
+
+    name: str
+    label: Label
+    type: str = "text"
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A user task: who may take it (candidate group, scope) and how it ends (events)."""
+
+    name: str
+    label: Label
+    candidate_group: str
+    scope: str | None
+    form: tuple[FormField, ...]
+    events: tuple[str, ...]
+    due: Duration | None
+
+
+@dataclass(frozen=True)
+class TimerSpec:
+    """A boundary timer: after a duration from entering the state, or at a policy date."""
+
+    event: str
+    after: Duration | None = None
+    policy: str | None = None
+
+    @property
+    def describe(self) -> str:
+        return self.after.text if self.after else f"policy: {self.policy}"
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    label: Label
+    final: bool = False
+    task: TaskSpec | None = None
+    timers: tuple[TimerSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """A sequence flow from one or more states to one state."""
+
+    name: str
+    label: Label
+    sources: tuple[str, ...]
+    target: str
+    guards: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+
+    def is_internal_from(self, state: str) -> bool:
+        """True when firing from ``state`` stays in it (a non-interrupting event)."""
+        return self.target == state
+
+
+@dataclass(frozen=True)
+class ProcessDefinition:
+    """One version of one process, as declared in its file."""
+
+    key: str
+    version: int
+    label: Label
+    initial: tuple[str, ...]
+    states: Mapping[str, StateSpec]
+    events: Mapping[str, EventSpec]
+    source: str = "<string>"
+    _outgoing: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
+    def outgoing(self, state: str) -> tuple[str, ...]:
+        """Names of the events allowed from ``state``, in file order."""
+        return self._outgoing.get(state, ())
+
+    @property
+    def final_states(self) -> tuple[str, ...]:
+        return tuple(name for name, spec in self.states.items() if spec.final)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a mapping with the same key twice (two events of one name)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+)
+
+
+class _Reader:
+    """Walks the raw YAML and raises ``DefinitionError`` with the file and dotted key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, problem: str) -> DefinitionError:
+        return DefinitionError(self.source, key, problem)
+
+    def mapping(self, value: Any, key: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a mapping, got {type(value).__name__}")
+        return value
+
+    def only_keys(self, value: dict[str, Any], key: str, allowed: Iterable[str]) -> None:
+        unknown = sorted(set(value) - set(allowed))
+        if unknown:
+            raise self.fail(f"{key}.{unknown[0]}", f"unknown key (allowed: {', '.join(allowed)})")
+
+    def name(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not _NAME.match(value):
+            raise self.fail(key, f"expected a snake_case name, got {value!r}")
+        return value
+
+    def names(self, value: Any, key: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        items = value if isinstance(value, list) else [value]
+        return tuple(self.name(item, f"{key}[{i}]") for i, item in enumerate(items))
+
+    def label(self, value: Any, key: str) -> Label:
+        data = self.mapping(value, key)
+        self.only_keys(data, key, ("zh", "en"))
+        for lang in ("zh", "en"):
+            if not isinstance(data.get(lang), str) or not data[lang].strip():
+                raise self.fail(f"{key}.{lang}", "a label needs non-empty Chinese and English text")
+        return Label(zh=data["zh"], en=data["en"])
+
+    def duration(self, value: Any, key: str) -> Duration:
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise self.fail(key, str(exc)) from None
+
+
+def _build_form(reader: _Reader, value: Any, key: str) -> tuple[FormField, ...]:
+    if not isinstance(value, list):
+        raise reader.fail(key, "expected a list of fields")
+    fields = []
+    for i, item in enumerate(value):
+        item_key = f"{key}[{i}]"
+        if isinstance(item, str):
+            name = reader.name(item, item_key)
+            fields.append(FormField(name=name, label=Label(zh=name, en=name)))
+            continue
+        data = reader.mapping(item, item_key)
+        reader.only_keys(data, item_key, ("name", "label", "type", "required"))
+        name = reader.name(data.get("name"), f"{item_key}.name")
+        label = reader.label(data["label"], f"{item_key}.label") if "label" in data else None
+        fields.append(
+            FormField(
+                name=name,
+                label=label or Label(zh=name, en=name),
+                type=str(data.get("type", "text")),
+                required=bool(data.get("required", True)),
+            )
+        )
+    return tuple(fields)
+
+
+def _build_task(reader: _Reader, value: Any, key: str) -> TaskSpec:
+    data = reader.mapping(value, key)
+    reader.only_keys(
+        data, key, ("name", "label", "candidate_group", "scope", "form", "events", "due")
+    )
+    name = reader.name(data.get("name"), f"{key}.name")
+    return TaskSpec(
+        name=name,
+        label=reader.label(data["label"], f"{key}.label") if "label" in data else Label(name, name),
+        candidate_group=reader.name(data.get("candidate_group"), f"{key}.candidate_group"),
+        scope=reader.name(data["scope"], f"{key}.scope") if data.get("scope") else None,
+        form=_build_form(reader, data.get("form", []), f"{key}.form"),
+        events=reader.names(data.get("events"), f"{key}.events"),
+        due=reader.duration(data["due"], f"{key}.due") if "due" in data else None,
+    )
+
+
+def _build_timers(reader: _Reader, value: Any, key: str) -> tuple[TimerSpec, ...]:
+    if not isinstance(value, list):
+        raise reader.fail(key, "expected a list of timers")
+    timers = []
+    for i, item in enumerate(value):
+        item_key = f"{key}[{i}]"
+        data = reader.mapping(item, item_key)
+        reader.only_keys(data, item_key, ("after", "policy", "event"))
+        if ("after" in data) == ("policy" in data):
+            raise reader.fail(item_key, "a timer needs exactly one of 'after' or 'policy'")
+        event = reader.name(data.get("event"), f"{item_key}.event")
+        if "after" in data:
+            timers.append(
+                TimerSpec(event=event, after=reader.duration(data["after"], f"{item_key}.after"))
+            )
+        else:
+            policy = data["policy"]
+            if not isinstance(policy, str) or not re.match(r"^[a-z_]+(\.[a-z_]+)+$", policy):
+                raise reader.fail(f"{item_key}.policy", f"expected a dotted path, got {policy!r}")
+            timers.append(TimerSpec(event=event, policy=policy))
+    return tuple(timers)
+
+
+# One table: each element of a state, and what builds it from the raw YAML.
+_STATE_ELEMENTS: dict[str, Callable[[_Reader, Any, str], Any]] = {
+    "label": lambda reader, value, key: reader.label(value, key),
+    "final": lambda reader, value, key: bool(value),
+    "task": _build_task,
+    "timers": _build_timers,
+}
+
+
+def _build_state(reader: _Reader, name: str, value: Any, key: str) -> StateSpec:
+    data = reader.mapping(value, key)
+    reader.only_keys(data, key, _STATE_ELEMENTS)
+    if "label" not in data:
+        raise reader.fail(f"{key}.label", "every state needs a label in Chinese and English")
+    parts = {
+        elem: build(reader, data[elem], f"{key}.{elem}")
+        for elem, build in _STATE_ELEMENTS.items()
+        if elem in data
+    }
+    return StateSpec(name=name, **parts)
+
+
+def _build_event(reader: _Reader, name: str, value: Any, key: str) -> EventSpec:
+    data = reader.mapping(value, key)
+    reader.only_keys(data, key, ("from", "to", "label", "guard", "action"))
+    if "label" not in data:
+        raise reader.fail(f"{key}.label", "every event needs a label in Chinese and English")
+    sources = reader.names(data.get("from"), f"{key}.from")
+    if not sources:
+        raise reader.fail(f"{key}.from", "an event needs at least one source state")
+    return EventSpec(
+        name=name,
+        label=reader.label(data["label"], f"{key}.label"),
+        sources=sources,
+        target=reader.name(data.get("to"), f"{key}.to"),
+        guards=reader.names(data.get("guard"), f"{key}.guard"),
+        actions=reader.names(data.get("action"), f"{key}.action"),
+    )
+
+
+def _check_graph(
+    reader: _Reader,
+    states: dict[str, StateSpec],
+    events: dict[str, EventSpec],
+    initial: tuple[str, ...],
+) -> dict[str, tuple[str, ...]]:
+    for i, state in enumerate(initial):
+        if state not in states:
+            raise reader.fail(f"initial[{i}]", f"unknown state {state!r}")
+    outgoing: dict[str, list[str]] = {name: [] for name in states}
+    for name, event in events.items():
+        if event.target not in states:
+            raise reader.fail(f"events.{name}.to", f"unknown target state {event.target!r}")
+        for source in event.sources:
+            if source not in states:
+                raise reader.fail(f"events.{name}.from", f"unknown source state {source!r}")
+            if states[source].final:
+                raise reader.fail(f"events.{name}.from", f"event from final state {source!r}")
+            outgoing[source].append(name)
+    reached, frontier = set(initial), list(initial)
+    while frontier:
+        for event_name in outgoing[frontier.pop()]:
+            target = events[event_name].target
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    for name, spec in states.items():
+        if name not in reached:
+            raise reader.fail(f"states.{name}", "unreachable state: no event leads to it")
+        if not spec.final and not outgoing[name]:
+            raise reader.fail(f"states.{name}", "no event leaves this state; mark it final: true")
+        for i, timer in enumerate(spec.timers):
+            if timer.event not in outgoing[name]:
+                raise reader.fail(
+                    f"states.{name}.timers[{i}].event",
+                    f"event {timer.event!r} does not leave state {name!r}",
+                )
+        if spec.task:
+            for event_name in spec.task.events:
+                if event_name not in outgoing[name]:
+                    raise reader.fail(
+                        f"states.{name}.task.events",
+                        f"event {event_name!r} does not leave state {name!r}",
+                    )
+    return {name: tuple(names) for name, names in outgoing.items()}
+
+
+def _with_default_task_events(spec: StateSpec, outgoing: tuple[str, ...]) -> StateSpec:
+    """A task that names no events ends with any event leaving its state but a timer's."""
+    if spec.task is None or spec.task.events:
+        return spec
+    timer_events = {timer.event for timer in spec.timers}
+    events = tuple(name for name in outgoing if name not in timer_events)
+    return replace(spec, task=replace(spec.task, events=events))
+
+
+def _check_names(reader: _Reader, events: dict[str, EventSpec], registry: NameRegistry) -> None:
+    for name, event in events.items():
+        for guard in event.guards:
+            if not registry.has_guard(guard):
+                raise reader.fail(f"events.{name}.guard", f"no guard registered as {guard!r}")
+        for action in event.actions:
+            if not registry.has_action(action):
+                raise reader.fail(f"events.{name}.action", f"no action registered as {action!r}")
+
+
+def parse_definition(
+    raw: Any, source: str = "<string>", registry: NameRegistry | None = None
+) -> ProcessDefinition:
+    """Validate already-loaded YAML data and build the definition.
+
+    Args:
+        raw: the document, as YAML loads it.
+        source: the file name used in error messages.
+        registry: when given, every guard and action name must be registered in it.
+
+    Raises:
+        DefinitionError: naming the file, the key and what is wrong.
+    """
+    reader = _Reader(source)
+    data = reader.mapping(raw, "<document>")
+    reader.only_keys(
+        data, "<document>", ("process", "version", "label", "initial", "states", "events")
+    )
+    key = reader.name(data.get("process"), "process")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise reader.fail("version", f"expected a positive integer, got {version!r}")
+    states_raw = reader.mapping(data.get("states"), "states")
+    events_raw = reader.mapping(data.get("events"), "events")
+    states = {
+        reader.name(n, f"states.{n}"): _build_state(reader, n, v, f"states.{n}")
+        for n, v in states_raw.items()
+    }
+    events = {
+        reader.name(n, f"events.{n}"): _build_event(reader, n, v, f"events.{n}")
+        for n, v in events_raw.items()
+    }
+    clash = set(states) & set(events)
+    if clash:
+        raise reader.fail(f"events.{sorted(clash)[0]}", "an event may not share a state's name")
+    initial = reader.names(data.get("initial"), "initial")
+    if not initial:
+        raise reader.fail("initial", "name the state (or states) an instance starts in")
+    outgoing = _check_graph(reader, states, events, initial)
+    states = {
+        name: _with_default_task_events(spec, outgoing[name]) for name, spec in states.items()
+    }
+    if registry is not None:
+        _check_names(reader, events, registry)
+    return ProcessDefinition(
+        key=key,
+        version=version,
+        label=reader.label(data.get("label"), "label"),
+        initial=initial,
+        states=states,
+        events=events,
+        source=source,
+        _outgoing=outgoing,
+    )
+
+
+def load_definition(path: str | Path, registry: NameRegistry | None = None) -> ProcessDefinition:
+    """Read, parse and validate one definition file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError(str(path), "<file>", f"cannot read: {exc}") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise DefinitionError(str(path), "<yaml>", str(exc).replace("\n", " ")) from None
+    return parse_definition(raw, source=str(path), registry=registry)
+
+
+def load_definitions(
+    directory: str | Path, registry: NameRegistry | None = None
+) -> dict[str, ProcessDefinition]:
+    """Load every ``*.yaml`` directly under ``directory`` (policies live in a sub-folder)."""
+    found: dict[str, ProcessDefinition] = {}
+    for path in sorted(Path(directory).glob("*.yaml")):
+        definition = load_definition(path, registry)
+        if definition.key in found:
+            raise DefinitionError(str(path), "process", f"{definition.key!r} defined twice")
+        found[definition.key] = definition
+    return found

@@ -1,0 +1,170 @@
+"""Typed errors the engine raises; each carries a message in Chinese and English.
+
+The web layer maps them to HTTP answers (404, 409, 422); the CLI prints them. Errors a user can cause
+are ``WorkflowError``s; a broken definition file is a ``DefinitionError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class WorkflowError(Exception):
+    """Base of every error a caller of the engine can cause.
+
+    Attributes:
+        code: a stable machine-readable code (``event_not_allowed``, ...).
+        message_zh: the message in Chinese.
+        message_en: the message in English.
+    """
+
+    code = "workflow_error"
+
+    def __init__(self, message_zh: str, message_en: str) -> None:
+        super().__init__(f"{message_zh} / {message_en}")
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+
+class DefinitionError(Exception):
+    """A definition file is broken: names the file, the key and what is wrong."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        super().__init__(f"{source}: {key}: {problem}")
+        self.source = source
+        self.key = key
+        self.problem = problem
+
+
+class UnknownProcess(WorkflowError):
+    code = "unknown_process"
+
+    def __init__(self, key: str, version: int | None = None) -> None:
+        which = key if version is None else f"{key} v{version}"
+        super().__init__(f"未知流程：{which}", f"unknown process: {which}")
+        self.key = key
+
+
+class InstanceNotFound(WorkflowError):
+    code = "instance_not_found"
+
+    def __init__(self, instance_id: int) -> None:
+        super().__init__(f"流程实例不存在：{instance_id}", f"no such instance: {instance_id}")
+        self.instance_id = instance_id
+
+
+class UnknownEvent(WorkflowError):
+    code = "unknown_event"
+
+    def __init__(self, process: str, event: str, allowed: Sequence[str]) -> None:
+        super().__init__(
+            f"流程 {process} 没有事件 {event}", f"process {process} has no event {event}"
+        )
+        self.event = event
+        self.allowed = list(allowed)
+
+
+class EventNotAllowed(WorkflowError):
+    """The event exists but not from the instance's current state."""
+
+    code = "event_not_allowed"
+
+    def __init__(self, event: str, state: str, allowed: Sequence[str]) -> None:
+        allowed_text = ", ".join(allowed) or "-"
+        super().__init__(
+            f"当前状态 {state} 不允许事件 {event}；现在允许：{allowed_text}",
+            f"event {event} is not allowed in state {state}; allowed now: {allowed_text}",
+        )
+        self.event = event
+        self.state = state
+        self.allowed = list(allowed)
+
+
+class TransitionRefused(WorkflowError):
+    """A guard said no. Guards raise it with their own reason, or return False for a generic one."""
+
+    code = "transition_refused"
+
+    def __init__(self, message_zh: str, message_en: str, guard: str | None = None) -> None:
+        super().__init__(message_zh, message_en)
+        self.guard = guard
+
+
+class ConcurrentModification(WorkflowError):
+    """Another transaction changed the instance between our read and our write."""
+
+    code = "concurrent_modification"
+
+    def __init__(self, instance_id: int) -> None:
+        super().__init__(
+            f"流程实例 {instance_id} 已被其他操作修改，请重试",
+            f"instance {instance_id} was changed by someone else; try again",
+        )
+        self.instance_id = instance_id
+
+
+class TaskNotFound(WorkflowError):
+    code = "task_not_found"
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(f"任务不存在：{task_id}", f"no such task: {task_id}")
+        self.task_id = task_id
+
+
+class TaskNotOpen(WorkflowError):
+    """The task was completed or cancelled already (someone else was faster)."""
+
+    code = "task_not_open"
+
+    def __init__(self, task_id: int, status: str) -> None:
+        super().__init__(
+            f"任务 {task_id} 已处理（{status}）", f"task {task_id} is no longer open ({status})"
+        )
+        self.task_id = task_id
+        self.status = status
+
+
+class TaskClaimedByOther(WorkflowError):
+    code = "task_claimed"
+
+    def __init__(self, task_id: int, assignee: str) -> None:
+        super().__init__(
+            f"任务 {task_id} 已由 {assignee} 认领", f"task {task_id} is claimed by {assignee}"
+        )
+        self.task_id = task_id
+        self.assignee = assignee
+
+
+class InvalidTaskOutcome(WorkflowError):
+    code = "invalid_task_outcome"
+
+    def __init__(self, task_id: int, outcome: str, allowed: Sequence[str]) -> None:
+        allowed_text = ", ".join(allowed)
+        super().__init__(
+            f"任务 {task_id} 不能以 {outcome} 完成；可选：{allowed_text}",
+            f"task {task_id} cannot complete with {outcome}; choose one of: {allowed_text}",
+        )
+        self.allowed = list(allowed)
+
+
+class IdempotencyConflict(WorkflowError):
+    """The same idempotency key was used with a different request."""
+
+    code = "idempotency_conflict"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"幂等键 {key} 已用于另一个请求", f"idempotency key {key} was used for another request"
+        )
+        self.key = key
+
+
+class TaskFormInvalid(WorkflowError):
+    code = "task_form_invalid"
+
+    def __init__(self, task_id: int, missing: Sequence[str]) -> None:
+        names = ", ".join(missing)
+        super().__init__(
+            f"任务 {task_id} 缺少必填项：{names}", f"task {task_id} is missing: {names}"
+        )
+        self.missing = list(missing)

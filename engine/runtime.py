@@ -1,0 +1,424 @@
+"""The Engine facade: start an instance, fire an event, complete a task; one transaction each.
+
+A firing loads the instance row, asks the definition's shared Machine whether the event may happen
+(guards run there), writes the new state with ``version = version + 1 WHERE version = :seen``
+(optimistic lock), appends history, closes the old state's timers and tasks, opens the new state's,
+and commits. A lost race is retried from a fresh read; an event that is not allowed raises a typed
+error naming the events allowed now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine as SqlEngine
+
+from engine.clock import Clock, SystemClock
+from engine.definition import ProcessDefinition
+from engine.errors import (
+    ConcurrentModification,
+    EventNotAllowed,
+    IdempotencyConflict,
+    InstanceNotFound,
+    InvalidTaskOutcome,
+    TaskClaimedByOther,
+    TaskFormInvalid,
+    TaskNotFound,
+    TaskNotOpen,
+    TransitionRefused,
+    UnknownEvent,
+    UnknownProcess,
+)
+from engine.machine import SharedMachine
+from engine.registry import Registry, TransitionContext
+from engine.sqlexec import Tx, open_raw
+from engine.state_effects import StateEffects
+from engine.statements import HotPath
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What one firing did (or, replayed, what the first delivery of the same request did)."""
+
+    instance_id: int
+    process: str
+    event: str
+    from_state: str | None
+    to_state: str
+    version: int
+    replayed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An outside delivery's identity: a retried delivery with the same key is a no-op."""
+
+    scope: str
+    key: str
+
+
+def request_hash(*parts: Any) -> str:
+    """A stable hash of a request's content, to tell a retry from a different request."""
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class Engine:
+    """Runs process instances of the loaded definitions against one database.
+
+    Args:
+        db: the SQLAlchemy engine (tables created by the migrations).
+        definitions: every definition version instances may point at.
+        registry: guards, actions and policy dates the definitions name.
+        clock: where time comes from; the system clock unless injected.
+    """
+
+    def __init__(
+        self,
+        db: SqlEngine,
+        definitions: Iterable[ProcessDefinition],
+        registry: Registry,
+        clock: Clock | None = None,
+    ) -> None:
+        self.db = db
+        self.sql = HotPath(db.dialect)
+        self._integrity_error: type[Exception] = db.dialect.loaded_dbapi.IntegrityError
+        self.registry = registry
+        self.clock: Clock = clock or SystemClock()
+        self._definitions: dict[tuple[str, int], ProcessDefinition] = {}
+        self._latest: dict[str, ProcessDefinition] = {}
+        self._machines: dict[tuple[str, int], SharedMachine] = {}
+        for definition in definitions:
+            ident = (definition.key, definition.version)
+            self._definitions[ident] = definition
+            self._machines[ident] = SharedMachine(definition, registry)
+            latest = self._latest.get(definition.key)
+            if latest is None or latest.version < definition.version:
+                self._latest[definition.key] = definition
+        self.effects = StateEffects(registry, self.sql)
+
+    # -- definitions -------------------------------------------------------------------------
+
+    @property
+    def processes(self) -> dict[str, ProcessDefinition]:
+        """The latest version of every process, by key."""
+        return dict(self._latest)
+
+    def definition(self, key: str, version: int | None = None) -> ProcessDefinition:
+        found = self._latest.get(key) if version is None else self._definitions.get((key, version))
+        if found is None:
+            raise UnknownProcess(key, version)
+        return found
+
+    # -- transactions ------------------------------------------------------------------------
+
+    def transaction(self, work: Callable[[Tx], T], retries: int = 3) -> T:
+        """Run ``work`` in one write transaction, retrying a lost optimistic-lock race.
+
+        On SQLite the transaction takes the write lock at its start (``BEGIN IMMEDIATE``).
+        """
+        for attempt in range(retries + 1):
+            proxied, driver = open_raw(self.db)
+            try:
+                result = work(Tx(driver, self.db.dialect.name))
+                proxied.commit()
+                return result
+            except ConcurrentModification:
+                proxied.rollback()
+                if attempt == retries:
+                    raise
+                log.info("lost a race, retrying (attempt %d)", attempt + 1)
+            except BaseException:
+                proxied.rollback()
+                raise
+            finally:
+                proxied.close()
+        raise AssertionError("unreachable")
+
+    # -- start -------------------------------------------------------------------------------
+
+    def start(
+        self,
+        process: str,
+        *,
+        business_key: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        actor: str = "system",
+        state: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Transition:
+        """Create an instance of the latest version of ``process`` in its initial state."""
+        definition = self.definition(process)
+        initial = state or definition.initial[0]
+        if initial not in definition.initial:
+            raise EventNotAllowed("start", initial, [f"start:{s}" for s in definition.initial])
+        values = dict(variables or {})
+
+        def work(tx: Tx) -> Transition:
+            return self.start_in(tx, definition, initial, business_key, values, actor, data)
+
+        return self.transaction(work)
+
+    def start_in(
+        self,
+        tx: Tx,
+        definition: ProcessDefinition,
+        state: str,
+        business_key: str | None,
+        variables: dict[str, Any],
+        actor: str,
+        data: Mapping[str, Any] | None = None,
+    ) -> Transition:
+        """Start an instance inside the caller's transaction (bulk imports, the demo)."""
+        now = self.clock.now()
+        instance_id = tx.insert(
+            self.sql.insert_instance,
+            {
+                "process": definition.key,
+                "definition_version": definition.version,
+                "business_key": business_key,
+                "state": state,
+                "version": 1,
+                "variables": variables,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        tx.run(
+            self.sql.insert_history,
+            {
+                "instance_id": instance_id,
+                "event": "start",
+                "from_state": None,
+                "to_state": state,
+                "actor": actor,
+                "occurred_at": now,
+                "due_at": None,
+                "task_id": None,
+                "data": dict(data) if data else None,
+            },
+        )
+        self.effects.enter(tx, definition, state, instance_id, variables, now)
+        return Transition(instance_id, definition.key, "start", None, state, 1)
+
+    # -- fire --------------------------------------------------------------------------------
+
+    def fire(
+        self,
+        instance_id: int,
+        event: str,
+        *,
+        actor: str = "system",
+        data: Mapping[str, Any] | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> Transition:
+        """Fire ``event`` on an instance in one transaction.
+
+        Raises:
+            InstanceNotFound, UnknownEvent, EventNotAllowed, TransitionRefused,
+            IdempotencyConflict, ConcurrentModification (after retries).
+        """
+        payload = dict(data or {})
+        digest = request_hash(instance_id, event, payload) if idempotency else ""
+
+        def work(tx: Tx) -> Transition:
+            if idempotency:
+                replay = self._replay(tx, idempotency, digest)
+                if replay:
+                    return replay
+            row = self._load(tx, instance_id)
+            done = self.fire_in(tx, row, event, actor, payload)
+            if idempotency:
+                self._remember(tx, idempotency, digest, done)
+            return done
+
+        try:
+            return self.transaction(work)
+        except self._integrity_error:
+            if not idempotency:
+                raise
+            # A concurrent delivery of the same key won; answer with its result.
+            replay = self.transaction(lambda tx: self._replay(tx, idempotency, digest))
+            if replay is None:
+                raise
+            return replay
+
+    def fire_in(
+        self,
+        tx: Tx,
+        row: Any,
+        event: str,
+        actor: str,
+        data: Mapping[str, Any],
+        *,
+        due_at: datetime | None = None,
+        task_id: int | None = None,
+    ) -> Transition:
+        """Fire ``event`` on a loaded instance row inside the caller's transaction."""
+        ident = (row.process, row.definition_version)
+        definition = self._definitions.get(ident)
+        if definition is None:
+            raise UnknownProcess(row.process, row.definition_version)
+        state = row.state
+        allowed = definition.outgoing(state)
+        if event not in allowed:
+            if event not in definition.events:
+                raise UnknownEvent(row.process, event, allowed)
+            raise EventNotAllowed(event, state, allowed)
+        spec = definition.events[event]
+        now = self.clock.now()
+        variables = dict(row.variables or {})
+        ctx = TransitionContext(
+            row.id, row.process, row.business_key, state, event, variables, data, actor, now
+        )
+        try:
+            moved = self._machines[ident].fire(ctx)
+        except TransitionRefused as refused:
+            refused.guard = refused.guard or ctx.refused_by
+            raise
+        if not moved:
+            raise TransitionRefused(
+                f"条件未满足：{ctx.refused_by}",
+                f"condition not met: {ctx.refused_by}",
+                guard=ctx.refused_by,
+            )
+        target = ctx.state
+        params = {
+            "iid": row.id,
+            "seen": row.version,
+            "b_state": target,
+            "b_version": row.version + 1,
+            "b_now": now,
+        }
+        if spec.actions:
+            params["b_variables"] = variables
+            changed = tx.run(self.sql.update_instance_with_variables, params)
+        else:
+            changed = tx.run(self.sql.update_instance, params)
+        if changed != 1:
+            raise ConcurrentModification(row.id)
+        tx.run(
+            self.sql.insert_history,
+            {
+                "instance_id": row.id,
+                "event": event,
+                "from_state": state,
+                "to_state": target,
+                "actor": actor,
+                "occurred_at": now,
+                "due_at": due_at,
+                "task_id": task_id,
+                "data": dict(data) if data else None,
+            },
+        )
+        if target != state:
+            self.effects.leave(tx, definition.states[state], row.id, event, actor, now)
+            self.effects.enter(tx, definition, target, row.id, variables, now)
+        return Transition(row.id, row.process, event, state, target, row.version + 1)
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    def complete_task(
+        self,
+        task_id: int,
+        *,
+        actor: str,
+        data: Mapping[str, Any] | None = None,
+        outcome: str | None = None,
+    ) -> Transition:
+        """Complete an open task with one of its events; the instance moves on."""
+        payload = dict(data or {})
+
+        def work(tx: Tx) -> Transition:
+            task = tx.one(self.sql.select_task, {"tid": task_id})
+            if task is None:
+                raise TaskNotFound(task_id)
+            if task.status != "open":
+                raise TaskNotOpen(task_id, task.status)
+            if task.assignee and task.assignee != actor:
+                raise TaskClaimedByOther(task_id, task.assignee)
+            row = self._load(tx, task.instance_id)
+            definition = self.definition(row.process, row.definition_version)
+            spec = definition.states[task.state].task
+            if row.state != task.state or spec is None:
+                raise TaskNotOpen(task_id, "stale")
+            choices = spec.events or definition.outgoing(task.state)
+            event = outcome or choices[0]
+            if event not in choices:
+                raise InvalidTaskOutcome(task_id, event, choices)
+            missing = [
+                f.name for f in spec.form if f.required and not str(payload.get(f.name, "")).strip()
+            ]
+            if missing:
+                raise TaskFormInvalid(task_id, missing)
+            return self.fire_in(tx, row, event, actor, payload, task_id=task_id)
+
+        return self.transaction(work)
+
+    def claim_task(self, task_id: int, actor: str) -> None:
+        """Claim an open task for ``actor`` (claiming one's own claim again is fine)."""
+
+        def work(tx: Tx) -> None:
+            if tx.run(self.sql.claim_task, {"tid": task_id, "actor": actor}) != 1:
+                self._explain_task(tx, task_id, actor)
+
+        self.transaction(work)
+
+    def release_task(self, task_id: int, actor: str) -> None:
+        """Give a claimed task back to the group."""
+
+        def work(tx: Tx) -> None:
+            if tx.run(self.sql.release_task, {"tid": task_id, "actor": actor}) != 1:
+                self._explain_task(tx, task_id, actor)
+
+        self.transaction(work)
+
+    def _explain_task(self, tx: Tx, task_id: int, actor: str) -> None:
+        task = tx.one(self.sql.select_task, {"tid": task_id})
+        if task is None:
+            raise TaskNotFound(task_id)
+        if task.status != "open":
+            raise TaskNotOpen(task_id, task.status)
+        if task.assignee and task.assignee != actor:
+            raise TaskClaimedByOther(task_id, task.assignee)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _load(self, tx: Tx, instance_id: int) -> Any:
+        row = tx.one(self.sql.select_instance, {"iid": instance_id})
+        if row is None:
+            raise InstanceNotFound(instance_id)
+        return row
+
+    def _replay(self, tx: Tx, idem: Idempotency, digest: str) -> Transition | None:
+        found = tx.one(self.sql.select_idempotency, {"scope": idem.scope, "key": idem.key})
+        if found is None:
+            return None
+        if found.request_hash != digest:
+            raise IdempotencyConflict(idem.key)
+        return Transition(**{**found.response, "replayed": True})
+
+    def _remember(self, tx: Tx, idem: Idempotency, digest: str, done: Transition) -> None:
+        tx.run(
+            self.sql.insert_key,
+            {
+                "scope": idem.scope,
+                "key": idem.key,
+                "request_hash": digest,
+                "instance_id": done.instance_id,
+                "response": done.as_dict(),
+                "created_at": self.clock.now(),
+            },
+        )

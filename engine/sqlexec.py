@@ -1,0 +1,134 @@
+"""The hot path's execution: Core statements compiled once per dialect, run on the DBAPI cursor.
+
+SQLAlchemy builds and compiles every statement (one source of truth, the same SQL on SQLite and
+PostgreSQL, the types' own bind and result processors); a firing then executes the compiled strings
+directly on the driver's cursor inside one transaction, which costs a fraction of a full
+``Connection.execute`` per statement. Reads for pages keep using SQLAlchemy as usual.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement, Insert, Select
+
+Processor = Callable[[Any], Any]
+
+
+class Prepared:
+    """One statement compiled for one dialect, with its parameter order and type processors."""
+
+    def __init__(
+        self, stmt: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None = None
+    ) -> None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(column_keys or []) or None)
+        self.sql: str = compiled.string
+        self.positional: bool = bool(compiled.positional)
+        names = {bind: name for bind, name in compiled.bind_names.items()}
+        self.names: tuple[str, ...] = (
+            tuple(compiled.positiontup or ())
+            if compiled.positional
+            else tuple(dict.fromkeys(names.values()))
+        )
+        # Literals written into the statement ('pending') are bound too: keep their values.
+        self.defaults: dict[str, Any] = {
+            name: bind.effective_value for bind, name in names.items() if not bind.required
+        }
+        self.processors: dict[str, Processor] = {}
+        for bind, name in names.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.processors[name] = processor
+        self.row_type: Any = None
+        self.result_processors: tuple[Processor | None, ...] = ()
+        columns = list(stmt.selected_columns) if isinstance(stmt, Select) else []
+        if isinstance(stmt, Insert) and stmt._returning:  # noqa: SLF001 - ours, built below
+            columns = list(stmt._returning)  # noqa: SLF001
+        if columns:
+            self.row_type = namedtuple("Row", [c.name for c in columns])  # type: ignore[misc]
+            self.result_processors = tuple(
+                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+            )
+
+    def bind(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        if self.defaults:
+            values = {**self.defaults, **values}
+        processors = self.processors
+        if self.positional:
+            return tuple(
+                processors[n](values[n]) if n in processors else values[n] for n in self.names
+            )
+        return {n: processors[n](values[n]) if n in processors else values[n] for n in self.names}
+
+    def row(self, raw: Sequence[Any] | None) -> Any:
+        if raw is None:
+            return None
+        return self.row_type(
+            *(
+                value if proc is None or value is None else proc(value)
+                for proc, value in zip(self.result_processors, raw, strict=True)
+            )
+        )
+
+
+class Tx:
+    """One open transaction on a DBAPI connection, running ``Prepared`` statements."""
+
+    def __init__(
+        self,
+        dbapi_connection: Any,
+        dialect_name: str,
+        sqlalchemy_connection: Connection | None = None,
+    ) -> None:
+        self.cursor = dbapi_connection.cursor()
+        self.sqlite = dialect_name == "sqlite"
+        self.connection = sqlalchemy_connection
+
+    def one(self, prepared: Prepared, values: Mapping[str, Any]) -> Any:
+        self.cursor.execute(prepared.sql, prepared.bind(values))
+        return prepared.row(self.cursor.fetchone())
+
+    def all(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Any]:
+        self.cursor.execute(prepared.sql, prepared.bind(values))
+        return [prepared.row(raw) for raw in self.cursor.fetchall()]
+
+    def run(self, prepared: Prepared, values: Mapping[str, Any]) -> int:
+        """Execute; the number of rows the statement changed."""
+        self.cursor.execute(prepared.sql, prepared.bind(values))
+        return int(self.cursor.rowcount)
+
+    def many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+        if len(rows) == 1:
+            self.cursor.execute(prepared.sql, prepared.bind(rows[0]))
+        elif rows:
+            self.cursor.executemany(prepared.sql, [prepared.bind(r) for r in rows])
+
+    def insert(self, prepared: Prepared, values: Mapping[str, Any]) -> int:
+        """Insert one row; its new primary key (``lastrowid`` on SQLite, ``RETURNING`` elsewhere)."""
+        self.cursor.execute(prepared.sql, prepared.bind(values))
+        if self.sqlite:
+            return int(self.cursor.lastrowid)
+        return int(self.cursor.fetchone()[0])
+
+
+def open_raw(db: Engine) -> tuple[Any, Any]:
+    """Check a connection out of the pool and begin a write transaction on it.
+
+    Returns the pool's proxied connection (``commit``, ``rollback``, ``close``) and the driver's.
+    """
+    proxied = db.raw_connection()
+    driver = proxied.driver_connection
+    if db.dialect.name == "sqlite":
+        driver.execute("BEGIN IMMEDIATE")
+    return proxied, driver
+
+
+def tx_for(conn: Connection) -> Tx:
+    """A ``Tx`` that joins the transaction of an SQLAlchemy connection (bulk work, the demo)."""
+    if not conn.in_transaction():
+        conn.begin()
+    return Tx(conn.connection.driver_connection, conn.dialect.name, conn)

@@ -1,0 +1,115 @@
+"""What entering and leaving a state writes: the state's timers and its user task.
+
+Entering creates the state's timer rows (a duration from now, or a policy date the registry
+resolves) and its task row (scoped by an instance variable); leaving cancels the pending timers and
+closes the open task: ``completed`` when the event is one of the task's own, ``cancelled`` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from engine.definition import ProcessDefinition, StateSpec
+from engine.registry import Registry
+from engine.sqlexec import Tx
+from engine.statements import HotPath
+
+
+class StateEffects:
+    def __init__(self, registry: Registry, sql: HotPath) -> None:
+        self.registry = registry
+        self.sql = sql
+
+    def timer_rows(
+        self,
+        definition: ProcessDefinition,
+        state: str,
+        instance_id: int,
+        variables: Mapping[str, Any],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        rows = []
+        for timer in definition.states[state].timers:
+            if timer.after is not None:
+                due, ref = timer.after.after(now), None
+            else:
+                assert timer.policy is not None
+                due, ref = self.registry.resolve_policy_date(timer.policy, variables)
+            rows.append(
+                {
+                    "instance_id": instance_id,
+                    "process": definition.key,
+                    "state": state,
+                    "event": timer.event,
+                    "due_at": due,
+                    "status": "pending",
+                    "policy_ref": ref,
+                    "created_at": now,
+                    "fired_at": None,
+                }
+            )
+        return rows
+
+    def task_row(
+        self,
+        definition: ProcessDefinition,
+        state: str,
+        instance_id: int,
+        variables: Mapping[str, Any],
+        now: datetime,
+    ) -> dict[str, Any] | None:
+        task = definition.states[state].task
+        if task is None:
+            return None
+        scope = variables.get(task.scope) if task.scope else None
+        return {
+            "instance_id": instance_id,
+            "process": definition.key,
+            "name": task.name,
+            "state": state,
+            "candidate_group": task.candidate_group,
+            "scope": None if scope is None else str(scope),
+            "status": "open",
+            "assignee": None,
+            "created_at": now,
+            "due_at": task.due.after(now) if task.due else None,
+            "closed_at": None,
+            "closed_by": None,
+            "outcome": None,
+        }
+
+    def enter(
+        self,
+        tx: Tx,
+        definition: ProcessDefinition,
+        state: str,
+        instance_id: int,
+        variables: Mapping[str, Any],
+        now: datetime,
+    ) -> None:
+        timer_rows = self.timer_rows(definition, state, instance_id, variables, now)
+        if timer_rows:
+            tx.many(self.sql.insert_timer, timer_rows)
+        task_row = self.task_row(definition, state, instance_id, variables, now)
+        if task_row:
+            tx.run(self.sql.insert_task, task_row)
+
+    def leave(
+        self, tx: Tx, spec: StateSpec, instance_id: int, event: str, actor: str, now: datetime
+    ) -> None:
+        if spec.timers:
+            tx.run(self.sql.cancel_timers, {"iid": instance_id})
+        if spec.task:
+            status = "completed" if event in spec.task.events else "cancelled"
+            tx.run(
+                self.sql.close_tasks,
+                {
+                    "iid": instance_id,
+                    "b_status": status,
+                    "b_now": now,
+                    "b_actor": actor,
+                    "b_event": event,
+                },
+            )

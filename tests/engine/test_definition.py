@@ -1,0 +1,177 @@
+"""Loading and validating definition files: a broken file names the file, the key and the fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.definition import load_definition, parse_definition
+from engine.durations import parse_duration
+from engine.errors import DefinitionError
+from engine.registry import Registry
+
+GOOD = """
+process: demo
+version: 1
+label: {zh: 演示, en: Demo}
+initial: draft
+states:
+  draft:
+    label: {zh: 草稿, en: Draft}
+    task: {name: review, candidate_group: clerk, scope: region, form: [note]}
+    timers:
+      - {after: P3D, event: expire}
+  done:
+    label: {zh: 完成, en: Done}
+    final: true
+events:
+  approve: {label: {zh: 批准, en: Approve}, from: draft, to: done, guard: ok}
+  expire: {label: {zh: 过期, en: Expire}, from: draft, to: done}
+"""
+
+
+def registry() -> Registry:
+    reg = Registry()
+    reg.add_guard("ok", lambda ctx: True)
+    return reg
+
+
+def broken(change: str, value: object) -> dict:
+    data = yaml.safe_load(GOOD)
+    target = data
+    *path, last = change.split(".")
+    for part in path:
+        target = target[part]
+    target[last] = value
+    return data
+
+
+def test_good_definition_is_parsed_into_frozen_specs() -> None:
+    definition = parse_definition(yaml.safe_load(GOOD), "demo.yaml", registry())
+    assert definition.initial == ("draft",)
+    assert definition.outgoing("draft") == ("approve", "expire")
+    assert definition.states["draft"].task.candidate_group == "clerk"
+    # a task that names no events ends with any non-timer event leaving its state
+    assert definition.states["draft"].task.events == ("approve",)
+    assert definition.states["draft"].timers[0].after.text == "P3D"
+    assert definition.final_states == ("done",)
+    with pytest.raises(AttributeError):
+        definition.states["draft"].label = None  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("change", "value", "key", "words"),
+    [
+        ("events.approve.to", "nowhere", "events.approve.to", "unknown target state 'nowhere'"),
+        ("events.approve.from", "limbo", "events.approve.from", "unknown source state 'limbo'"),
+        (
+            "states.draft.timers",
+            [{"after": "3 days", "event": "expire"}],
+            "states.draft.timers[0].after",
+            "not an ISO 8601 duration",
+        ),
+        (
+            "events.approve.guard",
+            "nobody_registered",
+            "events.approve.guard",
+            "no guard registered as 'nobody_registered'",
+        ),
+        (
+            "states.orphan",
+            {"label": {"zh": "孤", "en": "Orphan"}, "final": True},
+            "states.orphan",
+            "unreachable state",
+        ),
+        (
+            "events.reopen",
+            {"label": {"zh": "重开", "en": "Reopen"}, "from": "done", "to": "draft"},
+            "events.reopen.from",
+            "event from final state 'done'",
+        ),
+        ("states.draft.label", {"zh": "草稿"}, "states.draft.label.en", "Chinese and English"),
+        ("initial", "missing", "initial[0]", "unknown state 'missing'"),
+        (
+            "states.draft.timers",
+            [{"after": "P1D", "event": "approve_typo"}],
+            "states.draft.timers[0].event",
+            "does not leave state 'draft'",
+        ),
+    ],
+)
+def test_broken_definitions_name_key_and_fault(
+    change: str, value: object, key: str, words: str
+) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(broken(change, value), "demo.yaml", registry())
+    assert caught.value.source == "demo.yaml"
+    assert caught.value.key == key
+    assert words in caught.value.problem
+
+
+def test_duplicate_event_names_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    text = GOOD.replace(
+        "  expire: {label",
+        "  approve: {label: {zh: 又, en: Again}, from: draft, to: done}\n  expire: {label",
+    )
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DefinitionError) as caught:
+        load_definition(path, registry())
+    assert str(path) in str(caught.value)
+    assert "duplicate key 'approve'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "years", "months", "days", "seconds"),
+    [
+        ("P30D", 0, 0, 30, 0),
+        ("P1Y", 1, 0, 0, 0),
+        ("P1Y2M3DT4H", 1, 2, 3, 4 * 3600),
+        ("PT90S", 0, 0, 0, 90),
+        ("P2W", 0, 0, 14, 0),
+    ],
+)
+def test_iso_durations(text: str, years: int, months: int, days: int, seconds: int) -> None:
+    duration = parse_duration(text)
+    assert (duration.years, duration.months) == (years, months)
+    assert duration.delta.days * 86400 + duration.delta.seconds == days * 86400 + seconds
+
+
+@pytest.mark.parametrize("text", ["", "P", "30D", "PT", "P1.5D", "P-1D"])
+def test_bad_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_calendar_months_clamp_to_month_end() -> None:
+    from datetime import UTC, datetime
+
+    assert parse_duration("P1M").after(datetime(2023, 1, 31, tzinfo=UTC)).day == 28
+
+
+def test_shipped_definitions_have_every_mission_state() -> None:
+    root = Path(__file__).resolve().parents[2] / "definitions"
+    card = load_definition(root / "card.yaml")
+    enrollment = load_definition(root / "enrollment.yaml")
+    assert {
+        "applied",
+        "produced",
+        "awaiting_activation",
+        "active",
+        "lost",
+        "cancelled",
+        "bank_account_closed",
+    } <= set(card.states)
+    assert {
+        "registered",
+        "renewal_pending",
+        "deducted",
+        "deduction_failed",
+        "paid_late",
+        "lapsed",
+    } <= set(enrollment.states)
+    for definition in (card, enrollment):
+        for spec in [*definition.states.values(), *definition.events.values()]:
+            assert spec.label.zh and spec.label.en and spec.label.zh != spec.label.en

@@ -1,0 +1,123 @@
+"""The ``shebao`` command line, through Flask's CLI (click): database, definitions, stats, run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from engine.definition import load_definition
+from engine.errors import DefinitionError
+from engine.queries import counts_by_state, total_instances
+from web.app import create_app, engine_of
+from web.migrate import upgrade_database
+from workflows.demo import seed_demo
+from workflows.registration import build_registry
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False)
+def main() -> None:
+    """shebao-workflow: social security cards and resident medical insurance as workflows."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Bring the database schema up to date."""
+    upgrade_database(current_app.config["SHEBAO_DATABASE_URL"], revision)
+    click.echo(f"database at {revision}: {_safe_url(current_app.config['SHEBAO_DATABASE_URL'])}")
+
+
+@main.group()
+def definitions() -> None:
+    """Process definitions (BPMN-style YAML)."""
+
+
+@definitions.command("validate")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def definitions_validate(files: tuple[Path, ...]) -> None:
+    """Validate definition files (default: every one under definitions/); exit 1 on the first error."""
+    registry = build_registry(current_app.config["SHEBAO_POLICIES"])
+    paths = list(files) or sorted(Path(current_app.config["SHEBAO_DEFINITIONS"]).glob("*.yaml"))
+    failed = False
+    for path in paths:
+        try:
+            definition = load_definition(path, registry)
+        except DefinitionError as exc:
+            click.echo(f"invalid: {exc}", err=True)
+            failed = True
+            continue
+        click.echo(
+            f"ok: {path} ({definition.key} v{definition.version}, {len(definition.states)} states, "
+            f"{len(definition.events)} events)"
+        )
+    if failed:
+        sys.exit(1)
+
+
+@main.command("stats")
+@click.argument("process")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def stats(process: str, as_json: bool) -> None:
+    """Instances of PROCESS per state."""
+    engine = engine_of()
+    definition = engine.definition(process)
+    counts = counts_by_state(engine.db, process)
+    ordered = {state: counts.get(state, 0) for state in definition.states}
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"process": process, "states": ordered, "total": sum(ordered.values())},
+                ensure_ascii=False,
+            )
+        )
+        return
+    for state, count in ordered.items():
+        label = definition.states[state].label
+        click.echo(f"{state:24} {label.zh:10} {count:>10}")
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--demo/--no-demo",
+    default=True,
+    show_default=True,
+    help="Seed demo data when the database is empty.",
+)
+@with_appcontext
+def run(host: str, port: int, demo: bool) -> None:
+    """Migrate, seed demo data on first start, and serve the service."""
+    from waitress import serve
+
+    url = current_app.config["SHEBAO_DATABASE_URL"]
+    upgrade_database(url)
+    engine = engine_of()
+    if demo and total_instances(engine.db) == 0:
+        summary = seed_demo(engine)
+        click.echo(
+            f"demo data: {summary.people} people, {summary.cards} cards, "
+            f"{summary.enrollments} enrollment years"
+        )
+    click.echo(f"database: {_safe_url(url)}")
+    click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    serve(current_app._get_current_object(), host=host, port=port)  # type: ignore[attr-defined]
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

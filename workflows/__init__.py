@@ -1,0 +1,1 @@
+"""The domain: guards, actions and rules that the process definitions name."""

@@ -1,0 +1,411 @@
+"""Region policy files (``definitions/policies/<region>-<year>.yaml``) and the rules they drive.
+
+This module owns loading and validating a policy file into frozen dataclasses, and the answers
+computed from one: the contribution a person owes after reductions, when the payment period is over,
+whether a late payment is accepted, and when benefits start. A broken file raises ``PolicyError``
+naming the file, the key and what is wrong. The dataclasses are the schema: a field's YAML key is
+its name (or ``metadata["key"]``) and ``metadata`` holds its checks. Dates in a file are local
+dates in the policy's time zone; an end date includes its whole day (over at 00:00 the day after).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+from zoneinfo import ZoneInfo
+
+import yaml
+
+BENEFIT_KINDS = ("general_outpatient", "inpatient", "special_outpatient")
+BENEFIT_RULES = ("policy_year_start", "month_after_payment", "payment_date")
+_NAME = {"pattern": r"[a-z][a-z0-9_]*"}
+_DURATION = {"pattern": r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?"}
+_RULE = {"choices": BENEFIT_RULES}
+_END_DATES = ("end", "until", "accepted_until")
+_CENT = Decimal("0.01")
+_TYPE_NAMES = {
+    Decimal: "a number",
+    date: "a date YYYY-MM-DD",
+    int: "a whole number",
+    bool: "true or false",
+    str: "text",
+}
+_DUPLICATE = "duplicate_with_employee_insurance"
+
+
+class PolicyError(ValueError):
+    """A policy file is broken, or lacks a value that was asked for."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        super().__init__(f"{source}: {key}: {problem}")
+        self.source, self.key, self.problem = source, key, problem
+
+
+class LatePaymentRefused(Exception):
+    """A payment after the period where the policy does not (or no longer) accept late payment."""
+
+    code = "late_payment_refused"
+
+    def __init__(self, policy: str, paid_on: date) -> None:
+        self.message_zh = f"{policy}：{paid_on} 已过缴费期，不再接受缴费，视为放弃当年待遇"
+        self.message_en = f"{policy}: payment period over on {paid_on}, payment not accepted"
+        super().__init__(f"{self.message_zh} / {self.message_en}")
+        self.policy, self.paid_on = policy, paid_on
+
+
+@dataclass(frozen=True)
+class Label:
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str = field(metadata={"pattern": r"\d{6}"})
+    name: Label
+    city: Label
+    province: str = field(metadata={"pattern": r"\d{2}"})
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """Yearly amounts per person; ``None`` where the sources do not give the figure."""
+
+    currency: str = field(metadata={"pattern": "[A-Z]{3}"})
+    individual: Decimal | None = field(metadata={"min": 0})
+    subsidy_min: Decimal | None = field(metadata={"min": 0})
+
+
+@dataclass(frozen=True)
+class PaymentPeriod:
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class LateRule:
+    """Late payments from ``start`` on: benefits start ``waiting_days`` after the payment date."""
+
+    start: date = field(metadata={"key": "from"})
+    waiting_days: int = field(metadata={"min": 0, "max": 366})
+    owes_subsidy: bool = False
+
+
+@dataclass(frozen=True)
+class LatePayment:
+    accepted: bool
+    until: date | None = None
+    rules: tuple[LateRule, ...] = ()
+    subsidy_exempt: frozenset[str] = field(default=frozenset(), metadata=_NAME)
+
+    def rule_on(self, day: date) -> LateRule:
+        """The rule for a late payment on ``day``: the last one started by then."""
+        return next((r for r in reversed(self.rules) if r.start <= day), LateRule(day, 0))
+
+
+@dataclass(frozen=True)
+class BenefitRules:
+    """For each kind of benefit, one of ``BENEFIT_RULES``; for payments within the period."""
+
+    general_outpatient: str = field(metadata=_RULE)
+    inpatient: str = field(metadata=_RULE)
+    special_outpatient: str = field(metadata=_RULE)
+
+
+@dataclass(frozen=True)
+class DuplicateRefund:
+    accepted_until: date
+
+
+@dataclass(frozen=True)
+class Refund:
+    duplicate_with_employee_insurance: DuplicateRefund | None = None
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A reduction condition: a flag (``disabled``), ``age_at_least: 60`` or ``age_under: 18``."""
+
+    flag: str | None = field(default=None, metadata=_NAME)
+    age_at_least: int | None = field(default=None, metadata={"min": 0, "max": 150})
+    age_under: int | None = field(default=None, metadata={"min": 0, "max": 150})
+
+    def met(self, age: int, flags: frozenset[str]) -> bool:
+        if self.flag is not None:
+            return self.flag in flags
+        if self.age_at_least is not None:
+            return age >= self.age_at_least
+        return self.age_under is not None and age < self.age_under
+
+
+@dataclass(frozen=True)
+class ReductionCategory:
+    """People in ``category`` have ``share`` of their individual contribution paid for them."""
+
+    category: str = field(metadata=_NAME)
+    label: Label
+    share: Decimal = field(metadata={"min": 0, "max": 1})
+    funded_by: str = field(metadata=_NAME)
+    requires_any: tuple[Requirement, ...] = ()
+
+    def applies(self, age: int, flags: frozenset[str]) -> bool:
+        return not self.requires_any or any(r.met(age, flags) for r in self.requires_any)
+
+
+@dataclass(frozen=True)
+class CardRules:
+    """ISO 8601 durations (days, weeks, months, years) for the card process's timers."""
+
+    loss_report_lapses_after: str = field(metadata=_DURATION)
+    activation_reminder_after: str = field(metadata=_DURATION)
+    uncollected_card_returned_after: str = field(metadata=_DURATION)
+    uncollected_card_sealed_after: str = field(metadata=_DURATION)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One region's rules for one insurance year, loaded from ``source``."""
+
+    policy: str = field(metadata={"pattern": r"[a-z0-9_]+(-[a-z0-9_]+)*"})
+    region: Region
+    year: int = field(metadata={"min": 1990, "max": 2100})
+    timezone: str
+    contribution: Contribution
+    payers: tuple[str, ...] = field(metadata=_NAME)
+    payment_period: PaymentPeriod
+    late_payment: LatePayment
+    benefit_rules: BenefitRules = field(metadata={"key": "benefit_start"})
+    refund: Refund
+    reductions: tuple[ReductionCategory, ...]
+    card: CardRules
+    source: str = field(default="", metadata={"internal": True})
+
+    def _midnight(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), ZoneInfo(self.timezone))
+
+    def _local_day(self, moment: datetime) -> date:
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError(f"expected an aware datetime, got {moment!r}")
+        return moment.astimezone(ZoneInfo(self.timezone)).date()
+
+    def deadline_instant(self) -> datetime:
+        """When the payment period is over: 00:00 of the day after ``payment_period.end``."""
+        return self._midnight(self.payment_period.end + timedelta(days=1))
+
+    def date_value(self, path: str) -> datetime:
+        """The instant a dotted path names (``policy:`` timers): 00:00 of that day, or of the day
+        after for an end (``end``, ``until``, ``accepted_until``), e.g. ``payment_period.end``.
+
+        Raises:
+            PolicyError: the path names no date of this policy.
+        """
+        value: Any = self
+        for name in path.split("."):
+            value = getattr(value, name, None) if dataclasses.is_dataclass(value) else None
+        if not isinstance(value, date):
+            raise PolicyError(self.source, path, "names no date of this policy")
+        is_end = path.split(".")[-1] in _END_DATES
+        return self._midnight(value + timedelta(days=1 if is_end else 0))
+
+    def is_within_period(self, paid_at: datetime) -> bool:
+        """Whether ``paid_at`` (aware) falls in the concentrated payment period."""
+        return self.date_value("payment_period.start") <= paid_at < self.deadline_instant()
+
+    def late_payment_accepted(self, paid_at: datetime) -> bool:
+        """Whether ``paid_at`` (aware) is after the period and still accepted as a late payment."""
+        if not self.late_payment.accepted or paid_at < self.deadline_instant():
+            return False
+        return paid_at < self.date_value("late_payment.until")
+
+    def _late_rule(self, paid_at: datetime) -> LateRule | None:
+        """``None`` when paid by the deadline, else the late rule; raises if refused."""
+        day = self._local_day(paid_at)
+        if paid_at < self.deadline_instant():
+            return None
+        if not self.late_payment_accepted(paid_at):
+            raise LatePaymentRefused(self.policy, day)
+        return self.late_payment.rule_on(day)
+
+    def benefit_start(self, paid_at: datetime, kind: str) -> date:
+        """The first day of ``kind`` benefits for a payment at ``paid_at``; never before 1 January.
+
+        Raises:
+            ValueError: ``kind`` is not one of ``BENEFIT_KINDS``, or ``paid_at`` is naive.
+            LatePaymentRefused: the payment is after the period and not accepted.
+        """
+        if kind not in BENEFIT_KINDS:
+            raise ValueError(f"unknown benefit kind {kind!r}; expected one of {BENEFIT_KINDS}")
+        day, year_start = self._local_day(paid_at), date(self.year, 1, 1)
+        late, rule = self._late_rule(paid_at), getattr(self.benefit_rules, kind)
+        if late is not None:
+            start = day + timedelta(days=late.waiting_days)
+        elif rule == "month_after_payment":
+            start = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        else:
+            start = day if rule == "payment_date" else year_start
+        return max(start, year_start)
+
+    def amount_due(
+        self,
+        categories: Iterable[str],
+        age: int,
+        flags: Iterable[str] = frozenset(),
+        *,
+        paid_at: datetime | None = None,
+    ) -> Decimal:
+        """The individual contribution after the best reduction the person qualifies for.
+
+        Args:
+            categories: reduction categories the person holds; unknown ones reduce nothing.
+            age: age in full years (see ``identity.age_on``).
+            flags: facts that conditions and exemptions test (``disabled``, ``newborn``, ...).
+            paid_at: when late and the late rule ``owes_subsidy``, the subsidy is added unless a
+                held category or flag is in ``late_payment.subsidy_exempt``.
+
+        Raises:
+            PolicyError: the policy does not know an amount it needs.
+            LatePaymentRefused: ``paid_at`` is after the period and not accepted.
+        """
+        held, facts = frozenset(categories), frozenset(flags)
+        shares = [r.share for r in self.reductions if r.category in held and r.applies(age, facts)]
+        due = self._amount("individual") * (1 - max(shares, default=Decimal(0)))
+        late = self._late_rule(paid_at) if paid_at is not None else None
+        if late and late.owes_subsidy and not (held | facts) & self.late_payment.subsidy_exempt:
+            due += self._amount("subsidy_min")
+        return due.quantize(_CENT)
+
+    def duplicate_refund_accepted(self, at: datetime) -> bool:
+        """Whether a refund of a duplicate (employee and resident) payment is accepted ``at``."""
+        duplicate = self.refund.duplicate_with_employee_insurance
+        return duplicate is not None and at < self.date_value(f"refund.{_DUPLICATE}.accepted_until")
+
+    def _amount(self, name: str) -> Decimal:
+        value = getattr(self.contribution, name)
+        if value is None:
+            raise PolicyError(self.source, f"contribution.{name}", "amount not known (null)")
+        return value
+
+
+def load_policies(directory: str | Path) -> dict[str, Policy]:
+    """Load every ``*.yaml`` policy in ``directory``, keyed by policy id (= the file name stem)."""
+    return {p.policy: p for p in map(load_policy, sorted(Path(directory).glob("*.yaml")))}
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load and validate one policy file.
+
+    Raises:
+        PolicyError: the file cannot be read or parsed, or a key is missing, unknown or invalid.
+    """
+    path = Path(path)
+    reader = _Reader(str(path))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, yaml.YAMLError) as error:
+        raise reader.fail("", f"cannot read the file: {error}") from error
+    policy = reader.build(Policy, data, "", source=str(path))
+    reader.check(policy, path.stem)
+    return policy
+
+
+class _Reader:
+    """Builds the dataclasses from parsed YAML; every failure names the file and the dotted key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, problem: str) -> PolicyError:
+        return PolicyError(self.source, key or "(top level)", problem)
+
+    def build(self, cls: type, value: Any, key: str, **extra: Any) -> Any:
+        hints = get_type_hints(cls)
+        fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
+        fields = {k: f for k, f in fields.items() if not f.metadata.get("internal")}
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a mapping, got {value!r}")
+        for name in [*fields, *value]:
+            where, spec = f"{key}.{name}" if key else str(name), fields.get(name)
+            if spec is None:
+                raise self.fail(where, f"unknown key; expected one of {sorted(fields)}")
+            if name not in value and dataclasses.MISSING is spec.default is spec.default_factory:
+                raise self.fail(where, "missing")
+        kwargs = {
+            f.name: self.convert(value[k], hints[f.name], f"{key}.{k}" if key else k, f.metadata)
+            for k, f in fields.items()
+            if k in value
+        }
+        return cls(**kwargs, **extra)
+
+    def convert(self, value: Any, tp: Any, key: str, meta: Any) -> Any:
+        args = get_args(tp)
+        if get_origin(tp) is types.UnionType:  # X | None
+            return None if value is None else self.convert(value, args[0], key, meta)
+        if get_origin(tp) in (tuple, frozenset):
+            if not isinstance(value, list):
+                raise self.fail(key, f"expected a list, got {value!r}")
+            items = (self.convert(v, args[0], f"{key}[{i}]", meta) for i, v in enumerate(value))
+            return get_origin(tp)(items)
+        if tp is Requirement:
+            if not isinstance(value, dict):
+                value = {"flag": value}
+            if len(value) != 1:
+                raise self.fail(key, f"expected one condition, got {value!r}")
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            return self.build(tp, value, key)
+        if tp is date and isinstance(value, str):
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                pass
+        if tp is Decimal and isinstance(value, int | float) and not isinstance(value, bool):
+            value = Decimal(str(value))
+        wrong = not isinstance(value, tp) or isinstance(value, bool | datetime) != (tp is bool)
+        if wrong or (tp is Decimal and not value.is_finite()):
+            raise self.fail(key, f"expected {_TYPE_NAMES.get(tp, tp.__name__)}, got {value!r}")
+        if tp is str and not re.fullmatch(meta.get("pattern", r"(?s).*\S.*"), value):
+            raise self.fail(key, f"expected text matching {meta.get('pattern')}, got {value!r}")
+        if tp is str and value not in meta.get("choices", (value,)):
+            raise self.fail(key, f"expected one of {meta['choices']}, got {value!r}")
+        if not meta.get("min", value) <= value <= meta.get("max", value):
+            bounds = f"at least {meta['min']}" + (
+                f" and at most {meta['max']}" if "max" in meta else ""
+            )
+            raise self.fail(key, f"expected {bounds}, got {value}")
+        return value
+
+    def check(self, p: Policy, stem: str) -> None:
+        """What a single field cannot check: consistency across keys."""
+        if p.policy != stem:
+            raise self.fail("policy", f"must match the file name {stem!r}, got {p.policy!r}")
+        try:
+            ZoneInfo(p.timezone)
+        except (ValueError, LookupError) as error:  # ZoneInfoNotFoundError is a KeyError
+            raise self.fail("timezone", f"unknown time zone {p.timezone!r}") from error
+        if not p.region.code.startswith(p.region.province):
+            raise self.fail("region.code", f"not in province {p.region.province}")
+        period, late = p.payment_period, p.late_payment
+        if period.end < period.start:
+            raise self.fail("payment_period.end", f"{period.end} is before {period.start}")
+        if not late.accepted and (late.until or late.rules or late.subsidy_exempt):
+            raise self.fail("late_payment", "no other keys when late payment is not accepted")
+        if late.accepted and (late.until is None or late.until <= period.end):
+            raise self.fail("late_payment.until", f"needed, and after {period.end}")
+        starts = [period.end] + [rule.start for rule in late.rules]
+        for i, (before, start) in enumerate(zip(starts, starts[1:], strict=False)):
+            first_ok = i > 0 or start == period.end + timedelta(days=1)
+            if not first_ok or start <= before or (late.until and start > late.until):
+                raise self.fail(
+                    f"late_payment.rules[{i}].from",
+                    "the first rule starts the day after the period; each later one after the "
+                    f"one before, by late_payment.until; got {start}",
+                )
+        names = [r.category for r in p.reductions]
+        if len(set(names)) != len(names):
+            raise self.fail("reductions", f"a category is listed twice: {names}")

@@ -1,0 +1,18 @@
+"""Fills the engine's registry with the domain's guards, actions and policy dates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.registry import Registry
+from workflows import cards
+from workflows.enrollment import EnrollmentRules
+from workflows.policy import load_policies
+
+
+def build_registry(policies_dir: str | Path) -> Registry:
+    """A registry with every guard and action the shipped definitions name."""
+    registry = Registry()
+    cards.register(registry)
+    EnrollmentRules(load_policies(policies_dir)).register(registry)
+    return registry
