@@ -121,3 +121,10 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+# Command modules of their own, each adding its commands to the main group.
+from web import cli_diagrams, cli_scheduler  # noqa: E402
+
+cli_diagrams.register(main)
+cli_scheduler.register(main)
