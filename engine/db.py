@@ -31,6 +31,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create the SQLAlchemy engine for ``url`` with the settings the service relies on."""
     url = normalise_url(url)
     parsed = make_url(url)
+    # Every transaction ends explicitly (the engine commits or rolls back its raw connections,
+    # SQLAlchemy's Connection rolls back on close): the pool's extra rollback on return is waste.
+    kwargs.setdefault("pool_reset_on_return", None)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":

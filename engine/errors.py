@@ -168,3 +168,19 @@ class TaskFormInvalid(WorkflowError):
             f"任务 {task_id} 缺少必填项：{names}", f"task {task_id} is missing: {names}"
         )
         self.missing = list(missing)
+
+
+class DuplicateInstance(WorkflowError):
+    """An instance with the same business key is already in a state that excludes another."""
+
+    code = "duplicate_instance"
+
+    def __init__(self, process: str, business_key: str, instance_id: int, state: str) -> None:
+        super().__init__(
+            f"{process} 已有处于 {state} 状态的实例 {instance_id}（业务键 {business_key}）",
+            f"{process} already has instance {instance_id} in state {state} "
+            f"(business key {business_key})",
+        )
+        self.business_key = business_key
+        self.instance_id = instance_id
+        self.state = state

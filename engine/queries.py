@@ -25,6 +25,17 @@ def total_instances(db: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(st.instances)).scalar_one())
 
 
+def by_business_key(db: Engine, process: str, business_key: str) -> list[tuple[int, str]]:
+    """``(id, state)`` of every instance of ``process`` with that business key, oldest first."""
+    query = (
+        select(st.instances.c.id, st.instances.c.state)
+        .where(st.instances.c.process == process, st.instances.c.business_key == business_key)
+        .order_by(st.instances.c.id)
+    )
+    with db.connect() as conn:
+        return [(int(i), str(s)) for i, s in conn.execute(query)]
+
+
 def instance(db: Engine, instance_id: int) -> dict[str, Any] | None:
     with db.connect() as conn:
         row = conn.execute(select(st.instances).where(st.instances.c.id == instance_id)).first()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from engine.clock import Clock, SystemClock
 from engine.definition import ProcessDefinition
 from engine.errors import (
     ConcurrentModification,
+    DuplicateInstance,
     EventNotAllowed,
     IdempotencyConflict,
     InstanceNotFound,
@@ -67,6 +68,8 @@ class Idempotency:
 
     scope: str
     key: str
+    digest: str | None = None
+    """The caller's own hash of the request (an API body); by default the engine hashes the event."""
 
 
 def request_hash(*parts: Any) -> str:
@@ -158,18 +161,42 @@ class Engine:
         actor: str = "system",
         state: str | None = None,
         data: Mapping[str, Any] | None = None,
+        exclusive_in: Collection[str] = (),
     ) -> Transition:
-        """Create an instance of the latest version of ``process`` in its initial state."""
+        """Create an instance of the latest version of ``process`` in its initial state.
+
+        Args:
+            exclusive_in: refuse (``DuplicateInstance``) when an instance of ``process`` with the
+                same business key is in one of these states; checked under a lock on the key.
+        """
         definition = self.definition(process)
         initial = state or definition.initial[0]
         if initial not in definition.initial:
             raise EventNotAllowed("start", initial, [f"start:{s}" for s in definition.initial])
         values = dict(variables or {})
+        if exclusive_in and business_key is None:
+            raise ValueError("exclusive_in needs a business key")
 
         def work(tx: Tx) -> Transition:
+            if exclusive_in:
+                self.check_exclusive(tx, process, str(business_key), exclusive_in)
             return self.start_in(tx, definition, initial, business_key, values, actor, data)
 
         return self.transaction(work)
+
+    def check_exclusive(
+        self, tx: Tx, process: str, business_key: str, states: Collection[str]
+    ) -> None:
+        """Raise ``DuplicateInstance`` if ``business_key`` has an instance in one of ``states``.
+
+        Takes a transaction-scoped lock on the key first, so two concurrent starts of the same
+        key are serialised (SQLite serialises every writer already).
+        """
+        tx.lock(f"{process}:{business_key}")
+        rows = tx.all(self.sql.select_by_business_key, {"process": process, "bkey": business_key})
+        for row in rows:
+            if row.state in states:
+                raise DuplicateInstance(process, business_key, row.id, row.state)
 
     def start_in(
         self,
@@ -231,24 +258,35 @@ class Engine:
             IdempotencyConflict, ConcurrentModification (after retries).
         """
         payload = dict(data or {})
-        digest = request_hash(instance_id, event, payload) if idempotency else ""
 
         def work(tx: Tx) -> Transition:
-            if idempotency:
-                replay = self._replay(tx, idempotency, digest)
-                if replay:
-                    return replay
-            row = self._load(tx, instance_id)
-            done = self.fire_in(tx, row, event, actor, payload)
-            if idempotency:
-                self._remember(tx, idempotency, digest, done)
+            return self.fire_in(tx, self.load(tx, instance_id), event, actor, payload)
+
+        if idempotency is None:
+            return self.transaction(work)
+        return self.run_idempotent(idempotency, request_hash(instance_id, event, payload), work)
+
+    def run_idempotent(
+        self, idempotency: Idempotency, digest: str, work: Callable[[Tx], Transition]
+    ) -> Transition:
+        """Run ``work`` once per idempotency key: a retry with the same request replays its result.
+
+        The key row is written in the same transaction as the work, so a delivery is applied
+        exactly once; the same key with a different request raises ``IdempotencyConflict``.
+        """
+        digest = idempotency.digest or digest
+
+        def guarded(tx: Tx) -> Transition:
+            replay = self._replay(tx, idempotency, digest)
+            if replay:
+                return replay
+            done = work(tx)
+            self._remember(tx, idempotency, digest, done)
             return done
 
         try:
-            return self.transaction(work)
+            return self.transaction(guarded)
         except self._integrity_error:
-            if not idempotency:
-                raise
             # A concurrent delivery of the same key won; answer with its result.
             replay = self.transaction(lambda tx: self._replay(tx, idempotency, digest))
             if replay is None:
@@ -265,8 +303,10 @@ class Engine:
         *,
         due_at: datetime | None = None,
         task_id: int | None = None,
+        now: datetime | None = None,
     ) -> Transition:
-        """Fire ``event`` on a loaded instance row inside the caller's transaction."""
+        """Fire ``event`` on a loaded instance row inside the caller's transaction (at ``now``,
+        the clock's time unless given: the timer sweep passes its own)."""
         ident = (row.process, row.definition_version)
         definition = self._definitions.get(ident)
         if definition is None:
@@ -278,7 +318,7 @@ class Engine:
                 raise UnknownEvent(row.process, event, allowed)
             raise EventNotAllowed(event, state, allowed)
         spec = definition.events[event]
-        now = self.clock.now()
+        now = now or self.clock.now()
         variables = dict(row.variables or {})
         ctx = TransitionContext(
             row.id, row.process, row.business_key, state, event, variables, data, actor, now
@@ -337,6 +377,7 @@ class Engine:
         actor: str,
         data: Mapping[str, Any] | None = None,
         outcome: str | None = None,
+        idempotency: Idempotency | None = None,
     ) -> Transition:
         """Complete an open task with one of its events; the instance moves on."""
         payload = dict(data or {})
@@ -349,7 +390,7 @@ class Engine:
                 raise TaskNotOpen(task_id, task.status)
             if task.assignee and task.assignee != actor:
                 raise TaskClaimedByOther(task_id, task.assignee)
-            row = self._load(tx, task.instance_id)
+            row = self.load(tx, task.instance_id)
             definition = self.definition(row.process, row.definition_version)
             spec = definition.states[task.state].task
             if row.state != task.state or spec is None:
@@ -365,7 +406,9 @@ class Engine:
                 raise TaskFormInvalid(task_id, missing)
             return self.fire_in(tx, row, event, actor, payload, task_id=task_id)
 
-        return self.transaction(work)
+        if idempotency is None:
+            return self.transaction(work)
+        return self.run_idempotent(idempotency, request_hash(task_id, outcome, payload), work)
 
     def claim_task(self, task_id: int, actor: str) -> None:
         """Claim an open task for ``actor`` (claiming one's own claim again is fine)."""
@@ -396,7 +439,9 @@ class Engine:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _load(self, tx: Tx, instance_id: int) -> Any:
+    def load(self, tx: Tx, instance_id: int) -> Any:
+        """The instance row (id, process, definition_version, business_key, state, version,
+        variables) inside a transaction; ``InstanceNotFound`` if there is none."""
         row = tx.one(self.sql.select_instance, {"iid": instance_id})
         if row is None:
             raise InstanceNotFound(instance_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -17,6 +18,39 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement, Insert, Select
 
 Processor = Callable[[Any], Any]
+
+
+_SHARED_PROCESSORS: dict[tuple[type, str], Processor | None] = {}
+
+
+def _remember_last(processor: Processor) -> Processor:
+    """A processor that converts the same object once in a row (the transaction's ``now`` is
+    bound to half a dozen columns of a firing)."""
+    last: list[tuple[Any, Any]] = [(object(), None)]  # one (value, result) pair: thread-safe
+
+    def process(value: Any) -> Any:
+        seen, result = last[0]
+        if value is not seen:
+            result = processor(value)
+            last[0] = (value, result)
+        return result
+
+    return process
+
+
+def _bind_processor(type_: Any, dialect: Dialect) -> Processor | None:
+    """The type's bind processor; for datetimes one shared, memoising instance per dialect."""
+    try:
+        is_datetime = type_.python_type is datetime
+    except NotImplementedError:
+        is_datetime = False
+    if not is_datetime:
+        return type_.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+    key = (type(type_), dialect.name)
+    if key not in _SHARED_PROCESSORS:
+        processor = type_.dialect_impl(dialect).bind_processor(dialect)
+        _SHARED_PROCESSORS[key] = None if processor is None else _remember_last(processor)
+    return _SHARED_PROCESSORS[key]
 
 
 class Prepared:
@@ -40,7 +74,7 @@ class Prepared:
         }
         self.processors: dict[str, Processor] = {}
         for bind, name in names.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            processor = _bind_processor(bind.type, dialect)
             if processor is not None:
                 self.processors[name] = processor
         self.row_type: Any = None
@@ -87,6 +121,14 @@ class Tx:
         self.cursor = dbapi_connection.cursor()
         self.sqlite = dialect_name == "sqlite"
         self.connection = sqlalchemy_connection
+
+    def lock(self, key: str) -> None:
+        """Hold a lock on ``key`` until the transaction ends (PostgreSQL advisory lock).
+
+        SQLite needs none: every write transaction there holds the database's single write lock.
+        """
+        if not self.sqlite:
+            self.cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
 
     def one(self, prepared: Prepared, values: Mapping[str, Any]) -> Any:
         self.cursor.execute(prepared.sql, prepared.bind(values))
