@@ -14,6 +14,7 @@ from typing import Any
 Guard = Callable[["TransitionContext"], bool | None]
 Action = Callable[["TransitionContext"], None]
 PolicyDateResolver = Callable[[str, Mapping[str, Any]], tuple[datetime, str]]
+PolicyRefResolver = Callable[[str], datetime]
 
 
 @dataclass(slots=True)
@@ -51,6 +52,8 @@ class Registry:
         self._guards: dict[str, Guard] = {}
         self._actions: dict[str, Action] = {}
         self._policy_dates: PolicyDateResolver | None = None
+        self._policy_refs: PolicyRefResolver | None = None
+        self._policy_reloader: Callable[[], None] | None = None
 
     def guard(self, name: str) -> Callable[[Guard], Guard]:
         """Decorator: register ``fn`` as the guard called ``name``."""
@@ -84,6 +87,14 @@ class Registry:
         """``fn(path, variables) -> (moment, reference)`` for timers declared with ``policy:``."""
         self._policy_dates = fn
 
+    def set_policy_ref_resolver(
+        self, fn: PolicyRefResolver, reload: Callable[[], None] | None = None
+    ) -> None:
+        """``fn(reference) -> moment``: the date a pending timer's ``policy_ref`` names now, and
+        ``reload()`` to re-read the policy files it answers from (``shebao policy reload``)."""
+        self._policy_refs = fn
+        self._policy_reloader = reload
+
     def has_guard(self, name: str) -> bool:
         return name in self._guards
 
@@ -105,3 +116,18 @@ class Registry:
         if self._policy_dates is None:
             raise LookupError(f"no policy date resolver registered (timer needs {path!r})")
         return self._policy_dates(path, variables)
+
+    def resolve_policy_ref(self, ref: str) -> datetime:
+        """The moment the policy date ``ref`` (as ``resolve_policy_date`` returned it) names now.
+
+        Raises:
+            LookupError: no resolver is registered, or it does not know ``ref``.
+        """
+        if self._policy_refs is None:
+            raise LookupError(f"no policy reference resolver registered (timer has {ref!r})")
+        return self._policy_refs(ref)
+
+    def reload_policies(self) -> None:
+        """Re-read the policy files behind the policy dates (a no-op when nothing is registered)."""
+        if self._policy_reloader is not None:
+            self._policy_reloader()

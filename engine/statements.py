@@ -7,10 +7,29 @@ names for the SET and VALUES clauses).
 
 from __future__ import annotations
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
-from sqlalchemy.engine import Dialect
+import json
+from typing import Any
 
-from engine.models import History, IdempotencyKey, Instance, Task, Timer
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import NullType, TypeDecorator
+
+from engine.models import History, IdempotencyKey, Instance, Task, Timer, UtcDateTime
 from engine.sqlexec import Prepared
 
 instances: Table = Instance.__table__  # type: ignore[assignment]
@@ -103,6 +122,13 @@ RELEASE_TASK = (
     .values(assignee=None)
 )
 
+SELECT_BY_BUSINESS_KEY = (
+    select(instances.c.id, instances.c.state)
+    .where(instances.c.process == bindparam("process"))
+    .where(instances.c.business_key == bindparam("bkey"))
+    .order_by(instances.c.id)
+)
+
 SELECT_IDEMPOTENCY = select(keys.c.request_hash, keys.c.response).where(
     keys.c.scope == bindparam("scope"), keys.c.key == bindparam("key")
 )
@@ -130,3 +156,152 @@ class HotPath:
         self.claim_task = Prepared(CLAIM_TASK, dialect)
         self.release_task = Prepared(RELEASE_TASK, dialect)
         self.select_idempotency = Prepared(SELECT_IDEMPOTENCY, dialect)
+        self.select_by_business_key = Prepared(SELECT_BY_BUSINESS_KEY, dialect)
+
+
+# -- the timer sweep (engine.timers): set-based statements over a chunk of ids ------------------
+
+
+class IdList(TypeDecorator[list[int]]):
+    """A list of ids bound as one parameter: a ``bigint[]`` on PostgreSQL, JSON text on SQLite."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(BigInteger()))
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        ids = [int(v) for v in value]
+        return ids if dialect.name == "postgresql" else json.dumps(ids)
+
+
+class InIds(ColumnElement[bool]):
+    """``column IN <the ids bound as :name>``, one parameter whatever the number of ids."""
+
+    inherit_cache = True
+    type = NullType()  # not Boolean: SQLite would render the test as ``... = 1`` and miss indexes
+
+    def __init__(self, column: ColumnElement[Any], name: str) -> None:
+        self.column = column
+        self.ids = bindparam(name, type_=IdList())
+
+
+@compiles(InIds)
+def _in_ids_sqlite(element: InIds, compiler: Any, **kw: Any) -> str:
+    column, ids = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
+    return f"{column} IN (SELECT value FROM json_each({ids}))"
+
+
+@compiles(InIds, "postgresql")
+def _in_ids_postgresql(element: InIds, compiler: Any, **kw: Any) -> str:
+    column, ids = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
+    return f"{column} = ANY({ids})"
+
+
+_PENDING = literal_column("'pending'")  # inlined, so the partial indexes on it always apply
+_NOW = bindparam("b_now", type_=UtcDateTime())
+
+CLAIM_DUE_TIMERS = (
+    select(
+        timers.c.id,
+        timers.c.instance_id,
+        timers.c.state,
+        timers.c.event,
+        instances.c.process,
+        instances.c.definition_version,
+        instances.c.state.label("instance_state"),
+    )
+    .join_from(timers, instances, timers.c.instance_id == instances.c.id)
+    .where(timers.c.status == _PENDING, timers.c.due_at <= _NOW)
+    .order_by(timers.c.due_at, timers.c.id)
+    .limit(bindparam("n"))
+    .with_for_update(skip_locked=True, of=[timers, instances])
+)
+
+SWEEP_TIMER_DUE = select(timers.c.due_at).where(timers.c.id == bindparam("tid"))
+
+SWEEP_MOVE_INSTANCES = (
+    update(instances)
+    .where(InIds(instances.c.id, "iids"), instances.c.state == bindparam("b_from"))
+    .values(state=bindparam("b_state"), version=instances.c.version + 1, updated_at=_NOW)
+)
+
+SWEEP_INSERT_HISTORY = insert(history).from_select(
+    ["instance_id", "event", "from_state", "to_state", "actor", "occurred_at", "due_at"],
+    select(
+        timers.c.instance_id,
+        cast(bindparam("b_event"), String),
+        cast(bindparam("b_from"), String),
+        cast(bindparam("b_state"), String),
+        cast(bindparam("b_actor"), String),
+        _NOW,
+        timers.c.due_at,
+    ).where(InIds(timers.c.id, "tids")),
+)
+
+SWEEP_FIRE_TIMERS = (
+    update(timers)
+    .where(InIds(timers.c.id, "tids"), timers.c.status == _PENDING)
+    .values(status="fired", fired_at=_NOW)
+)
+
+SWEEP_MARK_TIMERS = (
+    update(timers)
+    .where(InIds(timers.c.id, "tids"), timers.c.status == _PENDING)
+    .values(status=bindparam("b_status"))
+)
+
+SWEEP_CANCEL_TIMERS = (
+    update(timers)
+    .where(InIds(timers.c.instance_id, "iids"), timers.c.status == _PENDING)
+    .values(status="cancelled")
+)
+
+SWEEP_CLOSE_TASKS = (
+    update(tasks)
+    .where(InIds(tasks.c.instance_id, "iids"), tasks.c.status == "open")
+    .values(
+        status=bindparam("b_status"),
+        closed_at=_NOW,
+        closed_by=bindparam("b_actor"),
+        outcome=bindparam("b_event"),
+    )
+)
+
+SWEEP_VARIABLES = select(instances.c.id, instances.c.variables).where(InIds(instances.c.id, "iids"))
+
+PENDING_POLICY_REFS = (
+    select(timers.c.policy_ref)
+    .where(timers.c.status == _PENDING, timers.c.policy_ref.is_not(None))
+    .distinct()
+)
+
+MOVE_POLICY_TIMERS = (
+    update(timers)
+    .where(
+        timers.c.status == _PENDING,
+        timers.c.policy_ref == bindparam("ref"),
+        timers.c.due_at != bindparam("b_due", type_=UtcDateTime()),
+    )
+    .values(due_at=bindparam("b_due", type_=UtcDateTime()))
+)
+
+
+class SweepSql:
+    """The timer sweep's statements, compiled for one dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.claim = Prepared(CLAIM_DUE_TIMERS, dialect)
+        self.timer_due = Prepared(SWEEP_TIMER_DUE, dialect)
+        self.move_instances = Prepared(SWEEP_MOVE_INSTANCES, dialect)
+        self.insert_history = Prepared(SWEEP_INSERT_HISTORY, dialect)
+        self.fire_timers = Prepared(SWEEP_FIRE_TIMERS, dialect)
+        self.mark_timers = Prepared(SWEEP_MARK_TIMERS, dialect)
+        self.cancel_timers = Prepared(SWEEP_CANCEL_TIMERS, dialect)
+        self.close_tasks = Prepared(SWEEP_CLOSE_TASKS, dialect)
+        self.variables = Prepared(SWEEP_VARIABLES, dialect)
+        self.policy_refs = Prepared(PENDING_POLICY_REFS, dialect)
+        self.move_policy_timers = Prepared(MOVE_POLICY_TIMERS, dialect)

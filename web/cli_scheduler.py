@@ -1,9 +1,97 @@
-"""The ``shebao`` scheduler commands (registered on the main group by ``web.cli``)."""
+"""The ``shebao scheduler`` and ``shebao policy reload`` commands (registered by ``web.cli``).
+
+``shebao scheduler`` runs one scheduler process (start as many as you like, on any host: they share
+the due timers through row locks); ``--once`` fires what is due and exits; ``--now`` runs against a
+simulated clock standing at the given moment. ``shebao policy reload`` re-reads the policy files and
+moves every pending timer derived from a policy date that changed.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import time
+from datetime import datetime
+
 import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from engine.clock import SimulatedClock
+from engine.scheduler import DEFAULT_INTERVAL, Scheduler, run_once
+from engine.timers import DEFAULT_CHUNK, move_policy_timers
+from web.app import engine_of
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO 8601 date-time with a time zone (``2023-01-01T00:00:00+08:00``, ``...Z``)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 date-time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(f"needs a time zone (e.g. +08:00 or Z): {text!r}")
+    return moment
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="Fire everything due now, then exit.")
+@click.option("--now", "now_text", metavar="ISO-DATETIME", help="Run on a simulated clock.")
+@click.option(
+    "--interval", type=float, default=DEFAULT_INTERVAL, show_default=True, help="Seconds."
+)
+@click.option(
+    "--chunk",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CHUNK,
+    show_default=True,
+    help="Timers per transaction.",
+)
+@with_appcontext
+def scheduler(once: bool, now_text: str | None, interval: float, chunk: int) -> None:
+    """Fire due timers: payment periods ending, activation reminders (APScheduler)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run
+    engine = engine_of()
+    if now_text:
+        engine.clock = SimulatedClock(parse_moment(now_text))
+    if once:
+        began = time.perf_counter()
+        report = run_once(engine, chunk=chunk)
+        summary = {**report.as_dict(), "now": engine.clock.now().isoformat()}
+        summary["seconds"] = round(time.perf_counter() - began, 3)
+        click.echo(json.dumps(summary))
+        return
+    runner = Scheduler(
+        engine,
+        interval=interval,
+        chunk=chunk,
+        blocking=True,
+        policies_dir=current_app.config["SHEBAO_POLICIES"],
+    )
+    click.echo(f"scheduler: sweeping due timers every {interval:g} s (Ctrl+C to stop)")
+    try:
+        runner.start()
+    except (KeyboardInterrupt, SystemExit):
+        runner.shutdown(wait=False)
+
+
+@click.group("policy")
+def policy() -> None:
+    """Region policy files."""
+
+
+@policy.command("reload")
+@with_appcontext
+def policy_reload() -> None:
+    """Re-read the policy files and move pending timers whose policy date changed."""
+    moved = move_policy_timers(engine_of())
+    for ref, count in sorted(moved.items()):
+        click.echo(f"{ref}: moved {count} pending timers")
+    click.echo(f"moved {sum(moved.values())} pending timers")
 
 
 def register(main: click.Group) -> None:
     """Add this module's commands to ``main``."""
+    main.add_command(scheduler)
+    main.add_command(policy)

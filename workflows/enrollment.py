@@ -81,6 +81,18 @@ class EnrollmentRules:
         policy = self.policy_of(variables)
         return policy.date_value(path), f"{policy.policy}:{path}"
 
+    def policy_ref_date(self, ref: str) -> datetime:
+        """The moment a reference ``policy_date`` returned (``huian-2023:payment_period.end``)
+        names in the policies loaded now."""
+        name, _, path = ref.partition(":")
+        if name not in self.policies or not path:
+            raise LookupError(f"unknown policy date reference {ref!r}")
+        return self.policies[name].date_value(path)
+
+    def reload(self, policies: Mapping[str, Policy]) -> None:
+        """Answer from ``policies`` from now on (the files were read again)."""
+        self.policies = policies
+
     def register(self, registry: Registry) -> None:
         registry.add_guard("within_payment_period", self.within_payment_period)
         registry.add_guard("late_payment_accepted", self.late_payment_accepted)

@@ -14,5 +14,9 @@ def build_registry(policies_dir: str | Path) -> Registry:
     """A registry with every guard and action the shipped definitions name."""
     registry = Registry()
     cards.register(registry)
-    EnrollmentRules(load_policies(policies_dir)).register(registry)
+    rules = EnrollmentRules(load_policies(policies_dir))
+    rules.register(registry)
+    registry.set_policy_ref_resolver(
+        rules.policy_ref_date, reload=lambda: rules.reload(load_policies(policies_dir))
+    )
     return registry

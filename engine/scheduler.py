@@ -1,0 +1,136 @@
+"""APScheduler as the clock that calls the timer sweep; the timer table stays the only truth.
+
+Each process runs its own APScheduler with an in-memory job store (never shared between processes)
+and one interval job that sweeps due timers (``engine.timers``). Processes on any number of hosts
+coordinate only through the database's row locks. Misfires are handled deliberately:
+
+- ``coalesce=True``: runs missed while the process was busy or suspended collapse into one sweep,
+  which fires everything due anyway.
+- ``max_instances=1``: a sweep that outlasts the interval is never overlapped by the next one.
+- ``misfire_grace_time`` = one interval: a run that starts later than that is dropped, because the
+  next run sweeps the same rows.
+- the first run is scheduled for start-up, so timers that came due while no scheduler ran fire at
+  once (catch-up); history keeps their ``due_at`` next to ``occurred_at``.
+
+Time comes from the engine's clock; ``run_once`` with a ``SimulatedClock`` is the time-skipping path
+that tests and the demo use.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from engine.runtime import Engine
+from engine.timers import DEFAULT_CHUNK, SweepReport, TimerSweep, move_policy_timers
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "shebao-timer-sweep"
+DEFAULT_INTERVAL = 30.0
+
+
+def run_once(
+    engine: Engine, now: datetime | None = None, chunk: int = DEFAULT_CHUNK
+) -> SweepReport:
+    """Fire every timer due at ``now`` (the engine clock's time by default) and return."""
+    return TimerSweep(engine, chunk).sweep(now)
+
+
+class PolicyWatcher:
+    """Notices a change of the policy files (name, size, modification time) between sweeps."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self._seen = self._signature()
+
+    def _signature(self) -> tuple[tuple[str, int, int], ...]:
+        files: Iterable[Path] = sorted(self.directory.glob("*.yaml"))
+        return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+
+    def changed(self) -> bool:
+        now = self._signature()
+        if now == self._seen:
+            return False
+        self._seen = now
+        return True
+
+
+class Scheduler:
+    """One process's scheduler: an APScheduler interval job that sweeps due timers.
+
+    Args:
+        engine: the engine to fire timers with.
+        interval: seconds between sweeps.
+        chunk: timers per transaction.
+        blocking: run in the calling thread (``shebao scheduler``) instead of in the background
+            (``shebao run``).
+        policies_dir: when given, a change to its policy files reloads them and moves the
+            pending timers derived from their dates before the next sweep.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        chunk: int = DEFAULT_CHUNK,
+        blocking: bool = False,
+        policies_dir: str | Path | None = None,
+    ) -> None:
+        if interval <= 0:
+            raise ValueError("interval must be positive")
+        self.engine = engine
+        self.sweeper = TimerSweep(engine, chunk)
+        self.watcher = PolicyWatcher(policies_dir) if policies_dir else None
+        self.last: SweepReport | None = None
+        self.swept = threading.Event()
+        kind = BlockingScheduler if blocking else BackgroundScheduler
+        self.apscheduler: BaseScheduler = kind(
+            jobstores={"default": MemoryJobStore()},  # per process: our timer table is the truth
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            timezone=UTC,
+        )
+        self.apscheduler.add_job(
+            self.tick,
+            IntervalTrigger(seconds=interval, timezone=UTC),
+            id=JOB_ID,
+            name="fire due timers",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(1, int(interval)),
+            next_run_time=datetime.now(UTC),  # catch-up: the first sweep runs at start-up
+            replace_existing=True,
+        )
+
+    def tick(self) -> SweepReport:
+        """One run of the job: follow policy file changes, then sweep what is due now."""
+        try:
+            if self.watcher is not None and self.watcher.changed():
+                moved = move_policy_timers(self.engine)
+                log.info("policy files changed: moved %d pending timers", sum(moved.values()))
+            report = self.sweeper.sweep()
+            if report.claimed:
+                log.info("timer sweep: %s", report.as_dict())
+            self.last = report
+            return report
+        finally:
+            self.swept.set()
+
+    def start(self) -> None:
+        """Start; with ``blocking=True`` this returns only when the scheduler shuts down."""
+        self.apscheduler.start()
+
+    def shutdown(self, wait: bool = True) -> None:
+        if self.apscheduler.running:
+            self.apscheduler.shutdown(wait=wait)
