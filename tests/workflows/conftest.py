@@ -1,0 +1,36 @@
+"""Fixtures for the domain tests: the real definitions and policies over a migrated database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from engine.clock import SimulatedClock
+from engine.runtime import Engine
+from web.config import PROJECT_ROOT
+from web.wiring import build_engine
+from workflows.policy import Policy, load_policies
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(datetime(2022, 10, 10, 2, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def engine(sqlite_url: str, clock: SimulatedClock) -> Iterator[Engine]:
+    eng = build_engine(
+        sqlite_url,
+        str(PROJECT_ROOT / "definitions"),
+        str(PROJECT_ROOT / "definitions" / "policies"),
+        clock=clock,
+    )
+    yield eng
+    eng.db.dispose()
+
+
+@pytest.fixture(scope="session")
+def policies() -> dict[str, Policy]:
+    return load_policies(PROJECT_ROOT / "definitions" / "policies")
