@@ -6,9 +6,10 @@ from alembic import context
 
 from engine.db import make_engine
 from engine.models import Base
+from web.models import WebBase
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = [Base.metadata, WebBase.metadata]
 
 
 def run_offline() -> None:

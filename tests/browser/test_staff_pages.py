@@ -1,0 +1,87 @@
+"""Staff in a real browser: a teller activates a card from the inbox, a supervisor reads the card
+diagram's counts, and a teller of another bank cannot see the task."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import queries
+from web.app import engine_of
+
+pytestmark = pytest.mark.browser
+
+
+def log_in(page: Any, site: Any, username: str) -> None:
+    page.goto(f"{site.url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "browser-pw")
+    page.click("button[type=submit].primary")
+    page.wait_for_load_state()
+
+
+def test_teller_filters_claims_and_activates_a_card(
+    page: Any, site: Any, screenshots: Path
+) -> None:
+    log_in(page, site, "wang")
+    assert page.url.endswith("/inbox/")
+    page.select_option("select[name=kind]", "activate_card")
+    page.select_option("select[name=region]", "foshan")
+    page.click("#filters button[type=submit]")
+    page.wait_for_url(re.compile(r"kind=activate_card"))
+    rows = page.locator("#task-list tbody tr")
+    assert rows.count() > 0
+    assert all(
+        text == "工商银行"
+        for text in page.locator("#task-list tbody td:nth-child(4)").all_inner_texts()
+    )
+    row = page.locator(f'tr[data-task-id="{site.task_id}"]')
+    assert row.count() == 1 and "110105********002X" in row.inner_text()
+    page.screenshot(path=str(screenshots / "inbox.png"), full_page=True)
+
+    row.locator("a.task-link").click()
+    page.wait_for_url(re.compile(rf"/inbox/{site.task_id}$"))
+    assert page.locator("svg").count() >= 1
+    page.click("#claim")
+    assert page.locator("#assignee").inner_text() == "wang"
+    page.fill("input[name=presented_id_number]", "440524188001010014")
+    page.click("#complete-form button[value=activate]")
+    assert "不一致" in page.locator(".flash.error").inner_text()
+    page.fill("input[name=presented_id_number]", site.person)
+    page.click("#complete-form button[value=activate]")
+    page.wait_for_url(re.compile(r"/inbox/$"))
+    assert "任务已办结" in page.locator(".flash.success").inner_text()
+    assert page.locator(f'tr[data-task-id="{site.task_id}"]').count() == 0
+
+    page.goto(f"{site.url}/inbox/{site.task_id}")
+    assert page.locator("#task-status").get_attribute("data-status") == "completed"
+    assert "正常" in page.locator(".facts .state").inner_text()
+    assert queries.instance(engine_of(site.app).db, site.card_id)["state"] == "active"  # type: ignore[index]
+
+
+def test_supervisor_reads_the_card_diagrams_counts(page: Any, site: Any, screenshots: Path) -> None:
+    log_in(page, site, "boss")
+    page.goto(f"{site.url}/processes/card")
+    counts = queries.counts_by_state(engine_of(site.app).db, "card")
+    for state in ("awaiting_activation", "active", "lost"):
+        shown = page.locator(f'#state-counts tr[data-state="{state}"] .count').inner_text()
+        assert int(shown.replace(",", "")) == counts.get(state, 0)
+    node = page.locator("#live-diagram g#state_active")
+    assert f"{counts['active']:,}" in node.text_content()
+    page.screenshot(path=str(screenshots / "process-card.png"), full_page=True)
+    node.click()
+    page.wait_for_url(re.compile(r"/processes/card/states/active"))
+    assert page.locator("#instance-list tbody tr").count() == min(counts["active"], 50)
+    page.goto(f"{site.url}/processes/card?lang=en")
+    assert "Awaiting activation" in page.locator("#state-counts").inner_text()
+
+
+def test_a_teller_of_another_bank_cannot_see_the_task(page: Any, site: Any) -> None:
+    log_in(page, site, "chen")
+    assert page.locator(f'tr[data-task-id="{site.task_id}"]').count() == 0
+    response = page.goto(f"{site.url}/inbox/{site.task_id}")
+    assert response.status == 403
+    assert "无权访问" in page.content()

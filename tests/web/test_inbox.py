@@ -1,0 +1,240 @@
+"""The task inbox: scope, filters, keyset pages, claim, release and complete with the task's form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import insert
+
+from engine import queries
+from engine import statements as st
+from engine.clock import SimulatedClock
+from engine.runtime import Engine
+from web import inbox_queries as iq
+from web.app import create_app, engine_of
+from web.auth import create_user
+from workflows.cards import apply_for_card
+
+NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+PERSON = "11010519491231002X"
+OTHER = "440524188001010014"
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(NOW)
+
+
+@pytest.fixture
+def app(sqlite_url: str, clock: SimulatedClock) -> Flask:
+    config = {"SHEBAO_DATABASE_URL": sqlite_url, "TESTING": True, "WTF_CSRF_ENABLED": False}
+    app = create_app(config, clock=clock)
+    db = engine_of(app).db
+    for name, group, scope in [
+        ("wang", "bank_teller", "icbc"),
+        ("zhao", "bank_teller", "icbc"),
+        ("chen", "bank_teller", "boc"),
+        ("boss", "supervisor", None),
+    ]:
+        create_user(db, name, "pw", group, scope)
+    return app
+
+
+def card_awaiting_activation(engine: Engine, person: str = PERSON, bank: str = "icbc") -> int:
+    card = apply_for_card(
+        engine, id_number=person, channel="counter", bank=bank, region_code="440604", actor="t"
+    )
+    engine.fire(card.instance_id, "produce")
+    engine.fire(card.instance_id, "notify_holder")
+    return card.instance_id
+
+
+def open_task(engine: Engine, instance_id: int) -> int:
+    return int(queries.tasks_of(engine.db, instance_id, "open")[0]["id"])
+
+
+def client_for(app: Flask, username: str) -> FlaskClient:
+    client = app.test_client()
+    assert client.post("/login", data={"username": username, "password": "pw"}).status_code == 302
+    return client
+
+
+def test_a_teller_sees_the_tasks_of_their_bank_only(app: Flask) -> None:
+    engine = engine_of(app)
+    mine = open_task(engine, card_awaiting_activation(engine))
+    theirs = open_task(engine, card_awaiting_activation(engine, OTHER, bank="boc"))
+    page = client_for(app, "wang").get("/inbox/").get_data(as_text=True)
+    assert f'data-task-id="{mine}"' in page and f'data-task-id="{theirs}"' not in page
+    assert "核验身份并激活" in page
+    assert PERSON not in page and "110105********002X" in page
+
+
+def test_another_banks_teller_gets_403_on_the_task(app: Flask) -> None:
+    engine = engine_of(app)
+    task = open_task(engine, card_awaiting_activation(engine))
+    chen = client_for(app, "chen")
+    assert chen.get(f"/inbox/{task}").status_code == 403
+    assert chen.post(f"/inbox/{task}/claim").status_code == 403
+    done = chen.post(f"/inbox/{task}/complete", data={"presented_id_number": PERSON})
+    assert done.status_code == 403
+    assert queries.instance(engine.db, 1)["state"] == "awaiting_activation"  # type: ignore[index]
+
+
+def test_claim_and_complete_an_activation(app: Flask) -> None:
+    engine = engine_of(app)
+    card = card_awaiting_activation(engine)
+    task = open_task(engine, card)
+    wang = client_for(app, "wang")
+    assert wang.post(f"/inbox/{task}/claim").status_code == 302
+    assert 'id="assignee">wang' in wang.get(f"/inbox/{task}").get_data(as_text=True)
+    mine = wang.get("/inbox/?mine=1").get_data(as_text=True)
+    assert f'data-task-id="{task}"' in mine
+    done = wang.post(
+        f"/inbox/{task}/complete", data={"presented_id_number": PERSON, "outcome": "activate"}
+    )
+    assert done.status_code == 302
+    assert queries.instance(engine.db, card)["state"] == "active"  # type: ignore[index]
+    assert queries.history(engine.db, card)[-1]["actor"] == "wang"
+    assert "任务已办结" in wang.get(done.location).get_data(as_text=True)
+
+
+def test_release_gives_the_task_back(app: Flask) -> None:
+    engine = engine_of(app)
+    task = open_task(engine, card_awaiting_activation(engine))
+    wang = client_for(app, "wang")
+    wang.post(f"/inbox/{task}/claim")
+    zhao = client_for(app, "zhao")
+    refused = zhao.post(f"/inbox/{task}/claim")
+    assert refused.status_code == 409 and "已由 wang 认领" in refused.get_data(as_text=True)
+    wang.post(f"/inbox/{task}/release")
+    assert zhao.post(f"/inbox/{task}/claim").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("presented", "says"),
+    [
+        ("11010519491231002", "应为 18 位"),
+        ("110105194912310021", "校验位错误"),
+        ("110105194913310029", "出生日期"),
+        (OTHER, "与申领时使用的证件不一致"),
+    ],
+)
+def test_a_wrong_presented_id_is_refused_with_the_reason(
+    app: Flask, presented: str, says: str
+) -> None:
+    engine = engine_of(app)
+    card = card_awaiting_activation(engine)
+    task = open_task(engine, card)
+    response = client_for(app, "wang").post(
+        f"/inbox/{task}/complete", data={"presented_id_number": presented}
+    )
+    assert response.status_code == 422
+    assert says in response.get_data(as_text=True)
+    assert queries.instance(engine.db, card)["state"] == "awaiting_activation"  # type: ignore[index]
+
+
+def test_the_second_completer_is_told_it_was_already_handled(app: Flask) -> None:
+    engine = engine_of(app)
+    card = card_awaiting_activation(engine)
+    task = open_task(engine, card)
+    wang, zhao = client_for(app, "wang"), client_for(app, "zhao")
+    assert zhao.get(f"/inbox/{task}").status_code == 200  # both have the form open
+    first = wang.post(f"/inbox/{task}/complete", data={"presented_id_number": PERSON})
+    assert first.status_code == 302
+    second = zhao.post(f"/inbox/{task}/complete", data={"presented_id_number": PERSON})
+    assert second.status_code == 409
+    assert "该任务已由他人处理" in second.get_data(as_text=True)
+    english = zhao.post(f"/inbox/{task}/complete?lang=en", data={"presented_id_number": PERSON})
+    assert "already handled by someone else" in english.get_data(as_text=True)
+
+
+def test_a_supervisor_reads_a_tellers_task_but_cannot_complete_it(app: Flask) -> None:
+    engine = engine_of(app)
+    card = card_awaiting_activation(engine)
+    task = open_task(engine, card)
+    boss = client_for(app, "boss")
+    page = boss.get(f"/inbox/{task}").get_data(as_text=True)
+    assert "您可查看但不能办理此任务" in page and "<svg" in page
+    assert (
+        boss.post(f"/inbox/{task}/complete", data={"presented_id_number": PERSON}).status_code
+        == 403
+    )
+    listing = boss.get("/inbox/?group=bank_teller").get_data(as_text=True)
+    assert f'data-task-id="{task}"' in listing
+
+
+def test_overdue_and_due_within_filters(app: Flask, clock: SimulatedClock) -> None:
+    engine = engine_of(app)
+    early = open_task(engine, card_awaiting_activation(engine))
+    clock.advance(timedelta(days=20))
+    late = open_task(engine, card_awaiting_activation(engine, OTHER))
+    clock.advance(timedelta(days=15))  # the first is now 5 days overdue, the second due in 15
+    wang = client_for(app, "wang")
+    overdue = wang.get("/inbox/?overdue=1").get_data(as_text=True)
+    assert f'data-task-id="{early}"' in overdue and f'data-task-id="{late}"' not in overdue
+    soon = wang.get("/inbox/?within=10").get_data(as_text=True)
+    assert f'data-task-id="{early}"' in soon and f'data-task-id="{late}"' not in soon
+    later = wang.get("/inbox/?within=20").get_data(as_text=True)
+    assert f'data-task-id="{late}"' in later
+    kind = wang.get("/inbox/?kind=close_bank_account").get_data(as_text=True)
+    assert "data-task-id" not in kind and "没有符合条件的任务" in kind
+    region = wang.get("/inbox/?region=huian").get_data(as_text=True)
+    assert "data-task-id" not in region
+    assert f'data-task-id="{early}"' in wang.get("/inbox/?region=foshan").get_data(as_text=True)
+
+
+def _bulk_tasks(engine: Engine, instance_id: int, dues: list[datetime | None]) -> None:
+    rows = [
+        {
+            "instance_id": instance_id,
+            "process": "card",
+            "name": "activate_card",
+            "state": "awaiting_activation",
+            "candidate_group": "bank_teller",
+            "scope": "icbc",
+            "status": "open",
+            "created_at": NOW,
+            "due_at": due,
+        }
+        for due in dues
+    ]
+    with engine.db.begin() as conn:
+        conn.execute(insert(st.tasks), rows)
+
+
+def test_keyset_pages_cover_every_task_once_in_due_order_undated_last(app: Flask) -> None:
+    engine = engine_of(app)
+    card = card_awaiting_activation(engine)
+    dues: list[datetime | None] = [NOW + timedelta(hours=h % 17) for h in range(90)]
+    _bulk_tasks(engine, card, dues + [None] * 25)
+    seen: list[tuple[bool, datetime, int]] = []
+    cursor = None
+    for _ in range(10):
+        page = iq.open_tasks(
+            engine.db, "bank_teller", "icbc", username="wang", now=NOW, cursor=cursor, limit=20
+        )
+        seen += [(r["due_at"] is None, r["due_at"] or NOW, r["id"]) for r in page.rows]
+        if page.next_cursor is None:
+            break
+        cursor = iq.Cursor.decode(page.next_cursor)
+    assert len(seen) == 116 and len({s[2] for s in seen}) == 116
+    assert seen == sorted(seen)
+    assert all(s[0] for s in seen[-25:])
+    every_scope = iq.open_tasks(engine.db, "bank_teller", None, username="", now=NOW, limit=200)
+    assert len(every_scope.rows) == 116
+
+
+def test_the_inbox_pages_follow_the_cursor_in_the_url(app: Flask) -> None:
+    engine = engine_of(app)
+    card = card_awaiting_activation(engine)
+    _bulk_tasks(engine, card, [NOW + timedelta(days=d) for d in range(60)])
+    wang = client_for(app, "wang")
+    first = wang.get("/inbox/").get_data(as_text=True)
+    assert first.count("data-task-id=") == 50
+    next_url = first.split('id="next-page"')[0].rsplit('href="', 1)[1].split('"')[0]
+    second = wang.get(next_url.replace("&amp;", "&")).get_data(as_text=True)
+    assert second.count("data-task-id=") == 11
+    assert 'id="next-page"' not in second

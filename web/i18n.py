@@ -1,0 +1,222 @@
+"""The pages' language: Chinese by default, English on request; the words pages use beside labels.
+
+``?lang=en|zh`` on any page switches the language; it is kept in the session and in a long-lived
+cookie, so it survives logging out. Process words (states, events, tasks, form fields) come from the
+definitions' own ``Label``s; this module holds only the words of the pages themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, g, request, session
+
+from engine.definition import Label, ProcessDefinition
+from workflows.identity import mask_id_number
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+COOKIE = "shebao_lang"
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+WORDS: dict[str, Label] = {
+    "app": Label("社保经办工作台", "Social security workbench"),
+    "inbox": Label("任务箱", "Task inbox"),
+    "processes": Label("流程监控", "Processes"),
+    "overdue": Label("逾期工作", "Overdue work"),
+    "login": Label("登录", "Log in"),
+    "logout": Label("退出", "Log out"),
+    "username": Label("用户名", "Username"),
+    "password": Label("密码", "Password"),
+    "bad_login": Label("用户名或密码错误", "Wrong username or password"),
+    "too_many": Label(
+        "登录失败次数过多，请 15 分钟后再试", "Too many failed logins; try again in 15 minutes"
+    ),
+    "login_needed": Label("请先登录", "Please log in"),
+    "forbidden": Label(
+        "无权访问：不在您的岗位或辖区范围内", "Not allowed: outside your group or scope"
+    ),
+    "not_found": Label("页面不存在", "Page not found"),
+    "csrf": Label(
+        "表单已过期或缺少校验令牌，请刷新后重试",
+        "The form expired or lacks its token; reload and try again",
+    ),
+    "task": Label("任务", "Task"),
+    "kind": Label("任务类型", "Task kind"),
+    "all": Label("全部", "All"),
+    "region": Label("地区", "Region"),
+    "scope": Label("范围", "Scope"),
+    "group": Label("岗位", "Group"),
+    "person": Label("证件号码", "ID number"),
+    "due": Label("办理期限", "Due"),
+    "created": Label("创建时间", "Created"),
+    "assignee": Label("认领人", "Claimed by"),
+    "unclaimed": Label("未认领", "Unclaimed"),
+    "overdue_only": Label("仅逾期", "Overdue only"),
+    "due_within": Label("天内到期", "due within days"),
+    "mine": Label("我认领的", "Claimed by me"),
+    "filter": Label("筛选", "Filter"),
+    "reset": Label("清除", "Reset"),
+    "next": Label("下一页", "Next page"),
+    "first": Label("第一页", "First page"),
+    "no_tasks": Label("没有符合条件的任务", "No tasks match"),
+    "claim": Label("认领", "Claim"),
+    "release": Label("退回", "Release"),
+    "complete": Label("办结", "Complete"),
+    "open": Label("打开", "Open"),
+    "claimed": Label("已认领任务", "Task claimed"),
+    "released": Label("已退回任务", "Task released"),
+    "completed": Label("任务已办结", "Task completed"),
+    "already": Label("该任务已由他人处理", "This task was already handled by someone else"),
+    "claim_first": Label("请先认领该任务", "Claim the task first"),
+    "read_only": Label("您可查看但不能办理此任务", "You may read this task but not act on it"),
+    "instance": Label("流程实例", "Instance"),
+    "process": Label("流程", "Process"),
+    "state": Label("状态", "State"),
+    "history": Label("办理记录", "History"),
+    "event": Label("事件", "Event"),
+    "from": Label("从", "From"),
+    "to": Label("到", "To"),
+    "actor": Label("操作人", "Actor"),
+    "when": Label("时间", "When"),
+    "open_tasks": Label("待办任务", "Open tasks"),
+    "timers": Label("待触发定时器", "Pending timers"),
+    "diagram": Label("流程图", "Diagram"),
+    "instances": Label("实例数", "Instances"),
+    "count": Label("数量", "Count"),
+    "overdue_tasks": Label("逾期任务", "Overdue tasks"),
+    "missed_timers": Label("已到期未触发的定时器", "Timers due but not fired"),
+    "none": Label("无", "None"),
+    "back": Label("返回", "Back"),
+    "outcome": Label("办理结果", "Outcome"),
+    "business_key": Label("业务键", "Business key"),
+    "diagram_missing": Label(
+        "流程图暂不可用（未安装 Graphviz）", "Diagram unavailable (Graphviz missing)"
+    ),
+    "signed_in_as": Label("当前用户", "Signed in as"),
+    "bank": Label("银行", "Bank"),
+    "legend": Label(
+        "颜色表示负载：白=空闲，绿=低，黄=中，橙=高，红=最高",
+        "Colour shows load: white idle, green low, yellow medium, orange high, red peak",
+    ),
+    "start": Label("开始", "Start"),
+    "click_state": Label("点击状态查看其实例", "Click a state to list its instances"),
+}
+
+GROUPS: dict[str, Label] = {
+    "social_security_clerk": Label("社保经办员", "Social security clerk"),
+    "bank_teller": Label("银行柜员", "Bank teller"),
+    "medical_insurance_clerk": Label("医保经办员", "Medical insurance clerk"),
+    "supervisor": Label("业务主管", "Supervisor"),
+}
+
+REGIONS: dict[str, Label] = {
+    "foshan": Label("佛山市", "Foshan"),
+    "huian": Label("惠安县", "Hui'an"),
+}
+
+
+def current_lang() -> str:
+    """The language of this request: ``?lang=``, else the session, else the cookie, else Chinese."""
+    if "lang" in g:
+        return str(g.lang)
+    return DEFAULT_LANG
+
+
+def t(key: str) -> str:
+    """A page word in the current language (the key itself when unknown)."""
+    label = WORDS.get(key)
+    return label.get(current_lang()) if label else key
+
+
+def group_label(group: str) -> str:
+    label = GROUPS.get(group)
+    return label.get(current_lang()) if label else group
+
+
+def scope_label(scope: str | None) -> str:
+    """A scope (a bank key or a region) in words."""
+    from workflows.cards import BANKS
+
+    if scope is None:
+        return WORDS["all"].get(current_lang())
+    if scope in REGIONS:
+        return REGIONS[scope].get(current_lang())
+    if scope in BANKS:
+        return BANKS[scope] if current_lang() == "zh" else scope.upper()
+    return scope
+
+
+def local_time(value: datetime | None, with_time: bool = True) -> str:
+    """An aware time shown in China Standard Time (``-`` for none)."""
+    if value is None:
+        return "-"
+    local = value.astimezone(LOCAL_TZ)
+    return local.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+def message(zh: str, en: str) -> str:
+    """Pick one of two messages (an error's ``message_zh``/``message_en``) by language."""
+    return en if current_lang() == "en" else zh
+
+
+def _pick_language() -> None:
+    asked = request.args.get("lang")
+    if asked in LANGS:
+        session["lang"] = asked
+        g.lang = asked
+        g.lang_changed = True
+        return
+    remembered = session.get("lang") or request.cookies.get(COOKIE)
+    g.lang = remembered if remembered in LANGS else DEFAULT_LANG
+
+
+def _remember_language(response: Response) -> Response:
+    if g.get("lang_changed"):
+        response.set_cookie(COOKIE, g.lang, max_age=3600 * 24 * 365, samesite="Lax", httponly=True)
+    return response
+
+
+def _template_globals() -> dict[str, Any]:
+    return {
+        "t": t,
+        "lang": current_lang(),
+        "group_label": group_label,
+        "scope_label": scope_label,
+        "local_time": local_time,
+        "state_label": state_label,
+        "event_label": event_label,
+        "task_label": task_label,
+        "mask_id": mask_id_number,
+    }
+
+
+def init_app(app: Flask) -> None:
+    """Pick the language before every request and give templates the helpers."""
+    app.before_request(_pick_language)
+    app.after_request(_remember_language)
+    app.context_processor(_template_globals)
+
+
+def state_label(definition: ProcessDefinition, state: str | None) -> str:
+    """A state of ``definition`` in words (the name itself when the definition lacks it)."""
+    if state is None:
+        return "-"
+    spec = definition.states.get(state)
+    return spec.label.get(current_lang()) if spec else state
+
+
+def event_label(definition: ProcessDefinition, event: str) -> str:
+    if event == "start":
+        return WORDS["start"].get(current_lang())
+    spec = definition.events.get(event)
+    return spec.label.get(current_lang()) if spec else event
+
+
+def task_label(definition: ProcessDefinition, state: str, name: str) -> str:
+    spec = definition.states.get(state)
+    if spec is None or spec.task is None:
+        return name
+    return spec.task.label.get(current_lang())

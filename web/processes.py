@@ -1,0 +1,183 @@
+"""The supervisors' process pages: diagrams with live counts, instances, overdue work.
+
+Every page here is for supervisors only (403 for anyone else). A process page shows the definition
+as an SVG with live counts per state and per flow, coloured by load (``engine.diagram``); a state
+lists its instances a page at a time; an instance shows its path, history, open tasks and timers.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from markupsafe import Markup
+
+from engine import diagram, queries
+from engine.definition import ProcessDefinition
+from engine.errors import UnknownProcess
+from engine.runtime import Engine
+from web import i18n
+from web import inbox_queries as iq
+from web.app import engine_of
+from web.auth import add_error_pages
+
+bp = Blueprint("processes", __name__, url_prefix="/processes")
+add_error_pages(bp)
+log = logging.getLogger(__name__)
+FLOW_WINDOW = timedelta(days=30)  # flows count the transitions of the last 30 days
+
+
+def inline_svg(svg: bytes) -> Markup:
+    """An SVG document as markup to put inside a page (without its XML prologue)."""
+    text = svg.decode("utf-8")
+    return Markup(text[text.find("<svg") :])  # noqa: S704 - Graphviz output, labels escaped by it
+
+
+def committed_svg(definition: ProcessDefinition, lang: str) -> Markup | None:
+    """The committed static diagram under ``diagrams/`` (or a fresh render), None if neither."""
+    from web.config import PROJECT_ROOT
+
+    try:
+        return inline_svg(diagram.svg_or_committed(definition, lang, PROJECT_ROOT / "diagrams"))
+    except (diagram.GraphvizMissing, RuntimeError, OSError):
+        return None
+
+
+def instance_svg(engine: Engine, instance: dict[str, Any], lang: str) -> Markup | None:
+    """One instance's path through its process, the current state highlighted."""
+    definition = engine.definition(instance["process"], instance["definition_version"])
+    try:
+        return inline_svg(
+            diagram.path_svg(definition, queries.history(engine.db, instance["id"]), lang)
+        )
+    except (diagram.GraphvizMissing, RuntimeError) as exc:
+        log.warning("instance diagram unavailable: %s", exc)
+        return committed_svg(definition, lang)
+
+
+def live_counts(
+    engine: Engine, definition: ProcessDefinition
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Instances per state now, and transitions per flow over the last ``FLOW_WINDOW``."""
+    since = engine.clock.now() - FLOW_WINDOW
+    return (
+        diagram.state_counts(engine.db, definition),
+        diagram.flow_counts(engine.db, definition, since),
+    )
+
+
+def live_diagram(engine: Engine, definition: ProcessDefinition, lang: str) -> dict[str, Any]:
+    """The live SVG and the counts behind it."""
+    states, flows = live_counts(engine, definition)
+    try:
+        svg: Markup | None = inline_svg(diagram.live_svg(definition, states, flows, lang))
+    except (diagram.GraphvizMissing, RuntimeError) as exc:
+        log.warning("live diagram unavailable: %s", exc)
+        svg = committed_svg(definition, lang)
+    return {"svg": svg, "states": states, "flows": flows, "total": sum(states.values())}
+
+
+@bp.before_request
+def _supervisors_only() -> None:
+    if not current_user.is_authenticated or not current_user.is_supervisor:
+        abort(403)
+
+
+def _definition(key: str) -> ProcessDefinition:
+    try:
+        return engine_of().definition(key)
+    except UnknownProcess:
+        abort(404)
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """Every process with its live diagram."""
+    engine, lang = engine_of(), i18n.current_lang()
+    cards = [
+        {"definition": d, **live_diagram(engine, d, lang)}
+        for _, d in sorted(engine.processes.items())
+    ]
+    return render_template("processes/index.html", cards=cards)
+
+
+@bp.get("/<key>")
+def process(key: str) -> ResponseReturnValue:
+    """One process: the live diagram (states clickable) and the counts per state."""
+    definition = _definition(key)
+    live = live_diagram(engine_of(), definition, i18n.current_lang())
+    return render_template("processes/process.html", definition=definition, **live)
+
+
+@bp.get("/<key>/diagram.svg")
+def process_svg(key: str) -> ResponseReturnValue:
+    definition = _definition(key)
+    engine = engine_of()
+    states, flows = live_counts(engine, definition)
+    svg = diagram.live_svg(definition, states, flows, i18n.current_lang())
+    return Response(svg, mimetype="image/svg+xml")
+
+
+@bp.get("/<key>/states/<state>")
+def state(key: str, state: str) -> ResponseReturnValue:
+    """The instances in one state, a page at a time (``?after=<id>``)."""
+    definition = _definition(key)
+    if state not in definition.states:
+        abort(404)
+    after = request.args.get("after", type=int)
+    rows, next_after = iq.instances_in_state(engine_of().db, key, state, after)
+    return render_template(
+        "processes/state.html",
+        definition=definition,
+        state=state,
+        rows=rows,
+        next_url=url_for(".state", key=key, state=state, after=next_after) if next_after else None,
+    )
+
+
+@bp.get("/instances/<int:instance_id>")
+def instance(instance_id: int) -> ResponseReturnValue:
+    """One instance: its path through the diagram, history, open tasks and pending timers."""
+    engine = engine_of()
+    row = queries.instance(engine.db, instance_id)
+    if row is None:
+        abort(404)
+    definition = engine.definition(row["process"], row["definition_version"])
+    return render_template(
+        "processes/instance.html",
+        definition=definition,
+        instance=row,
+        svg=instance_svg(engine, row, i18n.current_lang()),
+        history=queries.history(engine.db, instance_id),
+        tasks=queries.tasks_of(engine.db, instance_id, "open"),
+        timers=queries.timers_of(engine.db, instance_id, "pending"),
+        now=engine.clock.now(),
+    )
+
+
+@bp.get("/overdue")
+def overdue() -> ResponseReturnValue:
+    """Open tasks past their due date, and timers that came due but have not fired."""
+    engine = engine_of()
+    now = engine.clock.now()
+    groups = sorted(
+        {
+            spec.task.candidate_group
+            for d in engine.processes.values()
+            for spec in d.states.values()
+            if spec.task
+        }
+    )
+    timers, missed = iq.missed_timers(engine.db, now)
+    return render_template(
+        "processes/overdue.html",
+        tasks=iq.overdue_tasks(engine.db, groups, now),
+        timers=timers,
+        missed=missed,
+        processes=engine.processes,
+        now=now,
+    )
