@@ -1,0 +1,111 @@
+"""JSON errors of the API: typed errors of every layer mapped to a status and a bilingual body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from engine import errors as engine_errors
+from workflows.cards import CardApplicationRefused
+from workflows.deductions import DeductionFileError
+from workflows.identity import InvalidIdNumber
+from workflows.payments import EnrollmentRefused
+
+
+class ApiError(Exception):
+    """An error the API answers with ``status`` and a JSON body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message_zh: str,
+        message_en: str,
+        *,
+        allowed: list[str] | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message_en)
+        self.status = status
+        self.body: dict[str, Any] = {
+            "code": code,
+            "message_zh": message_zh,
+            "message_en": message_en,
+        }
+        if allowed is not None:
+            self.body["allowed"] = allowed
+        if details is not None:
+            self.body["details"] = details
+
+
+# Which status each typed error of the lower layers answers with.
+STATUS_OF: dict[type[Exception], int] = {
+    engine_errors.UnknownProcess: 404,
+    engine_errors.InstanceNotFound: 404,
+    engine_errors.TaskNotFound: 404,
+    engine_errors.UnknownEvent: 409,
+    engine_errors.EventNotAllowed: 409,
+    engine_errors.TransitionRefused: 409,
+    engine_errors.ConcurrentModification: 409,
+    engine_errors.TaskNotOpen: 409,
+    engine_errors.TaskClaimedByOther: 409,
+    engine_errors.DuplicateInstance: 409,
+    engine_errors.InvalidTaskOutcome: 422,
+    engine_errors.TaskFormInvalid: 422,
+    engine_errors.IdempotencyConflict: 422,
+    CardApplicationRefused: 422,
+    EnrollmentRefused: 422,
+    DeductionFileError: 422,
+}
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def from_workflow_error(
+    exc: engine_errors.WorkflowError, allowed: list[str] | None = None
+) -> ApiError:
+    status = next((s for t, s in STATUS_OF.items() if isinstance(exc, t)), 422)
+    allowed = allowed if allowed is not None else getattr(exc, "allowed", None)
+    return ApiError(status, exc.code, exc.message_zh, exc.message_en, allowed=allowed)
+
+
+def from_invalid_id(exc: InvalidIdNumber) -> ApiError:
+    return ApiError(
+        422,
+        "invalid_id_number",
+        exc.message_zh,
+        exc.message_en,
+        details=[{"loc": ["id_number"], "msg": exc.check}],
+    )
+
+
+def _json(error: ApiError) -> Response:
+    response = jsonify(error.body)
+    response.status_code = error.status
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """JSON answers for API errors, including Flask's own 404/405/413 under /api/."""
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        return _json(error)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        if not request.path.startswith("/api/"):
+            return error
+        status = error.code or 500
+        code = _HTTP_CODES.get(status, "http_error")
+        return _json(
+            ApiError(status, code, f"请求错误：{error.name}", error.description or error.name)
+        )
