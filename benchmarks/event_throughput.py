@@ -3,10 +3,11 @@
 (a) the engine starts N card instances and fires produce, notify_holder and activate on each, one
 transaction per event, writing history, timers and tasks as in service; (b) the floor writes the
 same instance and history rows with bare driver statements (per event an UPDATE with the version
-check plus an INSERT into history, one transaction each). Both run on the same database settings
-(SQLite: WAL, synchronous=NORMAL, the migrated schema). The last line is one JSON object.
+check plus an INSERT into history, one transaction each). Both run on the same database (SQLite:
+WAL, synchronous=NORMAL, the migrated schema), alternating in rounds so that noise on the machine
+weighs on both alike. The last line is one JSON object.
 
-Usage: python -m benchmarks.event_throughput [--quick] [-n N] [--postgres URL]
+Usage: python -m benchmarks.event_throughput [--quick] [-n N] [--rounds R] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ from web.wiring import build_engine
 EVENTS = ("produce", "notify_holder", "activate")
 
 
-def run_engine(url: str, n: int) -> float:
-    """Seconds for the engine to start ``n`` cards and fire the three events on each."""
-    engine: Engine = build_engine(url, str(DEFINITIONS), str(POLICIES))
-    people = [id_number(i) for i in range(n)]
+def run_engine(engine: Engine, people: range) -> float:
+    """Seconds for the engine to start a card per person and fire the three events on each."""
+    numbers = [id_number(i) for i in people]
     began = time.perf_counter()
-    for person in people:
+    for person in numbers:
         card = engine.start(
             "card",
             business_key=person,
@@ -44,9 +44,7 @@ def run_engine(url: str, n: int) -> float:
         engine.fire(
             card.instance_id, "activate", actor="teller", data={"presented_id_number": person}
         )
-    elapsed = time.perf_counter() - began
-    engine.db.dispose()
-    return elapsed
+    return time.perf_counter() - began
 
 
 _INSERT_INSTANCE = (
@@ -68,75 +66,94 @@ _PATH = (
 )
 
 
-def _floor_rows(cursor: Any, n: int, p: str, commit: Any) -> None:
-    insert_instance, update, history = (
-        s.format(p=p) for s in (_INSERT_INSTANCE, _UPDATE, _HISTORY)
-    )
-    for i in range(n):
-        person = id_number(i)
-        now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
-        variables = json.dumps({"id_number": person, "bank": "icbc", "channel": "online"})
-        cursor.execute(insert_instance, ("card", person, variables, now, now))
-        instance_id = cursor.lastrowid
-        if instance_id is None:  # psycopg: no lastrowid
-            cursor.execute("SELECT lastval()")
-            instance_id = cursor.fetchone()[0]
-        commit()
-        for version, (event, source, target) in enumerate(_PATH, start=1):
-            cursor.execute(update, (target, now, instance_id, version))
-            cursor.execute(history, (instance_id, event, source, target, "floor", now, None))
-            commit()
+class Floor:
+    """The same rows written with bare driver statements: the fastest the database allows."""
 
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.sqlite = parsed.get_backend_name() == "sqlite"
+        if self.sqlite:
+            self.conn: Any = sqlite3.connect(str(parsed.database), isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.param = "?"
+        else:
+            import psycopg
 
-def run_floor_sqlite(url: str, n: int) -> float:
-    path = make_url(url).database
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    cursor = conn.cursor()
+            dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.conn = psycopg.connect(dsn)
+            self.param = "%s"
+        self.cursor = self.conn.cursor()
+        self.sql = [s.format(p=self.param) for s in (_INSERT_INSTANCE, _UPDATE, _HISTORY)]
 
-    def commit() -> None:
-        cursor.execute("COMMIT")
-        cursor.execute("BEGIN IMMEDIATE")
+    def _begin(self) -> None:
+        if self.sqlite:
+            self.cursor.execute("BEGIN IMMEDIATE")
 
-    cursor.execute("BEGIN IMMEDIATE")
-    began = time.perf_counter()
-    _floor_rows(cursor, n, "?", commit)
-    elapsed = time.perf_counter() - began
-    cursor.execute("COMMIT")
-    conn.close()
-    return elapsed
+    def _commit(self) -> None:
+        if self.sqlite:
+            self.cursor.execute("COMMIT")
+        else:
+            self.conn.commit()
 
-
-def run_floor_postgres(url: str, n: int) -> float:
-    import psycopg
-
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn) as conn:
-        cursor = conn.cursor()
+    def run(self, people: range) -> float:
+        insert_instance, update, history = self.sql
+        numbers = [id_number(i) for i in people]
         began = time.perf_counter()
-        _floor_rows(cursor, n, "%s", conn.commit)
+        for person in numbers:
+            now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+            variables = json.dumps({"id_number": person, "bank": "icbc", "channel": "online"})
+            self._begin()
+            self.cursor.execute(insert_instance, ("card", person, variables, now, now))
+            if self.sqlite:
+                instance_id = self.cursor.lastrowid
+            else:
+                self.cursor.execute("SELECT lastval()")
+                instance_id = self.cursor.fetchone()[0]
+            self._commit()
+            for version, (event, source, target) in enumerate(_PATH, start=1):
+                self._begin()
+                self.cursor.execute(update, (target, now, instance_id, version))
+                self.cursor.execute(
+                    history, (instance_id, event, source, target, "floor", now, None)
+                )
+                self._commit()
         return time.perf_counter() - began
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def measure(url: str, n: int, rounds: int) -> tuple[float, float]:
+    """Engine and floor seconds for ``n`` cards each, alternating in ``rounds`` on one database,
+    so that whatever else the machine does weighs on both alike."""
+    engine = build_engine(url, str(DEFINITIONS), str(POLICIES))
+    floor = Floor(url)
+    engine_s = floor_s = 0.0
+    step = max(n // rounds, 1)
+    for start in range(0, n, step):
+        people = range(start, min(start + step, n))
+        engine_s += run_engine(engine, people)
+        floor_s += floor.run(range(n + people.start, n + people.stop))
+    floor.close()
+    engine.db.dispose()
+    return engine_s, floor_s
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small run (well under 30 s)")
     parser.add_argument("-n", type=int, help="card instances (default 3000, quick 1000)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     parser.add_argument("--postgres", metavar="URL", help="run against PostgreSQL instead")
     args = parser.parse_args(argv)
     n = args.n or (1000 if args.quick else 3000)
     if args.postgres:
-        url = reset_postgres(args.postgres)
-        engine_s = run_engine(url, n)
-        url = reset_postgres(args.postgres)
-        floor_s = run_floor_postgres(url, n)
+        engine_s, floor_s = measure(reset_postgres(args.postgres), n, args.rounds)
         database = "postgresql"
     else:
-        with fresh_sqlite("engine.db") as url:
-            engine_s = run_engine(url, n)
-        with fresh_sqlite("floor.db") as url:
-            floor_s = run_floor_sqlite(url, n)
+        with fresh_sqlite("throughput.db") as url:
+            engine_s, floor_s = measure(url, n, args.rounds)
         database = "sqlite-wal-normal"
     transitions = 3 * n
     result = {

@@ -18,7 +18,13 @@ from engine.db import normalise_url
 from web.migrate import upgrade_database
 
 POSTGRES_URL = os.environ.get("SHEBAO_TEST_POSTGRES_URL")
-ENGINE_TABLES = ("wf_history", "wf_task", "wf_timer", "wf_idempotency_key", "wf_instance")
+
+
+def _all_tables() -> list[str]:
+    from engine.models import Base
+    from web.models import WebBase
+
+    return [t.name for m in (Base.metadata, WebBase.metadata) for t in m.sorted_tables]
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +54,7 @@ def postgres_migrated() -> str:
 def _truncate(url: str) -> None:
     db = create_engine(url)
     with db.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(ENGINE_TABLES)} RESTART IDENTITY CASCADE"))
+        conn.execute(text(f"TRUNCATE {', '.join(_all_tables())} RESTART IDENTITY CASCADE"))
     db.dispose()
 
 

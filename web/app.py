@@ -33,6 +33,13 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
         clock=clock,
     )
 
+    from web import api, auth, inbox, processes
+
+    auth.init_app(app)
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(processes.bp)
+    api.init_app(app)
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

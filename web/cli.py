@@ -12,10 +12,10 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from engine.definition import load_definition
 from engine.errors import DefinitionError
-from engine.queries import counts_by_state, total_instances
+from engine.queries import counts_by_state
 from web.app import create_app, engine_of
+from web.demo_accounts import seed_if_empty
 from web.migrate import upgrade_database
-from workflows.demo import seed_demo
 from workflows.registration import build_registry
 
 
@@ -98,23 +98,38 @@ def stats(process: str, as_json: bool) -> None:
     show_default=True,
     help="Seed demo data when the database is empty.",
 )
+@click.option(
+    "--scheduler/--no-scheduler",
+    "with_scheduler",
+    default=True,
+    show_default=True,
+    help="Fire due timers in this process (APScheduler, in the background).",
+)
 @with_appcontext
-def run(host: str, port: int, demo: bool) -> None:
+def run(host: str, port: int, demo: bool, with_scheduler: bool) -> None:
     """Migrate, seed demo data on first start, and serve the service."""
     from waitress import serve
+
+    from engine.scheduler import Scheduler
 
     url = current_app.config["SHEBAO_DATABASE_URL"]
     upgrade_database(url)
     engine = engine_of()
-    if demo and total_instances(engine.db) == 0:
-        summary = seed_demo(engine)
-        click.echo(
-            f"demo data: {summary.people} people, {summary.cards} cards, "
-            f"{summary.enrollments} enrollment years"
-        )
+    if demo:
+        for line in seed_if_empty(current_app._get_current_object()):  # type: ignore[attr-defined]
+            click.echo(line)
     click.echo(f"database: {_safe_url(url)}")
+    background = None
+    if with_scheduler:
+        background = Scheduler(engine, policies_dir=current_app.config["SHEBAO_POLICIES"])
+        background.start()
+        click.echo("scheduler: running in this process, firing due timers every 30 s")
     click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
-    serve(current_app._get_current_object(), host=host, port=port)  # type: ignore[attr-defined]
+    try:
+        serve(current_app._get_current_object(), host=host, port=port)  # type: ignore[attr-defined]
+    finally:
+        if background is not None:
+            background.shutdown(wait=False)
 
 
 def _safe_url(url: str) -> str:
@@ -124,7 +139,10 @@ def _safe_url(url: str) -> str:
 
 
 # Command modules of their own, each adding its commands to the main group.
-from web import cli_diagrams, cli_scheduler  # noqa: E402
+from web import cli_api, cli_diagrams, cli_domain, cli_scheduler, cli_web  # noqa: E402
 
+cli_api.register(main)
 cli_diagrams.register(main)
+cli_domain.register(main)
 cli_scheduler.register(main)
+cli_web.register(main)

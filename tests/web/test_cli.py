@@ -81,3 +81,34 @@ def test_stats_counts_instances_per_state(runner: CliRunner, sqlite_url: str) ->
     figures = json.loads(result.output)
     assert figures["states"]["applied"] == 2 and figures["states"]["active"] == 1
     assert figures["states"]["lost"] == 0 and figures["total"] == 3
+
+
+def test_import_deductions_reports_applied_unchanged_and_rejected(
+    runner: CliRunner, sqlite_url: str, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    from web.app import create_app, engine_of
+    from workflows.identity import make_id_number
+    from workflows.payments import Person, open_renewals
+    from workflows.policy import load_policies
+
+    engine = engine_of(create_app({"SHEBAO_DATABASE_URL": sqlite_url}))
+    policy = load_policies(ROOT / "definitions" / "policies")["huian-2023"]
+    people = [make_id_number("350521", date(1970, 1, 1 + i), 1 + i) for i in range(3)]
+    open_renewals(engine, policy, [Person(p, "huian") for p in people])
+    path = tmp_path / "d.csv"
+    path.write_text(
+        "id_number,policy_year,amount,result,reason\n"
+        + "".join(f"{p},2023,360,success,\n" for p in people)
+        + "12345,2023,360,success,\n",
+        encoding="utf-8",
+    )
+    first = runner.invoke(main, ["import-deductions", str(path), "--policy", "huian-2023"])
+    assert first.exit_code == 0, first.output
+    assert "applied: 3  unchanged: 0  rejected: 1" in first.output
+    assert "line 5:" in first.output
+    again = runner.invoke(main, ["import-deductions", str(path), "--policy", "huian-2023"])
+    assert "applied: 0  unchanged: 3  rejected: 1" in again.output
+    unknown = runner.invoke(main, ["import-deductions", str(path), "--policy", "atlantis-2023"])
+    assert unknown.exit_code == 2 and "unknown policy" in unknown.output
