@@ -1,0 +1,161 @@
+"""API endpoints for counter work done in outside systems (tasks) and counts per state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from sqlalchemy import select
+
+from engine import queries
+from engine.statements import tasks as task_table
+from web.api import (
+    MAX_ID,
+    answer,
+    as_id,
+    bp,
+    caller,
+    idempotency,
+    int_param,
+    run,
+    str_param,
+    transition_out,
+)
+from web.api_errors import ApiError
+from web.api_models import (
+    Counts,
+    TaskCompletion,
+    TaskList,
+    TaskOut,
+    TransitionOut,
+)
+from web.api_spec import endpoint
+from web.api_tokens import Caller
+from web.app import engine_of
+
+
+def _task_filter(who: Caller) -> Any:
+    from sqlalchemy import and_, or_
+
+    clauses = [
+        and_(task_table.c.candidate_group == "bank_teller", task_table.c.scope == bank)
+        for bank in sorted(who.banks())
+    ]
+    clauses += [
+        and_(
+            task_table.c.candidate_group.in_(("medical_insurance_clerk", "social_security_clerk")),
+            task_table.c.scope == region,
+        )
+        for region in sorted(who.regions())
+    ]
+    if not clauses:
+        raise ApiError(
+            403,
+            "forbidden",
+            "令牌没有任务权限（bank:<code> 或 clerk:<region>）",
+            "the token has no task scope (bank:<code> or clerk:<region>)",
+        )
+    return or_(*clauses)
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/tasks",
+    summary="Open tasks of the token's bank or region",
+    scopes=("bank:<code>", "clerk:<region>"),
+    response=TaskList,
+    parameters=(
+        {
+            "name": "after_id",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+        },
+    ),
+)
+def list_tasks() -> Any:
+    who = caller()
+    where = _task_filter(who)
+    after = request.args.get("after_id", "0")
+    limit = request.args.get("limit", "100")
+    if not (
+        after.isdigit() and int(after) <= MAX_ID and limit.isdigit() and 1 <= int(limit) <= 500
+    ):
+        raise ApiError(422, "invalid_request", "分页参数无效", "after_id/limit out of range")
+    query = (
+        select(task_table)
+        .where(where, task_table.c.status == "open", task_table.c.id > int(after))
+        .order_by(task_table.c.id)
+        .limit(int(limit))
+    )
+    with engine_of().db.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+    items = [TaskOut(**{k: r[k] for k in TaskOut.model_fields}) for r in rows]
+    next_after = items[-1].id if len(items) == int(limit) else None
+    return answer(TaskList(tasks=items, next_after_id=next_after))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/tasks/{task_id}/complete",
+    summary="Complete a task done at a counter",
+    scopes=("bank:<code>", "clerk:<region>"),
+    body=TaskCompletion,
+    response=TransitionOut,
+    parameters=(int_param("task_id"),),
+)
+def complete_task(task_id: str, body: TaskCompletion) -> Any:
+    who = caller()
+    ident = as_id(task_id, "task")
+    with engine_of().db.connect() as conn:
+        visible = conn.execute(
+            select(task_table.c.id).where(task_table.c.id == ident, _task_filter(who))
+        ).first()
+        exists = (
+            visible or conn.execute(select(task_table.c.id).where(task_table.c.id == ident)).first()
+        )
+    if exists is None:
+        raise ApiError(404, "not_found", f"任务不存在：{ident}", f"no such task: {ident}")
+    if visible is None:
+        raise ApiError(
+            403,
+            "forbidden",
+            "该任务不属于令牌的银行或地区",
+            "the task is outside the token's bank or region",
+        )
+    done = run(
+        lambda: engine_of().complete_task(
+            ident,
+            actor=f"api:{who.name}",
+            data=body.data,
+            outcome=body.outcome,
+            idempotency=idempotency(who),
+        )
+    )
+    return answer(transition_out(done))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/processes/{process}/counts",
+    summary="Instances per state",
+    scopes=("read", "channel", "tax", "factory", "bank:<code>", "clerk:<region>"),
+    response=Counts,
+    parameters=(str_param("process"),),
+)
+def counts(process: str) -> Any:
+    caller()
+    engine = engine_of()
+    definition = run(lambda: engine.definition(process))
+    found = queries.counts_by_state(engine.db, process)
+    states = {s: found.get(s, 0) for s in definition.states}
+    return answer(Counts(process=process, states=states, total=sum(states.values())))
