@@ -15,29 +15,15 @@ from datetime import UTC, date, datetime
 from engine.clock import SimulatedClock
 from engine.runtime import Engine
 from engine.sqlexec import Tx
-from workflows.cards import card_key
+from workflows.cards import EVENTS_TO, card_key
 from workflows.identity import make_id_number
 
 BANKS = ("icbc", "abc", "boc", "ccb", "foshan_rcb")  # keys of workflows.cards.BANKS
 REGIONS = (("440604", "foshan-2022", "foshan"), ("350521", "huian-2023", "huian"))
 
-# The events that lead from the initial state to each state, per process, and how often each is
-# drawn (weights): most cards are active, a good share wait for activation at the bank.
-CARD_PATHS: dict[str, tuple[str, ...]] = {
-    "applied": (),
-    "produced": ("produce",),
-    "awaiting_activation": ("produce", "notify_holder"),
-    "active": ("produce", "notify_holder", "activate"),
-    "lost": ("produce", "notify_holder", "activate", "report_loss"),
-    "cancelled": ("produce", "notify_holder", "activate", "cancel"),
-    "bank_account_closed": (
-        "produce",
-        "notify_holder",
-        "activate",
-        "report_loss",
-        "close_bank_account",
-    ),
-}
+# How often each card state is drawn (weights, in the order of EVENTS_TO): most cards are
+# active, a good share wait for activation at the bank.
+CARD_PATHS = EVENTS_TO
 CARD_WEIGHTS = (2, 2, 4, 8, 2, 1, 1)
 # (initial state, events after it)
 ENROLLMENT_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {
