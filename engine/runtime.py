@@ -9,76 +9,38 @@ error naming the events allowed now.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine as SqlEngine
 
+from engine import outcomes
 from engine.clock import Clock, SystemClock
 from engine.definition import ProcessDefinition
 from engine.errors import (
     ConcurrentModification,
     DuplicateInstance,
     EventNotAllowed,
-    IdempotencyConflict,
     InstanceNotFound,
-    InvalidTaskOutcome,
-    TaskClaimedByOther,
-    TaskFormInvalid,
-    TaskNotFound,
-    TaskNotOpen,
     TransitionRefused,
     UnknownEvent,
     UnknownProcess,
 )
 from engine.machine import SharedMachine
+from engine.outcomes import Idempotency, Transition, request_hash
 from engine.registry import Registry, TransitionContext
 from engine.sqlexec import Tx, open_raw
 from engine.state_effects import StateEffects
 from engine.statements import HotPath
+from engine.tasks import TaskOperations
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Transition:
-    """What one firing did (or, replayed, what the first delivery of the same request did)."""
-
-    instance_id: int
-    process: str
-    event: str
-    from_state: str | None
-    to_state: str
-    version: int
-    replayed: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Idempotency:
-    """An outside delivery's identity: a retried delivery with the same key is a no-op."""
-
-    scope: str
-    key: str
-    digest: str | None = None
-    """The caller's own hash of the request (an API body); by default the engine hashes the event."""
-
-
-def request_hash(*parts: Any) -> str:
-    """A stable hash of a request's content, to tell a retry from a different request."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-class Engine:
+class Engine(TaskOperations):
     """Runs process instances of the loaded definitions against one database.
 
     Args:
@@ -277,18 +239,18 @@ class Engine:
         digest = idempotency.digest or digest
 
         def guarded(tx: Tx) -> Transition:
-            replay = self._replay(tx, idempotency, digest)
+            replay = outcomes.replay(tx, self.sql, idempotency, digest)
             if replay:
                 return replay
             done = work(tx)
-            self._remember(tx, idempotency, digest, done)
+            outcomes.remember(tx, self.sql, idempotency, digest, done, self.clock.now())
             return done
 
         try:
             return self.transaction(guarded)
         except self._integrity_error:
             # A concurrent delivery of the same key won; answer with its result.
-            replay = self.transaction(lambda tx: self._replay(tx, idempotency, digest))
+            replay = self.transaction(lambda tx: outcomes.replay(tx, self.sql, idempotency, digest))
             if replay is None:
                 raise
             return replay
@@ -368,75 +330,6 @@ class Engine:
             self.effects.enter(tx, definition, target, row.id, variables, now)
         return Transition(row.id, row.process, event, state, target, row.version + 1)
 
-    # -- tasks -------------------------------------------------------------------------------
-
-    def complete_task(
-        self,
-        task_id: int,
-        *,
-        actor: str,
-        data: Mapping[str, Any] | None = None,
-        outcome: str | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Transition:
-        """Complete an open task with one of its events; the instance moves on."""
-        payload = dict(data or {})
-
-        def work(tx: Tx) -> Transition:
-            task = tx.one(self.sql.select_task, {"tid": task_id})
-            if task is None:
-                raise TaskNotFound(task_id)
-            if task.status != "open":
-                raise TaskNotOpen(task_id, task.status)
-            if task.assignee and task.assignee != actor:
-                raise TaskClaimedByOther(task_id, task.assignee)
-            row = self.load(tx, task.instance_id)
-            definition = self.definition(row.process, row.definition_version)
-            spec = definition.states[task.state].task
-            if row.state != task.state or spec is None:
-                raise TaskNotOpen(task_id, "stale")
-            choices = spec.events or definition.outgoing(task.state)
-            event = outcome or choices[0]
-            if event not in choices:
-                raise InvalidTaskOutcome(task_id, event, choices)
-            missing = [
-                f.name for f in spec.form if f.required and not str(payload.get(f.name, "")).strip()
-            ]
-            if missing:
-                raise TaskFormInvalid(task_id, missing)
-            return self.fire_in(tx, row, event, actor, payload, task_id=task_id)
-
-        if idempotency is None:
-            return self.transaction(work)
-        return self.run_idempotent(idempotency, request_hash(task_id, outcome, payload), work)
-
-    def claim_task(self, task_id: int, actor: str) -> None:
-        """Claim an open task for ``actor`` (claiming one's own claim again is fine)."""
-
-        def work(tx: Tx) -> None:
-            if tx.run(self.sql.claim_task, {"tid": task_id, "actor": actor}) != 1:
-                self._explain_task(tx, task_id, actor)
-
-        self.transaction(work)
-
-    def release_task(self, task_id: int, actor: str) -> None:
-        """Give a claimed task back to the group."""
-
-        def work(tx: Tx) -> None:
-            if tx.run(self.sql.release_task, {"tid": task_id, "actor": actor}) != 1:
-                self._explain_task(tx, task_id, actor)
-
-        self.transaction(work)
-
-    def _explain_task(self, tx: Tx, task_id: int, actor: str) -> None:
-        task = tx.one(self.sql.select_task, {"tid": task_id})
-        if task is None:
-            raise TaskNotFound(task_id)
-        if task.status != "open":
-            raise TaskNotOpen(task_id, task.status)
-        if task.assignee and task.assignee != actor:
-            raise TaskClaimedByOther(task_id, task.assignee)
-
     # -- helpers -----------------------------------------------------------------------------
 
     def load(self, tx: Tx, instance_id: int) -> Any:
@@ -446,24 +339,3 @@ class Engine:
         if row is None:
             raise InstanceNotFound(instance_id)
         return row
-
-    def _replay(self, tx: Tx, idem: Idempotency, digest: str) -> Transition | None:
-        found = tx.one(self.sql.select_idempotency, {"scope": idem.scope, "key": idem.key})
-        if found is None:
-            return None
-        if found.request_hash != digest:
-            raise IdempotencyConflict(idem.key)
-        return Transition(**{**found.response, "replayed": True})
-
-    def _remember(self, tx: Tx, idem: Idempotency, digest: str, done: Transition) -> None:
-        tx.run(
-            self.sql.insert_key,
-            {
-                "scope": idem.scope,
-                "key": idem.key,
-                "request_hash": digest,
-                "instance_id": done.instance_id,
-                "response": done.as_dict(),
-                "created_at": self.clock.now(),
-            },
-        )

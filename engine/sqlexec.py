@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import Dialect
@@ -59,7 +59,7 @@ class Prepared:
     def __init__(
         self, stmt: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None = None
     ) -> None:
-        compiled = stmt.compile(dialect=dialect, column_keys=list(column_keys or []) or None)
+        compiled: Any = stmt.compile(dialect=dialect, column_keys=list(column_keys or []) or None)
         self.sql: str = compiled.string
         self.positional: bool = bool(compiled.positional)
         names = {bind: name for bind, name in compiled.bind_names.items()}
@@ -81,7 +81,7 @@ class Prepared:
         self.result_processors: tuple[Processor | None, ...] = ()
         columns = list(stmt.selected_columns) if isinstance(stmt, Select) else []
         if isinstance(stmt, Insert) and stmt._returning:  # noqa: SLF001 - ours, built below
-            columns = list(stmt._returning)  # noqa: SLF001
+            columns = list(cast(Any, stmt)._returning)  # noqa: SLF001
         if columns:
             self.row_type = namedtuple("Row", [c.name for c in columns])  # type: ignore[misc]
             self.result_processors = tuple(
@@ -163,7 +163,7 @@ def open_raw(db: Engine) -> tuple[Any, Any]:
     Returns the pool's proxied connection (``commit``, ``rollback``, ``close``) and the driver's.
     """
     proxied = db.raw_connection()
-    driver = proxied.driver_connection
+    driver: Any = proxied.driver_connection
     if db.dialect.name == "sqlite":
         driver.execute("BEGIN IMMEDIATE")
     return proxied, driver
@@ -173,4 +173,6 @@ def tx_for(conn: Connection) -> Tx:
     """A ``Tx`` that joins the transaction of an SQLAlchemy connection (bulk work, the demo)."""
     if not conn.in_transaction():
         conn.begin()
-    return Tx(conn.connection.driver_connection, conn.dialect.name, conn)
+    driver = conn.connection.driver_connection
+    assert driver is not None, "the connection is closed"
+    return Tx(driver, conn.dialect.name, conn)

@@ -182,7 +182,7 @@ class InIds(ColumnElement[bool]):
     """``column IN <the ids bound as :name>``, one parameter whatever the number of ids."""
 
     inherit_cache = True
-    type = NullType()  # not Boolean: SQLite would render the test as ``... = 1`` and miss indexes
+    type = NullType()  # type: ignore[assignment]  # not Boolean: SQLite would render the test as ``... = 1`` and miss indexes
 
     def __init__(self, column: ColumnElement[Any], name: str) -> None:
         self.column = column
@@ -201,7 +201,9 @@ def _in_ids_postgresql(element: InIds, compiler: Any, **kw: Any) -> str:
     return f"{column} = ANY({ids})"
 
 
-_PENDING = literal_column("'pending'")  # inlined, so the partial indexes on it always apply
+_PENDING: ColumnElement[Any] = literal_column(
+    "'pending'"
+)  # inlined, so the partial indexes on it always apply
 _NOW = bindparam("b_now", type_=UtcDateTime())
 
 CLAIM_DUE_TIMERS = (

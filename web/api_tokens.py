@@ -13,14 +13,14 @@ import secrets
 from dataclasses import dataclass
 
 from flask import request
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, Table, insert, select
 
 from web.api_errors import ApiError
 from web.models import ApiToken
 
 SCOPE = re.compile(r"^(channel|factory|tax|read|bank:[a-z0-9_]+|clerk:[a-z0-9_]+)$")
 TOKEN_PREFIX = "sb_"
-tokens = ApiToken.__table__
+tokens: Table = ApiToken.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from web import i18n
@@ -44,8 +44,8 @@ MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 OPEN_ENDPOINTS = {"auth.login", "auth.language", "static", "healthz"}
 
-users = User.__table__
-attempts = LoginAttempt.__table__
+users: Table = User.__table__  # type: ignore[assignment]
+attempts: Table = LoginAttempt.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def create_user(
         "active": True,
     }
     with db.begin() as conn:
-        user_id = conn.execute(insert(users).values(**values)).inserted_primary_key[0]
+        user_id = conn.execute(insert(users).values(**values)).inserted_primary_key[0]  # type: ignore[index]
     return Staff(int(user_id), values["username"], values["display_name"], group, values["scope"])
 
 

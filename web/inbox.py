@@ -160,7 +160,7 @@ def index() -> ResponseReturnValue:
         filters=filters,
         cursor=iq.Cursor.decode(request.args.get("after")),
     )
-    args = {k: v for k, v in request.args.items() if k not in ("after", "lang")}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("after", "lang")}
     return render_template(
         "inbox/index.html",
         page=page,

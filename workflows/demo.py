@@ -183,7 +183,12 @@ def seed_demo(
         engine.transaction(work)
     if "card_review" in engine.processes:  # extra cards found in imported data: a clerk's task
         reviews = everyone[::REVIEW_EVERY]
-        engine.transaction(lambda tx: [_write_review(engine, tx, p) for p in reviews])
+
+        def write_reviews(tx: Tx) -> None:
+            for person in reviews:
+                _write_review(engine, tx, person)
+
+        engine.transaction(write_reviews)
     refunds = [p for p in everyone if p.refund]
     if refunds:
         past = Engine(
@@ -192,7 +197,12 @@ def seed_demo(
             engine.registry,
             clock=SimulatedClock(REFUND_MOMENT),
         )
-        past.transaction(lambda tx: [_write_refund(past, tx, p) for p in refunds])
+
+        def write_refunds(tx: Tx) -> None:
+            for person in refunds:
+                _write_refund(past, tx, person)
+
+        past.transaction(write_refunds)
     return DemoSummary(
         people=people, cards=people, enrollments=people + len(refunds), refunds=len(refunds)
     )
