@@ -9,8 +9,8 @@ the file, the key and what is wrong.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +18,15 @@ import yaml
 
 from engine.durations import Duration, parse_duration
 from engine.errors import DefinitionError
+from engine.specs import (
+    EventSpec,
+    FormField,
+    Label,
+    ProcessDefinition,
+    StateSpec,
+    TaskSpec,
+    TimerSpec,
+)
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -28,100 +37,6 @@ class NameRegistry(Protocol):
     def has_guard(self, name: str) -> bool: ...
 
     def has_action(self, name: str) -> bool: ...
-
-
-@dataclass(frozen=True)
-class Label:
-    """A label in Chinese and English."""
-
-    zh: str
-    en: str
-
-    def get(self, lang: str) -> str:
-        return self.en if lang == "en" else self.zh
-
-
-@dataclass(frozen=True)
-class FormField:
-    """One field of a user task's form."""
-
-    name: str
-    label: Label
-    type: str = "text"
-    required: bool = True
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """A user task: who may take it (candidate group, scope) and how it ends (events)."""
-
-    name: str
-    label: Label
-    candidate_group: str
-    scope: str | None
-    form: tuple[FormField, ...]
-    events: tuple[str, ...]
-    due: Duration | None
-
-
-@dataclass(frozen=True)
-class TimerSpec:
-    """A boundary timer: after a duration from entering the state, or at a policy date."""
-
-    event: str
-    after: Duration | None = None
-    policy: str | None = None
-
-    @property
-    def describe(self) -> str:
-        return self.after.text if self.after else f"policy: {self.policy}"
-
-
-@dataclass(frozen=True)
-class StateSpec:
-    name: str
-    label: Label
-    final: bool = False
-    task: TaskSpec | None = None
-    timers: tuple[TimerSpec, ...] = ()
-
-
-@dataclass(frozen=True)
-class EventSpec:
-    """A sequence flow from one or more states to one state."""
-
-    name: str
-    label: Label
-    sources: tuple[str, ...]
-    target: str
-    guards: tuple[str, ...] = ()
-    actions: tuple[str, ...] = ()
-
-    def is_internal_from(self, state: str) -> bool:
-        """True when firing from ``state`` stays in it (a non-interrupting event)."""
-        return self.target == state
-
-
-@dataclass(frozen=True)
-class ProcessDefinition:
-    """One version of one process, as declared in its file."""
-
-    key: str
-    version: int
-    label: Label
-    initial: tuple[str, ...]
-    states: Mapping[str, StateSpec]
-    events: Mapping[str, EventSpec]
-    source: str = "<string>"
-    _outgoing: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
-
-    def outgoing(self, state: str) -> tuple[str, ...]:
-        """Names of the events allowed from ``state``, in file order."""
-        return self._outgoing.get(state, ())
-
-    @property
-    def final_states(self) -> tuple[str, ...]:
-        return tuple(name for name, spec in self.states.items() if spec.final)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -442,3 +357,18 @@ def load_definitions(
             raise DefinitionError(str(path), "process", f"{definition.key!r} defined twice")
         found[definition.key] = definition
     return found
+
+
+__all__ = [
+    "EventSpec",
+    "FormField",
+    "Label",
+    "NameRegistry",
+    "ProcessDefinition",
+    "StateSpec",
+    "TaskSpec",
+    "TimerSpec",
+    "load_definition",
+    "load_definitions",
+    "parse_definition",
+]

@@ -1,7 +1,7 @@
 """Region policy files (``definitions/policies/<region>-<year>.yaml``) and the rules they drive.
 
-This module owns loading and validating a policy file into frozen dataclasses, and the answers
-computed from one: the contribution a person owes after reductions, when the payment period is over,
+This module owns the frozen dataclasses a policy file is validated into (``policy_loader`` reads
+the file) and the answers computed from one: the contribution a person owes after reductions, when the payment period is over,
 whether a late payment is accepted, and when benefits start. A broken file raises ``PolicyError``
 naming the file, the key and what is wrong. The dataclasses are the schema: a field's YAML key is
 its name (or ``metadata["key"]``) and ``metadata`` holds its checks. Dates in a file are local
@@ -11,17 +11,12 @@ dates in the policy's time zone; an end date includes its whole day (over at 00:
 from __future__ import annotations
 
 import dataclasses
-import re
-import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any
 from zoneinfo import ZoneInfo
-
-import yaml
 
 BENEFIT_KINDS = ("general_outpatient", "inpatient", "special_outpatient")
 BENEFIT_RULES = ("policy_year_start", "month_after_payment", "payment_date")
@@ -30,13 +25,6 @@ _DURATION = {"pattern": r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?"}
 _RULE = {"choices": BENEFIT_RULES}
 _END_DATES = ("end", "until", "accepted_until")
 _CENT = Decimal("0.01")
-_TYPE_NAMES = {
-    Decimal: "a number",
-    date: "a date YYYY-MM-DD",
-    int: "a whole number",
-    bool: "true or false",
-    str: "text",
-}
 _DUPLICATE = "duplicate_with_employee_insurance"
 
 
@@ -293,119 +281,14 @@ class Policy:
         return value
 
 
-def load_policies(directory: str | Path) -> dict[str, Policy]:
-    """Load every ``*.yaml`` policy in ``directory``, keyed by policy id (= the file name stem)."""
-    return {p.policy: p for p in map(load_policy, sorted(Path(directory).glob("*.yaml")))}
+# Loading lives in its own module; these names stay importable from here.
+from workflows.policy_loader import load_policies, load_policy  # noqa: E402
 
-
-def load_policy(path: str | Path) -> Policy:
-    """Load and validate one policy file.
-
-    Raises:
-        PolicyError: the file cannot be read or parsed, or a key is missing, unknown or invalid.
-    """
-    path = Path(path)
-    reader = _Reader(str(path))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeError, yaml.YAMLError) as error:
-        raise reader.fail("", f"cannot read the file: {error}") from error
-    policy = reader.build(Policy, data, "", source=str(path))
-    reader.check(policy, path.stem)
-    return policy
-
-
-class _Reader:
-    """Builds the dataclasses from parsed YAML; every failure names the file and the dotted key."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, key: str, problem: str) -> PolicyError:
-        return PolicyError(self.source, key or "(top level)", problem)
-
-    def build(self, cls: type, value: Any, key: str, **extra: Any) -> Any:
-        hints = get_type_hints(cls)
-        fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
-        fields = {k: f for k, f in fields.items() if not f.metadata.get("internal")}
-        if not isinstance(value, dict):
-            raise self.fail(key, f"expected a mapping, got {value!r}")
-        for name in [*fields, *value]:
-            where, spec = f"{key}.{name}" if key else str(name), fields.get(name)
-            if spec is None:
-                raise self.fail(where, f"unknown key; expected one of {sorted(fields)}")
-            if name not in value and dataclasses.MISSING is spec.default is spec.default_factory:
-                raise self.fail(where, "missing")
-        kwargs = {
-            f.name: self.convert(value[k], hints[f.name], f"{key}.{k}" if key else k, f.metadata)
-            for k, f in fields.items()
-            if k in value
-        }
-        return cls(**kwargs, **extra)
-
-    def convert(self, value: Any, tp: Any, key: str, meta: Any) -> Any:
-        args = get_args(tp)
-        if get_origin(tp) is types.UnionType:  # X | None
-            return None if value is None else self.convert(value, args[0], key, meta)
-        if get_origin(tp) in (tuple, frozenset):
-            if not isinstance(value, list):
-                raise self.fail(key, f"expected a list, got {value!r}")
-            items = (self.convert(v, args[0], f"{key}[{i}]", meta) for i, v in enumerate(value))
-            return get_origin(tp)(items)
-        if tp is Requirement:
-            if not isinstance(value, dict):
-                value = {"flag": value}
-            if len(value) != 1:
-                raise self.fail(key, f"expected one condition, got {value!r}")
-        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-            return self.build(tp, value, key)
-        if tp is date and isinstance(value, str):
-            try:
-                value = date.fromisoformat(value)
-            except ValueError:
-                pass
-        if tp is Decimal and isinstance(value, int | float) and not isinstance(value, bool):
-            value = Decimal(str(value))
-        wrong = not isinstance(value, tp) or isinstance(value, bool | datetime) != (tp is bool)
-        if wrong or (tp is Decimal and not value.is_finite()):
-            raise self.fail(key, f"expected {_TYPE_NAMES.get(tp, tp.__name__)}, got {value!r}")
-        if tp is str and not re.fullmatch(meta.get("pattern", r"(?s).*\S.*"), value):
-            raise self.fail(key, f"expected text matching {meta.get('pattern')}, got {value!r}")
-        if tp is str and value not in meta.get("choices", (value,)):
-            raise self.fail(key, f"expected one of {meta['choices']}, got {value!r}")
-        if not meta.get("min", value) <= value <= meta.get("max", value):
-            bounds = f"at least {meta['min']}" + (
-                f" and at most {meta['max']}" if "max" in meta else ""
-            )
-            raise self.fail(key, f"expected {bounds}, got {value}")
-        return value
-
-    def check(self, p: Policy, stem: str) -> None:
-        """What a single field cannot check: consistency across keys."""
-        if p.policy != stem:
-            raise self.fail("policy", f"must match the file name {stem!r}, got {p.policy!r}")
-        try:
-            ZoneInfo(p.timezone)
-        except (ValueError, LookupError) as error:  # ZoneInfoNotFoundError is a KeyError
-            raise self.fail("timezone", f"unknown time zone {p.timezone!r}") from error
-        if not p.region.code.startswith(p.region.province):
-            raise self.fail("region.code", f"not in province {p.region.province}")
-        period, late = p.payment_period, p.late_payment
-        if period.end < period.start:
-            raise self.fail("payment_period.end", f"{period.end} is before {period.start}")
-        if not late.accepted and (late.until or late.rules or late.subsidy_exempt):
-            raise self.fail("late_payment", "no other keys when late payment is not accepted")
-        if late.accepted and (late.until is None or late.until <= period.end):
-            raise self.fail("late_payment.until", f"needed, and after {period.end}")
-        starts = [period.end] + [rule.start for rule in late.rules]
-        for i, (before, start) in enumerate(zip(starts, starts[1:], strict=False)):
-            first_ok = i > 0 or start == period.end + timedelta(days=1)
-            if not first_ok or start <= before or (late.until and start > late.until):
-                raise self.fail(
-                    f"late_payment.rules[{i}].from",
-                    "the first rule starts the day after the period; each later one after the "
-                    f"one before, by late_payment.until; got {start}",
-                )
-        names = [r.category for r in p.reductions]
-        if len(set(names)) != len(names):
-            raise self.fail("reductions", f"a category is listed twice: {names}")
+__all__ = [
+    "BENEFIT_KINDS",
+    "LatePaymentRefused",
+    "Policy",
+    "PolicyError",
+    "load_policies",
+    "load_policy",
+]
