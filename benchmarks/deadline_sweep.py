@@ -55,8 +55,10 @@ _SEED_TIMERS = (
     "FROM wf_instance WHERE id > :after_id"
 )
 _FLOOR = (
-    "INSERT INTO wf_history (instance_id, event, from_state, to_state, actor, occurred_at, due_at) "
-    "SELECT t.instance_id, 'lapse', 'renewal_pending', 'lapsed', 'floor', :now, t.due_at "
+    "INSERT INTO wf_history (instance_id, process, event, from_state, to_state, actor, "
+    "occurred_at, due_at) "
+    "SELECT t.instance_id, 'enrollment', 'lapse', 'renewal_pending', 'lapsed', 'floor', :now, "
+    "t.due_at "
     "FROM wf_timer t JOIN wf_instance i ON i.id = t.instance_id "
     "WHERE t.status = 'pending' AND t.due_at <= :now AND i.state = 'renewal_pending'",
     "UPDATE wf_instance SET state = 'lapsed', version = version + 1, updated_at = :now "

@@ -56,8 +56,8 @@ _UPDATE = (
     "WHERE id = {p} AND version = {p}"
 )
 _HISTORY = (
-    "INSERT INTO wf_history (instance_id, event, from_state, to_state, actor, occurred_at, "
-    "data) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
+    "INSERT INTO wf_history (instance_id, process, event, from_state, to_state, actor, "
+    "occurred_at, data) VALUES ({p}, 'card', {p}, {p}, {p}, {p}, {p}, {p})"
 )
 _PATH = (
     ("produce", "applied", "produced"),

@@ -93,6 +93,7 @@ class History(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("wf_instance.id"), index=True)
+    process: Mapped[str] = mapped_column(String(64))
     event: Mapped[str] = mapped_column(String(64))
     from_state: Mapped[str | None] = mapped_column(String(64))
     to_state: Mapped[str] = mapped_column(String(64))
@@ -101,6 +102,11 @@ class History(Base):
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     task_id: Mapped[int | None] = mapped_column(Id)
     data: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+    # Per-flow counts of the diagrams read one process's transitions from this index alone.
+    __table_args__ = (
+        Index("ix_wf_history_flow", "process", "event", "from_state", "to_state"),
+    )
 
 
 class Task(Base):

@@ -189,6 +189,7 @@ class Engine(TaskOperations):
             self.sql.insert_history,
             {
                 "instance_id": instance_id,
+                "process": definition.key,
                 "event": "start",
                 "from_state": None,
                 "to_state": state,
@@ -315,6 +316,7 @@ class Engine(TaskOperations):
             self.sql.insert_history,
             {
                 "instance_id": row.id,
+                "process": row.process,
                 "event": event,
                 "from_state": state,
                 "to_state": target,

@@ -232,9 +232,10 @@ SWEEP_MOVE_INSTANCES = (
 )
 
 SWEEP_INSERT_HISTORY = insert(history).from_select(
-    ["instance_id", "event", "from_state", "to_state", "actor", "occurred_at", "due_at"],
+    ["instance_id", "process", "event", "from_state", "to_state", "actor", "occurred_at", "due_at"],
     select(
         timers.c.instance_id,
+        timers.c.process,
         cast(bindparam("b_event"), String),
         cast(bindparam("b_from"), String),
         cast(bindparam("b_state"), String),

@@ -203,14 +203,15 @@ def test_counts_come_from_the_database(
                 (i, state),
             )
             conn.execute(
-                "INSERT INTO wf_history (instance_id, event, from_state, to_state, actor,"
-                " occurred_at) VALUES (?, 'start', NULL, 'applied', 't', '2024-01-01 00:00:00')",
+                "INSERT INTO wf_history (instance_id, process, event, from_state, to_state, actor,"
+                " occurred_at) VALUES (?, 'card', 'start', NULL, 'applied', 't',"
+                " '2024-01-01 00:00:00')",
                 (i,),
             )
             if state == "produced":
                 conn.execute(
-                    "INSERT INTO wf_history (instance_id, event, from_state, to_state, actor,"
-                    " occurred_at) VALUES (?, 'produce', 'applied', 'produced', 't',"
+                    "INSERT INTO wf_history (instance_id, process, event, from_state, to_state,"
+                    " actor, occurred_at) VALUES (?, 'card', 'produce', 'applied', 'produced', 't',"
                     " '2024-01-02 00:00:00')",
                     (i,),
                 )
@@ -251,6 +252,12 @@ def test_bench_live_card_diagram_over_a_million_instances(
             f" CASE (n * 7919) % {len(states)} {case} END, 1, '{{}}',"
             " '2024-01-01 00:00:00', '2024-01-01 00:00:00' FROM seq"
         )
+        # one transition per instance: its start (the flows the counts overlay reads)
+        conn.execute(
+            "INSERT INTO wf_history (instance_id, process, event, from_state, to_state, actor,"
+            " occurred_at) SELECT id, 'card', 'start', NULL, 'applied', 'bench',"
+            " '2024-01-01 00:00:00' FROM wf_instance"
+        )
     seeded = time.perf_counter() - started
     db = create_engine(sqlite_url)
     diagram.live_layout(card, "zh")  # the warm cache of the layout
@@ -258,7 +265,7 @@ def test_bench_live_card_diagram_over_a_million_instances(
     for _ in range(3):
         t0 = time.perf_counter()
         counts = diagram.state_counts(db, card)
-        flows = diagram.flow_counts(db, card)  # history is empty here: see the figures
+        flows = diagram.flow_counts(db, card)
         t1 = time.perf_counter()
         svg = diagram.live_svg(card, counts, flows, "zh")
         t2 = time.perf_counter()
@@ -272,11 +279,12 @@ def test_bench_live_card_diagram_over_a_million_instances(
         floor = time.perf_counter() - t0
     db.dispose()
     assert sum(counts.values()) == 1_000_000
+    assert flows["flow_start__applied"] == 1_000_000
     assert f"{counts['active']:,}".encode() in svg
     figures = {
         "bench": "live_card_diagram",
         "instances": 1_000_000,
-        "history_rows": 0,
+        "history_rows": 1_000_000,
         "seed_s": round(seeded, 2),
         "total_ms": round(total * 1000, 1),
         "query_ms": round(query * 1000, 1),
