@@ -315,3 +315,46 @@ def test_counts_and_the_openapi_description(api: Api) -> None:
     body = spec["paths"]["/cards"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/CardApplication"}
     assert "fast_issuance" in str(spec["components"]["schemas"]["CardApplication"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "who"),
+    [
+        (
+            "POST",
+            "/cards",
+            {"id_number": ALICE, "channel": "online", "bank": "icbc", "region_code": "440604"},
+            "tax",
+        ),
+        ("GET", "/cards/{card}", None, "tax"),
+        ("GET", "/cards/{card}", None, "cmb"),
+        ("POST", "/cards/{card}/events", {"event": "produce"}, "app"),
+        ("POST", "/cards/{card}/events", {"event": "notify_holder"}, "factory"),
+        ("POST", "/cards/{card}/events", {"event": "cancel"}, "icbc"),
+        ("GET", f"/people/{ALICE}/cards", None, "tax"),
+        ("GET", f"/people/{BOB}/enrollments", None, "factory"),
+        ("POST", "/enrollments/{enrollment}/payments", {"amount": "360"}, "factory"),
+        ("POST", "/enrollments/{enrollment}/events", {"event": "deduct"}, "app"),
+        ("POST", "/enrollments/{enrollment}/events", {"event": "request_refund"}, "tax"),
+        ("GET", "/tasks", None, "tax"),
+        ("POST", "/tasks/{task}/complete", {"data": {}}, "cmb"),
+        ("POST", "/tasks/{task}/complete", {"data": {}}, "huian-clerks"),
+    ],
+)
+def test_every_endpoint_refuses_a_token_outside_its_scope(
+    app: Flask, api: Api, method: str, path: str, body: Any, who: str
+) -> None:
+    card = applied_card(api)
+    api.call("POST", f"/cards/{card}/events", "factory", {"event": "produce"})
+    api.call("POST", f"/cards/{card}/events", "icbc", {"event": "notify_holder"})
+    [task] = queries.tasks_of(engine_of(app).db, card, "open")
+    engine = engine_of(app)
+    policies = load_policies(app.config["SHEBAO_POLICIES"])
+    open_renewals(engine, policies["huian-2023"], [Person(BOB, "huian")])
+    [(enrollment, _)] = queries.by_business_key(engine.db, "enrollment", f"{BOB}:huian-2023")
+    url = path.format(card=card, enrollment=enrollment, task=task["id"])
+    before = [(h["event"], h["to_state"]) for h in queries.history(engine.db, card)]
+    response = api.call(method, url, who, body)
+    assert response.status_code == 403, response.json
+    assert response.json["code"] == "forbidden"
+    assert [(h["event"], h["to_state"]) for h in queries.history(engine.db, card)] == before
