@@ -104,9 +104,7 @@ class History(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
     # Per-flow counts of the diagrams read one process's transitions from this index alone.
-    __table_args__ = (
-        Index("ix_wf_history_flow", "process", "event", "from_state", "to_state"),
-    )
+    __table_args__ = (Index("ix_wf_history_flow", "process", "event", "from_state", "to_state"),)
 
 
 class Task(Base):

@@ -15,6 +15,8 @@ Guard = Callable[["TransitionContext"], bool | None]
 Action = Callable[["TransitionContext"], None]
 PolicyDateResolver = Callable[[str, Mapping[str, Any]], tuple[datetime, str]]
 PolicyRefResolver = Callable[[str], datetime]
+PeriodicJob = Callable[[Any, datetime], int]
+"""``job(engine, now) -> count``: domain work the scheduler runs on every tick after the sweep."""
 
 
 @dataclass(slots=True)
@@ -54,6 +56,7 @@ class Registry:
         self._policy_dates: PolicyDateResolver | None = None
         self._policy_refs: PolicyRefResolver | None = None
         self._policy_reloader: Callable[[], None] | None = None
+        self._periodic: dict[str, PeriodicJob] = {}
 
     def guard(self, name: str) -> Callable[[Guard], Guard]:
         """Decorator: register ``fn`` as the guard called ``name``."""
@@ -94,6 +97,19 @@ class Registry:
         ``reload()`` to re-read the policy files it answers from (``shebao policy reload``)."""
         self._policy_refs = fn
         self._policy_reloader = reload
+
+    def add_periodic(self, name: str, job: PeriodicJob) -> None:
+        """Run ``job(engine, now)`` on every scheduler tick, after the timer sweep.
+
+        Jobs must be safe to repeat and to run in several scheduler processes at once (use
+        ``Engine.run_once`` for work that must happen once per key).
+        """
+        if name in self._periodic:
+            raise ValueError(f"periodic job {name!r} registered twice")
+        self._periodic[name] = job
+
+    def periodic_jobs(self) -> dict[str, PeriodicJob]:
+        return dict(self._periodic)
 
     def has_guard(self, name: str) -> bool:
         return name in self._guards

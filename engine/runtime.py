@@ -334,6 +334,34 @@ class Engine(TaskOperations):
 
     # -- helpers -----------------------------------------------------------------------------
 
+    def run_once(self, scope: str, key: str, work: Callable[[], int]) -> int | None:
+        """Run ``work`` unless it already ran to the end for (``scope``, ``key``).
+
+        The key is written after ``work`` returns, so work cut short by a crash runs again (it
+        must be safe to repeat); two processes may both run it, and the second key write is
+        ignored. Returns ``work``'s result, or None when it had already run.
+        """
+
+        def done(tx: Tx) -> bool:
+            return tx.one(self.sql.select_idempotency, {"scope": scope, "key": key}) is not None
+
+        if self.transaction(done):
+            return None
+        result = work()
+        marker = {
+            "scope": scope,
+            "key": key,
+            "request_hash": "",
+            "instance_id": None,
+            "response": {"result": result},
+            "created_at": self.clock.now(),
+        }
+        try:
+            self.transaction(lambda tx: tx.run(self.sql.insert_key, marker))
+        except self._integrity_error:
+            log.info("%s %s was finished by another process too", scope, key)
+        return result
+
     def load(self, tx: Tx, instance_id: int) -> Any:
         """The instance row (id, process, definition_version, business_key, state, version,
         variables) inside a transaction; ``InstanceNotFound`` if there is none."""

@@ -43,8 +43,27 @@ DEFAULT_INTERVAL = 30.0
 def run_once(
     engine: Engine, now: datetime | None = None, chunk: int = DEFAULT_CHUNK
 ) -> SweepReport:
-    """Fire every timer due at ``now`` (the engine clock's time by default) and return."""
-    return TimerSweep(engine, chunk).sweep(now)
+    """Fire every timer due at ``now`` (the engine clock's time by default), run the registry's
+    periodic jobs, and return."""
+    moment = now or engine.clock.now()
+    report = TimerSweep(engine, chunk).sweep(moment)
+    run_periodic(engine, moment)
+    return report
+
+
+def run_periodic(engine: Engine, now: datetime) -> dict[str, int]:
+    """Run each periodic job the domain registered (renewals opening, ...); one failing job is
+    logged and does not stop the others or the next sweep."""
+    results: dict[str, int] = {}
+    for name, job in engine.registry.periodic_jobs().items():
+        try:
+            results[name] = job(engine, now)
+        except Exception:  # noqa: BLE001 - a domain job's failure must not stop the scheduler
+            log.exception("periodic job %s failed", name)
+            continue
+        if results[name]:
+            log.info("periodic job %s: %d", name, results[name])
+    return results
 
 
 class PolicyWatcher:
@@ -119,7 +138,9 @@ class Scheduler:
             if self.watcher is not None and self.watcher.changed():
                 moved = move_policy_timers(self.engine)
                 log.info("policy files changed: moved %d pending timers", sum(moved.values()))
-            report = self.sweeper.sweep()
+            now = self.engine.clock.now()
+            report = self.sweeper.sweep(now)
+            run_periodic(self.engine, now)
             if report.claimed:
                 log.info("timer sweep: %s", report.as_dict())
             self.last = report

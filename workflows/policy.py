@@ -173,6 +173,9 @@ class Policy:
     refund: Refund
     reductions: tuple[ReductionCategory, ...]
     card: CardRules
+    renews_from: str | None = field(default=None, metadata={"pattern": r"[a-z][a-z0-9_-]*"})
+    """The region's previous policy year: its insured in good standing renew into this one when
+    this payment period opens (默认续保)."""
     source: str = field(default="", metadata={"internal": True})
 
     def _midnight(self, day: date) -> datetime:
