@@ -9,7 +9,7 @@ paid (in the period or late), once per policy, in chunks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from sqlalchemy import select
@@ -70,11 +70,14 @@ class RenewalOpener:
             if not policy.date_value("payment_period.start") <= now < policy.deadline_instant():
                 continue
             done = engine.run_once(
-                "renewals",
-                policy.policy,
-                lambda p=policy, q=previous: open_renewals(
-                    engine, p, people_in_good_standing(engine, q)
-                ),
+                "renewals", policy.policy, self._opener(engine, policy, previous)
             )
             opened += done or 0
         return opened
+
+    @staticmethod
+    def _opener(engine: Engine, policy: Policy, previous: Policy) -> Callable[[], int]:
+        def work() -> int:
+            return open_renewals(engine, policy, people_in_good_standing(engine, previous))
+
+        return work
