@@ -17,6 +17,12 @@ from engine.sqlexec import Tx
 from engine.statements import HotPath
 
 
+def closing_status(spec: StateSpec, event: str) -> str:
+    """How leaving ``spec`` by ``event`` closes its task: by one of the task's own events it was
+    completed, by any other (a timer, a cancellation) it was cancelled."""
+    return "completed" if spec.task is not None and event in spec.task.events else "cancelled"
+
+
 class StateEffects:
     def __init__(self, registry: Registry, sql: HotPath) -> None:
         self.registry = registry
@@ -102,7 +108,7 @@ class StateEffects:
         if spec.timers:
             tx.run(self.sql.cancel_timers, {"iid": instance_id})
         if spec.task:
-            status = "completed" if event in spec.task.events else "cancelled"
+            status = closing_status(spec, event)
             tx.run(
                 self.sql.close_tasks,
                 {

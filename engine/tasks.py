@@ -71,13 +71,7 @@ class TaskOperations:
         payload = dict(data or {})
 
         def work(tx: Tx) -> Transition:
-            task = tx.one(self.sql.select_task, {"tid": task_id})
-            if task is None:
-                raise TaskNotFound(task_id)
-            if task.status != "open":
-                raise TaskNotOpen(task_id, task.status)
-            if task.assignee and task.assignee != actor:
-                raise TaskClaimedByOther(task_id, task.assignee)
+            task = self._open_task(tx, task_id, actor)
             row = self.load(tx, task.instance_id)
             definition = self.definition(row.process, row.definition_version)
             spec = definition.states[task.state].task
@@ -116,7 +110,8 @@ class TaskOperations:
 
         self.transaction(work)
 
-    def _explain_task(self, tx: Tx, task_id: int, actor: str) -> None:
+    def _open_task(self, tx: Tx, task_id: int, actor: str) -> Any:
+        """The task row, if it is open and not claimed by someone else; a typed error otherwise."""
         task = tx.one(self.sql.select_task, {"tid": task_id})
         if task is None:
             raise TaskNotFound(task_id)
@@ -124,3 +119,8 @@ class TaskOperations:
             raise TaskNotOpen(task_id, task.status)
         if task.assignee and task.assignee != actor:
             raise TaskClaimedByOther(task_id, task.assignee)
+        return task
+
+    def _explain_task(self, tx: Tx, task_id: int, actor: str) -> None:
+        """Why a claim or release changed no row (raises), if the task itself explains it."""
+        self._open_task(tx, task_id, actor)

@@ -27,6 +27,7 @@ from engine.definition import EventSpec, ProcessDefinition
 from engine.errors import ConcurrentModification, UnknownProcess, WorkflowError
 from engine.runtime import Engine
 from engine.sqlexec import Tx
+from engine.state_effects import closing_status
 from engine.statements import SweepSql
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ class TimerSweep:
         if len(source.timers) > 1:  # with one timer, the one just fired was its only pending one
             tx.run(self.sql.cancel_timers, {"iids": iids})
         if source.task:
-            status = "completed" if event in source.task.events else "cancelled"
+            status = closing_status(source, event)
             tx.run(
                 self.sql.close_tasks,
                 {
