@@ -105,6 +105,25 @@ class _Reader:
             raise self.fail(key, str(exc)) from None
 
 
+FIELD_TYPES = ("text", "id_number", "choice")
+
+
+def _build_options(reader: _Reader, value: Any, key: str) -> tuple[tuple[str, Label], ...]:
+    if not isinstance(value, list):
+        raise reader.fail(key, "expected a list of {value, label}")
+    options = []
+    for i, item in enumerate(value):
+        data = reader.mapping(item, f"{key}[{i}]")
+        reader.only_keys(data, f"{key}[{i}]", ("value", "label"))
+        options.append(
+            (
+                reader.name(data.get("value"), f"{key}[{i}].value"),
+                reader.label(data.get("label"), f"{key}[{i}].label"),
+            )
+        )
+    return tuple(options)
+
+
 def _build_form(reader: _Reader, value: Any, key: str) -> tuple[FormField, ...]:
     if not isinstance(value, list):
         raise reader.fail(key, "expected a list of fields")
@@ -116,15 +135,22 @@ def _build_form(reader: _Reader, value: Any, key: str) -> tuple[FormField, ...]:
             fields.append(FormField(name=name, label=Label(zh=name, en=name)))
             continue
         data = reader.mapping(item, item_key)
-        reader.only_keys(data, item_key, ("name", "label", "type", "required"))
+        reader.only_keys(data, item_key, ("name", "label", "type", "required", "options"))
         name = reader.name(data.get("name"), f"{item_key}.name")
         label = reader.label(data["label"], f"{item_key}.label") if "label" in data else None
+        kind = str(data.get("type", "text"))
+        if kind not in FIELD_TYPES:
+            raise reader.fail(f"{item_key}.type", f"expected one of {', '.join(FIELD_TYPES)}")
+        options = _build_options(reader, data.get("options", []), f"{item_key}.options")
+        if (kind == "choice") != bool(options):
+            raise reader.fail(f"{item_key}.options", "a choice field, and only it, lists options")
         fields.append(
             FormField(
                 name=name,
                 label=label or Label(zh=name, en=name),
-                type=str(data.get("type", "text")),
+                type=kind,
                 required=bool(data.get("required", True)),
+                options=options,
             )
         )
     return tuple(fields)

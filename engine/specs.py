@@ -31,6 +31,11 @@ class FormField:
     label: Label
     type: str = "text"
     required: bool = True
+    options: tuple[tuple[str, Label], ...] = ()
+    """For a ``choice`` field: the values it may take, each with its label."""
+
+    def allows(self, value: str) -> bool:
+        return not self.options or value in {v for v, _ in self.options}
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,11 @@ class TaskOperations:
             missing = [
                 f.name for f in spec.form if f.required and not str(payload.get(f.name, "")).strip()
             ]
+            missing += [
+                f"{f.name} ({', '.join(v for v, _ in f.options)})"
+                for f in spec.form
+                if f.name in payload and not f.allows(str(payload[f.name]))
+            ]
             if missing:
                 raise TaskFormInvalid(task_id, missing)
             return self.fire_in(tx, row, event, actor, payload, task_id=task_id)

@@ -93,6 +93,26 @@ def test_good_definition_is_parsed_into_frozen_specs() -> None:
         ("states.draft.label", {"zh": "草稿"}, "states.draft.label.en", "Chinese and English"),
         ("initial", "missing", "initial[0]", "unknown state 'missing'"),
         (
+            "states.draft.task",
+            {
+                "name": "review",
+                "candidate_group": "clerk",
+                "form": [{"name": "kind", "type": "choice"}],
+            },
+            "states.draft.task.form[0].options",
+            "only it, lists options",
+        ),
+        (
+            "states.draft.task",
+            {
+                "name": "review",
+                "candidate_group": "clerk",
+                "form": [{"name": "kind", "type": "date"}],
+            },
+            "states.draft.task.form[0].type",
+            "expected one of",
+        ),
+        (
             "states.draft.timers",
             [{"after": "P1D", "event": "approve_typo"}],
             "states.draft.timers[0].event",

@@ -15,6 +15,7 @@ import pytest
 
 from engine import queries
 from engine.clock import SimulatedClock
+from engine.errors import TaskFormInvalid
 from engine.runtime import Engine
 from workflows.identity import make_id_number
 from workflows.payments import (
@@ -184,6 +185,14 @@ def test_registration_needs_a_clerk_and_blocks_a_second_record(
     with pytest.raises(EnrollmentRefused):
         register_for_enrollment(engine, policy, person, actor="counter")
     assert open_renewals(engine, policy, [person]) == 0  # already has a record this year
+    with pytest.raises(TaskFormInvalid) as wrong:  # a passport is not one of the documents
+        engine.complete_task(
+            task["id"],
+            actor="clerk",
+            data={"document_kind": "passport"},
+            outcome="approve_registration",
+        )
+    assert "document_kind" in wrong.value.message_en
     engine.complete_task(
         task["id"],
         actor="clerk",
