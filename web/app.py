@@ -9,6 +9,7 @@ from flask import Flask, current_app
 
 from engine.clock import Clock
 from engine.runtime import Engine
+from engine.scheduler import PolicyWatcher
 from web.config import default_config, from_environment
 from web.wiring import build_engine
 
@@ -40,11 +41,25 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
     app.register_blueprint(processes.bp)
     api.init_app(app)
 
+    _follow_policy_files(app)
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def _follow_policy_files(app: Flask) -> None:
+    """Web workers answer from the policy files as they are now: a change (an extended payment
+    period) is read again before the next request. Moving pending timers is the scheduler's."""
+    watcher = PolicyWatcher(app.config["SHEBAO_POLICIES"])
+
+    @app.before_request
+    def reload_changed_policies() -> None:
+        if watcher.changed():
+            engine_of(app).registry.reload_policies()
+            app.extensions.pop("shebao.policies", None)
 
 
 def engine_of(app: Flask | None = None) -> Engine:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -358,3 +359,44 @@ def test_every_endpoint_refuses_a_token_outside_its_scope(
     assert response.status_code == 403, response.json
     assert response.json["code"] == "forbidden"
     assert [(h["event"], h["to_state"]) for h in queries.history(engine.db, card)] == before
+
+
+def test_a_changed_policy_file_is_read_before_the_next_request(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Foshan extended 2022's period: web workers answer from the new file without a restart."""
+    import shutil
+
+    from web.config import PROJECT_ROOT
+
+    folder = tmp_path / "policies"
+    shutil.copytree(PROJECT_ROOT / "definitions" / "policies", folder)
+    clock = SimulatedClock(datetime(2022, 3, 5, 2, tzinfo=UTC))
+    app = create_app(
+        {"SHEBAO_DATABASE_URL": sqlite_url, "SHEBAO_POLICIES": str(folder), "TESTING": True},
+        clock=clock,
+    )
+    engine = engine_of(app)
+    token = create_token(engine.db, "tax", ["tax"])
+    person = make_id_number("440604", date(1980, 2, 2), 7)
+    open_renewals(engine, load_policies(folder)["foshan-2022"], [Person(person, "foshan")])
+    [(enrollment, _)] = queries.by_business_key(engine.db, "enrollment", f"{person}:foshan-2022")
+    client = app.test_client()
+
+    def pay() -> Any:
+        return client.post(
+            f"/api/v1/enrollments/{enrollment}/payments",
+            json={"amount": "380", "paid_at": "2022-03-05T10:00:00+08:00"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    assert pay().status_code == 422  # after 2022-02-28: refused
+    path = folder / "foshan-2022.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("end: 2022-02-28", "end: 2022-03-31"),
+        encoding="utf-8",
+    )
+    paid = pay()
+    assert paid.status_code == 200, paid.json
+    assert paid.json["transition"]["to_state"] == "deducted"
+    engine.db.dispose()
