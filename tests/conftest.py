@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -18,6 +19,24 @@ from engine.db import normalise_url
 from web.migrate import upgrade_database
 
 POSTGRES_URL = os.environ.get("SHEBAO_TEST_POSTGRES_URL")
+BENCH_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def bench_report() -> Callable[[str, str], None]:
+    """``bench_report(name, line)``: a benchmark's figures, printed at the end of the run."""
+
+    def report(name: str, line: str) -> None:
+        BENCH_FIGURES.append(f"{name}: {line}")
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if BENCH_FIGURES:
+        terminalreporter.section("benchmark figures")
+        for line in BENCH_FIGURES:
+            terminalreporter.write_line(line)
 
 
 def _all_tables() -> list[str]:

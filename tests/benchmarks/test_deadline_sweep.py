@@ -11,13 +11,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
 pytestmark = pytest.mark.bench
 
 
-def run_benchmark(*args: str) -> dict:
+def run_benchmark(report: Callable[[str, str], None], *args: str) -> dict:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.deadline_sweep", *args],
         capture_output=True,
@@ -26,7 +27,7 @@ def run_benchmark(*args: str) -> dict:
         check=True,
     )
     last = done.stdout.strip().splitlines()[-1]
-    print(f"\ndeadline_sweep {' '.join(args)}: {last}")
+    report(f"deadline_sweep {' '.join(args)}", last)
     return json.loads(last)
 
 
@@ -49,19 +50,21 @@ def own_database(url: str, suffix: str) -> str:
     return parsed.set(database=name).render_as_string(hide_password=False)
 
 
-def test_deadline_sweep_on_sqlite() -> None:
-    result = run_benchmark("--rows", "50000")
+def test_deadline_sweep_on_sqlite(bench_report: Callable[[str, str], None]) -> None:
+    result = run_benchmark(bench_report, "--rows", "50000")
     assert result["rows"] == 50000
     assert result["ratio"] >= 0.2, result
     assert result["peak_rss_mb"] <= 400, result
 
 
 @pytest.mark.postgres
-def test_deadline_sweep_on_postgres() -> None:
+def test_deadline_sweep_on_postgres(bench_report: Callable[[str, str], None]) -> None:
     url = os.environ.get("SHEBAO_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("SHEBAO_TEST_POSTGRES_URL is not set")
-    result = run_benchmark("--rows", "100000", "--postgres", own_database(url, "bench"))
+    result = run_benchmark(
+        bench_report, "--rows", "100000", "--postgres", own_database(url, "bench")
+    )
     assert result["rows"] == 100000
     assert result["ratio"] >= 0.3, result
     assert result["peak_rss_mb"] <= 400, result

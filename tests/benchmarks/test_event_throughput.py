@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
 
 @pytest.mark.bench
-def test_engine_reaches_a_fifth_of_the_bare_sql_floor() -> None:
+def test_engine_reaches_a_fifth_of_the_bare_sql_floor(
+    bench_report: Callable[[str, str], None],
+) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.event_throughput", "--quick"],
         capture_output=True,
@@ -24,7 +27,7 @@ def test_engine_reaches_a_fifth_of_the_bare_sql_floor() -> None:
         check=True,
     )
     last = done.stdout.strip().splitlines()[-1]
-    print(f"\nevent_throughput --quick: {last}")
+    bench_report("event_throughput --quick", last)
     result = json.loads(last)
     assert result["transitions"] == 3000
     assert result["ratio"] >= 0.2, result

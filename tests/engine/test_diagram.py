@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -237,7 +238,7 @@ def test_missing_dot_says_how_to_install_it_and_pages_fall_back(
 
 @pytest.mark.bench
 def test_bench_live_card_diagram_over_a_million_instances(
-    processes: dict[str, ProcessDefinition], sqlite_url: str
+    processes: dict[str, ProcessDefinition], sqlite_url: str, bench_report: Any
 ) -> None:
     card = processes["card"]
     states = list(card.states)
@@ -293,4 +294,5 @@ def test_bench_live_card_diagram_over_a_million_instances(
         "ratio": round(total / floor, 2),
     }
     print(json.dumps(figures))
+    bench_report("live card diagram", json.dumps(figures))
     assert total < 0.5, figures
