@@ -16,6 +16,7 @@ from engine.runtime import Idempotency, Transition, request_hash
 from web import api_errors
 from web.api_errors import ApiError, from_invalid_id, from_workflow_error
 from web.api_models import (
+    EventRequest,
     OpenApiDocument,
     TransitionOut,
 )
@@ -101,6 +102,31 @@ def run(operation: Any) -> Any:
 
 def transition_out(done: Transition) -> TransitionOut:
     return TransitionOut(**done.as_dict())
+
+
+def not_sendable(event: str, allowed: list[str]) -> ApiError:
+    """409 for an event outside systems may not send (timers and staff tasks send those)."""
+    return ApiError(
+        409,
+        "event_not_allowed",
+        f"事件 {event} 不能通过接口发送",
+        f"event {event} cannot be sent through the API",
+        allowed=allowed,
+    )
+
+
+def send_event(who: Caller, instance_id: int, body: EventRequest) -> Any:
+    """Fire the request's event as the caller, idempotently, and answer the transition."""
+    done = run(
+        lambda: engine_of().fire(
+            instance_id,
+            body.event,
+            actor=f"api:{who.name}",
+            data=body.data,
+            idempotency=idempotency(who),
+        )
+    )
+    return answer(transition_out(done))
 
 
 @endpoint(

@@ -12,8 +12,10 @@ from web.api import (
     caller,
     idempotency,
     int_param,
+    not_sendable,
     person_number,
     run,
+    send_event,
     str_param,
     transition_out,
 )
@@ -147,13 +149,7 @@ def card_event(card_id: str, body: EventRequest) -> Any:
     card = _card_out(as_id(card_id, "card"))
     kinds = CARD_EVENT_SCOPES.get(body.event)
     if kinds is None:
-        raise ApiError(
-            409,
-            "event_not_allowed",
-            f"事件 {body.event} 不能通过接口发送",
-            f"event {body.event} cannot be sent through the API",
-            allowed=card.allowed_events,
-        )
+        raise not_sendable(body.event, card.allowed_events)
     if not (
         ("bank" in kinds and card.bank in who.banks())
         or any(k in who.scopes for k in kinds if k != "bank")
@@ -164,16 +160,7 @@ def card_event(card_id: str, body: EventRequest) -> Any:
             f"令牌不能发送事件 {body.event}",
             f"this token may not send {body.event} to this card",
         )
-    done = run(
-        lambda: engine_of().fire(
-            card.id,
-            body.event,
-            actor=f"api:{who.name}",
-            data=body.data,
-            idempotency=idempotency(who),
-        )
-    )
-    return answer(transition_out(done))
+    return send_event(who, card.id, body)
 
 
 @endpoint(

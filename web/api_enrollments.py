@@ -12,9 +12,11 @@ from web.api import (
     caller,
     idempotency,
     int_param,
+    not_sendable,
     person_number,
     policies,
     run,
+    send_event,
     str_param,
     transition_out,
 )
@@ -154,17 +156,6 @@ def enrollment_event(enrollment_id: str, body: EventRequest) -> Any:
     _enrollment_policy(ident)
     kinds = ENROLLMENT_EVENT_SCOPES.get(body.event)
     if kinds is None:
-        raise ApiError(
-            409,
-            "event_not_allowed",
-            f"事件 {body.event} 不能通过接口发送",
-            f"event {body.event} cannot be sent through the API",
-            allowed=sorted(ENROLLMENT_EVENT_SCOPES),
-        )
+        raise not_sendable(body.event, sorted(ENROLLMENT_EVENT_SCOPES))
     require(who, *kinds)
-    done = run(
-        lambda: engine_of().fire(
-            ident, body.event, actor=f"api:{who.name}", data=body.data, idempotency=idempotency(who)
-        )
-    )
-    return answer(transition_out(done))
+    return send_event(who, ident, body)
