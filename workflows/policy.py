@@ -1,11 +1,14 @@
 """Region policy files (``definitions/policies/<region>-<year>.yaml``) and the rules they drive.
 
 This module owns the frozen dataclasses a policy file is validated into (``policy_loader`` reads
-the file) and the answers computed from one: the contribution a person owes after reductions, when the payment period is over,
-whether a late payment is accepted, and when benefits start. A broken file raises ``PolicyError``
-naming the file, the key and what is wrong. The dataclasses are the schema: a field's YAML key is
-its name (or ``metadata["key"]``) and ``metadata`` holds its checks. Dates in a file are local
-dates in the policy's time zone; an end date includes its whole day (over at 00:00 the day after).
+the file) and the answers computed from one: the contribution a person owes after reductions, when
+the payment period is over, whether a late payment is accepted, when benefits start, and whether a
+duplicate payment is refunded. A policy's ``region`` block is the only source of region facts (key,
+code, names, partner banks); ``workflows.regions`` builds the one region registry from it. A
+broken file raises ``PolicyError`` naming the file, the key and what is wrong. The dataclasses are
+the schema: a field's YAML key is its name (or ``metadata["key"]``) and ``metadata`` holds its
+checks. Dates in a file are local dates in the policy's time zone; an end date includes its whole
+day (over at 00:00 the day after).
 """
 
 from __future__ import annotations
@@ -55,20 +58,34 @@ class Label:
 
 
 @dataclass(frozen=True)
+class Bank:
+    """A partner bank that issues the region's cards; ``code`` is ours (snake_case)."""
+
+    code: str = field(metadata=_NAME)
+    label: Label
+
+
+@dataclass(frozen=True)
 class Region:
+    """A policy file's ``region:`` block. ``workflows.regions.RegionInfo`` is the registry's view."""
+
+    key: str = field(metadata=_NAME)
+    """snake_case; the policy id is ``<key>-<year>`` (checked by the loader)."""
     code: str = field(metadata={"pattern": r"\d{6}"})
     name: Label
     city: Label
     province: str = field(metadata={"pattern": r"\d{2}"})
+    banks: tuple[Bank, ...]
+    """In the file's order; codes unique, at least one (checked by the loader)."""
 
 
 @dataclass(frozen=True)
 class Contribution:
-    """Yearly amounts per person; ``None`` where the sources do not give the figure."""
+    """Yearly amounts per person; every policy states both (assumed figures say so in the file)."""
 
     currency: str = field(metadata={"pattern": "[A-Z]{3}"})
-    individual: Decimal | None = field(metadata={"min": 0})
-    subsidy_min: Decimal | None = field(metadata={"min": 0})
+    individual: Decimal = field(metadata={"min": 0})
+    subsidy_min: Decimal = field(metadata={"min": 0})
 
 
 @dataclass(frozen=True)
@@ -115,6 +132,20 @@ class DuplicateRefund:
 @dataclass(frozen=True)
 class Refund:
     duplicate_with_employee_insurance: DuplicateRefund | None = None
+
+
+@dataclass(frozen=True)
+class RefundDecision:
+    """The answer to a refund request: ``reason`` is ``None`` when accepted, else one of
+    ``REFUND_REASONS``; the messages say why in Chinese and English."""
+
+    accepted: bool
+    reason: str | None
+    message_zh: str
+    message_en: str
+
+
+REFUND_REASONS = ("no_refund_in_policy", "window_closed", "not_employee_insured", "benefits_used")
 
 
 @dataclass(frozen=True)
@@ -182,9 +213,7 @@ class Policy:
         return datetime.combine(day, time(0), ZoneInfo(self.timezone))
 
     def _local_day(self, moment: datetime) -> date:
-        if moment.tzinfo is None or moment.utcoffset() is None:
-            raise ValueError(f"expected an aware datetime, got {moment!r}")
-        return moment.astimezone(ZoneInfo(self.timezone)).date()
+        return _aware(moment).astimezone(ZoneInfo(self.timezone)).date()
 
     def deadline_instant(self) -> datetime:
         """When the payment period is over: 00:00 of the day after ``payment_period.end``."""
@@ -207,7 +236,7 @@ class Policy:
 
     def is_within_period(self, paid_at: datetime) -> bool:
         """Whether ``paid_at`` (aware) falls in the concentrated payment period."""
-        return self.date_value("payment_period.start") <= paid_at < self.deadline_instant()
+        return self.date_value("payment_period.start") <= _aware(paid_at) < self.deadline_instant()
 
     def late_payment_accepted(self, paid_at: datetime) -> bool:
         """Whether ``paid_at`` (aware) is after the period and still accepted as a late payment."""
@@ -261,27 +290,77 @@ class Policy:
                 held category or flag is in ``late_payment.subsidy_exempt``.
 
         Raises:
-            PolicyError: the policy does not know an amount it needs.
             LatePaymentRefused: ``paid_at`` is after the period and not accepted.
         """
         held, facts = frozenset(categories), frozenset(flags)
         shares = [r.share for r in self.reductions if r.category in held and r.applies(age, facts)]
-        due = self._amount("individual") * (1 - max(shares, default=Decimal(0)))
+        due = self.contribution.individual * (1 - max(shares, default=Decimal(0)))
         late = self._late_rule(paid_at) if paid_at is not None else None
         if late and late.owes_subsidy and not (held | facts) & self.late_payment.subsidy_exempt:
-            due += self._amount("subsidy_min")
+            due += self.contribution.subsidy_min
         return due.quantize(_CENT)
 
-    def duplicate_refund_accepted(self, at: datetime) -> bool:
-        """Whether a refund of a duplicate (employee and resident) payment is accepted ``at``."""
-        duplicate = self.refund.duplicate_with_employee_insurance
-        return duplicate is not None and at < self.date_value(f"refund.{_DUPLICATE}.accepted_until")
+    def refund_decision(
+        self, at: datetime, *, employee_insurance_elsewhere: bool, benefits_used: bool
+    ) -> RefundDecision:
+        """Whether a resident premium paid twice is refunded, asked at ``at`` (aware).
 
-    def _amount(self, name: str) -> Decimal:
-        value = getattr(self.contribution, name)
-        if value is None:
-            raise PolicyError(self.source, f"contribution.{name}", "amount not known (null)")
-        return value
+        Checked in this order: the policy has a duplicate refund at all, the window is open (until
+        ``accepted_until`` inclusive), the person is also insured as an employee, and used no
+        resident benefits this year (foshan.txt:51-52: 对职工医保参保人…重复缴纳的居民医保费，
+        未享受待遇的…核定退还).
+
+        Raises:
+            ValueError: ``at`` is naive.
+        """
+        at, duplicate, name = _aware(at), self.refund.duplicate_with_employee_insurance, self.policy
+        if duplicate is None:
+            return _refused(
+                "no_refund_in_policy",
+                f"{name}：本年度政策没有重复参保退费",
+                f"{name}: this policy year has no refund of duplicate payments",
+            )
+        until = duplicate.accepted_until
+        if at >= self.date_value(f"refund.{_DUPLICATE}.accepted_until"):
+            return _refused(
+                "window_closed",
+                f"{name}：重复参保退费受理期已于 {until} 结束",
+                f"{name}: duplicate-payment refunds were accepted until {until}",
+            )
+        if not employee_insurance_elsewhere:
+            return _refused(
+                "not_employee_insured",
+                f"{name}：只退还职工医保参保人重复缴纳的居民医保费",
+                f"{name}: refunds are only for people also insured as employees",
+            )
+        if benefits_used:
+            return _refused(
+                "benefits_used",
+                f"{name}：已享受居民医保待遇，不予退费",
+                f"{name}: resident insurance benefits were used, so no refund",
+            )
+        return RefundDecision(
+            True,
+            None,
+            f"{name}：受理重复参保退费（受理期至 {until}）",
+            f"{name}: duplicate-payment refund accepted (applications until {until})",
+        )
+
+    def duplicate_refund_accepted(self, at: datetime) -> bool:
+        """Whether refunds of duplicate (employee and resident) payments are accepted ``at``: the
+        policy has them and the window is open (the person's own conditions aside)."""
+        decision = self.refund_decision(at, employee_insurance_elsewhere=True, benefits_used=False)
+        return decision.accepted
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"expected an aware datetime, got {moment!r}")
+    return moment
+
+
+def _refused(reason: str, message_zh: str, message_en: str) -> RefundDecision:
+    return RefundDecision(False, reason, message_zh, message_en)
 
 
 # Loading lives in its own module; these names stay importable from here.
@@ -289,9 +368,14 @@ from workflows.policy_loader import load_policies, load_policy  # noqa: E402
 
 __all__ = [
     "BENEFIT_KINDS",
+    "REFUND_REASONS",
+    "Bank",
+    "Label",
     "LatePaymentRefused",
     "Policy",
     "PolicyError",
+    "RefundDecision",
+    "Region",
     "load_policies",
     "load_policy",
 ]

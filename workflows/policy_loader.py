@@ -2,8 +2,10 @@
 
 The dataclasses are the schema: a field's YAML key is its name (or ``metadata["key"]``) and its
 ``metadata`` holds the checks (pattern, choices, bounds). What one field cannot check (the file name,
-the time zone, the order of dates) is checked across keys at the end. Every failure is a
-``PolicyError`` naming the file and the dotted key.
+the region key and year in the policy id, the time zone, the order of dates, unique bank codes) is
+checked across keys at the end; what one file cannot check (``renews_from`` names the same region's
+previous year) is checked across files by ``load_policies``. Every failure is a ``PolicyError``
+naming the file and the dotted key. ``null`` is accepted only where a field is optional.
 """
 
 from __future__ import annotations
@@ -31,8 +33,33 @@ _TYPE_NAMES = {
 
 
 def load_policies(directory: str | Path) -> dict[str, Policy]:
-    """Load every ``*.yaml`` policy in ``directory``, keyed by policy id (= the file name stem)."""
-    return {p.policy: p for p in map(load_policy, sorted(Path(directory).glob("*.yaml")))}
+    """Load every ``*.yaml`` policy in ``directory``, keyed by policy id (= the file name stem).
+
+    Raises:
+        PolicyError: a file is broken (see ``load_policy``), or its ``renews_from`` does not name
+            a policy in ``directory`` of the same region whose year is one less.
+    """
+    policies = {p.policy: p for p in map(load_policy, sorted(Path(directory).glob("*.yaml")))}
+    for policy in policies.values():
+        _check_renews_from(policy, policies, Path(directory))
+    return policies
+
+
+def _check_renews_from(policy: Policy, policies: dict[str, Policy], directory: Path) -> None:
+    if policy.renews_from is None:
+        return
+    previous = policies.get(policy.renews_from)
+    if previous is None:
+        problem = f"names no policy in {directory}: {policy.renews_from!r}"
+    elif previous.region.key != policy.region.key:
+        problem = (
+            f"{previous.policy} is of region {previous.region.key!r}, not {policy.region.key!r}"
+        )
+    elif previous.year != policy.year - 1:
+        problem = f"{previous.policy} is for {previous.year}; expected {policy.year - 1}"
+    else:
+        return
+    raise PolicyError(policy.source, "renews_from", problem)
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -50,6 +77,14 @@ def load_policy(path: str | Path) -> Policy:
     policy = reader.build(Policy, data, "", source=str(path))
     reader.check(policy, path.stem)
     return policy
+
+
+def _describe(tp: Any) -> str:
+    if get_origin(tp) in (tuple, frozenset):
+        return "a list"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return _TYPE_NAMES.get(tp, getattr(tp, "__name__", str(tp)))
 
 
 class _Reader:
@@ -84,6 +119,8 @@ class _Reader:
         args = get_args(tp)
         if get_origin(tp) is types.UnionType:  # X | None
             return None if value is None else self.convert(value, args[0], key, meta)
+        if value is None:
+            raise self.fail(key, f"a value is required, got null (expected {_describe(tp)})")
         if get_origin(tp) in (tuple, frozenset):
             if not isinstance(value, list):
                 raise self.fail(key, f"expected a list, got {value!r}")
@@ -121,6 +158,19 @@ class _Reader:
         """What a single field cannot check: consistency across keys."""
         if p.policy != stem:
             raise self.fail("policy", f"must match the file name {stem!r}, got {p.policy!r}")
+        region_key, _, year = p.policy.rpartition("-")
+        if region_key != p.region.key:
+            raise self.fail(
+                "region.key",
+                f"must be the policy id before the year, {region_key!r}; got {p.region.key!r}",
+            )
+        if year != str(p.year):
+            raise self.fail("year", f"must be the year in the policy id, {year!r}; got {p.year}")
+        banks = [bank.code for bank in p.region.banks]
+        if not banks:
+            raise self.fail("region.banks", "at least one partner bank is needed")
+        if len(set(banks)) != len(banks):
+            raise self.fail("region.banks", f"a bank code is listed twice: {banks}")
         try:
             ZoneInfo(p.timezone)
         except (ValueError, LookupError) as error:  # ZoneInfoNotFoundError is a KeyError

@@ -1,8 +1,11 @@
-"""Region policy files: loading, validation, amounts, deadlines and benefit start dates.
+"""Region policy files: loading, validation, amounts, deadlines, benefit start dates, refunds and
+the predecessor years that default renewal (默认续保) carries people from.
 
 Cited sources (under /work/shared/domain/): "huian.txt" is
 quanzhou-huian-cards-and-2023-medical-insurance.txt, "foshan.txt" is
-foshan-card-one-card-and-2022-medical-insurance.txt; "(practice)" values come from NOTES.md.
+foshan-card-one-card-and-2022-medical-insurance.txt; "(practice)" values come from NOTES.md;
+"(assumed)" values are stated in the policy files with what they stand in for (fees: the national
+minimum announced the year before, e.g. 医保发〔2021〕32号 320 / 580 for 2022).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import pytest
 import yaml
 
 from workflows.policy import (
+    REFUND_REASONS,
     LatePaymentRefused,
     Policy,
     PolicyError,
+    RefundDecision,
     load_policies,
     load_policy,
 )
@@ -47,9 +52,23 @@ def foshan(policies) -> Policy:
     return policies["foshan-2022"]
 
 
-def test_both_shipped_policies_load(policies):
-    assert sorted(policies) == ["foshan-2022", "huian-2023"]
+def test_every_shipped_policy_loads(policies):
+    assert sorted(policies) == ["foshan-2021", "foshan-2022", "huian-2022", "huian-2023"]
     assert all(Path(p.source).stem == key for key, p in policies.items())
+    assert all(key == f"{p.region.key}-{p.year}" for key, p in policies.items())
+
+
+@pytest.mark.parametrize(
+    ("policy", "renews_from"),
+    [
+        ("foshan-2022", "foshan-2021"),
+        ("huian-2023", "huian-2022"),  # huian.txt:29 默认续保登记
+        ("foshan-2021", None),
+        ("huian-2022", None),
+    ],
+)
+def test_each_year_renews_from_the_one_before(policies, policy, renews_from):
+    assert policies[policy].renews_from == renews_from
 
 
 @pytest.mark.parametrize(
@@ -62,6 +81,12 @@ def test_both_shipped_policies_load(policies):
         ("late_payment.until", date(2023, 12, 31)),  # (practice) NOTES.md Quanzhou 2023
         ("year", 2023),  # huian.txt:13
         ("region.code", "350521"),
+        ("region.key", "huian"),
+        (
+            "payers",
+            ("self", "family", "on_behalf"),
+        ),  # (practice) huian.txt:51 asks the insured's ID
+        ("refund.duplicate_with_employee_insurance", None),  # no refund in huian.txt
     ],
 )
 def test_huian_values(huian, attribute, expected):
@@ -78,8 +103,12 @@ def test_huian_values(huian, attribute, expected):
         ("late_payment.accepted", False),  # foshan.txt:67
         ("refund.duplicate_with_employee_insurance.accepted_until", date(2022, 2, 28)),  # :52
         ("payers", ("self", "family", "on_behalf")),  # foshan.txt:63
-        ("contribution.individual", None),  # foshan.txt:54-55, the table is missing
+        # foshan.txt:54-55: the table is missing; (assumed) the 2021 national minimum
+        ("contribution.individual", Decimal(320)),
+        ("contribution.subsidy_min", Decimal(580)),  # (assumed) as above
         ("reductions", ()),
+        ("region.key", "foshan"),
+        ("region.code", "440600"),
     ],
 )
 def test_foshan_values(foshan, attribute, expected):
@@ -151,9 +180,32 @@ def test_amount_due_refuses_a_payment_after_late_payment_closes(huian):
         huian.amount_due([], 30, paid_at=at(2024, 1, 1, 0, 0))  # (practice) until 2023-12-31
 
 
-def test_foshan_amount_is_unknown_because_the_table_is_missing(foshan):
-    with pytest.raises(PolicyError, match=r"foshan-2022\.yaml: contribution\.individual"):
-        foshan.amount_due([], 30)  # foshan.txt:54-55
+def test_foshan_amount_is_the_assumed_national_minimum(foshan):
+    # foshan.txt:54-55 lacks the table; (assumed) 医保发〔2021〕32号 individual minimum 320
+    assert foshan.amount_due([], 30) == Decimal(320)
+    assert foshan.amount_due(["dibao"], 30) == Decimal(320)  # foshan.txt lists no reductions
+
+
+def test_foshan_bank_codes_follow_the_document_order(foshan):
+    # foshan.txt:26 可申领社保卡的银行: 17 banks, in this order
+    assert [b.code for b in foshan.region.banks] == [
+        "icbc", "abc", "boc", "ccb", "ceb", "foshan_rcb", "nanhai_rcb", "shunde_rcb", "cgb",
+        "crbank", "bocom", "psbc", "gzcb", "citic", "pingan", "cib", "cmb",
+    ]  # fmt: skip
+    zh = "".join(b.label.zh for b in foshan.region.banks)
+    assert zh == (
+        "工商银行农业银行中国银行建设银行光大银行佛山农商南海农商顺德农商广发银行华润银行"
+        "交通银行邮储银行广州银行中信银行平安银行兴业银行招商银行"
+    )
+    assert foshan.region.banks[5].label.en == "Foshan Rural Commercial Bank"
+
+
+def test_huian_banks_are_an_assumed_list(huian):
+    # huian.txt:9 names partner banks (合作银行) but none by name: (assumed, practice) list
+    assert [b.code for b in huian.region.banks] == [
+        "icbc", "abc", "boc", "ccb", "bocom", "psbc", "cib", "fjnx", "qzccb",
+    ]  # fmt: skip
+    assert huian.region.banks[-1].label.zh == "泉州银行"
 
 
 @pytest.mark.parametrize(
@@ -313,6 +365,54 @@ def test_duplicate_refund_window(policies, policy, at_, accepted):
     assert policies[policy].duplicate_refund_accepted(at_) is accepted
 
 
+@pytest.mark.parametrize(
+    ("policy", "at_", "employee", "used", "reason"),
+    [
+        # foshan.txt:52: employee insured (职工医保参保人), no benefits used (未享受待遇), by end Feb
+        pytest.param("foshan-2022", at(2022, 1, 10), True, False, None, id="accepted :52"),
+        pytest.param("foshan-2022", at(2022, 2, 28, 23, 59), True, False, None, id="last minute"),
+        pytest.param("foshan-2022", at(2022, 3, 1, 0, 0), True, False, "window_closed", id=":52"),
+        pytest.param("foshan-2022", at(2022, 1, 10), False, False, "not_employee_insured", id="e"),
+        pytest.param("foshan-2022", at(2022, 1, 10), True, True, "benefits_used", id=":52 used"),
+        # the order: window before the person's conditions, employee before benefits
+        pytest.param("foshan-2022", at(2022, 3, 1, 0, 0), False, True, "window_closed", id="o1"),
+        pytest.param("foshan-2022", at(2022, 1, 10), False, True, "not_employee_insured", id="o2"),
+        # no refund block: huian.txt says nothing on refunds; foshan.txt:51-52 cover 2022 only
+        pytest.param("huian-2023", at(2022, 10, 1), True, False, "no_refund_in_policy", id="h"),
+        pytest.param("huian-2022", at(2021, 10, 1), True, False, "no_refund_in_policy", id="h22"),
+        pytest.param("foshan-2021", at(2020, 10, 1), True, False, "no_refund_in_policy", id="f21"),
+    ],
+)
+def test_refund_decision(policies, policy, at_, employee, used, reason):
+    decision = policies[policy].refund_decision(
+        at_, employee_insurance_elsewhere=employee, benefits_used=used
+    )
+    assert isinstance(decision, RefundDecision)
+    assert decision.reason == reason and decision.accepted is (reason is None)
+    assert reason is None or reason in REFUND_REASONS
+    assert decision.message_zh and decision.message_en
+    assert policy in decision.message_zh and policy in decision.message_en
+
+
+def test_a_closed_refund_window_names_its_last_day(foshan):
+    decision = foshan.refund_decision(
+        at(2022, 3, 2), employee_insurance_elsewhere=True, benefits_used=False
+    )
+    assert "2022-02-28" in decision.message_zh and "2022-02-28" in decision.message_en  # :52
+
+
+def test_refund_decision_is_frozen_and_needs_an_aware_time(foshan):
+    decision = foshan.refund_decision(
+        at(2022, 1, 10), employee_insurance_elsewhere=True, benefits_used=False
+    )
+    with pytest.raises(AttributeError):
+        decision.accepted = False  # type: ignore[misc]
+    with pytest.raises(ValueError, match="aware"):
+        foshan.refund_decision(
+            datetime(2022, 1, 10), employee_insurance_elsewhere=True, benefits_used=False
+        )
+
+
 def _set(path: str, value: object):
     def change(data: dict) -> None:
         *parents, last = path.split(".")
@@ -335,6 +435,9 @@ _DELETE = object()
     ("change", "key", "problem"),
     [
         (_set("contribution.individual", _DELETE), "contribution.individual", "missing"),
+        (_set("contribution.subsidy_min", _DELETE), "contribution.subsidy_min", "missing"),
+        (_set("contribution.individual", None), "contribution.individual", "null"),  # fees required
+        (_set("contribution.subsidy_min", None), "contribution.subsidy_min", "null"),
         (_set("contribution.fee", 1), "contribution.fee", "unknown key"),
         (_set("contribution.individual", "360 yuan"), "contribution.individual", "a number"),
         (_set("contribution.individual", -1), "contribution.individual", "at least 0"),
@@ -361,6 +464,17 @@ _DELETE = object()
         (_set("policy", "huian-2024"), "policy", "file name"),
         (_set("year", "2023"), "year", "whole number"),
         (_set("payers", "self"), "payers", "list"),
+        (_set("year", 2024), "year", "year in the policy id"),
+        (_set("region.key", "foshan"), "region.key", "before the year"),
+        (_set("region.key", "Hui'an"), "region.key", "matching"),
+        (_set("region.key", _DELETE), "region.key", "missing"),
+        (_set("region.banks", []), "region.banks", "at least one"),
+        (_set("region.banks", None), "region.banks", "null"),
+        (_set("region.banks.1.code", "icbc"), "region.banks", "listed twice"),
+        (_set("region.banks.0.code", "ICBC"), "region.banks[0].code", "matching"),
+        (_set("region.banks.0.label", {"zh": "工商银行"}), "region.banks[0].label.en", "missing"),
+        (_set("region.banks.0.branch", "x"), "region.banks[0].branch", "unknown key"),
+        (_set("renews_from", "Huian 2022"), "renews_from", "matching"),
     ],
 )
 def test_a_broken_policy_file_names_the_file_and_the_key(tmp_path, change, key, problem):
@@ -389,3 +503,155 @@ def test_load_policies_fails_on_a_file_named_differently(tmp_path):
     (tmp_path / "foshan-2023.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(PolicyError, match=r"foshan-2023\.yaml: policy: must match"):
         load_policies(tmp_path)
+
+
+def _policies_dir(tmp_path: Path, change_to: str, data_from: str, **changes: object) -> Path:
+    """The shipped policies, plus (or replacing) ``change_to`` made from ``data_from`` changed."""
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    for path in POLICIES.glob("*.yaml"):
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    data = yaml.safe_load((POLICIES / f"{data_from}.yaml").read_text(encoding="utf-8"))
+    data.update(changes)
+    text = yaml.safe_dump(data, allow_unicode=True)
+    (folder / f"{change_to}.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("change_to", "data_from", "changes", "problem"),
+    [
+        pytest.param(
+            "huian-2024",
+            "huian-2023",
+            {"policy": "huian-2024", "year": 2024, "renews_from": "huian-2022"},
+            "huian-2022 is for 2022; expected 2023",
+            id="a year that is not the one before",
+        ),
+        pytest.param(
+            "huian-2023",
+            "huian-2023",
+            {"renews_from": "foshan-2022"},
+            "foshan-2022 is of region 'foshan', not 'huian'",
+            id="another region",
+        ),
+        pytest.param(
+            "huian-2023",
+            "huian-2023",
+            {"renews_from": "huian-2021"},
+            "names no policy",
+            id="no such policy",
+        ),
+        pytest.param(
+            "foshan-2022",
+            "foshan-2022",
+            {"renews_from": "foshan-2022"},
+            "foshan-2022 is for 2022; expected 2021",
+            id="itself",
+        ),
+    ],
+)
+def test_renews_from_must_name_the_same_regions_previous_year(
+    tmp_path, change_to, data_from, changes, problem
+):
+    folder = _policies_dir(tmp_path, change_to, data_from, **changes)
+    with pytest.raises(PolicyError) as caught:
+        load_policies(folder)
+    assert caught.value.source == str(folder / f"{change_to}.yaml")
+    assert caught.value.key == "renews_from" and problem in caught.value.problem
+
+
+def test_a_next_year_renewing_from_the_latest_loads(tmp_path):
+    changes = {"policy": "huian-2024", "year": 2024, "renews_from": "huian-2023"}
+    policies = load_policies(_policies_dir(tmp_path, "huian-2024", "huian-2023", **changes))
+    assert policies["huian-2024"].renews_from == "huian-2023"
+
+
+def test_renews_from_is_refused_when_the_previous_file_is_missing(tmp_path):
+    folder = _policies_dir(tmp_path, "huian-2023", "huian-2023")
+    (folder / "huian-2022.yaml").unlink()
+    with pytest.raises(PolicyError, match=r"huian-2023\.yaml: renews_from: names no policy"):
+        load_policies(folder)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "expected"),
+    [
+        ("year", 2021),
+        ("region.key", "foshan"),
+        ("payment_period.start", date(2020, 9, 1)),  # (assumed) Guangdong's usual period
+        ("payment_period.end", date(2020, 12, 31)),  # (assumed) no extension known
+        ("late_payment.accepted", False),  # (assumed) as foshan.txt:67 for 2022
+        ("contribution.individual", Decimal(280)),  # (assumed) 医保发〔2020〕24号
+        ("contribution.subsidy_min", Decimal(550)),  # (assumed) 医保发〔2020〕24号
+        ("refund.duplicate_with_employee_insurance", None),  # foshan.txt:51-52 cover 2022 only
+        ("reductions", ()),
+        ("payers", ("self", "family", "on_behalf")),  # (assumed) as foshan.txt:63
+    ],
+)
+def test_foshan_2021_values(policies, attribute, expected):
+    value = policies["foshan-2021"]
+    for name in attribute.split("."):
+        value = getattr(value, name)
+    assert value == expected
+
+
+def test_foshan_2021_benefits_and_deadline(policies):
+    foshan_2021 = policies["foshan-2021"]
+    assert foshan_2021.deadline_instant() == at(2021, 1, 1, 0)  # (assumed) period to 2020-12-31
+    # (assumed) benefit rules as foshan.txt:49-50, never before 1 January 2021
+    assert foshan_2021.benefit_start(at(2020, 10, 15), "general_outpatient") == date(2021, 1, 1)
+    assert foshan_2021.benefit_start(at(2020, 12, 31, 23, 59), "inpatient") == date(2021, 1, 1)
+    with pytest.raises(LatePaymentRefused):  # (assumed) as foshan.txt:67
+        foshan_2021.benefit_start(at(2021, 1, 1, 0, 0), "inpatient")
+    assert foshan_2021.card == policies["foshan-2022"].card
+    assert foshan_2021.benefit_rules == policies["foshan-2022"].benefit_rules
+
+
+@pytest.mark.parametrize(
+    ("attribute", "expected"),
+    [
+        ("year", 2022),
+        ("region.key", "huian"),
+        ("payment_period.start", date(2021, 9, 1)),  # (practice) as huian.txt:23, a year earlier
+        ("payment_period.end", date(2021, 12, 31)),  # (practice) as huian.txt:23
+        ("late_payment.until", date(2022, 12, 31)),  # (practice) NOTES.md Quanzhou 2022
+        ("contribution.individual", Decimal(320)),  # (assumed) 医保发〔2021〕32号
+        ("contribution.subsidy_min", Decimal(580)),  # (assumed) 医保发〔2021〕32号
+        ("refund.duplicate_with_employee_insurance", None),
+    ],
+)
+def test_huian_2022_values(policies, attribute, expected):
+    value = policies["huian-2022"]
+    for name in attribute.split("."):
+        value = getattr(value, name)
+    assert value == expected
+
+
+def test_huian_2022_keeps_2023s_categories_exemptions_and_card_rules(policies, huian):
+    huian_2022 = policies["huian-2022"]
+    assert huian_2022.reductions == huian.reductions  # (practice) huian.txt:55-59 assumed unchanged
+    assert huian_2022.late_payment.subsidy_exempt == huian.late_payment.subsidy_exempt
+    assert huian_2022.card == huian.card and huian_2022.region == huian.region
+
+
+@pytest.mark.parametrize(
+    ("paid_at", "start", "amount"),
+    [
+        # (practice) NOTES.md: Quanzhou 2022 follows 2023's pattern, a year earlier
+        pytest.param(at(2021, 10, 1), date(2022, 1, 1), "320", id="in period (assumed fee)"),
+        pytest.param(at(2022, 1, 15), date(2022, 1, 15), "320", id="Jan: payment date"),
+        pytest.param(at(2022, 3, 10), date(2022, 5, 9), "320", id="March: 60 days"),
+        pytest.param(at(2022, 7, 1, 0, 0), date(2022, 8, 30), "900", id="July: 320 + 580"),
+        pytest.param(at(2022, 12, 31, 23, 59), date(2023, 3, 1), "900", id="last day"),
+    ],
+)
+def test_huian_2022_late_payment_is_2023s_pattern_a_year_earlier(policies, paid_at, start, amount):
+    huian_2022 = policies["huian-2022"]
+    assert huian_2022.benefit_start(paid_at, "inpatient") == start
+    assert huian_2022.amount_due([], 30, paid_at=paid_at) == Decimal(amount)
+
+
+def test_huian_2022_refuses_payment_after_late_payment_closes(policies):
+    with pytest.raises(LatePaymentRefused):
+        policies["huian-2022"].amount_due([], 30, paid_at=at(2023, 1, 1, 0, 0))
