@@ -130,7 +130,10 @@ def _timer(
         cancelActivity="false" if internal else "true",
     )
     if timer.policy:
-        _sub(boundary, "bpmn", "documentation", f"policy date: {timer.policy} (region policy file)")
+        what = "duration" if timer.policy_duration else "date"
+        _sub(
+            boundary, "bpmn", "documentation", f"policy {what}: {timer.policy} (region policy file)"
+        )
     return boundary
 
 
@@ -212,6 +215,8 @@ def to_bpmn(definition: ProcessDefinition, lang: str = "zh", where: Layout | Non
             definition_el = _sub(boundary, "bpmn", "timerEventDefinition")
             if timer.after:
                 _expression(definition_el, "timeDuration", timer.after.text)
+            elif timer.policy_duration:
+                _expression(definition_el, "timeDuration", f"${{policy:{timer.policy}}}")
             else:
                 _expression(definition_el, "timeDate", f"${{policy:{timer.policy}}}")
     for state in definition.final_states:

@@ -18,11 +18,14 @@ import yaml
 
 from engine.durations import Duration, parse_duration
 from engine.errors import DefinitionError
+from engine.forms import FIELD_TYPES
 from engine.specs import (
     EventSpec,
+    Fact,
     FormField,
     Label,
     ProcessDefinition,
+    Reference,
     StateSpec,
     TaskSpec,
     TimerSpec,
@@ -105,9 +108,6 @@ class _Reader:
             raise self.fail(key, str(exc)) from None
 
 
-FIELD_TYPES = ("text", "id_number", "choice")
-
-
 def _build_options(reader: _Reader, value: Any, key: str) -> tuple[tuple[str, Label], ...]:
     if not isinstance(value, list):
         raise reader.fail(key, "expected a list of {value, label}")
@@ -124,6 +124,20 @@ def _build_options(reader: _Reader, value: Any, key: str) -> tuple[tuple[str, La
     return tuple(options)
 
 
+def _build_reference(reader: _Reader, value: Any, key: str) -> Reference:
+    data = reader.mapping(value, key)
+    reader.only_keys(data, key, ("process", "tag", "business_key_from"))
+    return Reference(
+        process=reader.name(data.get("process"), f"{key}.process"),
+        tag=reader.name(data["tag"], f"{key}.tag") if "tag" in data else None,
+        business_key_from=(
+            reader.name(data["business_key_from"], f"{key}.business_key_from")
+            if "business_key_from" in data
+            else None
+        ),
+    )
+
+
 def _build_form(reader: _Reader, value: Any, key: str) -> tuple[FormField, ...]:
     if not isinstance(value, list):
         raise reader.fail(key, "expected a list of fields")
@@ -135,7 +149,9 @@ def _build_form(reader: _Reader, value: Any, key: str) -> tuple[FormField, ...]:
             fields.append(FormField(name=name, label=Label(zh=name, en=name)))
             continue
         data = reader.mapping(item, item_key)
-        reader.only_keys(data, item_key, ("name", "label", "type", "required", "options"))
+        reader.only_keys(
+            data, item_key, ("name", "label", "type", "required", "options", "references")
+        )
         name = reader.name(data.get("name"), f"{item_key}.name")
         label = reader.label(data["label"], f"{item_key}.label") if "label" in data else None
         kind = str(data.get("type", "text"))
@@ -144,6 +160,11 @@ def _build_form(reader: _Reader, value: Any, key: str) -> tuple[FormField, ...]:
         options = _build_options(reader, data.get("options", []), f"{item_key}.options")
         if (kind == "choice") != bool(options):
             raise reader.fail(f"{item_key}.options", "a choice field, and only it, lists options")
+        references = None
+        if (kind == "reference") != ("references" in data):
+            raise reader.fail(f"{item_key}.references", "a reference field, and only it, says what")
+        if "references" in data:
+            references = _build_reference(reader, data["references"], f"{item_key}.references")
         fields.append(
             FormField(
                 name=name,
@@ -151,15 +172,35 @@ def _build_form(reader: _Reader, value: Any, key: str) -> tuple[FormField, ...]:
                 type=kind,
                 required=bool(data.get("required", True)),
                 options=options,
+                references=references,
             )
         )
+    names = [f.name for f in fields]
+    if len(set(names)) != len(names):
+        raise reader.fail(key, f"a field is listed twice: {names}")
     return tuple(fields)
+
+
+def _build_facts(reader: _Reader, value: Any, key: str) -> tuple[Fact, ...]:
+    if not isinstance(value, list):
+        raise reader.fail(key, "expected a list of {path, label}")
+    facts = []
+    for i, item in enumerate(value):
+        data = reader.mapping(item, f"{key}[{i}]")
+        reader.only_keys(data, f"{key}[{i}]", ("path", "label"))
+        path = data.get("path")
+        if not isinstance(path, str) or not re.match(
+            r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$", path
+        ):
+            raise reader.fail(f"{key}[{i}].path", f"expected a dotted variable path, got {path!r}")
+        facts.append(Fact(path=path, label=reader.label(data.get("label"), f"{key}[{i}].label")))
+    return tuple(facts)
 
 
 def _build_task(reader: _Reader, value: Any, key: str) -> TaskSpec:
     data = reader.mapping(value, key)
     reader.only_keys(
-        data, key, ("name", "label", "candidate_group", "scope", "form", "events", "due")
+        data, key, ("name", "label", "candidate_group", "scope", "form", "events", "due", "facts")
     )
     name = reader.name(data.get("name"), f"{key}.name")
     return TaskSpec(
@@ -170,6 +211,7 @@ def _build_task(reader: _Reader, value: Any, key: str) -> TaskSpec:
         form=_build_form(reader, data.get("form", []), f"{key}.form"),
         events=reader.names(data.get("events"), f"{key}.events"),
         due=reader.duration(data["due"], f"{key}.due") if "due" in data else None,
+        facts=_build_facts(reader, data.get("facts", []), f"{key}.facts"),
     )
 
 
@@ -184,16 +226,23 @@ def _build_timers(reader: _Reader, value: Any, key: str) -> tuple[TimerSpec, ...
         if ("after" in data) == ("policy" in data):
             raise reader.fail(item_key, "a timer needs exactly one of 'after' or 'policy'")
         event = reader.name(data.get("event"), f"{item_key}.event")
-        if "after" in data:
-            timers.append(
-                TimerSpec(event=event, after=reader.duration(data["after"], f"{item_key}.after"))
-            )
+        after = data.get("after")
+        if isinstance(after, dict):  # after: {policy: card.activation_reminder_after}
+            reader.only_keys(after, f"{item_key}.after", ("policy",))
+            path = _policy_path(reader, after.get("policy"), f"{item_key}.after.policy")
+            timers.append(TimerSpec(event=event, policy=path, policy_duration=True))
+        elif "after" in data:
+            timers.append(TimerSpec(event=event, after=reader.duration(after, f"{item_key}.after")))
         else:
-            policy = data["policy"]
-            if not isinstance(policy, str) or not re.match(r"^[a-z_]+(\.[a-z_]+)+$", policy):
-                raise reader.fail(f"{item_key}.policy", f"expected a dotted path, got {policy!r}")
-            timers.append(TimerSpec(event=event, policy=policy))
+            path = _policy_path(reader, data["policy"], f"{item_key}.policy")
+            timers.append(TimerSpec(event=event, policy=path))
     return tuple(timers)
+
+
+def _policy_path(reader: _Reader, value: Any, key: str) -> str:
+    if not isinstance(value, str) or not re.match(r"^[a-z_]+(\.[a-z_]+)+$", value):
+        raise reader.fail(key, f"expected a dotted path, got {value!r}")
+    return value
 
 
 # One table: each element of a state, and what builds it from the raw YAML.
@@ -202,6 +251,7 @@ _STATE_ELEMENTS: dict[str, Callable[[_Reader, Any, str], Any]] = {
     "final": lambda reader, value, key: bool(value),
     "task": _build_task,
     "timers": _build_timers,
+    "tags": lambda reader, value, key: frozenset(reader.names(value, key)),
 }
 
 
@@ -220,7 +270,7 @@ def _build_state(reader: _Reader, name: str, value: Any, key: str) -> StateSpec:
 
 def _build_event(reader: _Reader, name: str, value: Any, key: str) -> EventSpec:
     data = reader.mapping(value, key)
-    reader.only_keys(data, key, ("from", "to", "label", "guard", "action"))
+    reader.only_keys(data, key, ("from", "to", "label", "guard", "action", "senders", "fields"))
     if "label" not in data:
         raise reader.fail(f"{key}.label", "every event needs a label in Chinese and English")
     sources = reader.names(data.get("from"), f"{key}.from")
@@ -233,6 +283,8 @@ def _build_event(reader: _Reader, name: str, value: Any, key: str) -> EventSpec:
         target=reader.name(data.get("to"), f"{key}.to"),
         guards=reader.names(data.get("guard"), f"{key}.guard"),
         actions=reader.names(data.get("action"), f"{key}.action"),
+        senders=reader.names(data.get("senders"), f"{key}.senders"),
+        fields=_build_form(reader, data.get("fields", []), f"{key}.fields"),
     )
 
 
@@ -283,13 +335,24 @@ def _check_graph(
     return {name: tuple(names) for name, names in outgoing.items()}
 
 
-def _with_default_task_events(spec: StateSpec, outgoing: tuple[str, ...]) -> StateSpec:
-    """A task that names no events ends with any event leaving its state but a timer's."""
-    if spec.task is None or spec.task.events:
+def _with_task_defaults(
+    spec: StateSpec, outgoing: tuple[str, ...], events: dict[str, EventSpec]
+) -> StateSpec:
+    """A task that names no events ends with any event leaving its state but a timer's; a task
+    that declares no form asks for the fields its events carry."""
+    if spec.task is None:
         return spec
-    timer_events = {timer.event for timer in spec.timers}
-    events = tuple(name for name in outgoing if name not in timer_events)
-    return replace(spec, task=replace(spec.task, events=events))
+    task = spec.task
+    if not task.events:
+        timer_events = {timer.event for timer in spec.timers}
+        task = replace(task, events=tuple(n for n in outgoing if n not in timer_events))
+    if not task.form:
+        form: dict[str, FormField] = {}
+        for name in task.events:
+            for f in events[name].fields:
+                form.setdefault(f.name, f)
+        task = replace(task, form=tuple(form.values()))
+    return replace(spec, task=task)
 
 
 def _check_names(reader: _Reader, events: dict[str, EventSpec], registry: NameRegistry) -> None:
@@ -342,7 +405,7 @@ def parse_definition(
         raise reader.fail("initial", "name the state (or states) an instance starts in")
     outgoing = _check_graph(reader, states, events, initial)
     states = {
-        name: _with_default_task_events(spec, outgoing[name]) for name, spec in states.items()
+        name: _with_task_defaults(spec, outgoing[name], events) for name, spec in states.items()
     }
     if registry is not None:
         _check_names(reader, events, registry)
@@ -387,6 +450,7 @@ def load_definitions(
 
 __all__ = [
     "EventSpec",
+    "Fact",
     "FormField",
     "Label",
     "NameRegistry",

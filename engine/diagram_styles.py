@@ -103,6 +103,8 @@ GROUPS: dict[str, Label] = {
 POLICY_DATES: dict[str, Label] = {
     "payment_period.end": Label("缴费期结束日", "end of the payment period"),
     "payment_period.start": Label("缴费期开始日", "start of the payment period"),
+    "card.activation_reminder_after": Label("提醒间隔（地区政策）", "reminder interval (region)"),
+    "card.uncollected_card_sealed_after": Label("封存期限（地区政策）", "sealing term (region)"),
 }
 # ISO 8601 duration units, for "P30D" -> "30天" / "30 days".
 DURATION_UNITS: dict[str, Label] = {

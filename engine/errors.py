@@ -7,6 +7,7 @@ are ``WorkflowError``s; a broken definition file is a ``DefinitionError``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class WorkflowError(Exception):
@@ -159,15 +160,36 @@ class IdempotencyConflict(WorkflowError):
         self.key = key
 
 
-class TaskFormInvalid(WorkflowError):
+class DataInvalid(WorkflowError):
+    """An event's data or a task's form failed its fields' checks; ``problems`` says which."""
+
+    code = "invalid_data"
+
+    def __init__(self, where: str, problems: Sequence[Any]) -> None:
+        zh = "；".join(f"{p.field}：{p.message_zh}" for p in problems)
+        en = "; ".join(f"{p.field}: {p.message_en}" for p in problems)
+        super().__init__(f"{where} 的数据无效：{zh}", f"invalid data for {where}: {en}")
+        self.problems = list(problems)
+        self.missing = [p.field for p in problems]
+
+
+class TaskFormInvalid(DataInvalid):
     code = "task_form_invalid"
 
-    def __init__(self, task_id: int, missing: Sequence[str]) -> None:
-        names = ", ".join(missing)
+    def __init__(self, task_id: int, problems: Sequence[Any]) -> None:
+        super().__init__(f"task {task_id}", problems)
+        self.task_id = task_id
+
+
+class TooManyFollowUps(WorkflowError):
+    """Follow-up events kept emitting more follow-ups (a loop in the domain's actions)."""
+
+    code = "too_many_follow_ups"
+
+    def __init__(self, limit: int) -> None:
         super().__init__(
-            f"任务 {task_id} 缺少必填项：{names}", f"task {task_id} is missing: {names}"
+            f"后续事件超过 {limit} 个，已停止", f"more than {limit} follow-up events; stopped"
         )
-        self.missing = list(missing)
 
 
 class DuplicateInstance(WorkflowError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,9 +29,19 @@ class Transition:
     to_state: str
     version: int
     replayed: bool = False
+    followups: tuple[dict[str, Any], ...] = ()
+    """What the firing's actions set off in the same transaction (each a ``Transition`` dict)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def with_followups(self, followed: list[Transition]) -> Transition:
+        """This transition, listing ``followed`` and everything they set off in turn."""
+        flat: list[dict[str, Any]] = []
+        for item in followed:
+            flat.append({k: v for k, v in item.as_dict().items() if k != "followups"})
+            flat.extend(item.followups)
+        return replace(self, followups=tuple(flat))
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,9 @@ def replay(tx: Tx, sql: HotPath, idem: Idempotency, digest: str) -> Transition |
         return None
     if found.request_hash != digest:
         raise IdempotencyConflict(idem.key)
-    return Transition(**{**found.response, "replayed": True})
+    response = dict(found.response)
+    response["followups"] = tuple(response.get("followups") or ())
+    return Transition(**{**response, "replayed": True})
 
 
 def remember(

@@ -59,6 +59,17 @@ def tasks_of(db: Engine, instance_id: int, status: str | None = None) -> list[di
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
+def open_tasks_of_process(db: Engine, process: str) -> list[dict[str, Any]]:
+    """The open tasks of every instance of ``process``, oldest first."""
+    query = (
+        select(st.tasks)
+        .where(st.tasks.c.process == process, st.tasks.c.status == "open")
+        .order_by(st.tasks.c.id)
+    )
+    with db.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
 def timers_of(db: Engine, instance_id: int, status: str | None = None) -> list[dict[str, Any]]:
     query = select(st.timers).where(st.timers.c.instance_id == instance_id).order_by(st.timers.c.id)
     if status:

@@ -13,10 +13,44 @@ from typing import Any
 
 Guard = Callable[["TransitionContext"], bool | None]
 Action = Callable[["TransitionContext"], None]
-PolicyDateResolver = Callable[[str, Mapping[str, Any]], tuple[datetime, str]]
+FieldCheck = Callable[[str], str]
+PolicyDateResolver = Callable[[str, Mapping[str, Any], datetime], tuple[datetime, str | None]]
 PolicyRefResolver = Callable[[str], datetime]
 PeriodicJob = Callable[[Any, datetime], int]
 """``job(engine, now) -> count``: domain work the scheduler runs on every tick after the sweep."""
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """Another instance as a guard or an action sees it (read in the same transaction)."""
+
+    id: int
+    process: str
+    state: str
+    business_key: str | None
+    variables: Mapping[str, Any]
+    tags: frozenset[str]
+    """The tags of its current state."""
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Work an action asks for, done in the same transaction after its own transition: fire
+    ``event`` on ``instance_id``, or (``event`` None) start ``process``."""
+
+    event: str | None
+    instance_id: int | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    process: str | None = None
+    state: str | None = None
+    business_key: str | None = None
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    unless_tagged: str | None = None
+    """For a start: skip it when ``business_key`` already has an instance in a state with this
+    tag (of the started process's definition)."""
+
+
+Finder = Callable[[str, str], list[InstanceView]]
 
 
 @dataclass(slots=True)
@@ -33,6 +67,7 @@ class TransitionContext:
         data: the event's payload (form fields, message body).
         actor: who fires it (a user name, ``scheduler``, a token name).
         now: the engine clock's time for this transaction.
+        followups: what the action asked to happen next (``emit``, ``start``).
     """
 
     instance_id: int
@@ -45,6 +80,43 @@ class TransitionContext:
     actor: str
     now: datetime
     refused_by: str | None = field(default=None)
+    followups: list[FollowUp] = field(default_factory=list)
+    finder: Finder | None = field(default=None, repr=False)
+
+    def emit(self, event: str, instance_id: int, data: Mapping[str, Any] | None = None) -> None:
+        """Fire ``event`` on ``instance_id`` in this transaction, after this transition."""
+        self.followups.append(FollowUp(event, instance_id, dict(data or {})))
+
+    def start(
+        self,
+        process: str,
+        *,
+        state: str | None = None,
+        business_key: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        unless_tagged: str | None = None,
+    ) -> None:
+        """Start ``process`` in this transaction, after this transition (skipped when
+        ``business_key`` already has an instance in a state tagged ``unless_tagged``)."""
+        self.followups.append(
+            FollowUp(
+                None,
+                data=dict(data or {}),
+                process=process,
+                state=state,
+                business_key=business_key,
+                variables=dict(variables or {}),
+                unless_tagged=unless_tagged,
+            )
+        )
+
+    def find(self, process: str, business_key: str) -> list[InstanceView]:
+        """The instances of ``process`` with ``business_key``, oldest first, as this transaction
+        sees them."""
+        if self.finder is None:
+            raise LookupError("this context cannot read other instances")
+        return self.finder(process, business_key)
 
 
 class Registry:
@@ -57,6 +129,7 @@ class Registry:
         self._policy_refs: PolicyRefResolver | None = None
         self._policy_reloader: Callable[[], None] | None = None
         self._periodic: dict[str, PeriodicJob] = {}
+        self._field_checks: dict[str, FieldCheck] = {}
 
     def guard(self, name: str) -> Callable[[Guard], Guard]:
         """Decorator: register ``fn`` as the guard called ``name``."""
@@ -86,8 +159,17 @@ class Registry:
             raise ValueError(f"action {name!r} registered twice")
         self._actions[name] = fn
 
+    def add_field_type(self, name: str, check: FieldCheck) -> None:
+        """The check of a form field type whose rules the domain owns (``id_number``)."""
+        self._field_checks[name] = check
+
+    def field_checks(self) -> dict[str, FieldCheck]:
+        return dict(self._field_checks)
+
     def set_policy_date_resolver(self, fn: PolicyDateResolver) -> None:
-        """``fn(path, variables) -> (moment, reference)`` for timers declared with ``policy:``."""
+        """``fn(path, variables, now) -> (moment, reference)`` for timers declared with
+        ``policy:``: a date (the reference names it, so a changed file moves the timer) or a
+        duration from ``now`` (no reference)."""
         self._policy_dates = fn
 
     def set_policy_ref_resolver(
@@ -123,15 +205,18 @@ class Registry:
     def get_action(self, name: str) -> Action:
         return self._actions[name]
 
-    def resolve_policy_date(self, path: str, variables: Mapping[str, Any]) -> tuple[datetime, str]:
-        """The moment a policy-date timer is due, and a reference that identifies the date.
+    def resolve_policy_date(
+        self, path: str, variables: Mapping[str, Any], now: datetime
+    ) -> tuple[datetime, str | None]:
+        """The moment a policy timer entered at ``now`` is due, and a reference that identifies
+        a policy date (None for a duration).
 
         Raises:
             LookupError: no resolver is registered.
         """
         if self._policy_dates is None:
             raise LookupError(f"no policy date resolver registered (timer needs {path!r})")
-        return self._policy_dates(path, variables)
+        return self._policy_dates(path, variables, now)
 
     def resolve_policy_ref(self, ref: str) -> datetime:
         """The moment the policy date ``ref`` (as ``resolve_policy_date`` returned it) names now.

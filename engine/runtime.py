@@ -21,16 +21,21 @@ from engine.clock import Clock, SystemClock
 from engine.definition import ProcessDefinition
 from engine.errors import (
     ConcurrentModification,
+    DataInvalid,
+    DefinitionError,
     DuplicateInstance,
     EventNotAllowed,
     InstanceNotFound,
+    TooManyFollowUps,
     TransitionRefused,
     UnknownEvent,
     UnknownProcess,
 )
+from engine.forms import clean
 from engine.machine import SharedMachine
 from engine.outcomes import Idempotency, Transition, request_hash
-from engine.registry import Registry, TransitionContext
+from engine.registry import FollowUp, InstanceView, Registry, TransitionContext
+from engine.specs import FormField
 from engine.sqlexec import Tx, open_raw
 from engine.state_effects import StateEffects
 from engine.statements import HotPath
@@ -38,6 +43,7 @@ from engine.tasks import TaskOperations
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+MAX_FOLLOW_UPS = 200
 
 
 class Engine(TaskOperations):
@@ -73,6 +79,29 @@ class Engine(TaskOperations):
             if latest is None or latest.version < definition.version:
                 self._latest[definition.key] = definition
         self.effects = StateEffects(registry, self.sql)
+        self._check_references()
+
+    def _check_references(self) -> None:
+        """Every ``reference`` field names a loaded process and a tag one of its states carries."""
+        for definition in self._definitions.values():
+            fields = [f for e in definition.events.values() for f in e.fields] + [
+                f for s in definition.states.values() if s.task for f in s.task.form
+            ]
+            for field in fields:
+                ref = field.references
+                if ref is None:
+                    continue
+                target = self._latest.get(ref.process)
+                if target is None:
+                    raise DefinitionError(
+                        definition.source, f"{field.name}.references", f"no process {ref.process!r}"
+                    )
+                if ref.tag and not target.tagged(ref.tag):
+                    raise DefinitionError(
+                        definition.source,
+                        f"{field.name}.references",
+                        f"no state of {ref.process!r} is tagged {ref.tag!r}",
+                    )
 
     # -- definitions -------------------------------------------------------------------------
 
@@ -111,6 +140,15 @@ class Engine(TaskOperations):
             finally:
                 proxied.close()
         raise AssertionError("unreachable")
+
+    def read(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work`` on a connection of its own without taking the write lock (pages)."""
+        proxied = self.db.raw_connection()
+        try:
+            return work(Tx(proxied.driver_connection, self.db.dialect.name))
+        finally:
+            proxied.rollback()
+            proxied.close()
 
     # -- start -------------------------------------------------------------------------------
 
@@ -169,9 +207,10 @@ class Engine(TaskOperations):
         variables: dict[str, Any],
         actor: str,
         data: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
     ) -> Transition:
         """Start an instance inside the caller's transaction (bulk imports, the demo)."""
-        now = self.clock.now()
+        now = now or self.clock.now()
         instance_id = tx.insert(
             self.sql.insert_instance,
             {
@@ -223,11 +262,91 @@ class Engine(TaskOperations):
         payload = dict(data or {})
 
         def work(tx: Tx) -> Transition:
-            return self.fire_in(tx, self.load(tx, instance_id), event, actor, payload)
+            row = self.load(tx, instance_id)
+            definition = self.allowing(row, event)
+            fields = definition.events[event].fields
+            values = self.clean_data(tx, row, fields, payload, f"{row.process}.{event}")
+            return self.fire_in(tx, row, event, actor, values)
 
         if idempotency is None:
             return self.transaction(work)
         return self.run_idempotent(idempotency, request_hash(instance_id, event, payload), work)
+
+    def allowing(self, row: Any, event: str) -> ProcessDefinition:
+        """The row's definition, if ``event`` may leave the row's state (a typed error if not)."""
+        definition = self._definitions.get((row.process, row.definition_version))
+        if definition is None:
+            raise UnknownProcess(row.process, row.definition_version)
+        allowed = definition.outgoing(row.state)
+        if event not in allowed:
+            if event not in definition.events:
+                raise UnknownEvent(row.process, event, allowed)
+            raise EventNotAllowed(event, row.state, allowed)
+        return definition
+
+    def clean_data(
+        self,
+        tx: Tx,
+        row: Any,
+        fields: tuple[FormField, ...],
+        data: Mapping[str, Any],
+        where: str,
+        error: Callable[[list[Any]], Exception] | None = None,
+    ) -> dict[str, Any]:
+        """``data`` checked against ``fields`` (types, choices, references) and normalised.
+
+        Raises:
+            DataInvalid (or what ``error`` builds): naming each field that failed.
+        """
+        variables = row.variables or {}
+
+        def resolve(field: FormField, target_id: int) -> bool:
+            ref = field.references
+            target = tx.one(self.sql.select_instance, {"iid": target_id})
+            if ref is None or target is None or target.process != ref.process:
+                return False
+            if ref.business_key_from and target.business_key != variables.get(
+                ref.business_key_from
+            ):
+                return False
+            if ref.tag is None:
+                return True
+            definition = self._definitions.get((target.process, target.definition_version))
+            return definition is not None and ref.tag in definition.states[target.state].tags
+
+        values, problems = clean(fields, data, checks=self.registry.field_checks(), resolve=resolve)
+        if problems:
+            raise error(problems) if error else DataInvalid(where, problems)
+        return values
+
+    def reference_options(self, tx: Tx, row: Any, field: FormField) -> list[InstanceView]:
+        """The instances a ``reference`` field of ``row``'s task may name now."""
+        ref = field.references
+        if ref is None or not ref.business_key_from:
+            return []
+        key = (row.variables or {}).get(ref.business_key_from)
+        if key is None:
+            return []
+        found = self.find(tx, ref.process, str(key))
+        return [v for v in found if ref.tag is None or ref.tag in v.tags]
+
+    def find(self, tx: Tx, process: str, business_key: str) -> list[InstanceView]:
+        """Instances of ``process`` with ``business_key`` inside ``tx``, oldest first."""
+        views = []
+        for row in tx.all(self.sql.select_family, {"process": process, "bkey": business_key}):
+            definition = self._definitions.get((row.process, row.definition_version))
+            spec = definition.states.get(row.state) if definition else None
+            views.append(
+                InstanceView(
+                    row.id,
+                    row.process,
+                    row.state,
+                    row.business_key,
+                    row.variables or {},
+                    spec.tags if spec else frozenset(),
+                )
+            )
+        return views
 
     def run_idempotent(
         self, idempotency: Idempotency, digest: str, work: Callable[[Tx], Transition]
@@ -267,24 +386,29 @@ class Engine(TaskOperations):
         due_at: datetime | None = None,
         task_id: int | None = None,
         now: datetime | None = None,
+        budget: list[int] | None = None,
     ) -> Transition:
         """Fire ``event`` on a loaded instance row inside the caller's transaction (at ``now``,
-        the clock's time unless given: the timer sweep passes its own)."""
+        the clock's time unless given: the timer sweep passes its own). The follow-ups its
+        actions ask for (``ctx.emit``, ``ctx.start``) run here too, after it, in the same
+        transaction; ``budget`` bounds how many a chain of them may run."""
         ident = (row.process, row.definition_version)
-        definition = self._definitions.get(ident)
-        if definition is None:
-            raise UnknownProcess(row.process, row.definition_version)
+        definition = self.allowing(row, event)
         state = row.state
-        allowed = definition.outgoing(state)
-        if event not in allowed:
-            if event not in definition.events:
-                raise UnknownEvent(row.process, event, allowed)
-            raise EventNotAllowed(event, state, allowed)
         spec = definition.events[event]
         now = now or self.clock.now()
         variables = dict(row.variables or {})
         ctx = TransitionContext(
-            row.id, row.process, row.business_key, state, event, variables, data, actor, now
+            row.id,
+            row.process,
+            row.business_key,
+            state,
+            event,
+            variables,
+            data,
+            actor,
+            now,
+            finder=lambda process, key: self.find(tx, process, key),
         )
         try:
             moved = self._machines[ident].fire(ctx)
@@ -330,7 +454,45 @@ class Engine(TaskOperations):
         if target != state:
             self.effects.leave(tx, definition.states[state], row.id, event, actor, now)
             self.effects.enter(tx, definition, target, row.id, variables, now)
-        return Transition(row.id, row.process, event, state, target, row.version + 1)
+        done = Transition(row.id, row.process, event, state, target, row.version + 1)
+        if not ctx.followups:
+            return done
+        budget = budget if budget is not None else [MAX_FOLLOW_UPS]
+        cause = {"instance_id": row.id, "process": row.process, "event": event}
+        followed = [self._follow(tx, f, actor, now, cause, budget) for f in ctx.followups]
+        return done.with_followups(followed)
+
+    def _follow(
+        self,
+        tx: Tx,
+        follow: FollowUp,
+        actor: str,
+        now: datetime,
+        cause: dict[str, Any],
+        budget: list[int],
+    ) -> Transition:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise TooManyFollowUps(MAX_FOLLOW_UPS)
+        data = {**follow.data, "cause": cause}
+        if follow.event is not None:
+            assert follow.instance_id is not None
+            row = self.load(tx, follow.instance_id)
+            return self.fire_in(tx, row, follow.event, actor, data, now=now, budget=budget)
+        assert follow.process is not None
+        definition = self.definition(follow.process)
+        state = follow.state or definition.initial[0]
+        if follow.unless_tagged:
+            blocking = definition.tagged(follow.unless_tagged)
+            try:
+                self.check_exclusive(tx, follow.process, str(follow.business_key), blocking)
+            except DuplicateInstance as found:
+                return Transition(
+                    found.instance_id, follow.process, "start", None, found.state, 0, True
+                )
+        return self.start_in(
+            tx, definition, state, follow.business_key, dict(follow.variables), actor, data, now
+        )
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -6,10 +6,14 @@ and the BPMN export all read them. Instances point back to a spec by (process ke
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from engine.durations import Duration
+
+
+def _any(_event: EventSpec) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -24,8 +28,18 @@ class Label:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """What a ``reference`` field may name: an instance of ``process`` in a state tagged ``tag``
+    whose business key equals the variable ``business_key_from`` of the instance asking."""
+
+    process: str
+    tag: str | None = None
+    business_key_from: str | None = None
+
+
+@dataclass(frozen=True)
 class FormField:
-    """One field of a user task's form."""
+    """One field of a user task's form, or of an event's data."""
 
     name: str
     label: Label
@@ -33,9 +47,19 @@ class FormField:
     required: bool = True
     options: tuple[tuple[str, Label], ...] = ()
     """For a ``choice`` field: the values it may take, each with its label."""
+    references: Reference | None = None
+    """For a ``reference`` field: which instances it may name."""
 
     def allows(self, value: str) -> bool:
         return not self.options or value in {v for v, _ in self.options}
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A fact a task shows beside its form: a dotted path into the instance's variables."""
+
+    path: str
+    label: Label
 
 
 @dataclass(frozen=True)
@@ -49,19 +73,25 @@ class TaskSpec:
     form: tuple[FormField, ...]
     events: tuple[str, ...]
     due: Duration | None
+    facts: tuple[Fact, ...] = ()
+    """What the decision depends on, shown on the task's page (refund evidence, ...)."""
 
 
 @dataclass(frozen=True)
 class TimerSpec:
-    """A boundary timer: after a duration from entering the state, or at a policy date."""
+    """A boundary timer: after a duration from entering the state, or at a policy date, or after
+    a duration the policy gives (``policy_duration``)."""
 
     event: str
     after: Duration | None = None
     policy: str | None = None
+    policy_duration: bool = False
 
     @property
     def describe(self) -> str:
-        return self.after.text if self.after else f"policy: {self.policy}"
+        if self.after:
+            return self.after.text
+        return f"policy {'duration' if self.policy_duration else 'date'}: {self.policy}"
 
 
 @dataclass(frozen=True)
@@ -71,6 +101,9 @@ class StateSpec:
     final: bool = False
     task: TaskSpec | None = None
     timers: tuple[TimerSpec, ...] = ()
+    tags: frozenset[str] = frozenset()
+    """What the state means to rules outside the engine (``usable``, ``paid``, ...): code asks the
+    definition which states carry a tag instead of keeping its own list of state names."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +116,11 @@ class EventSpec:
     target: str
     guards: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
+    senders: tuple[str, ...] = ()
+    """Which outside callers may send the event (API scopes: ``factory``, ``bank``, ``tax``...);
+    none: only the engine's own doors (timers, tasks, domain operations) fire it."""
+    fields: tuple[FormField, ...] = ()
+    """The data the event carries, checked by type at every outside door; nothing else passes."""
 
     def is_internal_from(self, state: str) -> bool:
         """True when firing from ``state`` stays in it (a non-interrupting event)."""
@@ -109,3 +147,36 @@ class ProcessDefinition:
     @property
     def final_states(self) -> tuple[str, ...]:
         return tuple(name for name, spec in self.states.items() if spec.final)
+
+    def tagged(self, tag: str) -> tuple[str, ...]:
+        """The states carrying ``tag``, in file order."""
+        return tuple(name for name, spec in self.states.items() if tag in spec.tags)
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """Every tag some state of this definition carries."""
+        return frozenset(tag for spec in self.states.values() for tag in spec.tags)
+
+    def sendable(self) -> dict[str, tuple[str, ...]]:
+        """Events outside callers may send, with who may send each (``senders:``)."""
+        return {name: e.senders for name, e in self.events.items() if e.senders}
+
+    def path_to(
+        self, target: str, start: str | None = None, passable: Callable[[EventSpec], bool] = _any
+    ) -> tuple[str, ...] | None:
+        """The shortest chain of events from ``start`` (the first initial state) to ``target``
+        through events ``passable`` accepts; None when there is none. Self-loops never help."""
+        begin = start or self.initial[0]
+        paths: dict[str, tuple[str, ...]] = {begin: ()}
+        frontier = [begin]
+        while frontier:
+            following = []
+            for state in frontier:
+                for name in self.outgoing(state):
+                    event = self.events[name]
+                    if event.target in paths or not passable(event):
+                        continue
+                    paths[event.target] = paths[state] + (name,)
+                    following.append(event.target)
+            frontier = following
+        return paths.get(target)

@@ -167,12 +167,3 @@ def open_raw(db: Engine) -> tuple[Any, Any]:
     if db.dialect.name == "sqlite":
         driver.execute("BEGIN IMMEDIATE")
     return proxied, driver
-
-
-def tx_for(conn: Connection) -> Tx:
-    """A ``Tx`` that joins the transaction of an SQLAlchemy connection (bulk work, the demo)."""
-    if not conn.in_transaction():
-        conn.begin()
-    driver = conn.connection.driver_connection
-    assert driver is not None, "the connection is closed"
-    return Tx(driver, conn.dialect.name, conn)

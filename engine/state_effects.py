@@ -42,7 +42,7 @@ class StateEffects:
                 due, ref = timer.after.after(now), None
             else:
                 assert timer.policy is not None
-                due, ref = self.registry.resolve_policy_date(timer.policy, variables)
+                due, ref = self.registry.resolve_policy_date(timer.policy, variables, now)
             rows.append(
                 {
                     "instance_id": instance_id,

@@ -129,6 +129,20 @@ SELECT_BY_BUSINESS_KEY = (
     .order_by(instances.c.id)
 )
 
+SELECT_FAMILY = (
+    select(
+        instances.c.id,
+        instances.c.process,
+        instances.c.definition_version,
+        instances.c.business_key,
+        instances.c.state,
+        instances.c.variables,
+    )
+    .where(instances.c.process == bindparam("process"))
+    .where(instances.c.business_key == bindparam("bkey"))
+    .order_by(instances.c.id)
+)
+
 SELECT_IDEMPOTENCY = select(keys.c.request_hash, keys.c.response).where(
     keys.c.scope == bindparam("scope"), keys.c.key == bindparam("key")
 )
@@ -157,6 +171,7 @@ class HotPath:
         self.release_task = Prepared(RELEASE_TASK, dialect)
         self.select_idempotency = Prepared(SELECT_IDEMPOTENCY, dialect)
         self.select_by_business_key = Prepared(SELECT_BY_BUSINESS_KEY, dialect)
+        self.select_family = Prepared(SELECT_FAMILY, dialect)
 
 
 # -- the timer sweep (engine.timers): set-based statements over a chunk of ids ------------------

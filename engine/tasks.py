@@ -23,6 +23,7 @@ from engine.sqlexec import Tx
 
 if TYPE_CHECKING:
     from engine.definition import ProcessDefinition
+    from engine.specs import FormField
     from engine.statements import HotPath
 
 T = TypeVar("T")
@@ -58,6 +59,16 @@ class TaskOperations:
             self, idempotency: Idempotency, digest: str, work: Callable[[Tx], Transition]
         ) -> Transition: ...
 
+        def clean_data(
+            self,
+            tx: Tx,
+            row: Any,
+            fields: tuple[FormField, ...],
+            data: Mapping[str, Any],
+            where: str,
+            error: Callable[[list[Any]], Exception] | None = None,
+        ) -> dict[str, Any]: ...
+
     def complete_task(
         self,
         task_id: int,
@@ -81,17 +92,15 @@ class TaskOperations:
             event = outcome or choices[0]
             if event not in choices:
                 raise InvalidTaskOutcome(task_id, event, choices)
-            missing = [
-                f.name for f in spec.form if f.required and not str(payload.get(f.name, "")).strip()
-            ]
-            missing += [
-                f"{f.name} ({', '.join(v for v, _ in f.options)})"
-                for f in spec.form
-                if f.name in payload and not f.allows(str(payload[f.name]))
-            ]
-            if missing:
-                raise TaskFormInvalid(task_id, missing)
-            return self.fire_in(tx, row, event, actor, payload, task_id=task_id)
+            values = self.clean_data(
+                tx,
+                row,
+                spec.form,
+                payload,
+                f"task {task_id}",
+                error=lambda problems: TaskFormInvalid(task_id, problems),
+            )
+            return self.fire_in(tx, row, event, actor, values, task_id=task_id)
 
         if idempotency is None:
             return self.transaction(work)

@@ -107,7 +107,7 @@ def test_good_definition_is_parsed_into_frozen_specs() -> None:
             {
                 "name": "review",
                 "candidate_group": "clerk",
-                "form": [{"name": "kind", "type": "date"}],
+                "form": [{"name": "kind", "type": "colour"}],
             },
             "states.draft.task.form[0].type",
             "expected one of",
@@ -204,3 +204,97 @@ def test_migrations_match_the_models(sqlite_url: str) -> None:
     from web.migrate import alembic_config
 
     command.check(alembic_config(sqlite_url))
+
+
+NOTICE = """
+process: notice
+version: 1
+label: {zh: 通知, en: Notice}
+initial: draft
+states:
+  draft:
+    label: {zh: 草稿, en: Draft}
+    tags: [editable]
+    task:
+      name: check
+      candidate_group: clerk
+      facts:
+        - {path: letter.subject, label: {zh: 主题, en: Subject}}
+  sent:
+    label: {zh: 已发, en: Sent}
+    final: true
+events:
+  send:
+    label: {zh: 发送, en: Send}
+    from: draft
+    to: sent
+    senders: [post_office]
+    fields:
+      - {name: copies, label: {zh: 份数, en: Copies}, type: integer}
+      - {name: urgent, label: {zh: 加急, en: Urgent}, type: boolean, required: false}
+      - name: about
+        label: {zh: 关于, en: About}
+        type: reference
+        references: {process: notice, tag: editable, business_key_from: topic}
+"""
+
+
+def test_tags_senders_fields_and_facts_are_read_from_the_file() -> None:
+    notice = parse_definition(yaml.safe_load(NOTICE), "notice.yaml")
+    assert notice.tagged("editable") == ("draft",) and notice.tags == {"editable"}
+    assert notice.sendable() == {"send": ("post_office",)}
+    task = notice.states["draft"].task
+    assert task is not None and [f.name for f in task.form] == ["copies", "urgent", "about"]
+    assert [f.path for f in task.facts] == ["letter.subject"]
+    about = notice.events["send"].fields[2]
+    assert about.references is not None and about.references.business_key_from == "topic"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "key", "words"),
+    [
+        (("events", "send", "fields", 0, "type"), "colour", "events.send.fields[0].type", "one of"),
+        (
+            ("events", "send", "fields", 2, "references"),
+            None,
+            "events.send.fields[2].references",
+            "reference field",
+        ),
+        (("events", "send", "fields", 1, "name"), "copies", "events.send.fields", "twice"),
+        (
+            ("states", "draft", "task", "facts", 0, "path"),
+            "a..b",
+            "states.draft.task.facts[0].path",
+            "dotted",
+        ),
+        (("states", "draft", "tags"), ["Bad Tag"], "states.draft.tags[0]", "snake_case"),
+        (("events", "send", "senders"), ["Post Office"], "events.send.senders[0]", "snake_case"),
+    ],
+)
+def test_broken_fields_facts_and_tags_name_key_and_fault(
+    path: tuple[object, ...], value: object, key: str, words: str
+) -> None:
+    raw = yaml.safe_load(NOTICE)
+    node = raw
+    for part in path[:-1]:
+        node = node[part]
+    if value is None:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(raw, "notice.yaml")
+    assert caught.value.key == key and words in caught.value.problem
+
+
+def test_a_reference_to_an_unknown_process_or_tag_is_refused_when_the_engine_loads() -> None:
+    from sqlalchemy import create_engine
+
+    from engine.registry import Registry
+    from engine.runtime import Engine
+
+    raw = yaml.safe_load(NOTICE)
+    raw["events"]["send"]["fields"][2]["references"]["tag"] = "archived"
+    notice = parse_definition(raw, "notice.yaml")
+    with pytest.raises(DefinitionError, match="tagged 'archived'"):
+        Engine(create_engine("sqlite://"), [notice], Registry())

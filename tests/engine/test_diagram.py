@@ -76,7 +76,7 @@ def test_bpmn_visual_language(processes: dict[str, ProcessDefinition]) -> None:
     assert box is not None and "C" in box.get("d", ""), "states are rounded boxes"
     activation = [t.text for t in group(svg, "state_awaiting_activation").iter(f"{SVG}text")]
     assert "候选组：银行柜员" in activation
-    assert "定时：P30D (30天)" in activation and "定时：P1Y (1年)" in activation
+    assert "定时：提醒间隔（地区政策）" in activation and "定时：封存期限（地区政策）" in activation
     remind = group(svg, "flow_remind_holder__awaiting_activation")
     assert "提醒领卡激活" in [t.text for t in remind.iter(f"{SVG}text")]
     path = remind.find(f"{SVG}path")

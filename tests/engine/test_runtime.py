@@ -54,7 +54,7 @@ states:
     final: true
 events:
   submit: {label: {zh: 提交, en: Submit}, from: [placed, imported], to: review, guard: has_amount,
-           action: stamp}
+           action: stamp, fields: [{name: via, required: false}, {name: n, type: integer, required: false}]}
   nudge: {label: {zh: 提醒, en: Nudge}, from: placed, to: placed}
   expire: {label: {zh: 过期, en: Expire}, from: placed, to: rejected}
   approve: {label: {zh: 批准, en: Approve}, from: review, to: approved, guard: slow}

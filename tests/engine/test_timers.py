@@ -74,7 +74,9 @@ class Window:
     def __init__(self) -> None:
         self.ends = {"north": datetime(2026, 3, 1, tzinfo=UTC)}
 
-    def date(self, path: str, variables: Mapping[str, Any]) -> tuple[datetime, str]:
+    def date(
+        self, path: str, variables: Mapping[str, Any], now: datetime
+    ) -> tuple[datetime, str | None]:
         return self.ends[variables["area"]], f"{variables['area']}:{path}"
 
     def ref(self, ref: str) -> datetime:
