@@ -39,9 +39,12 @@ _SEQUENCE = {
     "sqlite": "WITH RECURSIVE seq(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM seq WHERE g < :n) ",
     "postgresql": "WITH seq(g) AS (SELECT generate_series(1, :n)) ",
 }
+# The variables ``workflows.payments.open_renewals`` writes for a renewed Hui'an year.
 _JSON = {
-    "sqlite": "json_object('policy', :policy, 'region', 'huian', 'id_number', :prefix || g)",
-    "postgresql": "jsonb_build_object('policy', :policy, 'region', 'huian', 'id_number', :prefix || g)",
+    "sqlite": "json_object('id_number', :prefix || g, 'policy', :policy, 'region', 'huian', "
+    "'reduction_categories', json_array(), 'flags', json_array())",
+    "postgresql": "jsonb_build_object('id_number', :prefix || g, 'policy', :policy, "
+    "'region', 'huian', 'reduction_categories', '[]'::jsonb, 'flags', '[]'::jsonb)",
 }
 _SEED_INSTANCES = (
     "INSERT INTO wf_instance (process, definition_version, business_key, state, version, "

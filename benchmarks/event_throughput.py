@@ -37,7 +37,12 @@ def run_engine(engine: Engine, people: range) -> float:
             "card",
             business_key=person,
             actor="bench",
-            variables={"id_number": person, "bank": "icbc", "channel": "online"},
+            variables={
+                "id_number": person,
+                "bank": "icbc",
+                "channel": "online",
+                "region": "foshan",
+            },
         )
         engine.fire(card.instance_id, "produce", actor="factory")
         engine.fire(card.instance_id, "notify_holder", actor="icbc")
@@ -102,7 +107,9 @@ class Floor:
         began = time.perf_counter()
         for person in numbers:
             now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
-            variables = json.dumps({"id_number": person, "bank": "icbc", "channel": "online"})
+            variables = json.dumps(
+                {"id_number": person, "bank": "icbc", "channel": "online", "region": "foshan"}
+            )
             self._begin()
             self.cursor.execute(insert_instance, ("card", person, variables, now, now))
             if self.sqlite:

@@ -179,3 +179,14 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (UniqueConstraint("scope", "key"),)
+
+
+class Setting(Base):
+    """A service-wide setting that every process reads (web workers, schedulers): the service
+    clock's offset (``engine.clock.DatabaseClock``)."""
+
+    __tablename__ = "wf_setting"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(Json)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, g, jsonify, request
 from pydantic import BaseModel
 
 from engine.errors import WorkflowError
@@ -22,9 +22,8 @@ from web.api_models import (
 )
 from web.api_spec import endpoint, openapi_document
 from web.api_tokens import Caller, authenticate
-from web.app import engine_of
+from web.extensions import engine_of
 from workflows.identity import InvalidIdNumber, validate_id_number
-from workflows.policy import Policy, load_policies
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -80,13 +79,6 @@ def idempotency(who: Caller) -> Idempotency | None:
     return Idempotency(f"api:{who.name}", key, request_hash(request.method, request.path, body))
 
 
-def policies() -> dict[str, Policy]:
-    cache = current_app.extensions.setdefault("shebao.policies", {})
-    if not cache:
-        cache.update(load_policies(current_app.config["SHEBAO_POLICIES"]))
-    return cache  # type: ignore[no-any-return]
-
-
 def answer(model: BaseModel, status: int = 200) -> Any:
     response = jsonify(model.model_dump(mode="json"))
     response.status_code = status
@@ -113,6 +105,17 @@ def not_sendable(event: str, allowed: list[str]) -> ApiError:
         f"event {event} cannot be sent through the API",
         allowed=allowed,
     )
+
+
+def senders_of(process: str, event: str) -> tuple[str, ...] | None:
+    """Who may send ``event`` to ``process`` (the definition's ``senders:``); None if nobody."""
+    definition = engine_of().definition(process)
+    spec = definition.events.get(event)
+    return spec.senders if spec is not None and spec.senders else None
+
+
+def sendable(process: str) -> list[str]:
+    return sorted(engine_of().definition(process).sendable())
 
 
 def send_event(who: Caller, instance_id: int, body: EventRequest) -> Any:
@@ -146,6 +149,6 @@ def init_app(app: Flask) -> None:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # UTF-8 Chinese, not \u escapes
     api_errors.init_app(app)
     # The endpoint modules add their routes to ``bp`` when first imported.
-    from web import api_cards, api_enrollments, api_tasks  # noqa: F401
+    from web import api_cards, api_enrollments, api_people, api_tasks  # noqa: F401
 
     app.register_blueprint(bp)

@@ -16,6 +16,7 @@ from web.api import (
     person_number,
     run,
     send_event,
+    senders_of,
     str_param,
     transition_out,
 )
@@ -32,19 +33,9 @@ from web.api_models import (
 )
 from web.api_spec import endpoint
 from web.api_tokens import Caller, require
-from web.app import engine_of
+from web.extensions import domain_of, engine_of
 from workflows import cards as card_rules
 from workflows.identity import mask_id_number
-
-CARD_EVENT_SCOPES: dict[str, tuple[str, ...]] = {
-    "produce": ("factory",),
-    "notify_holder": ("bank",),
-    "activate": ("bank",),
-    "close_bank_account": ("bank",),
-    "report_loss": ("channel", "bank"),
-    "revoke_loss": ("channel", "bank"),
-    "cancel": ("channel",),
-}
 
 
 def _card_out(card_id: int) -> CardOut:
@@ -63,7 +54,7 @@ def _card_out(card_id: int) -> CardOut:
         bank=variables.get("bank"),
         channel=variables.get("channel"),
         region_code=variables.get("region_code"),
-        electronic_card=card_rules.electronic_card_status(row["state"]),  # type: ignore[arg-type]
+        electronic_card=card_rules.electronic_card_status(engine, row["state"]),  # type: ignore[arg-type]
         version=row["version"],
         allowed_events=list(definition.outgoing(row["state"])),
         progress=[
@@ -104,6 +95,7 @@ def apply_card(body: CardApplication) -> Any:
     done = run(
         lambda: card_rules.apply_for_card(
             engine_of(),
+            domain_of().regions,
             id_number=body.id_number,
             channel=body.channel,
             bank=body.bank,
@@ -147,7 +139,7 @@ def get_card(card_id: str) -> Any:
 def card_event(card_id: str, body: EventRequest) -> Any:
     who = caller()
     card = _card_out(as_id(card_id, "card"))
-    kinds = CARD_EVENT_SCOPES.get(body.event)
+    kinds = senders_of(card_rules.PROCESS, body.event)
     if kinds is None:
         raise not_sendable(body.event, card.allowed_events)
     if not (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from engine import queries
@@ -14,9 +15,10 @@ from web.api import (
     int_param,
     not_sendable,
     person_number,
-    policies,
     run,
     send_event,
+    sendable,
+    senders_of,
     str_param,
     transition_out,
 )
@@ -26,22 +28,21 @@ from web.api_models import (
     Label,
     PaymentOut,
     PaymentRequest,
+    PersonPayment,
     TransitionOut,
     YearList,
     YearOut,
+    YearRequest,
 )
 from web.api_spec import endpoint
-from web.api_tokens import require
-from web.app import engine_of
+from web.api_tokens import Caller, require
+from web.extensions import domain_of, engine_of
+from workflows import payments
 from workflows.identity import mask_id_number
-from workflows.payments import enrollment_years, pay_enrollment
-from workflows.policy import Policy
+from workflows.people import ENROLLMENT, open_year
 
-ENROLLMENT_EVENT_SCOPES: dict[str, tuple[str, ...]] = {
-    "deduct": ("tax",),
-    "fail_deduction": ("tax",),
-    "request_refund": ("channel",),
-}
+TRUSTED_TIME = "tax"
+"""The one scope whose word on when a payment happened is taken (the tax authority)."""
 
 
 @endpoint(
@@ -69,9 +70,12 @@ def person_enrollments(id_number: str) -> Any:
             amount_due=None if y.amount_due is None else str(y.amount_due),
             amount_paid=None if y.amount_paid is None else str(y.amount_paid),
             paid_at=y.paid_at,
+            payer_kind=y.payer_kind,
+            payer_id_number_masked=y.payer_masked,
+            channel=y.channel,
             benefit_start=y.benefit_start,
         )
-        for y in enrollment_years(engine, policies(), person)
+        for y in payments.enrollment_years(engine, domain_of(), person)
     ]
     return answer(
         YearList(
@@ -82,24 +86,41 @@ def person_enrollments(id_number: str) -> Any:
     )
 
 
-def _enrollment_policy(enrollment_id: int) -> Policy:
+def _enrollment(enrollment_id: int) -> None:
     row = queries.instance(engine_of().db, enrollment_id)
-    if row is None or row["process"] != "enrollment":
+    if row is None or row["process"] != ENROLLMENT:
         raise ApiError(
             404,
             "not_found",
             f"参保记录不存在：{enrollment_id}",
             f"no such enrollment: {enrollment_id}",
         )
-    found = policies().get(row["variables"].get("policy"))
-    if found is None:
+
+
+def _payment_request(who: Caller, body: PaymentRequest) -> payments.PaymentRequest:
+    if body.paid_at is not None and TRUSTED_TIME not in who.scopes:
         raise ApiError(
-            409,
-            "unknown_policy",
-            "参保记录的地区政策未加载",
-            "the enrollment's policy is not loaded",
+            422,
+            "paid_at_not_allowed",
+            "只有税务机关可以指定缴费时间，其他渠道以系统时间为准",
+            "only the tax authority may say when a payment happened; others pay now",
+            details=[{"loc": ["paid_at"], "msg": "set by the service clock"}],
         )
-    return found
+    return payments.PaymentRequest(
+        amount=body.amount,
+        payer_kind=body.payer_kind,
+        payer_id_number=body.payer_id_number,
+        channel=body.channel,
+        paid_at=body.paid_at,
+    )
+
+
+def _payment_out(paid: payments.Payment) -> PaymentOut:
+    return PaymentOut(
+        transition=transition_out(paid.transition),
+        amount=str(paid.amount),
+        benefit_start=paid.benefit_start,
+    )
 
 
 @endpoint(
@@ -116,28 +137,68 @@ def pay(enrollment_id: str, body: PaymentRequest) -> Any:
     who = caller()
     require(who, "tax", "channel")
     ident = as_id(enrollment_id, "enrollment")
-    policy = _enrollment_policy(ident)
-    paid = run(
-        lambda: pay_enrollment(
+    _enrollment(ident)
+    return _pay(
+        who,
+        body,
+        lambda request, **doors: payments.pay_enrollment(
+            engine_of(), domain_of(), ident, request, **doors
+        ),
+    )
+
+
+def _pay(who: Caller, body: PaymentRequest, operation: Callable[..., payments.Payment]) -> Any:
+    """Run a payment ``operation(request, actor=, idempotency=)`` as the caller and answer it."""
+    request = _payment_request(who, body)
+    paid = run(lambda: operation(request, actor=f"api:{who.name}", idempotency=idempotency(who)))
+    return answer(_payment_out(paid))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/payments",
+    summary="Pay a person's year by ID number (the year opens if the person is registered)",
+    scopes=("tax", "channel"),
+    body=PersonPayment,
+    response=PaymentOut,
+)
+def pay_person(body: PersonPayment) -> Any:
+    who = caller()
+    require(who, "tax", "channel")
+    return _pay(
+        who,
+        body,
+        lambda request, **doors: payments.pay_for_person(
+            engine_of(), domain_of(), body.id_number, body.policy, request, **doors
+        ),
+    )
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/enrollments",
+    summary="Open a policy year for an insured person",
+    scopes=("channel",),
+    body=YearRequest,
+    response=TransitionOut,
+    status=201,
+)
+def open_enrollment(body: YearRequest) -> Any:
+    who = caller()
+    require(who, "channel")
+    done = run(
+        lambda: open_year(
             engine_of(),
-            policy,
-            ident,
-            amount=body.amount,
-            payer_kind=body.payer_kind,
-            payer=body.payer,
-            channel=body.channel,
+            domain_of(),
+            body.id_number,
+            body.policy,
             actor=f"api:{who.name}",
-            paid_at=body.paid_at,
             idempotency=idempotency(who),
         )
     )
-    return answer(
-        PaymentOut(
-            transition=transition_out(paid.transition),
-            amount=str(paid.amount),
-            benefit_start=paid.benefit_start,
-        )
-    )
+    return answer(transition_out(done), 201)
 
 
 @endpoint(
@@ -152,10 +213,10 @@ def pay(enrollment_id: str, body: PaymentRequest) -> Any:
 )
 def enrollment_event(enrollment_id: str, body: EventRequest) -> Any:
     who = caller()
-    ident = as_id(enrollment_id, "enrollment")
-    _enrollment_policy(ident)
-    kinds = ENROLLMENT_EVENT_SCOPES.get(body.event)
+    kinds = senders_of(ENROLLMENT, body.event)
     if kinds is None:
-        raise not_sendable(body.event, sorted(ENROLLMENT_EVENT_SCOPES))
+        raise not_sendable(body.event, sendable(ENROLLMENT))
     require(who, *kinds)
+    ident = as_id(enrollment_id, "enrollment")
+    _enrollment(ident)
     return send_event(who, ident, body)

@@ -11,7 +11,9 @@ from engine import errors as engine_errors
 from workflows.cards import CardApplicationRefused
 from workflows.deductions import DeductionFileError
 from workflows.identity import InvalidIdNumber
+from workflows.imports import ImportRefused
 from workflows.payments import EnrollmentRefused
+from workflows.people import NotRegistered, RegistrationRefused
 
 
 class ApiError(Exception):
@@ -53,11 +55,15 @@ STATUS_OF: dict[type[Exception], int] = {
     engine_errors.TaskClaimedByOther: 409,
     engine_errors.DuplicateInstance: 409,
     engine_errors.InvalidTaskOutcome: 422,
-    engine_errors.TaskFormInvalid: 422,
+    engine_errors.DataInvalid: 422,
+    engine_errors.TooManyFollowUps: 409,
     engine_errors.IdempotencyConflict: 422,
     CardApplicationRefused: 422,
     EnrollmentRefused: 422,
     DeductionFileError: 422,
+    ImportRefused: 422,
+    NotRegistered: 422,
+    RegistrationRefused: 422,
 }
 
 _HTTP_CODES = {
@@ -74,7 +80,11 @@ def from_workflow_error(
 ) -> ApiError:
     status = next((s for t, s in STATUS_OF.items() if isinstance(exc, t)), 422)
     allowed = allowed if allowed is not None else getattr(exc, "allowed", None)
-    return ApiError(status, exc.code, exc.message_zh, exc.message_en, allowed=allowed)
+    problems = getattr(exc, "problems", None)
+    details = [p.as_dict() for p in problems] if problems else None
+    return ApiError(
+        status, exc.code, exc.message_zh, exc.message_en, allowed=allowed, details=details
+    )
 
 
 def from_invalid_id(exc: InvalidIdNumber) -> ApiError:

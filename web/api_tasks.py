@@ -31,7 +31,7 @@ from web.api_models import (
 )
 from web.api_spec import endpoint
 from web.api_tokens import Caller
-from web.app import engine_of
+from web.extensions import engine_of
 
 
 def _task_filter(who: Caller) -> Any:

@@ -2,7 +2,8 @@
 
 Scopes: ``channel`` (counters, the app, kiosks: apply, query, report loss, pay), ``factory``
 (card produced), ``tax`` (payments and deduction results), ``bank:<code>`` (that bank's cards and
-its tellers' tasks), ``clerk:<region>`` (clerk tasks of a region), ``read`` (counts).
+its tellers' tasks), ``clerk:<region>`` (clerk tasks of a region), ``import`` (bringing in
+existing people and cards), ``read`` (queries and counts).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, Table, insert, select
 from web.api_errors import ApiError
 from web.models import ApiToken
 
-SCOPE = re.compile(r"^(channel|factory|tax|read|bank:[a-z0-9_]+|clerk:[a-z0-9_]+)$")
+SCOPE = re.compile(r"^(channel|factory|tax|read|import|bank:[a-z0-9_]+|clerk:[a-z0-9_]+)$")
 TOKEN_PREFIX = "sb_"
 tokens: Table = ApiToken.__table__  # type: ignore[assignment]
 
@@ -47,7 +48,7 @@ def create_token(db: Engine, name: str, scopes: list[str]) -> str:
     if bad or not scopes:
         raise ValueError(
             f"invalid scope(s): {', '.join(bad) or '(none)'}; expected one of "
-            "channel, factory, tax, read, bank:<code>, clerk:<region>"
+            "channel, factory, tax, read, import, bank:<code>, clerk:<region>"
         )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with db.begin() as conn:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
-from engine.clock import Clock
-from engine.runtime import Engine
+from engine.clock import Clock, DatabaseClock, is_simulated
 from engine.scheduler import PolicyWatcher
 from web.config import default_config, from_environment
-from web.wiring import build_engine
+from web.extensions import DOMAIN, ENGINE, domain_of, engine_of
+from web.wiring import build_service
 
 
 def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None) -> Flask:
@@ -19,7 +20,9 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
 
     Args:
         config: settings that override the defaults and the environment (tests pass theirs).
-        clock: the engine's clock (the system clock unless given).
+        clock: the engine's clock; by default the service clock, which every process of the
+            service shares: the system clock plus the offset stored in the database, if any
+            (``shebao clock set``, ``shebao demo``).
     """
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -27,12 +30,23 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
     app.config.from_mapping(from_environment())
     if config:
         app.config.from_mapping(config)
-    app.extensions["shebao.engine"] = build_engine(
+    service = build_service(
         app.config["SHEBAO_DATABASE_URL"],
         app.config["SHEBAO_DEFINITIONS"],
         app.config["SHEBAO_POLICIES"],
         clock=clock,
     )
+    if clock is None:
+        service.engine.clock = DatabaseClock(service.engine.db)
+    app.extensions[ENGINE] = service.engine
+    app.extensions[DOMAIN] = service.domain
+
+    def service_clock() -> datetime | None:
+        """The service time when the engine's clock is simulated (pages show it), else None."""
+        engine_clock = engine_of(app).clock
+        return engine_clock.now() if is_simulated(engine_clock) else None
+
+    app.context_processor(lambda: {"service_clock": service_clock})
 
     from web import api, auth, inbox, processes
 
@@ -59,10 +73,6 @@ def _follow_policy_files(app: Flask) -> None:
     def reload_changed_policies() -> None:
         if watcher.changed():
             engine_of(app).registry.reload_policies()
-            app.extensions.pop("shebao.policies", None)
 
 
-def engine_of(app: Flask | None = None) -> Engine:
-    """The workflow engine of ``app`` (the current app by default)."""
-    target = app or current_app
-    return target.extensions["shebao.engine"]  # type: ignore[no-any-return]
+__all__ = ["create_app", "domain_of", "engine_of"]

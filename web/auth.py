@@ -176,7 +176,7 @@ def can_act_on_task(user: Staff, task: Mapping[str, Any]) -> bool:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     """The login form; a successful login goes on to ``next`` (a local path) or the inbox."""
-    from web.app import engine_of
+    from web.extensions import engine_of
 
     target = _safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -252,7 +252,7 @@ def _require_login() -> ResponseReturnValue | None:
 
 
 def _load_user(user_id: str) -> Staff | None:
-    from web.app import engine_of
+    from web.extensions import engine_of
 
     return load_staff(engine_of().db, int(user_id))
 

@@ -16,7 +16,7 @@ from engine.queries import counts_by_state
 from web.app import create_app, engine_of
 from web.demo_accounts import seed_if_empty
 from web.migrate import upgrade_database
-from workflows.registration import build_registry
+from workflows.domain import build_registry
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False)
@@ -96,7 +96,8 @@ def stats(process: str, as_json: bool) -> None:
     "--demo/--no-demo",
     default=True,
     show_default=True,
-    help="Seed demo data when the database is empty.",
+    help="When the database is empty, seed the demo (a simulation up to 2022-02-15) and set "
+    "the service clock to its date.",
 )
 @click.option(
     "--scheduler/--no-scheduler",
@@ -107,7 +108,7 @@ def stats(process: str, as_json: bool) -> None:
 )
 @with_appcontext
 def run(host: str, port: int, demo: bool, with_scheduler: bool) -> None:
-    """Migrate, seed demo data on first start, and serve the service."""
+    """Migrate, seed the demo on first start, and serve the service (on the service clock)."""
     from waitress import serve
 
     from engine.scheduler import Scheduler

@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from web.api_tokens import create_token
-from web.app import engine_of
+from web.extensions import engine_of
 
 
 @click.group("tokens")
@@ -22,7 +22,7 @@ def tokens() -> None:
     "scopes",
     multiple=True,
     required=True,
-    help="channel, factory, tax, read, bank:<code> or clerk:<region>; repeatable.",
+    help="channel, factory, tax, read, import, bank:<code> or clerk:<region>; repeatable.",
 )
 @with_appcontext
 def create(name: str, scopes: tuple[str, ...]) -> None:

@@ -1,57 +1,124 @@
-"""The ``shebao`` commands for batch domain work: deduction files from the tax authority."""
+"""The ``shebao import`` commands: batch files from outside systems, applied through the same rules
+as the API (deduction results of the tax authority; a province's existing people and cards).
+
+Each prints what was applied, what was unchanged (imported before) and every rejected row with its
+line number and reason, and exits 1 when any row was rejected (0 when all were applied or
+unchanged), so a calling script notices a partly applied file.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from engine.errors import WorkflowError
-from web.app import engine_of
-from workflows.deductions import import_deductions
-from workflows.policy import load_policies
+from web.extensions import domain_of, engine_of
+from workflows.deductions import import_deductions, read_text
+from workflows.imports import import_people, read_people_csv
+
+REJECTED_EXIT = 1
 
 
-@click.command("import-deductions")
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        seen = {"line": 1}
+
+        def advance(line: int) -> None:
+            bar.update(line - seen["line"])
+            seen["line"] = line
+
+        yield advance
+
+
+def _report(totals: str, rejected: list[tuple[int, str | None]]) -> None:
+    """Print the totals and every rejected row; exit 1 when a row was rejected."""
+    click.echo(totals)
+    for line, reason in rejected:
+        click.echo(f"  line {line}: {reason}")
+    if rejected:
+        sys.exit(REJECTED_EXIT)
+
+
+def _lines(text: str) -> int:
+    return max(text.count("\n") - 1, 0)
+
+
+@click.group("import")
+def import_group() -> None:
+    """Batch files from outside systems (CSV, UTF-8 or GBK)."""
+
+
+@import_group.command("deductions")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--policy", "policy_id", required=True, help="Policy id, e.g. huian-2023.")
 @click.option("--actor", default="tax-authority", show_default=True)
 @with_appcontext
-def import_deductions_command(file: Path, policy_id: str, actor: str) -> None:
+def deductions(file: Path, policy_id: str, actor: str) -> None:
     """Apply a batch deduction result FILE (CSV) from the tax authority to POLICY's enrollments.
 
-    Columns: id_number, policy_year, amount, result (success/failed), reason. Importing the same
-    file again changes nothing; bad rows are listed with their line numbers and skipped.
+    Columns: id_number, policy_year, amount, result (success/failed), reason, and optionally
+    paid_at (ISO 8601 with a time zone). Importing the same file again changes nothing; bad rows
+    are listed with their line numbers and skipped; exit 1 if any row was rejected.
     """
-    policies = load_policies(current_app.config["SHEBAO_POLICIES"])
-    if policy_id not in policies:
-        raise click.BadParameter(
-            f"unknown policy; known: {', '.join(sorted(policies))}", param_hint="--policy"
-        )
-    lines = max(sum(1 for _ in file.open(encoding="utf-8-sig", errors="replace")) - 1, 0)
-    with click.progressbar(length=lines, label="导入扣费结果 importing", file=sys.stderr) as bar:
-        seen = {"line": 1}
-
-        def progress(line: int) -> None:
-            bar.update(line - seen["line"])
-            seen["line"] = line
-
-        try:
-            report = import_deductions(
-                engine_of(), policies[policy_id], file, actor=actor, progress=progress
-            )
-        except WorkflowError as exc:
-            raise click.ClickException(str(exc)) from None
-    click.echo(
+    policy = domain_of().regions.policy(policy_id)
+    if policy is None:
+        known = ", ".join(sorted(domain_of().policies))
+        raise click.BadParameter(f"unknown policy; known: {known}", param_hint="--policy")
+    try:
+        text = read_text(file)
+        with _progress(_lines(text), "导入扣费结果 importing") as advance:
+            report = import_deductions(engine_of(), policy, file, actor=actor, progress=advance)
+    except WorkflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    _report(
         f"applied: {report.applied}  unchanged: {report.unchanged}  "
-        f"rejected: {len(report.rejected)}"
+        f"rejected: {len(report.rejected)}",
+        [(r.line, r.reason) for r in report.rejected],
     )
-    for rejected in report.rejected:
-        click.echo(f"  line {rejected.line}: {rejected.reason}")
+
+
+@import_group.command("people")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--actor", default="import", show_default=True)
+@with_appcontext
+def people(file: Path, actor: str) -> None:
+    """Bring in existing people and their cards from FILE (CSV).
+
+    Columns: id_number, name, region (foshan, huian) and optionally residence, household,
+    reduction_categories (separated by |), card_number, card_bank, card_state, card_region_code.
+    A person already on the books and a card number imported before are unchanged; a person with
+    several usable cards in a province gets the extra-cards review. Exit 1 if any row was rejected.
+    """
+    try:
+        text = read_text(file)
+        rows = read_people_csv(text)
+        with _progress(len(rows), "导入参保人和社保卡 importing") as advance:
+            report = import_people(engine_of(), domain_of(), rows, actor=actor, progress=advance)
+    except WorkflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    _report(
+        f"applied: {report.count('applied')}  unchanged: {report.count('unchanged')}  "
+        f"rejected: {len(report.rejected)}  reviews opened: {report.reviews_opened}",
+        [(r.line, r.reason) for r in report.rejected],
+    )
+
+
+# The name of the first release, kept so scripts that call it go on working.
+legacy_deductions = click.Command(
+    "import-deductions",
+    callback=deductions.callback,
+    params=deductions.params,
+    help=deductions.help,
+    hidden=True,
+)
 
 
 def register(main: click.Group) -> None:
-    main.add_command(import_deductions_command)
+    main.add_command(import_group)
+    main.add_command(legacy_deductions)

@@ -20,7 +20,7 @@ from flask.cli import with_appcontext
 from engine.clock import SimulatedClock
 from engine.scheduler import DEFAULT_INTERVAL, Scheduler, run_once
 from engine.timers import DEFAULT_CHUNK, move_policy_timers
-from web.app import engine_of
+from web.extensions import engine_of
 
 
 def parse_moment(text: str) -> datetime:

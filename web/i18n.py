@@ -102,7 +102,14 @@ WORDS: dict[str, Label] = {
         "Colour shows load: white idle, green low, yellow medium, orange high, red peak",
     ),
     "start": Label("开始", "Start"),
+    "facts": Label("办理依据", "Facts of the decision"),
+    "yes": Label("是", "Yes"),
+    "no": Label("否", "No"),
     "click_state": Label("点击状态查看其实例", "Click a state to list its instances"),
+    "service_date_simulated": Label(
+        "业务日期 {date}（模拟时钟）", "Service date {date} (simulated clock)"
+    ),
+    "service_time": Label("业务时间", "Service time"),
 }
 
 GROUPS: dict[str, Label] = {
@@ -112,10 +119,12 @@ GROUPS: dict[str, Label] = {
     "supervisor": Label("业务主管", "Supervisor"),
 }
 
-REGIONS: dict[str, Label] = {
-    "foshan": Label("佛山市", "Foshan"),
-    "huian": Label("惠安县", "Hui'an"),
-}
+
+def regions() -> dict[str, Label]:
+    """Every region the service serves, with its name (from the policy files)."""
+    from web.extensions import domain_of
+
+    return {r.key: Label(r.name.zh, r.name.en) for r in domain_of().regions}
 
 
 def current_lang() -> str:
@@ -138,15 +147,38 @@ def group_label(group: str) -> str:
 
 def scope_label(scope: str | None) -> str:
     """A scope (a bank key or a region) in words."""
-    from workflows.cards import BANKS
+    from web.extensions import domain_of
 
     if scope is None:
         return WORDS["all"].get(current_lang())
-    if scope in REGIONS:
-        return REGIONS[scope].get(current_lang())
-    if scope in BANKS:
-        return BANKS[scope] if current_lang() == "zh" else scope.upper()
+    known = domain_of().regions
+    region = known.find(scope)
+    if region is not None:
+        return region.name.zh if current_lang() == "zh" else region.name.en
+    bank = known.bank_label(scope)
+    if bank is not None:
+        return bank.zh if current_lang() == "zh" else bank.en
     return scope
+
+
+def fact_value(value: Any) -> str:
+    """A task fact in words: yes/no, lists joined, times local, ``-`` for none."""
+    if value is None or value == "" or value == []:
+        return "-"
+    if isinstance(value, bool):
+        return t("yes") if value else t("no")
+    if isinstance(value, list | tuple):
+        return (
+            "、".join(str(v) for v in value)
+            if current_lang() == "zh"
+            else ", ".join(map(str, value))
+        )
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and "T" in value:
+        try:
+            return local_time(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)
 
 
 def local_time(value: datetime | None, with_time: bool = True) -> str:
@@ -190,6 +222,7 @@ def _template_globals() -> dict[str, Any]:
         "event_label": event_label,
         "task_label": task_label,
         "mask_id": mask_id_number,
+        "fact_value": fact_value,
     }
 
 

@@ -1,8 +1,8 @@
 """The staff task inbox: the tasks a user's group and scope may take; claim, release, complete.
 
-The operations (``claim``, ``release``, ``complete``) check the user's group and scope, validate the
-task's form (an ``id_number`` field must be a valid resident ID number) and call the engine with the
-username as the actor; the views parse the request, call one of them and render. A workflow error
+The operations (``claim``, ``release``, ``complete``) check the user's group and scope and call the
+engine with the username as the actor (the engine checks the form by the definition's field types,
+as it does for the tasks API); the views parse the request, call one of them and render. A workflow error
 (someone else was faster, a guard said no) becomes a message on the page, never an error page.
 """
 
@@ -20,9 +20,9 @@ from engine.errors import TaskClaimedByOther, TaskNotOpen, WorkflowError
 from engine.runtime import Engine
 from web import i18n
 from web import inbox_queries as iq
-from web.app import engine_of
 from web.auth import Staff, add_error_pages, can_act_on_task, can_read_task
-from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
+from web.extensions import engine_of
+from workflows.identity import mask_id_number
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 add_error_pages(bp)
@@ -30,12 +30,6 @@ add_error_pages(bp)
 
 class OutOfScope(Exception):
     """The task is outside the user's group or scope (HTTP 403)."""
-
-
-class FormInvalid(WorkflowError):
-    """A field of the task's form failed its check; the message says which."""
-
-    code = "form_invalid"
 
 
 # -- operations ------------------------------------------------------------------------------
@@ -63,28 +57,37 @@ def release(engine: Engine, user: Staff, task_id: int) -> None:
     engine.release_task(task_id, user.username)
 
 
-def validate_form(
-    engine: Engine, task: Mapping[str, Any], form: Mapping[str, str]
-) -> dict[str, str]:
-    """The task's form values, checked by field type.
+def task_facts(spec: Any, variables: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """The facts the task's decision depends on (``facts:`` in its definition), with their values
+    from the instance's variables (dotted paths); a missing one is None."""
+    found = []
+    for fact in spec.facts if spec else ():
+        value: Any = variables
+        for part in fact.path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        found.append((fact.label, value))
+    return found
 
-    Raises:
-        FormInvalid: an ``id_number`` field is not a valid ID number (says which check failed).
-    """
-    definition = engine.definition(task["process"])
-    spec = definition.states[task["state"]].task
-    values: dict[str, str] = {}
-    for field in spec.form if spec else ():
-        value = form.get(field.name, "").strip()
-        if field.type == "id_number" and value:
-            try:
-                value = validate_id_number(value)
-            except InvalidIdNumber as exc:
-                raise FormInvalid(
-                    f"{field.label.zh}：{exc.message_zh}", f"{field.label.en}: {exc.message_en}"
-                ) from None
-        values[field.name] = value
-    return values
+
+def reference_choices(
+    engine: Engine, instance_id: int, spec: Any
+) -> dict[str, list[dict[str, Any]]]:
+    """For each ``reference`` field of the task's form: the instances it may name now."""
+    fields = [f for f in (spec.form if spec else ()) if f.type == "reference"]
+    if not fields:
+        return {}
+
+    def work(tx: Any) -> dict[str, list[dict[str, Any]]]:
+        row = engine.load(tx, instance_id)
+        return {
+            f.name: [
+                {"id": v.id, "state": v.state, "process": v.process, "variables": v.variables}
+                for v in engine.reference_options(tx, row, f)
+            ]
+            for f in fields
+        }
+
+    return engine.read(work)
 
 
 def complete(
@@ -98,10 +101,9 @@ def complete(
             else, or a guard refused (e.g. the presented ID is not the one used to apply).
     """
     task = _task_for(engine, user, task_id, act=True)
-    values = validate_form(engine, task, form)
     if task["assignee"] != user.username:
         engine.claim_task(task_id, user.username)
-    engine.complete_task(task_id, actor=user.username, data=values, outcome=outcome)
+    engine.complete_task(task_id, actor=user.username, data=dict(form), outcome=outcome)
 
 
 # -- views -----------------------------------------------------------------------------------
@@ -168,7 +170,7 @@ def index() -> ResponseReturnValue:
         group=group,
         groups=groups,
         kinds=_task_kinds(engine, group),
-        regions=i18n.REGIONS,
+        regions=i18n.regions(),
         now=engine.clock.now(),
         processes=engine.processes,
         mask=mask_id_number,
@@ -207,6 +209,11 @@ def _render_detail(task_id: int, status: int = 200, form: Mapping[str, str] | No
             form=form or {},
             can_act=can_act_on_task(_me(), task),
             history=queries.history(engine.db, instance["id"]),
+            facts=task_facts(spec, instance["variables"]),
+            processes=engine.processes,
+            choices=reference_choices(engine, instance["id"], spec)
+            if task["status"] == "open"
+            else {},
             svg=instance_svg(engine, instance, i18n.current_lang()),
             now=engine.clock.now(),
             mask=mask_id_number,

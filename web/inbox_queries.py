@@ -21,7 +21,6 @@ from sqlalchemy import Engine as SqlEngine
 from engine import statements as st
 
 PAGE_SIZE = 50
-REGION_CODES = {"foshan": "4406", "huian": "350521"}  # address-code prefixes of each region
 _STAMP = "%Y%m%dT%H%M%S%f"
 
 
@@ -72,13 +71,10 @@ def _sort_key(row: dict[str, Any]) -> tuple[bool, datetime, int]:
 
 
 def _region_condition(region: str) -> Any:
+    """Tasks of ``region``: scoped to it (clerks), or of an instance of it (every card and year
+    carries its region key, ``workflows.regions``)."""
     variables = st.instances.c.variables
-    prefix = REGION_CODES.get(region, region)
-    return or_(
-        st.tasks.c.scope == region,
-        variables["region"].as_string() == region,
-        variables["region_code"].as_string().like(f"{prefix}%"),
-    )
+    return or_(st.tasks.c.scope == region, variables["region"].as_string() == region)
 
 
 def _scan(

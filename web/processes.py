@@ -21,8 +21,8 @@ from engine.errors import UnknownProcess
 from engine.runtime import Engine
 from web import i18n
 from web import inbox_queries as iq
-from web.app import engine_of
 from web.auth import add_error_pages
+from web.extensions import engine_of
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 add_error_pages(bp)

@@ -5,6 +5,8 @@ spot, online and counter applications produced then activated in person with the
 production progress; lines 36-40: the electronic card issued alongside a third-generation card;
 line 26: partner banks) and quanzhou-huian-cards-and-2023-medical-insurance.txt (lines 7-9: one
 person one card per province; unusable cards have their bank account closed at the bank's counter).
+Which states are usable, which are steps of production progress and in which the electronic card
+works are tags of ``definitions/card.yaml``; regions and their partner banks come from the policies.
 """
 
 from __future__ import annotations
@@ -23,63 +25,12 @@ from engine.runtime import Engine, Idempotency, Transition, request_hash
 from engine.sqlexec import Tx
 from engine.statements import instances
 from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
+from workflows.regions import Regions
 
 FAST_ISSUANCE = "fast_issuance"
 CHANNELS = (FAST_ISSUANCE, "online", "counter")
-
-# Foshan's 17 partner banks (Foshan document, line 26).
-BANKS: dict[str, str] = {
-    "icbc": "工商银行",
-    "abc": "农业银行",
-    "boc": "中国银行",
-    "ccb": "建设银行",
-    "ceb": "光大银行",
-    "foshan_rcb": "佛山农商",
-    "nanhai_rcb": "南海农商",
-    "shunde_rcb": "顺德农商",
-    "cgb": "广发银行",
-    "crbank": "华润银行",
-    "bocom": "交通银行",
-    "psbc": "邮储银行",
-    "gzcb": "广州银行",
-    "citic": "中信银行",
-    "pingan": "平安银行",
-    "cib": "兴业银行",
-    "cmb": "招商银行",
-}
-
-# States in which a card is usable (or on its way to being usable): a second card is refused then.
-USABLE_STATES = ("applied", "produced", "awaiting_activation", "active")
-
-# The events that lead a new card to each state (imports, demo data).
-EVENTS_TO: dict[str, tuple[str, ...]] = {
-    "applied": (),
-    "produced": ("produce",),
-    "awaiting_activation": ("produce", "notify_holder"),
-    "active": ("produce", "notify_holder", "activate"),
-    "lost": ("produce", "notify_holder", "activate", "report_loss"),
-    "cancelled": ("produce", "notify_holder", "activate", "cancel"),
-    "bank_account_closed": (
-        "produce",
-        "notify_holder",
-        "activate",
-        "report_loss",
-        "close_bank_account",
-    ),
-}
-
-# Production progress (制卡进度) as the holder sees it: each step and the events that complete it.
-PROGRESS_STEPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("applied", "已申领", "Applied", ("start",)),
-    ("produced", "已制卡", "Produced", ("produce", "issue_on_the_spot")),
-    (
-        "notified",
-        "银行已通知领卡",
-        "Bank notified the holder",
-        ("notify_holder", "issue_on_the_spot"),
-    ),
-    ("activated", "已激活", "Activated", ("activate", "issue_on_the_spot")),
-)
+PROCESS = "card"
+USABLE = "usable"
 
 
 class CardApplicationRefused(WorkflowError):
@@ -132,8 +83,46 @@ def register(registry: Registry) -> None:
     registry.add_guard("presented_id_matches_application", presented_id_matches_application)
 
 
+def card_variables(
+    regions: Regions, *, id_number: str, bank: str, region_code: str, channel: str
+) -> dict[str, Any]:
+    """A card's variables, checked: a valid ID, a covered region, one of its partner banks.
+
+    Raises:
+        CardApplicationRefused: naming what is wrong.
+    """
+    try:
+        person = validate_id_number(id_number)
+    except InvalidIdNumber as exc:
+        raise CardApplicationRefused(exc.message_zh, exc.message_en) from None
+    if channel not in CHANNELS:
+        raise CardApplicationRefused(f"未知的申领渠道：{channel}", f"unknown channel: {channel}")
+    region = regions.by_code(region_code) if len(region_code) == 6 else None
+    if region is None:
+        raise CardApplicationRefused(
+            f"本系统不办理该地区的社保卡：{region_code}",
+            f"no region served here has the code {region_code}",
+        )
+    if bank not in region.banks:
+        raise CardApplicationRefused(
+            f"{bank} 不是{region.name.zh}的社保卡合作银行",
+            f"{bank} is not a partner bank of {region.name.en}",
+        )
+    return {
+        "id_number": person,
+        "channel": channel,
+        "bank": bank,
+        "region_code": region_code,
+        "region": region.key,
+        "province": region.province,
+        # Third-generation cards made from 2021-01-01 come with an electronic card (lines 36-37).
+        "electronic_card": True,
+    }
+
+
 def apply_for_card(
     engine: Engine,
+    regions: Regions,
     *,
     id_number: str,
     channel: str,
@@ -146,51 +135,35 @@ def apply_for_card(
     """Accept an application; a fast-issuance one is produced and activated in the same visit.
 
     Raises:
-        CardApplicationRefused: invalid ID number, unknown channel or bank, or the person already
-            has a usable card in this province (one person one card per province).
+        CardApplicationRefused: invalid ID number, unknown channel, region or bank, or the person
+            already has a usable card in this province (one person one card per province).
     """
-    try:
-        person = validate_id_number(id_number)
-    except InvalidIdNumber as exc:
-        raise CardApplicationRefused(exc.message_zh, exc.message_en) from None
-    if channel not in CHANNELS:
-        raise CardApplicationRefused(f"未知的申领渠道：{channel}", f"unknown channel: {channel}")
-    if bank not in BANKS:
-        raise CardApplicationRefused(f"未知的合作银行：{bank}", f"unknown partner bank: {bank}")
-    if not (len(region_code) == 6 and region_code.isdigit()):
-        raise CardApplicationRefused(
-            f"地区代码无效：{region_code}", f"bad region code: {region_code}"
-        )
-    key = card_key(person, region_code)
-    variables: dict[str, Any] = {
-        "id_number": person,
-        "channel": channel,
-        "bank": bank,
-        "region_code": region_code,
-        "province": region_code[:2],
-        "outlet": outlet,
-        # Third-generation cards made from 2021-01-01 come with an electronic card (lines 36-37).
-        "electronic_card": True,
-    }
-    definition = engine.definition("card")
+    variables = card_variables(
+        regions, id_number=id_number, bank=bank, region_code=region_code, channel=channel
+    )
+    variables["outlet"] = outlet
+    key = card_key(variables["id_number"], region_code)
+    definition = engine.definition(PROCESS)
 
     def work(tx: Tx) -> Transition:
-        _refuse_second_card(engine, tx, key)
-        started = engine.start_in(tx, definition, "applied", key, variables, actor)
+        refuse_second_card(engine, tx, key)
+        started = engine.start_in(tx, definition, definition.initial[0], key, variables, actor)
         if channel != FAST_ISSUANCE:
             return started
-        return engine.fire_in(
-            tx, engine.load(tx, started.instance_id), "issue_on_the_spot", actor, {}
-        )
+        [on_the_spot] = [
+            e.name for e in definition.events.values() if "fast_issuance_channel" in e.guards
+        ]
+        return engine.fire_in(tx, engine.load(tx, started.instance_id), on_the_spot, actor, {})
 
     if idempotency is None:
         return engine.transaction(work)
     return engine.run_idempotent(idempotency, request_hash("apply_for_card", variables), work)
 
 
-def _refuse_second_card(engine: Engine, tx: Tx, key: str) -> None:
+def refuse_second_card(engine: Engine, tx: Tx, key: str) -> None:
+    """One person one card per province: refuse when ``key`` holds a usable card already."""
     try:
-        engine.check_exclusive(tx, "card", key, USABLE_STATES)
+        engine.check_exclusive(tx, PROCESS, key, engine.definition(PROCESS).tagged(USABLE))
     except DuplicateInstance as found:
         raise CardApplicationRefused(
             f"省内一人一卡：该居民已有可用社保卡（卡 {found.instance_id}，状态 {found.state}），"
@@ -200,31 +173,26 @@ def _refuse_second_card(engine: Engine, tx: Tx, key: str) -> None:
         ) from None
 
 
-def report_loss(engine: Engine, card_id: int, actor: str) -> Transition:
-    """Report a card lost; a bank-teller task to close its account opens at the card's bank."""
-    return engine.fire(card_id, "report_loss", actor=actor)
-
-
-def cancel_card(engine: Engine, card_id: int, actor: str, reason: str) -> Transition:
-    """Cancel a card at a service outlet; its bank account must then be closed at the bank."""
-    return engine.fire(card_id, "cancel", actor=actor, data={"reason": reason})
-
-
 def production_progress(engine: Engine, card_id: int) -> list[ProgressStep]:
-    """The card's production progress (制卡进度) from its history (Foshan document, line 34)."""
-    done: dict[str, datetime] = {}
+    """The card's production progress (制卡进度, Foshan document line 34): the states tagged
+    ``progress`` in order, each done when the card first reached it or a later step."""
+    definition = engine.definition(PROCESS)
+    steps = definition.tagged("progress")
+    reached: dict[str, datetime] = {}
     for entry in queries.history(engine.db, card_id):
-        done.setdefault(entry["event"], entry["occurred_at"])
-    steps = []
-    for step, zh, en, events in PROGRESS_STEPS:
-        when = next((done[e] for e in events if e in done), None)
-        steps.append(ProgressStep(step, zh, en, when))
-    return steps
+        reached.setdefault(entry["to_state"], entry["occurred_at"])
+    found = []
+    for i, step in enumerate(steps):
+        times = [reached[s] for s in steps[i:] if s in reached]
+        label = definition.states[step].label
+        found.append(ProgressStep(step, label.zh, label.en, min(times) if times else None))
+    return found
 
 
-def electronic_card_status(card_state: str) -> str:
-    """The electronic card follows the physical one: usable only while that card is active."""
-    return "usable" if card_state == "active" else "unusable"
+def electronic_card_status(engine: Engine, card_state: str) -> str:
+    """The electronic card follows the physical one: usable in the states tagged for it."""
+    tagged = engine.definition(PROCESS).tagged("electronic_card")
+    return "usable" if card_state in tagged else "unusable"
 
 
 def cards_of(engine: Engine, id_number: str) -> Sequence[dict[str, Any]]:
@@ -238,7 +206,7 @@ def cards_of(engine: Engine, id_number: str) -> Sequence[dict[str, Any]]:
             instances.c.variables,
             instances.c.created_at,
         )
-        .where(instances.c.process == "card", instances.c.business_key.like(f"%:{person}"))
+        .where(instances.c.process == PROCESS, instances.c.business_key.like(f"%:{person}"))
         .order_by(instances.c.id)
     )
     with engine.db.connect() as conn:

@@ -1,38 +1,42 @@
 """Batch deduction results from the tax authority (CSV) applied to enrollments, idempotently.
 
-One row per insured person: ``id_number, policy_year, amount, result, reason``. A success moves the
-enrollment to ``deducted``, a failure to ``deduction_failed`` (Foshan document, lines 57-58). Every
-row carries an idempotency key, so importing the same file twice changes nothing the second time.
-Bad rows are reported with their line numbers and skipped; good rows are applied.
+One row per insured person: ``id_number, policy_year, amount, result, reason`` and optionally
+``paid_at`` (when the authority deducted; the service clock otherwise). A success fires ``deduct``,
+a failure ``fail_deduction`` (Foshan document, lines 57-58): the same events, with the same guards
+(the payment period, the amount due), as the tax authority's API calls. Every row carries an
+idempotency key, so importing the same file twice changes nothing the second time. Bad rows are
+reported with their line numbers and skipped; good rows are applied. Files in UTF-8 (with or
+without a byte order mark) and in GB 18030/GBK, which Chinese tax systems commonly export, are read.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from engine import queries
 from engine.errors import EventNotAllowed, WorkflowError
 from engine.runtime import Engine, Idempotency
 from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
-from workflows.payments import LIVE_STATES, enrollment_key
+from workflows.people import ENROLLMENT, LIVE, enrollment_key
 from workflows.policy import Policy
 
-COLUMNS = ("id_number", "policy_year", "amount", "result", "reason")
+COLUMNS = ("id_number", "policy_year", "amount", "result", "reason", "paid_at")
+REQUIRED = COLUMNS[:4]
 RESULTS = {
     "success": "deduct",
     "成功": "deduct",
     "failed": "fail_deduction",
     "失败": "fail_deduction",
 }
-TARGETS = {"deduct": "deducted", "fail_deduction": "deduction_failed"}
+ENCODINGS = ("utf-8-sig", "gb18030")
 
 
 class DeductionFileError(WorkflowError):
-    """The file as a whole cannot be read (missing columns, not UTF-8)."""
+    """The file as a whole cannot be read (missing columns, an unknown encoding)."""
 
     code = "deduction_file_invalid"
 
@@ -59,48 +63,51 @@ class _Row:
     line: int
     id_number: str
     event: str
-    amount: Decimal
-    reason: str
+    data: dict[str, str]
 
 
-def _rows(path: Path, policy: Policy, report: ImportReport) -> Iterator[_Row]:
+def read_text(path: Path) -> str:
+    """The file's text: UTF-8 (BOM or not), else GB 18030 (a superset of GBK)."""
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        raw = path.read_bytes()
     except OSError as exc:
         raise DeductionFileError(f"无法读取文件：{exc}", f"cannot read the file: {exc}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in COLUMNS[:4] if c not in (reader.fieldnames or ())]
-        if missing:
-            raise DeductionFileError(
-                f"缺少列：{', '.join(missing)}", f"missing columns: {', '.join(missing)}"
-            )
+    for encoding in ENCODINGS:
         try:
-            for record in reader:
-                line = reader.line_num
-                problem = None
-                try:
-                    number = validate_id_number(record["id_number"] or "")
-                except InvalidIdNumber as exc:
-                    number, problem = "", f"id_number: {exc.message_en}"
-                event = RESULTS.get((record["result"] or "").strip().lower())
-                try:
-                    amount = Decimal((record["amount"] or "").strip())
-                except InvalidOperation:
-                    amount = Decimal(-1)
-                if problem is None and str(record["policy_year"]).strip() != str(policy.year):
-                    problem = f"policy_year {record['policy_year']!r} is not {policy.year}"
-                if problem is None and event is None:
-                    problem = f"result {record['result']!r} is not success/failed"
-                if problem is None and amount < 0:
-                    problem = f"amount {record['amount']!r} is not an amount"
-                if problem:
-                    report.rejected.append(Rejected(line, problem))
-                    continue
-                assert event is not None
-                yield _Row(line, number, event, amount, (record.get("reason") or "").strip())
+            return raw.decode(encoding)
         except UnicodeDecodeError:
-            raise DeductionFileError("文件不是 UTF-8 编码", "the file is not UTF-8") from None
+            continue
+    raise DeductionFileError(
+        "文件编码无法识别（应为 UTF-8 或 GBK）", "the file is neither UTF-8 nor GBK/GB 18030"
+    )
+
+
+def _rows(text: str, policy: Policy, report: ImportReport) -> Iterator[_Row]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = [c for c in REQUIRED if c not in (reader.fieldnames or ())]
+    if missing:
+        raise DeductionFileError(
+            f"缺少列：{', '.join(missing)}", f"missing columns: {', '.join(missing)}"
+        )
+    for record in reader:
+        line = reader.line_num
+        cell = {c: str(record.get(c) or "").strip() for c in COLUMNS}
+        problem = None
+        try:
+            number = validate_id_number(cell["id_number"])
+        except InvalidIdNumber as exc:
+            number, problem = "", f"id_number: {exc.message_en}"
+        event = RESULTS.get(cell["result"].lower())
+        if problem is None and cell["policy_year"] != str(policy.year):
+            problem = f"policy_year {cell['policy_year']!r} is not {policy.year}"
+        if problem is None and event is None:
+            problem = f"result {cell['result']!r} is not success/failed"
+        if problem:
+            report.rejected.append(Rejected(line, problem))
+            continue
+        assert event is not None
+        data = {k: cell[k] for k in ("amount", "reason", "paid_at") if cell[k]}
+        yield _Row(line, number, event, data)
 
 
 def import_deductions(
@@ -114,32 +121,26 @@ def import_deductions(
     """Apply a deduction result file for ``policy``; returns what was applied, unchanged, rejected."""
     report = ImportReport()
     scope = f"deductions:{policy.policy}"
-    for row in _rows(Path(path), policy, report):
+    definition = engine.definition(ENROLLMENT)
+    live = definition.tagged(LIVE)
+    for row in _rows(read_text(Path(path)), policy, report):
         if progress:
             progress(row.line)
         key = enrollment_key(row.id_number, policy.policy)
         found = next(
-            (
-                (i, s)
-                for i, s in queries.by_business_key(engine.db, "enrollment", key)
-                if s in LIVE_STATES
-            ),
+            ((i, s) for i, s in queries.by_business_key(engine.db, ENROLLMENT, key) if s in live),
             None,
         )
         if found is None:
-            report.rejected.append(
-                Rejected(
-                    row.line, f"no {policy.policy} enrollment for {mask_id_number(row.id_number)}"
-                )
-            )
+            who = mask_id_number(row.id_number)
+            report.rejected.append(Rejected(row.line, f"no {policy.policy} enrollment for {who}"))
             continue
         instance_id, state = found
-        data = {"amount": str(row.amount), "reason": row.reason}
-        idem = Idempotency(scope, f"{row.id_number}:{row.event}:{row.amount}")
+        idem = Idempotency(scope, f"{row.id_number}:{row.event}:{row.data.get('amount', '')}")
         try:
-            done = engine.fire(instance_id, row.event, actor=actor, data=data, idempotency=idem)
+            done = engine.fire(instance_id, row.event, actor=actor, data=row.data, idempotency=idem)
         except EventNotAllowed:
-            if state == TARGETS[row.event]:
+            if state == definition.events[row.event].target:
                 report.unchanged += 1
             else:
                 report.rejected.append(

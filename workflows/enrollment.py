@@ -1,101 +1,184 @@
-"""Enrollment rules the enrollment definition names: payment windows, late payment, refunds."""
+"""Enrollment rules the enrollment definition names: periods, fees, payers, payments, refunds.
+
+Every fact a rule depends on comes from the service's clock, the year's policy and the instance's
+own variables; the only time a caller may give is ``paid_at`` on the tax authority's events (the
+definition lets only the ``tax`` scope send those, and the payments API lets only it set the time).
+The rules run whichever door the event comes in by: the payments API, the events API, the
+deduction file import, a task.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from engine.errors import TransitionRefused
 from engine.registry import Registry, TransitionContext
-from workflows.policy import Policy
+from workflows.identity import age_on, mask_id_number
+from workflows.policy import LatePaymentRefused, Policy, PolicyError
+
+if TYPE_CHECKING:
+    from workflows.domain import Domain
 
 PAYER_KINDS = ("self", "family", "on_behalf")
+SELF = "self"
+TAX_BATCH = "tax_batch"
+
+
+def amount_due(policy: Policy, variables: Mapping[str, Any], paid_at: datetime) -> Decimal:
+    """The individual contribution for this person paying at ``paid_at`` (reductions, late rules).
+
+    Raises:
+        LatePaymentRefused: ``paid_at`` is after the period and the policy no longer accepts it.
+        PolicyError: the policy lacks an amount.
+    """
+    day = paid_at.astimezone(ZoneInfo(policy.timezone)).date()
+    age = age_on(str(variables["id_number"]), day)
+    return policy.amount_due(
+        variables.get("reduction_categories", ()), age, variables.get("flags", ()), paid_at=paid_at
+    )
 
 
 class EnrollmentRules:
-    """Guards and actions over the loaded region policies."""
+    """Guards and actions over the domain's policies (read anew at each call: reloads apply)."""
 
-    def __init__(self, policies: Mapping[str, Policy]) -> None:
-        self.policies = policies
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
 
     def policy_of(self, variables: Mapping[str, Any]) -> Policy:
-        name = variables.get("policy")
-        if name not in self.policies:
-            raise TransitionRefused(f"未知的地区政策：{name}", f"unknown region policy: {name}")
-        return self.policies[str(name)]
+        try:
+            return self.domain.policy_of(variables)
+        except LookupError:
+            name = variables.get("policy")
+            raise TransitionRefused(
+                f"未知的地区政策：{name}", f"unknown region policy: {name}"
+            ) from None
 
     @staticmethod
-    def paid_at(ctx: TransitionContext) -> datetime:
+    def moment(ctx: TransitionContext) -> datetime:
+        """When the payment happened: the tax authority's ``paid_at``, else the service clock."""
         raw = ctx.data.get("paid_at")
         if raw is None:
             return ctx.now
         moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
         if moment.tzinfo is None:
             raise TransitionRefused("缴费时间必须带时区", "paid_at needs a time zone")
+        if moment > ctx.now:
+            raise TransitionRefused(
+                "缴费时间不能晚于当前时间", "paid_at cannot be later than the service clock"
+            )
         return moment
 
     def within_payment_period(self, ctx: TransitionContext) -> bool:
-        policy, paid_at = self.policy_of(ctx.variables), self.paid_at(ctx)
+        policy, paid_at = self.policy_of(ctx.variables), self.moment(ctx)
         if not policy.is_within_period(paid_at):
             raise TransitionRefused(
-                f"{paid_at.date()} 不在 {policy.policy} 的集中缴费期内",
-                f"{paid_at.date()} is outside the payment period of {policy.policy}",
+                f"{paid_at.date()} 不在 {policy.policy} 的集中缴费期"
+                f"（{policy.payment_period.start} 至 {policy.payment_period.end}）内",
+                f"{paid_at.date()} is outside the payment period of {policy.policy} "
+                f"({policy.payment_period.start} to {policy.payment_period.end})",
             )
         return True
 
     def late_payment_accepted(self, ctx: TransitionContext) -> bool:
-        policy, paid_at = self.policy_of(ctx.variables), self.paid_at(ctx)
+        policy, paid_at = self.policy_of(ctx.variables), self.moment(ctx)
         if not policy.late_payment_accepted(paid_at):
             raise TransitionRefused(
-                f"{policy.policy} 不接受 {paid_at.date()} 的逾期缴费",
-                f"{policy.policy} does not accept a late payment on {paid_at.date()}",
+                f"{policy.policy} 不接受 {paid_at.date()} 的逾期缴费（视为放弃当年参保）",
+                f"{policy.policy} does not accept a late payment on {paid_at.date()} "
+                "(the year's benefits were given up)",
             )
         return True
 
-    def refund_window_open(self, ctx: TransitionContext) -> bool:
+    def payer_accepted(self, ctx: TransitionContext) -> bool:
+        """Who pays: one of the policy's payer kinds; someone else's payment names the payer."""
         policy = self.policy_of(ctx.variables)
-        if not policy.duplicate_refund_accepted(ctx.now):
+        kind = str(ctx.data.get("payer_kind", SELF))
+        payer = ctx.data.get("payer_id_number")
+        if kind not in policy.payers:
             raise TransitionRefused(
-                f"{policy.policy} 的重复参保退费受理期已过",
-                f"the duplicate-payment refund window of {policy.policy} is closed",
+                f"{policy.policy} 不接受缴费类型 {kind}（可选：{'、'.join(policy.payers)}）",
+                f"{policy.policy} does not accept payer kind {kind} "
+                f"(accepted: {', '.join(policy.payers)})",
+            )
+        insured = ctx.variables.get("id_number")
+        if kind == SELF and payer not in (None, insured):
+            raise TransitionRefused(
+                "本人缴费时缴费人应为参保人本人", "a self-payment is paid by the insured person"
+            )
+        if kind != SELF and (payer is None or payer == insured):
+            raise TransitionRefused(
+                "家庭缴费或代他人缴费需填写缴费人的证件号码（且不是参保人本人）",
+                "a family or on-behalf payment needs the payer's ID number (not the insured's)",
+            )
+        return True
+
+    def amount_is_due(self, ctx: TransitionContext) -> bool:
+        """The amount paid is exactly what this person owes now (after reductions, late rules)."""
+        policy, paid_at = self.policy_of(ctx.variables), self.moment(ctx)
+        try:
+            due = amount_due(policy, ctx.variables, paid_at)
+        except LatePaymentRefused as exc:
+            raise TransitionRefused(exc.message_zh, exc.message_en) from None
+        except PolicyError as exc:
+            raise TransitionRefused(
+                f"政策缺少金额：{exc.key}", f"the policy lacks an amount: {exc.key}"
+            ) from None
+        paid = Decimal(str(ctx.data.get("amount", "")) or "-1")
+        if paid != due:
+            raise TransitionRefused(
+                f"应缴金额为 {due} 元，收到 {paid} 元", f"the amount due is {due} yuan, got {paid}"
             )
         return True
 
     def record_payment(self, ctx: TransitionContext) -> None:
         """Keep what was paid, when, by whom and through which channel on the instance."""
-        payer_kind = str(ctx.data.get("payer_kind", "self"))
-        if payer_kind not in PAYER_KINDS:
-            raise TransitionRefused(
-                f"未知的缴费类型：{payer_kind}", f"unknown payer kind: {payer_kind}"
-            )
+        is_batch = "payer_kind" not in ctx.data
         ctx.variables["payment"] = {
-            "paid_at": self.paid_at(ctx).isoformat(),
+            "event": ctx.event,
+            "paid_at": self.moment(ctx).isoformat(),
             "amount": str(ctx.data.get("amount", "")),
-            "payer_kind": payer_kind,
-            "payer": ctx.data.get("payer"),
-            "channel": ctx.data.get("channel", "tax_batch" if ctx.event == "deduct" else None),
+            "payer_kind": str(ctx.data.get("payer_kind", SELF)),
+            "payer_id_number": ctx.data.get("payer_id_number") or ctx.variables.get("id_number"),
+            "channel": ctx.data.get("channel") or (TAX_BATCH if is_batch else None),
         }
 
-    def policy_date(self, path: str, variables: Mapping[str, Any]) -> tuple[datetime, str]:
-        policy = self.policy_of(variables)
-        return policy.date_value(path), f"{policy.policy}:{path}"
+    def refund_rule(self, ctx: TransitionContext) -> bool:
+        """The policy decides a duplicate-payment refund from the facts the request states."""
+        policy = self.policy_of(ctx.variables)
+        decision = policy.refund_decision(
+            ctx.now,
+            employee_insurance_elsewhere=bool(ctx.data.get("employee_insurance_elsewhere")),
+            benefits_used=bool(ctx.data.get("benefits_used")),
+        )
+        if not decision.accepted:
+            raise TransitionRefused(decision.message_zh, decision.message_en)
+        return True
 
-    def policy_ref_date(self, ref: str) -> datetime:
-        """The moment a reference ``policy_date`` returned (``huian-2023:payment_period.end``)
-        names in the policies loaded now."""
-        name, _, path = ref.partition(":")
-        if name not in self.policies or not path:
-            raise LookupError(f"unknown policy date reference {ref!r}")
-        return self.policies[name].date_value(path)
-
-    def reload(self, policies: Mapping[str, Policy]) -> None:
-        """Answer from ``policies`` from now on (the files were read again)."""
-        self.policies = policies
+    @staticmethod
+    def record_refund_request(ctx: TransitionContext) -> None:
+        """Keep the request's facts for the clerk's review."""
+        ctx.variables["refund_request"] = {
+            "employee_insurance_elsewhere": bool(ctx.data.get("employee_insurance_elsewhere")),
+            "benefits_used": bool(ctx.data.get("benefits_used")),
+            "evidence": ctx.data.get("evidence"),
+            "requested_at": ctx.now.isoformat(),
+        }
 
     def register(self, registry: Registry) -> None:
         registry.add_guard("within_payment_period", self.within_payment_period)
         registry.add_guard("late_payment_accepted", self.late_payment_accepted)
-        registry.add_guard("refund_window_open", self.refund_window_open)
+        registry.add_guard("payer_accepted", self.payer_accepted)
+        registry.add_guard("amount_is_due", self.amount_is_due)
+        registry.add_guard("refund_rule", self.refund_rule)
         registry.add_action("record_payment", self.record_payment)
-        registry.set_policy_date_resolver(self.policy_date)
+        registry.add_action("record_refund_request", self.record_refund_request)
+
+
+def payer_masked(payment: Mapping[str, Any]) -> str | None:
+    """The payer's ID number as pages and the API show it."""
+    payer = payment.get("payer_id_number")
+    return mask_id_number(str(payer)) if payer else None

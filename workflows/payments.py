@@ -1,9 +1,11 @@
-"""Enrollment operations: register, renew, pay (in the period or late), and each person's years.
+"""Payments of enrollment years, and each person's paid and unpaid years (缴费情况查询).
 
-Sources: quanzhou-huian-cards-and-2023-medical-insurance.txt (automatic renewal for people in good
-standing, registration first for people with no record, reductions) and
-foshan-card-one-card-and-2022-medical-insurance.txt (payment by self, family or on behalf of others;
-queries of paid and unpaid periods with amounts). Amounts and dates come from the policy files.
+Sources: foshan-card-one-card-and-2022-medical-insurance.txt (lines 57-66: self-payment after a
+failed deduction, paying for oneself, for the family or on behalf of others; queries of paid and
+unpaid periods with amounts) and quanzhou-huian-cards-and-2023-medical-insurance.txt (line 31:
+registration first for people with no record; lines 47-51: payment channels). A payment is the
+``pay`` event within the period and ``pay_late`` after it; the definition's guards check the
+period, the payer and the amount due, so the rules are the same through every door.
 """
 
 from __future__ import annotations
@@ -11,50 +13,40 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any
-from zoneinfo import ZoneInfo
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from engine import queries
 from engine.errors import DuplicateInstance, WorkflowError
-from engine.runtime import Engine, Idempotency, Transition
+from engine.runtime import Engine, Idempotency, Transition, request_hash
 from engine.sqlexec import Tx
 from engine.statements import instances
-from workflows.enrollment import PAYER_KINDS
-from workflows.identity import InvalidIdNumber, age_on, validate_id_number
-from workflows.policy import BENEFIT_KINDS, LatePaymentRefused, Policy
-
-# One enrollment per person and policy year, unless an earlier one was rejected or refunded.
-LIVE_STATES = (
-    "registration_review",
-    "registered",
-    "renewal_pending",
-    "deducted",
-    "deduction_failed",
-    "paid_late",
-    "lapsed",
-    "refund_review",
+from workflows.enrollment import amount_due, payer_masked
+from workflows.identity import InvalidIdNumber, validate_id_number
+from workflows.people import (
+    ENROLLMENT,
+    LIVE,
+    ON_BOOKS,
+    NotRegistered,
+    enrollment_key,
+    live_year,
+    open_year_in,
+    record_of,
 )
-PAID_STATES = ("deducted", "paid_late", "refund_review")
+from workflows.policy import BENEFIT_KINDS, LatePaymentRefused, Policy, PolicyError
+
+if TYPE_CHECKING:
+    from workflows.domain import Domain
+
 RENEWAL_CHUNK = 1000
 
 
 class EnrollmentRefused(WorkflowError):
-    """A registration, renewal or payment the rules refuse."""
+    """A payment or renewal the rules refuse before any event is fired."""
 
     code = "enrollment_refused"
-
-
-@dataclass(frozen=True)
-class Person:
-    """What enrollment needs to know of an insured person."""
-
-    id_number: str
-    region: str
-    categories: tuple[str, ...] = ()
-    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,8 +57,30 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class PaymentRequest:
+    """A payment as a channel or the tax authority reports it."""
+
+    amount: str
+    payer_kind: str = "self"
+    payer_id_number: str | None = None
+    channel: str | None = None
+    paid_at: datetime | None = None
+    """Only the tax authority states when a payment happened; everyone else pays now."""
+
+    def data(self) -> dict[str, Any]:
+        values: dict[str, Any] = {"amount": self.amount, "payer_kind": self.payer_kind}
+        if self.payer_id_number:
+            values["payer_id_number"] = self.payer_id_number
+        if self.channel:
+            values["channel"] = self.channel
+        if self.paid_at is not None:
+            values["paid_at"] = self.paid_at.isoformat()
+        return values
+
+
+@dataclass(frozen=True)
 class YearSummary:
-    """One policy year of one person: paid or not, how much, and when benefits start."""
+    """One policy year of one person: paid or not, how much, by whom, when benefits start."""
 
     enrollment_id: int
     policy: str
@@ -76,83 +90,159 @@ class YearSummary:
     amount_due: Decimal | None
     amount_paid: Decimal | None
     paid_at: datetime | None
+    payer_kind: str | None = None
+    payer_masked: str | None = None
+    channel: str | None = None
+    payable_now: bool = False
     benefit_start: dict[str, date] = field(default_factory=dict)
 
 
-def enrollment_key(id_number: str, policy: str) -> str:
-    return f"{id_number}:{policy}"
+def _pay_in(
+    engine: Engine, tx: Tx, domain: Domain, row: Any, request: PaymentRequest, actor: str
+) -> Transition:
+    policy = domain.policy_of(row.variables)
+    moment = request.paid_at or engine.clock.now()
+    event = "pay" if policy.is_within_period(moment) else "pay_late"
+    definition = engine.allowing(row, event)
+    values = engine.clean_data(
+        tx, row, definition.events[event].fields, request.data(), f"{row.process}.{event}"
+    )
+    return engine.fire_in(tx, row, event, actor, values)
 
 
-def _variables(person: Person, policy: Policy) -> dict[str, Any]:
-    return {
-        "id_number": person.id_number,
-        "policy": policy.policy,
-        "region": person.region,
-        "reduction_categories": list(person.categories),
-        "flags": list(person.flags),
-    }
-
-
-def _checked(person: Person) -> Person:
-    try:
-        number = validate_id_number(person.id_number)
-    except InvalidIdNumber as exc:
-        raise EnrollmentRefused(exc.message_zh, exc.message_en) from None
-    return Person(number, person.region, tuple(person.categories), tuple(person.flags))
-
-
-def _refused_duplicate(found: DuplicateInstance, policy: Policy) -> EnrollmentRefused:
-    return EnrollmentRefused(
-        f"该居民 {policy.policy} 年度已有参保记录（{found.instance_id}，{found.state}）",
-        f"this person already has a {policy.policy} enrollment ({found.instance_id}, {found.state})",
+def _payment(done: Transition, policy: Policy, request: PaymentRequest, now: datetime) -> Payment:
+    moment = request.paid_at or now
+    return Payment(
+        done,
+        Decimal(request.amount).quantize(Decimal("0.01")),
+        {kind: policy.benefit_start(moment, kind) for kind in BENEFIT_KINDS},
     )
 
 
-def register_for_enrollment(
-    engine: Engine, policy: Policy, person: Person, actor: str
-) -> Transition:
-    """A person with no record registers first; a clerk verifies the household register."""
-    person = _checked(person)
+def pay_enrollment(
+    engine: Engine,
+    domain: Domain,
+    enrollment_id: int,
+    request: PaymentRequest,
+    *,
+    actor: str,
+    idempotency: Idempotency | None = None,
+) -> Payment:
+    """Record a payment of an enrollment year: ``pay`` in its period, ``pay_late`` after it.
+
+    Raises:
+        EnrollmentRefused: no such enrollment.
+        TransitionRefused, EventNotAllowed, DataInvalid: from the engine and the guards.
+    """
+    now = engine.clock.now()
+
+    def work(tx: Tx) -> Transition:
+        row = engine.load(tx, enrollment_id)
+        if row.process != ENROLLMENT:
+            raise EnrollmentRefused(
+                f"参保记录不存在：{enrollment_id}", f"no enrollment {enrollment_id}"
+            )
+        return _pay_in(engine, tx, domain, row, request, actor)
+
+    digest = request_hash("pay", enrollment_id, request.data())
+    done = _run(engine, work, idempotency, digest)
+    return _payment(done, _policy_of_year(engine, domain, done.instance_id), request, now)
+
+
+def _policy_of_year(engine: Engine, domain: Domain, enrollment_id: int) -> Policy:
+    row = queries.instance(engine.db, enrollment_id)
+    assert row is not None
+    return domain.policy_of(row["variables"])
+
+
+def pay_for_person(
+    engine: Engine,
+    domain: Domain,
+    id_number: str,
+    policy_id: str | None,
+    request: PaymentRequest,
+    *,
+    actor: str,
+    idempotency: Idempotency | None = None,
+) -> Payment:
+    """Pay a person's year, as the tax app does from an ID number (huian.txt:51): the year of
+    ``policy_id``, or the region's current year; a registered person's year opens if needed.
+
+    Raises:
+        NotRegistered: the person has no insured record (register first, huian.txt:31).
+        EnrollmentRefused, TransitionRefused, ...: as ``pay_enrollment``.
+    """
     try:
-        return engine.start(
-            "enrollment",
-            business_key=enrollment_key(person.id_number, policy.policy),
-            variables=_variables(person, policy),
-            actor=actor,
-            state="registration_review",
-            exclusive_in=LIVE_STATES,
-        )
-    except DuplicateInstance as found:
-        raise _refused_duplicate(found, policy) from None
+        number = validate_id_number(id_number)
+    except InvalidIdNumber as exc:
+        raise EnrollmentRefused(exc.message_zh, exc.message_en) from None
+    now = engine.clock.now()
+    chosen: dict[str, Policy] = {}
+
+    def work(tx: Tx) -> Transition:
+        record = record_of(engine, tx, number)
+        if record is None or ON_BOOKS not in record.tags:
+            raise NotRegistered(number)
+        region = domain.regions.get(str(record.variables["region"]))
+        policy = domain.regions.policy(policy_id) if policy_id else region.current(now)
+        if policy is None:
+            raise EnrollmentRefused(f"未知的年度政策：{policy_id}", f"unknown policy {policy_id}")
+        chosen["policy"] = policy
+        year = live_year(engine, tx, number, policy.policy)
+        if year is None:
+            opened = open_year_in(engine, tx, domain, number, policy.policy, actor)
+            year_id = opened.instance_id
+        else:
+            year_id = year.id
+        return _pay_in(engine, tx, domain, engine.load(tx, year_id), request, actor)
+
+    digest = request_hash("pay_for_person", number, policy_id, request.data())
+    done = _run(engine, work, idempotency, digest)
+    policy = chosen.get("policy") or _policy_of_year(engine, domain, done.instance_id)
+    return _payment(done, policy, request, now)
+
+
+def _run(engine: Engine, work: Any, idempotency: Idempotency | None, digest: str) -> Transition:
+    if idempotency is None:
+        return engine.transaction(work)  # type: ignore[no-any-return]
+    return engine.run_idempotent(idempotency, digest, work)
 
 
 def open_renewals(
-    engine: Engine, policy: Policy, people: Iterable[Person], actor: str = "renewal"
+    engine: Engine, policy: Policy, people: Iterable[Mapping[str, Any]], actor: str = "renewal"
 ) -> int:
-    """Renew everyone given for ``policy`` without re-registration (默认续保), in chunks.
+    """Renew everyone given into ``policy``'s year without re-registration (默认续保), in chunks.
 
-    People who already have a live enrollment of that year are skipped. Returns how many opened.
+    ``people`` are the previous year's variables. People who already have a live year are
+    skipped. Returns how many years opened.
     """
-    definition = engine.definition("enrollment")
+    definition = engine.definition(ENROLLMENT)
+    [renewal] = [s for s in definition.initial if "renewal" in definition.states[s].tags]
+    live = definition.tagged(LIVE)
     opened = 0
-    batch: list[Person] = []
+    batch: list[Mapping[str, Any]] = []
 
     def work(tx: Tx) -> int:
         count = 0
         for person in batch:
-            key = enrollment_key(person.id_number, policy.policy)
+            key = enrollment_key(str(person["id_number"]), policy.policy)
             try:
-                engine.check_exclusive(tx, "enrollment", key, LIVE_STATES)
+                engine.check_exclusive(tx, ENROLLMENT, key, live)
             except DuplicateInstance:
                 continue
-            engine.start_in(
-                tx, definition, "renewal_pending", key, _variables(person, policy), actor
-            )
+            variables = {
+                "id_number": person["id_number"],
+                "policy": policy.policy,
+                "region": person.get("region"),
+                "reduction_categories": list(person.get("reduction_categories", ())),
+                "flags": list(person.get("flags", ())),
+            }
+            engine.start_in(tx, definition, renewal, key, variables, actor)
             count += 1
         return count
 
     for person in people:
-        batch.append(_checked(person))
+        batch.append(person)
         if len(batch) >= RENEWAL_CHUNK:
             opened += engine.transaction(work)
             batch = []
@@ -161,134 +251,68 @@ def open_renewals(
     return opened
 
 
-def amount_due(policy: Policy, variables: Mapping[str, Any], paid_at: datetime) -> Decimal | None:
-    """The individual contribution for this person at ``paid_at`` (reductions, late rules).
-
-    ``None`` when the policy file does not know the amount (Foshan 2022: the document's table is
-    missing); the collecting tax authority's amount is then taken as it comes.
-    """
-    if policy.contribution.individual is None:
-        return None
-    age = age_on(str(variables["id_number"]), paid_at.astimezone(ZoneInfo(policy.timezone)).date())
-    return policy.amount_due(
-        variables.get("reduction_categories", ()), age, variables.get("flags", ()), paid_at=paid_at
+def _summary(row: Any, policy: Policy, paid_states: tuple[str, ...], now: datetime) -> YearSummary:
+    payment = row.variables.get("payment") or {}
+    paid = row.state in paid_states
+    paid_at = (
+        datetime.fromisoformat(payment["paid_at"]) if paid and payment.get("paid_at") else None
     )
-
-
-def pay_enrollment(
-    engine: Engine,
-    policy: Policy,
-    enrollment_id: int,
-    *,
-    amount: str | Decimal,
-    payer_kind: str = "self",
-    payer: str | None = None,
-    channel: str = "online",
-    actor: str,
-    paid_at: datetime | None = None,
-    idempotency: Idempotency | None = None,
-) -> Payment:
-    """Record a payment: within the period it is ``pay``; after it, ``pay_late`` where accepted.
-
-    Raises:
-        EnrollmentRefused: wrong amount, unknown payer kind, or late payment not accepted.
-        TransitionRefused, EventNotAllowed: from the engine.
-    """
-    moment = paid_at or engine.clock.now()
-    row = queries.instance(engine.db, enrollment_id)
-    if row is None or row["process"] != "enrollment":
-        raise EnrollmentRefused(
-            f"参保记录不存在：{enrollment_id}", f"no enrollment {enrollment_id}"
-        )
-    if row["variables"].get("policy") != policy.policy:
-        raise EnrollmentRefused(
-            f"参保记录不属于 {policy.policy}",
-            f"enrollment {enrollment_id} is not of {policy.policy}",
-        )
-    if payer_kind not in PAYER_KINDS:
-        raise EnrollmentRefused(
-            f"未知的缴费类型：{payer_kind}", f"unknown payer kind: {payer_kind}"
-        )
+    due: Decimal | None = None
     try:
-        paid = Decimal(str(amount))
-        due = amount_due(policy, row["variables"], moment)
-    except InvalidOperation:
-        raise EnrollmentRefused(f"金额无效：{amount}", f"not an amount: {amount}") from None
-    except LatePaymentRefused as exc:
-        raise EnrollmentRefused(exc.message_zh, exc.message_en) from None
-    within = policy.is_within_period(moment)
-    if moment < policy.date_value("payment_period.start"):
-        raise EnrollmentRefused(
-            f"{policy.policy} 集中缴费期尚未开始", f"{policy.policy}'s payment period has not begun"
-        )
-    if not within and not policy.late_payment_accepted(moment):
-        raise EnrollmentRefused(
-            f"{policy.policy} 集中缴费期已结束，不接受 {moment.date()} 的补缴（视为放弃参保）",
-            f"{policy.policy}'s payment period is over and late payment on {moment.date()} "
-            "is not accepted (the year's benefits were given up)",
-        )
-    if due is not None and paid != due:
-        raise EnrollmentRefused(
-            f"应缴金额为 {due} 元，收到 {paid} 元", f"the amount due is {due} yuan, got {paid}"
-        )
-    event = "pay" if within else "pay_late"
-    done = engine.fire(
-        enrollment_id,
-        event,
-        actor=actor,
-        data={
-            "amount": str(paid),
-            "payer_kind": payer_kind,
-            "payer": payer,
-            "channel": channel,
-            "paid_at": moment.isoformat(),
-        },
-        idempotency=idempotency,
+        due = None if paid else amount_due(policy, row.variables, now)
+    except (LatePaymentRefused, PolicyError):
+        due = None  # the year can no longer be paid
+    starts: dict[str, date] = {}
+    if paid_at is not None:
+        try:
+            starts = {kind: policy.benefit_start(paid_at, kind) for kind in BENEFIT_KINDS}
+        except (LatePaymentRefused, ValueError):
+            starts = {}
+    return YearSummary(
+        enrollment_id=row.id,
+        policy=policy.policy,
+        year=policy.year,
+        state=row.state,
+        paid=paid,
+        amount_due=due,
+        amount_paid=Decimal(payment["amount"]) if paid and payment.get("amount") else None,
+        paid_at=paid_at,
+        payer_kind=payment.get("payer_kind") if paid else None,
+        payer_masked=payer_masked(payment) if paid else None,
+        channel=payment.get("channel") if paid else None,
+        payable_now=due is not None,
+        benefit_start=starts,
     )
-    starts = {kind: policy.benefit_start(moment, kind) for kind in BENEFIT_KINDS}
-    return Payment(done, paid, starts)
 
 
-def enrollment_years(
-    engine: Engine, policies: Mapping[str, Policy], id_number: str
-) -> Sequence[YearSummary]:
+def enrollment_years(engine: Engine, domain: Domain, id_number: str) -> Sequence[YearSummary]:
     """Every policy year of a person with what was paid or is still due (缴费情况查询)."""
     person = validate_id_number(id_number)
     query = (
         select(instances.c.id, instances.c.state, instances.c.variables)
-        .where(instances.c.process == "enrollment", instances.c.business_key.like(f"{person}:%"))
+        .where(instances.c.process == ENROLLMENT, instances.c.business_key.like(f"{person}:%"))
         .order_by(instances.c.id)
     )
     with engine.db.connect() as conn:
         rows = conn.execute(query).all()
     now = engine.clock.now()
+    paid_states = engine.definition(ENROLLMENT).tagged("paid")
     years = []
     for row in rows:
-        policy = policies.get(row.variables.get("policy"))
-        if policy is None:
-            continue
-        payment = row.variables.get("payment") or {}
-        paid_at = datetime.fromisoformat(payment["paid_at"]) if payment.get("paid_at") else None
-        paid = row.state in PAID_STATES
-        try:
-            due = None if paid else amount_due(policy, row.variables, now)
-        except LatePaymentRefused:
-            due = None  # the year can no longer be paid
-        years.append(
-            YearSummary(
-                enrollment_id=row.id,
-                policy=policy.policy,
-                year=policy.year,
-                state=row.state,
-                paid=paid,
-                amount_due=due,
-                amount_paid=Decimal(payment["amount"]) if paid and payment.get("amount") else None,
-                paid_at=paid_at,
-                benefit_start=(
-                    {kind: policy.benefit_start(paid_at, kind) for kind in BENEFIT_KINDS}
-                    if paid and paid_at
-                    else {}
-                ),
-            )
-        )
+        policy = domain.regions.policy(str(row.variables.get("policy")))
+        if policy is not None:
+            years.append(_summary(row, policy, paid_states, now))
     return years
+
+
+__all__ = [
+    "EnrollmentRefused",
+    "NotRegistered",
+    "Payment",
+    "PaymentRequest",
+    "YearSummary",
+    "enrollment_years",
+    "open_renewals",
+    "pay_enrollment",
+    "pay_for_person",
+]

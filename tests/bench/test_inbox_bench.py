@@ -16,6 +16,7 @@ from engine.clock import SimulatedClock
 from web import inbox_queries as iq
 from web.app import create_app, engine_of
 from web.auth import create_user
+from web.extensions import domain_of
 from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
@@ -60,6 +61,7 @@ def test_inbox_pages_stay_fast_with_a_million_open_tasks(
     for n in range(instances):
         apply_for_card(
             engine,
+            domain_of(app).regions,
             id_number=make_id_number("440604", datetime(1970, 1, 1).date(), n),
             channel="counter",
             bank=BANKS[n % 5],

@@ -18,7 +18,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from engine.clock import SimulatedClock
-from web.app import create_app, engine_of
+from web.app import create_app, domain_of, engine_of
 from web.auth import create_user
 from workflows.cards import apply_for_card
 from workflows.demo import seed_demo
@@ -55,9 +55,15 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     config = {"SHEBAO_DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "browser-tests"}
     app = create_app(config, clock=SimulatedClock(NOW))
     engine = engine_of(app)
-    seed_demo(engine, people=120)
+    seed_demo(engine, domain_of(app), people=120)
     card = apply_for_card(
-        engine, id_number=PERSON, channel="counter", bank="icbc", region_code="440604", actor="t"
+        engine,
+        domain_of(app).regions,
+        id_number=PERSON,
+        channel="counter",
+        bank="icbc",
+        region_code="440604",
+        actor="t",
     )
     engine.fire(card.instance_id, "produce")
     engine.fire(card.instance_id, "notify_holder")
@@ -68,6 +74,7 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         ("wang", "bank_teller", "icbc"),
         ("chen", "bank_teller", "boc"),
         ("boss", "supervisor", None),
+        ("su", "social_security_clerk", "foshan"),
     ]:
         create_user(engine.db, name, "browser-pw", group, scope)
     server = make_server("127.0.0.1", 0, app, threaded=True)

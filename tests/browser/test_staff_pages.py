@@ -85,3 +85,29 @@ def test_a_teller_of_another_bank_cannot_see_the_task(page: Any, site: Any) -> N
     response = page.goto(f"{site.url}/inbox/{site.task_id}")
     assert response.status == 403
     assert "无权访问" in page.content()
+
+
+def test_a_clerk_keeps_one_card_of_a_person_with_several(
+    page: Any, site: Any, screenshots: Path
+) -> None:
+    """The review offers only the person's usable cards; keeping one cancels the others."""
+    db = engine_of(site.app).db
+    reviews = [
+        t for t in queries.open_tasks_of_process(db, "card_review") if t["scope"] == "foshan"
+    ]
+    assert reviews, "the demo has an extra-card review in Foshan"
+    task = reviews[0]
+    log_in(page, site, "su")
+    page.goto(f"{site.url}/inbox/{task['id']}")
+    options = page.locator("select[name=keep_card_id] option[value]:not([value=''])")
+    assert options.count() >= 2
+    keep = options.first.get_attribute("value")
+    page.screenshot(path=str(screenshots / "extra-cards-review.png"), full_page=True)
+    page.select_option("select[name=keep_card_id]", keep)
+    page.click("#complete-form button[value=resolve]")
+    page.wait_for_url(re.compile(r"/inbox/$"))
+    assert "任务已办结" in page.locator(".flash.success").inner_text()
+    review = queries.instance(db, task["instance_id"])
+    cards = queries.by_business_key(db, "card", review["variables"]["card_key"])  # type: ignore[index]
+    usable = engine_of(site.app).definition("card").tagged("usable")
+    assert [card for card, state in cards if state in usable] == [int(keep)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,10 @@ from engine.runtime import Engine
 from engine.scheduler import Scheduler, run_once
 from web.cli import main
 from web.config import PROJECT_ROOT
-from web.wiring import build_engine
+from web.wiring import build_engine, build_service
+from workflows.identity import make_id_number
+from workflows.imports import import_people
+from workflows.payments import PaymentRequest, open_renewals, pay_enrollment
 
 DEFINITIONS = PROJECT_ROOT / "definitions"
 POLICIES = DEFINITIONS / "policies"
@@ -150,4 +153,82 @@ def test_a_running_scheduler_follows_a_policy_file_change(sqlite_url: str, tmp_p
     assert report.fired == 0 and states(engine) == {"renewal_pending": 2}
     assert run_once(engine, datetime(2022, 2, 28, 15, 59, tzinfo=UTC)).fired == 0
     assert run_once(engine, datetime(2022, 2, 28, 16, 0, tzinfo=UTC)).fired == 2
+    engine.db.dispose()
+
+
+def test_scheduler_once_renews_last_years_insured_in_good_standing_once(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """huian.txt:29 默认续保: when 2023's period opens, everyone whose 2022 year is paid and whose
+    record is still insured gets a 2023 year, once, with no call; an unpaid 2022 lapses."""
+    monkeypatch.setenv("SHEBAO_DATABASE_URL", db_url)
+    runner = CliRunner()
+    clock = SimulatedClock(datetime(2021, 10, 10, 2, tzinfo=UTC))
+    service = build_service(db_url, str(DEFINITIONS), str(POLICIES), clock=clock)
+    engine, domain = service.engine, service.domain
+    people = [make_id_number("350521", date(1980, 1, 1 + i), 1 + i) for i in range(4)]
+    rows = [(i, {"id_number": p, "name": "张三", "region": "huian"}) for i, p in enumerate(people)]
+    assert import_people(engine, domain, rows, actor="t").rejected == []
+    previous = domain.regions.policy("huian-2022")
+    assert previous is not None
+    opened = open_renewals(engine, previous, [{"id_number": p, "region": "huian"} for p in people])
+    assert opened == 4
+    for person in people[:3]:
+        [(year, _)] = queries.by_business_key(engine.db, "enrollment", f"{person}:huian-2022")
+        pay_enrollment(engine, domain, year, PaymentRequest(amount="320.00"), actor="t")
+    [(leaving, _)] = queries.by_business_key(engine.db, "person", people[2])
+    engine.fire(leaving, "leave_scheme", data={"reason": "迁出"})  # left: not renewed
+
+    assert scheduler_once(runner, "2022-08-31T23:59:00+08:00")["fired"] == 1  # 2022 lapsed
+    assert states(engine) == {"deducted": 3, "lapsed": 1}
+    scheduler_once(runner, "2022-09-01T00:00:00+08:00")
+    renewed = {
+        p: [s for _, s in queries.by_business_key(engine.db, "enrollment", f"{p}:huian-2023")]
+        for p in people
+    }
+    assert renewed == {
+        people[0]: ["renewal_pending"],
+        people[1]: ["renewal_pending"],
+        people[2]: [],
+        people[3]: [],
+    }
+    scheduler_once(runner, "2022-09-02T00:00:00+08:00")  # once per policy year
+    assert states(engine) == {"deducted": 3, "lapsed": 1, "renewal_pending": 2}
+    engine.db.dispose()
+
+
+def test_the_sweep_benchmarks_seeded_years_are_what_a_renewal_writes(db_url: str) -> None:
+    """``benchmarks.deadline_sweep`` seeds by SQL what ``open_renewals`` writes (same state,
+    variables, lapse timer, due time and policy reference), so it measures the real thing."""
+    from benchmarks.deadline_sweep import CREATED, DUE, POLICY, REF, seed_due_enrollments
+
+    service = build_service(db_url, str(DEFINITIONS), str(POLICIES), clock=SimulatedClock(CREATED))
+    engine = service.engine
+    policy = service.domain.regions.policy(POLICY)
+    assert policy is not None
+    open_renewals(engine, policy, [{"id_number": "r1", "region": "huian"}])
+    first, last = seed_due_enrollments(engine.db, 1, prefix="s")
+    assert first == last == 2
+
+    def shape(iid: int) -> tuple[object, ...]:
+        row = queries.instance(engine.db, iid)
+        assert row is not None
+        variables = {k: v for k, v in row["variables"].items() if k != "id_number"}
+        [timer] = queries.timers_of(engine.db, iid, "pending")
+        when = (timer["event"], timer["state"], timer["due_at"], timer["policy_ref"])
+        return row["business_key"].split(":")[1], row["state"], row["version"], variables, when
+
+    assert (
+        shape(1)
+        == shape(2)
+        == (
+            POLICY,
+            "renewal_pending",
+            1,
+            {"policy": POLICY, "region": "huian", "reduction_categories": [], "flags": []},
+            ("lapse", "renewal_pending", DUE, REF),
+        )
+    )
+    assert run_once(engine, DUE).fired == 2
+    assert states(engine) == {"lapsed": 2}
     engine.db.dispose()

@@ -14,6 +14,7 @@ from engine.clock import SimulatedClock
 from web.app import create_app, engine_of
 from web.auth import authenticate, create_user
 from web.cli import main
+from web.extensions import domain_of
 from workflows.cards import apply_for_card
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
@@ -105,6 +106,7 @@ def test_a_form_post_without_the_csrf_token_is_refused(sqlite_url: str) -> None:
     create_user(engine.db, "teller", "secret-pw", "bank_teller", "icbc")
     card = apply_for_card(
         engine,
+        domain_of(app).regions,
         id_number="11010519491231002X",
         channel="counter",
         bank="icbc",

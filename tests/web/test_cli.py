@@ -48,7 +48,8 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path, monkeypatch: pytest.Monke
 def test_validate_passes_on_the_shipped_definitions(runner: CliRunner) -> None:
     result = runner.invoke(main, ["definitions", "validate"])
     assert result.exit_code == 0, result.output
-    assert "card v1" in result.output and "enrollment v1" in result.output
+    for process in ("card v1", "card_review v1", "enrollment v1", "person v1"):
+        assert process in result.output, process
 
 
 def test_validate_fails_on_an_event_to_a_missing_state(runner: CliRunner, tmp_path: Path) -> None:
@@ -66,14 +67,15 @@ def test_stats_counts_instances_per_state(runner: CliRunner, sqlite_url: str) ->
 
     engine = engine_of(create_app({"SHEBAO_DATABASE_URL": sqlite_url}))
     people = ["11010519491231002X", "440524188001010014"]
+    card_of = {"bank": "icbc", "region": "foshan", "region_code": "440604"}
     for person in people:
         engine.start(
             "card",
             business_key=person,
-            variables={"id_number": person, "bank": "icbc", "channel": "online"},
+            variables={"id_number": person, "channel": "online", **card_of},
         )
     card = engine.start(
-        "card", variables={"id_number": people[0], "bank": "icbc", "channel": "fast_issuance"}
+        "card", variables={"id_number": people[0], "channel": "fast_issuance", **card_of}
     )
     engine.fire(card.instance_id, "issue_on_the_spot")
     result = runner.invoke(main, ["stats", "card", "--json"])
@@ -86,29 +88,51 @@ def test_stats_counts_instances_per_state(runner: CliRunner, sqlite_url: str) ->
 def test_import_deductions_reports_applied_unchanged_and_rejected(
     runner: CliRunner, sqlite_url: str, tmp_path: Path
 ) -> None:
+    """The tax authority's file: its rows go through the same guards as its API calls (the
+    period, the amount due), its ``paid_at`` says when it deducted, and a file with a rejected
+    row exits 1 so the calling script notices."""
     from datetime import date
 
-    from web.app import create_app, engine_of
+    from web.app import create_app
+    from web.extensions import domain_of, engine_of
     from workflows.identity import make_id_number
-    from workflows.payments import Person, open_renewals
-    from workflows.policy import load_policies
+    from workflows.payments import open_renewals
 
-    engine = engine_of(create_app({"SHEBAO_DATABASE_URL": sqlite_url}))
-    policy = load_policies(ROOT / "definitions" / "policies")["huian-2023"]
-    people = [make_id_number("350521", date(1970, 1, 1 + i), 1 + i) for i in range(3)]
-    open_renewals(engine, policy, [Person(p, "huian") for p in people])
+    app = create_app({"SHEBAO_DATABASE_URL": sqlite_url})
+    engine, domain = engine_of(app), domain_of(app)
+    policy = domain.regions.policy("huian-2023")
+    assert policy is not None
+    people = [make_id_number("350521", date(1970, 1, 1 + i), 1 + i) for i in range(4)]
+    opened = open_renewals(engine, policy, [{"id_number": p, "region": "huian"} for p in people])
+    assert opened == 4
     path = tmp_path / "d.csv"
+    during = "2022-10-15T10:00:00+08:00"  # within huian-2023's payment period
     path.write_text(
-        "id_number,policy_year,amount,result,reason\n"
-        + "".join(f"{p},2023,360,success,\n" for p in people)
-        + "12345,2023,360,success,\n",
+        "id_number,policy_year,amount,result,reason,paid_at\n"
+        + "".join(f"{p},2023,360,success,,{during}\n" for p in people[:3])
+        + f"{people[3]},2023,300,success,,{during}\n"  # not the 360 due
+        + "12345,2023,360,success,,\n",
         encoding="utf-8",
     )
-    first = runner.invoke(main, ["import-deductions", str(path), "--policy", "huian-2023"])
-    assert first.exit_code == 0, first.output
-    assert "applied: 3  unchanged: 0  rejected: 1" in first.output
-    assert "line 5:" in first.output
+    first = runner.invoke(main, ["import", "deductions", str(path), "--policy", "huian-2023"])
+    assert first.exit_code == 1, first.output
+    assert "applied: 3  unchanged: 0  rejected: 2" in first.output
+    assert "line 5: the amount due is 360.00 yuan, got 300.00" in first.output
+    assert "line 6: id_number:" in first.output
+    # the first release's command name still works, and a second import changes nothing
     again = runner.invoke(main, ["import-deductions", str(path), "--policy", "huian-2023"])
-    assert "applied: 0  unchanged: 3  rejected: 1" in again.output
-    unknown = runner.invoke(main, ["import-deductions", str(path), "--policy", "atlantis-2023"])
+    assert again.exit_code == 1, again.output
+    assert "applied: 0  unchanged: 3  rejected: 2" in again.output
+    counts = json.loads(runner.invoke(main, ["stats", "enrollment", "--json"]).output)["states"]
+    assert (counts["deducted"], counts["renewal_pending"]) == (3, 1)
+    clean = tmp_path / "clean.csv"
+    clean.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    assert (
+        runner.invoke(
+            main, ["import", "deductions", str(clean), "--policy", "huian-2023"]
+        ).exit_code
+        == 0
+    )
+    unknown = runner.invoke(main, ["import", "deductions", str(path), "--policy", "atlantis-2023"])
     assert unknown.exit_code == 2 and "unknown policy" in unknown.output
+    engine.db.dispose()

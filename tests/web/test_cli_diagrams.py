@@ -14,7 +14,7 @@ from web.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 FILES = tuple(
     f"{process}.{lang}.svg"
-    for process in ("card", "card_review", "enrollment")
+    for process in ("card", "card_review", "enrollment", "person")
     for lang in ("zh", "en")
 )
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")

@@ -1,7 +1,10 @@
-"""The task inbox: scope, filters, keyset pages, claim, release and complete with the task's form."""
+"""The task inbox: scope, filters, keyset pages, claim, release and complete with the task's form
+(checked by the engine by the definition's field types), the task's facts and reference choices."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,11 +19,16 @@ from engine.runtime import Engine
 from web import inbox_queries as iq
 from web.app import create_app, engine_of
 from web.auth import create_user
+from web.extensions import domain_of
 from workflows.cards import apply_for_card
+from workflows.imports import import_people
+from workflows.people import Registration, register_person
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 PERSON = "11010519491231002X"
 OTHER = "440524188001010014"
+ZHANG = "350521199001010017"  # registers in Hui'an
+HOLDER = "440604198003030050"  # holds several Foshan cards
 
 
 @pytest.fixture
@@ -29,8 +37,8 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def app(sqlite_url: str, clock: SimulatedClock) -> Flask:
-    config = {"SHEBAO_DATABASE_URL": sqlite_url, "TESTING": True, "WTF_CSRF_ENABLED": False}
+def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
+    config = {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False}
     app = create_app(config, clock=clock)
     db = engine_of(app).db
     for name, group, scope in [
@@ -40,12 +48,20 @@ def app(sqlite_url: str, clock: SimulatedClock) -> Flask:
         ("boss", "supervisor", None),
     ]:
         create_user(db, name, "pw", group, scope)
-    return app
+    yield app
+    db.dispose()
 
 
-def card_awaiting_activation(engine: Engine, person: str = PERSON, bank: str = "icbc") -> int:
+def card_awaiting_activation(app: Flask, person: str = PERSON, bank: str = "icbc") -> int:
+    engine = engine_of(app)
     card = apply_for_card(
-        engine, id_number=person, channel="counter", bank=bank, region_code="440604", actor="t"
+        engine,
+        domain_of(app).regions,
+        id_number=person,
+        channel="counter",
+        bank=bank,
+        region_code="440604",
+        actor="t",
     )
     engine.fire(card.instance_id, "produce")
     engine.fire(card.instance_id, "notify_holder")
@@ -64,8 +80,8 @@ def client_for(app: Flask, username: str) -> FlaskClient:
 
 def test_a_teller_sees_the_tasks_of_their_bank_only(app: Flask) -> None:
     engine = engine_of(app)
-    mine = open_task(engine, card_awaiting_activation(engine))
-    theirs = open_task(engine, card_awaiting_activation(engine, OTHER, bank="boc"))
+    mine = open_task(engine, card_awaiting_activation(app))
+    theirs = open_task(engine, card_awaiting_activation(app, OTHER, bank="boc"))
     page = client_for(app, "wang").get("/inbox/").get_data(as_text=True)
     assert f'data-task-id="{mine}"' in page and f'data-task-id="{theirs}"' not in page
     assert "核验身份并激活" in page
@@ -74,7 +90,7 @@ def test_a_teller_sees_the_tasks_of_their_bank_only(app: Flask) -> None:
 
 def test_another_banks_teller_gets_403_on_the_task(app: Flask) -> None:
     engine = engine_of(app)
-    task = open_task(engine, card_awaiting_activation(engine))
+    task = open_task(engine, card_awaiting_activation(app))
     chen = client_for(app, "chen")
     assert chen.get(f"/inbox/{task}").status_code == 403
     assert chen.post(f"/inbox/{task}/claim").status_code == 403
@@ -85,7 +101,7 @@ def test_another_banks_teller_gets_403_on_the_task(app: Flask) -> None:
 
 def test_claim_and_complete_an_activation(app: Flask) -> None:
     engine = engine_of(app)
-    card = card_awaiting_activation(engine)
+    card = card_awaiting_activation(app)
     task = open_task(engine, card)
     wang = client_for(app, "wang")
     assert wang.post(f"/inbox/{task}/claim").status_code == 302
@@ -103,7 +119,7 @@ def test_claim_and_complete_an_activation(app: Flask) -> None:
 
 def test_release_gives_the_task_back(app: Flask) -> None:
     engine = engine_of(app)
-    task = open_task(engine, card_awaiting_activation(engine))
+    task = open_task(engine, card_awaiting_activation(app))
     wang = client_for(app, "wang")
     wang.post(f"/inbox/{task}/claim")
     zhao = client_for(app, "zhao")
@@ -126,7 +142,7 @@ def test_a_wrong_presented_id_is_refused_with_the_reason(
     app: Flask, presented: str, says: str
 ) -> None:
     engine = engine_of(app)
-    card = card_awaiting_activation(engine)
+    card = card_awaiting_activation(app)
     task = open_task(engine, card)
     response = client_for(app, "wang").post(
         f"/inbox/{task}/complete", data={"presented_id_number": presented}
@@ -138,7 +154,7 @@ def test_a_wrong_presented_id_is_refused_with_the_reason(
 
 def test_the_second_completer_is_told_it_was_already_handled(app: Flask) -> None:
     engine = engine_of(app)
-    card = card_awaiting_activation(engine)
+    card = card_awaiting_activation(app)
     task = open_task(engine, card)
     wang, zhao = client_for(app, "wang"), client_for(app, "zhao")
     assert zhao.get(f"/inbox/{task}").status_code == 200  # both have the form open
@@ -153,7 +169,7 @@ def test_the_second_completer_is_told_it_was_already_handled(app: Flask) -> None
 
 def test_a_supervisor_reads_a_tellers_task_but_cannot_complete_it(app: Flask) -> None:
     engine = engine_of(app)
-    card = card_awaiting_activation(engine)
+    card = card_awaiting_activation(app)
     task = open_task(engine, card)
     boss = client_for(app, "boss")
     page = boss.get(f"/inbox/{task}").get_data(as_text=True)
@@ -168,9 +184,9 @@ def test_a_supervisor_reads_a_tellers_task_but_cannot_complete_it(app: Flask) ->
 
 def test_overdue_and_due_within_filters(app: Flask, clock: SimulatedClock) -> None:
     engine = engine_of(app)
-    early = open_task(engine, card_awaiting_activation(engine))
+    early = open_task(engine, card_awaiting_activation(app))
     clock.advance(timedelta(days=20))
-    late = open_task(engine, card_awaiting_activation(engine, OTHER))
+    late = open_task(engine, card_awaiting_activation(app, OTHER))
     clock.advance(timedelta(days=15))  # the first is now 5 days overdue, the second due in 15
     wang = client_for(app, "wang")
     overdue = wang.get("/inbox/?overdue=1").get_data(as_text=True)
@@ -207,7 +223,7 @@ def _bulk_tasks(engine: Engine, instance_id: int, dues: list[datetime | None]) -
 
 def test_keyset_pages_cover_every_task_once_in_due_order_undated_last(app: Flask) -> None:
     engine = engine_of(app)
-    card = card_awaiting_activation(engine)
+    card = card_awaiting_activation(app)
     dues: list[datetime | None] = [NOW + timedelta(hours=h % 17) for h in range(90)]
     _bulk_tasks(engine, card, dues + [None] * 25)
     seen: list[tuple[bool, datetime, int]] = []
@@ -229,7 +245,7 @@ def test_keyset_pages_cover_every_task_once_in_due_order_undated_last(app: Flask
 
 def test_the_inbox_pages_follow_the_cursor_in_the_url(app: Flask) -> None:
     engine = engine_of(app)
-    card = card_awaiting_activation(engine)
+    card = card_awaiting_activation(app)
     _bulk_tasks(engine, card, [NOW + timedelta(days=d) for d in range(60)])
     wang = client_for(app, "wang")
     first = wang.get("/inbox/").get_data(as_text=True)
@@ -238,3 +254,117 @@ def test_the_inbox_pages_follow_the_cursor_in_the_url(app: Flask) -> None:
     second = wang.get(next_url.replace("&amp;", "&")).get_data(as_text=True)
     assert second.count("data-task-id=") == 11
     assert 'id="next-page"' not in second
+
+
+def test_a_task_shows_its_facts_and_the_engine_checks_its_form(
+    app: Flask, clock: SimulatedClock
+) -> None:
+    """A registration review (huian.txt:35): the clerk sees the declared facts beside the form;
+    a value outside the form's choices or a field the form does not have is refused with the
+    field named, the entered values stay on the page, and nothing changes."""
+    clock.set(datetime(2022, 10, 10, 2, tzinfo=UTC))  # within huian-2023's payment period
+    engine = engine_of(app)
+    create_user(engine.db, "mi_huian", "pw", "medical_insurance_clerk", "huian")
+    create_user(engine.db, "mi_foshan", "pw", "medical_insurance_clerk", "foshan")
+    person = register_person(
+        engine,
+        domain_of(app),
+        Registration(
+            id_number=ZHANG,
+            name="张伟",
+            region="huian",
+            residence="residence_permit",
+            household="H-0301",
+            reduction_categories=("low_income",),
+        ),
+        actor="counter",
+    ).instance_id
+    task = open_task(engine, person)
+    clerk = client_for(app, "mi_huian")
+    page = clerk.get(f"/inbox/{task}").get_data(as_text=True)
+    facts = page[page.index('id="task-facts"') :]
+    for shown in ("姓名", "张伟", "户号", "H-0301", "申报的减免类别"):
+        assert shown in facts, shown
+    assert "low_income" in facts or "低收入家庭成员" in facts
+    assert ZHANG not in page and "350521********0017" in page
+    assert '<option value="hmt_residence_permit"' in page  # the choice field's options
+    assert client_for(app, "mi_foshan").get(f"/inbox/{task}").status_code == 403
+
+    approve = {"outcome": "approve_registration", "note": "已核验原件"}
+    wrong = clerk.post(f"/inbox/{task}/complete", data={**approve, "document_kind": "passport"})
+    assert wrong.status_code == 422
+    text = wrong.get_data(as_text=True)
+    assert "document_kind" in text and "应为以下之一" in text
+    assert 'value="已核验原件"' in text  # what the clerk typed is kept
+    stray = clerk.post(
+        f"/inbox/{task}/complete",
+        data={**approve, "document_kind": "residence_permit", "stamp": "x"},
+    )
+    assert stray.status_code == 422 and "不是此表单的字段" in stray.get_data(as_text=True)
+    assert queries.instance(engine.db, person)["state"] == "registration_review"  # type: ignore[index]
+
+    done = clerk.post(
+        f"/inbox/{task}/complete", data={**approve, "document_kind": "residence_permit"}
+    )
+    assert done.status_code == 302
+    assert queries.instance(engine.db, person)["state"] == "insured"  # type: ignore[index]
+    approval = queries.history(engine.db, person)[-1]
+    assert (approval["event"], approval["actor"]) == ("approve_registration", "mi_huian")
+    assert approval["data"] == {"document_kind": "residence_permit", "note": "已核验原件"}
+    # the approval opened the year whose payment period is open, in the same transaction
+    [(year, state)] = queries.by_business_key(engine.db, "enrollment", f"{ZHANG}:huian-2023")
+    assert state == "registered"
+    assert queries.instance(engine.db, year)["variables"]["reduction_categories"] == [  # type: ignore[index]
+        "low_income"
+    ]
+
+
+def test_a_reference_field_offers_the_persons_usable_cards_only(app: Flask) -> None:
+    """One person, several cards in a province (huian.txt:7-9): the review's select offers the
+    person's usable cards and nothing else; keeping one cancels the other usable ones."""
+    engine = engine_of(app)
+    create_user(engine.db, "ss_foshan", "pw", "social_security_clerk", "foshan")
+    cards = [("icbc", "active", "440604"), ("boc", "awaiting_activation", "440605")]
+    cards.append(("abc", "lost", "440604"))
+    rows = [
+        (
+            line,
+            {
+                "id_number": number,
+                "name": "陈明",
+                "region": "foshan",
+                "card_number": f"C-{line}",
+                "card_bank": bank,
+                "card_state": state,
+                "card_region_code": code,
+            },
+        )
+        for line, (number, (bank, state, code)) in enumerate(
+            [(HOLDER, c) for c in cards] + [(OTHER, ("icbc", "active", "440604"))], start=2
+        )
+    ]
+    report = import_people(engine, domain_of(app), rows, actor="t")
+    assert report.rejected == [] and report.reviews_opened == 1
+    [review] = [r.review_id for r in report.results if r.review_id is not None]
+    ids = {bank: r.card_id for r, (bank, _, _) in zip(report.results[:3], cards, strict=True)}
+    other_card = report.results[-1].card_id
+    task = open_task(engine, review)  # type: ignore[arg-type]
+
+    clerk = client_for(app, "ss_foshan")
+    page = clerk.get(f"/inbox/{task}").get_data(as_text=True)
+    assert 'data-reference="card"' in page
+    offered = {int(i) for i in re.findall(r'<option value="(\d+)"', page)}
+    assert offered == {ids["icbc"], ids["boc"]}  # not the lost card, not another person's
+
+    keep = {"outcome": "resolve"}
+    refused = clerk.post(f"/inbox/{task}/complete", data={**keep, "keep_card_id": str(other_card)})
+    assert refused.status_code == 422 and "不是可选的对象" in refused.get_data(as_text=True)
+    assert queries.instance(engine.db, ids["icbc"])["state"] == "active"  # type: ignore[index]
+    done = clerk.post(f"/inbox/{task}/complete", data={**keep, "keep_card_id": str(ids["boc"])})
+    assert done.status_code == 302
+    states = {b: queries.instance(engine.db, i)["state"] for b, i in ids.items()}  # type: ignore[index]
+    assert states == {"icbc": "cancelled", "boc": "awaiting_activation", "abc": "lost"}
+    assert queries.instance(engine.db, other_card)["state"] == "active"  # type: ignore[arg-type,index]
+    # the cancelled card's account is closed at its own bank's counter
+    [closing] = queries.tasks_of(engine.db, ids["icbc"], "open")  # type: ignore[arg-type]
+    assert (closing["name"], closing["scope"]) == ("close_bank_account", "icbc")

@@ -4,6 +4,7 @@ overdue work; nobody else may open them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from engine import queries
 from engine.clock import SimulatedClock
 from web.app import create_app, engine_of
 from web.auth import create_user
+from web.extensions import domain_of
 from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
@@ -26,8 +28,8 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def app(sqlite_url: str, clock: SimulatedClock) -> Flask:
-    config = {"SHEBAO_DATABASE_URL": sqlite_url, "TESTING": True, "WTF_CSRF_ENABLED": False}
+def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
+    config = {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False}
     app = create_app(config, clock=clock)
     engine = engine_of(app)
     create_user(engine.db, "boss", "pw", "supervisor")
@@ -35,6 +37,7 @@ def app(sqlite_url: str, clock: SimulatedClock) -> Flask:
     for n in range(7):
         card = apply_for_card(
             engine,
+            domain_of(app).regions,
             id_number=make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11),
             channel="counter",
             bank="icbc",
@@ -43,7 +46,8 @@ def app(sqlite_url: str, clock: SimulatedClock) -> Flask:
         )
         for event in ("produce", "notify_holder")[: 1 + (n % 2)]:
             engine.fire(card.instance_id, event)
-    return app
+    yield app
+    engine.db.dispose()
 
 
 def client_for(app: Flask, username: str) -> FlaskClient:

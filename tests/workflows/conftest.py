@@ -10,7 +10,8 @@ import pytest
 from engine.clock import SimulatedClock
 from engine.runtime import Engine
 from web.config import PROJECT_ROOT
-from web.wiring import build_engine
+from web.wiring import Service, build_service
+from workflows.domain import Domain
 from workflows.policy import Policy, load_policies
 
 
@@ -20,15 +21,25 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def engine(sqlite_url: str, clock: SimulatedClock) -> Iterator[Engine]:
-    eng = build_engine(
+def service(sqlite_url: str, clock: SimulatedClock) -> Iterator[Service]:
+    built = build_service(
         sqlite_url,
         str(PROJECT_ROOT / "definitions"),
         str(PROJECT_ROOT / "definitions" / "policies"),
         clock=clock,
     )
-    yield eng
-    eng.db.dispose()
+    yield built
+    built.engine.db.dispose()
+
+
+@pytest.fixture
+def engine(service: Service) -> Engine:
+    return service.engine
+
+
+@pytest.fixture
+def domain(service: Service) -> Domain:
+    return service.domain
 
 
 @pytest.fixture(scope="session")

@@ -9,15 +9,27 @@ import pytest
 from engine import queries
 from engine.errors import TransitionRefused
 from engine.runtime import Engine
+from web.config import PROJECT_ROOT
+from workflows import cards
 from workflows.cards import (
     CardApplicationRefused,
-    apply_for_card,
     cards_of,
     electronic_card_status,
     production_progress,
-    report_loss,
 )
 from workflows.identity import make_id_number
+from workflows.regions import Regions
+
+REGIONS = Regions.load(PROJECT_ROOT / "definitions" / "policies")
+
+
+def apply_for_card(engine: Engine, **application: str) -> cards.Transition:
+    return cards.apply_for_card(engine, REGIONS, **application)
+
+
+def report_loss(engine: Engine, card_id: int, actor: str) -> None:
+    engine.fire(card_id, "report_loss", actor=actor)
+
 
 FOSHAN = "440604"
 QUANZHOU = "350521"
@@ -53,7 +65,7 @@ def test_fast_issuance_ends_active_in_one_visit(engine: Engine) -> None:
         "start",
         "issue_on_the_spot",
     ]
-    assert electronic_card_status(state_of(engine, card.instance_id)) == "usable"
+    assert electronic_card_status(engine, state_of(engine, card.instance_id)) == "usable"
 
 
 def test_activation_needs_the_id_used_to_apply(engine: Engine) -> None:
@@ -98,7 +110,7 @@ def test_lost_card_opens_a_bank_teller_task_for_its_bank_only(engine: Engine) ->
     )
     engine.complete_task(task["id"], actor="cmb-teller")
     assert state_of(engine, card_id) == "bank_account_closed"
-    assert electronic_card_status("lost") == "unusable"
+    assert electronic_card_status(engine, "lost") == "unusable"
 
 
 def test_second_application_in_the_same_province_is_refused(engine: Engine) -> None:
@@ -144,7 +156,9 @@ def test_a_lost_card_can_be_replaced_by_a_new_application(engine: Engine) -> Non
     [
         ({"id_number": ALICE[:-1] + ("0" if ALICE[-1] != "0" else "1")}, "check"),
         ({"channel": "pigeon"}, "unknown channel"),
-        ({"bank": "no_such_bank"}, "unknown partner bank"),
+        ({"bank": "no_such_bank"}, "not a partner bank of Foshan"),
+        ({"bank": "fjnx"}, "not a partner bank of Foshan"),  # a Hui'an bank
+        ({"region_code": "110105"}, "no region served here"),
     ],
 )
 def test_bad_applications_are_refused_with_the_reason(
@@ -174,7 +188,7 @@ def test_production_progress_follows_the_history(engine: Engine) -> None:
     assert [(s.step, s.done_at is not None) for s in steps] == [
         ("applied", True),
         ("produced", True),
-        ("notified", False),
-        ("activated", False),
+        ("awaiting_activation", False),
+        ("active", False),
     ]
     assert steps[1].label_zh == "已制卡"

@@ -11,7 +11,7 @@ from engine import queries
 from engine.runtime import Engine
 from workflows.deductions import DeductionFileError, import_deductions
 from workflows.identity import make_id_number
-from workflows.payments import Person, open_renewals
+from workflows.payments import open_renewals
 from workflows.policy import Policy
 
 HEADER = "id_number,policy_year,amount,result,reason\n"
@@ -20,7 +20,8 @@ HEADER = "id_number,policy_year,amount,result,reason\n"
 @pytest.fixture
 def people(engine: Engine, policies: dict[str, Policy]) -> list[str]:
     numbers = [make_id_number("350521", date(1960 + i, 1, 1), 1 + i) for i in range(8)]
-    open_renewals(engine, policies["huian-2023"], [Person(n, "huian") for n in numbers])
+    people = [{"id_number": n, "region": "huian"} for n in numbers]
+    open_renewals(engine, policies["huian-2023"], people)
     return numbers
 
 
@@ -92,3 +93,40 @@ def test_a_file_without_the_columns_is_refused(
     path.write_text("who,what\n1,2\n", encoding="utf-8")
     with pytest.raises(DeductionFileError):
         import_deductions(engine, policies["huian-2023"], path, actor="tax")
+
+
+def test_amounts_are_checked_against_the_amount_due(
+    engine: Engine, policies: dict[str, Policy], people: list[str], tmp_path: Path
+) -> None:
+    # huian.txt:17 个人缴费为360元/人: a deduction of another amount is not a payment of the year
+    rows = [f"{people[0]},2023,300,success,", f"{people[1]},2023,360.00,success,"]
+    report = import_deductions(engine, policies["huian-2023"], write(tmp_path, rows), actor="tax")
+    assert report.applied == 1
+    [(line, reason)] = [(r.line, r.reason) for r in report.rejected]
+    assert line == 2 and "the amount due is 360.00 yuan, got 300.00" in reason
+
+
+def test_a_gbk_file_is_read_and_chinese_results_understood(
+    engine: Engine, policies: dict[str, Policy], people: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "gbk.csv"
+    text = HEADER + f"{people[0]},2023,360,成功,\n{people[1]},2023,360,失败,账户状态异常\n"
+    path.write_bytes(text.encode("gbk"))
+    report = import_deductions(engine, policies["huian-2023"], path, actor="tax")
+    assert (report.applied, report.rejected) == (2, [])
+
+
+def test_deductions_after_the_period_are_refused(
+    engine: Engine, clock: object, policies: dict[str, Policy], people: list[str], tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    clock.set(datetime(2023, 1, 2, 2, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    report = import_deductions(
+        engine,
+        policies["huian-2023"],
+        write(tmp_path, [f"{people[0]},2023,360,success,"]),
+        actor="tax",
+    )
+    assert report.applied == 0
+    assert "outside the payment period" in report.rejected[0].reason

@@ -1,13 +1,14 @@
-"""Enrollment years: registration, renewal, payment in and after the period, amounts, refunds.
+"""Enrollment years: payment in and after the period, amounts, payers, refunds, summaries.
 
 Numbers cite the source documents under ../shared/domain/: "huian.txt" is
 quanzhou-huian-cards-and-2023-medical-insurance.txt, "foshan.txt" is
-foshan-card-one-card-and-2022-medical-insurance.txt.
+foshan-card-one-card-and-2022-medical-insurance.txt. Fees not in the documents are the policy
+files' (assumed there).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -15,17 +16,12 @@ import pytest
 
 from engine import queries
 from engine.clock import SimulatedClock
-from engine.errors import TaskFormInvalid
+from engine.errors import DataInvalid, TransitionRefused
 from engine.runtime import Engine
+from engine.timers import TimerSweep
+from workflows.domain import Domain
 from workflows.identity import make_id_number
-from workflows.payments import (
-    EnrollmentRefused,
-    Person,
-    enrollment_years,
-    open_renewals,
-    pay_enrollment,
-    register_for_enrollment,
-)
+from workflows.payments import PaymentRequest, enrollment_years, open_renewals, pay_enrollment
 from workflows.policy import Policy
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -36,16 +32,34 @@ def at(day: str, hour: int = 10) -> datetime:
     return datetime.fromisoformat(day).replace(hour=hour, tzinfo=CST)
 
 
-def renewal(engine: Engine, policy: Policy, person: Person) -> int:
+def renewal(
+    engine: Engine,
+    policy: Policy,
+    id_number: str,
+    categories: tuple[str, ...] = (),
+    flags: tuple[str, ...] = (),
+) -> int:
+    person = {
+        "id_number": id_number,
+        "region": policy.region.key,
+        "reduction_categories": categories,
+        "flags": flags,
+    }
     assert open_renewals(engine, policy, [person]) == 1
     [(instance_id, _)] = queries.by_business_key(
-        engine.db, "enrollment", f"{person.id_number}:{policy.policy}"
+        engine.db, "enrollment", f"{id_number}:{policy.policy}"
     )
     return instance_id
 
 
 def state_of(engine: Engine, instance_id: int) -> str:
     return queries.instance(engine.db, instance_id)["state"]
+
+
+def pay(engine: Engine, domain: Domain, enrollment: int, amount: str, **kw: str) -> object:
+    return pay_enrollment(
+        engine, domain, enrollment, PaymentRequest(amount=amount, **kw), actor="app"
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,25 +80,22 @@ def state_of(engine: Engine, instance_id: int) -> str:
 )
 def test_huian_amount_due_per_reduction_category(
     engine: Engine,
+    domain: Domain,
     policies: dict[str, Policy],
-    clock: SimulatedClock,
     born: date,
     categories: tuple[str, ...],
     flags: tuple[str, ...],
     amount: str,
 ) -> None:
-    policy = policies["huian-2023"]
-    person = Person(make_id_number(HUIAN, born, 11), "huian", categories, flags)
-    enrollment = renewal(engine, policy, person)
-    with pytest.raises(EnrollmentRefused) as wrong:
-        pay_enrollment(
-            engine, policy, enrollment, amount="1", actor="app", paid_at=at("2022-10-10")
-        )
-    assert f"{Decimal(amount):.2f}" in wrong.value.message_zh
-    paid = pay_enrollment(
-        engine, policy, enrollment, amount=amount, actor="app", paid_at=at("2022-10-10")
+    enrollment = renewal(
+        engine, policies["huian-2023"], make_id_number(HUIAN, born, 11), categories, flags
     )
-    assert paid.amount == Decimal(amount)
+    with pytest.raises(TransitionRefused) as wrong:
+        pay(engine, domain, enrollment, "1")
+    assert f"{Decimal(amount):.2f}" in wrong.value.message_zh
+    assert state_of(engine, enrollment) == "renewal_pending"  # nothing changed
+    paid = pay(engine, domain, enrollment, amount)
+    assert paid.amount == Decimal(amount)  # type: ignore[attr-defined]
     assert state_of(engine, enrollment) == "deducted"
 
 
@@ -102,153 +113,202 @@ def test_huian_amount_due_per_reduction_category(
         ),
     ],
 )
-def test_foshan_benefit_start_dates(
-    engine: Engine, policies: dict[str, Policy], paid_on: str, outpatient: date, inpatient: date
+def test_foshan_benefit_start_dates_and_the_family_payer(
+    engine: Engine,
+    domain: Domain,
+    policies: dict[str, Policy],
+    clock: SimulatedClock,
+    paid_on: str,
+    outpatient: date,
+    inpatient: date,
 ) -> None:
-    policy = policies["foshan-2022"]
-    person = Person(make_id_number(FOSHAN, date(1970, 3, 3), 5), "foshan")
-    enrollment = renewal(engine, policy, person)
+    clock.set(at("2021-10-10"))
+    insured = make_id_number(FOSHAN, date(1970, 3, 3), 5)
+    spouse = make_id_number(FOSHAN, date(1972, 4, 4), 7)
+    enrollment = renewal(engine, policies["foshan-2022"], insured)
     engine.fire(enrollment, "fail_deduction", actor="tax")  # foshan.txt:58 pay after a failure
+    clock.set(at(paid_on))
+    with pytest.raises(TransitionRefused):  # a family payment names the payer
+        pay(engine, domain, enrollment, "320", payer_kind="family")
+    paid = pay(engine, domain, enrollment, "320", payer_kind="family", payer_id_number=spouse)
+    assert paid.benefit_start["general_outpatient"] == outpatient  # type: ignore[attr-defined]
+    assert paid.benefit_start["inpatient"] == inpatient  # type: ignore[attr-defined]
+    assert paid.benefit_start["special_outpatient"] == inpatient  # type: ignore[attr-defined]
+    payment = queries.instance(engine.db, enrollment)["variables"]["payment"]
+    assert (payment["payer_kind"], payment["payer_id_number"]) == ("family", spouse)  # :63
+    assert payment["paid_at"] == at(paid_on).isoformat()  # the service's clock
+    [summary] = enrollment_years(engine, domain, insured)
+    assert summary.payer_masked == spouse[:6] + "********" + spouse[-4:]
+
+
+def test_the_time_of_a_payment_is_the_service_clock_unless_the_tax_authority_says(
+    engine: Engine, domain: Domain, policies: dict[str, Policy], clock: SimulatedClock
+) -> None:
+    clock.set(at("2022-03-05"))
+    enrollment = renewal(
+        engine, policies["foshan-2022"], make_id_number(FOSHAN, date(1970, 1, 1), 9)
+    )
+    # a payment now, after the period, is refused (foshan.txt:67) ...
+    with pytest.raises(TransitionRefused):
+        pay(engine, domain, enrollment, "320")
+    # ... the tax authority's report of a payment at its hall within the period is taken
     paid = pay_enrollment(
         engine,
-        policy,
+        domain,
         enrollment,
-        amount=str(amount_for(policy)),
-        payer_kind="family",
-        payer="spouse",
-        actor="yss",
-        paid_at=at(paid_on),
+        PaymentRequest(amount="320", paid_at=at("2022-02-27"), channel="tax_hall"),
+        actor="api:tax",
     )
-    assert paid.benefit_start["general_outpatient"] == outpatient
-    assert paid.benefit_start["inpatient"] == inpatient
-    assert paid.benefit_start["special_outpatient"] == inpatient
+    assert paid.transition.to_state == "deducted"
+    # but never a time later than the service's clock
+    other = renewal(engine, policies["foshan-2022"], make_id_number(FOSHAN, date(1970, 1, 2), 11))
+    with pytest.raises(TransitionRefused):
+        pay_enrollment(
+            engine, domain, other, PaymentRequest(amount="320", paid_at=at("2022-03-06")), actor="t"
+        )
+
+
+def test_event_data_is_checked_by_the_definition(
+    engine: Engine, policies: dict[str, Policy], clock: SimulatedClock
+) -> None:
+    clock.set(at("2021-10-10"))
+    enrollment = renewal(
+        engine, policies["foshan-2022"], make_id_number(FOSHAN, date(1970, 1, 3), 13)
+    )
+    for data in ({"amount": "abc"}, {"amount": "320", "bonus": 1}, {}, {"amount": True}):
+        with pytest.raises(DataInvalid):
+            engine.fire(enrollment, "deduct", actor="tax", data=data)
+    assert state_of(engine, enrollment) == "renewal_pending"
+    engine.fire(enrollment, "deduct", actor="tax", data={"amount": 320})
     payment = queries.instance(engine.db, enrollment)["variables"]["payment"]
-    assert (payment["payer_kind"], payment["payer"]) == ("family", "spouse")  # foshan.txt:63
-
-
-def amount_for(policy: Policy) -> Decimal:
-    return (
-        policy.contribution.individual if policy.contribution.individual is not None else Decimal(0)
+    assert (payment["amount"], payment["payer_kind"], payment["channel"]) == (
+        "320.00",
+        "self",
+        "tax_batch",
     )
 
 
 def test_foshan_refuses_payment_after_the_deadline(
-    engine: Engine, policies: dict[str, Policy]
+    engine: Engine, domain: Domain, policies: dict[str, Policy], clock: SimulatedClock
 ) -> None:
     # foshan.txt:67 逾期未缴费的，将视为自动放弃参保权利
-    policy = policies["foshan-2022"]
+    clock.set(at("2021-10-10"))
     enrollment = renewal(
-        engine, policy, Person(make_id_number(FOSHAN, date(1970, 3, 3), 7), "foshan")
+        engine, policies["foshan-2022"], make_id_number(FOSHAN, date(1970, 3, 3), 7)
     )
-    with pytest.raises(EnrollmentRefused):
-        pay_enrollment(
-            engine, policy, enrollment, amount="0", actor="app", paid_at=at("2022-03-01")
-        )
-    assert state_of(engine, enrollment) == "renewal_pending"
     [timer] = queries.timers_of(engine.db, enrollment, "pending")
     # the lapse is due when 2022-02-28 is over in Foshan (foshan.txt:46)
     assert (timer["event"], timer["due_at"]) == ("lapse", datetime(2022, 3, 1, tzinfo=CST))
+    clock.set(at("2022-03-01"))
+    with pytest.raises(TransitionRefused) as refused:
+        pay(engine, domain, enrollment, "320")
+    assert "does not accept a late payment" in refused.value.message_en
+    assert state_of(engine, enrollment) == "renewal_pending"
 
 
 @pytest.mark.parametrize("lapsed_first", [False, True])
 def test_huian_payment_in_january_is_paid_late_with_the_delayed_start(
-    engine: Engine, policies: dict[str, Policy], lapsed_first: bool
+    engine: Engine,
+    domain: Domain,
+    policies: dict[str, Policy],
+    clock: SimulatedClock,
+    lapsed_first: bool,
 ) -> None:
     # huian.txt:25 2023年1月1日后缴费的，医保待遇享受开始时间有新影响 (practice: from payment date)
     policy = policies["huian-2023"]
-    enrollment = renewal(
-        engine, policy, Person(make_id_number(HUIAN, date(1980, 1, 1), 9), "huian")
-    )
+    enrollment = renewal(engine, policy, make_id_number(HUIAN, date(1980, 1, 1), 9))
     if lapsed_first:
         engine.fire(enrollment, "lapse", actor="scheduler")
-    paid = pay_enrollment(
-        engine, policy, enrollment, amount="360", actor="app", paid_at=at("2023-01-15")
-    )
-    assert paid.transition.to_state == "paid_late"
-    assert paid.benefit_start["inpatient"] == policy.benefit_start(at("2023-01-15"), "inpatient")
-    assert paid.benefit_start["inpatient"] == date(2023, 1, 15)
-
-
-def test_registration_needs_a_clerk_and_blocks_a_second_record(
-    engine: Engine, policies: dict[str, Policy]
-) -> None:
-    # huian.txt:31 如无医保档案，请先参保登记完再进行缴费
-    policy = policies["huian-2023"]
-    person = Person(make_id_number(HUIAN, date(2001, 8, 8), 3), "huian")
-    started = register_for_enrollment(engine, policy, person, actor="counter")
-    [task] = queries.tasks_of(engine.db, started.instance_id, "open")
-    assert (task["name"], task["candidate_group"], task["scope"]) == (
-        "verify_residence",
-        "medical_insurance_clerk",
-        "huian",
-    )
-    with pytest.raises(EnrollmentRefused):
-        register_for_enrollment(engine, policy, person, actor="counter")
-    assert open_renewals(engine, policy, [person]) == 0  # already has a record this year
-    with pytest.raises(TaskFormInvalid) as wrong:  # a passport is not one of the documents
-        engine.complete_task(
-            task["id"],
-            actor="clerk",
-            data={"document_kind": "passport"},
-            outcome="approve_registration",
-        )
-    assert "document_kind" in wrong.value.message_en
-    engine.complete_task(
-        task["id"],
-        actor="clerk",
-        data={"document_kind": "household_register"},
-        outcome="approve_registration",
-    )
-    assert state_of(engine, started.instance_id) == "registered"
+    clock.set(at("2023-01-15"))
+    paid = pay(engine, domain, enrollment, "360")
+    assert paid.transition.to_state == "paid_late"  # type: ignore[attr-defined]
+    assert paid.benefit_start["inpatient"] == date(2023, 1, 15)  # type: ignore[attr-defined]
 
 
 def test_years_summary_shows_paid_and_unpaid_with_amounts(
-    engine: Engine, policies: dict[str, Policy], clock: SimulatedClock
+    engine: Engine, domain: Domain, policies: dict[str, Policy]
 ) -> None:
     # foshan.txt:65 可查询全部、已缴清、未缴清的所属期限和金额
-    person = Person(make_id_number(HUIAN, date(1980, 1, 1), 15), "huian")
-    huian = policies["huian-2023"]
-    enrollment = renewal(engine, huian, person)
-    clock.set(datetime(2022, 10, 1, tzinfo=UTC))
-    [unpaid] = enrollment_years(engine, policies, person.id_number)
+    person = make_id_number(HUIAN, date(1980, 1, 1), 15)
+    enrollment = renewal(engine, policies["huian-2023"], person)
+    [unpaid] = enrollment_years(engine, domain, person)
     assert (unpaid.paid, unpaid.amount_due, unpaid.state) == (
         False,
         Decimal("360.00"),
         "renewal_pending",
     )
-    pay_enrollment(engine, huian, enrollment, amount="360", actor="app", paid_at=at("2022-10-02"))
-    [paid] = enrollment_years(engine, policies, person.id_number)
-    assert (paid.paid, paid.amount_paid, paid.year) == (True, Decimal("360"), 2023)
+    pay(engine, domain, enrollment, "360")
+    [paid] = enrollment_years(engine, domain, person)
+    assert (paid.paid, paid.amount_paid, paid.year, paid.payer_kind) == (
+        True,
+        Decimal("360"),
+        2023,
+        "self",
+    )
     assert paid.benefit_start["inpatient"] == date(2023, 1, 1)
 
 
-def test_duplicate_payment_refund_goes_to_a_clerk(
-    engine: Engine, policies: dict[str, Policy], clock: SimulatedClock
+@pytest.mark.parametrize(
+    ("when", "employee", "used", "refused"),
+    [
+        pytest.param("2022-02-20", True, False, None, id="accepted foshan.txt:51-52"),
+        pytest.param("2022-02-20", True, True, "benefits", id="benefits used foshan.txt:52"),
+        pytest.param("2022-02-20", False, False, "employee", id="not employee-insured"),
+        pytest.param("2022-03-01", True, False, "2022-02-28", id="window over foshan.txt:52"),
+    ],
+)
+def test_duplicate_payment_refunds_are_decided_by_the_policy(
+    engine: Engine,
+    policies: dict[str, Policy],
+    clock: SimulatedClock,
+    when: str,
+    employee: bool,
+    used: bool,
+    refused: str | None,
 ) -> None:
     # foshan.txt:52 重复缴纳的居民医保费，未享受待遇的，各区社保局按规定核定退还
-    policy = policies["foshan-2022"]
+    clock.set(at("2021-10-10"))
     enrollment = renewal(
-        engine, policy, Person(make_id_number(FOSHAN, date(1975, 5, 5), 1), "foshan")
+        engine, policies["foshan-2022"], make_id_number(FOSHAN, date(1975, 5, 5), 1)
     )
-    engine.fire(enrollment, "deduct", actor="tax", data={"amount": "0"})
-    clock.set(at("2022-02-20"))
-    engine.fire(enrollment, "request_refund", actor="app")
+    engine.fire(enrollment, "deduct", actor="tax", data={"amount": "320"})
+    clock.set(at(when))
+    facts = {"employee_insurance_elsewhere": employee, "benefits_used": used}
+    if refused:
+        with pytest.raises(TransitionRefused) as caught:
+            engine.fire(enrollment, "request_refund", actor="app", data=facts)
+        assert refused in caught.value.message_en
+        assert state_of(engine, enrollment) == "deducted"
+        return
+    engine.fire(enrollment, "request_refund", actor="app", data=facts)
     [task] = queries.tasks_of(engine.db, enrollment, "open")
     assert task["name"] == "review_refund"
+    request = queries.instance(engine.db, enrollment)["variables"]["refund_request"]
+    assert (request["employee_insurance_elsewhere"], request["benefits_used"]) == (True, False)
     engine.complete_task(task["id"], actor="clerk", outcome="approve_refund")
     assert state_of(engine, enrollment) == "refunded"
 
 
+def test_huian_has_no_refunds(engine: Engine, domain: Domain, policies: dict[str, Policy]) -> None:
+    enrollment = renewal(engine, policies["huian-2023"], make_id_number(HUIAN, date(1975, 5, 5), 3))
+    pay(engine, domain, enrollment, "360")
+    with pytest.raises(TransitionRefused):
+        engine.fire(
+            enrollment,
+            "request_refund",
+            data={"employee_insurance_elsewhere": True, "benefits_used": False},
+        )
+
+
 def test_a_foshan_enrollment_unpaid_on_march_1_is_lapsed(
-    engine: Engine, policies: dict[str, Policy], clock: SimulatedClock
+    engine: Engine, domain: Domain, policies: dict[str, Policy], clock: SimulatedClock
 ) -> None:
     # foshan.txt:46 征收时间延长至2022年2月底; :67 逾期未缴费的，视为自动放弃参保权利
-    from engine.timers import TimerSweep
-
     policy = policies["foshan-2022"]
-    unpaid = renewal(engine, policy, Person(make_id_number(FOSHAN, date(1971, 1, 1), 3), "foshan"))
-    paid = renewal(engine, policy, Person(make_id_number(FOSHAN, date(1972, 1, 1), 5), "foshan"))
-    pay_enrollment(engine, policy, paid, amount="380", actor="app", paid_at=at("2022-02-20"))
+    clock.set(at("2022-02-20"))
+    unpaid = renewal(engine, policy, make_id_number(FOSHAN, date(1971, 1, 1), 3))
+    paid = renewal(engine, policy, make_id_number(FOSHAN, date(1972, 1, 1), 5))
+    pay(engine, domain, paid, "320")
     TimerSweep(engine).sweep(at("2022-02-28", 23))
     assert state_of(engine, unpaid) == "renewal_pending"  # not a minute early
     TimerSweep(engine).sweep(datetime(2022, 3, 1, 0, 1, tzinfo=CST))

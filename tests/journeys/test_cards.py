@@ -1,0 +1,156 @@
+"""Cards: existing cards brought in, one person with several reviewed and resolved, a new card
+applied for, produced, activated only with the applying ID at its own bank, lost and closed at its
+own bank only, and fast issuance on the spot: through the doors alone.
+
+Sources: foshan-card-one-card-and-2022-medical-insurance.txt ("foshan.txt": fast issuance in one
+visit, lines 18-19; activation in person with the same ID as the application, lines 27-31) and
+quanzhou-huian-cards-and-2023-medical-insurance.txt ("huian.txt", lines 5-9: one person one card
+per province; unusable cards have their bank account closed at the partner bank's counter, usable
+extra cards are cancelled with their bank account).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.journeys.conftest import Journey
+
+HOLDER = "440604198003030050"
+OTHER = "44060419750707006X"
+NEWCOMER = "440604198808080071"
+KIOSK = "44060419950909008X"
+
+CARDS = f"""id_number,name,region,card_number,card_bank,card_state,card_region_code
+{HOLDER},陈明,foshan,C-1001,icbc,active,440604
+{HOLDER},陈明,foshan,C-1002,boc,awaiting_activation,440605
+{HOLDER},陈明,foshan,C-1003,ccb,active,440606
+{HOLDER},陈明,foshan,C-1004,abc,lost,440604
+{OTHER},黄丽,foshan,C-2001,icbc,active,440604
+{OTHER},黄丽,foshan,C-2002,nowhere_bank,active,440604
+"""
+
+
+def _card_ids(j: Journey, person: str) -> dict[str, int]:
+    found = j.api("GET", f"/people/{person}/cards", "counter", expect=200)["cards"]
+    return {c["bank"]: c["id"] for c in found}
+
+
+def test_several_cards_are_reviewed_and_resolved_at_each_bank(journey_factory: Any) -> None:
+    j: Journey = journey_factory("2021-06-01T10:00:00+08:00")
+    j.token("counter", "channel")
+    j.token("ss", "clerk:foshan")
+    clerk = j.staff("ss_foshan", "social_security_clerk", "foshan")
+    tellers = {b: j.staff(f"teller_{b}", "bank_teller", b) for b in ("icbc", "boc", "ccb", "abc")}
+
+    result = j.cli("import", "people", j.file("cards.csv", CARDS), exit_code=1)
+    assert "applied: 5  unchanged: 0  rejected: 1  reviews opened: 1" in result.output
+    assert "line 7: nowhere_bank is not a partner bank of Foshan" in result.output
+    again = j.cli("import", "people", j.file("cards.csv", CARDS), exit_code=1)
+    assert "applied: 0  unchanged: 5  rejected: 1  reviews opened: 0" in again.output
+
+    cards = _card_ids(j, HOLDER)
+    # the lost card already waits for its account to be closed at its own bank
+    assert len(tellers["abc"].task_ids()) == 1
+    [review] = clerk.task_ids()
+    page = clerk.page(f"/inbox/{review}")
+    offered = {int(i) for i in re.findall(r'<option value="(\d+)"', page)}
+    assert offered == {cards["icbc"], cards["boc"], cards["ccb"]}  # usable cards only
+    # a card of another person is not one of the choices, through any door
+    other_card = _card_ids(j, OTHER)["icbc"]
+    bad = j.api(
+        "POST",
+        f"/tasks/{review}/complete",
+        "ss",
+        {"data": {"keep_card_id": other_card}},
+        expect=422,
+    )
+    assert bad["details"][0]["field"] == "keep_card_id"
+    assert clerk.complete(review, "resolve", keep_card_id=str(cards["icbc"])).status_code == 302
+
+    states = {
+        c["bank"]: c["state"]
+        for c in j.api("GET", f"/people/{HOLDER}/cards", "counter", expect=200)["cards"]
+    }
+    assert states == {"icbc": "active", "boc": "cancelled", "ccb": "cancelled", "abc": "lost"}
+    # each cancelled card's account is closed at its own bank's counter, nowhere else
+    assert tellers["icbc"].task_ids() == []
+    for bank in ("boc", "ccb", "abc"):
+        [task] = tellers[bank].task_ids()
+        assert tellers[bank].complete(task, "close_bank_account").status_code == 302
+    assert {
+        c["state"]
+        for c in j.api("GET", f"/people/{HOLDER}/cards", "counter", expect=200)["cards"]
+        if c["bank"] != "icbc"
+    } == {"bank_account_closed"}
+
+
+def test_a_new_card_is_activated_with_its_id_at_its_bank_and_closed_there(
+    journey_factory: Any,
+) -> None:
+    j: Journey = journey_factory("2021-06-01T10:00:00+08:00")
+    j.token("counter", "channel")
+    j.token("factory", "factory")
+    j.token("cmb", "bank:cmb")
+    j.token("icbc", "bank:icbc")
+    cmb = j.staff("teller_cmb", "bank_teller", "cmb")
+    icbc = j.staff("teller_icbc", "bank_teller", "icbc")
+
+    applied = j.api(
+        "POST",
+        "/cards",
+        "counter",
+        {"id_number": NEWCOMER, "channel": "counter", "bank": "cmb", "region_code": "440604"},
+        expect=201,
+    )
+    card = applied["card"]["id"]
+    second = j.api(
+        "POST",
+        "/cards",
+        "counter",
+        {"id_number": NEWCOMER, "channel": "online", "bank": "icbc", "region_code": "440605"},
+        expect=422,
+    )
+    assert "one person one card per province" in second["message_en"]
+    j.api("POST", f"/cards/{card}/events", "factory", {"event": "produce"}, expect=200)
+    j.api("POST", f"/cards/{card}/events", "icbc", {"event": "notify_holder"}, expect=403)
+    j.api("POST", f"/cards/{card}/events", "cmb", {"event": "notify_holder"}, expect=200)
+
+    # another bank cannot activate it, by the API or in its inbox
+    j.api(
+        "POST",
+        f"/cards/{card}/events",
+        "icbc",
+        {"event": "activate", "data": {"presented_id_number": NEWCOMER}},
+        expect=403,
+    )
+    [task] = cmb.task_ids()
+    assert icbc.task_ids() == []
+    assert icbc.client.get(f"/inbox/{task}").status_code == 403
+    # the holder presents another ID: refused, nothing changes (foshan.txt:29-30)
+    wrong = cmb.complete(task, "activate", presented_id_number=OTHER)
+    assert wrong.status_code == 422 and "与申领时使用的证件不一致" in wrong.get_data(as_text=True)
+    assert j.card(card)["state"] == "awaiting_activation"
+    assert cmb.complete(task, "activate", presented_id_number=NEWCOMER).status_code == 302
+    shown = j.card(card)
+    assert shown["state"] == "active" and shown["electronic_card"] == "usable"
+    assert [s["done_at"] is not None for s in shown["progress"]] == [True] * 4
+
+    # lost: the account is closed at its own bank only
+    j.api("POST", f"/cards/{card}/events", "counter", {"event": "report_loss"}, expect=200)
+    assert j.card(card)["electronic_card"] == "unusable"
+    assert icbc.task_ids() == []
+    [close] = cmb.task_ids()
+    j.api("POST", f"/tasks/{close}/complete", "icbc", {}, expect=403)
+    assert cmb.complete(close, "close_bank_account").status_code == 302
+    assert j.card(card)["state"] == "bank_account_closed"
+
+    # fast issuance (foshan.txt:18-19): applied, produced and activated in one visit
+    fast = j.api(
+        "POST",
+        "/cards",
+        "counter",
+        {"id_number": KIOSK, "channel": "fast_issuance", "bank": "icbc", "region_code": "440604"},
+        expect=201,
+    )
+    assert fast["card"]["state"] == "active"

@@ -1,0 +1,142 @@
+"""Hui'an: registration, a year opened, payments by the insured and by a family member, benefit
+start dates, late payment, and default renewal into the next year, through the doors alone.
+
+Source: quanzhou-huian-cards-and-2023-medical-insurance.txt ("huian.txt"): 360 yuan a year for 2023
+(line 17), the period 2022-09-01 to 2022-12-31 (line 23), renewal without registering again for
+people insured in good standing (line 29), registration first for people with no record (line 31),
+with the household register or a residence permit checked by a clerk (line 35). The 2022 figures
+are the policy file's (assumed and practice values, marked there).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.journeys.conftest import Journey
+
+ZHANG = "350521199001010017"  # the insured person
+ZHANG_WIFE = "350521199202020027"  # a family member who pays for him, and is insured too
+LATE = "350521198505050034"  # registers after the 2022 period is over
+
+
+def test_register_open_pay_self_and_family_late_and_renew(journey_factory: Any) -> None:
+    j: Journey = journey_factory("2021-10-10T10:00:00+08:00")
+    j.token("counter", "channel")
+    j.token("clerks", "clerk:huian")
+    clerk = j.staff("mi_huian", "medical_insurance_clerk", "huian")
+
+    # huian.txt:31 no record: payment refused, naming the missing registration
+    refused = j.api("POST", "/payments", "counter", {"id_number": ZHANG, "amount": "320.00"})
+    assert refused["code"] == "not_registered" and "参保登记" in refused["message_zh"]
+
+    # registration (参保登记) at the counter; a clerk checks the household register in the inbox
+    made = j.api(
+        "POST",
+        "/registrations",
+        "counter",
+        {"id_number": ZHANG, "name": "张伟", "region": "huian", "household": "H-0301"},
+        expect=201,
+    )
+    assert made["person"]["state"] == "registration_review"
+    assert made["person"]["open_tasks"] == ["verify_residence"]
+    [task] = clerk.task_ids()
+    page = clerk.page(f"/inbox/{task}")
+    assert "张伟" in page and "H-0301" in page and ZHANG not in page  # facts shown, ID masked
+    assert clerk.complete(task, "approve_registration", document_kind="passport").status_code == 422
+    assert (
+        clerk.complete(task, "approve_registration", document_kind="household_register").status_code
+        == 302
+    )
+    # approved while huian-2022's period is open: that year opened with the approval
+    year = j.years(ZHANG)["huian-2022"]
+    assert (year["state"], year["paid"], year["amount_due"]) == ("registered", False, "320.00")
+
+    # the wife registers too; her registration is completed through the tasks API this time
+    j.api(
+        "POST",
+        "/registrations",
+        "counter",
+        {"id_number": ZHANG_WIFE, "name": "李娜", "region": "huian", "household": "H-0301"},
+        expect=201,
+    )
+    [api_task] = [t for t in j.api("GET", "/tasks", "clerks", expect=200)["tasks"]]
+    j.api(
+        "POST",
+        f"/tasks/{api_task['id']}/complete",
+        "clerks",
+        {"outcome": "approve_registration", "data": {"document_kind": "household_register"}},
+        expect=200,
+    )
+
+    # pay: the amount due is checked, the time is the service's, the payer is recorded
+    wrong = j.api("POST", "/payments", "counter", {"id_number": ZHANG, "amount": "0"}, expect=409)
+    assert "320.00" in wrong["message_zh"]
+    backdated = j.api(
+        "POST",
+        "/payments",
+        "counter",
+        {"id_number": ZHANG, "amount": "320.00", "paid_at": "2021-09-02T10:00:00+08:00"},
+        expect=422,
+    )
+    assert backdated["code"] == "paid_at_not_allowed"
+    paid = j.api(
+        "POST", "/payments", "counter", {"id_number": ZHANG, "amount": "320.00"}, expect=200
+    )
+    assert paid["transition"]["to_state"] == "deducted"
+    # paid within the period: benefits from 1 January of the insurance year (policy file)
+    assert paid["benefit_start"]["inpatient"] == "2022-01-01"
+    by_wife = j.api(
+        "POST",
+        "/payments",
+        "counter",
+        {
+            "id_number": ZHANG_WIFE,
+            "amount": "320.00",
+            "payer_kind": "family",
+            "payer_id_number": ZHANG,
+        },
+        expect=200,
+    )
+    assert by_wife["transition"]["to_state"] == "deducted"
+    wife_year = j.years(ZHANG_WIFE)["huian-2022"]
+    assert wife_year["paid"] and wife_year["payer_kind"] == "family"
+    assert wife_year["payer_id_number_masked"] == "350521********0017"
+    assert j.years(ZHANG)["huian-2022"]["payer_kind"] == "self"
+
+    # a person registering in January 2022 opens the 2022 year by hand: the period is over, so
+    # the year lapses at the next sweep and is then paid late (practice: no wait in Jan-Feb)
+    j.at("2022-01-15T09:00:00+08:00")
+    j.api(
+        "POST",
+        "/registrations",
+        "counter",
+        {"id_number": LATE, "name": "王芳", "region": "huian"},
+        expect=201,
+    )
+    [task] = clerk.task_ids()
+    clerk.complete(task, "approve_registration", document_kind="residence_permit")
+    assert "huian-2022" not in j.years(LATE)  # no period open: no year opened by itself
+    opened = j.api(
+        "POST", "/enrollments", "counter", {"id_number": LATE, "policy": "huian-2022"}, expect=201
+    )
+    assert opened["to_state"] == "registered"
+    assert j.sweep()["fired"] >= 1
+    assert j.years(LATE)["huian-2022"]["state"] == "lapsed"
+    late = j.api(
+        "POST",
+        "/payments",
+        "counter",
+        {"id_number": LATE, "policy": "huian-2022", "amount": "320.00"},
+        expect=200,
+    )
+    assert late["transition"]["to_state"] == "paid_late"
+    assert late["benefit_start"]["inpatient"] == "2022-01-15"
+
+    # default renewal (默认续保, huian.txt:29): at the start of 2023's period, without any call
+    j.at("2022-09-01T08:00:00+08:00")
+    j.sweep()
+    for person in (ZHANG, ZHANG_WIFE, LATE):
+        renewed = j.years(person)["huian-2023"]
+        assert (renewed["state"], renewed["amount_due"]) == ("renewal_pending", "360.00")
+    j.sweep()  # idempotent: nobody renewed twice
+    assert len([y for y in j.years(ZHANG).values() if y["policy"] == "huian-2023"]) == 1

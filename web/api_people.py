@@ -1,0 +1,107 @@
+"""API endpoints for people: registration (参保登记), a person's record, and the batch import of
+a province's existing people and cards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import queries
+from web.api import answer, as_id, bp, caller, idempotency, int_param, run, transition_out
+from web.api_errors import ApiError
+from web.api_models import (
+    ImportReportOut,
+    Label,
+    PeopleImport,
+    PersonOut,
+    Registered,
+    RegistrationRequest,
+)
+from web.api_spec import endpoint
+from web.api_tokens import require
+from web.extensions import domain_of, engine_of
+from workflows.identity import mask_id_number
+from workflows.imports import import_people
+from workflows.people import PERSON, Registration, register_person
+
+
+def _person_out(person_id: int) -> PersonOut:
+    engine = engine_of()
+    row = queries.instance(engine.db, person_id)
+    if row is None or row["process"] != PERSON:
+        raise ApiError(
+            404, "not_found", f"参保档案不存在：{person_id}", f"no such record: {person_id}"
+        )
+    definition = engine.definition(PERSON, row["definition_version"])
+    label = definition.states[row["state"]].label
+    tasks = queries.tasks_of(engine.db, person_id, "open")
+    return PersonOut(
+        id=row["id"],
+        state=row["state"],
+        state_label=Label(zh=label.zh, en=label.en),
+        id_number_masked=mask_id_number(str(row["variables"].get("id_number", ""))),
+        region=row["variables"].get("region"),
+        open_tasks=[t["name"] for t in tasks],
+    )
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/registrations",
+    summary="Register a person with no record (参保登记); a clerk checks the documents",
+    scopes=("channel",),
+    body=RegistrationRequest,
+    response=Registered,
+    status=201,
+)
+def register(body: RegistrationRequest) -> Any:
+    who = caller()
+    require(who, "channel")
+    person = Registration(
+        id_number=body.id_number,
+        name=body.name,
+        region=body.region,
+        residence=body.residence,
+        household=body.household,
+        reduction_categories=tuple(body.reduction_categories),
+        flags=tuple(body.flags),
+    )
+    done = run(
+        lambda: register_person(
+            engine_of(), domain_of(), person, actor=f"api:{who.name}", idempotency=idempotency(who)
+        )
+    )
+    return answer(
+        Registered(transition=transition_out(done), person=_person_out(done.instance_id)), 201
+    )
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/registrations/{person_id}",
+    summary="A person's record: in review, insured, rejected",
+    scopes=("channel", "read"),
+    response=PersonOut,
+    parameters=(int_param("person_id"),),
+)
+def get_registration(person_id: str) -> Any:
+    require(caller(), "channel", "read")
+    return answer(_person_out(as_id(person_id, "registration")))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/imports/people",
+    summary="Bring in existing people and their cards (idempotent; rejected rows listed)",
+    scopes=("import",),
+    body=PeopleImport,
+    response=ImportReportOut,
+)
+def import_people_batch(body: PeopleImport) -> Any:
+    who = caller()
+    require(who, "import")
+    rows = [(i, row.model_dump(exclude_none=True)) for i, row in enumerate(body.rows, start=1)]
+    report = run(lambda: import_people(engine_of(), domain_of(), rows, actor=f"api:{who.name}"))
+    return answer(ImportReportOut.model_validate(report.as_dict()))

@@ -1,0 +1,112 @@
+"""The domain as the service runs it: the region registry and the engine registry that uses it.
+
+``Domain`` reads the policy files once into the one region registry (``workflows.regions``) and
+fills an engine ``Registry`` with every guard, action, field type, policy date and periodic job the
+shipped definitions name. Rules read the regions through the ``Domain`` each time, so ``reload()``
+(a changed policy file) is seen by every rule at once. The engine never imports this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from engine.durations import Duration, parse_duration
+from engine.forms import FieldValueError
+from engine.registry import Registry
+from workflows import cards, extra_cards, people
+from workflows.enrollment import EnrollmentRules
+from workflows.identity import InvalidIdNumber, validate_id_number
+from workflows.policy import Policy, PolicyError, load_policies
+from workflows.regions import Regions
+from workflows.renewals import RenewalOpener
+
+
+def check_id_number(value: str) -> str:
+    """The ``id_number`` form field type: a valid GB 11643 number, normalised."""
+    try:
+        return validate_id_number(value)
+    except InvalidIdNumber as exc:
+        raise FieldValueError(exc.message_zh, exc.message_en) from None
+
+
+class Domain:
+    """Regions from the policy files, and the engine registry of the rules over them."""
+
+    def __init__(self, policies_dir: str | Path) -> None:
+        self.policies_dir = Path(policies_dir)
+        self.regions = Regions.from_policies(load_policies(self.policies_dir))
+        self.enrollment = EnrollmentRules(self)
+        self.registry = Registry()
+        self.registry.add_field_type("id_number", check_id_number)
+        cards.register(self.registry)
+        extra_cards.register(self.registry)
+        people.register(self.registry, self)
+        self.enrollment.register(self.registry)
+        self.registry.set_policy_date_resolver(self.policy_date)
+        self.registry.set_policy_ref_resolver(self.policy_ref_date, reload=self.reload)
+        self.registry.add_periodic("open_renewals", RenewalOpener(self))
+
+    @property
+    def policies(self) -> dict[str, Policy]:
+        """Every loaded policy year, by id (``huian-2023``)."""
+        return {p.policy: p for region in self.regions for p in region.policies}
+
+    def reload(self) -> None:
+        """Read the policy files again (``shebao policy reload``, a changed file)."""
+        self.regions = Regions.from_policies(load_policies(self.policies_dir))
+
+    def policy_of(self, variables: Mapping[str, Any]) -> Policy:
+        """The policy an instance lives under: its year's (``policy``), else its region's latest.
+
+        Raises:
+            LookupError: neither is known.
+        """
+        named = variables.get("policy")
+        if named is not None:
+            found = self.regions.policy(str(named))
+            if found is None:
+                raise LookupError(f"unknown policy {named!r}")
+            return found
+        region = self.regions.find(str(variables.get("region", "")))
+        if region is None:
+            raise LookupError(f"unknown region {variables.get('region')!r}")
+        return region.latest()
+
+    def policy_date(
+        self, path: str, variables: Mapping[str, Any], now: datetime
+    ) -> tuple[datetime, str | None]:
+        """When a ``policy:`` timer entered at ``now`` is due: a date of the instance's policy
+        (with a reference, so a changed file moves it) or a duration from ``now`` (none)."""
+        policy = self.policy_of(variables)
+        try:
+            return policy.date_value(path), f"{policy.policy}:{path}"
+        except PolicyError:
+            pass
+        value: Any = policy
+        for name in path.split("."):
+            value = getattr(value, name, None)
+        if not isinstance(value, str):
+            raise PolicyError(policy.source, path, "names no date or duration of this policy")
+        return _duration(value).after(now), None
+
+    def policy_ref_date(self, ref: str) -> datetime:
+        """The moment a reference ``policy_date`` returned names in the policies loaded now."""
+        name, _, path = ref.partition(":")
+        policy = self.regions.policy(name)
+        if policy is None or not path:
+            raise LookupError(f"unknown policy date reference {ref!r}")
+        return policy.date_value(path)
+
+
+@lru_cache(maxsize=256)
+def _duration(text: str) -> Duration:
+    return parse_duration(text)
+
+
+def build_registry(policies_dir: str | Path) -> Registry:
+    """The engine registry of a fresh ``Domain`` (``shebao definitions validate``)."""
+    return Domain(policies_dir).registry

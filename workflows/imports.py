@@ -1,0 +1,231 @@
+"""Bringing a province's existing people and cards onto the books, idempotently, row by row.
+
+A row is a person already insured elsewhere in the system (their record starts ``insured``, the
+``person`` definition's initial state for imports) and, optionally, one of their cards as it
+stands (any state the card definition has, with the tasks and timers that state opens: a lost card
+gets its account-closing task at its bank). A person with more than one usable card in a province
+gets the extra-cards review (quanzhou-huian-cards-and-2023-medical-insurance.txt, lines 7-9).
+
+Each row is one transaction: applied, unchanged (imported before: same person, same card number)
+or rejected with the reason; nothing of a rejected row is written. The report lists every
+rejected row, and callers exit non-zero when there is one (``shebao import people``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import WorkflowError
+from engine.runtime import Engine
+from engine.sqlexec import Tx
+from workflows import extra_cards
+from workflows.cards import PROCESS as CARD
+from workflows.cards import card_key, card_variables
+from workflows.people import ON_BOOKS, PERSON, Registration, checked, record_of
+
+if TYPE_CHECKING:
+    from workflows.domain import Domain
+
+COLUMNS = (
+    "id_number",
+    "name",
+    "region",
+    "residence",
+    "household",
+    "reduction_categories",
+    "card_number",
+    "card_bank",
+    "card_state",
+    "card_region_code",
+)
+REQUIRED = ("id_number", "name", "region")
+KEY_SCOPE = "import:card"
+MAX_CARD_NUMBER = 32
+
+
+class ImportRefused(WorkflowError):
+    """A row the rules refuse (the reason names the column)."""
+
+    code = "import_refused"
+
+
+@dataclass(frozen=True)
+class RowResult:
+    line: int
+    status: str  # applied | unchanged | rejected
+    reason: str | None = None
+    person_id: int | None = None
+    card_id: int | None = None
+    review_id: int | None = None
+
+
+@dataclass
+class PeopleReport:
+    results: list[RowResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def rejected(self) -> list[RowResult]:
+        return [r for r in self.results if r.status == "rejected"]
+
+    @property
+    def reviews_opened(self) -> int:
+        return sum(1 for r in self.results if r.review_id is not None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "applied": self.count("applied"),
+            "unchanged": self.count("unchanged"),
+            "rejected": [{"line": r.line, "reason": r.reason} for r in self.rejected],
+            "reviews_opened": self.reviews_opened,
+        }
+
+
+def read_people_csv(text: str) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a people file, with their line numbers.
+
+    Raises:
+        ImportRefused: a required column is missing.
+    """
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = [c for c in REQUIRED if c not in (reader.fieldnames or ())]
+    if missing:
+        raise ImportRefused(
+            f"缺少列：{', '.join(missing)}", f"missing columns: {', '.join(missing)}"
+        )
+    return [(reader.line_num, {k: (v or "") for k, v in row.items() if k}) for row in reader]
+
+
+def import_people(
+    engine: Engine,
+    domain: Domain,
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    *,
+    actor: str,
+    progress: Callable[[int], None] | None = None,
+) -> PeopleReport:
+    """Import people (and their cards) row by row; see the module docstring."""
+    report = PeopleReport()
+    for line, row in rows:
+        if progress:
+            progress(line)
+
+        def work(tx: Tx, line: int = line, row: Mapping[str, Any] = row) -> RowResult:
+            return _row(engine, domain, tx, line, row, actor)
+
+        try:
+            result = engine.transaction(work)
+        except WorkflowError as exc:
+            result = RowResult(line, "rejected", exc.message_en)
+        report.results.append(result)
+    return report
+
+
+def _cell(row: Mapping[str, Any], name: str) -> str:
+    value = row.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _row(
+    engine: Engine, domain: Domain, tx: Tx, line: int, row: Mapping[str, Any], actor: str
+) -> RowResult:
+    unknown = sorted(set(row) - set(COLUMNS))
+    if unknown:
+        raise ImportRefused(
+            f"未知的列：{', '.join(unknown)}", f"unknown columns: {', '.join(unknown)}"
+        )
+    categories = [c for c in _cell(row, "reduction_categories").replace(";", "|").split("|") if c]
+    person = checked(
+        domain,
+        Registration(
+            id_number=_cell(row, "id_number"),
+            name=_cell(row, "name"),
+            region=_cell(row, "region"),
+            residence=_cell(row, "residence") or "household_register",
+            household=_cell(row, "household") or None,
+            reduction_categories=tuple(categories),
+        ),
+    )
+    changed = False
+    record = record_of(engine, tx, person["id_number"])
+    if record is None:
+        definition = engine.definition(PERSON)
+        [on_books] = [s for s in definition.initial if ON_BOOKS in definition.states[s].tags]
+        started = engine.start_in(
+            tx, definition, on_books, person["id_number"], person, actor, {"imported": True}
+        )
+        person_id, changed = started.instance_id, True
+    else:
+        person_id = record.id
+    card_id = review_id = None
+    if _cell(row, "card_number"):
+        card_id, card_new = _card(engine, domain, tx, person, row, actor)
+        changed = changed or card_new
+        region_code = str(card_variables_code(domain, person, row))
+        review = extra_cards.review_if_needed(
+            engine, tx, card_key(person["id_number"], region_code), person["region"], actor
+        )
+        if review is not None:
+            review_id, changed = review.instance_id, True
+    return RowResult(
+        line, "applied" if changed else "unchanged", None, person_id, card_id, review_id
+    )
+
+
+def card_variables_code(domain: Domain, person: Mapping[str, Any], row: Mapping[str, Any]) -> str:
+    return _cell(row, "card_region_code") or domain.regions.get(str(person["region"])).code
+
+
+def _card(
+    engine: Engine,
+    domain: Domain,
+    tx: Tx,
+    person: Mapping[str, Any],
+    row: Mapping[str, Any],
+    actor: str,
+) -> tuple[int, bool]:
+    number = _cell(row, "card_number")
+    if len(number) > MAX_CARD_NUMBER or not number.isprintable():
+        raise ImportRefused("社保卡号无效", f"card_number: 1 to {MAX_CARD_NUMBER} characters")
+    definition = engine.definition(CARD)
+    state = _cell(row, "card_state")
+    if state not in definition.states or definition.states[state].final:
+        choices = ", ".join(s for s, spec in definition.states.items() if not spec.final)
+        raise ImportRefused(f"card_state 应为：{choices}", f"card_state must be one of: {choices}")
+    region_code = card_variables_code(domain, person, row)
+    variables = card_variables(
+        domain.regions,
+        id_number=str(person["id_number"]),
+        bank=_cell(row, "card_bank"),
+        region_code=region_code,
+        channel="counter",
+    )
+    variables.update(card_number=number, imported=True)
+    seen = tx.one(engine.sql.select_idempotency, {"scope": KEY_SCOPE, "key": number})
+    if seen is not None:
+        owner = (seen.response or {}).get("id_number")
+        if owner != person["id_number"]:
+            raise ImportRefused(
+                f"社保卡号 {number} 已属于另一居民", f"card {number} belongs to another person"
+            )
+        return int(seen.response["instance_id"]), False
+    key = card_key(str(person["id_number"]), region_code)
+    started = engine.start_in(tx, definition, state, key, variables, actor, {"imported": True})
+    tx.run(
+        engine.sql.insert_key,
+        {
+            "scope": KEY_SCOPE,
+            "key": number,
+            "request_hash": "",
+            "instance_id": started.instance_id,
+            "response": {"instance_id": started.instance_id, "id_number": person["id_number"]},
+            "created_at": engine.clock.now(),
+        },
+    )
+    return started.instance_id, True

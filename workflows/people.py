@@ -1,0 +1,250 @@
+"""Insured people: registration (参保登记) with a clerk's check, and opening a person's years.
+
+Source: quanzhou-huian-cards-and-2023-medical-insurance.txt (lines 29-43): someone with no record
+registers first, with the household register or a residence permit, and a clerk checks it; people
+already insured renew without registering again. A person's record is the ``person`` process (one
+per ID number); each policy year is an ``enrollment`` instance opened for a person whose record is
+``insured`` (a tag of ``person.yaml``). Approving a registration opens the year whose payment period
+is open at that moment, in the same transaction; other years open on request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import DuplicateInstance, WorkflowError
+from engine.registry import InstanceView, Registry, TransitionContext
+from engine.runtime import Engine, Idempotency, Transition, request_hash
+from engine.sqlexec import Tx
+from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
+from workflows.policy import Policy
+from workflows.regions import RegionInfo
+
+if TYPE_CHECKING:
+    from workflows.domain import Domain
+
+PERSON = "person"
+ENROLLMENT = "enrollment"
+LIVE = "live"
+ON_BOOKS = "on_books"
+# huian.txt:35 户口簿 / 居住证 / 港澳台居民居住证: what a person registers with
+RESIDENCE_DOCUMENTS = ("household_register", "residence_permit", "hmt_residence_permit")
+MAX_NAME = 64
+
+
+class RegistrationRefused(WorkflowError):
+    """A registration, or the opening of a year, that the rules refuse."""
+
+    code = "registration_refused"
+
+
+class NotRegistered(WorkflowError):
+    """The person has no insured record: registration (参保登记) comes first (huian.txt:31)."""
+
+    code = "not_registered"
+
+    def __init__(self, id_number: str) -> None:
+        masked = mask_id_number(id_number)
+        super().__init__(
+            f"{masked} 没有医保参保档案，请先办理参保登记（如无医保档案，请先参保登记完再进行缴费）",
+            f"{masked} has no insured record: register first (参保登记) before paying",
+        )
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a person registers with."""
+
+    id_number: str
+    name: str
+    region: str
+    residence: str = "household_register"
+    household: str | None = None
+    reduction_categories: tuple[str, ...] = ()
+    flags: tuple[str, ...] = field(default=())
+
+
+def _refuse(zh: str, en: str) -> RegistrationRefused:
+    return RegistrationRefused(zh, en)
+
+
+def checked(domain: Domain, person: Registration) -> dict[str, Any]:
+    """The record's variables, every fact checked against the rules and the region's policy."""
+    try:
+        number = validate_id_number(person.id_number)
+    except InvalidIdNumber as exc:
+        raise RegistrationRefused(exc.message_zh, exc.message_en) from None
+    name = person.name.strip()
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise _refuse("姓名无效", f"a name of 1 to {MAX_NAME} printable characters is needed")
+    region = domain.regions.find(person.region)
+    if region is None:
+        known = ", ".join(r.key for r in domain.regions)
+        raise _refuse(
+            f"未知的参保地：{person.region}", f"unknown region {person.region!r} ({known})"
+        )
+    if person.residence not in RESIDENCE_DOCUMENTS:
+        raise _refuse(
+            f"证件类型应为 {'、'.join(RESIDENCE_DOCUMENTS)}",
+            f"residence must be one of {', '.join(RESIDENCE_DOCUMENTS)}",
+        )
+    categories = {r.category for r in region.latest().reductions}
+    unknown = sorted(set(person.reduction_categories) - categories)
+    if unknown:
+        raise _refuse(
+            f"{region.name.zh}没有减免类别：{'、'.join(unknown)}",
+            f"{region.name.en} has no reduction category {', '.join(unknown)}",
+        )
+    return {
+        "id_number": number,
+        "name": name,
+        "region": region.key,
+        "residence": person.residence,
+        "household": person.household,
+        "reduction_categories": sorted(set(person.reduction_categories)),
+        "flags": sorted(set(person.flags)),
+    }
+
+
+def register_person(
+    engine: Engine,
+    domain: Domain,
+    person: Registration,
+    *,
+    actor: str,
+    idempotency: Idempotency | None = None,
+) -> Transition:
+    """Register a person with no record; a medical-insurance clerk of the region checks the
+    household register or residence permit (task ``verify_residence``).
+
+    Raises:
+        RegistrationRefused: bad facts, or the person already has a live record.
+    """
+    variables = checked(domain, person)
+    definition = engine.definition(PERSON)
+
+    def work(tx: Tx) -> Transition:
+        try:
+            engine.check_exclusive(tx, PERSON, variables["id_number"], definition.tagged(LIVE))
+        except DuplicateInstance as found:
+            raise _refuse(
+                f"该居民已有参保档案（{found.instance_id}，{found.state}）",
+                f"this person already has a record ({found.instance_id}, {found.state})",
+            ) from None
+        return engine.start_in(
+            tx, definition, definition.initial[0], variables["id_number"], variables, actor
+        )
+
+    if idempotency is None:
+        return engine.transaction(work)
+    return engine.run_idempotent(idempotency, request_hash("register", variables), work)
+
+
+def record_of(engine: Engine, tx: Tx, id_number: str) -> InstanceView | None:
+    """The person's live record (in review or insured), if any."""
+    return next((r for r in engine.find(tx, PERSON, id_number) if LIVE in r.tags), None)
+
+
+def enrollment_key(id_number: str, policy: str) -> str:
+    return f"{id_number}:{policy}"
+
+
+def year_variables(record: InstanceView | dict[str, Any], policy: Policy) -> dict[str, Any]:
+    """An enrollment year's variables, from the person's record."""
+    facts = record.variables if isinstance(record, InstanceView) else record
+    return {
+        "id_number": facts["id_number"],
+        "policy": policy.policy,
+        "region": facts["region"],
+        "reduction_categories": list(facts.get("reduction_categories", ())),
+        "flags": list(facts.get("flags", ())),
+    }
+
+
+def live_year(engine: Engine, tx: Tx, id_number: str, policy: str) -> InstanceView | None:
+    found = engine.find(tx, ENROLLMENT, enrollment_key(id_number, policy))
+    return next((y for y in found if LIVE in y.tags), None)
+
+
+def open_year_in(
+    engine: Engine, tx: Tx, domain: Domain, id_number: str, policy_id: str, actor: str
+) -> Transition:
+    """Open ``policy_id``'s year for an insured person inside ``tx``.
+
+    Raises:
+        NotRegistered: no insured record.
+        RegistrationRefused: another region's policy, a year that is open already, or one that
+            can no longer be paid.
+    """
+    policy = domain.regions.policy(policy_id)
+    if policy is None:
+        raise _refuse(f"未知的年度政策：{policy_id}", f"unknown policy year {policy_id!r}")
+    record = record_of(engine, tx, id_number)
+    if record is None or ON_BOOKS not in record.tags:
+        raise NotRegistered(id_number)
+    if record.variables.get("region") != policy.region.key:
+        raise _refuse(
+            f"该居民在{record.variables.get('region')}参保，不能开立 {policy_id} 年度",
+            f"this person is insured in {record.variables.get('region')}, not under {policy_id}",
+        )
+    found = live_year(engine, tx, id_number, policy_id)
+    if found is not None:
+        raise _refuse(
+            f"{policy_id} 年度已有参保记录（{found.id}，{found.state}）",
+            f"a {policy_id} year is open already ({found.id}, {found.state})",
+        )
+    now = engine.clock.now()
+    if now >= policy.deadline_instant() and not policy.late_payment_accepted(now):
+        raise _refuse(
+            f"{policy_id} 年度已不能缴费，不能再开立", f"{policy_id} can no longer be paid for"
+        )
+    definition = engine.definition(ENROLLMENT)
+    key = enrollment_key(id_number, policy_id)
+    engine.check_exclusive(tx, ENROLLMENT, key, definition.tagged(LIVE))
+    variables = year_variables(record, policy)
+    return engine.start_in(tx, definition, definition.initial[0], key, variables, actor)
+
+
+def open_year(
+    engine: Engine,
+    domain: Domain,
+    id_number: str,
+    policy_id: str,
+    *,
+    actor: str,
+    idempotency: Idempotency | None = None,
+) -> Transition:
+    """Open a policy year for an insured person (awaiting the first payment)."""
+    try:
+        number = validate_id_number(id_number)
+    except InvalidIdNumber as exc:
+        raise RegistrationRefused(exc.message_zh, exc.message_en) from None
+
+    def work(tx: Tx) -> Transition:
+        return open_year_in(engine, tx, domain, number, policy_id, actor)
+
+    if idempotency is None:
+        return engine.transaction(work)
+    return engine.run_idempotent(idempotency, request_hash("open_year", number, policy_id), work)
+
+
+def region_of(domain: Domain, variables: dict[str, Any]) -> RegionInfo | None:
+    return domain.regions.find(str(variables.get("region", "")))
+
+
+def register(registry: Registry, domain: Domain) -> None:
+    def open_current_year(ctx: TransitionContext) -> None:
+        """An approved registration opens the year whose payment period is open now."""
+        region = region_of(domain, ctx.variables)
+        policy = region.open_for_payment(ctx.now) if region else None
+        if policy is None:
+            return
+        ctx.start(
+            ENROLLMENT,
+            business_key=enrollment_key(str(ctx.variables["id_number"]), policy.policy),
+            variables=year_variables(ctx.variables, policy),
+            unless_tagged=LIVE,
+        )
+
+    registry.add_action("open_current_year", open_current_year)
