@@ -354,11 +354,16 @@ class Engine(TaskOperations):
         """Run ``work`` once per idempotency key: a retry with the same request replays its result.
 
         The key row is written in the same transaction as the work, so a delivery is applied
-        exactly once; the same key with a different request raises ``IdempotencyConflict``.
+        exactly once; the same key with a different request raises ``IdempotencyConflict``. A
+        transaction-scoped lock on the key makes a concurrent delivery of the same key wait for
+        the first and replay its result.
         """
         digest = idempotency.digest or digest
 
         def guarded(tx: Tx) -> Transition:
+            # Deliveries of one key wait for each other: the second replays the first's result
+            # instead of racing it (SQLite serialises writers already).
+            tx.lock(f"idempotency:{idempotency.scope}:{idempotency.key}")
             replay = outcomes.replay(tx, self.sql, idempotency, digest)
             if replay:
                 return replay

@@ -32,6 +32,43 @@ class User(WebBase):
     scope: Mapped[str | None] = mapped_column(String(128))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    """Base32 secret of the user's TOTP second factor (pyotp); None: no second factor yet."""
+
+
+class StaffSession(WebBase):
+    """A staff member's login session, kept server-side: the cookie holds only its random id,
+    stored here as a hash; revoked at logout and on a password change; idle and absolute
+    timeouts are checked on every request."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class SecurityEvent(WebBase):
+    """A security-relevant event (login, failure, lockout, token use, denial, import): what, who,
+    from where, when; never personal data of the people the service serves."""
+
+    __tablename__ = "web_security_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(128))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_web_security_event_at", "at"),)
 
 
 class LoginAttempt(WebBase):
@@ -45,7 +82,10 @@ class LoginAttempt(WebBase):
     succeeded: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_web_login_attempt_username_at", "username", "at"),)
+    __table_args__ = (
+        Index("ix_web_login_attempt_username_at", "username", "at"),
+        Index("ix_web_login_attempt_remote_addr_at", "remote_addr", "at"),
+    )
 
 
 class ApiToken(WebBase):
@@ -59,3 +99,7 @@ class ApiToken(WebBase):
     scopes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    prefix: Mapped[str | None] = mapped_column(String(16))
+    """The token's first characters, shown to tell tokens apart (never enough to use one)."""
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
