@@ -1,0 +1,80 @@
+"""The security event log: logins, failures, lockouts, token use, creation and revocation,
+permission denials, imports. Each event is one structured log line (logger ``shebao.security``,
+``key=value`` pairs) and one row of ``web_security_event`` that a supervisor can read. Events carry
+who acted (a staff username or a token name), from where, and what; never personal data of the
+people the service serves (no ID numbers, names or card numbers: pass counts and ids instead).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Table, insert, select
+
+from web.models import SecurityEvent
+
+log = logging.getLogger("shebao.security")
+events: Table = SecurityEvent.__table__  # type: ignore[assignment]
+
+KINDS = (
+    "login_succeeded",
+    "login_failed",
+    "login_locked_out",
+    "logout",
+    "session_revoked",
+    "password_changed",
+    "totp_enrolled",
+    "totp_failed",
+    "permission_denied",
+    "token_created",
+    "token_revoked",
+    "token_used",
+    "token_refused",
+    "import",
+)
+
+
+def record(
+    db: Engine,
+    kind: str,
+    *,
+    actor: str | None = None,
+    remote_addr: str | None = None,
+    at: datetime | None = None,
+    **detail: Any,
+) -> None:
+    """Write one security event (a log line and a row). ``detail`` holds plain facts (counts,
+    ids, scopes, reasons), never personal data."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown security event {kind!r}; one of {', '.join(KINDS)}")
+    moment = at or datetime.now(UTC)
+    log.info(
+        "security_event kind=%s actor=%s remote_addr=%s detail=%s",
+        kind,
+        actor or "-",
+        remote_addr or "-",
+        json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
+    )
+    with db.begin() as conn:
+        conn.execute(
+            insert(events).values(
+                at=moment,
+                kind=kind,
+                actor=None if actor is None else actor[:128],
+                remote_addr=None if remote_addr is None else remote_addr[:64],
+                detail=dict(detail) or None,
+            )
+        )
+
+
+def recent(db: Engine, limit: int = 100, kind: str | None = None) -> list[Mapping[str, Any]]:
+    """The latest events, newest first (optionally of one kind)."""
+    query = select(events).order_by(events.c.id.desc()).limit(limit)
+    if kind is not None:
+        query = query.where(events.c.kind == kind)
+    with db.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
