@@ -140,9 +140,10 @@ def _safe_url(url: str) -> str:
 
 
 # Command modules of their own, each adding its commands to the main group.
-from web import cli_api, cli_diagrams, cli_domain, cli_scheduler, cli_web  # noqa: E402
+from web import cli_api, cli_diagrams, cli_domain, cli_people, cli_scheduler, cli_web  # noqa: E402
 
 cli_api.register(main)
+cli_people.register_commands(main)
 cli_diagrams.register(main)
 cli_domain.register(main)
 cli_scheduler.register(main)

@@ -151,6 +151,10 @@ class Journey:
     def card(self, card_id: int, token: str = "counter") -> dict[str, Any]:
         return dict(self.api("GET", f"/cards/{card_id}", token, expect=200))
 
+    def cards_of(self, id_number: str, token: str = "counter") -> list[dict[str, Any]]:
+        """A person's cards, oldest first."""
+        return list(self.api("GET", f"/people/{id_number}/cards", token, expect=200)["cards"])
+
 
 @pytest.fixture
 def journey_factory(db_url: str, tmp_path: Path) -> Iterator[Any]:

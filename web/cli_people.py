@@ -1,0 +1,97 @@
+"""The ``shebao people`` commands: register a person (参保登记) and open a policy year, through
+the same operations as the API (``workflows.people``), for counter staff working in a terminal.
+
+ID numbers are read from the ``--id-number`` option or, with ``--id-number -``, from standard input
+(so they need not appear in the shell history); the answers show them masked.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from engine.errors import WorkflowError
+from web.extensions import domain_of, engine_of
+from workflows.identity import mask_id_number
+from workflows.people import RESIDENCE_DOCUMENTS, Registration, open_year, register_person
+
+
+def _id_number(value: str) -> str:
+    return sys.stdin.readline().strip() if value == "-" else value.strip()
+
+
+@click.group("people")
+def people() -> None:
+    """Insured people: registration (参保登记) and their policy years."""
+
+
+@people.command("register")
+@click.option(
+    "--id-number", required=True, help="The resident ID number, or - to read it from stdin."
+)
+@click.option("--name", required=True)
+@click.option(
+    "--region", required=True, help="Where the household register or permit is: foshan, huian."
+)
+@click.option(
+    "--residence",
+    type=click.Choice(RESIDENCE_DOCUMENTS),
+    default=RESIDENCE_DOCUMENTS[0],
+    show_default=True,
+)
+@click.option("--household", default=None, help="Household number (户号).")
+@click.option("--reduction", "reductions", multiple=True, help="A reduction category; repeatable.")
+@click.option("--actor", default="counter-cli", show_default=True)
+@with_appcontext
+def register(
+    id_number: str,
+    name: str,
+    region: str,
+    residence: str,
+    household: str | None,
+    reductions: tuple[str, ...],
+    actor: str,
+) -> None:
+    """Register a person with no record; a medical-insurance clerk of the region checks it."""
+    person = Registration(
+        id_number=_id_number(id_number),
+        name=name,
+        region=region,
+        residence=residence,
+        household=household,
+        reduction_categories=reductions,
+    )
+    try:
+        done = register_person(engine_of(), domain_of(), person, actor=actor)
+    except WorkflowError as exc:
+        raise click.ClickException(exc.message_en) from None
+    click.echo(
+        f"registered {mask_id_number(person.id_number)}: record {done.instance_id} "
+        f"({done.to_state}); a clerk of {region} checks the documents in the inbox"
+    )
+
+
+@people.command("open-year")
+@click.option(
+    "--id-number", required=True, help="The resident ID number, or - to read it from stdin."
+)
+@click.option("--policy", "policy_id", required=True, help="The policy year, e.g. huian-2023.")
+@click.option("--actor", default="counter-cli", show_default=True)
+@with_appcontext
+def open_year_command(id_number: str, policy_id: str, actor: str) -> None:
+    """Open a policy year for an insured person (awaiting the first payment)."""
+    number = _id_number(id_number)
+    try:
+        done = open_year(engine_of(), domain_of(), number, policy_id, actor=actor)
+    except WorkflowError as exc:
+        raise click.ClickException(exc.message_en) from None
+    click.echo(
+        f"opened {policy_id} for {mask_id_number(number)}: enrollment {done.instance_id} "
+        f"({done.to_state})"
+    )
+
+
+def register_commands(main: click.Group) -> None:
+    main.add_command(people)
