@@ -1,22 +1,35 @@
-"""Export a process definition as BPMN 2.0 XML, laid out from Graphviz so that modellers show it.
+"""Export a process definition as executable BPMN 2.0 XML, laid out for modellers.
 
-Owns the mapping from a definition to BPMN's semantic model and its diagram interchange (DI):
-a state with a task is a ``userTask`` (candidate group as ``potentialOwner`` and Camunda's
-``candidateGroups``), a state that waits for an outside message a ``receiveTask``, a final state
-without a task a plain ``task`` followed by an ``endEvent``; initial states follow ``startEvent``s;
-each event from each source is a ``sequenceFlow``; timers are ``boundaryEvent``s with a
-``timeDuration`` or a policy ``timeDate``. Shapes and edges come from ``dot -Tjson`` of the same
-graph ``engine.diagram`` draws.
+Owns writing the document: the semantic model of ``engine.bpmn_model`` as BPMN elements (an
+executable ``process``, ``message`` elements, user tasks with their candidate group, gateways with
+conditions, boundary and catch events with ISO 8601 timers), our extension (``engine.bpmn_ext``) so
+the file imports back (``engine.bpmn_import``), and the diagram interchange of ``engine.bpmn_layout``.
+
+Two dialects. ``default``: standard BPMN with Python expressions (SpiffWorkflow evaluates them; the
+definitions' ``expressionLanguage`` says so): conditions such as ``outcome == "reject_refund"`` or
+``guard_within_payment_period == True``, timer values as Python string literals (``"P30D"``), candidate
+groups as ``potentialOwner``. ``camunda7`` (``engine.bpmn_camunda``): JUEL expressions (``${...}``),
+bare ISO 8601 timer values, ``camunda:candidateGroups``/``dueDate``/``formData``,
+``camunda:historyTimeToLive`` and ``modeler:executionPlatform``. Guards are domain code: a gateway
+tests ``guard_<name>``, a variable the engine running the process sets when the guard passes.
+
+Timers that name the region's policy (``policy: payment_period.end``, ``after: {policy: ...}``) carry
+the policy's real value: the caller resolves them (``PolicyValues``; the engine knows no policy file)
+and ``shebao:timer`` records which policy value it was, so an import can tell a changed duration.
 """
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from engine.definition import ProcessDefinition, TimerSpec
-from engine.diagram import Flow, flows_of, run_dot, state_id, timer_id, to_dot
+from engine import bpmn_camunda as camunda
+from engine import bpmn_ext as ext
+from engine.bpmn_expr import CAMUNDA, DIALECTS, PYTHON, PYTHON_LANGUAGE, condition, timer_value
+from engine.bpmn_layout import Layout, layout
+from engine.bpmn_model import Node, ProcessModel, SeqFlow, build_model, message_id
+from engine.specs import Label, ProcessDefinition, TimerSpec
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
@@ -24,85 +37,50 @@ NS = {
     "dc": "http://www.omg.org/spec/DD/20100524/DC",
     "di": "http://www.omg.org/spec/DD/20100524/DI",
     "xsi": "http://www.w3.org/2001/XMLSchema-instance",
-    "camunda": "http://camunda.org/schema/1.0/bpmn",
+    "camunda": camunda.CAMUNDA,
+    "modeler": camunda.MODELER,
+    "shebao": ext.URI,
 }
 TARGET_NAMESPACE = "urn:shebao-workflow:processes"
-BOUNDARY_SIZE = 24.0
-for _prefix, _uri in NS.items():
-    ET.register_namespace(_prefix, _uri)
+EXPORTER_VERSION = "2"
+for _prefix in ("bpmn", "bpmndi", "dc", "di", "xsi"):
+    ET.register_namespace(_prefix, NS[_prefix])
 
-Point = tuple[float, float]
+
+class BpmnExportError(ValueError):
+    """The definition cannot be exported as asked (a policy timer and no policy to resolve it)."""
 
 
 @dataclass(frozen=True)
-class Layout:
-    """Where Graphviz put things, in BPMN's coordinates (points, y pointing down).
+class PolicyValues:
+    """A region's policy values for the export's timers.
 
     Attributes:
-        shapes: node id -> (x, y, width, height) of its bounds.
-        edges: flow id -> waypoints.
+        policy: the policy's id (``huian-2023``).
+        values: dotted path -> ISO 8601 text: an instant for a date (``payment_period.end`` ->
+            ``2023-01-01T00:00:00+08:00``), a duration for a duration (``P30D``).
     """
 
-    shapes: dict[str, tuple[float, float, float, float]]
-    edges: dict[str, list[Point]]
+    policy: str
+    values: Mapping[str, str]
+
+
+def timer_text(timer: TimerSpec, policy: PolicyValues | None, where: str) -> str:
+    """The ISO 8601 value of one timer (its duration, or the policy's date or duration)."""
+    if timer.after is not None:
+        return timer.after.text
+    assert timer.policy is not None
+    if policy is None or timer.policy not in policy.values:
+        named = f"policy {policy.policy!r}" if policy else "no policy"
+        raise BpmnExportError(
+            f"{where}: the timer needs {timer.policy!r} from a region's policy ({named} given); "
+            "export with a policy (shebao bpmn PROCESS --policy REGION-YEAR)"
+        )
+    return policy.values[timer.policy]
 
 
 def _q(prefix: str, name: str) -> str:
     return f"{{{NS[prefix]}}}{name}"
-
-
-def _spline(pos: str, flip: float) -> list[Point]:
-    """Waypoints of a Graphviz spline: each Bézier segment's ends and middle, then the arrow tip."""
-    tip: Point | None = None
-    points: list[Point] = []
-    for token in pos.split():
-        if token.startswith(("e,", "s,")):
-            x, y = token[2:].split(",")
-            if token[0] == "e":
-                tip = (float(x), float(y))
-            continue
-        x, y = token.split(",")
-        points.append((float(x), float(y)))
-    out = [points[0]]
-    for i in range(0, len(points) - 3, 3):
-        p0, p1, p2, p3 = points[i : i + 4]
-        mid_x = (p0[0] + 3 * p1[0] + 3 * p2[0] + p3[0]) / 8  # the curve at t = 1/2
-        mid_y = (p0[1] + 3 * p1[1] + 3 * p2[1] + p3[1]) / 8
-        out += [(mid_x, mid_y), p3]
-    if tip:
-        out.append(tip)
-    return [(round(x, 2), round(flip - y, 2)) for x, y in out]
-
-
-def layout(definition: ProcessDefinition, lang: str = "zh") -> Layout:
-    """Lay out the diagram's graph with ``dot -Tjson`` and place boundary timers on their states."""
-    graph = json.loads(run_dot(to_dot(definition, lang), "json"))
-    height = float(graph["bb"].split(",")[3])
-    shapes: dict[str, tuple[float, float, float, float]] = {}
-    for node in graph.get("objects", []):
-        x, y = (float(v) for v in node["pos"].split(","))
-        w, h = float(node["width"]) * 72, float(node["height"]) * 72
-        shapes[node["name"]] = (
-            round(x - w / 2, 2),
-            round(height - y - h / 2, 2),
-            round(w, 2),
-            round(h, 2),
-        )
-    edges = {edge["id"]: _spline(edge["pos"], height) for edge in graph.get("edges", [])}
-    for flow in flows_of(definition):
-        if flow.timer is None or flow.source_state is None:
-            continue
-        x, y, w, h = shapes[flow.source]
-        centre_x, centre_y = edges[flow.id][0][0], y + h
-        half = BOUNDARY_SIZE / 2
-        shapes[timer_id(flow.source_state, flow.timer)] = (
-            round(centre_x - half, 2),
-            round(centre_y - half, 2),
-            BOUNDARY_SIZE,
-            BOUNDARY_SIZE,
-        )
-        edges[flow.id][0] = (centre_x, centre_y + half)
-    return Layout(shapes, edges)
 
 
 def _sub(
@@ -118,131 +96,182 @@ def _expression(parent: ET.Element, name: str, text: str) -> None:
     _sub(parent, "bpmn", name, text, **{_q("xsi", "type"): "bpmn:tFormalExpression"})
 
 
-def _timer(
-    process: ET.Element, state: str, index: int, timer: TimerSpec, internal: bool
-) -> ET.Element:
-    boundary = _sub(
-        process,
-        "bpmn",
-        "boundaryEvent",
-        id=timer_id(state, index),
-        attachedToRef=state_id(state),
-        cancelActivity="false" if internal else "true",
-    )
-    if timer.policy:
-        what = "duration" if timer.policy_duration else "date"
-        _sub(
-            boundary, "bpmn", "documentation", f"policy {what}: {timer.policy} (region policy file)"
+class _Writer:
+    def __init__(
+        self, model: ProcessModel, lang: str, dialect: str, policy: PolicyValues | None
+    ) -> None:
+        self.model, self.d = model, model.definition
+        self.lang, self.dialect, self.policy = lang, dialect, policy
+        self.other = "en" if lang == "zh" else "zh"
+        self.policy_id = policy.policy if policy else None
+
+    def named(self, element: ET.Element, label: Label | None) -> None:
+        if label is not None:
+            element.set("name", label.get(self.lang))
+            _sub(element, "bpmn", "documentation", label.get(self.other))
+
+    def extensions(self, element: ET.Element) -> ET.Element:
+        found = element.find(_q("bpmn", "extensionElements"))
+        return found if found is not None else _sub(element, "bpmn", "extensionElements")
+
+    def document(self, where: Layout) -> ET.Element:
+        attrs = {
+            "id": f"definitions_{self.d.key}",
+            "targetNamespace": TARGET_NAMESPACE,
+            "exporter": "shebao-workflow",
+            "exporterVersion": EXPORTER_VERSION,
+        }
+        if self.dialect == PYTHON:
+            attrs["expressionLanguage"] = PYTHON_LANGUAGE
+        else:
+            attrs.update(camunda.definitions_attrs())
+        root = ET.Element(_q("bpmn", "definitions"), attrs)
+        for event in self.model.messages:
+            _sub(root, "bpmn", "message", id=message_id(event), name=event)
+        self.process(root)
+        self.diagram(root, where)
+        return root
+
+    def process(self, root: ET.Element) -> None:
+        attrs = {"id": f"process_{self.d.key}", "isExecutable": "true"}
+        if self.dialect == CAMUNDA:
+            attrs.update(camunda.process_attrs())
+        process = _sub(root, "bpmn", "process", **attrs)
+        self.named(process, self.d.label)
+        extensions = self.extensions(process)
+        ext.write_process(extensions, self.d.version, self.lang, self.policy_id)
+        for event in self.d.events.values():
+            ext.write_event(extensions, event)
+        for node in self.model.nodes.values():
+            self.node(process, node)
+        for flow in self.model.flows:
+            self.flow(process, flow)
+
+    def node(self, process: ET.Element, node: Node) -> None:
+        element = _sub(process, "bpmn", node.kind, id=node.id)
+        self.named(element, node.name)
+        spec = self.d.states.get(node.state or "") if node.role == "state" else None
+        if spec is not None and spec.task is not None and self.dialect == CAMUNDA:
+            for key, value in camunda.task_attrs(spec.task).items():
+                element.set(key, value)
+            outcomes = [self.d.events[e] for e in spec.task.events]
+            camunda.form_data(self.extensions(element), spec.task, outcomes, self.lang)
+        if spec is not None and spec.tags:
+            ext.write_state(self.extensions(element), spec.tags)
+        if spec is not None and spec.task is not None:
+            ext.write_task(self.extensions(element), spec.task)
+        if node.timer is not None:
+            assert node.state is not None
+            timer = self.d.states[node.state].timers[node.timer]
+            value = timer_text(timer, self.policy, f"{self.d.key}: state {node.state!r}")
+            ext.write_timer(self.extensions(element), timer, self.policy_id, value)
+        if node.attached_to:
+            element.set("attachedToRef", node.attached_to)
+            element.set("cancelActivity", "true" if node.interrupting else "false")
+        if node.default:
+            element.set("default", node.default)
+        if node.kind == "receiveTask":
+            assert node.message is not None
+            element.set("messageRef", message_id(node.message))
+        for flow in self.model.incoming(node.id):
+            _sub(element, "bpmn", "incoming", flow.id)
+        for flow in self.model.outgoing(node.id):
+            _sub(element, "bpmn", "outgoing", flow.id)
+        if spec is not None and spec.task is not None and self.dialect == PYTHON:
+            owner = _sub(element, "bpmn", "potentialOwner", id=f"owner_{node.state}")
+            assignment = _sub(owner, "bpmn", "resourceAssignmentExpression")
+            _sub(assignment, "bpmn", "formalExpression", spec.task.candidate_group)
+        if node.kind in ("intermediateCatchEvent", "boundaryEvent"):
+            self.event_definition(element, node)
+
+    def event_definition(self, element: ET.Element, node: Node) -> None:
+        if node.message is not None:
+            _sub(
+                element,
+                "bpmn",
+                "messageEventDefinition",
+                id=f"{node.id}_message",
+                messageRef=message_id(node.message),
+            )
+            return
+        assert node.state is not None and node.timer is not None
+        timer = self.d.states[node.state].timers[node.timer]
+        value = timer_text(timer, self.policy, f"{self.d.key}: state {node.state!r}")
+        definition = _sub(element, "bpmn", "timerEventDefinition", id=f"{node.id}_timer")
+        kind = "timeDate" if timer.policy and not timer.policy_duration else "timeDuration"
+        _expression(definition, kind, timer_value(value, self.dialect))
+
+    def flow(self, process: ET.Element, flow: SeqFlow) -> None:
+        element = _sub(
+            process,
+            "bpmn",
+            "sequenceFlow",
+            id=flow.id,
+            sourceRef=flow.source,
+            targetRef=flow.target,
         )
-    return boundary
+        self.named(element, flow.name)
+        if flow.condition is not None:
+            _expression(element, "conditionExpression", condition(flow.condition, self.dialect))
 
-
-def _flow_ends(flows: list[Flow]) -> dict[str, tuple[str, str]]:
-    """flow id -> (BPMN source id, BPMN target id): timer flows leave from their boundary event."""
-    return {
-        f.id: (
-            timer_id(f.source_state, f.timer)
-            if f.timer is not None and f.source_state
-            else f.source,
-            f.target,
+    def diagram(self, root: ET.Element, where: Layout) -> None:
+        diagram = _sub(root, "bpmndi", "BPMNDiagram", id=f"diagram_{self.d.key}")
+        plane = _sub(
+            diagram,
+            "bpmndi",
+            "BPMNPlane",
+            id=f"plane_{self.d.key}",
+            bpmnElement=f"process_{self.d.key}",
         )
-        for f in flows
-    }
+        for node in self.model.nodes.values():
+            attrs = {"id": f"{node.id}_di", "bpmnElement": node.id}
+            if node.kind == "exclusiveGateway":
+                attrs["isMarkerVisible"] = "true"
+            shape = _sub(plane, "bpmndi", "BPMNShape", **attrs)
+            _bounds(shape, where.shapes[node.id])
+            if node.id in where.labels:
+                _bounds(_sub(shape, "bpmndi", "BPMNLabel"), where.labels[node.id])
+        for flow in self.model.flows:
+            edge = _sub(plane, "bpmndi", "BPMNEdge", id=f"{flow.id}_di", bpmnElement=flow.id)
+            for x, y in where.edges[flow.id]:
+                _sub(edge, "di", "waypoint", x=f"{x:g}", y=f"{y:g}")
+            if flow.id in where.labels:
+                _bounds(_sub(edge, "bpmndi", "BPMNLabel"), where.labels[flow.id])
 
 
-def to_bpmn(definition: ProcessDefinition, lang: str = "zh", where: Layout | None = None) -> bytes:
-    """The definition as a BPMN 2.0 document (UTF-8 bytes), with DI shapes and edges.
+def _bounds(parent: ET.Element, box: tuple[float, float, float, float]) -> None:
+    x, y, w, h = box
+    _sub(parent, "dc", "Bounds", x=f"{x:g}", y=f"{y:g}", width=f"{w:g}", height=f"{h:g}")
+
+
+def to_bpmn(
+    definition: ProcessDefinition,
+    lang: str = "zh",
+    *,
+    dialect: str = PYTHON,
+    policy: PolicyValues | None = None,
+    where: Layout | None = None,
+) -> bytes:
+    """The definition as a BPMN 2.0 document (UTF-8 bytes) with its diagram.
 
     Args:
         definition: the process.
-        lang: ``zh`` or ``en`` for every ``name``.
+        lang: ``zh`` or ``en`` for every ``name`` (the other language goes to ``documentation``).
+        dialect: ``default`` (Python expressions) or ``camunda7`` (JUEL, Camunda attributes).
+        policy: the region's values for timers that name the policy.
         where: a layout to use (laid out with Graphviz when not given).
+
+    Raises:
+        BpmnExportError: a timer names the policy and ``policy`` does not give its value.
+        GraphvizMissing: no layout given and Graphviz's ``dot`` is not installed.
     """
-    where = where or layout(definition, lang)
-    flows = flows_of(definition)
-    ends = _flow_ends(flows)
-    incoming: dict[str, list[str]] = {}
-    outgoing: dict[str, list[str]] = {}
-    for flow_id, (source, target) in ends.items():
-        outgoing.setdefault(source, []).append(flow_id)
-        incoming.setdefault(target, []).append(flow_id)
-
-    def links(element: ET.Element, node: str) -> None:
-        for flow_id in incoming.get(node, []):
-            _sub(element, "bpmn", "incoming", flow_id)
-        for flow_id in outgoing.get(node, []):
-            _sub(element, "bpmn", "outgoing", flow_id)
-
-    root = ET.Element(
-        _q("bpmn", "definitions"),
-        {
-            "id": f"definitions_{definition.key}",
-            "targetNamespace": TARGET_NAMESPACE,
-            "exporter": "shebao-workflow",
-            "exporterVersion": str(definition.version),
-        },
-    )
-    process_id = f"process_{definition.key}"
-    process = _sub(
-        root,
-        "bpmn",
-        "process",
-        id=process_id,
-        name=definition.label.get(lang),
-        isExecutable="false",
-    )
-    for state in definition.initial:
-        links(_sub(process, "bpmn", "startEvent", id=f"start_{state}"), f"start_{state}")
+    if dialect not in DIALECTS:
+        raise BpmnExportError(f"unknown dialect {dialect!r} (known: {', '.join(DIALECTS)})")
+    model = build_model(definition)
+    writer = _Writer(model, lang, dialect, policy)
     for name, spec in definition.states.items():
-        kind = "userTask" if spec.task else "task" if spec.final else "receiveTask"
-        attrs = {"id": state_id(name), "name": spec.label.get(lang)}
-        if spec.task:
-            attrs[_q("camunda", "candidateGroups")] = spec.task.candidate_group
-        activity = _sub(process, "bpmn", kind, **attrs)
-        if spec.task:
-            _sub(
-                activity, "bpmn", "documentation", f"{spec.task.name}: {spec.task.label.get(lang)}"
-            )
-        links(activity, state_id(name))
-        if spec.task:
-            owner = _sub(activity, "bpmn", "potentialOwner", id=f"owner_{name}")
-            assignment = _sub(owner, "bpmn", "resourceAssignmentExpression")
-            _expression(assignment, "formalExpression", spec.task.candidate_group)
-        for index, timer in enumerate(spec.timers):
-            internal = definition.events[timer.event].is_internal_from(name)
-            boundary = _timer(process, name, index, timer, internal)
-            links(boundary, timer_id(name, index))
-            definition_el = _sub(boundary, "bpmn", "timerEventDefinition")
-            if timer.after:
-                _expression(definition_el, "timeDuration", timer.after.text)
-            elif timer.policy_duration:
-                _expression(definition_el, "timeDuration", f"${{policy:{timer.policy}}}")
-            else:
-                _expression(definition_el, "timeDate", f"${{policy:{timer.policy}}}")
-    for state in definition.final_states:
-        links(_sub(process, "bpmn", "endEvent", id=f"end_{state}"), f"end_{state}")
-    for flow in flows:
-        source, target = ends[flow.id]
-        attrs = {"id": flow.id, "sourceRef": source, "targetRef": target}
-        event = definition.events[flow.event] if flow.event else None
-        if event:
-            attrs["name"] = event.label.get(lang)
-        element = _sub(process, "bpmn", "sequenceFlow", **attrs)
-        if event and event.guards:
-            _sub(element, "bpmn", "documentation", "guard: " + ", ".join(event.guards))
-        if event and flow.timer is None:
-            _expression(element, "conditionExpression", f"${{event == '{event.name}'}}")
-
-    diagram = _sub(root, "bpmndi", "BPMNDiagram", id=f"diagram_{definition.key}")
-    plane = _sub(
-        diagram, "bpmndi", "BPMNPlane", id=f"plane_{definition.key}", bpmnElement=process_id
-    )
-    for node, (x, y, w, h) in where.shapes.items():
-        shape = _sub(plane, "bpmndi", "BPMNShape", id=f"{node}_di", bpmnElement=node)
-        _sub(shape, "dc", "Bounds", x=f"{x:g}", y=f"{y:g}", width=f"{w:g}", height=f"{h:g}")
-    for flow_id, points in where.edges.items():
-        edge = _sub(plane, "bpmndi", "BPMNEdge", id=f"{flow_id}_di", bpmnElement=flow_id)
-        for x, y in points:
-            _sub(edge, "di", "waypoint", x=f"{x:g}", y=f"{y:g}")
+        for timer in spec.timers:
+            timer_text(timer, policy, f"{definition.key}: state {name!r}")
+    root = writer.document(where or layout(model, lang))
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"

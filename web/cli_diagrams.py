@@ -2,22 +2,41 @@
 
 ``shebao diagrams`` writes an SVG per definition and language into ``diagrams/``; with ``--check`` it
 writes nothing and exits 1 listing the committed files that differ from what the definitions draw.
-``shebao bpmn PROCESS`` prints (or writes) the definition as BPMN 2.0 XML.
+
+``shebao bpmn PROCESS`` prints (or writes) the definition as executable BPMN 2.0 XML, in the default
+dialect (Python expressions, for SpiffWorkflow) or ``--dialect camunda7`` (JUEL and Camunda's
+attributes). Timers that name the region's policy carry that policy's dates and durations: the
+policy given with ``--policy REGION-YEAR``, by default the one the process's instances use most
+(their ``policy`` variable, else their ``region``'s latest year), else the latest year of the first
+region. ``shebao bpmn export-all DIR`` writes every process in both dialects (what CI lints);
+``shebao bpmn import FILE`` turns a BPMN file back into definition YAML.
 """
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
+import yaml
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from engine.bpmn import to_bpmn
-from engine.definition import ProcessDefinition, load_definitions
+from engine.bpmn import BpmnExportError, PolicyValues, to_bpmn
+from engine.bpmn_expr import DIALECTS
+from engine.bpmn_import import BpmnImportError, import_bpmn, to_yaml
+from engine.definition import ProcessDefinition, load_definitions, parse_definition
 from engine.diagram import GraphvizMissing, render_svg
+from engine.errors import DefinitionError
+from engine.models import Instance
 from web.config import PROJECT_ROOT
+from web.extensions import domain_of, engine_of
+from workflows.domain import Domain
+from workflows.policy import PolicyError
 
 DIAGRAMS_DIR = PROJECT_ROOT / "diagrams"
 
@@ -77,7 +96,109 @@ def diagrams(check: bool, out_dir: Path) -> None:
     click.echo(f"{len(stale)} of {len(files)} diagrams written to {out_dir}")
 
 
-@click.command("bpmn")
+# -- BPMN --------------------------------------------------------------------------------------
+
+
+def policy_values(domain: Domain, policy_id: str, definition: ProcessDefinition) -> PolicyValues:
+    """The values of ``policy_id`` that ``definition``'s timers name: a date as the instant it
+    means (``payment_period.end`` -> 00:00 of the day after, local time), a duration as is.
+
+    Raises:
+        click.BadParameter: no such policy, or it lacks a value a timer names.
+    """
+    policy = domain.regions.policy(policy_id)
+    if policy is None:
+        known = ", ".join(sorted(domain.policies))
+        raise click.BadParameter(f"no policy {policy_id!r} (known: {known})", param_hint="--policy")
+    values: dict[str, str] = {}
+    for spec in definition.states.values():
+        for timer in spec.timers:
+            if timer.policy is None:
+                continue
+            try:
+                values[timer.policy] = policy.date_value(timer.policy).isoformat()
+                continue
+            except PolicyError:
+                pass
+            value: Any = policy
+            for name in timer.policy.split("."):
+                value = getattr(value, name, None)
+            if not isinstance(value, str):
+                raise click.BadParameter(
+                    f"policy {policy_id} gives no date or duration {timer.policy!r}",
+                    param_hint="--policy",
+                )
+            values[timer.policy] = value
+    return PolicyValues(policy.policy, values)
+
+
+def default_policy(process: str) -> str:
+    """The policy ``process``'s instances use most (their ``policy``, else their region's latest
+    year), or the latest year of the first region when there are none."""
+    domain = domain_of()
+    table = Instance.__table__
+    query = (
+        select(
+            table.c.variables["policy"].as_string(),
+            table.c.variables["region"].as_string(),
+            func.count(),
+        )
+        .where(table.c.process == process)
+        .group_by(table.c.variables["policy"].as_string(), table.c.variables["region"].as_string())
+    )
+    counts: Counter[str] = Counter()
+    try:
+        with engine_of().db.connect() as conn:
+            rows = list(conn.execute(query))
+    except SQLAlchemyError:
+        rows = []  # no database (yet): fall back to the policy files alone
+    for policy, region, n in rows:
+        if policy in domain.policies:
+            counts[policy] += int(n)
+        elif region and domain.regions.find(region) is not None:
+            counts[domain.regions.get(region).latest().policy] += int(n)
+    if counts:
+        return min(counts, key=lambda name: (-counts[name], name))
+    return next(iter(domain.regions)).latest().policy
+
+
+def export(definition: ProcessDefinition, lang: str, dialect: str, policy: str | None) -> bytes:
+    """``definition`` as BPMN, its policy timers resolved from ``policy`` (or the default)."""
+    needs_policy = any(t.policy for s in definition.states.values() for t in s.timers)
+    values = None
+    if needs_policy:
+        values = policy_values(domain_of(), policy or default_policy(definition.key), definition)
+    try:
+        return to_bpmn(definition, lang, dialect=dialect, policy=values)
+    except (GraphvizMissing, BpmnExportError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+class _BpmnGroup(click.Group):
+    """``shebao bpmn PROCESS`` exports (``export`` is implied); ``import`` and ``export-all``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["export", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("bpmn", cls=_BpmnGroup)
+def bpmn() -> None:
+    """BPMN 2.0: export a process (shebao bpmn PROCESS), export all, import a file."""
+
+
+_LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+_POLICY = click.option(
+    "--policy",
+    default=None,
+    metavar="REGION-YEAR",
+    help="The policy whose dates and durations the timers carry (default: the one the "
+    "process's instances use most, else the latest year of the first region).",
+)
+
+
+@bpmn.command("export")
 @click.argument("process")
 @click.option(
     "--out",
@@ -85,22 +206,68 @@ def diagrams(check: bool, out_dir: Path) -> None:
     default=None,
     help="Write to FILE instead of printing.",
 )
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@_LANG
+@click.option("--dialect", type=click.Choice(DIALECTS), default="default", show_default=True)
+@_POLICY
 @with_appcontext
-def bpmn(process: str, out: Path | None, lang: str) -> None:
-    """Export PROCESS as BPMN 2.0 XML, laid out for BPMN modellers."""
+def bpmn_export(
+    process: str, out: Path | None, lang: str, dialect: str, policy: str | None
+) -> None:
+    """Export PROCESS as executable BPMN 2.0 XML, laid out for BPMN modellers."""
     definitions = _definitions()
     if process not in definitions:
         known = ", ".join(sorted(definitions))
         raise click.BadParameter(f"no process {process!r} (known: {known})", param_hint="PROCESS")
-    try:
-        xml = to_bpmn(definitions[process], lang)
-    except GraphvizMissing as exc:
-        raise click.ClickException(str(exc)) from None
+    xml = export(definitions[process], lang, dialect, policy)
     if out is None:
         click.echo(xml.decode("utf-8"), nl=False)
         return
     out.write_bytes(xml)
+    click.echo(f"wrote {out}")
+
+
+@bpmn.command("export-all")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@_LANG
+@_POLICY
+@with_appcontext
+def bpmn_export_all(out_dir: Path, lang: str, policy: str | None) -> None:
+    """Write every process to OUT_DIR as PROCESS.DIALECT.bpmn, in both dialects."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for key, definition in sorted(_definitions().items()):
+        for dialect in DIALECTS:
+            (out_dir / f"{key}.{dialect}.bpmn").write_bytes(
+                export(definition, lang, dialect, policy)
+            )
+            count += 1
+    click.echo(f"{count} BPMN files written to {out_dir}")
+
+
+@bpmn.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--process", "name", default=None, help="The process to import (key or id).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the definition YAML to FILE instead of printing.",
+)
+@with_appcontext
+def bpmn_import(file: Path, name: str | None, out: Path | None) -> None:
+    """Turn a BPMN FILE (an export, possibly edited in a modeller) into definition YAML."""
+    try:
+        raw = import_bpmn(file.read_bytes(), name)
+        text = to_yaml(raw)
+        parse_definition(yaml.safe_load(text), str(file), domain_of().registry)
+    except BpmnImportError as exc:
+        raise click.ClickException(f"cannot import {file}: {exc}") from None
+    except DefinitionError as exc:
+        raise click.ClickException(f"{file} imports to an invalid definition: {exc}") from None
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
     click.echo(f"wrote {out}")
 
 

@@ -1,24 +1,74 @@
-"""BPMN 2.0 export: valid against the OMG schema, references resolve, laid out for modellers."""
+"""BPMN 2.0 export: valid against the OMG schema, executable, references resolve, laid out cleanly.
+
+Every shipped process (and ``fixtures/edge_cases.yaml``) in both dialects (``default``: Python
+expressions; ``camunda7``: JUEL and Camunda attributes) and both languages, with the policy timers
+resolved from Hui'an 2023.
+"""
 
 from __future__ import annotations
 
+import itertools
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from engine.bpmn import NS, to_bpmn
-from engine.definition import ProcessDefinition, load_definitions
+from engine.bpmn import NS, BpmnExportError, PolicyValues, to_bpmn
+from engine.bpmn_expr import parse_condition, parse_timer_value
+from engine.bpmn_model import build_model
+from engine.definition import ProcessDefinition, load_definition, load_definitions, parse_definition
+from web.cli_diagrams import policy_values
+from workflows.domain import Domain
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
-FLOW_NODES = ("startEvent", "endEvent", "userTask", "receiveTask", "task", "boundaryEvent")
+KEYS = ("card", "card_review", "enrollment", "person", "edge_cases")
+EDGE_CASES = Path(__file__).parent / "fixtures" / "edge_cases.yaml"
+DIALECTS = ("default", "camunda7")
+FLOW_NODES = (
+    "startEvent",
+    "endEvent",
+    "userTask",
+    "receiveTask",
+    "exclusiveGateway",
+    "eventBasedGateway",
+    "intermediateCatchEvent",
+    "boundaryEvent",
+)
+OUTER_LABELS = FLOW_NODES[:1] + FLOW_NODES[1:2] + FLOW_NODES[4:]
+CAMUNDA = f"{{{NS['camunda']}}}"
+POLICY = "huian-2023"
 
 
 @pytest.fixture(scope="module")
 def processes() -> dict[str, ProcessDefinition]:
-    return load_definitions(ROOT / "definitions")
+    """The shipped processes, and one with the shapes they do not have (fixtures/)."""
+    found = load_definitions(ROOT / "definitions")
+    found["edge_cases"] = load_definition(EDGE_CASES)
+    return found
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain(ROOT / "definitions" / "policies")
+
+
+@pytest.fixture(scope="module")
+def exports(
+    processes: dict[str, ProcessDefinition], domain: Domain
+) -> dict[tuple[str, str, str], bytes]:
+    """(process, dialect, lang) -> the export, made once for the module."""
+    return {
+        (key, dialect, lang): to_bpmn(
+            processes[key],
+            lang,
+            dialect=dialect,
+            policy=policy_values(domain, POLICY, processes[key]),
+        )
+        for key, dialect, lang in itertools.product(KEYS, DIALECTS, ("zh", "en"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -29,40 +79,54 @@ def schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(xsd)))
 
 
-def parsed(definition: ProcessDefinition, lang: str = "zh") -> etree._Element:
-    return etree.fromstring(to_bpmn(definition, lang))
-
-
 def find(doc: etree._Element, tag: str) -> list[etree._Element]:
     return doc.findall(f".//bpmn:{tag}", NS)
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.parametrize("key", ["card", "enrollment"])
+def doc_of(
+    exports: dict[tuple[str, str, str], bytes], key: str, dialect: str = "default", lang: str = "zh"
+) -> etree._Element:
+    return etree.fromstring(exports[(key, dialect, lang)])
+
+
+def bounds(element: etree._Element) -> tuple[float, float, float, float]:
+    b = element.find("dc:Bounds", NS)
+    return (float(b.get("x")), float(b.get("y")), float(b.get("width")), float(b.get("height")))
+
+
+def overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+every = pytest.mark.parametrize(
+    "key,dialect,lang", list(itertools.product(KEYS, DIALECTS, ("zh", "en")))
+)
+
+
+@every
 def test_export_validates_against_the_omg_schema(
-    processes: dict[str, ProcessDefinition], schema: etree.XMLSchema, key: str, lang: str
+    exports: dict, schema: etree.XMLSchema, key: str, dialect: str, lang: str
 ) -> None:
-    doc = parsed(processes[key], lang)
+    doc = doc_of(exports, key, dialect, lang)
     assert schema.validate(doc), schema.error_log
 
 
 def test_the_schema_check_does_catch_a_broken_document(
-    processes: dict[str, ProcessDefinition], schema: etree.XMLSchema
+    exports: dict, schema: etree.XMLSchema
 ) -> None:
-    doc = parsed(processes["card"])
+    doc = doc_of(exports, "card")
     assert schema.validate(doc)
     task = find(doc, "userTask")[0]
     etree.SubElement(task, f"{{{NS['bpmn']}}}timerEventDefinition")  # not allowed in a task
     assert not schema.validate(doc)
 
 
-@pytest.mark.parametrize("key", ["card", "enrollment"])
-def test_every_reference_resolves(processes: dict[str, ProcessDefinition], key: str) -> None:
-    doc = parsed(processes[key])
+@every
+def test_every_reference_resolves(exports: dict, key: str, dialect: str, lang: str) -> None:
+    doc = doc_of(exports, key, dialect, lang)
     nodes = {el.get("id") for tag in FLOW_NODES for el in find(doc, tag)}
-    activities = {
-        el.get("id") for tag in ("userTask", "receiveTask", "task") for el in find(doc, tag)
-    }
+    activities = {el.get("id") for tag in ("userTask", "receiveTask") for el in find(doc, tag)}
+    messages = {m.get("id") for m in find(doc, "message")}
     flows = find(doc, "sequenceFlow")
     flow_ids = {flow.get("id") for flow in flows}
     assert len(flow_ids) == len(flows), "flow ids are unique"
@@ -76,72 +140,278 @@ def test_every_reference_resolves(processes: dict[str, ProcessDefinition], key: 
         flow = doc.find(f".//bpmn:sequenceFlow[@id='{ref.text}']", NS)
         side = "targetRef" if ref.tag.endswith("incoming") else "sourceRef"
         assert flow.get(side) == ref.getparent().get("id")
+    for element in doc.iterfind(".//*[@messageRef]"):
+        assert element.get("messageRef") in messages
+    used = {e.get("messageRef") for e in doc.iterfind(".//*[@messageRef]")}
+    assert used == messages, "every message is waited for somewhere"
+    for gateway in doc.iterfind(".//*[@default]"):
+        assert gateway.get("default") in flow_ids
 
 
-@pytest.mark.parametrize("key", ["card", "enrollment"])
-def test_every_node_and_flow_has_a_shape_or_edge(
-    processes: dict[str, ProcessDefinition], key: str
-) -> None:
-    doc = parsed(processes[key])
-    shapes = {s.get("bpmnElement"): s for s in doc.iterfind(".//bpmndi:BPMNShape", NS)}
-    edges = {e.get("bpmnElement"): e for e in doc.iterfind(".//bpmndi:BPMNEdge", NS)}
-    for tag in FLOW_NODES:
-        for node in find(doc, tag):
-            bounds = shapes[node.get("id")].find("dc:Bounds", NS)
-            assert float(bounds.get("width")) > 0 and float(bounds.get("height")) > 0
-            assert float(bounds.get("x")) >= 0 and float(bounds.get("y")) >= 0
+@pytest.mark.parametrize("key", KEYS)
+def test_the_process_is_executable(exports: dict, processes: dict, key: str) -> None:
+    """Conditions only on flows out of gateways, every wait for an outside event has its
+    message, every state with a task is exactly one user task (a reminder does not copy it)."""
+    definition = processes[key]
+    doc = doc_of(exports, key)
+    process = find(doc, "process")[0]
+    assert process.get("isExecutable") == "true"
+    kinds = kinds_of(doc)
     for flow in find(doc, "sequenceFlow"):
-        assert len(edges[flow.get("id")].findall("di:waypoint", NS)) >= 2
-    plane = doc.find(".//bpmndi:BPMNPlane", NS)
-    assert plane.get("bpmnElement") == find(doc, "process")[0].get("id")
-    # a boundary timer sits on the lower border of the activity it is attached to
-    for boundary in find(doc, "boundaryEvent"):
-        b = shapes[boundary.get("id")].find("dc:Bounds", NS)
-        a = shapes[boundary.get("attachedToRef")].find("dc:Bounds", NS)
-        centre_y = float(b.get("y")) + float(b.get("height")) / 2
-        assert centre_y == pytest.approx(float(a.get("y")) + float(a.get("height")), abs=0.1)
-        centre_x = float(b.get("x")) + float(b.get("width")) / 2
-        assert float(a.get("x")) <= centre_x <= float(a.get("x")) + float(a.get("width"))
+        if flow.find("bpmn:conditionExpression", NS) is not None:
+            assert kinds[flow.get("sourceRef")] == "exclusiveGateway", flow.get("id")
+    for node in find(doc, "receiveTask"):
+        assert node.get("messageRef")
+    for tag in ("intermediateCatchEvent", "boundaryEvent"):
+        for node in find(doc, tag):
+            defs = [c for c in node if etree.QName(c).localname.endswith("EventDefinition")]
+            assert len(defs) == 1
+    tasks = [s for s, spec in definition.states.items() if spec.task]
+    assert sorted(t.get("id") for t in find(doc, "userTask")) == sorted(f"state_{s}" for s in tasks)
+    # every event an outside caller may send is a message
+    names = {m.get("name") for m in find(doc, "message")}
+    assert set(definition.sendable()) <= names
+    # the only free variables of conditions are outcome, start_state and guard_<name>
+    for flow in find(doc, "conditionExpression"):
+        parse_condition(flow.text)
 
 
-def test_card_maps_states_events_and_timers(processes: dict[str, ProcessDefinition]) -> None:
+def test_card_maps_states_events_and_timers(exports: dict, processes: dict) -> None:
     card = processes["card"]
-    doc = parsed(card)
+    doc = doc_of(exports, "card")
     user_tasks = {t.get("id"): t for t in find(doc, "userTask")}
     assert set(user_tasks) == {"state_awaiting_activation", "state_lost", "state_cancelled"}
     task = user_tasks["state_awaiting_activation"]
     assert task.get("name") == "待激活"
-    assert task.get(f"{{{NS['camunda']}}}candidateGroups") == "bank_teller"
+    assert task.find("bpmn:documentation", NS).text == "Awaiting activation"
     owner = task.find("bpmn:potentialOwner//bpmn:formalExpression", NS)
     assert owner is not None and owner.text == "bank_teller"
-    assert {t.get("id") for t in find(doc, "receiveTask")} == {
+    assert task.get(f"{CAMUNDA}candidateGroups") is None, "Camunda's attributes only in camunda7"
+    # states without a task wait for messages: one, a receive task; several, an event gateway
+    assert {g.get("id") for g in find(doc, "eventBasedGateway")} == {
         "state_applied",
         "state_produced",
         "state_active",
     }
-    assert [s.get("id") for s in find(doc, "startEvent")] == ["start_applied"]
-    assert [e.get("id") for e in find(doc, "endEvent")] == ["end_bank_account_closed"]
-    sources = sum(len(event.sources) for event in card.events.values())
-    assert len(find(doc, "sequenceFlow")) == sources + len(card.initial) + len(card.final_states)
-    durations = {
-        b.get("id"): (b.get("cancelActivity"), b.find(".//bpmn:timeDuration", NS).text)
+    assert [s.get("name") for s in find(doc, "startEvent")] == ["开始"]
+    assert [e.get("id") for e in find(doc, "endEvent") if e.get("id").startswith("state_")] == [
+        "state_bank_account_closed"
+    ]
+    timers = {
+        b.get("id"): b
         for b in find(doc, "boundaryEvent")
+        if b.find(".//bpmn:timeDuration", NS) is not None
+    }
+    durations = {
+        i: (b.get("cancelActivity"), parse_timer_value(b.find(".//bpmn:timeDuration", NS).text))
+        for i, b in timers.items()
     }
     assert durations == {
-        # durations from the region's policy file; a reminder does not leave the state
-        "timer_awaiting_activation_0": ("false", "${policy:card.activation_reminder_after}"),
-        "timer_awaiting_activation_1": ("true", "${policy:card.uncollected_card_sealed_after}"),
+        # the region's durations (policy file, card: block); a reminder does not leave the state
+        "timer_awaiting_activation_0": ("false", "P30D"),
+        "timer_awaiting_activation_1": ("true", "P1Y"),
     }
+    assert timers["timer_awaiting_activation_0"].find(".//bpmn:timeDuration", NS).text == '"P30D"'
+    remind = doc.find(".//bpmn:sequenceFlow[@sourceRef='timer_awaiting_activation_0']", NS)
+    assert kinds_of(doc)[remind.get("targetRef")] == "endEvent", "the reminder ends on its own"
     sealed = doc.find(".//bpmn:sequenceFlow[@id='flow_seal_uncollected__awaiting_activation']", NS)
     assert sealed.get("sourceRef") == "timer_awaiting_activation_1"
-    assert sealed.get("targetRef") == "state_cancelled"
-    assert sealed.get("name") == "逾期未领封存"
+    assert sealed.get("targetRef") == "join_cancelled"
+    # the bank's messages: notice, activation, account closed
+    messages = {m.get("name") for m in find(doc, "message")}
+    assert {"notify_holder", "activate", "close_bank_account", "produce", "cancel"} <= messages
+    closed = doc.find(".//bpmn:boundaryEvent[@id='catch_close_bank_account__lost__message']", NS)
+    assert (
+        closed.find("bpmn:messageEventDefinition", NS).get("messageRef")
+        == "message_close_bank_account"
+    )
+    # a guard is a gateway testing the variable the engine sets when it passes
+    check = doc.find(".//bpmn:sequenceFlow[@id='flow_activate__awaiting_activation']", NS)
+    assert check.find("bpmn:conditionExpression", NS).text == (
+        "guard_presented_id_matches_application == True"
+    )
+    refused = doc.find(".//bpmn:exclusiveGateway[@id='decide_awaiting_activation']", NS)
+    assert refused.get("default") == "flow_refused__awaiting_activation"
+    assert len(card.events) == len({m for m in messages} | {"remind_holder", "seal_uncollected"})
 
 
-def test_enrollment_policy_timers_are_time_dates(processes: dict[str, ProcessDefinition]) -> None:
-    doc = parsed(processes["enrollment"], "en")
-    dates = [d.text for d in find(doc, "timeDate")]
-    assert dates == ["${policy:payment_period.end}"] * 3
-    assert len(find(doc, "startEvent")) == 2
-    assert {e.get("id") for e in find(doc, "endEvent")} == {"end_paid_late", "end_refunded"}
+def kinds_of(doc: etree._Element) -> dict[str, str]:
+    """Flow node id -> its element name."""
+    found = {el.get("id"): etree.QName(el).localname for el in find(doc, "process")[0]}
+    return {i: kind for i, kind in found.items() if kind in FLOW_NODES}
+
+
+def test_enrollment_policy_timers_are_the_policy_dates(exports: dict) -> None:
+    doc = doc_of(exports, "enrollment", "default", "en")
+    dates = [parse_timer_value(d.text) for d in find(doc, "timeDate")]
+    # huian-2023: the payment period ends with 2022-12-31, so the lapse is due at 00:00 next day
+    assert dates == ["2023-01-01T00:00:00+08:00"] * 3
+    assert len(find(doc, "startEvent")) == 1
+    initial = doc.find(".//bpmn:exclusiveGateway[@id='initial']", NS)
+    assert initial.get("default") == "flow_start__registered"
+    condition = doc.find(
+        ".//bpmn:sequenceFlow[@id='flow_start__renewal_pending']/bpmn:conditionExpression", NS
+    )
+    assert condition.text == 'start_state == "renewal_pending"'
+    assert {e.get("id") for e in find(doc, "endEvent")} == {"state_paid_late", "state_refunded"}
     assert find(doc, "process")[0].get("name") == "Resident medical insurance year"
+    camunda = doc_of(exports, "enrollment", "camunda7")
+    assert [d.text for d in find(camunda, "timeDate")] == ["2023-01-01T00:00:00+08:00"] * 3
+
+
+def test_camunda_dialect_has_what_camunda_modeler_reads(exports: dict) -> None:
+    doc = doc_of(exports, "enrollment", "camunda7")
+    modeler = f"{{{NS['modeler']}}}"
+    assert doc.get(f"{modeler}executionPlatform") == "Camunda Platform"
+    assert re.match(r"^7\.\d+\.\d+$", doc.get(f"{modeler}executionPlatformVersion"))
+    process = find(doc, "process")[0]
+    assert process.get(f"{CAMUNDA}historyTimeToLive")
+    task = doc.find(".//bpmn:userTask[@id='state_refund_review']", NS)
+    assert task.get(f"{CAMUNDA}candidateGroups") == "medical_insurance_clerk"
+    assert task.get(f"{CAMUNDA}dueDate") == "${dateTime().plusDays(15).toDate()}"
+    assert task.find("bpmn:potentialOwner", NS) is None
+    fields = task.findall(".//camunda:formField", NS)
+    assert [f.get("id") for f in fields] == ["outcome", "note"]
+    assert [v.get("id") for v in fields[0].findall("camunda:value", NS)] == [
+        "approve_refund",
+        "reject_refund",
+    ]
+    approve = doc.find(".//bpmn:sequenceFlow[@id='flow_approve_refund__refund_review']", NS)
+    assert approve.find("bpmn:conditionExpression", NS).text == "${outcome == 'approve_refund'}"
+    deduct = doc.find(".//bpmn:sequenceFlow[@id='flow_deduct__registered']", NS)
+    assert deduct.find("bpmn:conditionExpression", NS).text == (
+        "${guard_within_payment_period == true && guard_amount_is_due == true}"
+    )
+
+
+@every
+def test_layout_is_a_clean_diagram(exports: dict, key: str, dialect: str, lang: str) -> None:
+    """A shape and edge for everything, shapes apart on a grid, right angles, every label boxed
+    and no two labels meeting."""
+    doc = doc_of(exports, key, dialect, lang)
+    shapes = {s.get("bpmnElement"): s for s in doc.iterfind(".//bpmndi:BPMNShape", NS)}
+    edges = {e.get("bpmnElement"): e for e in doc.iterfind(".//bpmndi:BPMNEdge", NS)}
+    kinds = kinds_of(doc)
+    boxes = {}
+    for node, kind in kinds.items():
+        x, y, w, h = boxes[node] = bounds(shapes[node])
+        assert w > 0 and h > 0 and x >= 0 and y >= 0
+        if kind in OUTER_LABELS and doc.find(f".//*[@id='{node}']").get("name"):
+            assert shapes[node].find("bpmndi:BPMNLabel/dc:Bounds", NS) is not None, node
+    process = find(doc, "process")[0]
+    hosts = {b.get("id"): b.get("attachedToRef") for b in find(doc, "boundaryEvent")}
+    for a, b in itertools.combinations(boxes, 2):
+        if hosts.get(a) == b or hosts.get(b) == a:
+            continue
+        assert not overlap(boxes[a], boxes[b]), (a, b)
+    # on a grid: every node but a boundary event centred on a column and a row line, one per
+    # cell, and the lines shared (a state's catch events in one column, a chain on one row)
+    cells = [
+        (boxes[n][0] + boxes[n][2] / 2, boxes[n][1] + boxes[n][3] / 2)
+        for n in boxes
+        if n not in hosts
+    ]
+    assert len(set(cells)) == len(cells)
+    assert all(x == int(x) and y == int(y) for x, y in cells)
+    assert len({x for x, _ in cells}) + len({y for _, y in cells}) < len(cells) + 2
+    for flow in find(doc, "sequenceFlow"):
+        points = [
+            (float(p.get("x")), float(p.get("y")))
+            for p in edges[flow.get("id")].iterfind("di:waypoint", NS)
+        ]
+        assert len(points) >= 2
+        for (ax, ay), (bx, by) in zip(points, points[1:], strict=False):
+            assert ax == bx or ay == by, f"{flow.get('id')} is not orthogonal"
+        if flow.get("name"):
+            assert edges[flow.get("id")].find("bpmndi:BPMNLabel/dc:Bounds", NS) is not None
+    labels = {
+        element.getparent().get("bpmnElement"): bounds(element)
+        for element in doc.iterfind(".//bpmndi:BPMNLabel", NS)
+    }
+    for a, b in itertools.combinations(labels, 2):
+        assert not overlap(labels[a], labels[b]), (a, b)
+    assert process.get("id") == doc.find(".//bpmndi:BPMNPlane", NS).get("bpmnElement")
+    # a boundary event sits on the upper or lower border of the activity it is attached to
+    for boundary, host in hosts.items():
+        bx, by, bw, bh = boxes[boundary]
+        hx, hy, hw, hh = boxes[host]
+        assert by + bh / 2 in (pytest.approx(hy, abs=0.1), pytest.approx(hy + hh, abs=0.1))
+        assert hx <= bx + bw / 2 <= hx + hw
+
+
+def test_labels_are_chinese_with_the_english_in_documentation(
+    exports: dict, processes: dict
+) -> None:
+    doc = doc_of(exports, "person")
+    for name, spec in processes["person"].states.items():
+        element = doc.find(f".//*[@id='state_{name}']", NS)
+        assert element.get("name") == spec.label.zh
+        assert element.find("bpmn:documentation", NS).text == spec.label.en
+    en = doc_of(exports, "person", "default", "en")
+    element = en.find(".//*[@id='state_insured']", NS)
+    assert (element.get("name"), element.find("bpmn:documentation", NS).text) == (
+        "Insured",
+        "参保正常",
+    )
+
+
+def test_a_policy_timer_needs_a_policy(processes: dict) -> None:
+    with pytest.raises(BpmnExportError, match="payment_period.end"):
+        to_bpmn(processes["enrollment"])
+    with pytest.raises(BpmnExportError, match="dialect"):
+        to_bpmn(processes["card_review"], dialect="camunda8")
+    assert to_bpmn(processes["card_review"])  # no policy timer, no policy needed
+
+
+def test_the_shapes_of_the_edge_cases(exports: dict) -> None:
+    doc = doc_of(exports, "edge_cases")
+    kinds = kinds_of(doc)
+    assert kinds["state_waiting"] == "receiveTask"
+    assert kinds["state_queued"] == "eventBasedGateway"
+    assert kinds["state_sleeping"] == "intermediateCatchEvent"
+    assert kinds["state_archived"] == "userTask" and kinds["end_archived"] == "endEvent"
+    assert kinds["state_done"] == "endEvent"
+    # a message that keeps the task, a reminder: not interrupting, ending on their own
+    for boundary in ("catch_ping__review", "timer_review_0"):
+        element = doc.find(f".//bpmn:boundaryEvent[@id='{boundary}']", NS)
+        assert element.get("cancelActivity") == "false"
+        flow = doc.find(f".//bpmn:sequenceFlow[@sourceRef='{boundary}']", NS)
+        assert kinds[flow.get("targetRef")] == "endEvent"
+    # a message that keeps a message-waiting state loops back into it
+    poke = doc.find(".//bpmn:sequenceFlow[@sourceRef='catch_poke__queued']", NS)
+    assert poke.get("targetRef") == "join_queued"
+    accept = doc.find(
+        ".//bpmn:sequenceFlow[@id='flow_accept__review']/bpmn:conditionExpression", NS
+    )
+    assert accept.text == 'outcome == "accept" and guard_complete == True and guard_signed == True'
+
+
+def test_a_state_that_waits_for_one_message_or_one_timer() -> None:
+    definition = parse_definition(
+        {
+            "process": "tiny",
+            "version": 1,
+            "label": {"zh": "小", "en": "Tiny"},
+            "initial": "waiting",
+            "states": {
+                "waiting": {"label": {"zh": "等", "en": "Waiting"}},
+                "sleeping": {
+                    "label": {"zh": "睡", "en": "Sleeping"},
+                    "timers": [{"after": "PT12H", "event": "wake"}],
+                },
+                "done": {"label": {"zh": "完", "en": "Done"}, "final": True},
+            },
+            "events": {
+                "rest": {"label": {"zh": "歇", "en": "Rest"}, "from": "waiting", "to": "sleeping"},
+                "wake": {"label": {"zh": "醒", "en": "Wake"}, "from": "sleeping", "to": "done"},
+            },
+        }
+    )
+    model = build_model(definition)
+    assert model.nodes["state_waiting"].kind == "receiveTask"
+    assert model.nodes["state_sleeping"].kind == "intermediateCatchEvent"
+    doc = etree.fromstring(to_bpmn(definition, policy=PolicyValues("none", {})))
+    assert (
+        doc.find(".//bpmn:intermediateCatchEvent[@id='state_sleeping']//bpmn:timeDuration", NS).text
+        == '"PT12H"'
+    )
