@@ -36,7 +36,7 @@ from engine.machine import SharedMachine
 from engine.outcomes import Idempotency, Transition, request_hash
 from engine.registry import FollowUp, InstanceView, Registry, TransitionContext
 from engine.specs import FormField
-from engine.sqlexec import Tx, open_raw
+from engine.sqlexec import RawConnection, Tx, open_raw
 from engine.state_effects import StateEffects
 from engine.statements import HotPath
 from engine.tasks import TaskOperations
@@ -143,7 +143,7 @@ class Engine(TaskOperations):
 
     def read(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` on a connection of its own without taking the write lock (pages)."""
-        proxied = self.db.raw_connection()
+        proxied = RawConnection(self.db.raw_connection())
         try:
             return work(Tx(proxied.driver_connection, self.db.dialect.name))
         finally:

@@ -11,6 +11,10 @@ coordinate only through the database's row locks. Misfires are handled deliberat
   next run sweeps the same rows.
 - the first run is scheduled for start-up, so timers that came due while no scheduler ran fire at
   once (catch-up); history keeps their ``due_at`` next to ``occurred_at``.
+- a run during a database outage (cannot connect, connection lost, statement timeout) logs one
+  warning and returns; the next run tries again. A chunk is one transaction, so nothing of a chunk
+  the outage interrupted is kept, and a policy file change that could not be applied yet is
+  applied by the next run.
 
 Time comes from the engine's clock; ``run_once`` with a ``SimulatedClock`` is the time-skipping path
 that tests and the demo use.
@@ -31,6 +35,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from engine.db import is_unavailable
 from engine.runtime import Engine
 from engine.timers import DEFAULT_CHUNK, SweepReport, TimerSweep, move_policy_timers
 
@@ -71,7 +76,7 @@ class PolicyWatcher:
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        self._seen = self._signature()
+        self._seen: tuple[tuple[str, int, int], ...] | None = self._signature()
 
     def _signature(self) -> tuple[tuple[str, int, int], ...]:
         files: Iterable[Path] = sorted(self.directory.glob("*.yaml"))
@@ -83,6 +88,10 @@ class PolicyWatcher:
             return False
         self._seen = now
         return True
+
+    def unseen(self) -> None:
+        """Forget the files seen: the next ``changed`` answers True (a change not yet applied)."""
+        self._seen = None
 
 
 class Scheduler:
@@ -113,6 +122,7 @@ class Scheduler:
         self.sweeper = TimerSweep(engine, chunk)
         self.watcher = PolicyWatcher(policies_dir) if policies_dir else None
         self.last: SweepReport | None = None
+        self.failed_ticks = 0  # runs in a row that found the database unavailable
         self.swept = threading.Event()
         kind = BlockingScheduler if blocking else BackgroundScheduler
         self.apscheduler: BaseScheduler = kind(
@@ -133,20 +143,47 @@ class Scheduler:
         )
 
     def tick(self) -> SweepReport:
-        """One run of the job: follow policy file changes, then sweep what is due now."""
+        """One run of the job: follow policy file changes, then sweep what is due now.
+
+        When the database is unavailable the run logs it and returns an empty report; the next
+        run (one interval later) tries again. Other errors propagate (APScheduler logs them).
+        """
         try:
-            if self.watcher is not None and self.watcher.changed():
-                moved = move_policy_timers(self.engine)
-                log.info("policy files changed: moved %d pending timers", sum(moved.values()))
-            now = self.engine.clock.now()
-            report = self.sweeper.sweep(now)
-            run_periodic(self.engine, now)
-            if report.claimed:
-                log.info("timer sweep: %s", report.as_dict())
+            report = self._sweep()
+            if self.failed_ticks:
+                log.info("database available again after %d skipped sweep(s)", self.failed_ticks)
+                self.failed_ticks = 0
             self.last = report
             return report
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            self.failed_ticks += 1
+            first_line = next(iter(str(exc).strip().splitlines()), "")
+            log.warning(
+                "timer sweep skipped, the database is unavailable (%d run(s) in a row): %s: %s",
+                self.failed_ticks,
+                type(exc).__name__,
+                first_line,
+            )
+            return SweepReport()
         finally:
             self.swept.set()
+
+    def _sweep(self) -> SweepReport:
+        if self.watcher is not None and self.watcher.changed():
+            try:
+                moved = move_policy_timers(self.engine)
+            except BaseException:
+                self.watcher.unseen()  # not applied: the next run sees the change again
+                raise
+            log.info("policy files changed: moved %d pending timers", sum(moved.values()))
+        now = self.engine.clock.now()
+        report = self.sweeper.sweep(now)
+        run_periodic(self.engine, now)
+        if report.claimed:
+            log.info("timer sweep: %s", report.as_dict())
+        return report
 
     def start(self) -> None:
         """Start; with ``blocking=True`` this returns only when the scheduler shuts down."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.clock import Clock
-from engine.db import make_engine
+from engine.db import ConnectionSettings, make_engine
 from engine.definition import load_definitions
 from engine.runtime import Engine
+from web.config import database_settings
 from workflows.domain import Domain
 
 
@@ -18,12 +19,22 @@ class Service:
 
 
 def build_service(
-    database_url: str, definitions_dir: str, policies_dir: str, clock: Clock | None = None
+    database_url: str,
+    definitions_dir: str,
+    policies_dir: str,
+    clock: Clock | None = None,
+    connections: ConnectionSettings | None = None,
 ) -> Service:
-    """The engine over ``database_url`` with every definition, and the domain it runs."""
+    """The engine over ``database_url`` with every definition, and the domain it runs.
+
+    Args:
+        connections: the database connections' timeouts and keepalives; by default from the
+            ``SHEBAO_DB_*`` environment variables (``web.config.database_settings``).
+    """
     domain = Domain(policies_dir)
     definitions = load_definitions(definitions_dir, domain.registry)
-    engine = Engine(make_engine(database_url), definitions.values(), domain.registry, clock=clock)
+    db = make_engine(database_url, connections or database_settings())
+    engine = Engine(db, definitions.values(), domain.registry, clock=clock)
     return Service(engine, domain)
 
 
