@@ -1,15 +1,14 @@
-"""Staff accounts and sessions: login, logout, groups and scopes, CSRF, rate-limited logins.
+"""The staff pages' login wiring: the login, code and logout pages, Flask-Login loading the user
+from the server-side session (``web.sessions``), Flask-WTF's CSRF protection, the login requirement
+on every page, error pages (a 403 is a security event), the language switch.
 
-Owns the operations on accounts (``create_user``, ``authenticate``), who may read or act on a task
-(``can_read_task``, ``can_act_on_task``), and the app-wide wiring ``init_app`` sets up: Flask-Login,
-Flask-WTF's CSRF protection, the login requirement on every page, error pages, the language switch.
+The operations these pages call (accounts, the steps of a login, who may act on a task) live in
+``web.staff``; the names other modules import from here are re-exported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,191 +24,209 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import Table, func, insert, select
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from web import i18n
-from web.models import LoginAttempt, User
+from web import i18n, login_throttle, sessions
+from web.login_throttle import TooManyAttempts
+from web.security_log import record
+from web.staff import (
+    GROUPS,
+    ID_LIKE,
+    SUPERVISOR,
+    LoginRefused,
+    Staff,
+    attempts,
+    authenticate,
+    can_act_on_task,
+    can_read_task,
+    check_group_scope,
+    check_second_factor,
+    create_user,
+    end_session,
+    find_staff,
+    in_scope,
+    load_staff,
+    open_session,
+    set_password,
+    set_scope,
+    users,
+)
+from workflows.identity import mask_id_number
 
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 
-GROUPS = ("social_security_clerk", "bank_teller", "medical_insurance_clerk", "supervisor")
-SUPERVISOR = "supervisor"
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
-OPEN_ENDPOINTS = {"auth.login", "auth.language", "static", "healthz"}
+MAX_FAILURES = login_throttle.MAX_PER_ACCOUNT
+FAILURE_WINDOW = login_throttle.WINDOW
+OPEN_ENDPOINTS = {"auth.login", "auth.login_code", "auth.language", "static", "healthz"}
+PENDING = "login_pending"
+"""Flask-session key of a login whose password passed and whose code is still to come."""
+PENDING_FOR = timedelta(minutes=5)
 
-users: Table = User.__table__  # type: ignore[assignment]
-attempts: Table = LoginAttempt.__table__  # type: ignore[assignment]
-
-
-@dataclass(frozen=True)
-class Staff(UserMixin):  # type: ignore[misc]
-    """A logged-in staff member, as the pages see one."""
-
-    id: int
-    username: str
-    display_name: str
-    group: str
-    scope: str | None
-    active: bool = True
-
-    @property
-    def is_active(self) -> bool:  # type: ignore[override]
-        return self.active
-
-    @property
-    def is_supervisor(self) -> bool:
-        return self.group == SUPERVISOR
-
-    def get_id(self) -> str:
-        return str(self.id)
-
-
-class LoginRefused(Exception):
-    """Wrong username or password, or a deactivated account."""
-
-
-class TooManyAttempts(Exception):
-    """Too many failed logins for this username lately (HTTP 429)."""
-
-
-# -- operations ------------------------------------------------------------------------------
-
-
-def create_user(
-    db: SqlEngine,
-    username: str,
-    password: str,
-    group: str,
-    scope: str | None = None,
-    display_name: str | None = None,
-) -> Staff:
-    """Create a staff account with a hashed password.
-
-    Raises:
-        ValueError: unknown group, or an empty username or password.
-    """
-    if group not in GROUPS:
-        raise ValueError(f"unknown group {group!r}; one of: {', '.join(GROUPS)}")
-    if not username.strip() or not password:
-        raise ValueError("a username and a password are needed")
-    values = {
-        "username": username.strip(),
-        "display_name": display_name or username.strip(),
-        "password_hash": generate_password_hash(password),
-        "group": group,
-        "scope": scope or None,
-        "active": True,
-    }
-    with db.begin() as conn:
-        user_id = conn.execute(insert(users).values(**values)).inserted_primary_key[0]  # type: ignore[index]
-    return Staff(int(user_id), values["username"], values["display_name"], group, values["scope"])
-
-
-def load_staff(db: SqlEngine, user_id: int) -> Staff | None:
-    with db.connect() as conn:
-        row = conn.execute(select(users).where(users.c.id == user_id)).first()
-    if row is None or not row.active:
-        return None
-    return Staff(row.id, row.username, row.display_name, row.group, row.scope, row.active)
-
-
-def authenticate(
-    db: SqlEngine, username: str, password: str, remote_addr: str | None, now: Any
-) -> Staff:
-    """Check a login and record the attempt.
-
-    Raises:
-        TooManyAttempts: ``MAX_FAILURES`` failures for this username within ``FAILURE_WINDOW``.
-        LoginRefused: wrong username or password, or the account is deactivated.
-    """
-    with db.begin() as conn:
-        failures = conn.execute(
-            select(func.count())
-            .select_from(attempts)
-            .where(
-                attempts.c.username == username,
-                attempts.c.succeeded.is_(False),
-                attempts.c.at >= now - FAILURE_WINDOW,
-            )
-        ).scalar_one()
-        if failures >= MAX_FAILURES:
-            raise TooManyAttempts(username)
-        row = conn.execute(select(users).where(users.c.username == username)).first()
-        ok = bool(row and row.active and check_password_hash(row.password_hash, password))
-        conn.execute(
-            insert(attempts).values(
-                username=username[:64], remote_addr=remote_addr, succeeded=ok, at=now
-            )
-        )
-    if not ok or row is None:
-        raise LoginRefused(username)
-    return Staff(row.id, row.username, row.display_name, row.group, row.scope, row.active)
-
-
-def in_scope(user: Staff, task: Mapping[str, Any]) -> bool:
-    """The task is one of the user's group and scope (a user without a scope has them all)."""
-    return task["candidate_group"] == user.group and (
-        user.scope is None or task["scope"] == user.scope
-    )
-
-
-def can_read_task(user: Staff, task: Mapping[str, Any]) -> bool:
-    """Supervisors read every task; everyone else the tasks of their group and scope."""
-    return user.is_supervisor or in_scope(user, task)
-
-
-def can_act_on_task(user: Staff, task: Mapping[str, Any]) -> bool:
-    """Only the task's own group, within scope, claims and completes it (not supervisors)."""
-    return in_scope(user, task)
+__all__ = [
+    "GROUPS",
+    "SUPERVISOR",
+    "LoginRefused",
+    "Staff",
+    "TooManyAttempts",
+    "add_error_pages",
+    "attempts",
+    "authenticate",
+    "can_act_on_task",
+    "can_read_task",
+    "check_group_scope",
+    "check_second_factor",
+    "create_user",
+    "end_session",
+    "find_staff",
+    "in_scope",
+    "init_app",
+    "load_staff",
+    "open_session",
+    "set_password",
+    "set_scope",
+    "users",
+]
 
 
 # -- pages -----------------------------------------------------------------------------------
 
 
-@bp.route("/login", methods=["GET", "POST"])
-def login() -> ResponseReturnValue:
-    """The login form; a successful login goes on to ``next`` (a local path) or the inbox."""
+def _engine() -> Any:
     from web.extensions import engine_of
 
-    target = _safe_next(request.values.get("next"))
-    if request.method == "GET":
-        return render_template("login.html", next=target)
-    engine = engine_of()
-    username = request.form.get("username", "").strip()
-    try:
-        staff = authenticate(
-            engine.db,
-            username,
-            request.form.get("password", ""),
-            request.remote_addr,
-            engine.clock.now(),
-        )
-    except TooManyAttempts:
-        flash(i18n.t("too_many"), "error")
-        return render_template("login.html", next=target, username=username), 429
-    except LoginRefused:
-        flash(i18n.t("bad_login"), "error")
-        return render_template("login.html", next=target, username=username), 401
+    return engine_of()
+
+
+def _restart_flask_session() -> None:
+    """A fresh Flask session (new CSRF token, nothing of the previous user), the language kept."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
-    login_user(staff)
+
+
+def _login_page(status: int, word: str | None = None, **context: Any) -> ResponseReturnValue:
+    if word:
+        flash(i18n.t(word), "error")
+    return render_template("login.html", **context), status
+
+
+def _throttled(exc: TooManyAttempts, template: str, **context: Any) -> ResponseReturnValue:
+    flash(i18n.t("too_many"), "error")
+    return render_template(template, **context), 429, {"Retry-After": str(exc.retry_after)}
+
+
+def _finish_login(staff: Staff, target: str | None, now: datetime, mfa_used: bool) -> Any:
+    sid = open_session(
+        _engine().db,
+        staff,
+        now,
+        sessions.limits(),
+        remote_addr=request.remote_addr,
+        user_agent=request.user_agent.string,
+        replaces=sessions.cookie_of(request),
+        mfa_used=mfa_used,
+    )
+    _restart_flask_session()
     home = url_for("processes.index") if staff.is_supervisor else url_for("inbox.index")
-    return redirect(target or home)
+    response = redirect(target or home)
+    sessions.set_cookie(response, sid)
+    return response
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    """The password step; a successful login goes on to ``next`` (a local path) or the inbox,
+    through the code step for an account with a second factor."""
+    target = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("login.html", next=target)
+    db, now = _engine().db, sessions.security_now()
+    username = request.form.get("username", "").strip()
+    shown = "" if ID_LIKE.fullmatch(username) else username  # never echo an ID number
+    page = {"next": target, "username": shown}
+    try:
+        staff = authenticate(
+            db, username, request.form.get("password", ""), request.remote_addr, now
+        )
+    except TooManyAttempts as exc:
+        return _throttled(exc, "login.html", **page)
+    except LoginRefused:
+        return _login_page(401, "bad_login", **page)
+    if staff.refusal is not None:
+        record(
+            db,
+            "login_failed",
+            actor=staff.username,
+            remote_addr=request.remote_addr,
+            at=now,
+            reason=staff.refusal,
+        )
+        return _login_page(403, staff.refusal, **page)
+    if staff.has_totp:
+        _restart_flask_session()
+        session[PENDING] = {"user": staff.id, "at": now.isoformat(), "next": target}
+        return redirect(url_for(".login_code"))
+    return _finish_login(staff, target, now, mfa_used=False)
+
+
+def _pending(now: datetime) -> dict[str, Any] | None:
+    found = session.get(PENDING)
+    if not isinstance(found, dict):
+        return None
+    try:
+        started = datetime.fromisoformat(str(found["at"]))
+    except (KeyError, ValueError):
+        return None
+    if not timedelta(0) <= now - started <= PENDING_FOR:
+        return None
+    return found
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code() -> ResponseReturnValue:
+    """The second step: the 6-digit code of the account whose password just passed."""
+    db, now = _engine().db, sessions.security_now()
+    pending = _pending(now)
+    if pending is None:
+        if PENDING in session:
+            session.pop(PENDING)
+            flash(i18n.t("login_step_expired"), "error")
+        return redirect(url_for(".login"))
+    if request.method == "GET":
+        return render_template("account/login_code.html")
+    try:
+        staff = check_second_factor(
+            db, int(pending["user"]), request.form.get("code", ""), request.remote_addr, now
+        )
+    except TooManyAttempts as exc:
+        session.pop(PENDING)
+        return _throttled(exc, "login.html", next=pending.get("next"))
+    except LoginRefused:
+        flash(i18n.t("bad_code"), "error")
+        return render_template("account/login_code.html"), 401
+    return _finish_login(staff, _safe_next(pending.get("next")), now, mfa_used=True)
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    logout_user()
-    return redirect(url_for("auth.login"))
+    current = sessions.current()
+    if current is not None:
+        end_session(
+            _engine().db,
+            current_user._get_current_object(),
+            current.id,
+            sessions.security_now(),
+            remote_addr=request.remote_addr,
+            logout=True,
+        )
+    _restart_flask_session()
+    response = redirect(url_for("auth.login"))
+    sessions.clear_cookie(response)
+    return response
 
 
 @bp.get("/")
@@ -233,6 +250,8 @@ def _safe_next(target: str | None) -> str | None:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
+    if "\\" in target:
+        return None
     return target
 
 
@@ -246,27 +265,55 @@ def _require_login() -> ResponseReturnValue | None:
         return None  # the JSON API authenticates each request with a bearer token
     if current_user.is_authenticated:
         return None
+    if sessions.was_dead():
+        flash(i18n.t("session_expired"), "error")
     if request.method in ("GET", "HEAD"):
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     return render_template("error.html", message=i18n.t("login_needed"), code=401), 401
 
 
-def _load_user(user_id: str) -> Staff | None:
-    from web.extensions import engine_of
-
-    return load_staff(engine_of().db, int(user_id))
+def _load_from_session(req: Any) -> Staff | None:
+    """Flask-Login's loader: the user of the live session whose id the cookie holds."""
+    sid = sessions.cookie_of(req)
+    if sid is None:
+        return None
+    db, now = _engine().db, sessions.security_now()
+    row = sessions.find_live(db, sid, now, sessions.limits())
+    staff = load_staff(db, row.user_id) if row is not None else None
+    if row is None or staff is None or staff.refusal is not None:
+        sessions.mark_dead()
+        return None
+    sessions.set_current(row)
+    return staff
 
 
 def _error_page(code: int, word: str) -> Any:
     def handler(_error: Exception) -> ResponseReturnValue:
+        if code == 403:
+            _record_denial()
         return render_template("error.html", message=i18n.t(word), code=code), code
 
     return handler
 
 
+def _record_denial() -> None:
+    who = current_user.username if current_user.is_authenticated else None
+    record(
+        _engine().db,
+        "permission_denied",
+        actor=who,
+        remote_addr=request.remote_addr,
+        at=sessions.security_now(),
+        endpoint=request.endpoint,
+        path=ID_LIKE.sub(lambda m: mask_id_number(m.group(0)), request.path)[:200],
+        method=request.method,
+    )
+
+
 def add_error_pages(blueprint: Blueprint) -> None:
     """Answer 403 and 404 of ``blueprint``'s pages with a page in the user's language (the JSON
-    API keeps its own error bodies, so these are per blueprint, not app-wide)."""
+    API keeps its own error bodies, so these are per blueprint, not app-wide); a 403 is written
+    to the security event log."""
     blueprint.register_error_handler(403, _error_page(403, "forbidden"))
     blueprint.register_error_handler(404, _error_page(404, "not_found"))
 
@@ -288,7 +335,7 @@ def init_app(app: Flask) -> None:
     csrf.exempt(api.bp)  # the JSON API authenticates with bearer tokens, not cookies
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.session_protection = "basic"
-    login_manager.user_loader(_load_user)
+    login_manager.session_protection = None  # the server-side session is the protection
+    login_manager.request_loader(_load_from_session)  # no user_loader: nothing in Flask's cookie
     app.register_error_handler(CSRFError, _csrf_refused)
     app.register_blueprint(bp)

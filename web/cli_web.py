@@ -1,9 +1,8 @@
-"""The ``shebao`` commands for the web side: staff accounts (``users create``), the service clock
-(``clock show|set|reset``) and the demo (``demo``)."""
+"""The ``shebao`` commands for the web side: staff accounts (``users create|password|totp|scope``),
+the service clock (``clock show|set|reset``) and the demo (``demo``)."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import date, datetime
 
 import click
@@ -11,12 +10,24 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
-from web.auth import GROUPS, create_user
 from web.cli_scheduler import parse_moment
 from web.demo_accounts import reseed, service_clock
 from web.extensions import domain_of, engine_of
 from web.i18n import LOCAL_TZ
+from web.mfa import SecondFactorExists, enroll, provisioning_uri
 from web.migrate import upgrade_database
+from web.passwords import MIN_LENGTH, WeakPassword, check_new_password, random_password
+from web.security_log import record
+from web.sessions import revoke_all, security_now
+from web.staff import (
+    GROUPS,
+    SUPERVISOR,
+    check_group_scope,
+    create_user,
+    find_staff,
+    set_password,
+    set_scope,
+)
 from workflows.demo import DEFAULT_PEOPLE, DEFAULT_SEED, DEMO_AT
 
 
@@ -25,22 +36,53 @@ def users() -> None:
     """Staff accounts of the web pages."""
 
 
+def _check_scope(group: str, scope: str | None) -> None:
+    """Deny by default: a teller's scope is a partner bank, a clerk's a region, a supervisor has
+    none (``web.auth.check_group_scope``), and the scope must be one the policies know."""
+    try:
+        check_group_scope(group, scope)
+    except ValueError as exc:
+        raise click.ClickException(f"{exc}; pass --scope" if scope is None else str(exc)) from None
+    regions = domain_of().regions
+    if group == "bank_teller" and regions.bank_label(scope or "") is None:
+        known = sorted({code for region in regions for code in region.banks})
+        raise click.ClickException(f"unknown bank {scope!r}; one of: {', '.join(known)}")
+    if group in ("social_security_clerk", "medical_insurance_clerk") and scope not in regions:
+        raise click.ClickException(f"unknown region {scope!r}; one of: {', '.join(regions.keys())}")
+
+
+def _strong(password: str, username: str) -> str:
+    try:
+        check_new_password(password, username)
+    except WeakPassword as exc:
+        raise click.ClickException(f"refused: {exc.message.en} ({exc.message.zh})") from None
+    return password
+
+
 @users.command("create")
 @click.argument("name")
 @click.option("--group", required=True, type=click.Choice(GROUPS))
-@click.option("--scope", default=None, help="Bank key for a teller, region for a clerk.")
+@click.option(
+    "--scope",
+    default=None,
+    help="Required for every group but supervisor: the bank key of a teller, the region of a "
+    "clerk.",
+)
 @click.option("--display-name", default=None)
 @click.option(
     "--password",
     default=None,
-    help="The password (default: a random one, printed once).",
+    help=f"The password (at least {MIN_LENGTH} characters, not a common one; default: a random "
+    "one, printed once).",
 )
 @with_appcontext
 def users_create(
     name: str, group: str, scope: str | None, display_name: str | None, password: str | None
 ) -> None:
-    """Create the staff account NAME in GROUP, limited to SCOPE (all scopes when omitted)."""
-    chosen = password or secrets.token_urlsafe(9)
+    """Create the staff account NAME in GROUP, limited to SCOPE (supervisors: no scope; they
+    also need a second factor, ``shebao users totp NAME``, before they can log in)."""
+    _check_scope(group, scope)
+    chosen = _strong(password, name) if password is not None else random_password()
     try:
         create_user(engine_of().db, name, chosen, group, scope, display_name)
     except IntegrityError:
@@ -50,6 +92,79 @@ def users_create(
     click.echo(f"created {name} ({group}, scope={scope or '*'})")
     if password is None:
         click.echo(f"password (shown once): {chosen}")
+    if group == SUPERVISOR:
+        click.echo(f"a supervisor logs in with a second factor: run `shebao users totp {name}`")
+
+
+@users.command("password")
+@click.argument("name")
+@click.option(
+    "--password",
+    default=None,
+    help="The new password (default: asked for twice, not echoed).",
+)
+@with_appcontext
+def users_password(name: str, password: str | None) -> None:
+    """Give NAME a new password; every session of NAME ends."""
+    chosen = password
+    if chosen is None:
+        chosen = click.prompt("new password", hide_input=True, confirmation_prompt=True)
+    engine = engine_of()
+    try:
+        ended = set_password(engine.db, name, _strong(chosen, name), security_now(), actor="cli")
+    except LookupError:
+        raise click.ClickException(f"no user named {name!r}") from None
+    click.echo(f"password of {name} changed; {len(ended)} session(s) ended")
+
+
+@users.command("totp")
+@click.argument("name")
+@click.option("--replace", is_flag=True, help="Replace an existing secret (a lost phone).")
+@with_appcontext
+def users_totp(name: str, replace: bool) -> None:
+    """Give NAME a TOTP second factor and print its secret and otpauth URI once (add either to
+    an authenticator app); replacing one ends NAME's sessions."""
+    engine = engine_of()
+    now = security_now()
+    try:
+        secret = enroll(engine.db, name, replace=replace)
+    except LookupError:
+        raise click.ClickException(f"no user named {name!r}") from None
+    except SecondFactorExists:
+        raise click.ClickException(
+            f"{name} has a second factor already; --replace to give a new one"
+        ) from None
+    staff = find_staff(engine.db, name)
+    ended = revoke_all(engine.db, staff.id, now) if replace and staff is not None else []
+    record(engine.db, "totp_enrolled", actor="cli", at=now, user=name, replaced=replace)
+    for session_id in ended:
+        record(
+            engine.db,
+            "session_revoked",
+            actor="cli",
+            at=now,
+            user=name,
+            session_id=session_id,
+            reason="totp_replaced",
+        )
+    click.echo(f"second factor of {name} (shown once; add it to an authenticator app):")
+    click.echo(f"  secret: {secret}")
+    click.echo(f"  uri:    {provisioning_uri(secret, name)}")
+
+
+@users.command("scope")
+@click.argument("name")
+@click.argument("scope")
+@with_appcontext
+def users_scope(name: str, scope: str) -> None:
+    """Set the SCOPE of a teller's or clerk's account NAME (an account without one cannot log
+    in)."""
+    staff = find_staff(engine_of().db, name)
+    if staff is None:
+        raise click.ClickException(f"no user named {name!r}")
+    _check_scope(staff.group, scope)
+    set_scope(engine_of().db, name, scope)
+    click.echo(f"{name} ({staff.group}): scope={scope}")
 
 
 @click.command("demo")

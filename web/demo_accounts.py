@@ -6,13 +6,13 @@ date, so every process of the service reads that date (and the time elapsed sinc
 
 Accounts: one supervisor, a social-security and a medical-insurance clerk per region and a bank
 teller per demo bank (the regions and banks of the domain's region registry, the banks those the
-simulation's cards are at), each with a random password that is shown once (only its hash is
-stored).
+simulation's cards are at), each with a strong random password that is shown once (only its hash
+is stored). The supervisor also gets a TOTP second factor (supervisors need one), whose secret and
+``otpauth://`` URI are shown once too, to add to an authenticator app.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,8 +24,11 @@ from engine import statements as st
 from engine.clock import DatabaseClock
 from engine.queries import total_instances
 from engine.runtime import Engine
-from web.auth import attempts, create_user, users
 from web.i18n import LOCAL_TZ
+from web.mfa import enroll, provisioning_uri
+from web.passwords import random_password
+from web.sessions import delete_all as delete_all_sessions
+from web.staff import SUPERVISOR, attempts, create_user, users
 from workflows.demo import (
     DEFAULT_PEOPLE,
     DEFAULT_SEED,
@@ -43,6 +46,7 @@ class DemoAccount:
     password: str
     group: str
     scope: str | None
+    totp_secret: str | None = None
 
 
 def demo_account_plan(
@@ -68,30 +72,43 @@ def demo_account_plan(
 
 
 def create_demo_accounts(engine: Engine, domain: Domain, banks: Iterable[str]) -> list[DemoAccount]:
-    """Create every demo account with a fresh random password."""
+    """Create every demo account with a fresh random password (and the supervisor's second
+    factor)."""
     created = []
     for username, group, scope, display in demo_account_plan(domain, banks):
-        password = secrets.token_urlsafe(9)
+        password = random_password()
         create_user(engine.db, username, password, group, scope, display)
-        created.append(DemoAccount(username, password, group, scope))
+        secret = enroll(engine.db, username) if group == SUPERVISOR else None
+        created.append(DemoAccount(username, password, group, scope, secret))
     return created
 
 
 def wipe(engine: Engine) -> None:
-    """Delete every instance, its history, tasks, timers and keys, and every account."""
+    """Delete every instance, its history, tasks, timers and keys, and every account with its
+    sessions (the security event log stays)."""
+    delete_all_sessions(engine.db)
     with engine.db.begin() as conn:
         for table in (st.history, st.tasks, st.timers, st.keys, st.instances, attempts, users):
             conn.execute(delete(table))
 
 
 def account_lines(accounts: list[DemoAccount], url: str | None = None) -> list[str]:
-    """What to print once: each account with its password (and where to log in)."""
+    """What to print once: each account with its password, the second factor of those that
+    have one (and where to log in)."""
     lines = ["demo accounts (shown once; passwords are stored hashed):"]
     for account in accounts:
         scope = account.scope or "*"
         lines.append(
-            f"  {account.username:20} {account.password:14} {account.group:24} scope={scope}"
+            f"  {account.username:20} {account.password:16} {account.group:24} scope={scope}"
         )
+    for account in accounts:
+        if account.totp_secret:
+            lines += [
+                f"second factor of {account.username} (add it to an authenticator app; "
+                "the login asks for its 6-digit code):",
+                f"    totp secret: {account.totp_secret}",
+                f"    totp uri:    {provisioning_uri(account.totp_secret, account.username)}",
+            ]
     if url:
         lines.append(f"log in at {url}")
     return lines

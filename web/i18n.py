@@ -110,6 +110,59 @@ WORDS: dict[str, Label] = {
         "业务日期 {date}（模拟时钟）", "Service date {date} (simulated clock)"
     ),
     "service_time": Label("业务时间", "Service time"),
+    "totp_code": Label("动态验证码", "Authentication code"),
+    "totp_prompt": Label(
+        "请输入身份验证器应用中显示的 6 位验证码",
+        "Enter the 6-digit code your authenticator app shows",
+    ),
+    "bad_code": Label("验证码错误", "Wrong code"),
+    "login_step_expired": Label(
+        "登录步骤已超时，请重新输入用户名和密码",
+        "The login step timed out; enter your username and password again",
+    ),
+    "totp_setup_needed": Label(
+        "业务主管账号须先启用两步验证：请管理员运行 shebao users totp 用户名，再将密钥添加到身份验证器应用",
+        "A supervisor account needs a second factor first: ask an administrator to run "
+        "shebao users totp NAME, then add the secret to an authenticator app",
+    ),
+    "no_scope": Label(
+        "该账号未设置办理范围，无法登录：请管理员运行 shebao users scope 用户名 范围",
+        "This account has no scope and cannot log in: ask an administrator to run "
+        "shebao users scope NAME SCOPE",
+    ),
+    "session_expired": Label(
+        "会话已结束或超时，请重新登录", "Your session ended or timed out; please log in again"
+    ),
+    "sessions": Label("登录会话", "Sessions"),
+    "sessions_note": Label(
+        "您当前有效的登录会话；结束一个会话即让该浏览器退出登录",
+        "Your live sessions; ending one logs that browser out",
+    ),
+    "session_current": Label("当前会话", "This session"),
+    "session_created": Label("登录时间", "Logged in"),
+    "session_last_seen": Label("最近活动", "Last active"),
+    "session_browser": Label("浏览器", "Browser"),
+    "address": Label("地址", "Address"),
+    "end_session": Label("结束", "End"),
+    "end_other_sessions": Label("结束其他所有会话", "End every other session"),
+    "session_ended": Label("会话已结束", "Session ended"),
+    "other_sessions_ended": Label("已结束 {count} 个其他会话", "Ended {count} other sessions"),
+    "change_password": Label("修改密码", "Change password"),
+    "current_password": Label("当前密码", "Current password"),
+    "new_password": Label("新密码", "New password"),
+    "repeat_password": Label("再次输入新密码", "New password again"),
+    "password_rules": Label(
+        "新密码至少 {n} 个字符，且不能是常见密码或用户名",
+        "At least {n} characters, not a common password nor the username",
+    ),
+    "wrong_current_password": Label("当前密码错误", "Wrong current password"),
+    "passwords_differ": Label("两次输入的新密码不一致", "The two new passwords differ"),
+    "password_changed": Label(
+        "密码已修改，其他所有会话均已退出", "Password changed; every other session was logged out"
+    ),
+    "security_events": Label("安全事件", "Security events"),
+    "event_kind": Label("类型", "Kind"),
+    "event_detail": Label("详情", "Detail"),
 }
 
 GROUPS: dict[str, Label] = {

@@ -35,6 +35,8 @@ class User(WebBase):
     password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     """Base32 secret of the user's TOTP second factor (pyotp); None: no second factor yet."""
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    """The 30-second step of the last code accepted: a code is good once (no replay)."""
 
 
 class StaffSession(WebBase):

@@ -1,4 +1,5 @@
-"""staff sessions kept server-side, a security event log, TOTP and password dates for staff,
+"""staff sessions kept server-side, a security event log, TOTP (with the last step used) and
+password dates for staff,
 token prefixes, expiry and last use, login attempts by address
 
 Revision ID: 0005
@@ -51,6 +52,7 @@ def upgrade() -> None:
     with op.batch_alter_table("web_user") as batch:
         batch.add_column(sa.Column("password_changed_at", Utc, nullable=True))
         batch.add_column(sa.Column("totp_secret", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("totp_last_step", sa.Integer(), nullable=True))
     with op.batch_alter_table("web_api_token") as batch:
         batch.add_column(sa.Column("prefix", sa.String(length=16), nullable=True))
         batch.add_column(sa.Column("expires_at", Utc, nullable=True))
@@ -67,6 +69,7 @@ def downgrade() -> None:
         batch.drop_column("expires_at")
         batch.drop_column("prefix")
     with op.batch_alter_table("web_user") as batch:
+        batch.drop_column("totp_last_step")
         batch.drop_column("totp_secret")
         batch.drop_column("password_changed_at")
     op.drop_index("ix_web_security_event_at", table_name="web_security_event")

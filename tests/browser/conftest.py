@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 from engine.clock import SimulatedClock
 from web.app import create_app, domain_of, engine_of
 from web.auth import create_user
+from web.mfa import enroll
 from workflows.cards import apply_for_card
 from workflows.demo import seed_demo
 
@@ -45,6 +46,8 @@ class Site:
     card_id: int
     task_id: int
     person: str = PERSON
+    totp: dict[str, str] = field(default_factory=dict)
+    """The TOTP secrets of accounts with a second factor (supervisors need one)."""
 
 
 @pytest.fixture(scope="session")
@@ -77,11 +80,14 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         ("su", "social_security_clerk", "foshan"),
     ]:
         create_user(engine.db, name, "browser-pw", group, scope)
+    totp = {"boss": enroll(engine.db, "boss")}
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Site(f"http://127.0.0.1:{server.server_port}", app, card.instance_id, task_id)
+        yield Site(
+            f"http://127.0.0.1:{server.server_port}", app, card.instance_id, task_id, totp=totp
+        )
     finally:
         server.shutdown()
         thread.join(timeout=5)

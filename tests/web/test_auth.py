@@ -164,5 +164,7 @@ def test_users_create_command_makes_an_account_that_can_log_in(
     app = make_app(sqlite_url)
     staff = authenticate(engine_of(app).db, "li", password, None, NOW)
     assert (staff.group, staff.scope) == ("bank_teller", "boc")
-    again = CliRunner().invoke(main, ["users", "create", "li", "--group", "bank_teller"])
+    again = CliRunner().invoke(
+        main, ["users", "create", "li", "--group", "bank_teller", "--scope", "boc"]
+    )
     assert again.exit_code != 0 and "exists already" in again.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
@@ -14,10 +15,12 @@ from engine.clock import DatabaseClock, OffsetClock, SimulatedClock
 from web.app import create_app
 from web.cli import main
 from web.extensions import engine_of
+from web.sessions import security_now
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _ACCOUNT = re.compile(r"^\s+(\S+)\s+(\S+)\s+(\S+)\s+scope=(\S+)$", re.MULTILINE)
 _TASK_ROW = re.compile(r'data-task-id="(\d+)"')
+_TOTP_SECRET = re.compile(r"secret: ([A-Z2-7]+)$", re.MULTILINE)
 BANNER_ZH = "业务日期 2022-02-15（模拟时钟）"
 BANNER_EN = "Service date 2022-02-15 (simulated clock)"
 
@@ -32,7 +35,7 @@ def _cli(app: Flask, *args: str) -> Result:
     return result
 
 
-def _login(app: Flask, username: str, password: str) -> FlaskClient:
+def _login(app: Flask, username: str, password: str, totp: str | None = None) -> FlaskClient:
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = _CSRF.search(page)
@@ -40,8 +43,23 @@ def _login(app: Flask, username: str, password: str) -> FlaskClient:
     answer = client.post(
         "/login", data={"username": username, "password": password, "csrf_token": token.group(1)}
     )
+    if totp is not None:  # the second step: the code at the security clock's (real) time
+        assert answer.location == "/login/code", answer.get_data(as_text=True)
+        token = _CSRF.search(client.get("/login/code").get_data(as_text=True))
+        assert token, "the code page has no CSRF token"
+        code = pyotp.TOTP(totp).at(security_now(app))
+        answer = client.post("/login/code", data={"code": code, "csrf_token": token.group(1)})
     assert answer.status_code == 302, answer.get_data(as_text=True)
     return client
+
+
+def _supervisor(app: Flask, name: str) -> tuple[str, str]:
+    """``shebao users create`` a supervisor and ``shebao users totp`` its second factor."""
+    password = "supervisor-pw-2022"
+    _cli(app, "users", "create", name, "--group", "supervisor", "--password", password)
+    secret = _TOTP_SECRET.search(_cli(app, "users", "totp", name).output)
+    assert secret
+    return password, secret.group(1)
 
 
 def test_demo_sets_the_service_date_pages_show_it_and_reset_removes_it(sqlite_url: str) -> None:
@@ -64,7 +82,9 @@ def test_demo_sets_the_service_date_pages_show_it_and_reset_removes_it(sqlite_ur
     assert isinstance(other, DatabaseClock)
     assert other.now().astimezone(UTC).date() == datetime(2022, 2, 15).date()
 
-    boss = _login(app, "supervisor", accounts["supervisor"][0])
+    secret = _TOTP_SECRET.search(seeded.output)
+    assert secret, "the demo prints the supervisor's second factor"
+    boss = _login(app, "supervisor", accounts["supervisor"][0], secret.group(1))
     page = boss.get("/inbox/").get_data(as_text=True)
     assert BANNER_ZH in page
     assert BANNER_EN in boss.get("/inbox/?lang=en").get_data(as_text=True)
@@ -86,8 +106,7 @@ def test_clock_set_takes_a_zone_and_users_create_then_log_in(sqlite_url: str) ->
     assert refused.exit_code != 0 and "time zone" in refused.output
     _cli(app, "clock", "set", "2021-12-31T23:59:00+08:00")
     assert "2021-12-31T23:59" in _cli(app, "clock", "show").output
-    _cli(app, "users", "create", "boss", "--group", "supervisor", "--password", "pw")
-    page = _login(app, "boss", "pw").get("/inbox/").get_data(as_text=True)
+    page = _login(app, "boss", *_supervisor(app, "boss")).get("/inbox/").get_data(as_text=True)
     assert "业务日期 2021-12-31（模拟时钟）" in page
 
 
@@ -95,8 +114,7 @@ def test_an_injected_clock_is_kept_and_a_simulated_one_is_shown(sqlite_url: str)
     clock = SimulatedClock(datetime(2022, 10, 10, 2, 0, tzinfo=UTC))
     app = create_app({"SHEBAO_DATABASE_URL": sqlite_url, "TESTING": True}, clock=clock)
     assert engine_of(app).clock is clock
-    _cli(app, "users", "create", "boss", "--group", "supervisor", "--password", "pw")
-    page = _login(app, "boss", "pw").get("/inbox/").get_data(as_text=True)
+    page = _login(app, "boss", *_supervisor(app, "boss")).get("/inbox/").get_data(as_text=True)
     assert "业务日期 2022-10-10（模拟时钟）" in page
 
 

@@ -7,10 +7,11 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from engine import queries
 from engine import statements as st
@@ -18,8 +19,9 @@ from engine.clock import SimulatedClock
 from engine.runtime import Engine
 from web import inbox_queries as iq
 from web.app import create_app, engine_of
-from web.auth import create_user
+from web.auth import create_user, users
 from web.extensions import domain_of
+from web.mfa import enroll
 from workflows.cards import apply_for_card
 from workflows.imports import import_people
 from workflows.people import Registration, register_person
@@ -48,6 +50,7 @@ def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
         ("boss", "supervisor", None),
     ]:
         create_user(db, name, "pw", group, scope)
+    enroll(db, "boss")  # supervisors log in with a second factor
     yield app
     db.dispose()
 
@@ -74,8 +77,20 @@ def open_task(engine: Engine, instance_id: int) -> int:
 
 def client_for(app: Flask, username: str) -> FlaskClient:
     client = app.test_client()
-    assert client.post("/login", data={"username": username, "password": "pw"}).status_code == 302
+    answer = client.post("/login", data={"username": username, "password": "pw"})
+    if answer.location == "/login/code":
+        answer = client.post("/login/code", data={"code": totp_code(app, username)})
+    assert answer.status_code == 302
     return client
+
+
+def totp_code(app: Flask, username: str) -> str:
+    """The code of the user's second factor at the engine clock's time (supervisors have one)."""
+    with engine_of(app).db.connect() as conn:
+        secret = conn.execute(
+            select(users.c.totp_secret).where(users.c.username == username)
+        ).scalar_one()
+    return pyotp.TOTP(secret).at(engine_of(app).clock.now())
 
 
 def test_a_teller_sees_the_tasks_of_their_bank_only(app: Flask) -> None:

@@ -7,15 +7,18 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from engine import queries
 from engine.clock import SimulatedClock
 from web.app import create_app, engine_of
-from web.auth import create_user
+from web.auth import create_user, users
 from web.extensions import domain_of
+from web.mfa import enroll
 from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
@@ -33,6 +36,7 @@ def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
     app = create_app(config, clock=clock)
     engine = engine_of(app)
     create_user(engine.db, "boss", "pw", "supervisor")
+    enroll(engine.db, "boss")  # supervisors log in with a second factor
     create_user(engine.db, "mi", "pw", "medical_insurance_clerk", "foshan")
     for n in range(7):
         card = apply_for_card(
@@ -52,8 +56,19 @@ def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
 
 def client_for(app: Flask, username: str) -> FlaskClient:
     client = app.test_client()
-    client.post("/login", data={"username": username, "password": "pw"})
+    answer = client.post("/login", data={"username": username, "password": "pw"})
+    if answer.location == "/login/code":
+        client.post("/login/code", data={"code": totp_code(app, username)})
     return client
+
+
+def totp_code(app: Flask, username: str) -> str:
+    """The code of the user's second factor at the engine clock's time (supervisors have one)."""
+    with engine_of(app).db.connect() as conn:
+        secret = conn.execute(
+            select(users.c.totp_secret).where(users.c.username == username)
+        ).scalar_one()
+    return pyotp.TOTP(secret).at(engine_of(app).clock.now())
 
 
 def test_only_supervisors_open_the_process_pages(app: Flask) -> None:

@@ -1,0 +1,121 @@
+"""The security event log of the staff side: logins, failures, lockouts, logouts, denials, session
+ends, password and second-factor changes; never an ID number; a supervisors' page, newest first."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from staff_helpers import (
+    PERSON,
+    add_staff,
+    card_task,
+    log_in,
+    make_app,
+    post_code,
+    post_form,
+    post_password,
+)
+
+from web.extensions import engine_of
+from web.login_throttle import MAX_PER_ACCOUNT
+from web.security_log import recent
+
+
+@pytest.fixture
+def app(db_url: str) -> Flask:
+    app = make_app(db_url)
+    add_staff(app, "wang")
+    add_staff(app, "chen", scope="boc")
+    add_staff(app, "boss", "supervisor")
+    return app
+
+
+def events(app: Flask, kind: str | None = None) -> list[dict[str, object]]:
+    return [dict(e) for e in recent(engine_of(app).db, 500, kind)]
+
+
+def test_logins_failures_lockouts_and_logouts_are_recorded(app: Flask) -> None:
+    client = log_in(app, "wang")
+    [ok] = events(app, "login_succeeded")
+    assert ok["actor"] == "wang" and ok["remote_addr"] == "127.0.0.1"
+    assert ok["detail"]["mfa"] is False  # type: ignore[index]
+    post_form(client, "/logout")
+    [out] = events(app, "logout")
+    assert out["actor"] == "wang"
+
+    other = app.test_client()
+    for _ in range(MAX_PER_ACCOUNT):
+        assert post_password(other, "chen", "guess-guess-guess").status_code == 401
+    assert post_password(other, "chen").status_code == 429
+    failed = events(app, "login_failed")
+    assert len(failed) == MAX_PER_ACCOUNT and all(e["actor"] == "chen" for e in failed)
+    assert failed[0]["detail"]["reason"] == "bad_credentials"  # type: ignore[index]
+    [locked] = events(app, "login_locked_out")
+    assert locked["actor"] == "chen" and locked["detail"]["by"] == "account"  # type: ignore[index]
+
+
+def test_a_second_factor_login_and_a_wrong_code_are_recorded(app: Flask) -> None:
+    client = app.test_client()
+    post_password(client, "boss")
+    assert post_code(client, "000000").status_code == 401
+    [failed] = events(app, "totp_failed")
+    assert failed["actor"] == "boss"
+    log_in(app, "boss")
+    [ok] = events(app, "login_succeeded")
+    assert ok["actor"] == "boss" and ok["detail"]["mfa"] is True  # type: ignore[index]
+
+
+def test_a_denied_page_is_recorded(app: Flask) -> None:
+    task = card_task(app, "icbc")
+    chen = log_in(app, "chen")
+    assert chen.get(f"/inbox/{task}").status_code == 403
+    assert chen.get("/processes/").status_code == 403
+    assert chen.get("/security/events").status_code == 403
+    denied = events(app, "permission_denied")
+    assert [e["detail"]["path"] for e in denied] == [  # type: ignore[index]
+        "/security/events",
+        "/processes/",
+        f"/inbox/{task}",
+    ]
+    assert all(e["actor"] == "chen" for e in denied)
+
+
+def test_session_ends_password_and_second_factor_changes_are_recorded(app: Flask) -> None:
+    first, second = log_in(app, "wang"), log_in(app, "wang")
+    assert post_form(second, "/account/sessions/end-others").status_code == 302
+    [revoked] = events(app, "session_revoked")
+    assert revoked["actor"] == "wang"
+    runner = app.test_cli_runner()
+    from web.cli import main
+
+    runner.invoke(main, ["users", "password", "wang", "--password", "stone-river-lantern-3"])
+    [changed] = events(app, "password_changed")
+    assert changed["detail"]["user"] == "wang"  # type: ignore[index]
+    runner.invoke(main, ["users", "totp", "wang"])
+    [enrolled] = events(app, "totp_enrolled")
+    assert enrolled["detail"]["user"] == "wang"  # type: ignore[index]
+    del first
+
+
+def test_an_id_number_typed_as_username_is_not_logged(app: Flask) -> None:
+    post_password(app.test_client(), PERSON, "guess-guess-guess")
+    [failed] = events(app, "login_failed")
+    assert PERSON not in str(failed) and failed["actor"] == "110105********002X"
+    with engine_of(app).db.connect() as conn:
+        from sqlalchemy import select
+
+        from web.login_throttle import attempts
+
+        assert PERSON not in str(list(conn.execute(select(attempts))))
+
+
+def test_supervisors_read_the_latest_events_first(app: Flask) -> None:
+    post_password(app.test_client(), "nobody", "guess-guess-guess")
+    boss = log_in(app, "boss")
+    page = boss.get("/security/events")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    text = page.get_data(as_text=True)
+    assert text.index('data-kind="login_succeeded"') < text.index('data-kind="login_failed"')
+    assert "nobody" in text
+    only = boss.get("/security/events?kind=login_failed").get_data(as_text=True)
+    assert 'data-kind="login_succeeded"' not in only and 'data-kind="login_failed"' in only
