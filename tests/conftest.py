@@ -2,21 +2,31 @@
 
 The PostgreSQL URL comes from ``SHEBAO_TEST_POSTGRES_URL``; without it those tests skip, except in
 CI (``CI=true``), where a missing URL is an error rather than a silent skip.
+
+At the end of the session, a scan of every response and log line for unmasked resident ID
+numbers fails the run if it found one (see ``PersonalDataScan``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import flask
 import pytest
 from sqlalchemy import create_engine, text
 
 from engine.db import normalise_url
+from web import log_masking
 from web.migrate import upgrade_database
+from workflows.identity import is_valid_id_number
 
 POSTGRES_URL = os.environ.get("SHEBAO_TEST_POSTGRES_URL")
 BENCH_FIGURES: list[str] = []
@@ -37,6 +47,133 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("benchmark figures")
         for line in BENCH_FIGURES:
             terminalreporter.write_line(line)
+    if PERSONAL_DATA.findings:
+        terminalreporter.section("unmasked resident ID numbers", red=True)
+        for finding in PERSONAL_DATA.findings[:50]:
+            terminalreporter.write_line(finding)
+        if len(PERSONAL_DATA.findings) > 50:
+            terminalreporter.write_line(f"... and {len(PERSONAL_DATA.findings) - 50} more")
+    elif PERSONAL_DATA.active:
+        terminalreporter.write_line(
+            f"personal data scan: {PERSONAL_DATA.responses} responses and "
+            f"{PERSONAL_DATA.records} log records, no unmasked resident ID number"
+        )
+
+
+# -- the last line of defence: no resident ID number in a server log line or a response body ----
+#
+# Every response any Flask app of the session sends (API answers, pages, through the test client,
+# schemathesis or a live server thread) and every log record that reaches the root logger are
+# scanned for a valid resident ID number (check digit right) that is not masked. Requests carry
+# ID numbers, of course; answers and logs must not. A finding fails the session at its end,
+# naming the test and where the number appeared. The masking of log records is installed as the
+# service installs it at start-up (``web.log_masking``), so the scan sees what a server would log.
+
+ID_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+SCANNED_TYPES = ("application/json", "text/", "image/svg+xml", "application/xml")
+
+
+def resident_ids_in(text: str) -> list[str]:
+    """The valid resident ID numbers written out in full in ``text``."""
+    return [found for found in ID_CANDIDATE.findall(text) if is_valid_id_number(found)]
+
+
+class PersonalDataScan:
+    """What the session's responses and log records gave away (see above)."""
+
+    def __init__(self) -> None:
+        self.findings: list[str] = []
+        self.responses = 0
+        self.records = 0
+        self.active = False
+        self._lock = threading.Lock()
+
+    def check(self, text: str, where: str) -> None:
+        found = resident_ids_in(text)
+        if found:
+            test = os.environ.get("PYTEST_CURRENT_TEST", "(outside a test)").rsplit(" ", 1)[0]
+            shown = log_masking.mask_text(found[0])
+            with self._lock:
+                self.findings.append(f"{test}: {where}: {len(found)} unmasked, e.g. {shown}")
+
+    def on_response(self, sender: flask.Flask, response: flask.Response, **_: Any) -> None:
+        self.responses += 1
+        if response.direct_passthrough or response.is_streamed:
+            return
+        if not (response.mimetype or "").startswith(SCANNED_TYPES):
+            return
+        request = flask.request
+        self.check(
+            response.get_data(as_text=True),
+            f"response to {request.method} {request.path} ({response.status_code})",
+        )
+
+    @contextmanager
+    def expecting_a_leak(self) -> Iterator[list[str]]:
+        """For the scan's own tests: findings made inside are handed back, not reported."""
+        with self._lock:
+            before = len(self.findings)
+        caught: list[str] = []
+        try:
+            yield caught
+        finally:
+            with self._lock:
+                caught.extend(self.findings[before:])
+                del self.findings[before:]
+
+
+class _ScanHandler(logging.Handler):
+    def __init__(self, scan: PersonalDataScan) -> None:
+        super().__init__(logging.NOTSET)
+        self.scan = scan
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.scan.records += 1
+        try:
+            line = self.format(record)
+        except Exception:
+            return
+        self.scan.check(line, f"log record of {record.name} ({record.levelname})")
+
+
+PERSONAL_DATA = PersonalDataScan()
+_SCAN_HANDLER = _ScanHandler(PERSONAL_DATA)
+_SAVED_LEVELS: dict[str, int] = {}
+QUIET = ("sqlalchemy", "transitions")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    log_masking.install()
+    root = logging.getLogger()
+    _SAVED_LEVELS[""] = root.level
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)  # the service's info lines (security events, access) too
+    # SQLAlchemy's INFO is echo (every statement); transitions' is a line per state callback
+    for name in QUIET:
+        quiet = logging.getLogger(name)
+        _SAVED_LEVELS[name] = quiet.level
+        if quiet.level == logging.NOTSET:
+            quiet.setLevel(logging.WARNING)
+    root.addHandler(_SCAN_HANDLER)
+    flask.request_finished.connect(PERSONAL_DATA.on_response, weak=False)
+    PERSONAL_DATA.active = True
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if PERSONAL_DATA.active:
+        flask.request_finished.disconnect(PERSONAL_DATA.on_response)
+        logging.getLogger().removeHandler(_SCAN_HANDLER)
+        for name, level in _SAVED_LEVELS.items():
+            logging.getLogger(name).setLevel(level)
+    if PERSONAL_DATA.findings and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def personal_data_scan() -> PersonalDataScan:
+    """The session's scan for unmasked resident ID numbers (for the scan's own tests)."""
+    return PERSONAL_DATA
 
 
 def _all_tables() -> list[str]:

@@ -19,7 +19,7 @@ from web.config import PROJECT_ROOT
 NOT_STATES = {
     ("workflows/imports.py", "applied"): "an import row's outcome (applied/unchanged/rejected)",
     ("web/cli_domain.py", "applied"): "counting import rows by outcome",
-    ("web/auth.py", "active"): "the staff account's active flag column",
+    ("web/staff.py", "active"): "the staff account's active flag column",
 }
 
 

@@ -1,18 +1,22 @@
 """The JSON API under /api/v1 for citizen channels and outside systems (banks, tax, factories).
 
-Thin views: authenticate the bearer token, check its scope, call one operation of the domain or the
-engine, answer JSON. State-changing requests accept an ``Idempotency-Key`` header.
+Thin views: the ``@endpoint`` declaration has authenticated the bearer token, checked its scope and
+validated the body before a view runs (``web.api_spec``); a view looks up what it needs, calls one
+operation of the domain or the engine and answers JSON. State-changing requests accept an
+``Idempotency-Key`` header. Resident ID numbers never travel in a URL (URLs are logged): a
+person's records are asked for with the number in a POST body.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Blueprint, Flask, g, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 from pydantic import BaseModel
 
 from engine.errors import WorkflowError
-from engine.runtime import Idempotency, Transition, request_hash
+from engine.runtime import Idempotency, Transition
 from web import api_errors
 from web.api_errors import ApiError, from_invalid_id, from_workflow_error
 from web.api_models import (
@@ -20,8 +24,8 @@ from web.api_models import (
     OpenApiDocument,
     TransitionOut,
 )
-from web.api_spec import endpoint, openapi_document
-from web.api_tokens import Caller, authenticate
+from web.api_spec import body_digest, current_caller, endpoint, openapi_document
+from web.api_tokens import Caller
 from web.extensions import engine_of
 from workflows.identity import InvalidIdNumber, validate_id_number
 
@@ -48,10 +52,31 @@ def str_param(name: str) -> dict[str, Any]:
     }
 
 
+_DIGITS = re.compile(r"^[0-9]{1,16}$")
+NAMES = {
+    "card": "社保卡",
+    "enrollment": "参保记录",
+    "registration": "参保档案",
+    "task": "任务",
+    "token": "令牌",
+}
+
+
 def as_id(value: str, what: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
-        raise ApiError(404, "not_found", f"{what} 不存在：{value}", f"no such {what}: {value}")
+    """A path's numeric id; 404 (without echoing the value) unless it is a number from 1 to
+    2**53."""
+    if not _DIGITS.match(value) or not 1 <= int(value) <= MAX_ID:
+        raise not_found(what)
     return int(value)
+
+
+def not_found(what: str, ident: int | None = None) -> ApiError:
+    """404 for a missing ``what`` (``card``, ``task``...), or one the caller may not see: the
+    same answer, so a token cannot learn what exists outside its scope."""
+    zh = NAMES.get(what, what)
+    if ident is None:
+        return ApiError(404, "not_found", f"{zh}不存在", f"no such {what}")
+    return ApiError(404, "not_found", f"{zh}不存在：{ident}", f"no such {what}: {ident}")
 
 
 def person_number(value: str) -> str:
@@ -62,21 +87,16 @@ def person_number(value: str) -> str:
 
 
 def caller() -> Caller:
-    if "api_caller" not in g:
-        g.api_caller = authenticate(engine_of().db)
-    return g.api_caller  # type: ignore[no-any-return]
+    """The token of this request (the ``@endpoint`` declaration has authenticated it)."""
+    return current_caller()
 
 
 def idempotency(who: Caller) -> Idempotency | None:
+    """The request's ``Idempotency-Key`` (checked by ``@endpoint``) with the hash of its body."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not 1 <= len(key) <= 200:
-        raise ApiError(
-            400, "bad_idempotency_key", "幂等键长度应为 1-200", "Idempotency-Key: 1-200 chars"
-        )
-    body = request.get_json(silent=True)
-    return Idempotency(f"api:{who.name}", key, request_hash(request.method, request.path, body))
+    return Idempotency(f"api:{who.name}", key, body_digest())
 
 
 def answer(model: BaseModel, status: int = 200) -> Any:
@@ -133,7 +153,13 @@ def send_event(who: Caller, instance_id: int, body: EventRequest) -> Any:
 
 
 @endpoint(
-    bp, "GET", "/openapi.json", summary="This description", scopes=(), response=OpenApiDocument
+    bp,
+    "GET",
+    "/openapi.json",
+    summary="This description",
+    scopes=(),
+    public=True,
+    response=OpenApiDocument,
 )
 def openapi() -> Any:
     document = openapi_document(
@@ -149,6 +175,6 @@ def init_app(app: Flask) -> None:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # UTF-8 Chinese, not \u escapes
     api_errors.init_app(app)
     # The endpoint modules add their routes to ``bp`` when first imported.
-    from web import api_cards, api_enrollments, api_people, api_tasks  # noqa: F401
+    from web import api_admin, api_cards, api_enrollments, api_people, api_tasks  # noqa: F401
 
     app.register_blueprint(bp)

@@ -1,4 +1,7 @@
-"""API endpoints for cards: apply, status and production progress, events, a person's cards."""
+"""API endpoints for cards: apply, status and production progress, events, a person's cards.
+
+A bank's token sees only its bank's cards: another bank's card answers 404, as a card that does
+not exist does, so the token cannot learn that it exists or what state it is in."""
 
 from __future__ import annotations
 
@@ -12,12 +15,12 @@ from web.api import (
     caller,
     idempotency,
     int_param,
+    not_found,
     not_sendable,
     person_number,
     run,
     send_event,
     senders_of,
-    str_param,
     transition_out,
 )
 from web.api_errors import ApiError
@@ -28,11 +31,12 @@ from web.api_models import (
     CardOut,
     EventRequest,
     Label,
+    PersonQuery,
     ProgressStepOut,
     TransitionOut,
 )
 from web.api_spec import endpoint
-from web.api_tokens import Caller, require
+from web.api_tokens import Caller
 from web.extensions import domain_of, engine_of
 from workflows import cards as card_rules
 from workflows.identity import mask_id_number
@@ -42,7 +46,7 @@ def _card_out(card_id: int) -> CardOut:
     engine = engine_of()
     row = queries.instance(engine.db, card_id)
     if row is None or row["process"] != "card":
-        raise ApiError(404, "not_found", f"社保卡不存在：{card_id}", f"no such card: {card_id}")
+        raise not_found("card", card_id)
     definition = engine.definition("card", row["definition_version"])
     label = definition.states[row["state"]].label
     variables = row["variables"]
@@ -66,17 +70,16 @@ def _card_out(card_id: int) -> CardOut:
     )
 
 
-def _may_see_card(who: Caller, card: CardOut) -> None:
-    if who.scopes & {"channel", "factory", "read"}:
-        return
-    if card.bank in who.banks():
-        return
-    raise ApiError(
-        403,
-        "forbidden",
-        "该令牌不能访问其他银行的社保卡",
-        "this token may not act on another bank's cards",
-    )
+SEES_EVERY_CARD = frozenset({"channel", "factory", "read"})
+
+
+def _visible_card(who: Caller, card_id: int) -> CardOut:
+    """The card, if the token may see it: any card for the channel, the factory and readers, its
+    own bank's cards for a bank. Otherwise 404, the same answer as for no card at all."""
+    card = _card_out(card_id)
+    if who.scopes & SEES_EVERY_CARD or card.bank in who.banks():
+        return card
+    raise not_found("card", card_id)
 
 
 @endpoint(
@@ -88,10 +91,13 @@ def _may_see_card(who: Caller, card: CardOut) -> None:
     body=CardApplication,
     response=CardApplied,
     status=201,
+    links={
+        "GetCard": ("get_card", {"card_id": "$response.body#/card/id"}),
+        "SendCardEvent": ("card_event", {"card_id": "$response.body#/card/id"}),
+    },
 )
 def apply_card(body: CardApplication) -> Any:
     who = caller()
-    require(who, "channel")
     done = run(
         lambda: card_rules.apply_for_card(
             engine_of(),
@@ -120,10 +126,7 @@ def apply_card(body: CardApplication) -> Any:
     parameters=(int_param("card_id"),),
 )
 def get_card(card_id: str) -> Any:
-    who = caller()
-    card = _card_out(as_id(card_id, "card"))
-    _may_see_card(who, card)
-    return answer(card)
+    return answer(_visible_card(caller(), as_id(card_id, "card")))
 
 
 @endpoint(
@@ -135,10 +138,11 @@ def get_card(card_id: str) -> Any:
     body=EventRequest,
     response=TransitionOut,
     parameters=(int_param("card_id"),),
+    links={"GetCard": ("get_card", {"card_id": "$response.body#/instance_id"})},
 )
 def card_event(card_id: str, body: EventRequest) -> Any:
     who = caller()
-    card = _card_out(as_id(card_id, "card"))
+    card = _visible_card(who, as_id(card_id, "card"))
     kinds = senders_of(card_rules.PROCESS, body.event)
     if kinds is None:
         raise not_sendable(body.event, card.allowed_events)
@@ -157,16 +161,16 @@ def card_event(card_id: str, body: EventRequest) -> Any:
 
 @endpoint(
     bp,
-    "GET",
-    "/people/{id_number}/cards",
-    summary="A person's cards",
+    "POST",
+    "/people/cards",
+    summary="A person's cards (the ID number in the body, never in the URL)",
     scopes=("channel", "read"),
+    body=PersonQuery,
     response=CardList,
-    parameters=(str_param("id_number"),),
+    idempotent=False,
 )
-def person_cards(id_number: str) -> Any:
-    require(caller(), "channel", "read")
-    person = person_number(id_number)
+def person_cards(body: PersonQuery) -> Any:
+    person = person_number(body.id_number)
     found = card_rules.cards_of(engine_of(), person)
     return answer(
         CardList(id_number_masked=mask_id_number(person), cards=[_card_out(c["id"]) for c in found])

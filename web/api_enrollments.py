@@ -13,13 +13,13 @@ from web.api import (
     caller,
     idempotency,
     int_param,
+    not_found,
     not_sendable,
     person_number,
     run,
     send_event,
     sendable,
     senders_of,
-    str_param,
     transition_out,
 )
 from web.api_errors import ApiError
@@ -29,6 +29,7 @@ from web.api_models import (
     PaymentOut,
     PaymentRequest,
     PersonPayment,
+    PersonQuery,
     TransitionOut,
     YearList,
     YearOut,
@@ -47,16 +48,17 @@ TRUSTED_TIME = "tax"
 
 @endpoint(
     bp,
-    "GET",
-    "/people/{id_number}/enrollments",
-    summary="A person's paid and unpaid years with amounts (缴费情况查询)",
+    "POST",
+    "/people/enrollments",
+    summary="A person's paid and unpaid years with amounts (缴费情况查询); the ID number in the "
+    "body, never in the URL",
     scopes=("channel", "tax", "read"),
+    body=PersonQuery,
     response=YearList,
-    parameters=(str_param("id_number"),),
+    idempotent=False,
 )
-def person_enrollments(id_number: str) -> Any:
-    require(caller(), "channel", "tax", "read")
-    person = person_number(id_number)
+def person_enrollments(body: PersonQuery) -> Any:
+    person = person_number(body.id_number)
     engine = engine_of()
     states = engine.definition("enrollment").states
     years = [
@@ -89,12 +91,7 @@ def person_enrollments(id_number: str) -> Any:
 def _enrollment(enrollment_id: int) -> None:
     row = queries.instance(engine_of().db, enrollment_id)
     if row is None or row["process"] != ENROLLMENT:
-        raise ApiError(
-            404,
-            "not_found",
-            f"参保记录不存在：{enrollment_id}",
-            f"no such enrollment: {enrollment_id}",
-        )
+        raise not_found("enrollment", enrollment_id)
 
 
 def _payment_request(who: Caller, body: PaymentRequest) -> payments.PaymentRequest:
@@ -135,21 +132,21 @@ def _payment_out(paid: payments.Payment) -> PaymentOut:
 )
 def pay(enrollment_id: str, body: PaymentRequest) -> Any:
     who = caller()
-    require(who, "tax", "channel")
     ident = as_id(enrollment_id, "enrollment")
     _enrollment(ident)
     return _pay(
         who,
-        body,
+        _payment_request(who, body),
         lambda request, **doors: payments.pay_enrollment(
             engine_of(), domain_of(), ident, request, **doors
         ),
     )
 
 
-def _pay(who: Caller, body: PaymentRequest, operation: Callable[..., payments.Payment]) -> Any:
+def _pay(
+    who: Caller, request: payments.PaymentRequest, operation: Callable[..., payments.Payment]
+) -> Any:
     """Run a payment ``operation(request, actor=, idempotency=)`` as the caller and answer it."""
-    request = _payment_request(who, body)
     paid = run(lambda: operation(request, actor=f"api:{who.name}", idempotency=idempotency(who)))
     return answer(_payment_out(paid))
 
@@ -162,13 +159,18 @@ def _pay(who: Caller, body: PaymentRequest, operation: Callable[..., payments.Pa
     scopes=("tax", "channel"),
     body=PersonPayment,
     response=PaymentOut,
+    links={
+        "SendYearEvent": (
+            "enrollment_event",
+            {"enrollment_id": "$response.body#/transition/instance_id"},
+        ),
+    },
 )
 def pay_person(body: PersonPayment) -> Any:
     who = caller()
-    require(who, "tax", "channel")
     return _pay(
         who,
-        body,
+        _payment_request(who, body),
         lambda request, **doors: payments.pay_for_person(
             engine_of(), domain_of(), body.id_number, body.policy, request, **doors
         ),
@@ -184,10 +186,13 @@ def pay_person(body: PersonPayment) -> Any:
     body=YearRequest,
     response=TransitionOut,
     status=201,
+    links={
+        "PayYear": ("pay", {"enrollment_id": "$response.body#/instance_id"}),
+        "SendYearEvent": ("enrollment_event", {"enrollment_id": "$response.body#/instance_id"}),
+    },
 )
 def open_enrollment(body: YearRequest) -> Any:
     who = caller()
-    require(who, "channel")
     done = run(
         lambda: open_year(
             engine_of(),
@@ -213,10 +218,10 @@ def open_enrollment(body: YearRequest) -> Any:
 )
 def enrollment_event(enrollment_id: str, body: EventRequest) -> Any:
     who = caller()
+    ident = as_id(enrollment_id, "enrollment")
+    _enrollment(ident)
     kinds = senders_of(ENROLLMENT, body.event)
     if kinds is None:
         raise not_sendable(body.event, sendable(ENROLLMENT))
     require(who, *kinds)
-    ident = as_id(enrollment_id, "enrollment")
-    _enrollment(ident)
     return send_event(who, ident, body)

@@ -1,4 +1,9 @@
-"""JSON errors of the API: typed errors of every layer mapped to a status and a bilingual body."""
+"""JSON errors of the API: typed errors of every layer mapped to a status and a bilingual body.
+
+Every error body is passed through ``log_masking.mask_value`` before it is sent: whatever a lower
+layer put in a message, a resident ID number never leaves in an error answer (the last line of
+defence; the messages themselves already mask).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from engine import errors as engine_errors
+from web.log_masking import mask_value
 from workflows.cards import CardApplicationRefused
 from workflows.deductions import DeductionFileError
 from workflows.identity import InvalidIdNumber
@@ -74,6 +80,12 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
 }
 
+_HTTP_MESSAGES = {
+    404: ("没有这个接口", "no such endpoint"),
+    405: ("该接口不支持这个方法", "this endpoint does not take this method"),
+    413: ("请求体过大", "the request body is too large"),
+}
+
 
 def from_workflow_error(
     exc: engine_errors.WorkflowError, allowed: list[str] | None = None
@@ -98,7 +110,7 @@ def from_invalid_id(exc: InvalidIdNumber) -> ApiError:
 
 
 def _json(error: ApiError) -> Response:
-    response = jsonify(error.body)
+    response = jsonify(mask_value(error.body))
     response.status_code = error.status
     return response
 
@@ -116,6 +128,9 @@ def init_app(app: Flask) -> None:
             return error
         status = error.code or 500
         code = _HTTP_CODES.get(status, "http_error")
-        return _json(
-            ApiError(status, code, f"请求错误：{error.name}", error.description or error.name)
-        )
+        zh, en = _HTTP_MESSAGES.get(status, (f"请求错误：{error.name}", error.name))
+        response = _json(ApiError(status, code, zh, en))
+        for name, value in error.get_headers():  # keep ``Allow`` on a 405 (RFC 9110 15.5.6)
+            if name.lower() == "allow":
+                response.headers[name] = value
+        return response

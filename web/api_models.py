@@ -3,12 +3,53 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
 
 NAME = r"^[a-z][a-z0-9_]{0,63}$"
-ID_NUMBER = Field(min_length=1, max_length=32, description="18-character resident ID number")
+ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+"""Text on one line: no control characters (the body check refuses the rest before this)."""
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+"""Free text: tab, line feed and carriage return, but no other control character."""
+Line = Annotated[str, StringConstraints(pattern=ONE_LINE)]
+Code = Annotated[str, StringConstraints(pattern=NAME)]
+FieldValue = (
+    Annotated[str, StringConstraints(pattern=TEXT, max_length=500)]
+    | StrictInt
+    | StrictFloat
+    | StrictBool
+    | None
+)
+"""One value of an event's or a task's data: the definition's field types are all scalars."""
+EventData = Annotated[
+    dict[Code, FieldValue],
+    Field(
+        default_factory=dict,
+        max_length=50,
+        description="field name -> value; the definition's ``fields:`` (or the task's form) "
+        "say which names and types are accepted",
+        json_schema_extra={"additionalProperties": False},
+    ),
+]
+ID_NUMBER = Field(
+    min_length=1,
+    max_length=32,
+    pattern=ONE_LINE,
+    description="18-character resident ID number",
+)
+PAYMENT_YEARS = range(2000, 2100)
+"""The years a payment time may be in, as written (with its offset)."""
 
 
 class _Strict(BaseModel):
@@ -43,21 +84,31 @@ class CardApplication(_Strict):
     channel: Literal["fast_issuance", "online", "counter"]
     bank: str = Field(pattern=NAME, description="partner bank code, e.g. icbc")
     region_code: str = Field(pattern=r"^[0-9]{6}$", description="6-digit region code")
-    outlet: str | None = Field(default=None, max_length=64)
+    outlet: Line | None = Field(default=None, max_length=64)
 
 
 class EventRequest(_Strict):
     """Send an event to a card or an enrollment, with its payload."""
 
     event: str = Field(pattern=NAME)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: EventData
 
 
 AMOUNT = Field(pattern=r"^[0-9]{1,7}(\.[0-9]{1,2})?$", description="yuan, e.g. 360.00")
+
+
+def _payment_years(schema: dict[str, Any]) -> None:
+    """Say in the schema what the validator checks: the year as written, 2000 to 2099."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("format") == "date-time":
+            branch["pattern"] = r"^20[0-9]{2}-"
+
+
 PAID_AT = Field(
     default=None,
+    json_schema_extra=_payment_years,
     description="Only the tax authority's token may say when a payment happened; "
-    "everyone else pays now (the service clock)",
+    "everyone else pays now (the service clock). RFC 3339 with an offset, 2000 to 2099",
 )
 
 
@@ -67,10 +118,28 @@ class PaymentRequest(_Strict):
     amount: str = AMOUNT
     payer_kind: Literal["self", "family", "on_behalf"] = "self"
     payer_id_number: str | None = Field(
-        default=None, min_length=1, max_length=32, description="who pays, unless the insured"
+        default=None,
+        min_length=1,
+        max_length=32,
+        pattern=ONE_LINE,
+        description="who pays, unless the insured",
     )
     channel: str = Field(default="online", pattern=NAME)
     paid_at: AwareDatetime | None = PAID_AT
+
+    @field_validator("paid_at", mode="before")
+    @classmethod
+    def _paid_at_is_text(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            raise ValueError("a date and time with an offset, as text (RFC 3339)")
+        return value
+
+    @field_validator("paid_at")
+    @classmethod
+    def _paid_at_in_range(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.year not in PAYMENT_YEARS:
+            raise ValueError("a payment time from 2000 to 2099")
+        return value
 
 
 class PersonPayment(PaymentRequest):
@@ -78,7 +147,10 @@ class PersonPayment(PaymentRequest):
 
     id_number: str = ID_NUMBER
     policy: str | None = Field(
-        default=None, pattern=r"^[a-z0-9_]+(-[a-z0-9_]+)*$", description="e.g. huian-2023"
+        default=None,
+        max_length=64,
+        pattern=r"^[a-z0-9_]+(-[a-z0-9_]+)*$",
+        description="e.g. huian-2023",
     )
 
 
@@ -86,7 +158,7 @@ class RegistrationRequest(_Strict):
     """Register a person with no record (参保登记): a clerk checks the documents."""
 
     id_number: str = ID_NUMBER
-    name: str = Field(min_length=1, max_length=64)
+    name: Line = Field(min_length=1, max_length=64)
     region: str = Field(
         pattern=NAME,
         description="where the household register or residence permit is: foshan, huian",
@@ -94,8 +166,8 @@ class RegistrationRequest(_Strict):
     residence: Literal["household_register", "residence_permit", "hmt_residence_permit"] = (
         "household_register"
     )
-    household: str | None = Field(default=None, max_length=64, description="household number")
-    reduction_categories: list[str] = Field(default_factory=list, max_length=20)
+    household: Line | None = Field(default=None, max_length=64, description="household number")
+    reduction_categories: list[Code] = Field(default_factory=list, max_length=20)
     flags: list[Literal["disabled", "newborn", "new_student", "left_employee_insurance"]] = Field(
         default_factory=list, max_length=10
     )
@@ -119,21 +191,23 @@ class YearRequest(_Strict):
     """Open a policy year for an insured person."""
 
     id_number: str = ID_NUMBER
-    policy: str = Field(pattern=r"^[a-z0-9_]+(-[a-z0-9_]+)*$", description="e.g. huian-2023")
+    policy: str = Field(
+        max_length=64, pattern=r"^[a-z0-9_]+(-[a-z0-9_]+)*$", description="e.g. huian-2023"
+    )
 
 
 class ImportRow(_Strict):
     """One person (and optionally one of their cards) as another system holds them."""
 
     id_number: str = ID_NUMBER
-    name: str = Field(min_length=1, max_length=64)
+    name: Line = Field(min_length=1, max_length=64)
     region: str = Field(pattern=NAME)
-    residence: str | None = Field(default=None, max_length=32)
-    household: str | None = Field(default=None, max_length=64)
-    reduction_categories: str | None = Field(default=None, max_length=400)
-    card_number: str | None = Field(default=None, max_length=32)
-    card_bank: str | None = Field(default=None, max_length=32)
-    card_state: str | None = Field(default=None, max_length=32)
+    residence: Line | None = Field(default=None, max_length=32)
+    household: Line | None = Field(default=None, max_length=64)
+    reduction_categories: Line | None = Field(default=None, max_length=400)
+    card_number: Line | None = Field(default=None, max_length=32)
+    card_bank: Line | None = Field(default=None, max_length=32)
+    card_state: Line | None = Field(default=None, max_length=32)
     card_region_code: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
 
 
@@ -155,7 +229,7 @@ class ImportReportOut(_Strict):
 
 class TaskCompletion(_Strict):
     outcome: str | None = Field(default=None, pattern=NAME)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: EventData
 
 
 class ProgressStepOut(_Strict):
@@ -238,6 +312,29 @@ class Counts(_Strict):
     process: str
     states: dict[str, int]
     total: int
+
+
+class PersonQuery(_Strict):
+    """Whose records: the ID number travels in the body, never in a URL (URLs are logged)."""
+
+    id_number: str = ID_NUMBER
+
+
+class TokenOut(_Strict):
+    """An API token as the admin sees it: never the token itself, only its first characters."""
+
+    name: str
+    prefix: str | None = Field(description="the token's first 8 characters after sb_")
+    scopes: list[str]
+    status: Literal["valid", "expired", "revoked"]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = Field(description="updated at most once a minute")
+    revoked_at: datetime | None
+
+
+class TokenList(_Strict):
+    tokens: list[TokenOut]
 
 
 class OpenApiDocument(BaseModel):

@@ -1,9 +1,18 @@
-"""Bearer tokens of outside systems: create (shown once, stored hashed), authenticate, scopes.
+"""Bearer tokens of outside systems: create (shown once, stored hashed), list, revoke, authenticate.
 
-Scopes: ``channel`` (counters, the app, kiosks: apply, query, report loss, pay), ``factory``
-(card produced), ``tax`` (payments and deduction results), ``bank:<code>`` (that bank's cards and
-its tellers' tasks), ``clerk:<region>`` (clerk tasks of a region), ``import`` (bringing in
-existing people and cards), ``read`` (queries and counts).
+Scopes: ``channel`` (counters, the app, kiosks: register, apply, query, report loss, pay),
+``factory`` (card produced), ``tax`` (payments with their time and deduction results),
+``bank:<code>`` (that bank's cards and its tellers' tasks), ``clerk:<region>`` (clerk tasks of a
+region), ``import`` (bringing in existing people and cards), ``read`` (queries and counts) and
+``admin`` (list and revoke tokens). A token holds only the scopes it was given: an endpoint names
+the scopes it accepts and refuses every other token (403) before it looks anything up.
+
+Lifecycle: a token is ``sb_`` and 43 random characters, printed once; the database keeps its
+SHA-256 hash, its first 8 characters after ``sb_`` (``prefix``, to tell tokens apart in a list),
+its scopes, when it was made, when it expires (365 days by default), when it was last used
+(updated at most once a minute) and when it was revoked. An expired or revoked token is refused at
+once (401). Times here are the real UTC time, never the service's business clock, which the demo
+and ``shebao clock set`` move.
 """
 
 from __future__ import annotations
@@ -12,16 +21,30 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import request
-from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy import Engine, Table, insert, or_, select, update
 
+from web import security_log
 from web.api_errors import ApiError
 from web.models import ApiToken
 
-SCOPE = re.compile(r"^(channel|factory|tax|read|import|bank:[a-z0-9_]+|clerk:[a-z0-9_]+)$")
+SCOPE = re.compile(r"^(channel|factory|tax|read|import|admin|bank:[a-z0-9_]+|clerk:[a-z0-9_]+)$")
+SCOPES_TEXT = "channel, factory, tax, read, import, admin, bank:<code>, clerk:<region>"
+TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TOKEN_PREFIX = "sb_"
+PREFIX_LENGTH = 8
+DEFAULT_DAYS = 365
+MAX_DAYS = 3650
+LAST_USED_EVERY = timedelta(minutes=1)
 tokens: Table = ApiToken.__table__  # type: ignore[assignment]
+
+
+def utcnow() -> datetime:
+    """The real time (tests replace it); token lifetimes never follow the business clock."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -39,50 +62,188 @@ class Caller:
 
 
 def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def create_token(db: Engine, name: str, scopes: list[str]) -> str:
-    """Store a new token for ``name``; returns the token itself, which is never stored."""
+def create_token(
+    db: Engine,
+    name: str,
+    scopes: list[str],
+    *,
+    expires_in_days: int = DEFAULT_DAYS,
+    actor: str = "cli",
+) -> str:
+    """Store a new token for ``name``; returns the token itself, which is never stored.
+
+    Raises:
+        ValueError: a bad name, scope or lifetime.
+        sqlalchemy.exc.IntegrityError: a token of that name exists.
+    """
+    if not TOKEN_NAME.match(name):
+        raise ValueError(
+            "a token name is 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit"
+        )
     bad = [s for s in scopes if not SCOPE.match(s)]
     if bad or not scopes:
         raise ValueError(
-            f"invalid scope(s): {', '.join(bad) or '(none)'}; expected one of "
-            "channel, factory, tax, read, import, bank:<code>, clerk:<region>"
+            f"invalid scope(s): {', '.join(bad) or '(none)'}; expected one of {SCOPES_TEXT}"
         )
+    if not 1 <= expires_in_days <= MAX_DAYS:
+        raise ValueError(f"a token lives 1 to {MAX_DAYS} days")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    prefix = token[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + PREFIX_LENGTH]
+    unique = sorted(set(scopes))
     with db.begin() as conn:
-        conn.execute(insert(tokens).values(name=name, token_hash=_hash(token), scopes=scopes))
+        conn.execute(
+            insert(tokens).values(
+                name=name,
+                token_hash=_hash(token),
+                scopes=unique,
+                prefix=prefix,
+                created_at=now,
+                expires_at=now + timedelta(days=expires_in_days),
+            )
+        )
+    security_log.record(
+        db,
+        "token_created",
+        actor=actor,
+        token=name,
+        prefix=prefix,
+        scopes=unique,
+        expires_in_days=expires_in_days,
+    )
     return token
 
 
+def status_of(row: Any, now: datetime | None = None) -> str:
+    """``valid``, ``expired`` or ``revoked``."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= (now or utcnow()):
+        return "expired"
+    return "valid"
+
+
+def list_tokens(db: Engine) -> list[dict[str, Any]]:
+    """Every token, by name: what it may do and its dates (never the token or its hash)."""
+    columns = (
+        tokens.c.name,
+        tokens.c.prefix,
+        tokens.c.scopes,
+        tokens.c.created_at,
+        tokens.c.expires_at,
+        tokens.c.last_used_at,
+        tokens.c.revoked_at,
+    )
+    now = utcnow()
+    with db.connect() as conn:
+        rows = conn.execute(select(*columns).order_by(tokens.c.name)).all()
+    return [
+        {**row._asdict(), "scopes": list(row.scopes or []), "status": status_of(row, now)}
+        for row in rows
+    ]
+
+
+def find_token(db: Engine, name: str) -> dict[str, Any] | None:
+    return next((t for t in list_tokens(db) if t["name"] == name), None)
+
+
+def revoke_token(db: Engine, name: str, *, actor: str = "cli") -> dict[str, Any] | None:
+    """Revoke the token ``name`` from now on; None if there is none. Revoking twice keeps the
+    first time."""
+    with db.begin() as conn:
+        changed = conn.execute(
+            update(tokens)
+            .where(tokens.c.name == name, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        ).rowcount
+    if changed:
+        security_log.record(db, "token_revoked", actor=actor, token=name)
+    return find_token(db, name)
+
+
+def _refuse(db: Engine, reason: str, name: str | None = None) -> ApiError:
+    security_log.record(
+        db, "token_refused", actor=name, remote_addr=request.remote_addr, reason=reason
+    )
+    message = {
+        "unknown": ("令牌无效", "unknown token"),
+        "expired": ("令牌已过期", "the token has expired"),
+        "revoked": ("令牌已吊销", "the token has been revoked"),
+    }[reason]
+    return ApiError(401, "unauthenticated", *message)
+
+
 def authenticate(db: Engine) -> Caller:
-    """The caller of the current request, from its ``Authorization: Bearer`` header (else 401)."""
+    """The caller of the current request, from its ``Authorization: Bearer`` header (else 401).
+
+    An unknown, expired or revoked token is refused and the refusal recorded (without the token).
+    """
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "unauthenticated", "需要 Bearer 令牌", "a bearer token is required")
     with db.connect() as conn:
         row = conn.execute(
-            select(tokens.c.name, tokens.c.scopes).where(
-                tokens.c.token_hash == _hash(token.strip()), tokens.c.revoked_at.is_(None)
-            )
+            select(
+                tokens.c.id,
+                tokens.c.name,
+                tokens.c.scopes,
+                tokens.c.expires_at,
+                tokens.c.revoked_at,
+                tokens.c.last_used_at,
+            ).where(tokens.c.token_hash == _hash(token))
         ).first()
     if row is None:
-        raise ApiError(401, "unauthenticated", "令牌无效或已吊销", "unknown or revoked token")
-    return Caller(row.name, frozenset(row.scopes))
+        raise _refuse(db, "unknown")
+    now = utcnow()
+    state = status_of(row, now)
+    if state != "valid":
+        raise _refuse(db, state, row.name)
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        _touch(db, row.id, now)
+    return Caller(row.name, frozenset(row.scopes or ()))
 
 
-def require(caller: Caller, *accepted: str) -> None:
-    """403 unless the caller holds one of ``accepted`` (``bank:*`` matches any bank scope)."""
+def _touch(db: Engine, token_id: int, now: datetime) -> None:
+    """Note the use, at most once a minute per token (one conditional UPDATE, any worker)."""
+    with db.begin() as conn:
+        conn.execute(
+            update(tokens)
+            .where(
+                tokens.c.id == token_id,
+                or_(
+                    tokens.c.last_used_at.is_(None),
+                    tokens.c.last_used_at <= now - LAST_USED_EVERY,
+                ),
+            )
+            .values(last_used_at=now)
+        )
+
+
+def holds(caller: Caller, *accepted: str) -> bool:
+    """Whether the caller holds one of ``accepted`` (``bank:*`` matches any bank scope)."""
     for scope in accepted:
         if scope in caller.scopes:
-            return
+            return True
         if scope.endswith(":*") and any(s.startswith(scope[:-1]) for s in caller.scopes):
-            return
-    raise ApiError(
+            return True
+    return False
+
+
+def forbidden(accepted: tuple[str, ...] | list[str]) -> ApiError:
+    return ApiError(
         403,
         "forbidden",
         f"令牌权限不足，需要：{', '.join(accepted)}",
         f"the token's scope does not allow this; needs one of: {', '.join(accepted)}",
     )
+
+
+def require(caller: Caller, *accepted: str) -> None:
+    """403 unless the caller holds one of ``accepted`` (``bank:*`` matches any bank scope)."""
+    if not holds(caller, *accepted):
+        raise forbidden(accepted)

@@ -10,6 +10,7 @@ from flask import Flask
 
 from engine.clock import Clock, DatabaseClock, is_simulated
 from engine.scheduler import PolicyWatcher
+from web import db_faults
 from web.config import default_config, from_environment
 from web.extensions import DOMAIN, ENGINE, domain_of, engine_of
 from web.wiring import build_service
@@ -25,6 +26,9 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
             (``shebao clock set``, ``shebao demo``).
     """
     app = Flask(__name__, instance_relative_config=True)
+    from web import log_masking
+
+    log_masking.install()  # resident ID numbers masked in every log record
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(default_config(app.instance_path))
     app.config.from_mapping(from_environment())
@@ -48,12 +52,16 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
 
     app.context_processor(lambda: {"service_clock": service_clock})
 
-    from web import api, auth, inbox, processes
+    from web import account, api, auth, inbox, processes, security_headers, sessions
 
+    sessions.init_app(app)
+    security_headers.init_app(app)
     auth.init_app(app)
+    account.init_app(app)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(processes.bp)
     api.init_app(app)
+    db_faults.init_app(app)
 
     _follow_policy_files(app)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from engine.db import ConnectionSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,6 +20,9 @@ def default_config(instance_path: str) -> dict[str, Any]:
         "SHEBAO_DEFINITIONS": str(PROJECT_ROOT / "definitions"),
         "SHEBAO_POLICIES": str(PROJECT_ROOT / "definitions" / "policies"),
         "SECRET_KEY": instance_secret(Path(instance_path)),
+        "SHEBAO_SESSION_IDLE_MINUTES": 30,
+        "SHEBAO_SESSION_MAX_HOURS": 12,
+        "SHEBAO_TLS": "0",
     }
 
 
@@ -42,3 +48,48 @@ def from_environment() -> dict[str, Any]:
     if "SHEBAO_SECRET_KEY" in found:
         found["SECRET_KEY"] = found["SHEBAO_SECRET_KEY"]
     return found
+
+
+# The database's timeouts: environment variable -> ``ConnectionSettings`` field (defaults there).
+DATABASE_VARIABLES = {
+    "SHEBAO_DB_CONNECT_TIMEOUT": "connect_timeout_s",
+    "SHEBAO_DB_STATEMENT_TIMEOUT_MS": "statement_timeout_ms",
+    "SHEBAO_DB_LOCK_TIMEOUT_MS": "lock_timeout_ms",
+    "SHEBAO_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": "idle_in_transaction_timeout_ms",
+    "SHEBAO_DB_BUSY_TIMEOUT_MS": "busy_timeout_ms",
+}
+DEFAULT_RETRY_AFTER_S = 5
+
+
+def _whole_number(name: str, value: Any) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return number
+
+
+def database_settings(source: Mapping[str, Any] | None = None) -> ConnectionSettings:
+    """The database connections' timeouts from ``SHEBAO_DB_*`` in ``source`` (the environment by
+    default); a variable not set keeps its default (``engine.db.ConnectionSettings``).
+
+    Raises:
+        ValueError: a value is not a whole number (or the connect timeout is below 1 s).
+    """
+    values = os.environ if source is None else source
+    given = {
+        field: _whole_number(name, values[name])
+        for name, field in DATABASE_VARIABLES.items()
+        if name in values and str(values[name]).strip() != ""
+    }
+    return ConnectionSettings(**given)
+
+
+def retry_after_seconds(config: Mapping[str, Any]) -> int:
+    """``SHEBAO_RETRY_AFTER_S``: the ``Retry-After`` of a 503 while the database is unavailable."""
+    value = config.get("SHEBAO_RETRY_AFTER_S")
+    if value is None or str(value).strip() == "":
+        return DEFAULT_RETRY_AFTER_S
+    return _whole_number("SHEBAO_RETRY_AFTER_S", value)

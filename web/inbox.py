@@ -235,6 +235,7 @@ def _act(task_id: int, work: Any, done_word: str) -> ResponseReturnValue:
     except WorkflowError as exc:
         flash(i18n.message(exc.message_zh, exc.message_en), "error")
         form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "outcome")}
+        form = {k: v for k, v in form.items() if "id_number" not in k}  # never echo an ID number
         return _render_detail(task_id, 422, form)
     flash(i18n.t(done_word), "success")
     if done_word == "completed":

@@ -29,20 +29,32 @@ _TASK_ROW = re.compile(r'data-task-id="(\d+)"')
 
 
 class Staff:
-    """A staff member logged in to the pages (a browser session of their own)."""
+    """A staff member logged in to the pages (a browser session of their own); after a session
+    timed out (the journey moved the clock on), they log in again, as a clerk does the next day."""
 
     def __init__(self, app: Flask, username: str, password: str) -> None:
         self.client: FlaskClient = app.test_client()
         self.username = username
+        self.password = password
+        self.log_in()
+
+    def log_in(self) -> None:
         page = self.client.get("/login")
         answer = self.client.post(
             "/login",
-            data={"username": username, "password": password, "csrf_token": _token(page)},
+            data={"username": self.username, "password": self.password, "csrf_token": _token(page)},
         )
         assert answer.status_code == 302, answer.get_data(as_text=True)
 
-    def page(self, path: str) -> str:
+    def get(self, path: str) -> TestResponse:
         answer = self.client.get(path)
+        if answer.status_code == 302 and answer.location.startswith("/login"):
+            self.log_in()
+            answer = self.client.get(path)
+        return answer
+
+    def page(self, path: str) -> str:
+        answer = self.get(path)
         assert answer.status_code == 200, (path, answer.status_code)
         return answer.get_data(as_text=True)
 
@@ -52,12 +64,12 @@ class Staff:
 
     def post(self, path: str, data: dict[str, str] | None = None) -> TestResponse:
         form = dict(data or {})
-        form["csrf_token"] = _token(self.client.get("/inbox/"))
+        form["csrf_token"] = _token(self.get("/inbox/"))
         return self.client.post(path, data=form)
 
     def complete(self, task_id: int, outcome: str, **form: str) -> TestResponse:
         """Open the task's page and submit its form with ``outcome``, as a clerk clicks it."""
-        page = self.client.get(f"/inbox/{task_id}")
+        page = self.get(f"/inbox/{task_id}")
         data = {**form, "outcome": outcome, "csrf_token": _token(page)}
         return self.client.post(f"/inbox/{task_id}/complete", data=data)
 
@@ -111,11 +123,12 @@ class Journey:
 
     def staff(self, username: str, group: str, scope: str | None = None) -> Staff:
         """A staff account made with ``shebao users create``, logged in."""
-        args = ["users", "create", username, "--group", group, "--password", "pw-" + username]
+        password = f"journey-pw-{username}"  # 12 characters at least
+        args = ["users", "create", username, "--group", group, "--password", password]
         if scope:
             args += ["--scope", scope]
         self.cli(*args)
-        return Staff(self.app, username, "pw-" + username)
+        return Staff(self.app, username, password)
 
     def file(self, name: str, text: str, encoding: str = "utf-8") -> str:
         path = self.tmp / name
@@ -145,7 +158,7 @@ class Journey:
 
     def years(self, id_number: str, token: str = "counter") -> dict[str, dict[str, Any]]:
         """A person's years by policy, paid and unpaid (缴费情况查询)."""
-        found = self.api("GET", f"/people/{id_number}/enrollments", token, expect=200)
+        found = self.api("POST", "/people/enrollments", token, {"id_number": id_number}, expect=200)
         return {y["policy"]: y for y in found["paid"] + found["unpaid"]}
 
     def card(self, card_id: int, token: str = "counter") -> dict[str, Any]:
@@ -153,7 +166,9 @@ class Journey:
 
     def cards_of(self, id_number: str, token: str = "counter") -> list[dict[str, Any]]:
         """A person's cards, oldest first."""
-        return list(self.api("GET", f"/people/{id_number}/cards", token, expect=200)["cards"])
+        return list(
+            self.api("POST", "/people/cards", token, {"id_number": id_number}, expect=200)["cards"]
+        )
 
 
 @pytest.fixture

@@ -209,7 +209,7 @@ class ApiJourneys(RuleBasedStateMachine):
         status, body = self.call("POST", "/imports/people", "importer", {"rows": [row]})
         assert status == 200
         if body["applied"] and state in ("active", "awaiting_activation", "lost", "applied"):
-            status, cards = self.call("GET", f"/people/{person}/cards", "channel")
+            status, cards = self.call("POST", "/people/cards", "channel", {"id_number": person})
             for card in cards["cards"] if status == 200 else []:
                 if card["id"] not in self.owner:
                     self.cards.append(card["id"])
@@ -373,7 +373,7 @@ class ApiJourneys(RuleBasedStateMachine):
     @rule(person=people, payer=s.sampled_from(["self", "family"]), other=people)
     def careful_pay(self, person: str, payer: str, other: str) -> None:
         """Pay the amount the service says is due for an unpaid year, by the person or family."""
-        status, body = self.call("GET", f"/people/{person}/enrollments", "channel")
+        status, body = self.call("POST", "/people/enrollments", "channel", {"id_number": person})
         if status != 200:
             return
         for year in body["unpaid"]:
@@ -387,7 +387,7 @@ class ApiJourneys(RuleBasedStateMachine):
     @rule(person=people, success=s.booleans())
     def careful_deduction(self, person: str, success: bool) -> None:
         """The tax authority's result for an unpaid year, with the amount due."""
-        status, body = self.call("GET", f"/people/{person}/enrollments", "tax")
+        status, body = self.call("POST", "/people/enrollments", "tax", {"id_number": person})
         if status != 200:
             return
         for year in body["unpaid"]:
@@ -402,7 +402,7 @@ class ApiJourneys(RuleBasedStateMachine):
 
     @rule(person=people, used=s.booleans())
     def careful_refund(self, person: str, used: bool) -> None:
-        status, body = self.call("GET", f"/people/{person}/enrollments", "channel")
+        status, body = self.call("POST", "/people/enrollments", "channel", {"id_number": person})
         if status != 200:
             return
         for year in body["paid"]:
@@ -469,8 +469,8 @@ class ApiJourneys(RuleBasedStateMachine):
 
     @rule(person=people, token=s.sampled_from(["channel", "tax", "reader", "factory"]))
     def read(self, person: str, token: str) -> None:
-        self.call("GET", f"/people/{person}/enrollments", token)
-        self.call("GET", f"/people/{person}/cards", token)
+        self.call("POST", "/people/enrollments", token, {"id_number": person})
+        self.call("POST", "/people/cards", token, {"id_number": person})
         for card in self.cards[-3:]:
             self.call("GET", f"/cards/{card}", token)
 

@@ -127,7 +127,7 @@ def extra_cards(j: Journey) -> dict[str, Any]:
         f"{HOLDER},陈明,foshan,C-2,icbc,awaiting_activation\n"
     )
     j.cli("import", "people", j.file("c.csv", rows))
-    cards = j.api("GET", f"/people/{HOLDER}/cards", "channel", expect=200)["cards"]
+    cards = j.api("POST", "/people/cards", "channel", {"id_number": HOLDER}, expect=200)["cards"]
     task = j.api("GET", "/tasks", "clerk_ss", expect=200)["tasks"][0]["id"]
     return {"keep": cards[0]["id"], "task": task}
 

@@ -1,0 +1,104 @@
+"""Resident ID numbers never reach a log line, nor an API error body.
+
+Anything that looks like a resident ID number (17 digits and a digit or ``X``, not part of a longer
+run of digits) is masked as ``workflows.identity.mask_id_number`` does
+(``110105********002X``), whether or not its check digit is right: a typo'd number is personal data
+too. ``install()`` puts the masking on every log record the process makes (the record factory),
+and as a filter on the root logger, its handlers and the ``werkzeug`` and ``waitress`` loggers,
+whose access and error lines carry request paths. The app factory calls it; calling it again
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from workflows.identity import mask_id_number
+
+ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+"""Something that looks like a resident ID number: the word boundaries are those of a run of
+digits, so one glued to letters, underscores or Chinese text (``身份证440604199005170211号``) is
+found too, and 19 digits in a row are not an ID number."""
+
+LOGGERS = ("", "werkzeug", "waitress")
+"""The loggers the filter is put on: the root and the servers' own (access and error lines)."""
+
+_MARK = "_shebao_masked"
+
+
+def mask_text(text: str) -> str:
+    """``text`` with everything that looks like a resident ID number masked."""
+    if not isinstance(text, str):
+        return text
+    return ID_LIKE.sub(lambda found: mask_id_number(found.group(0)), text)
+
+
+def mask_value(value: Any) -> Any:
+    """A JSON-like value (dicts, lists, strings) with every string, keys included, masked."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {mask_value(k): mask_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_value(v) for v in value]
+    return value
+
+
+def mask_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Mask the record's message (formatted with its args), exception text and stack, in place.
+
+    A message that needs no masking keeps its ``msg`` and ``args`` as they were.
+    """
+    if getattr(record, _MARK, False):
+        return record
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: the handler reports it as logging always does
+        return record
+    masked = mask_text(message)
+    if masked != message:
+        record.msg, record.args = masked, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = mask_text(record.exc_text)
+    if record.stack_info:
+        record.stack_info = mask_text(record.stack_info)
+    setattr(record, _MARK, True)
+    return record
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks resident ID numbers and lets every record through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        mask_record(record)
+        return True
+
+
+FILTER = MaskingFilter()
+
+
+def _masking_factory(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return mask_record(factory(*args, **kwargs))
+
+    make.shebao_masking = True  # type: ignore[attr-defined]
+    return make
+
+
+def install() -> None:
+    """Mask resident ID numbers in every log record of this process (idempotent)."""
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "shebao_masking", False):
+        logging.setLogRecordFactory(_masking_factory(factory))
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        if FILTER not in logger.filters:
+            logger.addFilter(FILTER)
+    for handler in logging.getLogger().handlers:
+        if FILTER not in handler.filters:
+            handler.addFilter(FILTER)
