@@ -10,7 +10,9 @@ error naming the events allowed now.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -79,6 +81,7 @@ class Engine(TaskOperations):
             if latest is None or latest.version < definition.version:
                 self._latest[definition.key] = definition
         self.effects = StateEffects(registry, self.sql)
+        self._rehearsal: ContextVar[Any] = ContextVar(f"rehearsal-{id(self)}", default=None)
         self._check_references()
 
     def _check_references(self) -> None:
@@ -121,8 +124,12 @@ class Engine(TaskOperations):
     def transaction(self, work: Callable[[Tx], T], retries: int = 3) -> T:
         """Run ``work`` in one write transaction, retrying a lost optimistic-lock race.
 
-        On SQLite the transaction takes the write lock at its start (``BEGIN IMMEDIATE``).
+        On SQLite the transaction takes the write lock at its start (``BEGIN IMMEDIATE``). Inside
+        ``rehearsal()`` it is a savepoint of the rehearsal's transaction instead.
         """
+        held = self._rehearsal.get()
+        if held is not None:
+            return self._savepoint(held, work)
         for attempt in range(retries + 1):
             proxied, driver = open_raw(self.db)
             try:
@@ -140,6 +147,32 @@ class Engine(TaskOperations):
             finally:
                 proxied.close()
         raise AssertionError("unreachable")
+
+    def _savepoint(self, driver: Any, work: Callable[[Tx], T]) -> T:
+        tx = Tx(driver, self.db.dialect.name)
+        tx.cursor.execute("SAVEPOINT shebao_rehearsal")
+        try:
+            result = work(tx)
+        except BaseException:
+            tx.cursor.execute("ROLLBACK TO SAVEPOINT shebao_rehearsal")
+            tx.cursor.execute("RELEASE SAVEPOINT shebao_rehearsal")
+            raise
+        tx.cursor.execute("RELEASE SAVEPOINT shebao_rehearsal")
+        return result
+
+    @contextmanager
+    def rehearsal(self) -> Iterator[None]:
+        """Every transaction run inside is a savepoint of one transaction that is rolled back at
+        the end: a dry run (``--dry-run`` of the imports) sees its own earlier rows, then leaves
+        nothing behind. Reads through ``engine.db`` on other connections do not see it."""
+        proxied, driver = open_raw(self.db)
+        token = self._rehearsal.set(driver)
+        try:
+            yield
+        finally:
+            self._rehearsal.reset(token)
+            proxied.rollback()
+            proxied.close()
 
     def read(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` on a connection of its own without taking the write lock (pages)."""

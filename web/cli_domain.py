@@ -36,6 +36,17 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
         yield advance
 
 
+@contextmanager
+def _rehearsal(dry_run: bool) -> Iterator[None]:
+    """With ``--dry-run``, everything the import does is rolled back at the end."""
+    if not dry_run:
+        yield
+        return
+    with engine_of().rehearsal():
+        yield
+    click.echo("dry run: every row was checked and applied in a transaction that was rolled back")
+
+
 def _report(totals: str, rejected: list[tuple[int, str | None]]) -> None:
     """Print the totals and every rejected row; exit 1 when a row was rejected."""
     click.echo(totals)
@@ -58,8 +69,9 @@ def import_group() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--policy", "policy_id", required=True, help="Policy id, e.g. huian-2023.")
 @click.option("--actor", default="tax-authority", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Check every row, report, and write nothing.")
 @with_appcontext
-def deductions(file: Path, policy_id: str, actor: str) -> None:
+def deductions(file: Path, policy_id: str, actor: str, dry_run: bool) -> None:
     """Apply a batch deduction result FILE (CSV) from the tax authority to POLICY's enrollments.
 
     Columns: id_number, policy_year, amount, result (success/failed), reason, and optionally
@@ -72,7 +84,7 @@ def deductions(file: Path, policy_id: str, actor: str) -> None:
         raise click.BadParameter(f"unknown policy; known: {known}", param_hint="--policy")
     try:
         text = read_text(file)
-        with _progress(_lines(text), "导入扣费结果 importing") as advance:
+        with _rehearsal(dry_run), _progress(_lines(text), "导入扣费结果 importing") as advance:
             report = import_deductions(engine_of(), policy, file, actor=actor, progress=advance)
     except WorkflowError as exc:
         raise click.ClickException(str(exc)) from None
@@ -86,8 +98,9 @@ def deductions(file: Path, policy_id: str, actor: str) -> None:
 @import_group.command("people")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--actor", default="import", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Check every row, report, and write nothing.")
 @with_appcontext
-def people(file: Path, actor: str) -> None:
+def people(file: Path, actor: str, dry_run: bool) -> None:
     """Bring in existing people and their cards from FILE (CSV).
 
     Columns: id_number, name, region (foshan, huian) and optionally residence, household,
@@ -98,7 +111,7 @@ def people(file: Path, actor: str) -> None:
     try:
         text = read_text(file)
         rows = read_people_csv(text)
-        with _progress(len(rows), "导入参保人和社保卡 importing") as advance:
+        with _rehearsal(dry_run), _progress(len(rows), "导入参保人和社保卡 importing") as advance:
             report = import_people(engine_of(), domain_of(), rows, actor=actor, progress=advance)
     except WorkflowError as exc:
         raise click.ClickException(str(exc)) from None
