@@ -2,8 +2,8 @@
 cannot, carried in ``extensionElements`` so that an exported file imports back to the same definition.
 
 Owns the element vocabulary (``shebao:process``, ``shebao:event``, ``shebao:state``, ``shebao:task``,
-``shebao:field``, ``shebao:option``, ``shebao:fact``, ``shebao:timer``), writing it from specs and
-reading it back, and its moddle descriptor (``moddle_descriptor()``) so bpmn-js and bpmn-moddle know
+``shebao:field``, ``shebao:option``, ``shebao:fact``, ``shebao:timer``, ``shebao:notice``), writing
+it from specs and reading it back, and its moddle descriptor (``moddle_descriptor()``) so bpmn-js and bpmn-moddle know
 every attribute. What BPMN itself says is never repeated here: names (the labels in the export's
 language, the other language in ``documentation``), sources and targets (sequence flows), guards
 (gateway conditions), candidate groups (``potentialOwner`` / ``camunda:candidateGroups``) and timer
@@ -16,7 +16,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
 
-from engine.specs import EventSpec, Fact, FormField, Label, Reference, TaskSpec, TimerSpec
+from engine.specs import (
+    EventSpec,
+    Fact,
+    FormField,
+    Label,
+    NoticeSpec,
+    Reference,
+    TaskSpec,
+    TimerSpec,
+)
 
 URI = "urn:shebao-workflow:bpmn"
 PREFIX = "shebao"
@@ -60,6 +69,23 @@ def write_event(parent: ET.Element, event: EventSpec) -> None:
     )
     for f in event.fields:
         write_field(element, f)
+    for notice in event.notices:
+        write_notice(element, notice)
+
+
+def write_notice(parent: ET.Element, notice: NoticeSpec) -> None:
+    """A notice the event writes to the outbox: its kind, recipient variable, texts, channel."""
+    _element(
+        parent,
+        "notice",
+        {
+            "kind": notice.kind,
+            "to": notice.to,
+            "channel": notice.channel,
+            "textZh": notice.text.zh,
+            "textEn": notice.text.en,
+        },
+    )
 
 
 def write_state(parent: ET.Element, tags: frozenset[str]) -> None:
@@ -163,6 +189,15 @@ def read_field(element: ET.Element) -> FormField:
     )
 
 
+def read_notice(element: ET.Element) -> NoticeSpec:
+    return NoticeSpec(
+        kind=element.get("kind", ""),
+        to=element.get("to", ""),
+        text=Label(element.get("textZh", ""), element.get("textEn", "")),
+        channel=element.get("channel", "sms"),
+    )
+
+
 def read_facts(element: ET.Element) -> tuple[Fact, ...]:
     return tuple(Fact(f.get("path", ""), read_label(f)) for f in element.findall(q("fact")))
 
@@ -187,9 +222,10 @@ _STRINGS = {
     "option": ("value", "labelZh", "labelEn"),
     "fact": ("path", "labelZh", "labelEn"),
     "timer": ("event", "policyPath", "policyKind", "policy", "resolved"),
+    "notice": ("kind", "to", "channel", "textZh", "textEn"),
 }
 _CHILDREN = {
-    "event": (("fields", "field"),),
+    "event": (("fields", "field"), ("notices", "notice")),
     "task": (("fields", "field"), ("facts", "fact")),
     "field": (("options", "option"),),
 }

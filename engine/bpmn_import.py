@@ -7,8 +7,8 @@ first ``documentation`` (the other); an event's sources and target come from the
 guards from the gateway conditions, a task's candidate group from ``potentialOwner`` or
 ``camunda:candidateGroups`` and its due date from ``camunda:dueDate``, a timer's duration from its
 ``timeDuration``. Our extension (``engine.bpmn_ext``) gives the rest: tags, task names, scopes, form
-fields, facts, actions, senders, and which policy value a timer was (an unchanged value stays a
-policy reference; a changed one becomes a literal duration). Anything the engine cannot run is
+fields, facts, actions, senders, notices, and which policy value a timer was (an unchanged value
+stays a policy reference; a changed one becomes a literal duration). Anything the engine cannot run is
 refused with ``BpmnImportError`` naming the element: a parallel gateway, a script task, a flow that
 splits without a gateway, a fixed timer date, a repeating timer.
 """
@@ -26,7 +26,7 @@ from engine.bpmn_camunda import parse_due_date
 from engine.bpmn_expr import parse_timer_value
 from engine.bpmn_read import NAME, BpmnImportError, Door, Reader, b_tag, label_of, local
 from engine.durations import parse_duration
-from engine.specs import FormField, Label
+from engine.specs import FormField, Label, NoticeSpec
 
 
 class _Flowing(dict[str, Any]):
@@ -55,6 +55,14 @@ def to_yaml(raw: dict[str, Any]) -> str:
 
 def _label_data(label: Label) -> _Flowing:
     return _Flowing(zh=label.zh, en=label.en)
+
+
+def _notice_data(notice: NoticeSpec) -> dict[str, Any]:
+    data: dict[str, Any] = {"kind": notice.kind, "to": _Flowing(variable=notice.to)}
+    if notice.channel != "sms":
+        data["channel"] = notice.channel
+    data["text"] = {"zh": notice.text.zh, "en": notice.text.en}
+    return data
 
 
 def _field_data(f: FormField) -> dict[str, Any]:
@@ -287,6 +295,9 @@ class _Importer:
             fields = [ext.read_field(f) for f in declared.findall(ext.q("field"))]
             if fields:
                 data["fields"] = [_field_data(f) for f in fields]
+            notices = [ext.read_notice(n) for n in declared.findall(ext.q("notice"))]
+            if notices:
+                data["notices"] = [_notice_data(n) for n in notices]
         return data
 
     def label(self, name: str, doors: list[Door], declared: Label | None) -> Label:

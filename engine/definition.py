@@ -19,13 +19,16 @@ import yaml
 from engine.durations import Duration, parse_duration
 from engine.errors import DefinitionError
 from engine.forms import FIELD_TYPES
+from engine.notices import parse_template, unknown_placeholders
 from engine.specs import (
     EventSpec,
     Fact,
     FormField,
     Label,
+    NoticeSpec,
     ProcessDefinition,
     Reference,
+    RetrySpec,
     StateSpec,
     TaskSpec,
     TimerSpec,
@@ -222,27 +225,119 @@ def _build_timers(reader: _Reader, value: Any, key: str) -> tuple[TimerSpec, ...
     for i, item in enumerate(value):
         item_key = f"{key}[{i}]"
         data = reader.mapping(item, item_key)
-        reader.only_keys(data, item_key, ("after", "policy", "event"))
+        reader.only_keys(data, item_key, ("after", "policy", "event", "retry"))
         if ("after" in data) == ("policy" in data):
             raise reader.fail(item_key, "a timer needs exactly one of 'after' or 'policy'")
         event = reader.name(data.get("event"), f"{item_key}.event")
+        retry = (
+            _build_retry(reader, data["retry"], f"{item_key}.retry") if "retry" in data else None
+        )
         after = data.get("after")
         if isinstance(after, dict):  # after: {policy: card.activation_reminder_after}
             reader.only_keys(after, f"{item_key}.after", ("policy",))
             path = _policy_path(reader, after.get("policy"), f"{item_key}.after.policy")
-            timers.append(TimerSpec(event=event, policy=path, policy_duration=True))
+            timer = TimerSpec(event=event, policy=path, policy_duration=True, retry=retry)
         elif "after" in data:
-            timers.append(TimerSpec(event=event, after=reader.duration(after, f"{item_key}.after")))
+            duration = reader.duration(after, f"{item_key}.after")
+            timer = TimerSpec(event=event, after=duration, retry=retry)
         else:
             path = _policy_path(reader, data["policy"], f"{item_key}.policy")
-            timers.append(TimerSpec(event=event, policy=path))
+            timer = TimerSpec(event=event, policy=path, retry=retry)
+        timers.append(timer)
     return tuple(timers)
+
+
+def _build_retry(reader: _Reader, value: Any, key: str) -> RetrySpec:
+    """``retry: {times: 3, backoff: PT5M}``: at most 3 attempts, 5, then 10 minutes apart."""
+    data = reader.mapping(value, key)
+    reader.only_keys(data, key, ("times", "backoff"))
+    times = data.get("times")
+    if not isinstance(times, int) or isinstance(times, bool) or not 1 <= times <= 100:
+        raise reader.fail(
+            f"{key}.times", f"expected a whole number of attempts 1-100, got {times!r}"
+        )
+    if "backoff" not in data:
+        raise reader.fail(f"{key}.backoff", "a retry policy needs a backoff (e.g. PT5M)")
+    backoff = reader.duration(data["backoff"], f"{key}.backoff")
+    if backoff.years or backoff.months:
+        raise reader.fail(f"{key}.backoff", "a backoff is counted in weeks, days, hours, minutes")
+    return RetrySpec(times=times, backoff=backoff)
 
 
 def _policy_path(reader: _Reader, value: Any, key: str) -> str:
     if not isinstance(value, str) or not re.match(r"^[a-z_]+(\.[a-z_]+)+$", value):
         raise reader.fail(key, f"expected a dotted path, got {value!r}")
     return value
+
+
+_VARIABLE_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
+
+
+def _build_notices(reader: _Reader, value: Any, key: str) -> tuple[NoticeSpec, ...]:
+    """``notices: [{kind, to: {variable: id_number}, text: {zh, en}, channel?}]``."""
+    if not isinstance(value, list):
+        raise reader.fail(key, "expected a list of notices")
+    notices = []
+    for i, item in enumerate(value):
+        item_key = f"{key}[{i}]"
+        data = reader.mapping(item, item_key)
+        reader.only_keys(data, item_key, ("kind", "to", "text", "channel"))
+        if "to" not in data:
+            raise reader.fail(f"{item_key}.to", "say who is told: to: {variable: <name>}")
+        to = reader.mapping(data["to"], f"{item_key}.to")
+        reader.only_keys(to, f"{item_key}.to", ("variable",))
+        path = to.get("variable")
+        if not isinstance(path, str) or not _VARIABLE_PATH.match(path):
+            raise reader.fail(
+                f"{item_key}.to.variable", f"expected a dotted variable path, got {path!r}"
+            )
+        if "text" not in data:
+            raise reader.fail(f"{item_key}.text", "a notice needs a text in Chinese and English")
+        text = reader.label(data["text"], f"{item_key}.text")
+        for lang in ("zh", "en"):
+            try:
+                parse_template(text.get(lang))
+            except ValueError as exc:
+                raise reader.fail(f"{item_key}.text.{lang}", str(exc)) from None
+        notices.append(
+            NoticeSpec(
+                kind=reader.name(data.get("kind"), f"{item_key}.kind"),
+                to=path,
+                text=text,
+                channel=reader.name(data.get("channel", "sms"), f"{item_key}.channel"),
+            )
+        )
+    return tuple(notices)
+
+
+def _check_notices(
+    reader: _Reader,
+    states: dict[str, StateSpec],
+    events: dict[str, EventSpec],
+    registry: NameRegistry | None,
+) -> None:
+    """Every placeholder of a notice's text names a field of the event's data (its ``fields:``,
+    or the form of a task it ends), a variable (``variables.<path>``) or, when the registry is
+    given, a registered fact."""
+    has_fact = getattr(registry, "has_fact", None) if registry is not None else None
+    for name, event in events.items():
+        if not event.notices:
+            continue
+        fields = {f.name for f in event.fields}
+        for spec in states.values():
+            if spec.task is not None and name in spec.task.events:
+                fields.update(f.name for f in spec.task.form)
+        for i, notice in enumerate(event.notices):
+            key = f"events.{name}.notices[{i}]"
+            for lang in ("zh", "en"):
+                template = parse_template(notice.text.get(lang))
+                unknown = unknown_placeholders(template, fields, has_fact)
+                if unknown:
+                    raise reader.fail(
+                        f"{key}.text.{lang}",
+                        f"unknown placeholder {{{unknown[0]}}}: not a field of the event, not "
+                        "variables.<path> and no fact registered by that name",
+                    )
 
 
 # One table: each element of a state, and what builds it from the raw YAML.
@@ -270,7 +365,11 @@ def _build_state(reader: _Reader, name: str, value: Any, key: str) -> StateSpec:
 
 def _build_event(reader: _Reader, name: str, value: Any, key: str) -> EventSpec:
     data = reader.mapping(value, key)
-    reader.only_keys(data, key, ("from", "to", "label", "guard", "action", "senders", "fields"))
+    reader.only_keys(
+        data,
+        key,
+        ("from", "to", "label", "guard", "action", "senders", "fields", "retry", "notices"),
+    )
     if "label" not in data:
         raise reader.fail(f"{key}.label", "every event needs a label in Chinese and English")
     sources = reader.names(data.get("from"), f"{key}.from")
@@ -285,6 +384,8 @@ def _build_event(reader: _Reader, name: str, value: Any, key: str) -> EventSpec:
         actions=reader.names(data.get("action"), f"{key}.action"),
         senders=reader.names(data.get("senders"), f"{key}.senders"),
         fields=_build_form(reader, data.get("fields", []), f"{key}.fields"),
+        notices=_build_notices(reader, data.get("notices", []), f"{key}.notices"),
+        retry=_build_retry(reader, data["retry"], f"{key}.retry") if "retry" in data else None,
     )
 
 
@@ -407,6 +508,7 @@ def parse_definition(
     states = {
         name: _with_task_defaults(spec, outgoing[name], events) for name, spec in states.items()
     }
+    _check_notices(reader, states, events, registry)
     if registry is not None:
         _check_names(reader, events, registry)
     return ProcessDefinition(
@@ -454,6 +556,7 @@ __all__ = [
     "FormField",
     "Label",
     "NameRegistry",
+    "NoticeSpec",
     "ProcessDefinition",
     "StateSpec",
     "TaskSpec",

@@ -254,8 +254,15 @@ class LiveLayout:
                     self.slots.append((len(self.parts), _SENTINELS[piece], element))
                 self.parts.append(piece)
 
-    def render(self, state_counts: Mapping[str, int], flow_counts: Mapping[str, int]) -> bytes:
-        """The SVG with ``state_counts`` (per state name) and ``flow_counts`` (per flow id)."""
+    def render(
+        self,
+        state_counts: Mapping[str, int],
+        flow_counts: Mapping[str, int],
+        incidents: Mapping[str, int] | None = None,
+    ) -> bytes:
+        """The SVG with ``state_counts`` (per state name) and ``flow_counts`` (per flow id); a
+        state with open ``incidents`` is drawn in the trouble colours with ``⚠`` and their
+        number beside its count."""
         final = set(self.definition.final_states)
         busiest = max((n for s, n in state_counts.items() if s not in final), default=0)
         busiest_flow = max(flow_counts.values(), default=0)
@@ -263,10 +270,15 @@ class LiveLayout:
         for state in self.definition.states:
             n = state_counts.get(state, 0)
             _, _, fill, stroke = ds.ENDED if state in final else ds.load_colour(n, busiest)
+            count = f">{n:,}<"
+            trouble = (incidents or {}).get(state, 0)
+            if trouble:
+                fill, stroke = ds.INCIDENT
+                count = f">{n:,} ⚠{trouble:,}<"
             values[state_id(state)] = {
                 "fill": f'fill="{fill}"',
                 "stroke": f'stroke="{stroke}"',
-                "count": f">{n:,}<",
+                "count": count,
             }
         low, high = ds.FLOW_WIDTH
         for flow in flows_of(self.definition):
@@ -336,8 +348,10 @@ def live_svg(
     states: Mapping[str, int],
     flows: Mapping[str, int] | None = None,
     lang: str = "zh",
+    incidents: Mapping[str, int] | None = None,
 ) -> bytes:
-    """The live diagram on the cached layout: counts per state and per flow, coloured by load.
+    """The live diagram on the cached layout: counts per state and per flow, coloured by load;
+    states with open incidents in the trouble colours.
 
     Args:
         definition: the process.
@@ -345,8 +359,9 @@ def live_svg(
         flows: transitions per flow id (``flow_counts``); flows into end events default to the
             final states' counts.
         lang: ``zh`` or ``en``.
+        incidents: open incidents per state name (``engine.incidents.open_counts``).
     """
     flows = dict(flows or {})
     for state in definition.final_states:
         flows.setdefault(f"flow_end__{state}", states.get(state, 0))
-    return live_layout(definition, lang).render(states, flows)
+    return live_layout(definition, lang).render(states, flows, incidents)

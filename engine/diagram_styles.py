@@ -83,6 +83,7 @@ LOAD_COLOURS: tuple[tuple[float, str, str, str], ...] = (
     (1.0, "peak", "#fed7d7", "#c53030"),
 )
 ENDED = (0.0, "ended", "#f7fafc", "#4a5568")  # final states: counts only, never "busy"
+INCIDENT = ("#fde8e8", "#c53030")  # fill and border of a state with open incidents
 FLOW_WIDTH: tuple[float, float] = (1.0, 4.0)  # pen width of an idle flow and of the busiest one
 
 # Words the pictures use beside the definitions' own labels.

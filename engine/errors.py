@@ -206,3 +206,25 @@ class DuplicateInstance(WorkflowError):
         self.business_key = business_key
         self.instance_id = instance_id
         self.state = state
+
+
+class IncidentNotFound(WorkflowError):
+    code = "incident_not_found"
+
+    def __init__(self, incident_id: int) -> None:
+        super().__init__(f"事件单不存在：{incident_id}", f"no such incident: {incident_id}")
+        self.incident_id = incident_id
+
+
+class IncidentNotOpen(WorkflowError):
+    """The incident was retried or resolved already."""
+
+    code = "incident_not_open"
+
+    def __init__(self, incident_id: int, status: str) -> None:
+        super().__init__(
+            f"事件单 {incident_id} 已处理（{status}）",
+            f"incident {incident_id} is no longer open ({status})",
+        )
+        self.incident_id = incident_id
+        self.status = status

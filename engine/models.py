@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -147,6 +148,13 @@ class Timer(Base):
     policy_ref: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    """The scheduler that claimed the timer (its lease), or None."""
+    lock_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """Until when the claim holds; after a failed attempt, when the next attempt may start (the
+    backoff). Another scheduler claims the timer once this time has passed."""
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index(
@@ -190,3 +198,79 @@ class Setting(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(Json)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SchedulerHeartbeat(Base):
+    """One scheduler process: it writes ``heartbeat_at`` at every run of its job, so readiness
+    checks and pages know whether deadlines are being fired."""
+
+    __tablename__ = "wf_scheduler"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(128))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    info: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+
+class Incident(Base):
+    """A step that failed all its attempts (a timer's event, a notice's delivery): it waits for
+    someone to fix the cause and retry it, or to resolve it by hand."""
+
+    __tablename__ = "wf_incident"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """``timer`` or ``notice``: what ``ref_id`` names."""
+    ref_id: Mapped[int] = mapped_column(Id)
+    instance_id: Mapped[int | None] = mapped_column(Id, index=True)
+    process: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str | None] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    """``retry`` (the step was put back) or ``resolve`` (closed without running it again)."""
+
+    __table_args__ = (Index("ix_wf_incident_status_process", "status", "process"),)
+
+
+class Notice(Base):
+    """The notification outbox: a notice written in the transaction of the event that causes it,
+    delivered once by the delivery worker to a channel, with retries."""
+
+    __tablename__ = "wf_notice"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("wf_instance.id"), index=True)
+    process: Mapped[str | None] = mapped_column(String(64))
+    event: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str | None] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(64))
+    text_zh: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    lock_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """Until when a worker's claim holds; after a failed attempt, the earliest next attempt."""
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index(
+            "ix_wf_notice_pending",
+            "lock_expires_at",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )

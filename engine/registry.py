@@ -18,6 +18,9 @@ PolicyDateResolver = Callable[[str, Mapping[str, Any], datetime], tuple[datetime
 PolicyRefResolver = Callable[[str], datetime]
 PeriodicJob = Callable[[Any, datetime], int]
 """``job(engine, now) -> count``: domain work the scheduler runs on every tick after the sweep."""
+NoticeFact = Callable[[Mapping[str, Any], Mapping[str, Any], datetime], Any]
+"""``fact(variables, data, now) -> value``: a named value a notice's text may show (a bank's name,
+the end of a payment period); a value with ``zh`` and ``en`` is shown in each text's language."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class Registry:
         self._policy_reloader: Callable[[], None] | None = None
         self._periodic: dict[str, PeriodicJob] = {}
         self._field_checks: dict[str, FieldCheck] = {}
+        self._facts: dict[str, NoticeFact] = {}
 
     def guard(self, name: str) -> Callable[[Guard], Guard]:
         """Decorator: register ``fn`` as the guard called ``name``."""
@@ -192,6 +196,18 @@ class Registry:
 
     def periodic_jobs(self) -> dict[str, PeriodicJob]:
         return dict(self._periodic)
+
+    def add_fact(self, name: str, fn: NoticeFact) -> None:
+        """Register ``fn`` as the fact called ``name``, which notice texts may show (``{name}``)."""
+        if name in self._facts and self._facts[name] is not fn:
+            raise ValueError(f"fact {name!r} registered twice")
+        self._facts[name] = fn
+
+    def has_fact(self, name: str) -> bool:
+        return name in self._facts
+
+    def get_fact(self, name: str) -> NoticeFact:
+        return self._facts[name]
 
     def has_guard(self, name: str) -> bool:
         return name in self._guards

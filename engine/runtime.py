@@ -3,8 +3,9 @@
 A firing loads the instance row, asks the definition's shared Machine whether the event may happen
 (guards run there), writes the new state with ``version = version + 1 WHERE version = :seen``
 (optimistic lock), appends history, closes the old state's timers and tasks, opens the new state's,
-and commits. A lost race is retried from a fresh read; an event that is not allowed raises a typed
-error naming the events allowed now.
+writes the notices the event declares to the outbox (``engine.notices``), and commits. A lost race
+is retried from a fresh read; an event that is not allowed raises a typed error naming the events
+allowed now.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from engine.errors import (
 )
 from engine.forms import clean
 from engine.machine import SharedMachine
+from engine.notices import NoticeWriter
 from engine.outcomes import Idempotency, Transition, request_hash
 from engine.registry import FollowUp, InstanceView, Registry, TransitionContext
 from engine.specs import FormField
@@ -81,6 +83,7 @@ class Engine(TaskOperations):
             if latest is None or latest.version < definition.version:
                 self._latest[definition.key] = definition
         self.effects = StateEffects(registry, self.sql)
+        self.notices = NoticeWriter(registry, db.dialect)
         self._rehearsal: ContextVar[Any] = ContextVar(f"rehearsal-{id(self)}", default=None)
         self._check_references()
 
@@ -492,6 +495,16 @@ class Engine(TaskOperations):
         if target != state:
             self.effects.leave(tx, definition.states[state], row.id, event, actor, now)
             self.effects.enter(tx, definition, target, row.id, variables, now)
+        if spec.notices:  # the outbox: written with the transition, rolled back with it
+            self.notices.write(
+                tx,
+                spec,
+                instance_id=row.id,
+                process=row.process,
+                variables=variables,
+                data=data,
+                now=now,
+            )
         done = Transition(row.id, row.process, event, state, target, row.version + 1)
         if not ctx.followups:
             return done

@@ -16,6 +16,12 @@ coordinate only through the database's row locks. Misfires are handled deliberat
   the outage interrupted is kept, and a policy file change that could not be applied yet is
   applied by the next run.
 
+Operations: each process leases the timers it fires (``engine.timers``: a scheduler that hangs
+loses them when the lease runs out), writes a heartbeat row at every run (``engine.heartbeat``;
+readiness checks and pages read it), and, when given an outbox worker, delivers due notices in a
+second job on a thread of its own, so a long delivery (a slow SMS gateway) never delays a
+deadline.
+
 Time comes from the engine's clock; ``run_once`` with a ``SimulatedClock`` is the time-skipping path
 that tests and the demo use.
 """
@@ -25,8 +31,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -36,12 +43,22 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from engine.db import is_unavailable
+from engine.heartbeat import Heartbeat, end_stalled_sessions
 from engine.runtime import Engine
-from engine.timers import DEFAULT_CHUNK, SweepReport, TimerSweep, move_policy_timers
+from engine.specs import RetrySpec
+from engine.timers import (
+    DEFAULT_CHUNK,
+    DEFAULT_LEASE,
+    DEFAULT_RETRY,
+    SweepReport,
+    TimerSweep,
+    move_policy_timers,
+)
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "shebao-timer-sweep"
+OUTBOX_JOB_ID = "shebao-notice-delivery"
 DEFAULT_INTERVAL = 30.0
 
 
@@ -94,6 +111,12 @@ class PolicyWatcher:
         self._seen = None
 
 
+class Outbox(Protocol):
+    """What the scheduler needs of a notice delivery worker (``engine.outbox``)."""
+
+    def run_once(self, now: datetime) -> Any: ...
+
+
 class Scheduler:
     """One process's scheduler: an APScheduler interval job that sweeps due timers.
 
@@ -105,6 +128,10 @@ class Scheduler:
             (``shebao run``).
         policies_dir: when given, a change to its policy files reloads them and moves the
             pending timers derived from their dates before the next sweep.
+        lease: how long timers this scheduler leased stay its own (``engine.timers``).
+        retry: the retry policy of timers whose definition names none.
+        outbox: a notice delivery worker run after each sweep, if any.
+        heartbeat: write this process's ``wf_scheduler`` row at every run.
     """
 
     def __init__(
@@ -115,11 +142,19 @@ class Scheduler:
         chunk: int = DEFAULT_CHUNK,
         blocking: bool = False,
         policies_dir: str | Path | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+        retry: RetrySpec = DEFAULT_RETRY,
+        outbox: Outbox | None = None,
+        heartbeat: bool = True,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
         self.engine = engine
-        self.sweeper = TimerSweep(engine, chunk)
+        self.interval = interval
+        self.sweeper = TimerSweep(engine, chunk, lease=lease, retry=retry)
+        self.name = self.sweeper.name
+        self.outbox = outbox
+        self.heartbeat = Heartbeat(engine.db, self.name) if heartbeat else None
         self.watcher = PolicyWatcher(policies_dir) if policies_dir else None
         self.last: SweepReport | None = None
         self.failed_ticks = 0  # runs in a row that found the database unavailable
@@ -127,7 +162,7 @@ class Scheduler:
         kind = BlockingScheduler if blocking else BackgroundScheduler
         self.apscheduler: BaseScheduler = kind(
             jobstores={"default": MemoryJobStore()},  # per process: our timer table is the truth
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            executors={"default": ThreadPoolExecutor(max_workers=2)},  # sweep, delivery
             timezone=UTC,
         )
         self.apscheduler.add_job(
@@ -141,6 +176,18 @@ class Scheduler:
             next_run_time=datetime.now(UTC),  # catch-up: the first sweep runs at start-up
             replace_existing=True,
         )
+        if outbox is not None:
+            self.apscheduler.add_job(
+                self.deliver,
+                IntervalTrigger(seconds=interval, timezone=UTC),
+                id=OUTBOX_JOB_ID,
+                name="deliver due notices",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=max(1, int(interval)),
+                next_run_time=datetime.now(UTC),
+                replace_existing=True,
+            )
 
     def tick(self) -> SweepReport:
         """One run of the job: follow policy file changes, then sweep what is due now.
@@ -170,7 +217,29 @@ class Scheduler:
         finally:
             self.swept.set()
 
+    def run_now(self) -> SweepReport:
+        """One run in the calling thread (``shebao scheduler --once``): like ``tick``, but a
+        database that cannot be reached is an error, not a skipped run."""
+        try:
+            report = self._sweep()
+            self.last = report
+            if self.outbox is not None:
+                self.outbox.run_once(self.engine.clock.now())
+            return report
+        finally:
+            self.swept.set()
+
+    def _beat(self, report: SweepReport | None = None, force: bool = True) -> None:
+        if self.heartbeat is None:
+            return
+        if force or self.heartbeat.due(timedelta(seconds=self.interval)):
+            info = {"interval_s": self.interval, "last": report.as_dict() if report else None}
+            self.heartbeat.beat(info)
+
     def _sweep(self) -> SweepReport:
+        self._beat(self.last)
+        if self.heartbeat is not None:  # a scheduler silent past its lease holds no locks
+            end_stalled_sessions(self.engine.db, self.name, self.sweeper.lease)
         if self.watcher is not None and self.watcher.changed():
             try:
                 moved = move_policy_timers(self.engine)
@@ -178,12 +247,26 @@ class Scheduler:
                 self.watcher.unseen()  # not applied: the next run sees the change again
                 raise
             log.info("policy files changed: moved %d pending timers", sum(moved.values()))
+        report = self.sweeper.sweep(on_chunk=lambda done: self._beat(done, force=False))
         now = self.engine.clock.now()
-        report = self.sweeper.sweep(now)
         run_periodic(self.engine, now)
         if report.claimed:
             log.info("timer sweep: %s", report.as_dict())
+        self._beat(report)
         return report
+
+    def deliver(self) -> Any:
+        """One run of the delivery job: send the notices that are due; a database outage skips
+        the run (the notices wait in the outbox)."""
+        if self.outbox is None:
+            return None
+        try:
+            return self.outbox.run_once(self.engine.clock.now())
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("notice delivery skipped, the database is unavailable: %s", exc)
+            return None
 
     def start(self) -> None:
         """Start; with ``blocking=True`` this returns only when the scheduler shuts down."""
@@ -192,3 +275,8 @@ class Scheduler:
     def shutdown(self, wait: bool = True) -> None:
         if self.apscheduler.running:
             self.apscheduler.shutdown(wait=wait)
+        if self.heartbeat is not None and self.heartbeat.last is not None:
+            try:
+                self.heartbeat.stop()
+            except Exception as exc:  # noqa: BLE001 - the database may be gone; the row ages
+                log.warning("could not remove the heartbeat row: %s", exc)

@@ -78,6 +78,19 @@ class TaskSpec:
 
 
 @dataclass(frozen=True)
+class RetrySpec:
+    """How often a failing step (a timer's event) is tried, and the pause before the next try:
+    ``backoff`` doubles after every failed attempt. After ``times`` attempts, an incident."""
+
+    times: int
+    backoff: Duration
+
+    @property
+    def describe(self) -> str:
+        return f"R{self.times}/{self.backoff.text}"
+
+
+@dataclass(frozen=True)
 class TimerSpec:
     """A boundary timer: after a duration from entering the state, or at a policy date, or after
     a duration the policy gives (``policy_duration``)."""
@@ -86,6 +99,8 @@ class TimerSpec:
     after: Duration | None = None
     policy: str | None = None
     policy_duration: bool = False
+    retry: RetrySpec | None = None
+    """This timer's retry policy; None: the event's, else the engine's default."""
 
     @property
     def describe(self) -> str:
@@ -107,6 +122,24 @@ class StateSpec:
 
 
 @dataclass(frozen=True)
+class NoticeSpec:
+    """A notice an event writes to the outbox, in the event's own transaction.
+
+    ``text`` holds templates in Chinese and English whose ``{name}`` placeholders are filled from
+    the event's data (its ``fields:``, or the form of the task it ends), the facts the domain
+    registers (``Registry.add_fact``) and the instance's variables (``{variables.path}``).
+    """
+
+    kind: str
+    """What the notice says (``card_ready``, ``year_lapsed``...): shown in lists, and incidents."""
+    to: str
+    """The dotted path of the instance variable that names the recipient (``id_number``)."""
+    text: Label
+    channel: str = "sms"
+    """Which kind of channel it is meant for; the delivery worker's channel receives every one."""
+
+
+@dataclass(frozen=True)
 class EventSpec:
     """A sequence flow from one or more states to one state."""
 
@@ -121,6 +154,10 @@ class EventSpec:
     none: only the engine's own doors (timers, tasks, domain operations) fire it."""
     fields: tuple[FormField, ...] = ()
     """The data the event carries, checked by type at every outside door; nothing else passes."""
+    notices: tuple[NoticeSpec, ...] = ()
+    """What the event tells people (the notification outbox), written with its transition."""
+    retry: RetrySpec | None = None
+    """When a timer fires the event: how its failures are retried (unless the timer says)."""
 
     def is_internal_from(self, state: str) -> bool:
         """True when firing from ``state`` stays in it (a non-interrupting event)."""

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import ClauseElement, Insert, Select
+from sqlalchemy.sql import ClauseElement, Insert, Select, Update
 
 from engine.db import is_broken
 
@@ -82,7 +82,7 @@ class Prepared:
         self.row_type: Any = None
         self.result_processors: tuple[Processor | None, ...] = ()
         columns = list(stmt.selected_columns) if isinstance(stmt, Select) else []
-        if isinstance(stmt, Insert) and stmt._returning:  # noqa: SLF001 - ours, built below
+        if isinstance(stmt, Insert | Update) and stmt._returning:  # noqa: SLF001 - ours, built below
             columns = list(cast(Any, stmt)._returning)  # noqa: SLF001
         if columns:
             self.row_type = namedtuple("Row", [c.name for c in columns])  # type: ignore[misc]

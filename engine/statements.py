@@ -44,6 +44,14 @@ def _columns(table: Table) -> list[str]:
     return [c.name for c in table.columns if c.name != "id"]
 
 
+# A new timer names neither a lease nor attempts (their defaults: none, 0).
+TIMER_COLUMNS = [
+    c
+    for c in _columns(timers)
+    if c not in ("locked_by", "lock_expires_at", "attempts", "last_error")
+]
+
+
 SELECT_INSTANCE = select(
     instances.c.id,
     instances.c.process,
@@ -158,7 +166,7 @@ class HotPath:
             insert_instance = insert_instance.returning(instances.c.id)
         self.insert_instance = Prepared(insert_instance, dialect, _columns(instances))
         self.insert_history = Prepared(insert(history).inline(), dialect, _columns(history))
-        self.insert_timer = Prepared(insert(timers).inline(), dialect, _columns(timers))
+        self.insert_timer = Prepared(insert(timers).inline(), dialect, TIMER_COLUMNS)
         self.insert_task = Prepared(insert(tasks).inline(), dialect, _columns(tasks))
         self.insert_key = Prepared(insert(keys).inline(), dialect, _columns(keys))
         self.select_instance = Prepared(SELECT_INSTANCE, dialect)
@@ -221,21 +229,60 @@ _PENDING: ColumnElement[Any] = literal_column(
 )  # inlined, so the partial indexes on it always apply
 _NOW = bindparam("b_now", type_=UtcDateTime())
 
+_ME = bindparam("b_me", type_=String())
+
+# The lease (its own short transaction): due timers nobody holds, or whose holder's lease ran out
+# (a scheduler that hangs), or whose backoff after a failed attempt is over, become this
+# scheduler's until ``b_until``.
+LEASE_DUE_TIMERS = (
+    update(timers)
+    .where(
+        timers.c.id.in_(
+            select(timers.c.id)
+            .where(
+                timers.c.status == _PENDING,
+                timers.c.due_at <= _NOW,
+                or_(timers.c.lock_expires_at.is_(None), timers.c.lock_expires_at <= _NOW),
+            )
+            .order_by(timers.c.due_at, timers.c.id)
+            .limit(bindparam("n"))
+            .with_for_update(skip_locked=True)
+        )
+    )
+    .values(locked_by=_ME, lock_expires_at=bindparam("b_until", type_=UtcDateTime()))
+    .returning(timers.c.id)
+)
+
+# The firing transaction locks the leased timers still pending and still ours (another scheduler
+# takes a lease that ran out: fenced by ``locked_by``) with their instances.
 CLAIM_DUE_TIMERS = (
     select(
         timers.c.id,
         timers.c.instance_id,
         timers.c.state,
         timers.c.event,
+        timers.c.attempts,
         instances.c.process,
         instances.c.definition_version,
         instances.c.state.label("instance_state"),
     )
     .join_from(timers, instances, timers.c.instance_id == instances.c.id)
-    .where(timers.c.status == _PENDING, timers.c.due_at <= _NOW)
+    .where(InIds(timers.c.id, "tids"), timers.c.status == _PENDING, timers.c.locked_by == _ME)
     .order_by(timers.c.due_at, timers.c.id)
-    .limit(bindparam("n"))
     .with_for_update(skip_locked=True, of=[timers, instances])
+)
+
+# A failed attempt: pending again after the backoff (``b_next``), or ``failed`` for good.
+SWEEP_TIMER_ATTEMPT_FAILED = (
+    update(timers)
+    .where(timers.c.id == bindparam("tid"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        locked_by=None,
+        lock_expires_at=bindparam("b_next", type_=UtcDateTime()),
+        last_error=bindparam("b_error"),
+    )
 )
 
 SWEEP_TIMER_DUE = select(timers.c.due_at).where(timers.c.id == bindparam("tid"))
@@ -312,7 +359,9 @@ class SweepSql:
     """The timer sweep's statements, compiled for one dialect."""
 
     def __init__(self, dialect: Dialect) -> None:
+        self.lease = Prepared(LEASE_DUE_TIMERS, dialect)
         self.claim = Prepared(CLAIM_DUE_TIMERS, dialect)
+        self.attempt_failed = Prepared(SWEEP_TIMER_ATTEMPT_FAILED, dialect)
         self.timer_due = Prepared(SWEEP_TIMER_DUE, dialect)
         self.move_instances = Prepared(SWEEP_MOVE_INSTANCES, dialect)
         self.insert_history = Prepared(SWEEP_INSERT_HISTORY, dialect)

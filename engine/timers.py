@@ -3,29 +3,50 @@
 Timers are rows (``engine.state_effects`` creates them on entering a state and cancels them on
 leaving it); this module owns firing the due ones and moving the ones derived from a policy date.
 
-A chunk claims up to ``chunk`` pending timers with ``due_at <= now`` in due order, together with
-their instances (``FOR UPDATE ... SKIP LOCKED`` on PostgreSQL, so any number of sweeping processes
-share the work and each timer fires once; SQLite has one writer, ``BEGIN IMMEDIATE``). The claimed
+A chunk first leases up to ``chunk`` due timers in a short transaction of its own, as Camunda's job
+executor acquires jobs: ``locked_by`` (this scheduler's name) and ``lock_expires_at`` (now + the
+lease) are set on pending timers with ``due_at <= now`` that nobody holds or whose lease ran out
+(``FOR UPDATE ... SKIP LOCKED`` on PostgreSQL, so any number of sweeping processes share the work;
+SQLite has one writer, ``BEGIN IMMEDIATE``). A scheduler that hangs (``SIGSTOP``) after leasing loses
+its timers when the lease runs out; one that hangs inside the firing transaction holds row locks
+until the server ends its session (``idle_in_transaction_session_timeout``, shorter than the
+lease). The firing transaction then locks the leased timers that are still pending and still
+leased to this scheduler, with their instances: a scheduler that resumes after its lease was taken
+finds none of them (fenced by ``locked_by``) and fires nothing twice. History and ``fired_at``
+record the chunk's own time (the firing), next to the timer's ``due_at``. The claimed
 timers are grouped by (process, definition version, state, event). A group whose event has no guard
 and no action fires set-based: one UPDATE of the instances still in the timer's state, one
 ``INSERT INTO wf_history ... SELECT`` (due time and firing time), the timers marked fired, the
 source state's other timers and open task closed, the target state's timers and task created by
-``executemany``. A group with guards or actions fires per instance through ``Engine.fire_in``
-inside the same transaction, each under a savepoint: a refusal marks its timer ``failed`` and the
-chunk goes on. A claimed timer whose instance has left its state is ``cancelled`` (stale).
+``executemany``, and the event's notices (``engine.notices``) written by one ``executemany``. A group with guards or actions fires per instance through ``Engine.fire_in``
+inside the same transaction, each under a savepoint: a failure (a guard's refusal, an action's
+error) is rolled back to the savepoint and counted as an attempt, and the chunk goes on. The timer's
+retry policy (``retry: {times, backoff}`` on the timer, else on its event, else the sweep's
+default) decides what follows: pending again once the backoff (doubled after each attempt) is
+over, or, after the last attempt, ``failed`` with an incident (``engine.incidents``) that a person
+retries or resolves. A claimed timer whose instance has left its state is ``cancelled`` (stale).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
+import secrets
+import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.definition import EventSpec, ProcessDefinition
+from engine.durations import parse_duration
 from engine.errors import ConcurrentModification, UnknownProcess, WorkflowError
+from engine.heartbeat import session_name
+from engine.incidents import IncidentLog
 from engine.runtime import Engine
+from engine.specs import RetrySpec
 from engine.sqlexec import Tx
 from engine.state_effects import closing_status
 from engine.statements import SweepSql
@@ -33,8 +54,17 @@ from engine.statements import SweepSql
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = 5000
+DEFAULT_LEASE = timedelta(minutes=5)
+DEFAULT_RETRY = RetrySpec(times=3, backoff=parse_duration("PT5M"))
 ACTOR = "scheduler"
 _ATTEMPTS = 5
+
+
+def process_name() -> str:
+    """A name for this process's scheduler that no other process shares: host, pid, a nonce
+    (short enough to fit PostgreSQL's ``application_name`` with its prefix)."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:24]
+    return f"{host}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @dataclass
@@ -44,7 +74,8 @@ class SweepReport:
     Attributes:
         claimed: due timers claimed.
         fired: timers whose event fired (history rows written).
-        failed: timers whose event a guard or action refused (status ``failed``).
+        failed: timers that failed their last attempt (status ``failed``, an incident each).
+        retried: timers whose attempt failed and that wait for their backoff (still pending).
         stale: claimed timers whose instance had left the timer's state (``cancelled``).
         chunks: transactions that claimed at least one timer.
     """
@@ -52,6 +83,7 @@ class SweepReport:
     claimed: int = 0
     fired: int = 0
     failed: int = 0
+    retried: int = 0
     stale: int = 0
     chunks: int = 0
 
@@ -70,45 +102,103 @@ class TimerSweep:
         engine: the engine (definitions, registry, clock, database).
         chunk: timers per transaction.
         actor: the actor history records for timer firings.
+        name: this scheduler's name in ``locked_by`` (unique per process by default).
+        lease: how long a leased timer stays this scheduler's before another may take it.
+        retry: the retry policy of timers whose definition names none.
     """
 
-    def __init__(self, engine: Engine, chunk: int = DEFAULT_CHUNK, actor: str = ACTOR) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        chunk: int = DEFAULT_CHUNK,
+        actor: str = ACTOR,
+        *,
+        name: str | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+        retry: RetrySpec = DEFAULT_RETRY,
+    ) -> None:
         if chunk < 1:
             raise ValueError("chunk must be at least 1")
+        if lease <= timedelta(0):
+            raise ValueError("the lease must be positive")
         self.engine = engine
         self.chunk = chunk
         self.actor = actor
+        self.name = name or process_name()
+        self.lease = lease
+        self.retry = retry
         self.sql = SweepSql(engine.db.dialect)
+        self.incidents = IncidentLog(engine)
+        self._name_session = (
+            f"SELECT set_config('application_name', '{session_name(self.name)}', false)"
+            if engine.db.dialect.name == "postgresql"
+            else None
+        )
         assert not any(self.sql.claim.result_processors), "the claim reads raw driver rows"
         self._retryable: type[Exception] = engine.db.dialect.loaded_dbapi.OperationalError
 
-    def sweep(self, now: datetime | None = None, max_chunks: int | None = None) -> SweepReport:
-        """Fire every timer due at ``now`` (the engine clock's time by default), chunk by chunk,
-        until none is left that this process can claim."""
-        moment = now or self.engine.clock.now()
+    def sweep(
+        self,
+        now: datetime | None = None,
+        max_chunks: int | None = None,
+        on_chunk: Callable[[SweepReport], None] | None = None,
+    ) -> SweepReport:
+        """Fire every timer due, chunk by chunk, until none is left that this process can claim.
+
+        Args:
+            now: the time of every chunk; by default each chunk reads the engine's clock, so
+                history records when each timer actually fired.
+            max_chunks: stop after this many chunks.
+            on_chunk: called after each chunk that claimed timers (the scheduler's heartbeat).
+        """
         total = SweepReport()
         while max_chunks is None or total.chunks < max_chunks:
-            done = self.sweep_chunk(moment)
+            done = self.sweep_chunk(now or self.engine.clock.now())
             total.add(done)
             if done.claimed == 0:
                 break
+            if on_chunk is not None:
+                on_chunk(done)
         return total
 
     def sweep_chunk(self, now: datetime) -> SweepReport:
-        """Claim and fire one chunk in one transaction; retried whole after a deadlock."""
+        """Lease one chunk, then fire it in one transaction; the firing is retried whole after
+        a deadlock or a lock timeout (the lease still holds), with a short pause."""
+        tids = self._lease(now)
+        if not tids:
+            return SweepReport()
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                return self.engine.transaction(lambda tx: self._chunk(tx, now))
+                return self.engine.transaction(lambda tx: self._chunk(tx, now, tids))
             except self._retryable as exc:
                 if attempt == _ATTEMPTS:
                     raise
                 log.warning("timer chunk rolled back (%s); retrying (attempt %d)", exc, attempt)
+                time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
+
+    def _lease(self, now: datetime) -> list[int]:
+        lease = self.sql.lease
+        values = {"b_now": now, "n": self.chunk, "b_me": self.name, "b_until": now + self.lease}
+
+        def work(tx: Tx) -> list[int]:
+            self._name(tx)
+            tx.cursor.execute(lease.sql, lease.bind(values))
+            return [int(raw[0]) for raw in tx.cursor.fetchall()]
+
+        return self.engine.transaction(work)
 
     # -- one chunk ----------------------------------------------------------------------------
 
-    def _chunk(self, tx: Tx, now: datetime) -> SweepReport:
-        rows = self._claim(tx, now)
+    def _name(self, tx: Tx) -> None:
+        """Name the session after this scheduler (PostgreSQL): a scheduler that stalls while
+        holding row locks can then have its sessions ended by the others."""
+        if self._name_session is not None:
+            tx.cursor.execute(self._name_session)
+
+    def _chunk(self, tx: Tx, now: datetime, tids: list[int]) -> SweepReport:
+        self._name(tx)
+        rows = self._claim(tx, tids)
         report = SweepReport(claimed=len(rows), chunks=1 if rows else 0)
         if not rows:
             return report
@@ -125,12 +215,15 @@ class TimerSweep:
                 definition = None
             spec = definition.events.get(event) if definition else None
             if definition is None or spec is None or event not in definition.outgoing(state):
-                log.error("timer event %s does not leave %s v%s %s", event, process, version, state)
-                self._mark(tx, [r.id for r in members], "failed", handled, report)
+                problem = f"timer event {event} does not leave {process} v{version} {state}"
+                log.error("%s", problem)
+                for row in members:  # no attempt can succeed: an incident at once
+                    self._give_up(tx, row, problem, row.attempts + 1, now, handled, report)
                 continue
             live = self._live(members, states, state)
             if spec.guards or spec.actions:
-                self._fire_each(tx, live, now, states, handled, report)
+                retry = self._retry_policy(definition, state, event)
+                self._fire_each(tx, live, now, states, handled, report, retry)
             else:
                 self._fire_set(tx, definition, spec, state, live, now, states, handled, report)
         stale = [row.id for row in rows if row.id not in handled]
@@ -138,13 +231,92 @@ class TimerSweep:
             report.stale += tx.run(self.sql.mark_timers, {"tids": stale, "b_status": "cancelled"})
         return report
 
-    def _claim(self, tx: Tx, now: datetime) -> list[Any]:
-        """Lock and read the chunk. Its columns (ids, names) need no result processing, so the
-        driver's tuples become rows directly (thousands per chunk: this is the hot loop)."""
+    def _claim(self, tx: Tx, tids: list[int]) -> list[Any]:
+        """Lock and read the leased chunk. Its columns (ids, names) need no result processing,
+        so the driver's tuples become rows directly (thousands per chunk: this is the hot loop)."""
         claim = self.sql.claim
-        tx.cursor.execute(claim.sql, claim.bind({"b_now": now, "n": self.chunk}))
+        tx.cursor.execute(claim.sql, claim.bind({"tids": tids, "b_me": self.name}))
         make = claim.row_type._make
         return [make(raw) for raw in tx.cursor.fetchall()]
+
+    def _retry_policy(self, definition: ProcessDefinition, state: str, event: str) -> RetrySpec:
+        for timer in definition.states[state].timers:
+            if timer.event == event and timer.retry is not None:
+                return timer.retry
+        spec = definition.events.get(event)
+        return spec.retry if spec is not None and spec.retry is not None else self.retry
+
+    def _attempt_failed(
+        self,
+        tx: Tx,
+        row: Any,
+        error: str,
+        retry: RetrySpec,
+        now: datetime,
+        handled: set[int],
+        report: SweepReport,
+    ) -> None:
+        """Count a failed attempt: wait for the backoff (doubled after each attempt), or give up
+        after the policy's last attempt."""
+        attempts = row.attempts + 1
+        if attempts >= retry.times:
+            self._give_up(tx, row, error, attempts, now, handled, report)
+            return
+        pause = retry.backoff.delta * 2 ** (attempts - 1)
+        tx.run(
+            self.sql.attempt_failed,
+            {
+                "tid": row.id,
+                "b_status": "pending",
+                "b_attempts": attempts,
+                "b_next": now + pause,
+                "b_error": error[:2000],
+            },
+        )
+        handled.add(row.id)
+        report.retried += 1
+
+    def _give_up(
+        self,
+        tx: Tx,
+        row: Any,
+        error: str,
+        attempts: int,
+        now: datetime,
+        handled: set[int],
+        report: SweepReport,
+    ) -> None:
+        tx.run(
+            self.sql.attempt_failed,
+            {
+                "tid": row.id,
+                "b_status": "failed",
+                "b_attempts": attempts,
+                "b_next": None,
+                "b_error": error[:2000],
+            },
+        )
+        self.incidents.open(
+            tx,
+            kind="timer",
+            ref_id=row.id,
+            step=row.event,
+            error=error,
+            attempts=attempts,
+            now=now,
+            instance_id=row.instance_id,
+            process=row.process,
+            state=row.state,
+        )
+        log.warning(
+            "timer %s (%s on instance %s) failed %d time(s): incident opened",
+            row.id,
+            row.event,
+            row.instance_id,
+            attempts,
+        )
+        handled.add(row.id)
+        report.failed += 1
 
     @staticmethod
     def _live(members: Sequence[Any], states: dict[int, str], state: str) -> list[Any]:
@@ -156,12 +328,6 @@ class TimerSweep:
                 seen.add(row.instance_id)
                 live.append(row)
         return live
-
-    def _mark(
-        self, tx: Tx, tids: list[int], status: str, handled: set[int], report: SweepReport
-    ) -> None:
-        report.failed += tx.run(self.sql.mark_timers, {"tids": tids, "b_status": status})
-        handled.update(tids)
 
     def _fire_set(
         self,
@@ -191,8 +357,33 @@ class TimerSweep:
             self._leave(tx, definition, state, spec.name, iids, now)
             self._enter(tx, definition, target, iids, now)
             states.update(dict.fromkeys(iids, target))
+        if spec.notices:
+            self._notify(tx, definition, spec, iids, now)
         handled.update(tids)
         report.fired += len(tids)
+
+    def _notify(
+        self,
+        tx: Tx,
+        definition: ProcessDefinition,
+        spec: EventSpec,
+        iids: list[int],
+        now: datetime,
+    ) -> None:
+        """The event's notices for the whole group: one read of the variables, one insert."""
+        variables = {r.id: r.variables for r in tx.all(self.sql.variables, {"iids": iids})}
+        writer = self.engine.notices
+        rows = [
+            row
+            for iid in iids
+            for notice in spec.notices
+            if (
+                row := writer.row(
+                    notice, spec, iid, definition.key, variables.get(iid) or {}, {}, now
+                )
+            )
+        ]
+        tx.many(writer._insert, rows)  # noqa: SLF001 - the writer's compiled insert
 
     def _leave(
         self,
@@ -248,8 +439,10 @@ class TimerSweep:
         states: dict[int, str],
         handled: set[int],
         report: SweepReport,
+        retry: RetrySpec,
     ) -> None:
-        """Guards or actions: fire per instance, each under a savepoint a refusal rolls back."""
+        """Guards, actions or notices: fire per instance, each under a savepoint that a failure
+        rolls back; the failure counts as an attempt (``retry``)."""
         for row in live:
             if states.get(row.instance_id) != row.state:
                 continue  # an earlier group of this chunk moved it
@@ -266,14 +459,16 @@ class TimerSweep:
                 tx.cursor.execute("ROLLBACK TO SAVEPOINT shebao_timer")
                 tx.cursor.execute("RELEASE SAVEPOINT shebao_timer")
                 log.warning(
-                    "timer %s (%s on instance %s) failed: %s",
+                    "timer %s (%s on instance %s) attempt %d failed: %s",
                     row.id,
                     row.event,
                     row.instance_id,
+                    row.attempts + 1,
                     exc,
                     exc_info=not isinstance(exc, WorkflowError),
                 )
-                self._mark(tx, [row.id], "failed", handled, report)
+                error = f"{type(exc).__name__}: {exc}"
+                self._attempt_failed(tx, row, error, retry, now, handled, report)
                 continue
             tx.cursor.execute("RELEASE SAVEPOINT shebao_timer")
             states[row.instance_id] = done.to_state

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -143,7 +144,15 @@ _SAVED_LEVELS: dict[str, int] = {}
 QUIET = ("sqlalchemy", "transitions")
 
 
+NOTICE_FOLDER: list[str] = []
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
+    # Notices delivered by the apps and ``shebao`` processes of the tests go to a folder of the
+    # session's, not to the checkout's instance/notices.jsonl (the service's default channel).
+    if "SHEBAO_NOTICE_CHANNEL" not in os.environ:
+        NOTICE_FOLDER.append(tempfile.mkdtemp(prefix="shebao-test-notices-"))
+        os.environ["SHEBAO_NOTICE_CHANNEL"] = f"file:{NOTICE_FOLDER[0]}/notices.jsonl"
     log_masking.install()
     root = logging.getLogger()
     _SAVED_LEVELS[""] = root.level
@@ -161,6 +170,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for folder in NOTICE_FOLDER:
+        os.environ.pop("SHEBAO_NOTICE_CHANNEL", None)
+        shutil.rmtree(folder, ignore_errors=True)
     if PERSONAL_DATA.active:
         flask.request_finished.disconnect(PERSONAL_DATA.on_response)
         logging.getLogger().removeHandler(_SCAN_HANDLER)

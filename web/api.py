@@ -175,6 +175,14 @@ def init_app(app: Flask) -> None:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # UTF-8 Chinese, not \u escapes
     api_errors.init_app(app)
     # The endpoint modules add their routes to ``bp`` when first imported.
-    from web import api_admin, api_cards, api_enrollments, api_people, api_tasks  # noqa: F401
+    from web import (  # noqa: F401
+        api_admin,
+        api_cards,
+        api_enrollments,
+        api_incidents,
+        api_notices,
+        api_people,
+        api_tasks,
+    )
 
     app.register_blueprint(bp)

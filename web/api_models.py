@@ -337,6 +337,31 @@ class TokenList(_Strict):
     tokens: list[TokenOut]
 
 
+class IncidentOut(_Strict):
+    """A step that failed all its attempts: a timer's event or a notice's delivery."""
+
+    id: int
+    kind: Literal["timer", "notice"]
+    ref_id: int = Field(description="the timer's or the notice's id")
+    instance_id: int | None
+    process: str | None
+    state: str | None
+    step: str = Field(description="the timer's event or the notice's kind")
+    error: str = Field(description="the last error (long numbers masked)")
+    attempts: int
+    status: Literal["open", "closed"]
+    created_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution: Literal["retry", "resolve"] | None = Field(
+        description="how it was closed: its step put back, or closed without running it"
+    )
+
+
+class IncidentList(_Strict):
+    incidents: list[IncidentOut]
+
+
 class OpenApiDocument(BaseModel):
     """The OpenAPI 3.1 document itself."""
 

@@ -52,8 +52,9 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
 
     app.context_processor(lambda: {"service_clock": service_clock})
 
-    from web import account, api, auth, inbox, processes, security_headers, sessions
+    from web import account, api, auth, health, inbox, processes, security_headers, sessions
 
+    health.init_app(app)  # first: its request timing counts every later hook
     sessions.init_app(app)
     security_headers.init_app(app)
     auth.init_app(app)
@@ -64,11 +65,6 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
     db_faults.init_app(app)
 
     _follow_policy_files(app)
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
     return app
 
 

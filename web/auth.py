@@ -60,7 +60,15 @@ login_manager = LoginManager()
 
 MAX_FAILURES = login_throttle.MAX_PER_ACCOUNT
 FAILURE_WINDOW = login_throttle.WINDOW
-OPEN_ENDPOINTS = {"auth.login", "auth.login_code", "auth.language", "static", "healthz"}
+OPEN_ENDPOINTS = {
+    "auth.login",
+    "auth.login_code",
+    "auth.language",
+    "static",
+    "health.healthz",  # no personal data in these three; /metrics has its own guard
+    "health.readyz",
+    "health.metrics_page",
+}
 PENDING = "login_pending"
 """Flask-session key of a login whose password passed and whose code is still to come."""
 PENDING_FOR = timedelta(minutes=5)

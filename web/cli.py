@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -111,18 +112,20 @@ def run(host: str, port: int, demo: bool, with_scheduler: bool) -> None:
     """Migrate, seed the demo on first start, and serve the service (on the service clock)."""
     from waitress import serve
 
-    from engine.scheduler import Scheduler
+    from web import log_format
+    from web.scheduling import make_scheduler
 
+    log_format.configure(logging.WARNING)  # SHEBAO_LOG_FORMAT=json: one JSON object per line
     url = current_app.config["SHEBAO_DATABASE_URL"]
     upgrade_database(url)
-    engine = engine_of()
     if demo:
         for line in seed_if_empty(current_app._get_current_object()):  # type: ignore[attr-defined]
             click.echo(line)
     click.echo(f"database: {_safe_url(url)}")
     background = None
     if with_scheduler:
-        background = Scheduler(engine, policies_dir=current_app.config["SHEBAO_POLICIES"])
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        background = make_scheduler(app, blocking=False)
         background.start()
         click.echo("scheduler: running in this process, firing due timers every 30 s")
     click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
@@ -140,11 +143,22 @@ def _safe_url(url: str) -> str:
 
 
 # Command modules of their own, each adding its commands to the main group.
-from web import cli_api, cli_diagrams, cli_domain, cli_people, cli_scheduler, cli_web  # noqa: E402
+from web import (  # noqa: E402
+    cli_api,
+    cli_diagrams,
+    cli_domain,
+    cli_incidents,
+    cli_notices,
+    cli_people,
+    cli_scheduler,
+    cli_web,
+)
 
 cli_api.register(main)
 cli_people.register_commands(main)
 cli_diagrams.register(main)
 cli_domain.register(main)
 cli_scheduler.register(main)
+cli_incidents.register(main)
+cli_notices.register(main)
 cli_web.register(main)

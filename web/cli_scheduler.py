@@ -18,9 +18,11 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from engine.clock import SimulatedClock
-from engine.scheduler import DEFAULT_INTERVAL, Scheduler, run_once
+from engine.scheduler import DEFAULT_INTERVAL
 from engine.timers import DEFAULT_CHUNK, move_policy_timers
+from web import log_format
 from web.extensions import engine_of
+from web.scheduling import make_scheduler
 
 
 def parse_moment(text: str) -> datetime:
@@ -50,25 +52,23 @@ def parse_moment(text: str) -> datetime:
 @with_appcontext
 def scheduler(once: bool, now_text: str | None, interval: float, chunk: int) -> None:
     """Fire due timers: payment periods ending, activation reminders (APScheduler)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log_format.configure(logging.INFO, text_format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run
     engine = engine_of()
     if now_text:
         engine.clock = SimulatedClock(parse_moment(now_text))
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    runner = make_scheduler(app, blocking=True, interval=interval, chunk=chunk)
     if once:
         began = time.perf_counter()
-        report = run_once(engine, chunk=chunk)
+        try:
+            report = runner.run_now()
+        finally:
+            runner.shutdown(wait=False)
         summary = {**report.as_dict(), "now": engine.clock.now().isoformat()}
         summary["seconds"] = round(time.perf_counter() - began, 3)
         click.echo(json.dumps(summary))
         return
-    runner = Scheduler(
-        engine,
-        interval=interval,
-        chunk=chunk,
-        blocking=True,
-        policies_dir=current_app.config["SHEBAO_POLICIES"],
-    )
     click.echo(f"scheduler: sweeping due timers every {interval:g} s (Ctrl+C to stop)")
     try:
         runner.start()

@@ -26,6 +26,24 @@ WORDS: dict[str, Label] = {
     "inbox": Label("任务箱", "Task inbox"),
     "processes": Label("流程监控", "Processes"),
     "overdue": Label("逾期工作", "Overdue work"),
+    "incidents": Label("事件单", "Incidents"),
+    "incidents_open": Label("待处理事件单", "Open incidents"),
+    "incidents_closed": Label("已关闭事件单", "Closed incidents"),
+    "incident_note": Label(
+        "自动重试已用尽的步骤：排除原因后点“重试”，该步骤在调度器下一轮执行；“关闭”则不再执行。",
+        "Steps whose automatic retries ran out: fix the cause, then Retry (the scheduler runs the"
+        " step at its next sweep); Resolve closes it without running the step again.",
+    ),
+    "step": Label("步骤", "Step"),
+    "error": Label("错误", "Error"),
+    "attempts": Label("尝试次数", "Attempts"),
+    "opened": Label("发生时间", "Opened"),
+    "retry": Label("重试", "Retry"),
+    "resolve": Label("关闭", "Resolve"),
+    "incident_retry": Label("已放回重试", "Put back for a retry"),
+    "incident_resolve": Label("已关闭（不再执行）", "Closed without running it"),
+    "incident_kind_timer": Label("定时器", "Timer"),
+    "incident_kind_notice": Label("通知", "Notice"),
     "login": Label("登录", "Log in"),
     "logout": Label("退出", "Log out"),
     "username": Label("用户名", "Username"),
@@ -110,6 +128,24 @@ WORDS: dict[str, Label] = {
         "业务日期 {date}（模拟时钟）", "Service date {date} (simulated clock)"
     ),
     "service_time": Label("业务时间", "Service time"),
+    "notices": Label("通知", "Notices"),
+    "notice_text": Label("通知内容", "Text"),
+    "recipient": Label("接收人", "Recipient"),
+    "delivery": Label("投递状态", "Delivery"),
+    "notice_attempts": Label("尝试次数", "Attempts"),
+    "notice_error": Label("最近错误", "Last error"),
+    "delivered_at": Label("投递时间", "Delivered"),
+    "next_attempt": Label("下次尝试", "Next attempt"),
+    "notice_pending": Label("待投递", "Pending"),
+    "notice_delivered": Label("已投递", "Delivered"),
+    "notice_failed": Label("投递失败", "Failed"),
+    "scheduler_running": Label(
+        "调度器运行中（{age}前心跳）", "Scheduler running (last heartbeat {age} ago)"
+    ),
+    "scheduler_stale": Label(
+        "调度器停止（最后心跳于 {age}前）", "Scheduler not running (last heartbeat {age} ago)"
+    ),
+    "scheduler_stopped": Label("调度器停止", "Scheduler not running"),
     "totp_code": Label("动态验证码", "Authentication code"),
     "totp_prompt": Label(
         "请输入身份验证器应用中显示的 6 位验证码",

@@ -10,19 +10,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 
-from engine import diagram, queries
+from engine import diagram, incidents, queries
 from engine.definition import ProcessDefinition
-from engine.errors import UnknownProcess
+from engine.errors import IncidentNotFound, IncidentNotOpen, UnknownProcess
+from engine.outbox_queries import list_notices
 from engine.runtime import Engine
 from web import i18n
 from web import inbox_queries as iq
 from web.auth import add_error_pages
 from web.extensions import engine_of
+from web.notices import notice_text
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 add_error_pages(bp)
@@ -68,15 +70,30 @@ def live_counts(
     )
 
 
+def open_incidents(engine: Engine, definition: ProcessDefinition) -> dict[str, int]:
+    """Open incidents of the process per state (the diagrams' trouble view)."""
+    counts = incidents.open_counts(engine, definition.key)
+    return {state: n for (_, state), n in counts.items()}
+
+
 def live_diagram(engine: Engine, definition: ProcessDefinition, lang: str) -> dict[str, Any]:
-    """The live SVG and the counts behind it."""
+    """The live SVG and the counts behind it, with the open incidents per state."""
     states, flows = live_counts(engine, definition)
+    trouble = open_incidents(engine, definition)
     try:
-        svg: Markup | None = inline_svg(diagram.live_svg(definition, states, flows, lang))
+        svg: Markup | None = inline_svg(
+            diagram.live_svg(definition, states, flows, lang, incidents=trouble)
+        )
     except (diagram.GraphvizMissing, RuntimeError) as exc:
         log.warning("live diagram unavailable: %s", exc)
         svg = committed_svg(definition, lang)
-    return {"svg": svg, "states": states, "flows": flows, "total": sum(states.values())}
+    return {
+        "svg": svg,
+        "states": states,
+        "flows": flows,
+        "incidents": trouble,
+        "total": sum(states.values()),
+    }
 
 
 @bp.before_request
@@ -116,7 +133,8 @@ def process_svg(key: str) -> ResponseReturnValue:
     definition = _definition(key)
     engine = engine_of()
     states, flows = live_counts(engine, definition)
-    svg = diagram.live_svg(definition, states, flows, i18n.current_lang())
+    trouble = open_incidents(engine, definition)
+    svg = diagram.live_svg(definition, states, flows, i18n.current_lang(), incidents=trouble)
     return Response(svg, mimetype="image/svg+xml")
 
 
@@ -153,8 +171,51 @@ def instance(instance_id: int) -> ResponseReturnValue:
         history=queries.history(engine.db, instance_id),
         tasks=queries.tasks_of(engine.db, instance_id, "open"),
         timers=queries.timers_of(engine.db, instance_id, "pending"),
+        incidents=incidents.list_incidents(engine, instance_id=instance_id, status=None),
+        notices=list_notices(engine, instance_ids=[instance_id]),
+        notice_text=notice_text,
         now=engine.clock.now(),
     )
+
+
+@bp.get("/incidents")
+def incident_list() -> ResponseReturnValue:
+    """Open incidents (``?status=closed``: the closed ones), newest first, with Retry/Resolve."""
+    status = "closed" if request.args.get("status") == "closed" else "open"
+    engine = engine_of()
+    return render_template(
+        "processes/incidents.html",
+        incidents=incidents.list_incidents(engine, status=status),
+        status=status,
+        processes=engine.processes,
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/retry")
+def incident_retry(incident_id: int) -> ResponseReturnValue:
+    """Put the incident's step back (it runs at the scheduler's next sweep)."""
+    return incident_action(incident_id, "retry")
+
+
+@bp.post("/incidents/<int:incident_id>/resolve")
+def incident_resolve(incident_id: int) -> ResponseReturnValue:
+    """Close the incident without running its step again."""
+    return incident_action(incident_id, "resolve")
+
+
+def incident_action(incident_id: int, action: str) -> ResponseReturnValue:
+    """Retry the incident's step or resolve it; the supervisor's name is recorded."""
+    engine, who = engine_of(), f"staff:{current_user.username}"
+    work = incidents.retry_incident if action == "retry" else incidents.resolve_incident
+    try:
+        work(engine, incident_id, who)
+    except IncidentNotFound:
+        abort(404)
+    except IncidentNotOpen as exc:  # someone else was faster
+        flash(i18n.message(exc.message_zh, exc.message_en), "error")
+        return redirect(url_for(".incident_list"), 303)
+    flash(i18n.t(f"incident_{action}"), "success")
+    return redirect(url_for(".incident_list"), 303)
 
 
 @bp.get("/overdue")

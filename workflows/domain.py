@@ -1,9 +1,10 @@
 """The domain as the service runs it: the region registry and the engine registry that uses it.
 
 ``Domain`` reads the policy files once into the one region registry (``workflows.regions``) and
-fills an engine ``Registry`` with every guard, action, field type, policy date and periodic job the
-shipped definitions name. Rules read the regions through the ``Domain`` each time, so ``reload()``
-(a changed policy file) is seen by every rule at once. The engine never imports this module.
+fills an engine ``Registry`` with every guard, action, field type, policy date, periodic job and
+notice fact the shipped definitions name. Rules read the regions through the ``Domain`` each time,
+so ``reload()`` (a changed policy file) is seen by every rule at once. The engine never imports
+this module.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from engine.registry import Registry
 from workflows import cards, extra_cards, people
 from workflows.enrollment import EnrollmentRules
 from workflows.identity import InvalidIdNumber, validate_id_number
+from workflows.notices import NoticeFacts
 from workflows.policy import Policy, PolicyError, load_policies
 from workflows.regions import Regions
 from workflows.renewals import RenewalOpener
@@ -49,6 +51,7 @@ class Domain:
         self.registry.set_policy_date_resolver(self.policy_date)
         self.registry.set_policy_ref_resolver(self.policy_ref_date, reload=self.reload)
         self.registry.add_periodic("open_renewals", RenewalOpener(self))
+        NoticeFacts(self).register(self.registry)
 
     @property
     def policies(self) -> dict[str, Policy]:

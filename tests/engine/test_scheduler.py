@@ -232,3 +232,22 @@ def test_the_sweep_benchmarks_seeded_years_are_what_a_renewal_writes(db_url: str
     assert run_once(engine, DUE).fired == 2
     assert states(engine) == {"lapsed": 2}
     engine.db.dispose()
+
+
+def test_each_run_beats_the_heartbeat_and_a_clean_shutdown_removes_it(db_url: str) -> None:
+    from engine.heartbeat import schedulers
+
+    engine = build_engine(db_url, str(DEFINITIONS), str(POLICIES))
+    scheduler = Scheduler(engine, interval=3600)
+    assert schedulers(engine.db) == []
+    scheduler.tick()
+    (row,) = schedulers(engine.db)
+    assert row["name"] == scheduler.name == scheduler.sweeper.name
+    assert row["age_s"] < 5 and row["info"]["interval_s"] == 3600
+    first = row["heartbeat_at"]
+    scheduler.tick()
+    (again,) = schedulers(engine.db)
+    assert again["heartbeat_at"] >= first and again["started_at"] == row["started_at"]
+    scheduler.shutdown()
+    assert schedulers(engine.db) == []
+    engine.db.dispose()

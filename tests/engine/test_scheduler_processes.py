@@ -13,7 +13,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine as SqlEngine
@@ -26,8 +28,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 SHEBAO = Path(sys.executable).with_name("shebao")
 AFTER = "2023-01-01T01:00:00+08:00"  # an hour after Hui'an 2023's payment period ended
+LEASE_OVER = "2023-01-01T01:06:00+08:00"  # the leases taken at AFTER (5 minutes) have run out
 APP_NAME = "shebao-test-scheduler"  # libpq names the subprocesses' sessions (PGAPPNAME)
-TABLES = "wf_history, wf_task, wf_timer, wf_idempotency_key, wf_instance"
+TABLES = (
+    "wf_history, wf_task, wf_timer, wf_idempotency_key, wf_incident, wf_notice, wf_scheduler, "
+    "wf_instance"
+)
 
 
 @pytest.fixture
@@ -39,10 +45,10 @@ def pg(postgres_migrated: str) -> Iterator[SqlEngine]:
     db.dispose()
 
 
-def scheduler(url: str, *args: str) -> subprocess.Popen[str]:
+def scheduler(url: str, *args: str, now: str = AFTER) -> subprocess.Popen[str]:
     env = {**os.environ, "SHEBAO_DATABASE_URL": url, "PGAPPNAME": APP_NAME}
     return subprocess.Popen(
-        [str(SHEBAO), "scheduler", "--once", "--now", AFTER, *args],
+        [str(SHEBAO), "scheduler", "--once", "--now", now, *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -52,7 +58,10 @@ def scheduler(url: str, *args: str) -> subprocess.Popen[str]:
 
 def wait_for_sessions_to_end(db: SqlEngine) -> None:
     """Until the server has closed the killed process's sessions (it notices on its next read)."""
-    query = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND (application_name = :name OR application_name LIKE 'shebao-scheduler %')"
+    )
     deadline = time.monotonic() + 60
     while True:
         with db.connect() as conn:
@@ -118,7 +127,13 @@ def test_a_sweep_killed_mid_way_leaves_whole_chunks_and_a_restart_finishes(pg: S
     assert half["version_2"] == half["lapsed"] and half["pending"] == n - half["fired"]
     assert half["fired"] % chunk == 0  # whole chunks only
 
-    restarted = scheduler(url, "--chunk", str(chunk))
+    # The killed process had leased its next chunk: that lease (5 minutes) must run out first.
+    with pg.connect() as conn:
+        leased = conn.execute(
+            text("SELECT count(*) FROM wf_timer WHERE status = 'pending' AND locked_by IS NOT NULL")
+        ).scalar_one()
+    assert leased in (0, chunk), leased
+    restarted = scheduler(url, "--chunk", str(chunk), now=LEASE_OVER)
     out, err = restarted.communicate(timeout=600)
     assert restarted.returncode == 0, err
     assert json.loads(out.strip().splitlines()[-1])["fired"] == n - half["fired"]
@@ -130,3 +145,145 @@ def test_a_sweep_killed_mid_way_leaves_whole_chunks_and_a_restart_finishes(pg: S
         "pending": 0,
         "version_2": n,
     }
+
+
+def diagnosis(db: SqlEngine) -> str:
+    """What holds the timers that did not fire: their leases, and the schedulers' sessions."""
+    with db.connect() as conn:
+        leases = conn.execute(
+            text(
+                "SELECT locked_by, min(lock_expires_at), count(*), now() FROM wf_timer "
+                "WHERE status = 'pending' GROUP BY locked_by"
+            )
+        ).all()
+        sessions = conn.execute(
+            text(
+                "SELECT pid, state, wait_event, now() - state_change, left(query, 60) "
+                "FROM pg_stat_activity WHERE datname = current_database() "
+                "AND (application_name = :name OR application_name LIKE 'shebao-scheduler %')"
+            ),
+            {"name": APP_NAME},
+        ).all()
+    return f"{figures(db)}\nleases: {leases}\nsessions: {sessions}"
+
+
+def leased_pending(db: SqlEngine) -> dict[int, str]:
+    """Pending timers some scheduler holds a lease on, with its name."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, locked_by FROM wf_timer WHERE status = 'pending' "
+                "AND locked_by IS NOT NULL"
+            )
+        ).all()
+    return {row.id: row.locked_by for row in rows}
+
+
+def running_scheduler(url: str, log: Path, *args: str, **env_extra: str) -> subprocess.Popen[str]:
+    """``shebao scheduler`` on the service clock (the system clock: the leases run out in real
+    time), sweeping every second."""
+    env = {**os.environ, "SHEBAO_DATABASE_URL": url, "PGAPPNAME": APP_NAME, **env_extra}
+    return subprocess.Popen(
+        [str(SHEBAO), "scheduler", "--interval", "1", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+        text=True,
+    )
+
+
+def test_a_stopped_scheduler_loses_its_leased_timers_to_the_others(
+    pg: SqlEngine, tmp_path: Path, bench_report: Any
+) -> None:
+    """Three schedulers; one is ``SIGSTOP``ped mid-sweep. The others fire every timer it had
+    leased, once, within its lease and a sweep; resumed, it fires none of them again."""
+    n, chunk, lease_s = 30_000, 200, 4
+    seed_due_enrollments(pg, n, due=DUE)
+    url = pg.url.render_as_string(hide_password=False)
+    settings = {
+        "SHEBAO_TIMER_LEASE_SECONDS": str(lease_s),
+        # A scheduler stopped inside its firing transaction holds row locks until its session
+        # ends: the server ends an idle one, the other schedulers end one silent past its lease.
+        "SHEBAO_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": "2000",
+    }
+    stalled = running_scheduler(url, tmp_path / "a.log", "--chunk", str(chunk), **settings)
+    others: list[subprocess.Popen[str]] = []
+    try:
+        deadline = time.monotonic() + 120
+        held: dict[int, str] = {}
+        while not held:  # stop it while it holds a lease (not between two chunks)
+            assert stalled.poll() is None, (tmp_path / "a.log").read_text()
+            assert time.monotonic() < deadline, "never caught holding a lease"
+            if figures(pg)["lapses"] == 0 or not leased_pending(pg):
+                time.sleep(0.01)
+                continue
+            stalled.send_signal(signal.SIGSTOP)
+            stopped_at = datetime.now(UTC)
+            time.sleep(0.5)  # a COMMIT it sent just before the stop still completes
+            held = leased_pending(pg)
+            if not held:
+                stalled.send_signal(signal.SIGCONT)
+        with pg.connect() as conn:
+            name = conn.execute(
+                text("SELECT name FROM wf_scheduler WHERE pid = :pid"), {"pid": stalled.pid}
+            ).scalar_one()
+        assert set(held.values()) == {name}
+        assert figures(pg)["lapses"] < n, "stopped too late"
+        for which in ("b", "c"):
+            others.append(
+                running_scheduler(url, tmp_path / f"{which}.log", "--chunk", "1000", **settings)
+            )
+        deadline = time.monotonic() + 180
+        while figures(pg)["fired"] < n:
+            assert time.monotonic() < deadline, diagnosis(pg)
+            assert all(p.poll() is None for p in others)
+            time.sleep(0.1)
+        all_fired_s = (datetime.now(UTC) - stopped_at).total_seconds()
+        with pg.connect() as conn:
+            takers = set(
+                conn.execute(
+                    text("SELECT DISTINCT locked_by FROM wf_timer WHERE id = ANY(:ids)"),
+                    {"ids": list(held)},
+                ).scalars()
+            )
+            last_fired = conn.execute(
+                text("SELECT max(fired_at) FROM wf_timer WHERE id = ANY(:ids)"),
+                {"ids": list(held)},
+            ).scalar_one()
+        assert name not in takers and len(takers) >= 1
+        taken_after = (last_fired - stopped_at).total_seconds()
+        stalled.send_signal(signal.SIGCONT)  # resumed: it finds its leases taken
+        time.sleep(3)
+        assert stalled.poll() is None, (tmp_path / "a.log").read_text()
+    finally:
+        for process in [stalled, *others]:
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.send_signal(signal.SIGINT)
+        for process in [stalled, *others]:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    assert figures(pg) == {
+        "lapsed": n,
+        "lapses": n,
+        "lapsed_once": n,
+        "fired": n,
+        "pending": 0,
+        "version_2": n,
+    }
+    bench_report(
+        "stopped scheduler",
+        json.dumps(
+            {
+                "timers": n,
+                "leased_by_stopped": len(held),
+                "lease_s": lease_s,
+                "its_timers_fired_after_stop_s": round(taken_after, 2),
+                "all_fired_after_stop_s": round(all_fired_s, 2),
+            }
+        ),
+    )
+    # Within the lease and one sweep of the others (interval 1 s; their start-up ~3 s).
+    assert taken_after < lease_s + 1 + 5, taken_after

@@ -14,8 +14,11 @@ from engine import queries
 from engine.clock import SimulatedClock
 from engine.db import make_engine
 from engine.definition import parse_definition
+from engine.durations import parse_duration
+from engine.incidents import list_incidents
 from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine
+from engine.specs import RetrySpec
 from engine.timers import TimerSweep, move_policy_timers
 
 PARCEL = """
@@ -212,8 +215,9 @@ def test_a_guarded_timer_event_fires_per_instance_and_a_refusal_does_not_abort(
     good = start(engine, "guarded", 2, ok=True)
     bad = start(engine, "guarded", 1, ok=False)
     now = START + timedelta(days=2)
-    report = TimerSweep(engine).sweep(now)
-    assert (report.fired, report.failed) == (2, 1)
+    once = RetrySpec(times=1, backoff=parse_duration("PT5M"))  # no second attempt
+    report = TimerSweep(engine, retry=once).sweep(now)
+    assert (report.fired, report.failed, report.retried) == (2, 1, 0)
     for iid in good:
         instance = queries.instance(engine.db, iid)
         assert instance is not None and instance["state"] == "checked"
@@ -226,6 +230,9 @@ def test_a_guarded_timer_event_fires_per_instance_and_a_refusal_does_not_abort(
     assert instance is not None and instance["state"] == "guarded"
     assert events_of(engine, refused) == ["start"]
     assert [t["status"] for t in queries.timers_of(engine.db, refused)] == ["failed"]
+    (incident,) = list_incidents(engine)
+    assert (incident.instance_id, incident.step, incident.attempts) == (refused, "check", 1)
+    assert "looks_right" in incident.error
 
 
 def test_a_timer_cancelled_by_leaving_does_not_fire(engine: Engine) -> None:

@@ -18,7 +18,15 @@ from web.extensions import domain_of
 from workflows.cards import apply_for_card
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
-OPEN = {"auth.login", "auth.language", "static", "healthz"}
+# /metrics has a guard of its own instead of a login (tests/web/test_metrics.py)
+OPEN = {
+    "auth.login",
+    "auth.language",
+    "static",
+    "health.healthz",
+    "health.readyz",
+    "health.metrics_page",
+}
 
 
 def make_app(url: str, **config: object) -> Flask:

@@ -54,7 +54,7 @@ class Stage:
         self.rng = random.Random(seed)
         self.clock = SimulatedClock(self.start)
         self.engine = Engine(engine.db, engine.processes.values(), engine.registry, self.clock)
-        self.sweeper = TimerSweep(self.engine)
+        self.sweeper = TimerSweep(self.engine, name="demo")  # the same data from the same seed
         self.agenda: list[tuple[datetime, int, Action]] = []
         self.sequence = itertools.count()
         self.card_numbers = itertools.count(1)

@@ -1,0 +1,256 @@
+"""Notices: what an event tells people, written to the outbox in the event's own transaction.
+
+Owns the notice texts (templates in Chinese and English with ``{name}`` placeholders: checked when
+a definition is loaded, filled when the event fires) and writing the ``wf_notice`` rows.
+``Engine.fire_in`` calls ``NoticeWriter.write`` after every transition whose event declares
+``notices:``, so each door (the API, a task, an import, a timer, a follow-up event) writes them,
+and an event that is rolled back leaves none. Delivering them is ``engine.outbox``'s job.
+
+A placeholder names one of:
+
+- ``{variables.path}``: an instance variable (after the event's actions ran);
+- ``{field}``: a field of the event's data (its ``fields:``, or the form of a task it ends);
+- ``{fact}``: a fact the domain registers (``Registry.add_fact``), computed from the variables,
+  the data and the time; a value with ``zh`` and ``en`` shows in each text's own language.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from string import Formatter
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.engine import Dialect
+
+from engine.models import Notice
+from engine.registry import Registry
+from engine.specs import EventSpec, NoticeSpec
+from engine.sqlexec import Prepared, Tx
+
+log = logging.getLogger(__name__)
+
+NOTICES: Table = Notice.__table__  # type: ignore[assignment]
+VARIABLES = "variables"
+MISSING = "—"
+"""What a placeholder shows when its value is missing (the notice is written all the same)."""
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
+
+
+@dataclass(frozen=True)
+class Template:
+    """A parsed text: literal pieces, each followed by a placeholder (or None at the end)."""
+
+    parts: tuple[tuple[str, str | None], ...]
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for _, name in self.parts if name is not None))
+
+
+def parse_template(text: str) -> Template:
+    """The placeholders of ``text`` (``{{`` and ``}}`` are literal braces).
+
+    Raises:
+        ValueError: an unmatched brace, a format spec or conversion (``{x:>3}``, ``{x!r}``), or a
+            placeholder that is neither a snake_case name nor ``variables.<dotted path>``.
+    """
+    parts: list[tuple[str, str | None]] = []
+    for literal, name, spec, conversion in Formatter().parse(text):
+        if name is None:
+            parts.append((literal, None))
+            continue
+        shown = "{" + name + "}"
+        if spec or conversion:
+            raise ValueError(f"placeholder {shown} may not carry a format or conversion")
+        if not _NAME.match(name) and not (
+            name.startswith(VARIABLES + ".") and _PATH.match(name[len(VARIABLES) + 1 :])
+        ):
+            raise ValueError(
+                f"placeholder {shown}: expected a name or variables.<dotted path>"
+                if name
+                else "an empty placeholder {}"
+            )
+        parts.append((literal, name))
+    return Template(tuple(parts))
+
+
+def unknown_placeholders(
+    template: Template, fields: Collection[str], has_fact: Any | None
+) -> list[str]:
+    """The placeholders of ``template`` that name no variable path, no field in ``fields`` and (if
+    ``has_fact`` is given) no registered fact."""
+    unknown = []
+    for name in template.placeholders:
+        if name.startswith(VARIABLES + ".") or name in fields:
+            continue
+        if has_fact is not None and not has_fact(name):
+            unknown.append(name)
+    return unknown
+
+
+def lookup(values: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted ``path`` in nested mappings; None when any step is missing."""
+    value: Any = values
+    for step in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(step)
+    return value
+
+
+def show(value: Any, lang: str) -> str:
+    """A value as a text in ``lang`` shows it."""
+    if value is None or value == "":
+        return MISSING
+    zh, en = getattr(value, "zh", None), getattr(value, "en", None)
+    if isinstance(zh, str) and isinstance(en, str):
+        return en if lang == "en" else zh
+    if isinstance(value, bool):
+        return ("yes" if value else "no") if lang == "en" else ("是" if value else "否")
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _stored(zh: str, en: str) -> Any:
+    return zh if zh == en else {"zh": zh, "en": en}
+
+
+class NoticeWriter:
+    """Writes an event's notices inside the caller's transaction.
+
+    Args:
+        registry: where the facts the texts name are found.
+        dialect: the database's, to compile the insert once.
+    """
+
+    def __init__(self, registry: Registry, dialect: Dialect) -> None:
+        self.registry = registry
+        columns = [c.name for c in NOTICES.columns if c.name != "id"]
+        self._insert = Prepared(insert(NOTICES).inline(), dialect, columns)
+        self._templates: dict[str, Template] = {}
+
+    def _template(self, text: str) -> Template:
+        found = self._templates.get(text)
+        if found is None:
+            found = self._templates[text] = parse_template(text)
+        return found
+
+    def write(
+        self,
+        tx: Tx,
+        spec: EventSpec,
+        *,
+        instance_id: int,
+        process: str,
+        variables: Mapping[str, Any],
+        data: Mapping[str, Any],
+        now: datetime,
+    ) -> int:
+        """Write the notices ``spec`` declares for one firing; the number written."""
+        rows = [
+            row
+            for notice in spec.notices
+            if (row := self.row(notice, spec, instance_id, process, variables, data, now))
+        ]
+        tx.many(self._insert, rows)
+        return len(rows)
+
+    def row(
+        self,
+        notice: NoticeSpec,
+        spec: EventSpec,
+        instance_id: int,
+        process: str,
+        variables: Mapping[str, Any],
+        data: Mapping[str, Any],
+        now: datetime,
+    ) -> dict[str, Any] | None:
+        """The outbox row of one notice."""
+        facts: dict[str, Any] = {}
+
+        def value(name: str) -> Any:
+            if name.startswith(VARIABLES + "."):
+                return lookup(variables, name[len(VARIABLES) + 1 :])
+            if name in data or not self.registry.has_fact(name):
+                return data.get(name)  # a field (one left out is missing)
+            if name not in facts:
+                facts[name] = self._fact(name, notice, instance_id, variables, data, now)
+            return facts[name]
+
+        texts: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        for lang in ("zh", "en"):
+            pieces = []
+            for literal, name in self._template(notice.text.get(lang)).parts:
+                pieces.append(literal)
+                if name is not None:
+                    shown = show(value(name), lang)
+                    pieces.append(shown)
+                    values.setdefault(name, {})[lang] = shown
+            texts[lang] = "".join(pieces)
+        recipient = lookup(variables, notice.to)
+        return {
+            "instance_id": instance_id,
+            "process": process,
+            "event": spec.name,
+            "kind": notice.kind,
+            "recipient": None if recipient is None else str(recipient),
+            "channel": notice.channel,
+            "text_zh": texts["zh"],
+            "text_en": texts["en"],
+            "data": {
+                name: _stored(shown.get("zh", MISSING), shown.get("en", MISSING))
+                for name, shown in values.items()
+            },
+            "status": "pending",
+            "attempts": 0,
+            "last_error": None,
+            "created_at": now,
+            "locked_by": None,
+            "lock_expires_at": None,
+            "delivered_at": None,
+        }
+
+    def _fact(
+        self,
+        name: str,
+        notice: NoticeSpec,
+        instance_id: int,
+        variables: Mapping[str, Any],
+        data: Mapping[str, Any],
+        now: datetime,
+    ) -> Any:
+        """A fact's value; a failing fact shows as missing and is logged (a notice must never
+        stop the event that causes it)."""
+        try:
+            return self.registry.get_fact(name)(variables, data, now)
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.warning(
+                "notice %s of instance %s: fact %r failed",
+                notice.kind,
+                instance_id,
+                name,
+                exc_info=True,
+            )
+            return None
+
+
+__all__ = [
+    "MISSING",
+    "NoticeWriter",
+    "Template",
+    "lookup",
+    "parse_template",
+    "show",
+    "unknown_placeholders",
+]

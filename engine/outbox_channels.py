@@ -1,0 +1,160 @@
+"""The channels the outbox delivers to, and the one place that reads a channel's spec.
+
+A channel has ``send(notice) -> None`` and raises when the receiver did not take the notice.
+``load_channel(spec)`` builds one from a spec (``SHEBAO_NOTICE_CHANNEL``):
+
+- ``log``: one log line per notice, the recipient masked (the demo, a dry run);
+- ``file:PATH``: one JSON line per notice appended to ``PATH`` (the demo's default, under the
+  service's instance folder), the recipient masked;
+- ``webhook:URL``: an HTTP ``POST`` of the notice as JSON (an SMS gateway, a partner bank's
+  endpoint) with ``Idempotency-Key: notice-<id>``; any answer but 2xx, or none within the
+  timeout, is a failed attempt. The receiver gets the real recipient, in the body only;
+- ``python:MODULE:FACTORY[:ARG]``: ``MODULE.FACTORY()`` (or ``FACTORY(ARG)``) returns the channel.
+
+Every notice carries its id, so a receiver that keeps the ids it has taken turns the worker's
+at-least-once sending into an exactly-once effect.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.outbox import Channel, OutboxNotice
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class ChannelError(Exception):
+    """A channel could not hand a notice over (the worker counts a failed attempt)."""
+
+
+def mask_recipient(value: str | None) -> str | None:
+    """A recipient as a log line or a demo file shows it: an ID number keeps its first 6 and
+    last 4 characters (``440604********9012``), anything short is hidden whole."""
+    if value is None:
+        return None
+    if len(value) < 11:
+        return "*" * len(value)
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+class LogChannel:
+    """Writes each notice as a log line (logger ``engine.outbox_channels``, level INFO)."""
+
+    def send(self, notice: OutboxNotice) -> None:
+        log.info(
+            "notice %s %s to %s: %s",
+            notice.key,
+            notice.kind,
+            mask_recipient(notice.recipient),
+            notice.text_zh,
+        )
+
+
+class FileChannel:
+    """Appends each notice as one JSON line to a file, in one ``write`` (lines of several
+    workers do not interleave)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def send(self, notice: OutboxNotice) -> None:
+        line = {
+            **notice.message(recipient=mask_recipient(notice.recipient)),
+            "sent_at": datetime.now(UTC).isoformat(),
+        }
+        data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+
+class WebhookChannel:
+    """POSTs each notice as JSON to ``url`` with ``Idempotency-Key: notice-<id>``."""
+
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("a webhook needs an http:// or https:// URL")
+        self.url = url
+        self.timeout = timeout
+        self.where = f"{parsed.scheme}://{parsed.hostname}"  # errors never show the path or query
+
+    def send(self, notice: OutboxNotice) -> None:
+        body = json.dumps(notice.message(), ensure_ascii=False).encode("utf-8")
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "Idempotency-Key": notice.key,
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
+                status = answer.status
+        except urllib.error.HTTPError as exc:
+            raise ChannelError(f"{self.where} answered HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ChannelError(f"{self.where} unreachable: {reason}") from None
+        if not 200 <= status < 300:
+            raise ChannelError(f"{self.where} answered HTTP {status}")
+
+
+def load_channel(spec: str, *, timeout: float = DEFAULT_TIMEOUT) -> Channel:
+    """The channel a spec names (see the module's docstring).
+
+    Raises:
+        ValueError: an unknown or malformed spec, or a factory that cannot be loaded.
+    """
+    kind, _, rest = spec.strip().partition(":")
+    if kind == "log" and not rest:
+        return LogChannel()
+    if kind == "file" and rest:
+        return FileChannel(rest)
+    if kind == "webhook" and rest:
+        return WebhookChannel(rest, timeout)
+    if kind == "python" and rest:
+        module_name, _, factory_rest = rest.partition(":")
+        factory_name, _, arg = factory_rest.partition(":")
+        try:
+            factory: Any = getattr(importlib.import_module(module_name), factory_name)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise ValueError(f"cannot load the channel factory {rest!r}: {exc}") from None
+        try:
+            channel = factory(arg) if arg else factory()
+        except (TypeError, ValueError, OSError) as exc:
+            raise ValueError(f"the channel factory {rest!r} failed: {exc}") from None
+        if not callable(getattr(channel, "send", None)):
+            raise ValueError(f"{rest!r} did not return a channel (an object with send())")
+        return channel  # type: ignore[no-any-return]
+    raise ValueError(
+        f"unknown notice channel {spec!r}: expected log, file:PATH, webhook:URL or "
+        "python:MODULE:FACTORY[:ARG]"
+    )
+
+
+__all__ = [
+    "ChannelError",
+    "FileChannel",
+    "LogChannel",
+    "WebhookChannel",
+    "load_channel",
+    "mask_recipient",
+]

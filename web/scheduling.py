@@ -1,0 +1,77 @@
+"""The scheduler as the service configures it: lease, default retry policy and notice delivery
+(``web.notices``) from ``SHEBAO_*`` settings (``shebao run`` and ``shebao scheduler`` build it here).
+
+| setting | default | meaning |
+|---|---|---|
+| ``SHEBAO_TIMER_LEASE_SECONDS`` | 300 | how long a scheduler's leased timers stay its own |
+| ``SHEBAO_TIMER_RETRIES`` | 3 | attempts of a failing timer step without its own ``retry:`` |
+| ``SHEBAO_TIMER_BACKOFF_SECONDS`` | 300 | pause after the first failed attempt (then doubled) |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from engine.durations import Duration
+from engine.scheduler import DEFAULT_INTERVAL, Outbox, Scheduler
+from engine.specs import RetrySpec
+from engine.timers import DEFAULT_CHUNK
+from web.extensions import engine_of
+from web.notices import worker_for
+
+DEFAULTS = {
+    "SHEBAO_TIMER_LEASE_SECONDS": 300,
+    "SHEBAO_TIMER_RETRIES": 3,
+    "SHEBAO_TIMER_BACKOFF_SECONDS": 300,
+}
+
+
+def _positive(config: Mapping[str, Any], name: str) -> int:
+    value = config.get(name, DEFAULTS[name])
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be at least 1, got {value!r}")
+    return number
+
+
+def timer_lease(config: Mapping[str, Any]) -> timedelta:
+    return timedelta(seconds=_positive(config, "SHEBAO_TIMER_LEASE_SECONDS"))
+
+
+def default_retry(config: Mapping[str, Any]) -> RetrySpec:
+    seconds = _positive(config, "SHEBAO_TIMER_BACKOFF_SECONDS")
+    backoff = Duration(text=f"PT{seconds}S", delta=timedelta(seconds=seconds))
+    return RetrySpec(times=_positive(config, "SHEBAO_TIMER_RETRIES"), backoff=backoff)
+
+
+def notice_worker(app: Flask) -> Outbox:
+    """The notice delivery worker the ``SHEBAO_NOTICE_*`` settings describe (``web.notices``)."""
+    return worker_for(app)
+
+
+def make_scheduler(
+    app: Flask,
+    *,
+    blocking: bool,
+    interval: float = DEFAULT_INTERVAL,
+    chunk: int = DEFAULT_CHUNK,
+) -> Scheduler:
+    """This process's scheduler with the service's settings."""
+    config = app.config
+    return Scheduler(
+        engine_of(app),
+        interval=interval,
+        chunk=chunk,
+        blocking=blocking,
+        policies_dir=config["SHEBAO_POLICIES"],
+        lease=timer_lease(config),
+        retry=default_retry(config),
+        outbox=notice_worker(app),
+    )
