@@ -3,9 +3,12 @@
 N enrollments of Hui'an 2023 wait in ``renewal_pending`` with a ``lapse`` timer due at the end of
 the payment period (seeded set-based, server side). (a) The engine: ``engine.scheduler.run_once``
 with the clock after the deadline, i.e. the real scheduler path (claim chunks, fire set-based,
-history with due and firing times, timers marked fired). (b) The floor, on a database seeded the
-same way: one ``INSERT INTO wf_history SELECT ...`` plus one ``UPDATE ... WHERE state = ... AND
-due_at <= ...`` doing the same rows. The last line is one JSON object.
+history with due and firing times, timers marked fired, the lapse notice written to the outbox).
+(b) The floor, on a database seeded the same way: one ``INSERT INTO wf_notice SELECT ...`` (the
+notice's texts as the engine renders them), one ``INSERT INTO wf_history SELECT ...``, one
+``UPDATE wf_instance ... WHERE state = ... AND due_at <= ...`` and one ``UPDATE wf_timer`` marking
+the timers fired: the same end state, without the engine's lease (its own committed step, so that
+a scheduler that hangs loses its timers) or its chunks. The last line is one JSON object.
 
 Usage: python -m benchmarks.deadline_sweep [--rows N] [--chunk N] [--postgres URL]
 """
@@ -13,6 +16,7 @@ Usage: python -m benchmarks.deadline_sweep [--rows N] [--chunk N] [--postgres UR
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import time
 from datetime import UTC, datetime, timedelta
@@ -57,6 +61,21 @@ _SEED_TIMERS = (
     "created_at) SELECT id, 'enrollment', :state, 'lapse', :due, 'pending', :ref, :created "
     "FROM wf_instance WHERE id > :after_id"
 )
+_RECIPIENT = {
+    "sqlite": "json_extract(i.variables, '$.id_number')",
+    "postgresql": "i.variables ->> 'id_number'",
+}
+# The lapse notice (definitions/enrollment.yaml) each lapsed year writes to the outbox, its texts
+# as the engine renders them for Hui'an 2023.
+_FLOOR_NOTICES = (
+    "INSERT INTO wf_notice (instance_id, process, event, kind, recipient, channel, text_zh, "
+    "text_en, data, status, attempts, created_at) "
+    "SELECT t.instance_id, 'enrollment', 'lapse', 'year_lapsed', {recipient}, 'sms', :zh, :en, "
+    "{data}, 'pending', 0, :now "
+    "FROM wf_timer t JOIN wf_instance i ON i.id = t.instance_id "
+    "WHERE t.status = 'pending' AND t.due_at <= :now AND i.state = 'renewal_pending'"
+)
+_DATA = {"sqlite": ":data", "postgresql": "CAST(:data AS jsonb)"}
 _FLOOR = (
     "INSERT INTO wf_history (instance_id, process, event, from_state, to_state, actor, "
     "occurred_at, due_at) "
@@ -67,6 +86,8 @@ _FLOOR = (
     "UPDATE wf_instance SET state = 'lapsed', version = version + 1, updated_at = :now "
     "WHERE state = 'renewal_pending' AND id IN "
     "(SELECT instance_id FROM wf_timer WHERE status = 'pending' AND due_at <= :now)",
+    "UPDATE wf_timer SET status = 'fired', fired_at = :now, locked_by = 'floor' "
+    "WHERE status = 'pending' AND due_at <= :now",
 )
 
 
@@ -118,17 +139,38 @@ def run_engine(url: str, rows: int, chunk: int) -> tuple[float, int]:
     return elapsed, report.fired
 
 
+def lapse_notice_texts(url: str) -> dict[str, Any]:
+    """The lapse notice's texts and shown values, as the engine renders them for a seeded year."""
+    engine = build_engine(url, str(DEFINITIONS), str(POLICIES), clock=SimulatedClock(AFTER))
+    spec = engine.definition("enrollment").events["lapse"]
+    variables = {"id_number": "p1", "policy": POLICY, "region": "huian"}
+    row = engine.notices.row(spec.notices[0], spec, 1, "enrollment", variables, {}, AFTER)
+    engine.db.dispose()
+    assert row is not None
+    return {"zh": row["text_zh"], "en": row["text_en"], "data": json.dumps(row["data"])}
+
+
 def run_floor(url: str, rows: int) -> float:
+    """The same rows set-based: the lapse notices, the history, the instances moved, the timers
+    marked fired."""
     db = make_engine(url)
     seed_due_enrollments(db, rows)
+    dialect = db.dialect.name
+    notices = _FLOOR_NOTICES.format(recipient=_RECIPIENT[dialect], data=_DATA[dialect])
+    texts = lapse_notice_texts(url)
     began = time.perf_counter()
     with db.begin() as conn:
-        if db.dialect.name == "sqlite":
+        if dialect == "sqlite":
             conn.exec_driver_sql("SELECT 1")  # BEGIN: pysqlite starts it lazily
-        changed = [conn.execute(_times(sql), {"now": AFTER}).rowcount for sql in _FLOOR]
+        changed = [
+            conn.execute(_times(sql), {"now": AFTER, **texts}).rowcount
+            if sql is notices
+            else conn.execute(_times(sql), {"now": AFTER}).rowcount
+            for sql in (notices, *_FLOOR)
+        ]
     elapsed = time.perf_counter() - began
     db.dispose()
-    if changed != [rows, rows]:
+    if changed != [rows] * 4:
         raise SystemExit(f"the floor changed {changed} rows, expected {rows} each")
     return elapsed
 

@@ -16,6 +16,7 @@ A placeholder names one of:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Collection, Mapping
@@ -25,13 +26,14 @@ from decimal import Decimal
 from string import Formatter
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import String, Table, Text, bindparam, cast, insert, literal_column, select
 from sqlalchemy.engine import Dialect
 
 from engine.models import Notice
 from engine.registry import Registry
 from engine.specs import EventSpec, NoticeSpec
 from engine.sqlexec import Prepared, Tx
+from engine.statements import InIds, instances
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,13 @@ def show(value: Any, lang: str) -> str:
     return str(value)
 
 
+def _hashable(value: Any) -> Any:
+    """A variable's value as part of a cache key (lists and mappings by their JSON text)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def _stored(zh: str, en: str) -> Any:
     return zh if zh == en else {"zh": zh, "en": en}
 
@@ -138,6 +147,9 @@ class NoticeWriter:
         columns = [c.name for c in NOTICES.columns if c.name != "id"]
         self._insert = Prepared(insert(NOTICES).inline(), dialect, columns)
         self._templates: dict[str, Template] = {}
+        self._uses: dict[NoticeSpec, tuple[str, ...] | None] = {}
+        self._batch_inserts: dict[tuple[str, ...], Prepared] = {}
+        self._dialect = dialect
 
     def _template(self, text: str) -> Template:
         found = self._templates.get(text)
@@ -165,6 +177,92 @@ class NoticeWriter:
         tx.many(self._insert, rows)
         return len(rows)
 
+    def write_batch(
+        self,
+        tx: Tx,
+        spec: EventSpec,
+        process: str,
+        variables_of: Mapping[int, Mapping[str, Any]],
+        now: datetime,
+    ) -> int:
+        """Write the notices ``spec`` declares for many instances that the same event moved at
+        once (the timer sweep: no event data). When every placeholder of a notice's texts is a
+        fact that declared the variables it uses, its texts are rendered once per distinct value
+        of those variables and written by one ``INSERT ... SELECT`` per value (the recipient read
+        from the instance's variables in SQL); otherwise row by row."""
+        written = 0
+        for notice in spec.notices:
+            uses = self._batch_uses(notice)
+            if uses is None:
+                rows = [
+                    row
+                    for iid, variables in variables_of.items()
+                    if (row := self.row(notice, spec, iid, process, variables, {}, now))
+                ]
+                tx.many(self._insert, rows)
+                written += len(rows)
+                continue
+            groups: dict[tuple[Any, ...], list[int]] = {}
+            for iid, variables in variables_of.items():
+                key = tuple(_hashable(variables.get(u)) for u in uses)
+                groups.setdefault(key, []).append(iid)
+            statement = self._batch_insert(notice)
+            for iids in groups.values():
+                texts, stored = self._render(notice, iids[0], variables_of[iids[0]], {}, now)
+                written += tx.run(
+                    statement,
+                    {
+                        "iids": iids,
+                        "b_process": process,
+                        "b_event": spec.name,
+                        "b_kind": notice.kind,
+                        "b_channel": notice.channel,
+                        "b_zh": texts["zh"],
+                        "b_en": texts["en"],
+                        "b_data": stored,
+                        "b_now": now,
+                    },
+                )
+        return written
+
+    def _batch_insert(self, notice: NoticeSpec) -> Prepared:
+        """``INSERT INTO wf_notice ... SELECT`` over the instances of a batch with one text."""
+        path = tuple(notice.to.split("."))
+        if path not in self._batch_inserts:
+            columns = NOTICES.c
+            source = select(
+                instances.c.id,
+                cast(bindparam("b_process"), String),
+                cast(bindparam("b_event"), String),
+                cast(bindparam("b_kind"), String),
+                instances.c.variables[path].as_string(),
+                cast(bindparam("b_channel"), String),
+                cast(bindparam("b_zh"), Text),
+                cast(bindparam("b_en"), Text),
+                bindparam("b_data", type_=columns.data.type),
+                literal_column("'pending'"),
+                literal_column("0"),
+                bindparam("b_now", type_=columns.created_at.type),
+            ).where(InIds(instances.c.id, "iids"))
+            names = [
+                "instance_id",
+                "process",
+                "event",
+                "kind",
+                "recipient",
+                "channel",
+                "text_zh",
+                "text_en",
+                "data",
+                "status",
+                "attempts",
+                "created_at",
+            ]
+            self._batch_inserts[path] = Prepared(
+                insert(NOTICES).from_select(names, source), self._dialect
+            )
+        return self._batch_inserts[path]
+
     def row(
         self,
         notice: NoticeSpec,
@@ -174,8 +272,69 @@ class NoticeWriter:
         variables: Mapping[str, Any],
         data: Mapping[str, Any],
         now: datetime,
+        batch: dict[Any, Any] | None = None,
     ) -> dict[str, Any] | None:
-        """The outbox row of one notice."""
+        """The outbox row of one notice. ``batch``: a cache shared by the rows of one batch
+        (``write_batch``): when every placeholder of the texts is a fact that declared the
+        variables it uses, the texts are rendered once per distinct value of those variables."""
+        uses = self._batch_uses(notice) if batch is not None and not data else None
+        if batch is not None and uses is not None:
+            key = (notice.kind, spec.name, *(_hashable(variables.get(u)) for u in uses))
+            rendered = batch.get(key)
+            if rendered is None:
+                rendered = batch[key] = self._render(notice, instance_id, variables, data, now)
+        else:
+            rendered = self._render(notice, instance_id, variables, data, now)
+        texts, stored = rendered
+        recipient = lookup(variables, notice.to)
+        return {
+            "instance_id": instance_id,
+            "process": process,
+            "event": spec.name,
+            "kind": notice.kind,
+            "recipient": None if recipient is None else str(recipient),
+            "channel": notice.channel,
+            "text_zh": texts["zh"],
+            "text_en": texts["en"],
+            "data": stored,
+            "status": "pending",
+            "attempts": 0,
+            "last_error": None,
+            "created_at": now,
+            "locked_by": None,
+            "lock_expires_at": None,
+            "delivered_at": None,
+        }
+
+    def _batch_uses(self, notice: NoticeSpec) -> tuple[str, ...] | None:
+        """The variables the notice's texts depend on, when every placeholder is a fact that
+        declared them (None: the texts must be rendered per instance)."""
+        if notice not in self._uses:
+            names = {
+                name
+                for lang in ("zh", "en")
+                for name in self._template(notice.text.get(lang)).placeholders
+            }
+            uses: set[str] = set()
+            for name in names:
+                declared = self.registry.fact_uses(name) if self.registry.has_fact(name) else None
+                if declared is None:
+                    self._uses[notice] = None
+                    break
+                uses.update(declared)
+            else:
+                self._uses[notice] = tuple(sorted(uses))
+        return self._uses[notice]
+
+    def _render(
+        self,
+        notice: NoticeSpec,
+        instance_id: int,
+        variables: Mapping[str, Any],
+        data: Mapping[str, Any],
+        now: datetime,
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        """The notice's texts in Chinese and English, and the values shown in them."""
         facts: dict[str, Any] = {}
 
         def value(name: str) -> Any:
@@ -198,28 +357,11 @@ class NoticeWriter:
                     pieces.append(shown)
                     values.setdefault(name, {})[lang] = shown
             texts[lang] = "".join(pieces)
-        recipient = lookup(variables, notice.to)
-        return {
-            "instance_id": instance_id,
-            "process": process,
-            "event": spec.name,
-            "kind": notice.kind,
-            "recipient": None if recipient is None else str(recipient),
-            "channel": notice.channel,
-            "text_zh": texts["zh"],
-            "text_en": texts["en"],
-            "data": {
-                name: _stored(shown.get("zh", MISSING), shown.get("en", MISSING))
-                for name, shown in values.items()
-            },
-            "status": "pending",
-            "attempts": 0,
-            "last_error": None,
-            "created_at": now,
-            "locked_by": None,
-            "lock_expires_at": None,
-            "delivered_at": None,
+        stored = {
+            name: _stored(shown.get("zh", MISSING), shown.get("en", MISSING))
+            for name, shown in values.items()
         }
+        return texts, stored
 
     def _fact(
         self,

@@ -134,6 +134,7 @@ class Registry:
         self._periodic: dict[str, PeriodicJob] = {}
         self._field_checks: dict[str, FieldCheck] = {}
         self._facts: dict[str, NoticeFact] = {}
+        self._fact_uses: dict[str, tuple[str, ...]] = {}
 
     def guard(self, name: str) -> Callable[[Guard], Guard]:
         """Decorator: register ``fn`` as the guard called ``name``."""
@@ -197,11 +198,22 @@ class Registry:
     def periodic_jobs(self) -> dict[str, PeriodicJob]:
         return dict(self._periodic)
 
-    def add_fact(self, name: str, fn: NoticeFact) -> None:
-        """Register ``fn`` as the fact called ``name``, which notice texts may show (``{name}``)."""
+    def add_fact(self, name: str, fn: NoticeFact, uses: tuple[str, ...] | None = None) -> None:
+        """Register ``fn`` as the fact called ``name``, which notice texts may show (``{name}``).
+
+        ``uses``: the instance variables the fact depends on, and nothing else (not the event's
+        data, not the time); a batch of notices (the timer sweep) then computes it once per
+        distinct value of those variables instead of once per notice.
+        """
         if name in self._facts and self._facts[name] is not fn:
             raise ValueError(f"fact {name!r} registered twice")
         self._facts[name] = fn
+        if uses is not None:
+            self._fact_uses[name] = tuple(uses)
+
+    def fact_uses(self, name: str) -> tuple[str, ...] | None:
+        """The variables the fact depends on alone, if it said so (``add_fact(uses=...)``)."""
+        return self._fact_uses.get(name)
 
     def has_fact(self, name: str) -> bool:
         return name in self._facts

@@ -371,19 +371,8 @@ class TimerSweep:
         now: datetime,
     ) -> None:
         """The event's notices for the whole group: one read of the variables, one insert."""
-        variables = {r.id: r.variables for r in tx.all(self.sql.variables, {"iids": iids})}
-        writer = self.engine.notices
-        rows = [
-            row
-            for iid in iids
-            for notice in spec.notices
-            if (
-                row := writer.row(
-                    notice, spec, iid, definition.key, variables.get(iid) or {}, {}, now
-                )
-            )
-        ]
-        tx.many(writer._insert, rows)  # noqa: SLF001 - the writer's compiled insert
+        variables = {r.id: r.variables or {} for r in tx.all(self.sql.variables, {"iids": iids})}
+        self.engine.notices.write_batch(tx, spec, definition.key, variables, now)
 
     def _leave(
         self,

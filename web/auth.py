@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     Blueprint,
@@ -276,7 +276,10 @@ def _require_login() -> ResponseReturnValue | None:
     if sessions.was_dead():
         flash(i18n.t("session_expired"), "error")
     if request.method in ("GET", "HEAD"):
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        back = request.full_path.rstrip("?")
+        if ID_LIKE.search(unquote(back)):  # never carry an ID number into another URL
+            back = request.path if not ID_LIKE.search(unquote(request.path)) else "/"
+        return redirect(url_for("auth.login", next=back))
     return render_template("error.html", message=i18n.t("login_needed"), code=401), 401
 
 

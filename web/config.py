@@ -61,6 +61,26 @@ DATABASE_VARIABLES = {
 DEFAULT_RETRY_AFTER_S = 5
 
 
+def number_setting(
+    config: Mapping[str, Any], name: str, default: float, *, minimum: float = 0
+) -> float:
+    """A numeric setting (``SHEBAO_*``): ``default`` when unset or blank.
+
+    Raises:
+        ValueError: not a number, or below ``minimum`` (naming the setting).
+    """
+    raw = config.get(name)
+    if raw is None or str(raw).strip() == "":
+        return default
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
 def _whole_number(name: str, value: Any) -> int:
     try:
         number = int(str(value).strip())

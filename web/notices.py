@@ -17,10 +17,8 @@ pages show it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from flask import Flask, current_app
 
@@ -34,6 +32,7 @@ from engine.outbox import (
 )
 from engine.outbox_channels import DEFAULT_TIMEOUT, load_channel
 from engine.outbox_queries import NoticeRow
+from web.config import number_setting
 from web.extensions import engine_of
 from web.log_masking import mask_text
 
@@ -49,19 +48,6 @@ def notice_text(notice: NoticeRow | str, lang: str) -> str:
 def default_channel(instance_path: str) -> str:
     """The demo's channel: a JSON-lines file in the instance folder."""
     return f"file:{Path(instance_path) / 'notices.jsonl'}"
-
-
-def _number(config: Mapping[str, Any], name: str, default: float, *, minimum: float) -> float:
-    raw = config.get(name)
-    if raw is None or str(raw).strip() == "":
-        return default
-    try:
-        value = float(str(raw).strip())
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum:g}, got {raw!r}")
-    return value
 
 
 def worker_for(
@@ -80,7 +66,7 @@ def worker_for(
     target = app or current_app
     config = target.config
     spec = channel or config.get("SHEBAO_NOTICE_CHANNEL") or default_channel(target.instance_path)
-    timeout = _number(config, "SHEBAO_NOTICE_WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT, minimum=0.1)
+    timeout = number_setting(config, "SHEBAO_NOTICE_WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT, minimum=0.1)
     seconds = {
         "lease": ("SHEBAO_NOTICE_LEASE_SECONDS", DEFAULT_LEASE, 1.0),
         "backoff": ("SHEBAO_NOTICE_BACKOFF_SECONDS", DEFAULT_BACKOFF, 0.0),
@@ -88,7 +74,7 @@ def worker_for(
     }
     durations = {
         key: timedelta(
-            seconds=_number(config, var, default.total_seconds(), minimum=minimum),
+            seconds=number_setting(config, var, default.total_seconds(), minimum=minimum),
         )
         for key, (var, default, minimum) in seconds.items()
     }
@@ -97,9 +83,9 @@ def worker_for(
         engine_of(target),
         load_channel(str(spec), timeout=timeout),
         name=name,
-        batch=int(_number(config, "SHEBAO_NOTICE_BATCH", DEFAULT_BATCH, minimum=1)),
+        batch=int(number_setting(config, "SHEBAO_NOTICE_BATCH", DEFAULT_BATCH, minimum=1)),
         max_attempts=int(
-            _number(config, "SHEBAO_NOTICE_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, minimum=1)
+            number_setting(config, "SHEBAO_NOTICE_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, minimum=1)
         ),
         **durations,
     )

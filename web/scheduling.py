@@ -20,6 +20,7 @@ from engine.durations import Duration
 from engine.scheduler import DEFAULT_INTERVAL, Outbox, Scheduler
 from engine.specs import RetrySpec
 from engine.timers import DEFAULT_CHUNK
+from web.config import number_setting
 from web.extensions import engine_of
 from web.notices import worker_for
 
@@ -31,14 +32,7 @@ DEFAULTS = {
 
 
 def _positive(config: Mapping[str, Any], name: str) -> int:
-    value = config.get(name, DEFAULTS[name])
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
-    if number < 1:
-        raise ValueError(f"{name} must be at least 1, got {value!r}")
-    return number
+    return int(number_setting(config, name, DEFAULTS[name], minimum=1))
 
 
 def timer_lease(config: Mapping[str, Any]) -> timedelta:

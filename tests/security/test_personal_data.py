@@ -312,3 +312,17 @@ def test_the_session_scan_finds_a_full_id_number_in_a_response_or_a_log_line(
     assert "response to GET /echo (200)" in caught[0] and "test_the_session_scan" in caught[0]
     assert "a log line" in caught[1]
     no_full_number("\n".join(caught), ALICE, BOB)  # the report masks what it found
+
+
+def test_the_login_redirect_never_carries_an_id_number(app: Flask) -> None:
+    """A page asked for without a session sends the browser to the login page with the page to
+    come back to; an ID number in that page's address (a search typed into a URL, a pasted
+    link) is left out, so it reaches no second URL, access log or browser history."""
+    person = make_id_number("440604", date(1990, 5, 17), 21)
+    client = app.test_client()
+    for path in (f"/inbox/?q={person}", f"/inbox/{person}", f"/processes/?x=1&id={person}"):
+        answer = client.get(path)
+        assert answer.status_code == 302
+        assert person not in answer.location, path
+    plain = client.get("/inbox/?kind=activate_card")
+    assert "kind%3Dactivate_card" in plain.location or "kind=activate_card" in plain.location

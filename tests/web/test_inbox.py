@@ -7,11 +7,10 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pyotp
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
-from sqlalchemy import insert, select
+from sqlalchemy import insert
+from staff_login import client_for
 
 from engine import queries
 from engine import statements as st
@@ -19,7 +18,7 @@ from engine.clock import SimulatedClock
 from engine.runtime import Engine
 from web import inbox_queries as iq
 from web.app import create_app, engine_of
-from web.auth import create_user, users
+from web.auth import create_user
 from web.extensions import domain_of
 from web.mfa import enroll
 from workflows.cards import apply_for_card
@@ -73,24 +72,6 @@ def card_awaiting_activation(app: Flask, person: str = PERSON, bank: str = "icbc
 
 def open_task(engine: Engine, instance_id: int) -> int:
     return int(queries.tasks_of(engine.db, instance_id, "open")[0]["id"])
-
-
-def client_for(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    answer = client.post("/login", data={"username": username, "password": "pw"})
-    if answer.location == "/login/code":
-        answer = client.post("/login/code", data={"code": totp_code(app, username)})
-    assert answer.status_code == 302
-    return client
-
-
-def totp_code(app: Flask, username: str) -> str:
-    """The code of the user's second factor at the engine clock's time (supervisors have one)."""
-    with engine_of(app).db.connect() as conn:
-        secret = conn.execute(
-            select(users.c.totp_secret).where(users.c.username == username)
-        ).scalar_one()
-    return pyotp.TOTP(secret).at(engine_of(app).clock.now())
 
 
 def test_a_teller_sees_the_tasks_of_their_bank_only(app: Flask) -> None:

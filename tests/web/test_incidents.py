@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import pyotp
 import pytest
 from flask import Flask
 from sqlalchemy import insert, select
+from staff_login import client_for
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -19,7 +18,7 @@ from engine.models import Timer
 from engine.scheduler import run_once
 from web.api_tokens import create_token
 from web.app import create_app, engine_of
-from web.auth import create_user, users
+from web.auth import create_user
 from web.cli import main
 from web.extensions import domain_of
 from web.mfa import enroll
@@ -28,22 +27,6 @@ from workflows.identity import make_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 TIMERS = Timer.__table__
-
-
-def client_for(app: Flask, username: str) -> Any:
-    client = app.test_client()
-    answer = client.post("/login", data={"username": username, "password": "pw"})
-    if answer.location == "/login/code":
-        client.post("/login/code", data={"code": totp_code(app, username)})
-    return client
-
-
-def totp_code(app: Flask, username: str) -> str:
-    with engine_of(app).db.connect() as conn:
-        secret = conn.execute(
-            select(users.c.totp_secret).where(users.c.username == username)
-        ).scalar_one()
-    return str(pyotp.TOTP(secret).at(engine_of(app).clock.now()))
 
 
 @pytest.fixture

@@ -172,6 +172,9 @@ def test_the_sweep_tells_those_whose_year_lapsed(app: Flask, clock: SimulatedClo
             "February 2022 and you have not paid: your cover for 2022 has lapsed.",
         )
     ]
+    # The sweep writes them set-based: the recipient comes from the year's variables in SQL.
+    [notice] = list_notices(engine_of(app), instance_ids=[enrollment])
+    assert (notice.recipient, notice.status, notice.event) == (BOB, "pending", "lapse")
 
 
 # -- where they show ----------------------------------------------------------------------------

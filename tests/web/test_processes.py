@@ -7,16 +7,14 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pyotp
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
-from sqlalchemy import select
+from staff_login import client_for
 
 from engine import queries
 from engine.clock import SimulatedClock
 from web.app import create_app, engine_of
-from web.auth import create_user, users
+from web.auth import create_user
 from web.extensions import domain_of
 from web.mfa import enroll
 from workflows.cards import apply_for_card
@@ -52,23 +50,6 @@ def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
             engine.fire(card.instance_id, event)
     yield app
     engine.db.dispose()
-
-
-def client_for(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    answer = client.post("/login", data={"username": username, "password": "pw"})
-    if answer.location == "/login/code":
-        client.post("/login/code", data={"code": totp_code(app, username)})
-    return client
-
-
-def totp_code(app: Flask, username: str) -> str:
-    """The code of the user's second factor at the engine clock's time (supervisors have one)."""
-    with engine_of(app).db.connect() as conn:
-        secret = conn.execute(
-            select(users.c.totp_secret).where(users.c.username == username)
-        ).scalar_one()
-    return pyotp.TOTP(secret).at(engine_of(app).clock.now())
 
 
 def test_only_supervisors_open_the_process_pages(app: Flask) -> None:
