@@ -135,3 +135,50 @@ def test_a_clerk_keeps_one_card_of_a_person_with_several(
     cards = queries.by_business_key(db, "card", review["variables"]["card_key"])  # type: ignore[index]
     usable = engine_of(site.app).definition("card").tagged("usable")
     assert [card for card, state in cards if state in usable] == [int(keep)]
+
+
+def test_a_supervisor_retries_an_incident_from_its_page(
+    page: Any, site: Any, screenshots: Path
+) -> None:
+    """A timer step that cannot succeed shows on the incidents page and as ⚠ on the diagram;
+    Retry puts it back (the row leaves the open list)."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from engine.models import Timer
+    from engine.scheduler import run_once
+
+    engine = engine_of(site.app)
+    timers = Timer.__table__
+    now = engine.clock.now()
+    with engine.db.begin() as conn:
+        conn.execute(
+            insert(timers).values(
+                instance_id=site.card_id,
+                process="card",
+                state="awaiting_activation",
+                event="renamed_event",
+                due_at=now - timedelta(days=1),
+                status="pending",
+                created_at=now - timedelta(days=2),
+            )
+        )
+    assert run_once(engine).failed == 1
+    log_in(page, site, "boss")
+    page.click("nav a[href='/processes/incidents']")
+    page.wait_for_url(re.compile(r"/processes/incidents$"))
+    row = page.locator("#incident-list tbody tr").filter(has_text="renamed_event")
+    assert row.count() == 1 and "does not leave card" in row.inner_text()
+    page.screenshot(path=str(screenshots / "incidents.png"), full_page=True)
+    page.goto(f"{site.url}/processes/card")
+    trouble = page.locator('#state-counts tr[data-state="awaiting_activation"] .incidents')
+    assert "⚠" in trouble.inner_text()
+    assert "⚠" in page.locator("#live-diagram g#state_awaiting_activation").text_content()
+    page.goto(f"{site.url}/processes/incidents")
+    page.locator("#incident-list tbody tr").filter(has_text="renamed_event").locator(
+        "button.primary"
+    ).click()
+    page.wait_for_url(re.compile(r"/processes/incidents$"))
+    assert "重试" in page.locator(".flash.success").inner_text()
+    assert page.locator("#incident-list tbody tr").filter(has_text="renamed_event").count() == 0
