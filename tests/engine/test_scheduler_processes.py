@@ -56,16 +56,18 @@ def scheduler(url: str, *args: str, now: str = AFTER) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_sessions_to_end(db: SqlEngine) -> None:
-    """Until the server has closed the killed process's sessions (it notices on its next read)."""
+def wait_for_sessions_to_end(db: SqlEngine, pid: int) -> None:
+    """Until the server has closed the killed process's sessions (it notices on its next read):
+    named by ``PGAPPNAME``, or by the scheduler once it swept (its name holds its pid)."""
     query = text(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND (application_name = :name OR application_name LIKE 'shebao-scheduler %')"
+        "AND (application_name = :name OR application_name LIKE :swept)"
     )
+    names = {"name": APP_NAME, "swept": f"shebao-scheduler %:{pid}:%"}
     deadline = time.monotonic() + 60
     while True:
         with db.connect() as conn:
-            if conn.execute(query, {"name": APP_NAME}).scalar_one() == 0:
+            if conn.execute(query, names).scalar_one() == 0:
                 return
         assert time.monotonic() < deadline, "the killed scheduler's session is still open"
         time.sleep(0.05)
@@ -119,7 +121,7 @@ def test_a_sweep_killed_mid_way_leaves_whole_chunks_and_a_restart_finishes(pg: S
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
-    wait_for_sessions_to_end(pg)  # a COMMIT sent just before the kill still completes
+    wait_for_sessions_to_end(pg, process.pid)  # a COMMIT sent just before the kill completes
 
     half = figures(pg)
     assert 0 < half["lapses"] < n, "killed too late to test a partial sweep"
