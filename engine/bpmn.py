@@ -135,11 +135,11 @@ class _Writer:
     def process(self, root: ET.Element) -> None:
         attrs = {"id": f"process_{self.d.key}", "isExecutable": "true"}
         if self.dialect == CAMUNDA:
-            attrs.update(camunda.process_attrs())
+            attrs.update(camunda.process_attrs(self.d.history_ttl))
         process = _sub(root, "bpmn", "process", **attrs)
         self.named(process, self.d.label)
         extensions = self.extensions(process)
-        ext.write_process(extensions, self.d.version, self.lang, self.policy_id)
+        ext.write_process(extensions, self.d.version, self.lang, self.policy_id, self.d.history_ttl)
         for event in self.d.events.values():
             ext.write_event(extensions, event)
         for node in self.model.nodes.values():

@@ -57,8 +57,11 @@ def definitions_attrs() -> dict[str, str]:
     return {m("executionPlatform"): PLATFORM, m("executionPlatformVersion"): PLATFORM_VERSION}
 
 
-def process_attrs() -> dict[str, str]:
-    return {c("historyTimeToLive"): HISTORY_TIME_TO_LIVE}
+def process_attrs(history_ttl: Duration | None = None) -> dict[str, str]:
+    """The process's ``historyTimeToLive``: its definition's ``history_ttl`` in days, else ten
+    years."""
+    days = f"P{history_ttl.delta.days}D" if history_ttl is not None else HISTORY_TIME_TO_LIVE
+    return {c("historyTimeToLive"): days}
 
 
 def due_date(due: Duration) -> str:

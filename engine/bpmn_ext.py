@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
 
+from engine.durations import Duration
 from engine.specs import (
     EventSpec,
     Fact,
@@ -51,8 +52,17 @@ def _element(parent: ET.Element, name: str, attrs: dict[str, str]) -> ET.Element
 # -- writing -----------------------------------------------------------------------------------
 
 
-def write_process(parent: ET.Element, version: int, lang: str, policy: str | None) -> None:
-    _element(parent, "process", {"version": str(version), "lang": lang, "policy": policy or ""})
+def write_process(
+    parent: ET.Element,
+    version: int,
+    lang: str,
+    policy: str | None,
+    history_ttl: Duration | None = None,
+) -> None:
+    attrs = {"version": str(version), "lang": lang, "policy": policy or ""}
+    if history_ttl is not None:
+        attrs["history_ttl"] = history_ttl.text
+    _element(parent, "process", attrs)
 
 
 def write_event(parent: ET.Element, event: EventSpec) -> None:

@@ -131,6 +131,7 @@ class _Importer:
         meta = ext.find(process, "process")
         self.version = int(meta.get("version", "1")) if meta is not None else 1
         self.lang = meta.get("lang", "zh") if meta is not None else "zh"
+        self.history_ttl = meta.get("history_ttl") if meta is not None else None
         self.process = process
         messages = {m.get("id", ""): m.get("name", "") for m in root.findall(b_tag("message"))}
         self.r = Reader(process, self.lang, messages)
@@ -157,6 +158,7 @@ class _Importer:
             "initial": _one_or_many(self.initial()),
             "states": states,
             "events": self.events(found, list(states)),
+            **({"history_ttl": self.history_ttl} if self.history_ttl else {}),
         }
 
     def initial(self) -> list[str]:

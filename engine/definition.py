@@ -264,6 +264,14 @@ def _build_retry(reader: _Reader, value: Any, key: str) -> RetrySpec:
     return RetrySpec(times=times, backoff=backoff)
 
 
+def _history_ttl(reader: _Reader, value: Any) -> Duration:
+    """``history_ttl: P3650D``: whole days, as Camunda's ``historyTimeToLive`` counts them."""
+    ttl = reader.duration(value, "history_ttl")
+    if ttl.years or ttl.months or ttl.delta.total_seconds() % 86400 or ttl.delta.days < 1:
+        raise reader.fail("history_ttl", f"expected whole days (e.g. P3650D), got {value!r}")
+    return ttl
+
+
 def _policy_path(reader: _Reader, value: Any, key: str) -> str:
     if not isinstance(value, str) or not re.match(r"^[a-z_]+(\.[a-z_]+)+$", value):
         raise reader.fail(key, f"expected a dotted path, got {value!r}")
@@ -482,7 +490,9 @@ def parse_definition(
     reader = _Reader(source)
     data = reader.mapping(raw, "<document>")
     reader.only_keys(
-        data, "<document>", ("process", "version", "label", "initial", "states", "events")
+        data,
+        "<document>",
+        ("process", "version", "label", "initial", "states", "events", "history_ttl"),
     )
     key = reader.name(data.get("process"), "process")
     version = data.get("version")
@@ -519,6 +529,7 @@ def parse_definition(
         states=states,
         events=events,
         source=source,
+        history_ttl=_history_ttl(reader, data["history_ttl"]) if "history_ttl" in data else None,
         _outgoing=outgoing,
     )
 

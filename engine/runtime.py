@@ -116,6 +116,10 @@ class Engine(TaskOperations):
         """The latest version of every process, by key."""
         return dict(self._latest)
 
+    def all_definitions(self) -> list[ProcessDefinition]:
+        """Every loaded version of every process, by key and version."""
+        return [self._definitions[ident] for ident in sorted(self._definitions)]
+
     def definition(self, key: str, version: int | None = None) -> ProcessDefinition:
         found = self._latest.get(key) if version is None else self._definitions.get((key, version))
         if found is None:

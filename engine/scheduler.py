@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 JOB_ID = "shebao-timer-sweep"
 OUTBOX_JOB_ID = "shebao-notice-delivery"
+CLEANUP_JOB_ID = "shebao-history-cleanup"
+CLEANUP_EVERY_S = 300.0
 DEFAULT_INTERVAL = 30.0
 
 
@@ -117,6 +119,12 @@ class Outbox(Protocol):
     def run_once(self, now: datetime) -> Any: ...
 
 
+class Cleanup(Protocol):
+    """What the scheduler needs of the history cleanup (``engine.retention``)."""
+
+    def run_once(self, now: datetime | None = None) -> Any: ...
+
+
 class Scheduler:
     """One process's scheduler: an APScheduler interval job that sweeps due timers.
 
@@ -131,6 +139,9 @@ class Scheduler:
         lease: how long timers this scheduler leased stay its own (``engine.timers``).
         retry: the retry policy of timers whose definition names none.
         outbox: a notice delivery worker run after each sweep, if any.
+        cleanup: the history cleanup, run every five minutes while ``cleanup_window`` (wall
+            clock) is open; its budget keeps a run inside the window.
+        cleanup_window: when the cleanup may run (``engine.retention.Window``); None: any time.
         heartbeat: write this process's ``wf_scheduler`` row at every run.
     """
 
@@ -146,6 +157,8 @@ class Scheduler:
         retry: RetrySpec = DEFAULT_RETRY,
         outbox: Outbox | None = None,
         heartbeat: bool = True,
+        cleanup: Cleanup | None = None,
+        cleanup_window: Any = None,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
@@ -154,6 +167,8 @@ class Scheduler:
         self.sweeper = TimerSweep(engine, chunk, lease=lease, retry=retry)
         self.name = self.sweeper.name
         self.outbox = outbox
+        self.cleanup = cleanup
+        self.cleanup_window = cleanup_window
         self.heartbeat = Heartbeat(engine.db, self.name) if heartbeat else None
         self.watcher = PolicyWatcher(policies_dir) if policies_dir else None
         self.last: SweepReport | None = None
@@ -162,7 +177,7 @@ class Scheduler:
         kind = BlockingScheduler if blocking else BackgroundScheduler
         self.apscheduler: BaseScheduler = kind(
             jobstores={"default": MemoryJobStore()},  # per process: our timer table is the truth
-            executors={"default": ThreadPoolExecutor(max_workers=2)},  # sweep, delivery
+            executors={"default": ThreadPoolExecutor(max_workers=3)},  # sweep, notices, cleanup
             timezone=UTC,
         )
         self.apscheduler.add_job(
@@ -176,6 +191,17 @@ class Scheduler:
             next_run_time=datetime.now(UTC),  # catch-up: the first sweep runs at start-up
             replace_existing=True,
         )
+        if cleanup is not None:
+            self.apscheduler.add_job(
+                self.clean,
+                IntervalTrigger(seconds=max(interval, CLEANUP_EVERY_S), timezone=UTC),
+                id=CLEANUP_JOB_ID,
+                name="remove finished instances past their time to live",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+                replace_existing=True,
+            )
         if outbox is not None:
             self.apscheduler.add_job(
                 self.deliver,
@@ -254,6 +280,20 @@ class Scheduler:
             log.info("timer sweep: %s", report.as_dict())
         self._beat(report)
         return report
+
+    def clean(self) -> Any:
+        """One run of the cleanup job, inside its window only; an outage skips the run."""
+        if self.cleanup is None:
+            return None
+        if self.cleanup_window is not None and not self.cleanup_window.contains(datetime.now(UTC)):
+            return None
+        try:
+            return self.cleanup.run_once()
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("history cleanup skipped, the database is unavailable: %s", exc)
+            return None
 
     def deliver(self) -> Any:
         """One run of the delivery job: send the notices that are due; a database outage skips

@@ -176,6 +176,9 @@ class ProcessDefinition:
     events: Mapping[str, EventSpec]
     source: str = "<string>"
     _outgoing: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    history_ttl: Duration | None = None
+    """How long a finished instance and its history are kept (``history_ttl: P3650D``, in days
+    like Camunda's ``historyTimeToLive``); None: for ever."""
 
     def outgoing(self, state: str) -> tuple[str, ...]:
         """Names of the events allowed from ``state``, in file order."""

@@ -147,6 +147,7 @@ from web import (  # noqa: E402
     cli_api,
     cli_diagrams,
     cli_domain,
+    cli_history,
     cli_incidents,
     cli_notices,
     cli_people,
@@ -160,5 +161,6 @@ cli_diagrams.register(main)
 cli_domain.register(main)
 cli_scheduler.register(main)
 cli_incidents.register(main)
+cli_history.register(main)
 cli_notices.register(main)
 cli_web.register(main)

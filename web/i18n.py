@@ -27,6 +27,10 @@ WORDS: dict[str, Label] = {
     "processes": Label("流程监控", "Processes"),
     "overdue": Label("逾期工作", "Overdue work"),
     "incidents": Label("事件单", "Incidents"),
+    "history_ttl": Label("办结后历史保留", "History kept after an instance ends for"),
+    "days": Label("天", "days"),
+    "past_ttl": Label("已超期待清理", "past it, to be removed"),
+    "history_kept": Label("历史永久保留", "History kept for ever"),
     "incidents_open": Label("待处理事件单", "Open incidents"),
     "incidents_closed": Label("已关闭事件单", "Closed incidents"),
     "incident_note": Label(

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 
-from engine import diagram, incidents, queries
+from engine import diagram, incidents, queries, retention
 from engine.definition import ProcessDefinition
 from engine.errors import IncidentNotFound, IncidentNotOpen, UnknownProcess
 from engine.outbox_queries import list_notices
@@ -124,8 +124,12 @@ def index() -> ResponseReturnValue:
 def process(key: str) -> ResponseReturnValue:
     """One process: the live diagram (states clickable) and the counts per state."""
     definition = _definition(key)
-    live = live_diagram(engine_of(), definition, i18n.current_lang())
-    return render_template("processes/process.html", definition=definition, **live)
+    engine = engine_of()
+    live = live_diagram(engine, definition, i18n.current_lang())
+    past_ttl = retention.due_counts(engine, engine.clock.now()).get(key, 0)
+    return render_template(
+        "processes/process.html", definition=definition, past_ttl=past_ttl, **live
+    )
 
 
 @bp.get("/<key>/diagram.svg")
