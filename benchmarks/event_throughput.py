@@ -1,9 +1,10 @@
 """Event throughput: the engine firing card events against a bare-SQL floor, in one run.
 
 (a) the engine starts N card instances and fires produce, notify_holder and activate on each, one
-transaction per event, writing history, timers and tasks as in service; (b) the floor writes the
-same instance and history rows with bare driver statements (per event an UPDATE with the version
-check plus an INSERT into history, one transaction each). Both run on the same database (SQLite:
+transaction per event, writing history, timers, tasks and notices as in service; (b) the floor
+writes the same instance, history and notice rows with bare driver statements (per event an UPDATE
+with the version check plus an INSERT into history, and the card-ready notice of notify_holder,
+one transaction each). Both run on the same database (SQLite:
 WAL, synchronous=NORMAL, the migrated schema), alternating in rounds so that noise on the machine
 weighs on both alike. The last line is one JSON object.
 
@@ -64,6 +65,17 @@ _HISTORY = (
     "INSERT INTO wf_history (instance_id, process, event, from_state, to_state, actor, "
     "occurred_at, data) VALUES ({p}, 'card', {p}, {p}, {p}, {p}, {p}, {p})"
 )
+_NOTICE = (
+    "INSERT INTO wf_notice (instance_id, process, event, kind, recipient, channel, text_zh, "
+    "text_en, data, status, attempts, created_at) "
+    "VALUES ({p}, 'card', 'notify_holder', 'card_ready', {p}, 'sms', {p}, {p}, {p}, 'pending', 0, "
+    "{p})"
+)
+"""The notice ``notify_holder`` writes to the outbox (definitions/card.yaml): the same rows."""
+_READY = (
+    "您的社会保障卡已制作完成，请本人持身份证到工商银行网点领卡并激活。",
+    "Your card is ready.",
+)
 _PATH = (
     ("produce", "applied", "produced"),
     ("notify_holder", "produced", "awaiting_activation"),
@@ -89,7 +101,7 @@ class Floor:
             self.conn = psycopg.connect(dsn)
             self.param = "%s"
         self.cursor = self.conn.cursor()
-        self.sql = [s.format(p=self.param) for s in (_INSERT_INSTANCE, _UPDATE, _HISTORY)]
+        self.sql = [s.format(p=self.param) for s in (_INSERT_INSTANCE, _UPDATE, _HISTORY, _NOTICE)]
 
     def _begin(self) -> None:
         if self.sqlite:
@@ -102,7 +114,8 @@ class Floor:
             self.conn.commit()
 
     def run(self, people: range) -> float:
-        insert_instance, update, history = self.sql
+        insert_instance, update, history, notice = self.sql
+        shown = json.dumps({"bank": {"zh": "工商银行", "en": "ICBC"}}, ensure_ascii=False)
         numbers = [id_number(i) for i in people]
         began = time.perf_counter()
         for person in numbers:
@@ -124,6 +137,8 @@ class Floor:
                 self.cursor.execute(
                     history, (instance_id, event, source, target, "floor", now, None)
                 )
+                if event == "notify_holder":
+                    self.cursor.execute(notice, (instance_id, person, *_READY, shown, now))
                 self._commit()
         return time.perf_counter() - began
 
