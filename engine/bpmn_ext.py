@@ -61,7 +61,7 @@ def write_process(
 ) -> None:
     attrs = {"version": str(version), "lang": lang, "policy": policy or ""}
     if history_ttl is not None:
-        attrs["history_ttl"] = history_ttl.text
+        attrs["historyTtl"] = history_ttl.text
     _element(parent, "process", attrs)
 
 
@@ -215,7 +215,7 @@ def read_facts(element: ET.Element) -> tuple[Fact, ...]:
 # -- the moddle descriptor ---------------------------------------------------------------------
 
 _STRINGS = {
-    "process": ("version", "lang", "policy"),
+    "process": ("version", "lang", "policy", "historyTtl"),
     "event": ("name", "labelZh", "labelEn", "guards", "actions", "senders"),
     "state": ("tags",),
     "task": ("name", "labelZh", "labelEn", "scope", "due", "events"),

@@ -131,7 +131,7 @@ class _Importer:
         meta = ext.find(process, "process")
         self.version = int(meta.get("version", "1")) if meta is not None else 1
         self.lang = meta.get("lang", "zh") if meta is not None else "zh"
-        self.history_ttl = meta.get("history_ttl") if meta is not None else None
+        self.history_ttl = meta.get("historyTtl") if meta is not None else None
         self.process = process
         messages = {m.get("id", ""): m.get("name", "") for m in root.findall(b_tag("message"))}
         self.r = Reader(process, self.lang, messages)

@@ -274,3 +274,18 @@ class Notice(Base):
             postgresql_where=text("status = 'pending'"),
         ),
     )
+
+
+class PolicyChange(Base):
+    """A policy date that changed under pending timers (Foshan moved 2022's period end to 28
+    February): who and when, the date before and after, and how many timers moved with it."""
+
+    __tablename__ = "wf_policy_change"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(128))
+    policy_ref: Mapped[str] = mapped_column(String(128), index=True)
+    old_due: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    new_due: Mapped[datetime] = mapped_column(UtcDateTime)
+    timers_moved: Mapped[int] = mapped_column(Integer)

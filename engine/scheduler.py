@@ -180,40 +180,27 @@ class Scheduler:
             executors={"default": ThreadPoolExecutor(max_workers=3)},  # sweep, notices, cleanup
             timezone=UTC,
         )
+        self._every(self.tick, JOB_ID, "fire due timers", interval, at_start=True)  # catch-up
+        if outbox is not None:
+            self._every(self.deliver, OUTBOX_JOB_ID, "deliver due notices", interval, True)
+        if cleanup is not None:
+            every = max(interval, CLEANUP_EVERY_S)
+            self._every(self.clean, CLEANUP_JOB_ID, "remove finished instances", every, False)
+
+    def _every(self, job: Any, job_id: str, name: str, seconds: float, at_start: bool) -> None:
+        """An interval job that never overlaps itself and collapses missed runs into one."""
+        first = {"next_run_time": datetime.now(UTC)} if at_start else {}
         self.apscheduler.add_job(
-            self.tick,
-            IntervalTrigger(seconds=interval, timezone=UTC),
-            id=JOB_ID,
-            name="fire due timers",
+            job,
+            IntervalTrigger(seconds=seconds, timezone=UTC),
+            id=job_id,
+            name=name,
             coalesce=True,
             max_instances=1,
-            misfire_grace_time=max(1, int(interval)),
-            next_run_time=datetime.now(UTC),  # catch-up: the first sweep runs at start-up
+            misfire_grace_time=max(1, int(seconds)),
             replace_existing=True,
+            **first,
         )
-        if cleanup is not None:
-            self.apscheduler.add_job(
-                self.clean,
-                IntervalTrigger(seconds=max(interval, CLEANUP_EVERY_S), timezone=UTC),
-                id=CLEANUP_JOB_ID,
-                name="remove finished instances past their time to live",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=None,
-                replace_existing=True,
-            )
-        if outbox is not None:
-            self.apscheduler.add_job(
-                self.deliver,
-                IntervalTrigger(seconds=interval, timezone=UTC),
-                id=OUTBOX_JOB_ID,
-                name="deliver due notices",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=max(1, int(interval)),
-                next_run_time=datetime.now(UTC),
-                replace_existing=True,
-            )
 
     def tick(self) -> SweepReport:
         """One run of the job: follow policy file changes, then sweep what is due now.
@@ -268,7 +255,7 @@ class Scheduler:
             end_stalled_sessions(self.engine.db, self.name, self.sweeper.lease)
         if self.watcher is not None and self.watcher.changed():
             try:
-                moved = move_policy_timers(self.engine)
+                moved = move_policy_timers(self.engine, actor=f"scheduler:{self.name}")
             except BaseException:
                 self.watcher.unseen()  # not applied: the next run sees the change again
                 raise
@@ -285,27 +272,29 @@ class Scheduler:
         """One run of the cleanup job, inside its window only; an outage skips the run."""
         if self.cleanup is None:
             return None
-        if self.cleanup_window is not None and not self.cleanup_window.contains(datetime.now(UTC)):
+        window = self.cleanup_window
+        if window is not None and not window.contains(datetime.now(UTC)):
             return None
-        try:
-            return self.cleanup.run_once()
-        except Exception as exc:
-            if not is_unavailable(exc):
-                raise
-            log.warning("history cleanup skipped, the database is unavailable: %s", exc)
-            return None
+        return self._unless_unavailable("history cleanup", self.cleanup.run_once)
 
     def deliver(self) -> Any:
         """One run of the delivery job: send the notices that are due; a database outage skips
         the run (the notices wait in the outbox)."""
         if self.outbox is None:
             return None
+        outbox = self.outbox
+        return self._unless_unavailable(
+            "notice delivery", lambda: outbox.run_once(self.engine.clock.now())
+        )
+
+    @staticmethod
+    def _unless_unavailable(what: str, run: Any) -> Any:
         try:
-            return self.outbox.run_once(self.engine.clock.now())
+            return run()
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
-            log.warning("notice delivery skipped, the database is unavailable: %s", exc)
+            log.warning("%s skipped, the database is unavailable: %s", what, exc)
             return None
 
     def start(self) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     cast,
+    func,
     insert,
     literal_column,
     or_,
@@ -29,13 +30,22 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeDecorator
 
-from engine.models import History, IdempotencyKey, Instance, Task, Timer, UtcDateTime
+from engine.models import (
+    History,
+    IdempotencyKey,
+    Instance,
+    PolicyChange,
+    Task,
+    Timer,
+    UtcDateTime,
+)
 from engine.sqlexec import Prepared
 
 instances: Table = Instance.__table__  # type: ignore[assignment]
 history: Table = History.__table__  # type: ignore[assignment]
 tasks: Table = Task.__table__  # type: ignore[assignment]
 timers: Table = Timer.__table__  # type: ignore[assignment]
+policy_changes: Table = PolicyChange.__table__  # type: ignore[assignment]
 keys: Table = IdempotencyKey.__table__  # type: ignore[assignment]
 
 
@@ -344,6 +354,13 @@ PENDING_POLICY_REFS = (
     .distinct()
 )
 
+# The date pending timers of a policy reference had before it changed (the record's "before").
+PENDING_POLICY_DUE = select(func.min(timers.c.due_at).label("due_at")).where(
+    timers.c.status == _PENDING,
+    timers.c.policy_ref == bindparam("ref"),
+    timers.c.due_at != bindparam("b_due", type_=UtcDateTime()),
+)
+
 MOVE_POLICY_TIMERS = (
     update(timers)
     .where(
@@ -372,3 +389,7 @@ class SweepSql:
         self.variables = Prepared(SWEEP_VARIABLES, dialect)
         self.policy_refs = Prepared(PENDING_POLICY_REFS, dialect)
         self.move_policy_timers = Prepared(MOVE_POLICY_TIMERS, dialect)
+        self.policy_due = Prepared(PENDING_POLICY_DUE, dialect)
+        self.record_policy_change = Prepared(
+            insert(policy_changes).inline(), dialect, _columns(policy_changes)
+        )

@@ -466,14 +466,21 @@ class TimerSweep:
 
 
 def move_policy_timers(
-    engine: Engine, *, reload: bool = True, on_unknown: Callable[[str], None] | None = None
+    engine: Engine,
+    *,
+    reload: bool = True,
+    on_unknown: Callable[[str], None] | None = None,
+    actor: str = ACTOR,
 ) -> dict[str, int]:
-    """Move every pending timer derived from a policy date to the date the policies give now.
+    """Move every pending timer derived from a policy date to the date the policies give now;
+    each date that moved timers is recorded as a policy change (``wf_policy_change``: who, when,
+    the date before and after, how many timers), in the same transaction.
 
     Args:
         engine: the engine whose registry resolves policy references.
         reload: re-read the policy files first (``Registry.reload_policies``).
         on_unknown: called with a reference the policies no longer know (left unchanged).
+        actor: who changed the policy (the scheduler that noticed the file, an operator).
 
     Returns:
         The number of timers moved, per policy reference that moved any.
@@ -492,10 +499,21 @@ def move_policy_timers(
                 if on_unknown:
                     on_unknown(row.policy_ref)
                 continue
-            count = tx.run(sql.move_policy_timers, {"ref": row.policy_ref, "b_due": due})
+            values = {"ref": row.policy_ref, "b_due": due}
+            before = tx.one(sql.policy_due, values).due_at
+            count = tx.run(sql.move_policy_timers, values)
             if count:
                 log.info("moved %d pending timers of %s to %s", count, row.policy_ref, due)
                 moved[row.policy_ref] = count
+                change = {
+                    "at": engine.clock.now(),
+                    "actor": actor,
+                    "policy_ref": row.policy_ref,
+                    "old_due": before,
+                    "new_due": due,
+                    "timers_moved": count,
+                }
+                tx.run(sql.record_policy_change, change)
         return moved
 
     return engine.transaction(work)

@@ -16,8 +16,10 @@ from datetime import datetime
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from engine.clock import SimulatedClock
+from engine.models import PolicyChange
 from engine.scheduler import DEFAULT_INTERVAL
 from engine.timers import DEFAULT_CHUNK, move_policy_timers
 from web import log_format
@@ -82,13 +84,34 @@ def policy() -> None:
 
 
 @policy.command("reload")
+@click.option("--actor", default="cli", show_default=True, help="Who changed the policy.")
 @with_appcontext
-def policy_reload() -> None:
-    """Re-read the policy files and move pending timers whose policy date changed."""
-    moved = move_policy_timers(engine_of())
+def policy_reload(actor: str) -> None:
+    """Re-read the policy files and move pending timers whose policy date changed (each date
+    that moved timers is recorded as a policy change)."""
+    moved = move_policy_timers(engine_of(), actor=actor)
     for ref, count in sorted(moved.items()):
         click.echo(f"{ref}: moved {count} pending timers")
     click.echo(f"moved {sum(moved.values())} pending timers")
+
+
+@policy.command("changes")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@with_appcontext
+def policy_changes(limit: int) -> None:
+    """Policy dates that changed under pending timers, newest first: when, who, before, after."""
+    table = PolicyChange.__table__
+    query = select(table).order_by(table.c.id.desc()).limit(limit)
+    with engine_of().db.connect() as conn:
+        rows = conn.execute(query).all()
+    for row in rows:
+        before = row.old_due.isoformat() if row.old_due else "-"
+        click.echo(
+            f"{row.at.isoformat()}\t{row.actor}\t{row.policy_ref}\t{before} -> "
+            f"{row.new_due.isoformat()}\t{row.timers_moved} timers"
+        )
+    if not rows:
+        click.echo("no policy date has changed under pending timers", err=True)
 
 
 def register(main: click.Group) -> None:

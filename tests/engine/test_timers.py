@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -16,6 +16,7 @@ from engine.db import make_engine
 from engine.definition import parse_definition
 from engine.durations import parse_duration
 from engine.incidents import list_incidents
+from engine.models import PolicyChange
 from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine
 from engine.specs import RetrySpec
@@ -247,8 +248,13 @@ def test_moving_a_policy_date_moves_pending_timers_only(engine: Engine, window: 
     old, new = window.ends["north"], datetime(2026, 3, 29, tzinfo=UTC)
     TimerSweep(engine).sweep(START)  # nothing due yet
     window.ends["north"] = new
-    assert move_policy_timers(engine) == {"north:window.end": 3}
+    assert move_policy_timers(engine, actor="ops") == {"north:window.end": 3}
     assert move_policy_timers(engine) == {}  # already there
     assert {t["due_at"] for i in held for t in queries.timers_of(engine.db, i)} == {new}
+    changes = PolicyChange.__table__
+    with engine.db.connect() as conn:  # recorded once, with who, when, before and after
+        (change,) = conn.execute(select(changes)).all()
+    assert (change.actor, change.policy_ref, change.timers_moved) == ("ops", "north:window.end", 3)
+    assert (change.old_due, change.new_due, change.at) == (old, new, START)
     assert TimerSweep(engine).sweep(old + timedelta(days=1)).fired == 0
     assert TimerSweep(engine).sweep(new).fired == 3
