@@ -15,6 +15,7 @@ Usage: python -m benchmarks.history_cleanup [--rows N] [--max-lock-ms MS] [--arc
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -30,6 +31,7 @@ from engine.clock import SimulatedClock
 from engine.db import make_engine
 from engine.models import UtcDateTime
 from engine.retention import HistoryCleanup, read_archive
+from web.config import database_settings
 from web.wiring import build_engine
 
 ENDED = datetime(2012, 6, 1, 2, 0, tzinfo=UTC)
@@ -101,7 +103,7 @@ def run_engine(
 
 
 def run_floor(url: str, rows: int) -> float:
-    db = make_engine(url)
+    db = make_engine(url, database_settings())
     seed_finished(db, rows)
     began = time.perf_counter()
     with db.begin() as conn:
@@ -125,6 +127,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--archive", action="store_true", help="archive before removing")
     parser.add_argument("--postgres", metavar="URL", help="run against PostgreSQL instead")
     args = parser.parse_args(argv)
+    # Seeding millions of rows is one statement: no statement timeout for the benchmark's own
+    # sessions (the cleanup's transactions are what it measures).
+    os.environ.setdefault("SHEBAO_DB_STATEMENT_TIMEOUT_MS", "0")
     bound = timedelta(milliseconds=args.max_lock_ms)
     with tempfile.TemporaryDirectory(prefix="shebao-archive-") as folder:
         archive = Path(folder) if args.archive else None

@@ -289,3 +289,21 @@ class PolicyChange(Base):
     old_due: Mapped[datetime | None] = mapped_column(UtcDateTime)
     new_due: Mapped[datetime] = mapped_column(UtcDateTime)
     timers_moved: Mapped[int] = mapped_column(Integer)
+
+
+class DeployedDefinition(Base):
+    """One deployed version of a process definition: the YAML itself, its content hash, when and
+    by whom (as Camunda's deployments). Instances keep the version they started on."""
+
+    __tablename__ = "wf_definition"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(String(512))
+    deployed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    deployed_by: Mapped[str] = mapped_column(String(128))
+
+    __table_args__ = (UniqueConstraint("key", "version"),)

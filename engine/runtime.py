@@ -116,6 +116,19 @@ class Engine(TaskOperations):
         """The latest version of every process, by key."""
         return dict(self._latest)
 
+    def install(self, definitions: Iterable[ProcessDefinition]) -> None:
+        """Add definition versions (``engine.deployments``): one of the same key and version
+        replaces the one loaded before; the highest version of a key is where new instances
+        start."""
+        for definition in definitions:
+            ident = (definition.key, definition.version)
+            self._definitions[ident] = definition
+            self._machines[ident] = SharedMachine(definition, self.registry)
+            latest = self._latest.get(definition.key)
+            if latest is None or latest.version <= definition.version:
+                self._latest[definition.key] = definition
+        self._check_references()
+
     def all_definitions(self) -> list[ProcessDefinition]:
         """Every loaded version of every process, by key and version."""
         return [self._definitions[ident] for ident in sorted(self._definitions)]

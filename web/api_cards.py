@@ -60,6 +60,7 @@ def _card_out(card_id: int) -> CardOut:
         region_code=variables.get("region_code"),
         electronic_card=card_rules.electronic_card_status(engine, row["state"]),  # type: ignore[arg-type]
         version=row["version"],
+        definition_version=row["definition_version"],
         allowed_events=list(definition.outgoing(row["state"])),
         progress=[
             ProgressStepOut(

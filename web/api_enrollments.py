@@ -46,6 +46,12 @@ TRUSTED_TIME = "tax"
 """The one scope whose word on when a payment happened is taken (the tax authority)."""
 
 
+def state_label(states: Any, state: str) -> Label:
+    """The state's label in the latest version (a state an older version alone has: its name)."""
+    spec = states.get(state)
+    return Label(zh=spec.label.zh, en=spec.label.en) if spec else Label(zh=state, en=state)
+
+
 @endpoint(
     bp,
     "POST",
@@ -67,7 +73,7 @@ def person_enrollments(body: PersonQuery) -> Any:
             policy=y.policy,
             year=y.year,
             state=y.state,
-            state_label=Label(zh=states[y.state].label.zh, en=states[y.state].label.en),
+            state_label=state_label(states, y.state),
             paid=y.paid,
             amount_due=None if y.amount_due is None else str(y.amount_due),
             amount_paid=None if y.amount_paid is None else str(y.amount_paid),

@@ -248,6 +248,7 @@ class CardOut(_Strict):
     region_code: str | None
     electronic_card: Literal["usable", "unusable"]
     version: int
+    definition_version: int = Field(description="the version of the card process it runs on")
     allowed_events: list[str]
     progress: list[ProgressStepOut]
 

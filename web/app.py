@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,8 @@ from engine.clock import Clock, DatabaseClock, is_simulated
 from engine.scheduler import PolicyWatcher
 from web import db_faults
 from web.config import default_config, from_environment
-from web.extensions import DOMAIN, ENGINE, domain_of, engine_of
-from web.wiring import build_service
+from web.extensions import DOMAIN, ENGINE, SERVICE, domain_of, engine_of
+from web.wiring import Service, build_service, try_sync_definitions
 
 
 def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None) -> Flask:
@@ -44,6 +45,8 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
         service.engine.clock = DatabaseClock(service.engine.db)
     app.extensions[ENGINE] = service.engine
     app.extensions[DOMAIN] = service.domain
+    app.extensions[SERVICE] = service
+    _load_versions_when_reachable(app, service)
 
     def service_clock() -> datetime | None:
         """The service time when the engine's clock is simulated (pages show it), else None."""
@@ -66,6 +69,20 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
 
     _follow_policy_files(app)
     return app
+
+
+def _load_versions_when_reachable(app: Flask, service: Service) -> None:
+    """A worker that started while the database was unreachable loads the deployed definition
+    versions before its first request that finds it reachable."""
+    lock = threading.Lock()
+
+    @app.before_request
+    def load_versions() -> None:
+        if service.versions_loaded:
+            return
+        with lock:
+            if not service.versions_loaded:
+                try_sync_definitions(service)
 
 
 def _follow_policy_files(app: Flask) -> None:

@@ -12,11 +12,15 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from engine.definition import load_definition
+from engine.deployments import deploy, versions
 from engine.errors import DefinitionError
+from engine.heartbeat import wall_clock as utc_now
 from engine.queries import counts_by_state
 from web.app import create_app, engine_of
 from web.demo_accounts import seed_if_empty
+from web.extensions import SERVICE
 from web.migrate import upgrade_database
+from web.wiring import sync_definitions
 from workflows.domain import build_registry
 
 
@@ -65,6 +69,40 @@ def definitions_validate(files: tuple[Path, ...]) -> None:
         )
     if failed:
         sys.exit(1)
+
+
+@definitions.command("deploy")
+@click.option("--actor", default="cli", show_default=True, help="Who deploys (recorded).")
+@with_appcontext
+def definitions_deploy(actor: str) -> None:
+    """Store each definition file that changed as its process's next version; running
+    instances keep theirs, new ones start on the latest (running services load it at their
+    next start)."""
+    service = current_app.extensions[SERVICE]
+    files = sorted(Path(current_app.config["SHEBAO_DEFINITIONS"]).glob("*.yaml"))
+    try:
+        done = deploy(service.engine.db, files, service.domain.registry, actor=actor, now=utc_now())
+    except DefinitionError as exc:
+        raise click.ClickException(str(exc)) from None
+    for item in done:
+        what = "deployed" if item.new else "unchanged"
+        click.echo(f"{item.key} v{item.version}: {what} ({item.content_hash[:12]})")
+
+
+@definitions.command("versions")
+@click.argument("process", required=False)
+@with_appcontext
+def definitions_versions(process: str | None) -> None:
+    """The deployed versions of each process, newest first, with their instances."""
+    rows = versions(engine_of().db, process)
+    for row in rows:
+        click.echo(
+            f"{row['key']} v{row['version']}\t{row['instances']:,} instances\t"
+            f"deployed {row['deployed_at']:%Y-%m-%d %H:%M}Z by {row['deployed_by']}\t"
+            f"{row['content_hash'][:12]}"
+        )
+    if not rows:
+        click.echo("nothing deployed yet (`shebao db upgrade`, then start the service)", err=True)
 
 
 @main.command("stats")
@@ -118,6 +156,7 @@ def run(host: str, port: int, demo: bool, with_scheduler: bool) -> None:
     log_format.configure(logging.WARNING)  # SHEBAO_LOG_FORMAT=json: one JSON object per line
     url = current_app.config["SHEBAO_DATABASE_URL"]
     upgrade_database(url)
+    sync_definitions(current_app.extensions[SERVICE])  # now that the tables exist
     if demo:
         for line in seed_if_empty(current_app._get_current_object()):  # type: ignore[attr-defined]
             click.echo(line)

@@ -10,6 +10,8 @@ from workflows.domain import Domain
 
 ENGINE = "shebao.engine"
 DOMAIN = "shebao.domain"
+SERVICE = "shebao.service"
+"""The ``web.wiring.Service`` (engine, domain, whether the deployed versions are loaded)."""
 
 
 def engine_of(app: Flask | None = None) -> Engine:

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 
-from engine import diagram, incidents, queries, retention
+from engine import deployments, diagram, incidents, queries, retention
 from engine.definition import ProcessDefinition
 from engine.errors import IncidentNotFound, IncidentNotOpen, UnknownProcess
 from engine.outbox_queries import list_notices
@@ -128,7 +128,11 @@ def process(key: str) -> ResponseReturnValue:
     live = live_diagram(engine, definition, i18n.current_lang())
     past_ttl = retention.due_counts(engine, engine.clock.now()).get(key, 0)
     return render_template(
-        "processes/process.html", definition=definition, past_ttl=past_ttl, **live
+        "processes/process.html",
+        definition=definition,
+        past_ttl=past_ttl,
+        versions=deployments.versions(engine.db, key) if deployments.is_ready(engine.db) else [],
+        **live,
     )
 
 

@@ -1,0 +1,189 @@
+"""Definition versions: every deployed content of a process is kept in the database
+(``wf_definition``: the YAML itself, its content hash, when and by whom), as Camunda keeps its
+deployments, so that instances are judged by the rules they started under.
+
+``deploy`` stores each definition file whose content differs from its process's latest version as
+version N+1 (the file's own ``version:`` is the least it deploys as; an unchanged file deploys
+nothing). ``install_deployed`` loads every stored version into an engine: running instances keep
+the version they started on (``wf_instance.definition_version``), new ones start on the latest.
+The service deploys the files at start-up (``web.wiring``), and ``shebao definitions deploy``
+does it by hand; a process picks up a deployment made by another at its next start.
+
+A stored version that no longer parses (a guard removed from the code) is logged and left out:
+its instances answer "unknown process version" until it is fixed, the others run on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine as Database
+from sqlalchemy import Table, func, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
+
+from engine.definition import NameRegistry, parse_definition
+from engine.errors import DefinitionError
+from engine.models import DeployedDefinition, Instance
+from engine.runtime import Engine
+from engine.specs import ProcessDefinition
+
+log = logging.getLogger(__name__)
+
+DEPLOYED: Table = DeployedDefinition.__table__  # type: ignore[assignment]
+INSTANCES: Table = Instance.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A file as deployed: the version its content is stored as, and whether it is new."""
+
+    key: str
+    version: int
+    new: bool
+    content_hash: str
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_text(text: str, source: str, registry: NameRegistry | None) -> ProcessDefinition:
+    from engine.definition import _UniqueKeyLoader  # the loader that refuses duplicate keys
+
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise DefinitionError(source, "<yaml>", str(exc).replace("\n", " ")) from None
+    return parse_definition(raw, source=source, registry=registry)
+
+
+def is_ready(db: Database) -> bool:
+    """Whether the database has the deployments table (migrated to 0008 or later)."""
+    return inspect(db).has_table(DEPLOYED.name)
+
+
+def deploy(
+    db: Database,
+    files: Iterable[Path],
+    registry: NameRegistry | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> list[Deployment]:
+    """Store each file whose content differs from its process's latest version as the next
+    version. Files are validated first: one broken file deploys nothing."""
+    texts = [(Path(p), Path(p).read_text(encoding="utf-8")) for p in sorted(files)]
+    parsed = [(path, text, parse_text(text, str(path), registry)) for path, text in texts]
+    done = []
+    for path, text, definition in parsed:
+        done.append(_deploy_one(db, path, text, definition, actor, now))
+    return done
+
+
+def _deploy_one(
+    db: Database,
+    path: Path,
+    text: str,
+    definition: ProcessDefinition,
+    actor: str,
+    now: datetime,
+) -> Deployment:
+    digest = content_hash(text)
+    for _ in range(3):  # another process deploying the same file at the same moment
+        latest = _latest(db, definition.key)
+        if latest is not None and latest.content_hash == digest:
+            return Deployment(definition.key, latest.version, False, digest)
+        version = definition.version if latest is None else max(latest.version + 1, 1)
+        version = max(version, definition.version)
+        try:
+            with db.begin() as conn:
+                conn.execute(
+                    insert(DEPLOYED).values(
+                        key=definition.key,
+                        version=version,
+                        content_hash=digest,
+                        source=text,
+                        path=str(path),
+                        deployed_at=now,
+                        deployed_by=actor,
+                    )
+                )
+        except IntegrityError:
+            continue
+        log.info("deployed %s v%d (%s) by %s", definition.key, version, digest[:12], actor)
+        return Deployment(definition.key, version, True, digest)
+    raise RuntimeError(f"could not deploy {path}: its version kept being taken")
+
+
+def _latest(db: Database, key: str) -> Any:
+    with db.connect() as conn:
+        return conn.execute(
+            select(DEPLOYED.c.version, DEPLOYED.c.content_hash)
+            .where(DEPLOYED.c.key == key)
+            .order_by(DEPLOYED.c.version.desc())
+            .limit(1)
+        ).first()
+
+
+def deployed_definitions(db: Database, registry: NameRegistry | None) -> list[ProcessDefinition]:
+    """Every stored version, parsed (a version that no longer parses is logged and left out)."""
+    with db.connect() as conn:
+        rows = conn.execute(select(DEPLOYED).order_by(DEPLOYED.c.key, DEPLOYED.c.version)).all()
+    found = []
+    for row in rows:
+        try:
+            parsed = parse_text(row.source, row.path, registry)
+        except DefinitionError as exc:
+            log.error("%s v%d no longer loads, its instances wait: %s", row.key, row.version, exc)
+            continue
+        found.append(dataclasses.replace(parsed, version=row.version))
+    return found
+
+
+def install_deployed(engine: Engine, registry: NameRegistry | None) -> int:
+    """Load every stored version into ``engine`` (replacing what it loaded from files under the
+    same key and version); the number of versions."""
+    definitions = deployed_definitions(engine.db, registry)
+    engine.install(definitions)
+    return len(definitions)
+
+
+def versions(db: Database, key: str | None = None) -> list[dict[str, Any]]:
+    """The deployed versions with their instance counts, newest first per process."""
+    counts = (
+        select(
+            INSTANCES.c.process,
+            INSTANCES.c.definition_version,
+            func.count().label("instances"),
+        )
+        .group_by(INSTANCES.c.process, INSTANCES.c.definition_version)
+        .subquery()
+    )
+    query = (
+        select(
+            DEPLOYED.c.key,
+            DEPLOYED.c.version,
+            DEPLOYED.c.content_hash,
+            DEPLOYED.c.deployed_at,
+            DEPLOYED.c.deployed_by,
+            func.coalesce(counts.c.instances, 0).label("instances"),
+        )
+        .outerjoin(
+            counts,
+            (counts.c.process == DEPLOYED.c.key)
+            & (counts.c.definition_version == DEPLOYED.c.version),
+        )
+        .order_by(DEPLOYED.c.key, DEPLOYED.c.version.desc())
+    )
+    if key is not None:
+        query = query.where(DEPLOYED.c.key == key)
+    with db.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]

@@ -1,0 +1,119 @@
+"""Definition versions as an operator meets them: the service deploys its definition files at
+start-up; a changed file becomes the process's next version; instances that started on v1 keep
+v1's rules while new ones start on v2; pages and `shebao definitions versions` show both
+(issue 16)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from staff_login import client_for
+
+from engine import queries
+from engine.clock import SimulatedClock
+from engine.errors import WorkflowError
+from web.app import create_app, engine_of
+from web.auth import create_user
+from web.cli import main
+from web.config import PROJECT_ROOT
+from web.extensions import domain_of
+from web.mfa import enroll
+from workflows.cards import apply_for_card
+from workflows.identity import make_id_number
+
+NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+NEW_EVENT = """  note_received:
+    label: {zh: 收到补充材料, en: Supporting note received}
+    from: applied
+    to: applied
+"""
+
+
+@pytest.fixture
+def definitions(tmp_path: Path) -> Path:
+    folder = tmp_path / "definitions"
+    shutil.copytree(PROJECT_ROOT / "definitions", folder, ignore=shutil.ignore_patterns("*.md"))
+    return folder
+
+
+def service(db_url: str, definitions: Path) -> Flask:
+    config = {
+        "SHEBAO_DATABASE_URL": db_url,
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "SHEBAO_DEFINITIONS": str(definitions),
+        "SHEBAO_POLICIES": str(definitions / "policies"),
+    }
+    return create_app(config, clock=SimulatedClock(NOW))
+
+
+def card(app: Flask, n: int) -> int:
+    return apply_for_card(
+        engine_of(app),
+        domain_of(app).regions,
+        id_number=make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11),
+        channel="counter",
+        bank="icbc",
+        region_code="440604",
+        actor="t",
+    ).instance_id
+
+
+def version_of(app: Flask, iid: int) -> Any:
+    found = queries.instance(engine_of(app).db, iid)
+    assert found is not None
+    return found["definition_version"]
+
+
+def test_a_changed_file_is_the_next_version_and_running_instances_keep_theirs(
+    db_url: str, definitions: Path
+) -> None:
+    first = service(db_url, definitions)
+    old = card(first, 1)
+    assert version_of(first, old) == 1
+    engine_of(first).db.dispose()
+
+    path = definitions / "card.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("events:\n", "events:\n" + NEW_EVENT, 1), encoding="utf-8")
+    second = service(db_url, definitions)  # the restart deploys the change
+    engine = engine_of(second)
+    assert engine.definition("card").version == 2
+    new = card(second, 2)
+    assert (version_of(second, old), version_of(second, new)) == (1, 2)
+    engine.fire(new, "note_received", actor="clerk")  # v2's rule
+    with pytest.raises(WorkflowError):
+        engine.fire(old, "note_received", actor="clerk")  # not in v1
+    assert [h["event"] for h in queries.history(engine.db, old)] == ["start"]
+
+    listed = second.test_cli_runner().invoke(main, ["definitions", "versions", "card"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0].startswith("card v2\t1 instances") and lines[1].startswith("card v1\t1 inst")
+    create_user(engine.db, "boss", "pw", "supervisor")
+    enroll(engine.db, "boss")
+    page = client_for(second, "boss").get("/processes/card").get_data(as_text=True)
+    assert 'data-version="2"' in page and 'data-version="1"' in page
+
+    third = service(db_url, definitions)  # unchanged files deploy nothing
+    assert engine_of(third).definition("card").version == 2
+    again = third.test_cli_runner().invoke(main, ["definitions", "deploy", "--actor", "ops"])
+    assert "card v2: unchanged" in again.output
+    engine_of(second).db.dispose()
+    engine_of(third).db.dispose()
+
+
+def test_a_broken_file_deploys_nothing(db_url: str, definitions: Path) -> None:
+    app = service(db_url, definitions)
+    path = definitions / "card.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("to: produced", "to: nowhere", 1))
+    done = app.test_cli_runner().invoke(main, ["definitions", "deploy"])
+    assert done.exit_code != 0 and "nowhere" in done.output
+    listed = app.test_cli_runner().invoke(main, ["definitions", "versions", "card"]).output
+    assert "card v2" not in listed and "card v1" in listed
+    engine_of(app).db.dispose()
