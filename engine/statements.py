@@ -243,7 +243,9 @@ _ME = bindparam("b_me", type_=String())
 
 # The lease (its own short transaction): due timers nobody holds, or whose holder's lease ran out
 # (a scheduler that hangs), or whose backoff after a failed attempt is over, become this
-# scheduler's until ``b_until``.
+# scheduler's until ``b_until``; so do its own leased timers that a firing skipped because
+# another transaction held their row for a moment (another scheduler's lease query passing over
+# them, an event on their instance).
 LEASE_DUE_TIMERS = (
     update(timers)
     .where(
@@ -252,7 +254,11 @@ LEASE_DUE_TIMERS = (
             .where(
                 timers.c.status == _PENDING,
                 timers.c.due_at <= _NOW,
-                or_(timers.c.lock_expires_at.is_(None), timers.c.lock_expires_at <= _NOW),
+                or_(
+                    timers.c.lock_expires_at.is_(None),
+                    timers.c.lock_expires_at <= _NOW,
+                    timers.c.locked_by == _ME,  # leased before, skipped by the firing
+                ),
             )
             .order_by(timers.c.due_at, timers.c.id)
             .limit(bindparam("n"))

@@ -12,7 +12,8 @@ its timers when the lease runs out; one that hangs inside the firing transaction
 until the server ends its session (``idle_in_transaction_session_timeout``, shorter than the
 lease). The firing transaction then locks the leased timers that are still pending and still
 leased to this scheduler, with their instances: a scheduler that resumes after its lease was taken
-finds none of them (fenced by ``locked_by``) and fires nothing twice. History and ``fired_at``
+finds none of them (fenced by ``locked_by``) and fires nothing twice. A leased timer the firing
+skipped because another transaction held its row for a moment is leased again by the next chunk. History and ``fired_at``
 record the chunk's own time (the firing), next to the timer's ``due_at``. The claimed
 timers are grouped by (process, definition version, state, event). A group whose event has no guard
 and no action fires set-based: one UPDATE of the instances still in the timer's state, one
@@ -80,6 +81,7 @@ class SweepReport:
         chunks: transactions that claimed at least one timer.
     """
 
+    leased: int = 0
     claimed: int = 0
     fired: int = 0
     failed: int = 0
@@ -152,11 +154,19 @@ class TimerSweep:
             on_chunk: called after each chunk that claimed timers (the scheduler's heartbeat).
         """
         total = SweepReport()
+        idle = 0  # chunks in a row whose leased timers were all held by others for a moment
         while max_chunks is None or total.chunks < max_chunks:
             done = self.sweep_chunk(now or self.engine.clock.now())
             total.add(done)
-            if done.claimed == 0:
+            if done.leased == 0:
                 break
+            if done.claimed == 0:
+                idle += 1
+                if idle >= _ATTEMPTS:
+                    break
+                time.sleep(0.01 * idle)
+                continue
+            idle = 0
             if on_chunk is not None:
                 on_chunk(done)
         return total
@@ -169,13 +179,15 @@ class TimerSweep:
             return SweepReport()
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                return self.engine.transaction(lambda tx: self._chunk(tx, now, tids))
+                report = self.engine.transaction(lambda tx: self._chunk(tx, now, tids))
+                break
             except self._retryable as exc:
                 if attempt == _ATTEMPTS:
                     raise
                 log.warning("timer chunk rolled back (%s); retrying (attempt %d)", exc, attempt)
                 time.sleep(0.05 * 2**attempt)
-        raise AssertionError("unreachable")
+        report.leased = len(tids)
+        return report
 
     def _lease(self, now: datetime) -> list[int]:
         lease = self.sql.lease

@@ -188,6 +188,7 @@ from web import (  # noqa: E402
     cli_domain,
     cli_history,
     cli_incidents,
+    cli_instances,
     cli_notices,
     cli_people,
     cli_scheduler,
@@ -201,5 +202,6 @@ cli_domain.register(main)
 cli_scheduler.register(main)
 cli_incidents.register(main)
 cli_history.register(main)
+cli_instances.register(main)
 cli_notices.register(main)
 cli_web.register(main)

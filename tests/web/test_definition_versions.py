@@ -117,3 +117,35 @@ def test_a_broken_file_deploys_nothing(db_url: str, definitions: Path) -> None:
     listed = app.test_cli_runner().invoke(main, ["definitions", "versions", "card"]).output
     assert "card v2" not in listed and "card v1" in listed
     engine_of(app).db.dispose()
+
+
+def test_shebao_instances_migrate_moves_v1_cards_to_v2(db_url: str, definitions: Path) -> None:
+    first = service(db_url, definitions)
+    old = [card(first, n) for n in range(3)]
+    engine_of(first).db.dispose()
+    path = definitions / "card.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("events:\n", "events:\n" + NEW_EVENT, 1), encoding="utf-8")
+    second = service(db_url, definitions)
+    runner = second.test_cli_runner()
+    dry = runner.invoke(
+        main, ["instances", "migrate", "card", "--from", "1", "--to", "2", "--dry-run"]
+    )
+    assert dry.exit_code == 0, dry.output
+    assert "card v1 -> v2: 3 instances" in dry.output
+    assert "applied -> applied: 3 instances, task none, timers" in dry.output
+    assert {version_of(second, iid) for iid in old} == {1}
+    bad = runner.invoke(
+        main, ["instances", "migrate", "card", "--from", "1", "--to", "2", "--map", "x"]
+    )
+    assert bad.exit_code != 0 and "OLD_STATE=NEW_STATE" in bad.output
+    done = runner.invoke(
+        main, ["instances", "migrate", "card", "--from", "1", "--to", "2", "--actor", "ops"]
+    )
+    assert done.exit_code == 0, done.output
+    assert '"migrated": 3' in done.output
+    assert {version_of(second, iid) for iid in old} == {2}
+    engine_of(second).fire(old[0], "note_received", actor="clerk")  # v2's rule now applies
+    listed = runner.invoke(main, ["definitions", "versions", "card"]).output
+    assert listed.splitlines()[0].startswith("card v2\t3 instances")
+    engine_of(second).db.dispose()

@@ -1,0 +1,82 @@
+"""The ``shebao instances migrate`` command: move a process's running instances from one
+definition version to another on purpose (``engine.migration``): the plan first, then the move in
+chunks with a progress bar; resumable by running it again."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import with_appcontext
+
+from engine.errors import UnknownProcess
+from engine.migration import DEFAULT_CHUNK, MigrationRefused, migrate, plan
+from web.extensions import engine_of
+
+
+def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
+    found = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old or not new:
+            raise click.BadParameter(
+                f"expected OLD_STATE=NEW_STATE, got {pair!r}", param_hint="--map"
+            )
+        found[old.strip()] = new.strip()
+    return found
+
+
+@click.group("instances")
+def instances() -> None:
+    """Running process instances."""
+
+
+@instances.command("migrate")
+@click.argument("process")
+@click.option("--from", "source", type=click.IntRange(min=1), required=True, help="Version.")
+@click.option("--to", "target", type=click.IntRange(min=1), required=True, help="Version.")
+@click.option("--map", "pairs", multiple=True, metavar="OLD=NEW", help="A state's target.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--chunk", type=click.IntRange(min=1), default=DEFAULT_CHUNK, show_default=True)
+@click.option("--actor", default="cli", show_default=True, help="Who migrates (history).")
+@with_appcontext
+def instances_migrate(
+    process: str,
+    source: int,
+    target: int,
+    pairs: tuple[str, ...],
+    dry_run: bool,
+    chunk: int,
+    actor: str,
+) -> None:
+    """Move PROCESS's instances on version --from to version --to (see `shebao definitions
+    versions`): each source state goes to the state of the same name unless --map says; open
+    tasks and pending timers are kept where the target state declares the same, recreated
+    otherwise. Refused when a populated state has no target. Run it again to resume."""
+    engine = engine_of()
+    try:
+        migration = plan(engine, process, source, target, _mapping(pairs))
+    except (UnknownProcess, MigrationRefused) as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in migration.lines():
+        click.echo(line)
+    if migration.unmapped:
+        raise click.ClickException("states without a target: map them with --map OLD=NEW")
+    if dry_run:
+        return
+    with click.progressbar(length=migration.instances, label="migrating", file=None) as bar:
+        report = migrate(engine, migration, actor=actor, chunk=chunk, on_chunk=bar.update)
+    click.echo(
+        json.dumps(
+            {
+                "migrated": report.migrated,
+                "chunks": report.chunks,
+                "seconds": round(report.seconds, 2),
+            }
+        )
+    )
+
+
+def register(main: click.Group) -> None:
+    """Add this module's commands to ``main``."""
+    main.add_command(instances)
