@@ -179,8 +179,9 @@ def migrate(
     report = MigrationReport()
     began = time.perf_counter()
     for move in migration.moves:
+        after = 0  # keyset: each chunk starts past the last id of the one before
         while max_chunks is None or report.chunks < max_chunks:
-            moved = _chunk(engine, source, target, move, actor, chunk)
+            moved, after = _chunk(engine, source, target, move, actor, chunk, after)
             if not moved:
                 break
             report.migrated += moved
@@ -198,7 +199,8 @@ def _chunk(
     move: StateMove,
     actor: str,
     size: int,
-) -> int:
+    after: int,
+) -> tuple[int, int]:
     now = engine.clock.now()
     with engine.db.begin() as conn:
         rows = conn.execute(
@@ -207,13 +209,14 @@ def _chunk(
                 INSTANCES.c.process == source.key,
                 INSTANCES.c.definition_version == source.version,
                 INSTANCES.c.state == move.source,
+                INSTANCES.c.id > after,
             )
             .order_by(INSTANCES.c.id)
             .limit(size)
             .with_for_update(skip_locked=True)
         ).all()
         if not rows:
-            return 0
+            return 0, after
         ids = [row.id for row in rows]
         conn.execute(
             update(INSTANCES)
@@ -227,7 +230,7 @@ def _chunk(
         )
         _audit(conn, source, target, move, ids, actor, now)
         _follow(conn, engine, target, move, list(rows), actor, now)
-    return len(ids)
+    return len(ids), ids[-1]
 
 
 def _audit(
