@@ -27,7 +27,7 @@ from benchmarks.common import DEFINITIONS, POLICIES, emit, fresh_sqlite, reset_p
 from benchmarks.deadline_sweep import CREATED, seed_due_enrollments
 from engine.clock import SimulatedClock
 from engine.db import make_engine
-from engine.deployments import parse_text
+from engine.definition import parse_text
 from engine.migration import migrate, plan
 from engine.runtime import Engine
 from web.config import database_settings

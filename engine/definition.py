@@ -541,11 +541,16 @@ def load_definition(path: str | Path, registry: NameRegistry | None = None) -> P
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError(str(path), "<file>", f"cannot read: {exc}") from None
+    return parse_text(text, str(path), registry)
+
+
+def parse_text(text: str, source: str, registry: NameRegistry | None = None) -> ProcessDefinition:
+    """Parse and validate a definition's YAML text (a file's, or a deployed version's)."""
     try:
         raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise DefinitionError(str(path), "<yaml>", str(exc).replace("\n", " ")) from None
-    return parse_definition(raw, source=str(path), registry=registry)
+        raise DefinitionError(source, "<yaml>", str(exc).replace("\n", " ")) from None
+    return parse_definition(raw, source=source, registry=registry)
 
 
 def load_definitions(
@@ -575,4 +580,5 @@ __all__ = [
     "load_definition",
     "load_definitions",
     "parse_definition",
+    "parse_text",
 ]

@@ -24,12 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import Engine as Database
 from sqlalchemy import Table, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.definition import NameRegistry, parse_definition
+from engine.definition import NameRegistry, parse_text
 from engine.errors import DefinitionError
 from engine.models import DeployedDefinition, Instance
 from engine.runtime import Engine
@@ -53,16 +52,6 @@ class Deployment:
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def parse_text(text: str, source: str, registry: NameRegistry | None) -> ProcessDefinition:
-    from engine.definition import _UniqueKeyLoader  # the loader that refuses duplicate keys
-
-    try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise DefinitionError(source, "<yaml>", str(exc).replace("\n", " ")) from None
-    return parse_definition(raw, source=source, registry=registry)
 
 
 def is_ready(db: Database) -> bool:

@@ -44,6 +44,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from engine.db import is_unavailable
 from engine.heartbeat import Heartbeat, end_stalled_sessions
+from engine.policy_timers import move_policy_timers
 from engine.runtime import Engine
 from engine.specs import RetrySpec
 from engine.timers import (
@@ -52,7 +53,6 @@ from engine.timers import (
     DEFAULT_RETRY,
     SweepReport,
     TimerSweep,
-    move_policy_timers,
 )
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """The timer sweep: claim due timers in chunks and fire them, one all-or-nothing transaction each.
 
 Timers are rows (``engine.state_effects`` creates them on entering a state and cancels them on
-leaving it); this module owns firing the due ones and moving the ones derived from a policy date.
+leaving it); this module owns firing the due ones (``engine.policy_timers`` moves the ones derived
+from a policy date when the date changes).
 
 A chunk first leases up to ``chunk`` due timers in a short transaction of its own, as Camunda's job
 executor acquires jobs: ``locked_by`` (this scheduler's name) and ``lock_expires_at`` (now + the
@@ -475,57 +476,3 @@ class TimerSweep:
             states[row.instance_id] = done.to_state
             handled.add(row.id)
             report.fired += 1
-
-
-def move_policy_timers(
-    engine: Engine,
-    *,
-    reload: bool = True,
-    on_unknown: Callable[[str], None] | None = None,
-    actor: str = ACTOR,
-) -> dict[str, int]:
-    """Move every pending timer derived from a policy date to the date the policies give now;
-    each date that moved timers is recorded as a policy change (``wf_policy_change``: who, when,
-    the date before and after, how many timers), in the same transaction.
-
-    Args:
-        engine: the engine whose registry resolves policy references.
-        reload: re-read the policy files first (``Registry.reload_policies``).
-        on_unknown: called with a reference the policies no longer know (left unchanged).
-        actor: who changed the policy (the scheduler that noticed the file, an operator).
-
-    Returns:
-        The number of timers moved, per policy reference that moved any.
-    """
-    if reload:
-        engine.registry.reload_policies()
-    sql = SweepSql(engine.db.dialect)
-
-    def work(tx: Tx) -> dict[str, int]:
-        moved: dict[str, int] = {}
-        for row in tx.all(sql.policy_refs, {}):
-            try:
-                due = engine.registry.resolve_policy_ref(row.policy_ref)
-            except (LookupError, ValueError) as exc:
-                log.warning("pending timers name %s: %s", row.policy_ref, exc)
-                if on_unknown:
-                    on_unknown(row.policy_ref)
-                continue
-            values = {"ref": row.policy_ref, "b_due": due}
-            before = tx.one(sql.policy_due, values).due_at
-            count = tx.run(sql.move_policy_timers, values)
-            if count:
-                log.info("moved %d pending timers of %s to %s", count, row.policy_ref, due)
-                moved[row.policy_ref] = count
-                change = {
-                    "at": engine.clock.now(),
-                    "actor": actor,
-                    "policy_ref": row.policy_ref,
-                    "old_due": before,
-                    "new_due": due,
-                    "timers_moved": count,
-                }
-                tx.run(sql.record_policy_change, change)
-        return moved
-
-    return engine.transaction(work)

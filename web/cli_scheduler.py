@@ -20,8 +20,9 @@ from sqlalchemy import select
 
 from engine.clock import SimulatedClock
 from engine.models import PolicyChange
+from engine.policy_timers import move_policy_timers
 from engine.scheduler import DEFAULT_INTERVAL
-from engine.timers import DEFAULT_CHUNK, move_policy_timers
+from engine.timers import DEFAULT_CHUNK
 from web import log_format
 from web.extensions import engine_of
 from web.scheduling import make_scheduler

@@ -17,10 +17,11 @@ from engine.definition import parse_definition
 from engine.durations import parse_duration
 from engine.incidents import list_incidents
 from engine.models import PolicyChange
+from engine.policy_timers import move_policy_timers
 from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine
 from engine.specs import RetrySpec
-from engine.timers import TimerSweep, move_policy_timers
+from engine.timers import TimerSweep
 
 PARCEL = """
 process: parcel
