@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,3 +50,21 @@ def reset_postgres(url: str) -> str:
 def emit(result: dict[str, Any]) -> None:
     """Print the result as the last line: one JSON object with a ``ratio`` field."""
     print(json.dumps(result, ensure_ascii=False))
+
+
+def engine_and_floor(
+    postgres: str | None,
+    run_engine: Callable[[str], tuple[float, Any]],
+    run_floor: Callable[[str], float],
+) -> tuple[float, Any, float, str]:
+    """Run the engine and the floor, each on a fresh migrated database: PostgreSQL at
+    ``postgres`` (emptied before each), else a temporary SQLite file each. Returns the engine's
+    seconds and result, the floor's seconds, and the database's name for the result line."""
+    if postgres:
+        engine_s, outcome = run_engine(reset_postgres(postgres))
+        return engine_s, outcome, run_floor(reset_postgres(postgres)), "postgresql"
+    with fresh_sqlite("engine.db") as url:
+        engine_s, outcome = run_engine(url)
+    with fresh_sqlite("floor.db") as url:
+        floor_s = run_floor(url)
+    return engine_s, outcome, floor_s, "sqlite-wal-normal"

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import bindparam, text
 
-from benchmarks.common import DEFINITIONS, POLICIES, emit, fresh_sqlite, reset_postgres
+from benchmarks.common import DEFINITIONS, POLICIES, emit, engine_and_floor
 from engine.clock import SimulatedClock
 from engine.db import make_engine
 from engine.models import UtcDateTime
@@ -181,16 +181,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="timers per transaction")
     parser.add_argument("--postgres", metavar="URL", help="run against PostgreSQL instead")
     args = parser.parse_args(argv)
-    if args.postgres:
-        engine_s, fired = run_engine(reset_postgres(args.postgres), args.rows, args.chunk)
-        floor_s = run_floor(reset_postgres(args.postgres), args.rows)
-        database = "postgresql"
-    else:
-        with fresh_sqlite("engine.db") as url:
-            engine_s, fired = run_engine(url, args.rows, args.chunk)
-        with fresh_sqlite("floor.db") as url:
-            floor_s = run_floor(url, args.rows)
-        database = "sqlite-wal-normal"
+    engine_s, fired, floor_s, database = engine_and_floor(
+        args.postgres,
+        lambda url: run_engine(url, args.rows, args.chunk),
+        lambda url: run_floor(url, args.rows),
+    )
     result = {
         "benchmark": "deadline_sweep",
         "database": database,

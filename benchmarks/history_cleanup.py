@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import bindparam, text
 
-from benchmarks.common import DEFINITIONS, POLICIES, emit, fresh_sqlite, reset_postgres
+from benchmarks.common import DEFINITIONS, POLICIES, emit, engine_and_floor
 from engine.clock import SimulatedClock
 from engine.db import make_engine
 from engine.models import UtcDateTime
@@ -133,16 +133,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     bound = timedelta(milliseconds=args.max_lock_ms)
     with tempfile.TemporaryDirectory(prefix="shebao-archive-") as folder:
         archive = Path(folder) if args.archive else None
-        if args.postgres:
-            engine_s, report = run_engine(reset_postgres(args.postgres), args.rows, bound, archive)
-            floor_s = run_floor(reset_postgres(args.postgres), args.rows)
-            database = "postgresql"
-        else:
-            with fresh_sqlite("engine.db") as url:
-                engine_s, report = run_engine(url, args.rows, bound, archive)
-            with fresh_sqlite("floor.db") as url:
-                floor_s = run_floor(url, args.rows)
-            database = "sqlite-wal-normal"
+        engine_s, report, floor_s, database = engine_and_floor(
+            args.postgres,
+            lambda url: run_engine(url, args.rows, bound, archive),
+            lambda url: run_floor(url, args.rows),
+        )
         archived = sum(len(read_archive(p)) for p in archive.iterdir()) if archive else None
     result = {
         "benchmark": "history_cleanup",

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from benchmarks.common import DEFINITIONS, POLICIES, emit, fresh_sqlite, reset_postgres
+from benchmarks.common import DEFINITIONS, POLICIES, emit, engine_and_floor
 from benchmarks.deadline_sweep import CREATED, seed_due_enrollments
 from engine.clock import SimulatedClock
 from engine.db import make_engine
@@ -104,16 +104,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--postgres", metavar="URL", help="run against PostgreSQL instead")
     args = parser.parse_args(argv)
     os.environ.setdefault("SHEBAO_DB_STATEMENT_TIMEOUT_MS", "0")  # seeding is one statement
-    if args.postgres:
-        engine_s, moved = run_engine(reset_postgres(args.postgres), args.rows, args.chunk)
-        floor_s = run_floor(reset_postgres(args.postgres), args.rows)
-        database = "postgresql"
-    else:
-        with fresh_sqlite("engine.db") as url:
-            engine_s, moved = run_engine(url, args.rows, args.chunk)
-        with fresh_sqlite("floor.db") as url:
-            floor_s = run_floor(url, args.rows)
-        database = "sqlite-wal-normal"
+    engine_s, moved, floor_s, database = engine_and_floor(
+        args.postgres,
+        lambda url: run_engine(url, args.rows, args.chunk),
+        lambda url: run_floor(url, args.rows),
+    )
     result = {
         "benchmark": "instance_migration",
         "database": database,
