@@ -1,40 +1,31 @@
-"""One shared ``transitions`` Machine per definition version, reused for every instance.
+"""One shared state machine per definition version, reused for every instance.
 
-The Machine holds no model: each firing passes a ``TransitionContext`` whose ``state`` attribute the
-Machine reads and writes, so the ordered pipeline (conditions -> before -> change state -> after)
-runs exactly as ``transitions`` defines it, without building a Machine per instance or per request.
-``auto_transitions`` is off (the ``to_<state>()`` shortcuts would skip every guard) and guards and
-actions are resolved by name through the registry when the Machine is built.
+Each event is compiled once, when the definition version is loaded, into its plan: the states it
+may leave, its guards (resolved by name through the registry) and its actions, and its target.
+Firing runs the plan on a ``TransitionContext``: the guards in the declared order (the first that
+says no stops the firing and is named in ``ctx.refused_by``), then the actions in order, then the
+state changes to the target. That is the pipeline the ``transitions`` library ran for us
+(conditions, before-callbacks, state change) without its per-call event objects, which cost a
+third of the engine's own time per event on the hot path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from transitions import Machine
+from dataclasses import dataclass
 
 from engine.definition import ProcessDefinition
+from engine.errors import EventNotAllowed
 from engine.registry import Action, Guard, Registry, TransitionContext
 
 
-def _condition(name: str, guard: Guard) -> Callable[[Any], bool]:
-    def check(event_data: Any) -> bool:
-        ctx: TransitionContext = event_data.model
-        if guard(ctx) is False:
-            ctx.refused_by = name
-            return False
-        return True
+@dataclass(frozen=True, slots=True)
+class EventPlan:
+    """One event of one definition version, resolved: what firing it runs."""
 
-    check.__name__ = f"guard_{name}"
-    return check
-
-
-def _callback(action: Action) -> Callable[[Any], None]:
-    def run(event_data: Any) -> None:
-        action(event_data.model)
-
-    return run
+    sources: frozenset[str]
+    guards: tuple[tuple[str, Guard], ...]
+    actions: tuple[Action, ...]
+    target: str
 
 
 class SharedMachine:
@@ -42,28 +33,33 @@ class SharedMachine:
 
     def __init__(self, definition: ProcessDefinition, registry: Registry) -> None:
         self.definition = definition
-        self.machine = Machine(
-            model=None,
-            states=list(definition.states),
-            initial=definition.initial[0],
-            auto_transitions=False,
-            send_event=True,
-            ignore_invalid_triggers=False,
-        )
-        for event in definition.events.values():
-            self.machine.add_transition(
-                event.name,
-                list(event.sources),
+        self._plans = {
+            event.name: EventPlan(
+                frozenset(event.sources),
+                tuple((g, registry.get_guard(g)) for g in event.guards),
+                tuple(registry.get_action(a) for a in event.actions),
                 event.target,
-                conditions=[_condition(g, registry.get_guard(g)) for g in event.guards],
-                before=[_callback(registry.get_action(a)) for a in event.actions],
             )
-        self._events = self.machine.events
+            for event in definition.events.values()
+        }
 
     def fire(self, ctx: TransitionContext) -> bool:
         """Run ``ctx.event`` from ``ctx.state``; True when it moved, False when a guard said no.
 
-        The caller has checked that the event leaves the state. A guard may also raise
-        ``TransitionRefused`` with its own reason, which propagates.
+        A guard may also raise ``TransitionRefused`` with its own reason, which propagates; so
+        does whatever an action raises (the caller's transaction then writes nothing).
+
+        Raises:
+            EventNotAllowed: the event does not leave ``ctx.state`` (callers check this first).
         """
-        return bool(self._events[ctx.event].trigger(ctx))
+        plan = self._plans[ctx.event]
+        if ctx.state not in plan.sources:
+            raise EventNotAllowed(ctx.event, ctx.state, self.definition.outgoing(ctx.state))
+        for name, guard in plan.guards:
+            if guard(ctx) is False:
+                ctx.refused_by = name
+                return False
+        for action in plan.actions:
+            action(ctx)
+        ctx.state = plan.target
+        return True

@@ -44,6 +44,7 @@ from engine.sqlexec import RawConnection, Tx, open_raw
 from engine.state_effects import StateEffects
 from engine.statements import HotPath
 from engine.tasks import TaskOperations
+from engine.writers import Writers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +69,8 @@ class Engine(TaskOperations):
         clock: Clock | None = None,
     ) -> None:
         self.db = db
+        self.dialect: str = db.dialect.name
+        self.writers = Writers(db)
         self.sql = HotPath(db.dialect)
         self._integrity_error: type[Exception] = db.dialect.loaded_dbapi.IntegrityError
         self.registry = registry
@@ -150,23 +153,29 @@ class Engine(TaskOperations):
         held = self._rehearsal.get()
         if held is not None:
             return self._savepoint(held, work)
-        for attempt in range(retries + 1):
-            proxied, driver = open_raw(self.db)
+        attempt = 0
+        while True:
+            proxied, driver, kept = self.writers.begin()
+            committing = False
             try:
-                result = work(Tx(driver, self.db.dialect.name))
+                result = work(Tx(driver, self.dialect))
+                committing = True
                 proxied.commit()
                 return result
             except ConcurrentModification:
                 proxied.rollback()
                 if attempt == retries:
                     raise
-                log.info("lost a race, retrying (attempt %d)", attempt + 1)
+                attempt += 1
+                log.info("lost a race, retrying (attempt %d)", attempt)
             except BaseException:
                 proxied.rollback()
-                raise
+                if committing or not self.writers.stale(proxied, kept):
+                    raise
+                # A kept connection the server had closed: nothing ran; again on a fresh one.
+                log.info("a kept connection was closed by the server; running on a new one")
             finally:
-                proxied.close()
-        raise AssertionError("unreachable")
+                self.writers.release(proxied)
 
     def _savepoint(self, driver: Any, work: Callable[[Tx], T]) -> T:
         tx = Tx(driver, self.db.dialect.name)

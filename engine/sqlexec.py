@@ -8,12 +8,13 @@ directly on the driver's cursor inside one transaction, which costs a fraction o
 
 from __future__ import annotations
 
+import time
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, DateTime, Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement, Insert, Select, Update
 
@@ -40,19 +41,61 @@ def _remember_last(processor: Processor) -> Processor:
     return process
 
 
+def _sqlite_datetime(processor: Processor) -> Processor:
+    """SQLite's datetime processor with a fast path for aware UTC values (the engine's clock):
+    the same text SQLAlchemy writes (``YYYY-MM-DD HH:MM:SS.ffffff``), without its type layers."""
+
+    def process(value: Any) -> Any:
+        if value is not None and value.tzinfo is UTC and value.year >= 1000:
+            return value.isoformat(" ", "microseconds")[:26]
+        return processor(value)
+
+    return process
+
+
 def _bind_processor(type_: Any, dialect: Dialect) -> Processor | None:
-    """The type's bind processor; for datetimes one shared, memoising instance per dialect."""
-    try:
-        is_datetime = type_.python_type is datetime
-    except NotImplementedError:
-        is_datetime = False
+    """The type's bind processor; for datetimes one shared instance per dialect (on SQLite with
+    a fast path for UTC, elsewhere memoising the last value)."""
+    is_datetime = isinstance(getattr(type_, "impl", type_), DateTime)
     if not is_datetime:
         return type_.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
     key = (type(type_), dialect.name)
     if key not in _SHARED_PROCESSORS:
         processor = type_.dialect_impl(dialect).bind_processor(dialect)
-        _SHARED_PROCESSORS[key] = None if processor is None else _remember_last(processor)
+        if processor is None:
+            _SHARED_PROCESSORS[key] = None
+        elif dialect.name == "sqlite":
+            _SHARED_PROCESSORS[key] = _sqlite_datetime(processor)
+        else:
+            _SHARED_PROCESSORS[key] = _remember_last(processor)
     return _SHARED_PROCESSORS[key]
+
+
+def _binder(
+    names: Sequence[str],
+    processors: Mapping[str, Processor],
+    defaults: Mapping[str, Any],
+    positional: bool,
+) -> Callable[[Mapping[str, Any]], Sequence[Any] | dict[str, Any]]:
+    """A function building the driver's parameters from a mapping of values, generated once per
+    statement: each name read (or its literal's value, when not given) and, where its type has
+    one, passed through its processor."""
+    scope: dict[str, Any] = {}
+    parts = []
+    for i, name in enumerate(names):
+        read = f"v[{name!r}]"
+        if name in defaults:
+            scope[f"d{i}"] = defaults[name]
+            read = f"v.get({name!r}, d{i})"
+        if name in processors:
+            scope[f"p{i}"] = processors[name]
+            read = f"p{i}({read})"
+        parts.append(read if positional else f"{name!r}: {read}")
+    body = f"({', '.join(parts)},)" if positional else f"{{{', '.join(parts)}}}"
+    if positional and not parts:
+        body = "()"
+    exec(f"def bind(v):\n    return {body}\n", scope)  # noqa: S102 - our own statement's names
+    return scope["bind"]  # type: ignore[no-any-return]
 
 
 class Prepared:
@@ -90,25 +133,22 @@ class Prepared:
                 c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
             )
 
-    def bind(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        if self.defaults:
-            values = {**self.defaults, **values}
-        processors = self.processors
-        if self.positional:
-            return tuple(
-                processors[n](values[n]) if n in processors else values[n] for n in self.names
-            )
-        return {n: processors[n](values[n]) if n in processors else values[n] for n in self.names}
+        self._converted = tuple(
+            (i, proc) for i, proc in enumerate(self.result_processors) if proc is not None
+        )
+        self.bind = _binder(self.names, self.processors, self.defaults, self.positional)
+        """The driver's parameters for a mapping of values (generated: see ``_binder``)."""
 
     def row(self, raw: Sequence[Any] | None) -> Any:
         if raw is None:
             return None
-        return self.row_type(
-            *(
-                value if proc is None or value is None else proc(value)
-                for proc, value in zip(self.result_processors, raw, strict=True)
-            )
-        )
+        if not self._converted:
+            return self.row_type._make(raw)
+        values = list(raw)
+        for i, proc in self._converted:
+            if values[i] is not None:
+                values[i] = proc(values[i])
+        return self.row_type._make(values)
 
 
 class Tx:
@@ -168,12 +208,13 @@ class RawConnection:
     session: nothing of it was committed), and it is discarded rather than returned to the pool.
     """
 
-    __slots__ = ("proxied", "driver_connection", "_discarded")
+    __slots__ = ("proxied", "driver_connection", "_discarded", "checked_out_at")
 
     def __init__(self, proxied: Any) -> None:
         self.proxied = proxied
         self.driver_connection: Any = proxied.driver_connection
         self._discarded = False
+        self.checked_out_at = time.monotonic()
 
     def commit(self) -> None:
         self.proxied.commit()

@@ -41,6 +41,7 @@ class Domain:
     def __init__(self, policies_dir: str | Path) -> None:
         self.policies_dir = Path(policies_dir)
         self.regions = Regions.from_policies(load_policies(self.policies_dir))
+        self._timer_values: dict[tuple[str, str], datetime | Duration] = {}
         self.enrollment = EnrollmentRules(self)
         self.registry = Registry()
         self.registry.add_field_type("id_number", check_id_number)
@@ -61,6 +62,7 @@ class Domain:
     def reload(self) -> None:
         """Read the policy files again (``shebao policy reload``, a changed file)."""
         self.regions = Regions.from_policies(load_policies(self.policies_dir))
+        self._timer_values = {}
 
     def policy_of(self, variables: Mapping[str, Any]) -> Policy:
         """The policy an instance lives under: its year's (``policy``), else its region's latest.
@@ -85,8 +87,18 @@ class Domain:
         """When a ``policy:`` timer entered at ``now`` is due: a date of the instance's policy
         (with a reference, so a changed file moves it) or a duration from ``now`` (none)."""
         policy = self.policy_of(variables)
+        key = (policy.policy, path)
+        found = self._timer_values.get(key)
+        if found is None:
+            found = self._timer_values[key] = self._timer_value(policy, path)
+        if isinstance(found, Duration):
+            return found.after(now), None
+        return found, f"{policy.policy}:{path}"
+
+    def _timer_value(self, policy: Policy, path: str) -> datetime | Duration:
+        """What ``path`` names in ``policy``: a date, or else a duration (kept until a reload)."""
         try:
-            return policy.date_value(path), f"{policy.policy}:{path}"
+            return policy.date_value(path)
         except PolicyError:
             pass
         value: Any = policy
@@ -94,7 +106,7 @@ class Domain:
             value = getattr(value, name, None)
         if not isinstance(value, str):
             raise PolicyError(policy.source, path, "names no date or duration of this policy")
-        return _duration(value).after(now), None
+        return _duration(value)
 
     def policy_ref_date(self, ref: str) -> datetime:
         """The moment a reference ``policy_date`` returned names in the policies loaded now."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from operator import mul
 
 __all__ = [
     "InvalidIdNumber",
@@ -65,7 +66,7 @@ def check_character(first17: str) -> str:
     """
     if len(first17) != LENGTH - 1 or not first17.isascii() or not first17.isdigit():
         raise ValueError(f"expected 17 digits, got {first17!r}")
-    total = sum(int(digit) * weight for digit, weight in zip(first17, _WEIGHTS, strict=True))
+    total = sum(map(mul, map(int, first17), _WEIGHTS))
     return _CHECK_CHARACTERS[total % 11]
 
 
