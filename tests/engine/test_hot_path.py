@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -120,3 +121,56 @@ def test_a_second_concurrent_writer_gets_its_own_connection(tmp_path: Path) -> N
     writers.release(a)
     writers.release(b)
     db.dispose()
+
+
+ERRAND = """
+process: errand
+version: 1
+label: {zh: 差事, en: Errand}
+initial: open
+states:
+  open: {label: {zh: 进行中, en: Open}}
+  done: {label: {zh: 已完成, en: Done}, final: true}
+events:
+  finish: {label: {zh: 完成, en: Finish}, from: open, to: done}
+"""
+
+
+@pytest.mark.postgres
+def test_a_kept_connection_the_server_ended_is_replaced_without_an_error(db_url: str) -> None:
+    """An administrator (or a restart) ends the session of a kept write connection between two
+    events: the next event runs on a fresh connection and nothing is lost or applied twice."""
+    from sqlalchemy import text
+
+    from engine.clock import SimulatedClock
+    from engine.definition import parse_definition
+    from engine.registry import Registry
+    from engine.runtime import Engine
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("only a database server ends a client's session")
+    definition = parse_definition(yaml.safe_load(ERRAND), "errand.yaml", Registry())
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    engine = Engine(make_engine(db_url), [definition], Registry(), clock=SimulatedClock(start))
+    try:
+        first = engine.start("errand")
+        second = engine.start("errand")
+        held, driver, kept = engine.writers.begin()
+        assert kept  # the connection the starts used, kept
+        pid = driver.info.backend_pid
+        held.rollback()
+        engine.writers.release(held)
+        with engine.db.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.commit()
+        engine.fire(first.instance_id, "finish", actor="clerk")
+        engine.fire(second.instance_id, "finish", actor="clerk")
+        with engine.db.connect() as conn:
+            states = conn.execute(text("SELECT state, version FROM wf_instance ORDER BY id")).all()
+            fired = conn.execute(
+                text("SELECT count(*) FROM wf_history WHERE event = 'finish'")
+            ).scalar_one()
+        assert [tuple(s) for s in states] == [("done", 2), ("done", 2)]
+        assert fired == 2
+    finally:
+        engine.db.dispose()
