@@ -18,14 +18,18 @@ from flask.cli import with_appcontext
 
 from engine.errors import WorkflowError
 from web.extensions import domain_of, engine_of
-from workflows.deductions import import_deductions, read_text
+from workflows.deductions import count_lines, import_deductions, read_text
 from workflows.imports import import_people, read_people_csv
 
 REJECTED_EXIT = 1
 
 
 @contextmanager
-def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar (on stderr) when stdout is a terminal; nothing in a script or a pipe."""
+    if not sys.stdout.isatty():
+        yield None
+        return
     with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
         seen = {"line": 1}
 
@@ -83,8 +87,8 @@ def deductions(file: Path, policy_id: str, actor: str, dry_run: bool) -> None:
         known = ", ".join(sorted(domain_of().policies))
         raise click.BadParameter(f"unknown policy; known: {known}", param_hint="--policy")
     try:
-        text = read_text(file)
-        with _rehearsal(dry_run), _progress(_lines(text), "导入扣费结果 importing") as advance:
+        lines = count_lines(file)
+        with _rehearsal(dry_run), _progress(lines, "导入扣费结果 importing") as advance:
             report = import_deductions(engine_of(), policy, file, actor=actor, progress=advance)
     except WorkflowError as exc:
         raise click.ClickException(str(exc)) from None
