@@ -55,7 +55,17 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
 
     app.context_processor(lambda: {"service_clock": service_clock})
 
-    from web import account, api, auth, health, inbox, processes, security_headers, sessions
+    from web import (
+        account,
+        api,
+        auth,
+        health,
+        inbox,
+        processes,
+        search,
+        security_headers,
+        sessions,
+    )
 
     health.init_app(app)  # first: its request timing counts every later hook
     sessions.init_app(app)
@@ -64,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
     account.init_app(app)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(processes.bp)
+    app.register_blueprint(search.bp)
     api.init_app(app)
     db_faults.init_app(app)
 

@@ -35,6 +35,9 @@ KINDS = (
     "token_used",
     "token_refused",
     "import",
+    "staff_search",
+    "person_viewed",
+    "record_viewed",
 )
 
 

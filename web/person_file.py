@@ -1,0 +1,158 @@
+"""The person page's read: one person's record, cards, policy years with their payments, open
+tasks and the history of each, as the staff member asking may see them (``web.search_queries``).
+
+Reads only, by index: the person by id, then the exact business keys of their cards, reviews and
+years (``search_queries.keys_of_person``), their open tasks and histories by instance id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy import Engine as SqlEngine
+
+from engine import statements as st
+from web import search_queries as sq
+from web.staff import Staff
+from workflows.enrollment import amount_due, payer_masked
+from workflows.policy import LatePaymentRefused, PolicyError
+from workflows.regions import Regions
+
+
+class NotAllowed(Exception):
+    """The record is outside what the user may see (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class Year:
+    """One policy year of the person, with what was paid or is still due."""
+
+    row: dict[str, Any]
+    year: int | None
+    paid: bool
+    amount_due: Decimal | None
+    amount_paid: str | None
+    paid_at: datetime | None
+    payer_masked: str | None
+    channel: str | None
+
+
+@dataclass(frozen=True)
+class PersonFile:
+    person: dict[str, Any]
+    cards: list[dict[str, Any]]
+    years: list[Year]
+    reviews: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+    histories: dict[int, list[dict[str, Any]]]
+
+
+def instance(conn: Connection, instance_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(st.instances).where(st.instances.c.id == instance_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def histories(conn: Connection, ids: Collection[int]) -> dict[int, list[dict[str, Any]]]:
+    """The transitions of each instance, oldest first (one query)."""
+    found: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    h = st.history
+    query = select(h).where(h.c.instance_id.in_(list(ids))).order_by(h.c.instance_id, h.c.id)
+    for row in conn.execute(query):
+        found[row.instance_id].append(dict(row._mapping))
+    return found
+
+
+def year_of(
+    row: dict[str, Any], regions: Regions, paid_states: Collection[str], now: datetime
+) -> Year:
+    """A year's payment facts from its variables and its region's policy."""
+    variables: Mapping[str, Any] = row["variables"] or {}
+    policy = regions.policy(str(variables.get("policy", "")))
+    payment: Mapping[str, Any] = variables.get("payment") or {}
+    paid = row["state"] in paid_states
+    due: Decimal | None = None
+    if not paid and policy is not None:
+        try:
+            due = amount_due(policy, variables, now)
+        except (LatePaymentRefused, PolicyError, ValueError):
+            due = None  # the year can no longer be paid
+    paid_at = payment.get("paid_at") if paid else None
+    return Year(
+        row=row,
+        year=policy.year if policy else None,
+        paid=paid,
+        amount_due=due,
+        amount_paid=str(payment["amount"]) if paid and payment.get("amount") else None,
+        paid_at=datetime.fromisoformat(paid_at) if paid_at else None,
+        payer_masked=payer_masked(payment) if paid else None,
+        channel=payment.get("channel") if paid else None,
+    )
+
+
+def person_file(
+    db: SqlEngine,
+    regions: Regions,
+    user: Staff,
+    person_id: int,
+    *,
+    paid_states: Collection[str],
+    now: datetime,
+) -> PersonFile | None:
+    """The person ``person_id`` as ``user`` may see them; None when no such person.
+
+    Raises:
+        NotAllowed: the user may not read this person's record.
+    """
+    with db.connect() as conn:
+        person = instance(conn, person_id)
+        if person is None or person["process"] != sq.PERSON:
+            return None
+        variables = person["variables"] or {}
+        if not sq.sees_people(user) or not sq.may_see(user, sq.PERSON, variables):
+            raise NotAllowed(person_id)
+        number = str(variables.get("id_number", ""))
+        related = [
+            r
+            for r in sq.by_keys(conn, sq.keys_of_person(regions, number))
+            if r["id"] != person_id and sq.may_see(user, r["process"], r["variables"] or {})
+        ]
+        ids = [person_id, *(r["id"] for r in related)]
+        tasks = sq.readable_tasks(user, sq.open_tasks_of(conn, ids))
+        found = histories(conn, ids)
+    by_process: dict[str, list[dict[str, Any]]] = {}
+    for row in related:
+        by_process.setdefault(row["process"], []).append(row)
+    years = [year_of(r, regions, paid_states, now) for r in by_process.get(sq.ENROLLMENT, [])]
+    return PersonFile(
+        person=person,
+        cards=by_process.get(sq.CARD, []),
+        years=sorted(years, key=lambda y: (y.year or 0, y.row["id"]), reverse=True),
+        reviews=by_process.get("card_review", []),
+        tasks=tasks,
+        histories=found,
+    )
+
+
+def record(db: SqlEngine, user: Staff, instance_id: int) -> dict[str, Any] | None:
+    """One instance (a card, a year, a review) with its history and readable open tasks, for
+    ``user``; None when there is none.
+
+    Raises:
+        NotAllowed: the user may not see it.
+    """
+    with db.connect() as conn:
+        row = instance(conn, instance_id)
+        if row is None:
+            return None
+        if not sq.may_see(user, row["process"], row["variables"] or {}):
+            raise NotAllowed(instance_id)
+        row["history"] = histories(conn, [instance_id])[instance_id]
+        row["tasks"] = sq.readable_tasks(user, sq.open_tasks_of(conn, [instance_id]))
+    return row

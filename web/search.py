@@ -1,0 +1,156 @@
+"""Staff search and the person page.
+
+The search box of every page posts its query (``POST /search``): an ID number travels in the
+request body, never in a URL, and the answer is rendered at once, not redirected to. Results are
+the people, cards, years and open tasks the user may see (``web.search_queries``), ID and card
+numbers masked; each links to a page by instance id: ``/people/<id>`` (a person's cards, years,
+payments, open tasks and histories on one screen) or ``/records/<id>`` (one card or year). Every
+search and every person page opened is a security event (who, which kind of key, how many found;
+never the query itself).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from web import i18n, security_log, sessions
+from web import person_file as pf
+from web import search_queries as sq
+from web.auth import Staff, add_error_pages
+from web.extensions import domain_of, engine_of
+from web.log_masking import ID_LIKE
+from workflows.identity import mask_id_number
+
+bp = Blueprint("search", __name__)
+add_error_pages(bp)
+
+
+def _me() -> Staff:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _audit(kind: str, **detail: Any) -> None:
+    security_log.record(
+        engine_of().db,
+        kind,
+        actor=_me().username,
+        remote_addr=request.remote_addr,
+        at=sessions.security_now(),
+        **detail,
+    )
+
+
+def shown_query(text: str) -> str:
+    """The query as the page may repeat it: an ID number in it masked."""
+    return ID_LIKE.sub(lambda m: mask_id_number(m.group(0)), text)
+
+
+def _page(status: int = 200, **context: Any) -> ResponseReturnValue:
+    engine = engine_of()
+    return (
+        render_template(
+            "search/results.html",
+            processes=engine.processes,
+            mask=mask_id_number,
+            now=engine.clock.now(),
+            sees_people=sq.sees_people(_me()),
+            **context,
+        ),
+        status,
+    )
+
+
+@bp.get("/search")
+def search_page() -> ResponseReturnValue:
+    """The search page without a query (where a language switch after a search lands)."""
+    return _page()
+
+
+@bp.post("/search")
+def search() -> ResponseReturnValue:
+    """Classify the query, find what the user may see, render the results (400 for a query
+    the search cannot take: empty, too long, control characters)."""
+    raw = request.form.get("q", "")
+    try:
+        query = sq.classify(raw)
+    except sq.BadQuery as exc:
+        return _page(400, problem=i18n.t(exc.word))
+    found = sq.search(engine_of().db, domain_of().regions, _me(), query)
+    _audit(
+        "staff_search",
+        key=query.kind,
+        people=len(found.people),
+        cards=len(found.cards),
+        enrollments=len(found.enrollments),
+        tasks=len(found.tasks),
+    )
+    refill = query.text if query.kind == "name" else ""  # never an ID number back into a form
+    return _page(found=found, shown=shown_query(query.text), search_text=refill)
+
+
+@bp.get("/people/<int:person_id>")
+def person(person_id: int) -> ResponseReturnValue:
+    """A person's record, cards, years with payments, open tasks and histories."""
+    engine = engine_of()
+    try:
+        found = pf.person_file(
+            engine.db,
+            domain_of().regions,
+            _me(),
+            person_id,
+            paid_states=engine.definition(sq.ENROLLMENT).tagged("paid"),
+            now=engine.clock.now(),
+        )
+    except pf.NotAllowed:
+        abort(403)
+    if found is None:
+        abort(404)
+    _audit("person_viewed", instance_id=person_id)
+    return render_template(
+        "search/person.html",
+        file=found,
+        processes=engine.processes,
+        definition_of=engine.definition,
+        mask=mask_id_number,
+        now=engine.clock.now(),
+    )
+
+
+@bp.get("/records/<int:instance_id>")
+def record(instance_id: int) -> ResponseReturnValue:
+    """One card, year or review; a person's record is the person page."""
+    engine, user = engine_of(), _me()
+    try:
+        row = pf.record(engine.db, user, instance_id)
+    except pf.NotAllowed:
+        abort(403)
+    if row is None:
+        abort(404)
+    if row["process"] == sq.PERSON and sq.sees_people(user):
+        return redirect(url_for(".person", person_id=instance_id))
+    person_id = _person_of(row) if sq.sees_people(user) else None
+    _audit("record_viewed", instance_id=instance_id, process=row["process"])
+    return render_template(
+        "search/record.html",
+        row=row,
+        definition=engine.definition(row["process"], row["definition_version"]),
+        history=row["history"],
+        person_id=person_id,
+        processes=engine.processes,
+        mask=mask_id_number,
+        now=engine.clock.now(),
+    )
+
+
+def _person_of(row: dict[str, Any]) -> int | None:
+    """The id of the person record of the instance's ID number, if there is one."""
+    number = (row["variables"] or {}).get("id_number")
+    if not number:
+        return None
+    with engine_of().db.connect() as conn:
+        people = [r for r in sq.by_keys(conn, [str(number)]) if r["process"] == sq.PERSON]
+    return people[-1]["id"] if people else None
