@@ -5,9 +5,12 @@ not exist does, so the token cannot learn that it exists or what state it is in.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
+
+from sqlalchemy import Select, bindparam, select
 
 from engine import queries
+from engine import statements as st
 from web.api import (
     answer,
     as_id,
@@ -38,6 +41,7 @@ from web.api_models import (
 from web.api_spec import endpoint
 from web.api_tokens import Caller
 from web.extensions import domain_of, engine_of
+from web.reads import reader
 from workflows import cards as card_rules
 from workflows.identity import mask_id_number
 
@@ -74,13 +78,50 @@ def _card_out(card_id: int) -> CardOut:
 SEES_EVERY_CARD = frozenset({"channel", "factory", "read"})
 
 
+def _may_see(who: Caller, bank: Any) -> bool:
+    """Any card for the channel, the factory and readers; its own bank's cards for a bank."""
+    return bool(who.scopes & SEES_EVERY_CARD) or bank in who.banks()
+
+
 def _visible_card(who: Caller, card_id: int) -> CardOut:
-    """The card, if the token may see it: any card for the channel, the factory and readers, its
-    own bank's cards for a bank. Otherwise 404, the same answer as for no card at all."""
+    """The card, if the token may see it (``_may_see``). Otherwise 404, the same answer as for
+    no card at all."""
     card = _card_out(card_id)
-    if who.scopes & SEES_EVERY_CARD or card.bank in who.banks():
+    if _may_see(who, card.bank):
         return card
     raise not_found("card", card_id)
+
+
+def _card_head() -> Select[Any]:
+    instances = st.instances
+    return select(
+        instances.c.id,
+        instances.c.process,
+        instances.c.definition_version,
+        instances.c.state,
+        instances.c.variables,
+    ).where(instances.c.id == bindparam("card_id"))
+
+
+class CardHead(NamedTuple):
+    id: int
+    definition_version: int
+    state: str
+    bank: Any
+
+
+def _visible_card_head(who: Caller, card_id: int) -> CardHead:
+    """What an event's checks need of the card (its bank, state and definition version), if the
+    token may see it; else 404, as ``_visible_card``. One indexed read, one statement: the
+    card's progress (its history) is not needed to send it an event."""
+    found = reader(engine_of().db)
+    row = found.one(found.prepared("card_head", _card_head), {"card_id": card_id})
+    if row is None or row.process != card_rules.PROCESS:
+        raise not_found("card", card_id)
+    bank = (row.variables or {}).get("bank")
+    if not _may_see(who, bank):
+        raise not_found("card", card_id)
+    return CardHead(row.id, row.definition_version, row.state, bank)
 
 
 @endpoint(
@@ -143,10 +184,11 @@ def get_card(card_id: str) -> Any:
 )
 def card_event(card_id: str, body: EventRequest) -> Any:
     who = caller()
-    card = _visible_card(who, as_id(card_id, "card"))
+    card = _visible_card_head(who, as_id(card_id, "card"))
     kinds = senders_of(card_rules.PROCESS, body.event)
     if kinds is None:
-        raise not_sendable(body.event, card.allowed_events)
+        definition = engine_of().definition(card_rules.PROCESS, card.definition_version)
+        raise not_sendable(body.event, list(definition.outgoing(card.state)))
     if not (
         ("bank" in kinds and card.bank in who.banks())
         or any(k in who.scopes for k in kinds if k != "bank")

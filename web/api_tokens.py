@@ -25,11 +25,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import request
-from sqlalchemy import Engine, Table, insert, or_, select, update
+from sqlalchemy import Engine, Select, Table, Update, bindparam, insert, or_, select, update
 
 from web import security_log
 from web.api_errors import ApiError
 from web.models import ApiToken
+from web.reads import reader
 
 SCOPE = re.compile(r"^(channel|factory|tax|read|import|admin|bank:[a-z0-9_]+|clerk:[a-z0-9_]+)$")
 SCOPES_TEXT = "channel, factory, tax, read, import, admin, bank:<code>, clerk:<region>"
@@ -186,17 +187,8 @@ def authenticate(db: Engine) -> Caller:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "unauthenticated", "需要 Bearer 令牌", "a bearer token is required")
-    with db.connect() as conn:
-        row = conn.execute(
-            select(
-                tokens.c.id,
-                tokens.c.name,
-                tokens.c.scopes,
-                tokens.c.expires_at,
-                tokens.c.revoked_at,
-                tokens.c.last_used_at,
-            ).where(tokens.c.token_hash == _hash(token))
-        ).first()
+    found = reader(db)
+    row = found.one(found.prepared("api_token", _by_hash), {"token_hash": _hash(token)})
     if row is None:
         raise _refuse(db, "unknown")
     now = utcnow()
@@ -208,20 +200,37 @@ def authenticate(db: Engine) -> Caller:
     return Caller(row.name, frozenset(row.scopes or ()))
 
 
-def _touch(db: Engine, token_id: int, now: datetime) -> None:
-    """Note the use, at most once a minute per token (one conditional UPDATE, any worker)."""
-    with db.begin() as conn:
-        conn.execute(
-            update(tokens)
-            .where(
-                tokens.c.id == token_id,
-                or_(
-                    tokens.c.last_used_at.is_(None),
-                    tokens.c.last_used_at <= now - LAST_USED_EVERY,
-                ),
-            )
-            .values(last_used_at=now)
+def _by_hash() -> Select[Any]:
+    """The token with a hash (the unique index on ``token_hash``): what ``authenticate`` needs."""
+    return select(
+        tokens.c.id,
+        tokens.c.name,
+        tokens.c.scopes,
+        tokens.c.expires_at,
+        tokens.c.revoked_at,
+        tokens.c.last_used_at,
+    ).where(tokens.c.token_hash == bindparam("token_hash"))
+
+
+def _touch_statement() -> Update:
+    return (
+        update(tokens)
+        .where(
+            tokens.c.id == bindparam("token_id"),
+            or_(tokens.c.last_used_at.is_(None), tokens.c.last_used_at <= bindparam("before")),
         )
+        .values(last_used_at=bindparam("now"))
+    )
+
+
+def _touch(db: Engine, token_id: int, now: datetime) -> None:
+    """Note the use, at most once a minute per token (one conditional UPDATE, any worker; on
+    its own, it commits at once)."""
+    found = reader(db)
+    found.run(
+        found.prepared("api_token_touch", _touch_statement),
+        {"token_id": token_id, "before": now - LAST_USED_EVERY, "now": now},
+    )
 
 
 def holds(caller: Caller, *accepted: str) -> bool:

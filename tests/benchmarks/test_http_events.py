@@ -5,12 +5,13 @@ doing the same SQL under the same gunicorn: events/s and p50/p95/p99 at 1, 4 and
 the top 10 of a profile, reported in the benchmark section. Every event sent is served (no error)
 and every card ends active.
 
-The issue's target is a ratio of 0.5 at 16 clients. Measured on the 2-core CI machine the service
-reaches about 0.3 (both with gthread keep-alive workers and with plain sync workers): it sends
-several times the floor's statements per event and reads the whole card, production progress
-included, before it fires (see the profile in the report). Until the hot path is faster this
-asserts what the service holds with margin for the machine's noise, 0.2, and prints the real
-figure.
+The issue's target is a ratio of 0.5 at 16 clients. The service first reached about 0.3 on the
+2-core CI machine (both with gthread keep-alive workers and with plain sync workers): besides the
+engine's transaction, each request read the token and the whole card, production progress
+included, each on a connection of its own (pre-ping, BEGIN, the SELECT, ROLLBACK). It now reads
+the token and what the event's checks need of the card with one statement each on kept autocommit
+connections (``web.reads``), and reaches 0.43 to 0.59 on a loaded 2-core machine. This asserts
+what it holds with margin for the machine's noise, 0.3, and prints the real figure.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from test_deadline_sweep import own_database
 
 pytestmark = [pytest.mark.bench, pytest.mark.postgres]
 
-HELD_RATIO_16 = 0.2
-"""What the service holds at 16 clients today (measured about 0.3); the issue's target is 0.5."""
+HELD_RATIO_16 = 0.3
+"""What the service holds at 16 clients with margin (measured 0.43-0.59); the target is 0.5."""
 
 
 def test_http_events_service_against_the_bare_flask_floor(
