@@ -7,7 +7,8 @@ version N+1 (the file's own ``version:`` is the least it deploys as; an unchange
 nothing). ``install_deployed`` loads every stored version into an engine: running instances keep
 the version they started on (``wf_instance.definition_version``), new ones start on the latest.
 The service deploys the files at start-up (``web.wiring``), and ``shebao definitions deploy``
-does it by hand; a process picks up a deployment made by another at its next start.
+does it by hand; a process picks up a deployment made by another at its next start. A process's
+first deployment also creates its partitions on a partitioned PostgreSQL (``engine.partitions``).
 
 A stored version that no longer parses (a guard removed from the code) is logged and left out:
 its instances answer "unknown process version" until it is fixed, the others run on.
@@ -28,6 +29,7 @@ from sqlalchemy import Engine as Database
 from sqlalchemy import Table, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
+from engine import partitions
 from engine.definition import NameRegistry, parse_text
 from engine.errors import DefinitionError
 from engine.models import DeployedDefinition, Instance
@@ -105,6 +107,8 @@ def _deploy_one(
                         deployed_by=actor,
                     )
                 )
+                if latest is None:  # a new process: its partitions before its first instance
+                    partitions.add_process(conn, definition.key, now)
         except IntegrityError:
             continue
         log.info("deployed %s v%d (%s) by %s", definition.key, version, digest[:12], actor)

@@ -187,11 +187,16 @@ class HistoryCleanup:
                 if self.archive is not None:
                     report.archived = self._archive(conn, definition, ids, now)
                 for table in CHILDREN:
-                    removed = conn.execute(delete(table).where(table.c.instance_id.in_(ids)))
+                    removing = delete(table).where(table.c.instance_id.in_(ids))
+                    if table.name == HISTORY.name:  # the process's partitions only (PostgreSQL)
+                        removing = removing.where(HISTORY.c.process == definition.key)
+                    removed = conn.execute(removing)
                     if table.name == HISTORY.name:
                         report.history = removed.rowcount
                 report.instances = conn.execute(
-                    delete(INSTANCES).where(INSTANCES.c.id.in_(ids))
+                    delete(INSTANCES).where(
+                        INSTANCES.c.id.in_(ids), INSTANCES.c.process == definition.key
+                    )
                 ).rowcount
         held = time.perf_counter() - began
         if ids:

@@ -11,6 +11,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from engine import partitions
 from engine.definition import load_definition
 from engine.deployments import deploy, versions
 from engine.errors import DefinitionError
@@ -41,6 +42,29 @@ def db_upgrade(revision: str) -> None:
     """Bring the database schema up to date."""
     upgrade_database(current_app.config["SHEBAO_DATABASE_URL"], revision)
     click.echo(f"database at {revision}: {_safe_url(current_app.config['SHEBAO_DATABASE_URL'])}")
+
+
+@db.command("partitions")
+@click.option("--year", "years", type=int, multiple=True, help="Also this year's partitions.")
+@with_appcontext
+def db_partitions(years: tuple[int, ...]) -> None:
+    """Create the missing partitions (PostgreSQL after migration 0010): every known process's,
+    the current and next year's history (by the wall clock and the service clock). Run it
+    yearly (December); a new process gets its partitions at its first deployment."""
+    engine = engine_of()
+    with engine.db.begin() as conn:
+        if not partitions.is_partitioned(conn):
+            click.echo("the database is not partitioned (SQLite, or before migration 0010)")
+            return
+        report = partitions.maintain(conn, now=[utc_now(), engine.clock.now()], years=years)
+    for name in report.created:
+        click.echo(f"created {name}")
+    if report.moved_rows:
+        click.echo(f"moved {report.moved_rows} history rows out of default partitions")
+    for process in report.left_in_default:
+        click.echo(f"{process}: its instances stay in wf_instance__default", err=True)
+    if not report.created:
+        click.echo("every partition exists")
 
 
 @main.group()
