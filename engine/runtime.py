@@ -189,6 +189,11 @@ class Engine(TaskOperations):
         tx.cursor.execute("RELEASE SAVEPOINT shebao_rehearsal")
         return result
 
+    @property
+    def rehearsing(self) -> bool:
+        """Whether transactions are savepoints of a ``rehearsal()`` (one connection, in turn)."""
+        return self._rehearsal.get() is not None
+
     @contextmanager
     def rehearsal(self) -> Iterator[None]:
         """Every transaction run inside is a savepoint of one transaction that is rolled back at
@@ -492,15 +497,16 @@ class Engine(TaskOperations):
         params = {
             "iid": row.id,
             "seen": row.version,
+            "process": row.process,
             "b_state": target,
             "b_version": row.version + 1,
             "b_now": now,
         }
         if spec.actions:
             params["b_variables"] = variables
-            changed = tx.run(self.sql.update_instance_with_variables, params)
+            changed = tx.run(self.sql.update_instance_with_variables_in_process, params)
         else:
-            changed = tx.run(self.sql.update_instance, params)
+            changed = tx.run(self.sql.update_instance_in_process, params)
         if changed != 1:
             raise ConcurrentModification(row.id)
         tx.run(

@@ -95,6 +95,31 @@ UPDATE_INSTANCE_WITH_VARIABLES = (
     )
 )
 
+# The firing knows the instance's process (it loaded the row): naming it lets a partitioned
+# PostgreSQL (migration 0010, wf_instance by process) touch one partition instead of every one.
+_VERSION_CHECK_IN_PROCESS = (*_VERSION_CHECK, instances.c.process == bindparam("process"))
+
+UPDATE_INSTANCE_IN_PROCESS = (
+    update(instances)
+    .where(*_VERSION_CHECK_IN_PROCESS)
+    .values(
+        state=bindparam("b_state"),
+        version=bindparam("b_version"),
+        updated_at=bindparam("b_now"),
+    )
+)
+
+UPDATE_INSTANCE_WITH_VARIABLES_IN_PROCESS = (
+    update(instances)
+    .where(*_VERSION_CHECK_IN_PROCESS)
+    .values(
+        state=bindparam("b_state"),
+        version=bindparam("b_version"),
+        updated_at=bindparam("b_now"),
+        variables=bindparam("b_variables", type_=instances.c.variables.type),
+    )
+)
+
 CANCEL_TIMERS = (
     update(timers)
     .where(timers.c.instance_id == bindparam("iid"), timers.c.status == "pending")
@@ -182,6 +207,10 @@ class HotPath:
         self.select_instance = Prepared(SELECT_INSTANCE, dialect)
         self.update_instance = Prepared(UPDATE_INSTANCE, dialect)
         self.update_instance_with_variables = Prepared(UPDATE_INSTANCE_WITH_VARIABLES, dialect)
+        self.update_instance_in_process = Prepared(UPDATE_INSTANCE_IN_PROCESS, dialect)
+        self.update_instance_with_variables_in_process = Prepared(
+            UPDATE_INSTANCE_WITH_VARIABLES_IN_PROCESS, dialect
+        )
         self.cancel_timers = Prepared(CANCEL_TIMERS, dialect)
         self.close_tasks = Prepared(CLOSE_TASKS, dialect)
         self.select_task = Prepared(SELECT_TASK, dialect)
