@@ -98,7 +98,7 @@ class BatchFire:
         self.sweep_sql = SweepSql(engine.db.dialect)
         self._machines: dict[tuple[str, int], SharedMachine] = {}
         self._integrity_error: type[Exception] = engine.db.dialect.loaded_dbapi.IntegrityError
-        self.fallbacks = 0
+        self.fallbacks = 0  # counted as it goes: exact when one thread applies at a time
 
     def transaction(self, work: Callable[[Tx], T]) -> T:
         """``Engine.transaction``, run again once when another process wrote one of the same
@@ -117,11 +117,16 @@ class BatchFire:
         actor: str,
         scope: str | None = None,
         now: datetime | None = None,
+        locked: Callable[[], None] | None = None,
     ) -> list[BatchResult]:
-        """Fire every item's event inside ``tx``; the results in the items' order."""
+        """Fire every item's event inside ``tx``; the results in the items' order. ``locked`` is
+        called as soon as every item's instance is locked (PostgreSQL: read ``FOR UPDATE``; with
+        one wave, before any rule runs): a caller overlapping batches lets the next one lock its
+        instances then."""
         now = now or self.engine.clock.now()
         results: dict[int, BatchResult] = {}
         pending = list(enumerate(items))
+        loaded: set[int] = set()
         while pending:
             wave: list[tuple[int, BatchItem]] = []
             later: list[tuple[int, BatchItem]] = []
@@ -135,9 +140,16 @@ class BatchFire:
                 if item.key is not None:
                     seen_keys.add(item.key)
                 (later if clash else wave).append((pos, item))
-            for pos, result in self._wave(tx, wave, actor, scope, now):
+            # ``locked`` once the waves so far have read (locked) every instance of the call.
+            loaded.update(item.instance_id for _, item in wave)
+            ready = locked if locked and all(i.instance_id in loaded for _, i in later) else None
+            for pos, result in self._wave(tx, wave, actor, scope, now, ready):
                 results[pos] = result
+            if ready is not None:
+                locked = None
             pending = later
+        if locked is not None:  # no items
+            locked()
         return [results[pos] for pos in range(len(items))]
 
     # -- one wave: every instance and key at most once ----------------------------------------
@@ -149,8 +161,11 @@ class BatchFire:
         actor: str,
         scope: str | None,
         now: datetime,
+        locked: Callable[[], None] | None = None,
     ) -> list[tuple[int, BatchResult]]:
         rows = self.bulk.load_instances(tx, [item.instance_id for _, item in wave])
+        if locked is not None:  # ``apply_in``: the call's instances are all read now
+            locked()
         wanted = [item.key for _, item in wave if item.key is not None]
         known = self.bulk.known_keys(tx, scope, wanted) if scope is not None else {}
         results: list[tuple[int, BatchResult]] = []

@@ -9,7 +9,9 @@ compiled statements, so both write exactly what ``Engine.fire`` writes.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -50,10 +52,30 @@ _PG_UPDATE = (
 )
 
 
+# ``json.dumps(value, ensure_ascii=False, default=str)`` without building an encoder per call.
+_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+# Values psycopg adapts as they are (checked by exact type: a fast path, ``_copy_value`` decides
+# for everything else).
+_PLAIN = frozenset({str, int, type(None), bool, float, Decimal, datetime, date})
+
+
 def _copy_value(value: Any) -> Any:
     if isinstance(value, dict | list | tuple):
-        return json.dumps(value, ensure_ascii=False, default=str)
+        return _json(value)
     return value
+
+
+def copy_rows(
+    cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """``COPY table (columns) FROM STDIN`` of ``rows`` (values in ``columns``' order; a dict,
+    list or tuple goes in as its JSON text). psycopg formats each row in C (``write_row``); the
+    plain values are passed on inline, without a call per value."""
+    plain, convert = _PLAIN, _copy_value
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        write = copy.write_row
+        for row in rows:
+            write([v if type(v) in plain else convert(v) for v in row])
 
 
 class BulkSql:
@@ -115,7 +137,7 @@ class BulkSql:
         ]
         params = {
             "now": rows[0]["b_now"],
-            "rows": json.dumps(records, ensure_ascii=False, default=str),
+            "rows": _json(records),
         }
         tx.cursor.execute(sql, params)
         return int(tx.cursor.rowcount)
@@ -131,7 +153,4 @@ class BulkSql:
             tx.many(prepared, rows)
             return
         columns = list(rows[0])
-        names = ", ".join(columns)
-        with tx.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([_copy_value(row[c]) for c in columns])
+        copy_rows(tx.cursor, table, columns, ([row[c] for c in columns] for row in rows))

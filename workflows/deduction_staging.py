@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from engine.bulk import copy_rows
 from engine.runtime import Engine
 from engine.sqlexec import Tx
 
@@ -99,9 +100,7 @@ class Staging:
 
         def work(tx: Tx) -> None:
             if self.postgres:
-                with tx.cursor.copy(f"COPY {self.table} ({names}) FROM STDIN") as copy:
-                    for values in batch:
-                        copy.write_row(values)
+                copy_rows(tx.cursor, self.table, COLUMNS, batch)
             else:
                 marks = ", ".join("?" for _ in COLUMNS)
                 tx.cursor.executemany(f"INSERT INTO {self.table} ({names}) VALUES ({marks})", batch)
@@ -124,6 +123,10 @@ class Staging:
             f"AND {plus}i.process = {mark} AND {plus}i.state IN ({ins}) "
             f"WHERE s.n BETWEEN {mark} AND {mark} ORDER BY s.n, i.id"
         )
+        if self.postgres:
+            # A chunk is a few thousand index probes: parallel workers (which the planner picks
+            # once the staging table is large) cost more to start than the query takes.
+            tx.cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         tx.cursor.execute(sql, (process, *states, lo, hi))
         found: list[MatchedRow] = []
         last = 0

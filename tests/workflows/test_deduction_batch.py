@@ -173,3 +173,21 @@ def test_set_based_import_writes_what_firing_row_by_row_writes(
     assert second[:2] == (0, 10)  # everything applied before replays
     assert [line for line, _ in first[2]] == [8, 9, 10, 11, 12, 13, 15, 16, 18]
     assert second[2] == first[2]
+
+
+def test_a_rehearsed_import_reports_the_same_and_leaves_nothing(
+    fresh: Callable[[], Service], policies: dict[str, Policy], tmp_path: Path
+) -> None:
+    """A dry run (``Engine.rehearsal``: every chunk a savepoint of one transaction, so on
+    PostgreSQL the chunks run in turn, not overlapped) reports what the import then does."""
+    policy = policies[POLICY]
+    path = deduction_file(tmp_path)
+    engine = fresh().engine
+    seed(engine, policy)
+    before = contents(engine)
+    with engine.rehearsal():
+        rehearsed = import_deductions(engine, policy, path, actor="tax", chunk=3)
+    assert contents(engine) == before
+    done = import_deductions(engine, policy, path, actor="tax", chunk=3)
+    assert summary(rehearsed) == summary(done)
+    assert contents(engine) != before
