@@ -51,7 +51,7 @@ from workflows.deductions import (
     staged_rows,
 )
 from workflows.identity import check_character
-from workflows.policy import load_policies
+from workflows.policy_loader import load_policies
 
 POLICY = "huian-2023"
 CREATED = datetime(2022, 9, 1, 1, 0, tzinfo=UTC)

@@ -1,171 +1,37 @@
 """The JSON API under /api/v1 for citizen channels and outside systems (banks, tax, factories).
 
-Thin views: the ``@endpoint`` declaration has authenticated the bearer token, checked its scope and
-validated the body before a view runs (``web.api_spec``); a view looks up what it needs, calls one
-operation of the domain or the engine and answers JSON. State-changing requests accept an
-``Idempotency-Key`` header. Resident ID numbers never travel in a URL (URLs are logged): a
-person's records are asked for with the number in a POST body.
+This module only assembles it: the endpoint modules (``api_cards``, ``api_enrollments``,
+``api_people``, ``api_tasks``, ``api_notices``, ``api_incidents``, ``api_admin``) add their routes
+to the blueprint of ``web.api_common``, which holds what they share; ``init_app`` registers it with
+its JSON error answers. Imports point one way (here -> endpoint modules -> ``api_common``).
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from flask import Flask
 
-from flask import Blueprint, Flask, jsonify, request
-from pydantic import BaseModel
-
-from engine.errors import WorkflowError
-from engine.runtime import Idempotency, Transition
-from web import api_errors
-from web.api_errors import ApiError, from_invalid_id, from_workflow_error
-from web.api_models import (
-    EventRequest,
-    OpenApiDocument,
-    TransitionOut,
+from web import (
+    api_admin,
+    api_cards,
+    api_enrollments,
+    api_errors,
+    api_incidents,
+    api_notices,
+    api_people,
+    api_tasks,
 )
-from web.api_spec import body_digest, current_caller, endpoint, openapi_document
-from web.api_tokens import Caller
-from web.extensions import engine_of
-from workflows.identity import InvalidIdNumber, validate_id_number
+from web.api_common import bp
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-MAX_ID = 2**53
-
-
-def int_param(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-    }
-
-
-def str_param(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-    }
-
-
-_DIGITS = re.compile(r"^[0-9]{1,16}$")
-NAMES = {
-    "card": "社保卡",
-    "enrollment": "参保记录",
-    "registration": "参保档案",
-    "task": "任务",
-    "token": "令牌",
-}
-
-
-def as_id(value: str, what: str) -> int:
-    """A path's numeric id; 404 (without echoing the value) unless it is a number from 1 to
-    2**53."""
-    if not _DIGITS.match(value) or not 1 <= int(value) <= MAX_ID:
-        raise not_found(what)
-    return int(value)
-
-
-def not_found(what: str, ident: int | None = None) -> ApiError:
-    """404 for a missing ``what`` (``card``, ``task``...), or one the caller may not see: the
-    same answer, so a token cannot learn what exists outside its scope."""
-    zh = NAMES.get(what, what)
-    if ident is None:
-        return ApiError(404, "not_found", f"{zh}不存在", f"no such {what}")
-    return ApiError(404, "not_found", f"{zh}不存在：{ident}", f"no such {what}: {ident}")
-
-
-def person_number(value: str) -> str:
-    try:
-        return validate_id_number(value)
-    except InvalidIdNumber as exc:
-        raise from_invalid_id(exc) from None
-
-
-def caller() -> Caller:
-    """The token of this request (the ``@endpoint`` declaration has authenticated it)."""
-    return current_caller()
-
-
-def idempotency(who: Caller) -> Idempotency | None:
-    """The request's ``Idempotency-Key`` (checked by ``@endpoint``) with the hash of its body."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    return Idempotency(f"api:{who.name}", key, body_digest())
-
-
-def answer(model: BaseModel, status: int = 200) -> Any:
-    response = jsonify(model.model_dump(mode="json"))
-    response.status_code = status
-    return response
-
-
-def run(operation: Any) -> Any:
-    try:
-        return operation()
-    except WorkflowError as exc:
-        raise from_workflow_error(exc) from None
-
-
-def transition_out(done: Transition) -> TransitionOut:
-    return TransitionOut(**done.as_dict())
-
-
-def not_sendable(event: str, allowed: list[str]) -> ApiError:
-    """409 for an event outside systems may not send (timers and staff tasks send those)."""
-    return ApiError(
-        409,
-        "event_not_allowed",
-        f"事件 {event} 不能通过接口发送",
-        f"event {event} cannot be sent through the API",
-        allowed=allowed,
-    )
-
-
-def senders_of(process: str, event: str) -> tuple[str, ...] | None:
-    """Who may send ``event`` to ``process`` (the definition's ``senders:``); None if nobody."""
-    definition = engine_of().definition(process)
-    spec = definition.events.get(event)
-    return spec.senders if spec is not None and spec.senders else None
-
-
-def sendable(process: str) -> list[str]:
-    return sorted(engine_of().definition(process).sendable())
-
-
-def send_event(who: Caller, instance_id: int, body: EventRequest) -> Any:
-    """Fire the request's event as the caller, idempotently, and answer the transition."""
-    done = run(
-        lambda: engine_of().fire(
-            instance_id,
-            body.event,
-            actor=f"api:{who.name}",
-            data=body.data,
-            idempotency=idempotency(who),
-        )
-    )
-    return answer(transition_out(done))
-
-
-@endpoint(
-    bp,
-    "GET",
-    "/openapi.json",
-    summary="This description",
-    scopes=(),
-    public=True,
-    response=OpenApiDocument,
+ENDPOINT_MODULES = (
+    api_admin,
+    api_cards,
+    api_enrollments,
+    api_incidents,
+    api_notices,
+    api_people,
+    api_tasks,
 )
-def openapi() -> Any:
-    document = openapi_document(
-        request.script_root + str(bp.url_prefix), {"process": sorted(engine_of().processes)}
-    )
-    return jsonify(document)
+"""Imported for their routes on ``bp``."""
 
 
 def init_app(app: Flask) -> None:
@@ -174,15 +40,4 @@ def init_app(app: Flask) -> None:
         app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # UTF-8 Chinese, not \u escapes
     api_errors.init_app(app)
-    # The endpoint modules add their routes to ``bp`` when first imported.
-    from web import (  # noqa: F401
-        api_admin,
-        api_cards,
-        api_enrollments,
-        api_incidents,
-        api_notices,
-        api_people,
-        api_tasks,
-    )
-
     app.register_blueprint(bp)

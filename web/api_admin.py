@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from web.api import answer, bp, caller, not_found
+from web.api_common import answer, bp, caller, not_found
 from web.api_models import TokenList, TokenOut
 from web.api_spec import endpoint
 from web.api_tokens import list_tokens, revoke_token

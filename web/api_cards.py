@@ -11,7 +11,7 @@ from sqlalchemy import Select, bindparam, select
 
 from engine import queries
 from engine import statements as st
-from web.api import (
+from web.api_common import (
     answer,
     as_id,
     bp,

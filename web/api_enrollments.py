@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine import queries
-from web.api import (
+from web.api_common import (
     answer,
     as_id,
     bp,

@@ -8,7 +8,7 @@ from typing import Any
 from flask import request
 
 from engine.incidents import list_incidents, resolve_incident, retry_incident
-from web.api import answer, as_id, bp, caller, int_param, run
+from web.api_common import answer, as_id, bp, caller, int_param, run
 from web.api_errors import ApiError
 from web.api_models import IncidentList, IncidentOut
 from web.api_spec import endpoint

@@ -9,7 +9,7 @@ from flask import request
 
 from engine import queries
 from web import security_log
-from web.api import (
+from web.api_common import (
     answer,
     as_id,
     bp,

@@ -13,7 +13,7 @@ from sqlalchemy import and_, false, or_, select
 
 from engine import queries
 from engine.statements import tasks as task_table
-from web.api import (
+from web.api_common import (
     MAX_ID,
     answer,
     as_id,

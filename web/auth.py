@@ -338,12 +338,12 @@ add_error_pages(bp)
 
 def init_app(app: Flask) -> None:
     """Set up languages, login management, CSRF protection and the login requirement."""
-    from web import api
+    from web.api_common import bp as api_bp
 
     i18n.init_app(app)
     app.before_request(_require_login)  # before the CSRF check: a stranger gets 401, not 400
     csrf.init_app(app)
-    csrf.exempt(api.bp)  # the JSON API authenticates with bearer tokens, not cookies
+    csrf.exempt(api_bp)  # the JSON API authenticates with bearer tokens, not cookies
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = None  # the server-side session is the protection

@@ -22,7 +22,8 @@ from workflows import cards, extra_cards, people
 from workflows.enrollment import EnrollmentRules
 from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.notices import NoticeFacts
-from workflows.policy import Policy, PolicyError, load_policies
+from workflows.policy import Policy, PolicyError
+from workflows.policy_loader import load_policies
 from workflows.regions import Regions
 from workflows.renewals import RenewalOpener
 

@@ -363,9 +363,6 @@ def _refused(reason: str, message_zh: str, message_en: str) -> RefundDecision:
     return RefundDecision(False, reason, message_zh, message_en)
 
 
-# Loading lives in its own module; these names stay importable from here.
-from workflows.policy_loader import load_policies, load_policy  # noqa: E402
-
 __all__ = [
     "BENEFIT_KINDS",
     "REFUND_REASONS",
@@ -376,6 +373,4 @@ __all__ = [
     "PolicyError",
     "RefundDecision",
     "Region",
-    "load_policies",
-    "load_policy",
 ]

@@ -19,7 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 
-from workflows.policy import Label, Policy, PolicyError, load_policies
+from workflows.policy import Label, Policy, PolicyError
+from workflows.policy_loader import load_policies
 
 
 def code_prefix(code: str) -> str:

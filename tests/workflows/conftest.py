@@ -12,7 +12,8 @@ from engine.runtime import Engine
 from web.config import PROJECT_ROOT
 from web.wiring import Service, build_service
 from workflows.domain import Domain
-from workflows.policy import Policy, load_policies
+from workflows.policy import Policy
+from workflows.policy_loader import load_policies
 
 
 @pytest.fixture

@@ -24,9 +24,8 @@ from workflows.policy import (
     Policy,
     PolicyError,
     RefundDecision,
-    load_policies,
-    load_policy,
 )
+from workflows.policy_loader import load_policies, load_policy
 
 POLICIES = Path(__file__).resolve().parents[2] / "definitions" / "policies"
 CST = ZoneInfo("Asia/Shanghai")

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from workflows.policy import Label, Policy, PolicyError, load_policies
+from workflows.policy import Label, Policy, PolicyError
+from workflows.policy_loader import load_policies
 from workflows.regions import RegionInfo, Regions, code_prefix
 
 POLICIES = Path(__file__).resolve().parents[2] / "definitions" / "policies"
