@@ -295,6 +295,7 @@ class BatchFire:
             update = {
                 "iid": row.id,
                 "seen": row.version,
+                "process": row.process,
                 "b_state": target,
                 "b_version": row.version + 1,
                 "b_now": now,

@@ -504,9 +504,9 @@ class Engine(TaskOperations):
         }
         if spec.actions:
             params["b_variables"] = variables
-            changed = tx.run(self.sql.update_instance_with_variables_in_process, params)
+            changed = tx.run(self.sql.update_instance_with_variables, params)
         else:
-            changed = tx.run(self.sql.update_instance_in_process, params)
+            changed = tx.run(self.sql.update_instance, params)
         if changed != 1:
             raise ConcurrentModification(row.id)
         tx.run(

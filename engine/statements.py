@@ -72,7 +72,14 @@ SELECT_INSTANCE = select(
     instances.c.variables,
 ).where(instances.c.id == bindparam("iid"))
 
-_VERSION_CHECK = (instances.c.id == bindparam("iid"), instances.c.version == bindparam("seen"))
+# The versioned UPDATE names the instance's process too (the firing loaded the row, so it knows
+# it): a partitioned PostgreSQL (migration 0010, wf_instance by process) then touches one
+# partition instead of every one.
+_VERSION_CHECK = (
+    instances.c.id == bindparam("iid"),
+    instances.c.version == bindparam("seen"),
+    instances.c.process == bindparam("process"),
+)
 
 UPDATE_INSTANCE = (
     update(instances)
@@ -87,31 +94,6 @@ UPDATE_INSTANCE = (
 UPDATE_INSTANCE_WITH_VARIABLES = (
     update(instances)
     .where(*_VERSION_CHECK)
-    .values(
-        state=bindparam("b_state"),
-        version=bindparam("b_version"),
-        updated_at=bindparam("b_now"),
-        variables=bindparam("b_variables", type_=instances.c.variables.type),
-    )
-)
-
-# The firing knows the instance's process (it loaded the row): naming it lets a partitioned
-# PostgreSQL (migration 0010, wf_instance by process) touch one partition instead of every one.
-_VERSION_CHECK_IN_PROCESS = (*_VERSION_CHECK, instances.c.process == bindparam("process"))
-
-UPDATE_INSTANCE_IN_PROCESS = (
-    update(instances)
-    .where(*_VERSION_CHECK_IN_PROCESS)
-    .values(
-        state=bindparam("b_state"),
-        version=bindparam("b_version"),
-        updated_at=bindparam("b_now"),
-    )
-)
-
-UPDATE_INSTANCE_WITH_VARIABLES_IN_PROCESS = (
-    update(instances)
-    .where(*_VERSION_CHECK_IN_PROCESS)
     .values(
         state=bindparam("b_state"),
         version=bindparam("b_version"),
@@ -207,10 +189,6 @@ class HotPath:
         self.select_instance = Prepared(SELECT_INSTANCE, dialect)
         self.update_instance = Prepared(UPDATE_INSTANCE, dialect)
         self.update_instance_with_variables = Prepared(UPDATE_INSTANCE_WITH_VARIABLES, dialect)
-        self.update_instance_in_process = Prepared(UPDATE_INSTANCE_IN_PROCESS, dialect)
-        self.update_instance_with_variables_in_process = Prepared(
-            UPDATE_INSTANCE_WITH_VARIABLES_IN_PROCESS, dialect
-        )
         self.cancel_timers = Prepared(CANCEL_TIMERS, dialect)
         self.close_tasks = Prepared(CLOSE_TASKS, dialect)
         self.select_task = Prepared(SELECT_TASK, dialect)
