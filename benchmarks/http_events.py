@@ -56,7 +56,7 @@ from typing import Any
 from sqlalchemy import text
 
 from benchmarks.common import DEFINITIONS, POLICIES, emit, id_number, reset_postgres
-from web.api_tokens import create_token
+from web.api.tokens import create_token
 from web.config import PROJECT_ROOT
 from web.wiring import build_service
 from workflows import cards as card_rules

@@ -34,7 +34,7 @@ def _type_checking_only(tree: ast.Module) -> set[int]:
 
 def imports_of(path: Path, known: set[str]) -> set[str]:
     """The project modules ``path`` imports when it runs (``from web import api`` names the
-    module web.api); imports under ``if TYPE_CHECKING:`` are for annotations and do not count."""
+    module web.api.routes); imports under ``if TYPE_CHECKING:`` are for annotations and do not count."""
     found: set[str] = set()
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skipped = _type_checking_only(tree)

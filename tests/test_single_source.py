@@ -18,7 +18,7 @@ from web.config import PROJECT_ROOT
 # (file, word): why the word is not a state there.
 NOT_STATES = {
     ("workflows/imports.py", "applied"): "an import row's outcome (applied/unchanged/rejected)",
-    ("web/cli_domain.py", "applied"): "counting import rows by outcome",
+    ("web/cli/domain.py", "applied"): "counting import rows by outcome",
     ("web/staff.py", "active"): "the staff account's active flag column",
 }
 

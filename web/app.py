@@ -55,17 +55,9 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
 
     app.context_processor(lambda: {"service_clock": service_clock})
 
-    from web import (
-        account,
-        api,
-        auth,
-        health,
-        inbox,
-        processes,
-        search,
-        security_headers,
-        sessions,
-    )
+    from web import auth, health, security_headers, sessions
+    from web.api import routes as api
+    from web.pages import account, inbox, processes, search
 
     health.init_app(app)  # first: its request timing counts every later hook
     sessions.init_app(app)

@@ -338,7 +338,7 @@ add_error_pages(bp)
 
 def init_app(app: Flask) -> None:
     """Set up languages, login management, CSRF protection and the login requirement."""
-    from web.api_common import bp as api_bp
+    from web.api.common import bp as api_bp
 
     i18n.init_app(app)
     app.before_request(_require_login)  # before the CSRF check: a stranger gets 401, not 400

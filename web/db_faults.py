@@ -20,7 +20,7 @@ from flask import Flask, Response, jsonify, render_template_string, request
 from sqlalchemy import exc as sa_exc
 
 from engine.db import is_unavailable
-from web.api_errors import ApiError
+from web.api.errors import ApiError
 from web.config import retry_after_seconds
 
 CODE = "database_unavailable"

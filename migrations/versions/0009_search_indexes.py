@@ -4,7 +4,7 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02 16:00:00
 
-Staff search (``web.search_queries``) finds a card by its number and a person by the start of the
+Staff search (``web.pages.search_queries``) finds a card by its number and a person by the start of the
 name. Both facts live in the instance's JSON variables; each gets a partial expression index, spelt
 per dialect exactly as the search's queries spell it (a query uses an expression index only when
 it repeats the expression): ``json_extract`` on SQLite, ``->>`` on PostgreSQL, the name in binary

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import text
 
 from engine.clock import SimulatedClock
-from web import inbox_queries as iq
 from web.app import create_app, engine_of
 from web.auth import create_user
 from web.extensions import domain_of
+from web.pages import inbox_queries as iq
 from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 

@@ -23,10 +23,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, event, text
 
 from engine.clock import SimulatedClock
-from web import search_queries as sq
 from web.app import create_app, engine_of
 from web.auth import create_user
 from web.extensions import domain_of
+from web.pages import search_queries as sq
 from web.staff import Staff
 
 pytestmark = pytest.mark.bench

@@ -25,7 +25,7 @@ import pytest
 from engine.bpmn import to_bpmn
 from engine.bpmn_ext import moddle_descriptor
 from engine.definition import ProcessDefinition, load_definition, load_definitions
-from web.cli_diagrams import policy_values
+from web.cli.diagrams import policy_values
 from workflows.domain import Domain
 
 pytestmark = pytest.mark.browser

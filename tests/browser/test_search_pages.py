@@ -16,8 +16,8 @@ from test_staff_pages import log_in
 
 from engine import queries
 from engine import statements as st
-from web import search_queries as sq
 from web.app import domain_of, engine_of
+from web.pages import search_queries as sq
 from workflows.identity import is_valid_id_number, mask_id_number
 
 pytestmark = pytest.mark.browser

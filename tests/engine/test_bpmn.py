@@ -19,7 +19,7 @@ from engine.bpmn import NS, BpmnExportError, PolicyValues, to_bpmn
 from engine.bpmn_expr import parse_condition, parse_timer_value
 from engine.bpmn_model import build_model
 from engine.definition import ProcessDefinition, load_definition, load_definitions, parse_definition
-from web.cli_diagrams import policy_values
+from web.cli.diagrams import policy_values
 from workflows.domain import Domain
 
 ROOT = Path(__file__).resolve().parents[2]

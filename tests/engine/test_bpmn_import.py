@@ -26,8 +26,8 @@ from lxml import etree
 from engine.bpmn import NS, to_bpmn
 from engine.bpmn_import import BpmnImportError, import_bpmn, to_yaml
 from engine.definition import ProcessDefinition, load_definition, load_definitions, parse_definition
-from web.cli import main
-from web.cli_diagrams import policy_values
+from web.cli.diagrams import policy_values
+from web.cli.main import main
 from workflows.domain import Domain
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -38,7 +38,7 @@ from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine
 from engine.specs import FormField
 from engine.timers import TimerSweep
-from web.cli_diagrams import policy_values
+from web.cli.diagrams import policy_values
 from workflows.domain import Domain
 
 ROOT = Path(__file__).resolve().parents[2]

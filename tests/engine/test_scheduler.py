@@ -14,7 +14,7 @@ from engine import queries
 from engine.clock import SimulatedClock
 from engine.runtime import Engine
 from engine.scheduler import Scheduler, run_once
-from web.cli import main
+from web.cli.main import main
 from web.config import PROJECT_ROOT
 from web.wiring import build_engine, build_service
 from workflows.identity import make_id_number

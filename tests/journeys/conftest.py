@@ -22,7 +22,7 @@ from werkzeug.test import TestResponse
 
 from engine.clock import SimulatedClock
 from web.app import create_app
-from web.cli import main
+from web.cli.main import main
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _TASK_ROW = re.compile(r'data-task-id="(\d+)"')

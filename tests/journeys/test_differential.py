@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from engine import statements as st
 from tests.journeys.conftest import Journey
-from web.cli import main
+from web.cli.main import main
 from web.extensions import engine_of
 
 START = datetime.fromisoformat("2021-10-12T10:00:00+08:00")

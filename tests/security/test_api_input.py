@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from engine import queries
 from engine.clock import SimulatedClock
 from engine.statements import keys as idempotency_keys
-from web import api_admin, api_cards, api_enrollments, api_people, api_tasks  # noqa: F401
-from web.api_spec import ENDPOINTS, MAX_DEPTH, ErrorBody, nesting_depth
-from web.api_tokens import create_token
+from web.api import routes as api_routes  # noqa: F401  (imports every endpoint module: fills ENDPOINTS)
+from web.api.spec import ENDPOINTS, MAX_DEPTH, ErrorBody, nesting_depth
+from web.api.tokens import create_token
 from web.app import create_app, engine_of
 from web.extensions import domain_of
 from workflows.identity import make_id_number

@@ -18,9 +18,9 @@ from flask.testing import FlaskClient
 
 from engine import queries
 from engine.clock import SimulatedClock
-from web import api_admin, api_cards, api_enrollments, api_people, api_tasks  # noqa: F401
-from web.api_spec import ENDPOINTS, Endpoint
-from web.api_tokens import Caller, create_token, holds
+from web.api import routes as api_routes  # noqa: F401  (imports every endpoint module: fills ENDPOINTS)
+from web.api.spec import ENDPOINTS, Endpoint
+from web.api.tokens import Caller, create_token, holds
 from web.app import create_app, engine_of
 from web.security_log import recent
 from workflows.identity import make_id_number

@@ -35,7 +35,7 @@ from engine.db import ConnectionSettings, is_unavailable, make_engine
 from engine.runtime import Engine
 from engine.scheduler import Scheduler
 from engine.sqlexec import Tx, open_raw
-from web.api_tokens import create_token
+from web.api.tokens import create_token
 from web.app import create_app, engine_of
 from web.config import database_settings, retry_after_seconds
 from workflows.identity import make_id_number

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from engine import queries
 from engine.clock import SimulatedClock
 from engine.statements import history, keys
-from web.api_tokens import create_token
+from web.api.tokens import create_token
 from web.app import create_app, engine_of
 from web.extensions import domain_of
 from workflows.identity import make_id_number

@@ -13,7 +13,7 @@ from flask import Flask
 from engine import queries
 from engine.clock import SimulatedClock
 from web.app import create_app
-from web.cli import main
+from web.cli.main import main
 from web.extensions import engine_of
 
 HOLDER = "440604198003030050"

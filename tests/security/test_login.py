@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from staff_helpers import PASSWORD, add_staff, clock_of, log_in, make_app
 from werkzeug.test import TestResponse
 
-from web.cli import main
+from web.cli.main import main
 from web.login_throttle import MAX_PER_ACCOUNT, MAX_PER_ADDRESS, WINDOW
 from web.passwords import MIN_LENGTH, WeakPassword, check_new_password, common_passwords
 

@@ -23,7 +23,7 @@ from staff_helpers import (
     sid_of,
 )
 
-from web.cli import main
+from web.cli.main import main
 from web.demo_accounts import account_lines, create_demo_accounts
 from web.extensions import domain_of, engine_of
 from web.login_throttle import MAX_PER_ACCOUNT

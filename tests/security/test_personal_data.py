@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from engine import queries
 from engine.clock import SimulatedClock
 from web import log_masking
-from web.api_tokens import create_token
+from web.api.tokens import create_token
 from web.app import create_app, engine_of
 from web.auth import create_user
 from web.extensions import domain_of

@@ -41,7 +41,7 @@ from werkzeug.serving import make_server
 
 from engine.clock import SimulatedClock
 from engine.db import make_engine
-from web.api_tokens import create_token
+from web.api.tokens import create_token
 from web.app import create_app, engine_of
 from web.extensions import domain_of
 from workflows.cards import apply_for_card

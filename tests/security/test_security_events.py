@@ -86,7 +86,7 @@ def test_session_ends_password_and_second_factor_changes_are_recorded(app: Flask
     [revoked] = events(app, "session_revoked")
     assert revoked["actor"] == "wang"
     runner = app.test_cli_runner()
-    from web.cli import main
+    from web.cli.main import main
 
     runner.invoke(main, ["users", "password", "wang", "--password", "stone-river-lantern-3"])
     [changed] = events(app, "password_changed")

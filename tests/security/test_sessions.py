@@ -24,7 +24,7 @@ from staff_helpers import (
     token,
 )
 
-from web.cli import main
+from web.cli.main import main
 from web.extensions import engine_of
 from web.sessions import COOKIE, sessions
 

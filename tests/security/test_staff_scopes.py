@@ -9,7 +9,7 @@ from staff_helpers import PASSWORD, add_staff, card_task, log_in, make_app, post
 from werkzeug.security import generate_password_hash
 
 from web.auth import Staff, can_act_on_task, can_read_task, create_user, in_scope, users
-from web.cli import main
+from web.cli.main import main
 from web.extensions import engine_of
 
 CLERKS = ["bank_teller", "social_security_clerk", "medical_insurance_clerk"]

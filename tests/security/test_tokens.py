@@ -15,10 +15,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from engine.clock import SimulatedClock
-from web import api_tokens
-from web.api_tokens import SCOPE, create_token, tokens
+from web.api import tokens as api_tokens
+from web.api.tokens import SCOPE, create_token, tokens
 from web.app import create_app, engine_of
-from web.cli import main
+from web.cli.main import main
 from web.security_log import recent
 from workflows.identity import make_id_number
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from engine import queries
 from engine.clock import SimulatedClock
-from web.api_tokens import create_token
+from web.api.tokens import create_token
 from web.app import create_app, engine_of
 from web.extensions import domain_of
 from workflows.identity import make_id_number, mask_id_number

@@ -21,7 +21,7 @@ from schemathesis.checks import (
 )
 
 from engine.clock import SimulatedClock
-from web.api_tokens import create_token
+from web.api.tokens import create_token
 from web.app import create_app, engine_of
 from web.extensions import domain_of
 from workflows.cards import apply_for_card

@@ -22,7 +22,7 @@ from flask import Flask
 from sqlalchemy import Engine, event, text
 
 from engine.clock import SimulatedClock
-from web.api_tokens import create_token, revoke_token
+from web.api.tokens import create_token, revoke_token
 from web.app import create_app, engine_of
 from web.reads import reader
 from workflows.identity import make_id_number

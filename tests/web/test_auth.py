@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from engine.clock import SimulatedClock
 from web.app import create_app, engine_of
 from web.auth import authenticate, create_user
-from web.cli import main
+from web.cli.main import main
 from web.extensions import domain_of
 from workflows.cards import apply_for_card
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from web.cli import main
+from web.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = tuple(

@@ -19,7 +19,7 @@ from engine.clock import SimulatedClock
 from engine.errors import WorkflowError
 from web.app import create_app, engine_of
 from web.auth import create_user
-from web.cli import main
+from web.cli.main import main
 from web.config import PROJECT_ROOT
 from web.extensions import domain_of
 from web.mfa import enroll

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from engine.clock import DatabaseClock, OffsetClock, SimulatedClock
 from web.app import create_app
-from web.cli import main
+from web.cli.main import main
 from web.extensions import engine_of
 from web.sessions import security_now
 

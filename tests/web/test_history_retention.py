@@ -17,7 +17,7 @@ from engine.clock import SimulatedClock
 from engine.retention import Window, read_archive
 from web.app import create_app, engine_of
 from web.auth import create_user
-from web.cli import main
+from web.cli.main import main
 from web.extensions import domain_of
 from web.mfa import enroll
 from web.scheduling import cleanup_window, make_scheduler

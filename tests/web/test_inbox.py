@@ -16,11 +16,11 @@ from engine import queries
 from engine import statements as st
 from engine.clock import SimulatedClock
 from engine.runtime import Engine
-from web import inbox_queries as iq
 from web.app import create_app, engine_of
 from web.auth import create_user
 from web.extensions import domain_of
 from web.mfa import enroll
+from web.pages import inbox_queries as iq
 from workflows.cards import apply_for_card
 from workflows.imports import import_people
 from workflows.people import Registration, register_person

@@ -16,10 +16,10 @@ from engine import queries
 from engine.clock import SimulatedClock
 from engine.models import Timer
 from engine.scheduler import run_once
-from web.api_tokens import create_token
+from web.api.tokens import create_token
 from web.app import create_app, engine_of
 from web.auth import create_user
-from web.cli import main
+from web.cli.main import main
 from web.extensions import domain_of
 from web.mfa import enroll
 from workflows.cards import apply_for_card

@@ -27,7 +27,7 @@ from engine.clock import SimulatedClock
 from engine.heartbeat import Heartbeat
 from engine.ops_queries import LAG_BUCKETS, incidents, notices, schedulers
 from engine.scheduler import run_once
-from web.api_tokens import create_token
+from web.api.tokens import create_token
 from web.app import create_app, engine_of
 from web.config import PROJECT_ROOT
 from web.migrate import upgrade_database

@@ -24,10 +24,10 @@ from engine.clock import SimulatedClock
 from engine.outbox import OutboxWorker
 from engine.outbox_channels import FileChannel, LogChannel
 from engine.outbox_queries import list_notices
-from web.api_tokens import create_token
+from web.api.tokens import create_token
 from web.app import create_app, engine_of
 from web.auth import create_user
-from web.cli import main
+from web.cli.main import main
 from web.extensions import domain_of
 from web.mfa import enroll
 from web.notices import worker_for

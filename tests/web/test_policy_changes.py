@@ -15,7 +15,7 @@ from flask import Flask
 from engine import queries
 from engine.clock import SimulatedClock
 from web.app import create_app, engine_of
-from web.cli import main
+from web.cli.main import main
 from web.config import PROJECT_ROOT
 from web.extensions import domain_of
 from workflows.identity import make_id_number

@@ -78,7 +78,7 @@ def test_the_diagram_speaks_english_after_the_switch(app: Flask) -> None:
 
 
 def test_a_state_lists_its_instances_a_page_at_a_time(app: Flask) -> None:
-    from web import inbox_queries as iq
+    from web.pages import inbox_queries as iq
 
     engine = engine_of(app)
     rows, after = iq.instances_in_state(engine.db, "card", "produced", None, limit=3)

@@ -17,11 +17,11 @@ from staff_login import client_for
 from engine import queries
 from engine import statements as st
 from engine.clock import SimulatedClock
-from web import search_queries as sq
 from web.app import create_app, engine_of
 from web.auth import create_user
 from web.extensions import domain_of
 from web.mfa import enroll
+from web.pages import search_queries as sq
 from web.security_log import events
 from web.staff import Staff
 from workflows.cards import apply_for_card

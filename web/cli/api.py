@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
-from web.api_tokens import (
+from web.api.tokens import (
     DEFAULT_DAYS,
     MAX_DAYS,
     SCOPES_TEXT,

@@ -2,7 +2,7 @@
 
 The search box of every page posts its query (``POST /search``): an ID number travels in the
 request body, never in a URL, and the answer is rendered at once, not redirected to. Results are
-the people, cards, years and open tasks the user may see (``web.search_queries``), ID and card
+the people, cards, years and open tasks the user may see (``web.pages.search_queries``), ID and card
 numbers masked; each links to a page by instance id: ``/people/<id>`` (a person's cards, years,
 payments, open tasks and histories on one screen) or ``/records/<id>`` (one card or year). Every
 search and every person page opened is a security event (who, which kind of key, how many found;
@@ -18,11 +18,11 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from web import i18n, security_log, sessions
-from web import person_file as pf
-from web import search_queries as sq
 from web.auth import Staff, add_error_pages
 from web.extensions import domain_of, engine_of
 from web.log_masking import ID_LIKE
+from web.pages import person_file as pf
+from web.pages import search_queries as sq
 from workflows.identity import mask_id_number
 
 bp = Blueprint("search", __name__)

@@ -13,7 +13,7 @@ from sqlalchemy import and_, false, or_, select
 
 from engine import queries
 from engine.statements import tasks as task_table
-from web.api_common import (
+from web.api.common import (
     MAX_ID,
     answer,
     as_id,
@@ -26,16 +26,16 @@ from web.api_common import (
     str_param,
     transition_out,
 )
-from web.api_errors import ApiError
-from web.api_models import (
+from web.api.errors import ApiError
+from web.api.models import (
     Counts,
     TaskCompletion,
     TaskList,
     TaskOut,
     TransitionOut,
 )
-from web.api_spec import endpoint
-from web.api_tokens import Caller
+from web.api.spec import endpoint
+from web.api.tokens import Caller
 from web.extensions import engine_of
 
 _NUMBER = re.compile(r"^[0-9]{1,16}$")

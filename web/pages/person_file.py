@@ -1,5 +1,5 @@
 """The person page's read: one person's record, cards, policy years with their payments, open
-tasks and the history of each, as the staff member asking may see them (``web.search_queries``).
+tasks and the history of each, as the staff member asking may see them (``web.pages.search_queries``).
 
 Reads only, by index: the person by id, then the exact business keys of their cards, reviews and
 years (``search_queries.keys_of_person``), their open tasks and histories by instance id.
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy import Engine as SqlEngine
 
 from engine import statements as st
-from web import search_queries as sq
+from web.pages import search_queries as sq
 from web.staff import Staff
 from workflows.enrollment import amount_due, payer_masked
 from workflows.policy import LatePaymentRefused, PolicyError

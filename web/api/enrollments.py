@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine import queries
-from web.api_common import (
+from web.api.common import (
     answer,
     as_id,
     bp,
@@ -22,8 +22,8 @@ from web.api_common import (
     senders_of,
     transition_out,
 )
-from web.api_errors import ApiError
-from web.api_models import (
+from web.api.errors import ApiError
+from web.api.models import (
     EventRequest,
     Label,
     PaymentOut,
@@ -35,8 +35,8 @@ from web.api_models import (
     YearOut,
     YearRequest,
 )
-from web.api_spec import endpoint
-from web.api_tokens import Caller, require
+from web.api.spec import endpoint
+from web.api.tokens import Caller, require
 from web.extensions import domain_of, engine_of
 from workflows import payments
 from workflows.identity import mask_id_number

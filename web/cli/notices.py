@@ -22,7 +22,7 @@ from flask.cli import with_appcontext
 from engine.clock import SimulatedClock
 from engine.db import is_unavailable
 from engine.outbox_queries import STATUSES, count_by_status, list_notices
-from web.cli_scheduler import parse_moment
+from web.cli.scheduler import parse_moment
 from web.extensions import engine_of
 from web.log_masking import mask_text
 from web.notices import worker_for

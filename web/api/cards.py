@@ -11,7 +11,7 @@ from sqlalchemy import Select, bindparam, select
 
 from engine import queries
 from engine import statements as st
-from web.api_common import (
+from web.api.common import (
     answer,
     as_id,
     bp,
@@ -26,8 +26,8 @@ from web.api_common import (
     senders_of,
     transition_out,
 )
-from web.api_errors import ApiError
-from web.api_models import (
+from web.api.errors import ApiError
+from web.api.models import (
     CardApplication,
     CardApplied,
     CardList,
@@ -38,8 +38,8 @@ from web.api_models import (
     ProgressStepOut,
     TransitionOut,
 )
-from web.api_spec import endpoint
-from web.api_tokens import Caller
+from web.api.spec import endpoint
+from web.api.tokens import Caller
 from web.extensions import domain_of, engine_of
 from web.reads import reader
 from workflows import cards as card_rules

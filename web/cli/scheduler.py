@@ -1,4 +1,4 @@
-"""The ``shebao scheduler`` and ``shebao policy reload`` commands (registered by ``web.cli``).
+"""The ``shebao scheduler`` and ``shebao policy reload`` commands (registered by ``web.cli.main``).
 
 ``shebao scheduler`` runs one scheduler process (start as many as you like, on any host: they share
 the due timers through row locks); ``--once`` fires what is due and exits; ``--now`` runs against a

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from web.api_common import answer, bp, caller, not_found
-from web.api_models import TokenList, TokenOut
-from web.api_spec import endpoint
-from web.api_tokens import list_tokens, revoke_token
+from web.api.common import answer, bp, caller, not_found
+from web.api.models import TokenList, TokenOut
+from web.api.spec import endpoint
+from web.api.tokens import list_tokens, revoke_token
 from web.extensions import engine_of
 
 NAME_PARAM = {

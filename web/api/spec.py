@@ -31,8 +31,8 @@ from flask import Blueprint, g, request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from web import security_log
-from web.api_errors import ApiError
-from web.api_tokens import Caller, authenticate, holds
+from web.api.errors import ApiError
+from web.api.tokens import Caller, authenticate, holds
 from web.extensions import engine_of
 
 ERROR_STATUSES = {
@@ -112,7 +112,7 @@ def endpoint(
             tests follow them).
 
     The view receives the validated body (if any) as ``body=`` and the path parameters by name;
-    ``caller()`` in ``web.api`` is the authenticated token.
+    ``caller()`` in ``web.api.routes`` is the authenticated token.
     """
     if not scopes and not public:
         raise ValueError(f"{method} {path}: name the scopes that may call it (or public=True)")

@@ -1,4 +1,4 @@
-"""The ``shebao`` diagrams commands (registered on the main group by ``web.cli``).
+"""The ``shebao`` diagrams commands (registered on the main group by ``web.cli.main``).
 
 ``shebao diagrams`` writes an SVG per definition and language into ``diagrams/``; with ``--check`` it
 writes nothing and exits 1 listing the committed files that differ from what the definitions draw.

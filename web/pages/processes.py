@@ -21,10 +21,10 @@ from engine.errors import IncidentNotFound, IncidentNotOpen, UnknownProcess
 from engine.outbox_queries import list_notices
 from engine.runtime import Engine
 from web import i18n
-from web import inbox_queries as iq
 from web.auth import add_error_pages
 from web.extensions import engine_of
 from web.notices import notice_text
+from web.pages import inbox_queries as iq
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 add_error_pages(bp)

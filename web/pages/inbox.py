@@ -19,9 +19,9 @@ from engine import queries
 from engine.errors import TaskClaimedByOther, TaskNotOpen, WorkflowError
 from engine.runtime import Engine
 from web import i18n
-from web import inbox_queries as iq
 from web.auth import Staff, add_error_pages, can_act_on_task, can_read_task
 from web.extensions import engine_of
+from web.pages import inbox_queries as iq
 from workflows.identity import mask_id_number
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -186,7 +186,7 @@ def detail(task_id: int) -> ResponseReturnValue:
 
 
 def _render_detail(task_id: int, status: int = 200, form: Mapping[str, str] | None = None) -> Any:
-    from web.processes import instance_svg
+    from web.pages.processes import instance_svg
 
     engine = engine_of()
     try:

@@ -28,7 +28,7 @@ from flask import request
 from sqlalchemy import Engine, Select, Table, Update, bindparam, insert, or_, select, update
 
 from web import security_log
-from web.api_errors import ApiError
+from web.api.errors import ApiError
 from web.models import ApiToken
 from web.reads import reader
 

@@ -9,7 +9,7 @@ from flask import request
 
 from engine import queries
 from web import security_log
-from web.api_common import (
+from web.api.common import (
     answer,
     as_id,
     bp,
@@ -20,7 +20,7 @@ from web.api_common import (
     run,
     transition_out,
 )
-from web.api_models import (
+from web.api.models import (
     ImportReportOut,
     Label,
     PeopleImport,
@@ -28,7 +28,7 @@ from web.api_models import (
     Registered,
     RegistrationRequest,
 )
-from web.api_spec import endpoint
+from web.api.spec import endpoint
 from web.extensions import domain_of, engine_of
 from workflows.identity import mask_id_number
 from workflows.imports import import_people

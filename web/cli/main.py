@@ -206,18 +206,16 @@ def _safe_url(url: str) -> str:
 
 
 # Command modules of their own, each adding its commands to the main group.
-from web import (  # noqa: E402
-    cli_api,
-    cli_diagrams,
-    cli_domain,
-    cli_history,
-    cli_incidents,
-    cli_instances,
-    cli_notices,
-    cli_people,
-    cli_scheduler,
-    cli_web,
-)
+from web.cli import api as cli_api  # noqa: E402
+from web.cli import diagrams as cli_diagrams  # noqa: E402
+from web.cli import domain as cli_domain  # noqa: E402
+from web.cli import history as cli_history  # noqa: E402
+from web.cli import incidents as cli_incidents  # noqa: E402
+from web.cli import instances as cli_instances  # noqa: E402
+from web.cli import notices as cli_notices  # noqa: E402
+from web.cli import people as cli_people  # noqa: E402
+from web.cli import scheduler as cli_scheduler  # noqa: E402
+from web.cli import web as cli_web  # noqa: E402
 
 cli_api.register(main)
 cli_people.register_commands(main)

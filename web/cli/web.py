@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
-from web.cli_scheduler import parse_moment
+from web.cli.scheduler import parse_moment
 from web.demo_accounts import reseed, service_clock
 from web.extensions import domain_of, engine_of
 from web.i18n import LOCAL_TZ

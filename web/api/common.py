@@ -2,7 +2,7 @@
 answer and error helpers, and the OpenAPI document's route.
 
 Thin views: the ``@endpoint`` declaration has authenticated the bearer token, checked its scope and
-validated the body before a view runs (``web.api_spec``); a view looks up what it needs, calls one
+validated the body before a view runs (``web.api.spec``); a view looks up what it needs, calls one
 operation of the domain or the engine and answers JSON. State-changing requests accept an
 ``Idempotency-Key`` header. Resident ID numbers never travel in a URL (URLs are logged): a
 person's records are asked for with the number in a POST body.
@@ -18,14 +18,14 @@ from pydantic import BaseModel
 
 from engine.errors import WorkflowError
 from engine.runtime import Idempotency, Transition
-from web.api_errors import ApiError, from_invalid_id, from_workflow_error
-from web.api_models import (
+from web.api.errors import ApiError, from_invalid_id, from_workflow_error
+from web.api.models import (
     EventRequest,
     OpenApiDocument,
     TransitionOut,
 )
-from web.api_spec import body_digest, current_caller, endpoint, openapi_document
-from web.api_tokens import Caller
+from web.api.spec import body_digest, current_caller, endpoint, openapi_document
+from web.api.tokens import Caller
 from web.extensions import engine_of
 from workflows.identity import InvalidIdNumber, validate_id_number
 
