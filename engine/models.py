@@ -127,10 +127,31 @@ class Task(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(128))
     outcome: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str | None] = mapped_column(String(128))
+    """Who delegated the task and gets it back when the delegate resolves it (Camunda's owner)."""
+    priority: Mapped[int] = mapped_column(Integer, server_default="50")
+    """0-100, higher first where an inbox sorts by priority."""
+    follow_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """Hidden from the default inbox view until then ("wake me on Monday")."""
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    """Completions refused by a check (a guard or the form): each is in the history too."""
 
     __table_args__ = (
         Index("ix_wf_task_inbox", "status", "candidate_group", "scope", "due_at", "id"),
     )
+
+
+class TaskComment(Base):
+    """A staff member's comment on a task, kept with the instance's record."""
+
+    __tablename__ = "wf_task_comment"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("wf_task.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(Id, index=True)
+    author: Mapped[str] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Timer(Base):

@@ -105,3 +105,17 @@ class ApiToken(WebBase):
     """The token's first characters, shown to tell tokens apart (never enough to use one)."""
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class TaskFilter(WebBase):
+    """A saved inbox filter (Camunda Tasklist's filters): private to its owner, or shared with a
+    group when ``shared_group`` is set. ``criteria`` holds the inbox's query parameters."""
+
+    __tablename__ = "web_task_filter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    shared_group: Mapped[str | None] = mapped_column(String(64), index=True)
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
