@@ -61,6 +61,12 @@ TIMER_COLUMNS = [
     if c not in ("locked_by", "lock_expires_at", "attempts", "last_error")
 ]
 
+# A new task names none of what its team does to it later (their defaults: no owner, priority 50,
+# no follow-up, no refused attempts).
+TASK_COLUMNS = [
+    c for c in _columns(tasks) if c not in ("owner", "priority", "follow_up_at", "attempts")
+]
+
 
 SELECT_INSTANCE = select(
     instances.c.id,
@@ -184,7 +190,7 @@ class HotPath:
         self.insert_instance = Prepared(insert_instance, dialect, _columns(instances))
         self.insert_history = Prepared(insert(history).inline(), dialect, _columns(history))
         self.insert_timer = Prepared(insert(timers).inline(), dialect, TIMER_COLUMNS)
-        self.insert_task = Prepared(insert(tasks).inline(), dialect, _columns(tasks))
+        self.insert_task = Prepared(insert(tasks).inline(), dialect, TASK_COLUMNS)
         self.insert_key = Prepared(insert(keys).inline(), dialect, _columns(keys))
         self.select_instance = Prepared(SELECT_INSTANCE, dialect)
         self.update_instance = Prepared(UPDATE_INSTANCE, dialect)
