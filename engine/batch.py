@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from engine import outcomes
+from engine import statements as st
 from engine.bulk import BulkSql
 from engine.definition import EventSpec, ProcessDefinition
 from engine.errors import (
@@ -292,30 +293,19 @@ class BatchFire:
         history = []
         for move in moves:
             row, target = move.row, move.ctx.state
-            update = {
-                "iid": row.id,
-                "seen": row.version,
-                "process": row.process,
-                "b_state": target,
-                "b_version": row.version + 1,
-                "b_now": now,
-            }
-            if with_variables:
-                update["b_variables"] = move.ctx.variables
-            updates.append(update)
+            variables = move.ctx.variables if with_variables else None
+            updates.append(st.instance_move(row, target, now, variables))
             history.append(
-                {
-                    "instance_id": row.id,
-                    "process": row.process,
-                    "event": event,
-                    "from_state": row.state,
-                    "to_state": target,
-                    "actor": actor,
-                    "occurred_at": now,
-                    "due_at": None,
-                    "task_id": None,
-                    "data": dict(move.values) if move.values else None,
-                }
+                st.history_row(
+                    row.id,
+                    row.process,
+                    event,
+                    row.state,
+                    target,
+                    actor,
+                    now,
+                    data=dict(move.values) if move.values else None,
+                )
             )
         changed = self.bulk.update_instances(tx, updates, with_variables)
         if changed != len(updates):  # the rows are locked: only a foreign writer gets here

@@ -136,6 +136,21 @@ class TaskClaimedByOther(WorkflowError):
         self.assignee = assignee
 
 
+class TaskDelegated(WorkflowError):
+    """A delegate tried to complete the task: a delegated task goes back to its owner (resolve),
+    who completes it (as Camunda's ``DelegationState.PENDING``)."""
+
+    code = "task_delegated"
+
+    def __init__(self, task_id: int, owner: str) -> None:
+        super().__init__(
+            f"任务 {task_id} 由 {owner} 委派：请交回（办结委派）后由 {owner} 完成",
+            f"task {task_id} was delegated by {owner}: resolve it, and {owner} completes it",
+        )
+        self.task_id = task_id
+        self.owner = owner
+
+
 class InvalidTaskOutcome(WorkflowError):
     code = "invalid_task_outcome"
 

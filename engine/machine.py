@@ -56,9 +56,10 @@ class SharedMachine:
         if ctx.state not in plan.sources:
             raise EventNotAllowed(ctx.event, ctx.state, self.definition.outgoing(ctx.state))
         for name, guard in plan.guards:
+            ctx.refused_by = name  # a guard that raises its own refusal is named too
             if guard(ctx) is False:
-                ctx.refused_by = name
                 return False
+        ctx.refused_by = None
         for action in plan.actions:
             action(ctx)
         ctx.state = plan.target

@@ -80,7 +80,7 @@ def remember(
     tx: Tx, sql: HotPath, idem: Idempotency, digest: str, done: Transition, now: datetime
 ) -> None:
     """Record this delivery and its result, in the transaction that did the work."""
-    tx.run(
+    tx.send(
         sql.insert_key,
         {
             "scope": idem.scope,

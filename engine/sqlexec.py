@@ -152,17 +152,29 @@ class Prepared:
 
 
 class Tx:
-    """One open transaction on a DBAPI connection, running ``Prepared`` statements."""
+    """One open transaction on a DBAPI connection, running ``Prepared`` statements.
+
+    With a psycopg ``pipeline`` (``Engine.transaction(..., pipelined=True)``, PostgreSQL), a
+    statement whose result nobody reads at once is only queued: ``send`` for a write whose row
+    count does not matter, ``expect`` for one that must change a given number of rows (checked by
+    ``check`` once the pipeline's last sync has brought the results back). A read (``one``,
+    ``all``, ``insert``) or a ``run`` waits for its result, and sends whatever was queued before
+    it in the same round trip. The transaction's ``BEGIN`` goes with its first statement. Without
+    a pipeline every statement runs at once and ``expect`` checks at once.
+    """
 
     def __init__(
         self,
         dbapi_connection: Any,
         dialect_name: str,
         sqlalchemy_connection: Connection | None = None,
+        pipeline: Any = None,
     ) -> None:
         self.cursor = dbapi_connection.cursor()
         self.sqlite = dialect_name == "sqlite"
         self.connection = sqlalchemy_connection
+        self.pipeline = pipeline
+        self._checks: list[tuple[Any, int, Callable[[], BaseException]]] = []
 
     def lock(self, key: str) -> None:
         """Hold a lock on ``key`` until the transaction ends (PostgreSQL advisory lock).
@@ -183,7 +195,39 @@ class Tx:
     def run(self, prepared: Prepared, values: Mapping[str, Any]) -> int:
         """Execute; the number of rows the statement changed."""
         self.cursor.execute(prepared.sql, prepared.bind(values))
+        if self.pipeline is not None:
+            self.pipeline.sync()  # the row count is known once the result is back
         return int(self.cursor.rowcount)
+
+    def send(self, prepared: Prepared, values: Mapping[str, Any]) -> None:
+        """Execute a write whose row count nobody reads (queued, in a pipeline)."""
+        self.cursor.execute(prepared.sql, prepared.bind(values))
+
+    def expect(
+        self,
+        prepared: Prepared,
+        values: Mapping[str, Any],
+        rows: int,
+        error: Callable[[], BaseException],
+    ) -> None:
+        """Execute a write that must change ``rows`` rows, else ``error()`` is raised: at once,
+        or, in a pipeline, by ``check`` (the transaction's writes after it are rolled back with
+        it then)."""
+        if self.pipeline is None:
+            if self.run(prepared, values) != rows:
+                raise error()
+            return
+        cursor = self.cursor.connection.cursor()  # its own cursor: its own row count
+        cursor.execute(prepared.sql, prepared.bind(values))
+        self._checks.append((cursor, rows, error))
+
+    def check(self) -> None:
+        """Raise the first ``expect`` that changed another number of rows (call it after the
+        pipeline's last sync)."""
+        checks, self._checks = self._checks, []
+        for cursor, rows, error in checks:
+            if cursor.rowcount != rows:
+                raise error()
 
     def many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
         if len(rows) == 1:

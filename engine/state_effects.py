@@ -100,16 +100,16 @@ class StateEffects:
             tx.many(self.sql.insert_timer, timer_rows)
         task_row = self.task_row(definition, state, instance_id, variables, now)
         if task_row:
-            tx.run(self.sql.insert_task, task_row)
+            tx.send(self.sql.insert_task, task_row)
 
     def leave(
         self, tx: Tx, spec: StateSpec, instance_id: int, event: str, actor: str, now: datetime
     ) -> None:
         if spec.timers:
-            tx.run(self.sql.cancel_timers, {"iid": instance_id})
+            tx.send(self.sql.cancel_timers, {"iid": instance_id})
         if spec.task:
             status = closing_status(spec, event)
-            tx.run(
+            tx.send(
                 self.sql.close_tasks,
                 {
                     "iid": instance_id,

@@ -108,6 +108,51 @@ UPDATE_INSTANCE_WITH_VARIABLES = (
     )
 )
 
+
+def instance_move(row: Any, target: str, now: Any, variables: Any = None) -> dict[str, Any]:
+    """The parameters of ``UPDATE_INSTANCE`` (``UPDATE_INSTANCE_WITH_VARIABLES`` when
+    ``variables`` is given) moving ``row`` (id, version, process) to ``target``."""
+    params = {
+        "iid": row.id,
+        "seen": row.version,
+        "process": row.process,
+        "b_state": target,
+        "b_version": row.version + 1,
+        "b_now": now,
+    }
+    if variables is not None:
+        params["b_variables"] = variables
+    return params
+
+
+def history_row(
+    instance_id: int,
+    process: str,
+    event: str,
+    from_state: str | None,
+    to_state: str,
+    actor: str,
+    occurred_at: Any,
+    *,
+    data: Any = None,
+    due_at: Any = None,
+    task_id: int | None = None,
+) -> dict[str, Any]:
+    """One row of ``wf_history`` as every writer of it inserts it."""
+    return {
+        "instance_id": instance_id,
+        "process": process,
+        "event": event,
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor": actor,
+        "occurred_at": occurred_at,
+        "due_at": due_at,
+        "task_id": task_id,
+        "data": data,
+    }
+
+
 CANCEL_TIMERS = (
     update(timers)
     .where(timers.c.instance_id == bindparam("iid"), timers.c.status == "pending")
@@ -128,10 +173,27 @@ CLOSE_TASKS = (
 SELECT_TASK = select(
     tasks.c.id,
     tasks.c.instance_id,
+    tasks.c.process,
     tasks.c.state,
     tasks.c.status,
     tasks.c.assignee,
+    tasks.c.owner,
 ).where(tasks.c.id == bindparam("tid"))
+
+OPEN_TASKS_OF_INSTANCE = select(
+    tasks.c.id,
+    tasks.c.instance_id,
+    tasks.c.process,
+    tasks.c.state,
+    tasks.c.status,
+    tasks.c.assignee,
+).where(tasks.c.instance_id == bindparam("iid"), tasks.c.status == "open")
+
+COUNT_REFUSED_ATTEMPT = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("tid"), tasks.c.status == "open")
+    .values(attempts=tasks.c.attempts + 1)
+)
 
 CLAIM_TASK = (
     update(tasks)
@@ -200,6 +262,8 @@ class HotPath:
         self.select_task = Prepared(SELECT_TASK, dialect)
         self.claim_task = Prepared(CLAIM_TASK, dialect)
         self.release_task = Prepared(RELEASE_TASK, dialect)
+        self.count_refused_attempt = Prepared(COUNT_REFUSED_ATTEMPT, dialect)
+        self.open_tasks_of_instance = Prepared(OPEN_TASKS_OF_INSTANCE, dialect)
         self.select_idempotency = Prepared(SELECT_IDEMPOTENCY, dialect)
         self.select_by_business_key = Prepared(SELECT_BY_BUSINESS_KEY, dialect)
         self.select_family = Prepared(SELECT_FAMILY, dialect)

@@ -2,7 +2,11 @@
 
 Completing a task fires one of its events on the instance in the same transaction, so the task
 closes exactly when its state is left; a task that someone else completed, or that belongs to a
-state the instance has left, is refused with a typed error.
+state the instance has left, is refused with a typed error. A completion a check refuses (a guard
+said no, or the form failed its fields' checks) changes nothing of the task but its count of
+refused ``attempts``, and is recorded in the instance's history (event ``task_refused``, the state
+unchanged, the reason as the check gave it, the task's claimant untouched), whichever door the
+completion came by.
 """
 
 from __future__ import annotations
@@ -11,32 +15,43 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from engine import statements as st
 from engine.errors import (
+    DataInvalid,
     InvalidTaskOutcome,
     TaskClaimedByOther,
+    TaskDelegated,
     TaskFormInvalid,
     TaskNotFound,
     TaskNotOpen,
+    TransitionRefused,
 )
 from engine.outcomes import Idempotency, Transition, request_hash
 from engine.sqlexec import Tx
 
 if TYPE_CHECKING:
+    from engine.clock import Clock
     from engine.definition import ProcessDefinition
     from engine.specs import FormField
     from engine.statements import HotPath
 
 T = TypeVar("T")
 
+REFUSED = "task_refused"
+"""The history event of a completion a check refused (the instance stays where it was)."""
+
 
 class TaskOperations:
     """Mixed into ``Engine``; relies on its transaction, load, definition and fire_in."""
 
     sql: HotPath
+    clock: Clock
 
     if TYPE_CHECKING:
 
-        def transaction(self, work: Callable[[Tx], T], retries: int = 3) -> T: ...
+        def transaction(
+            self, work: Callable[[Tx], T], retries: int = 3, *, pipelined: bool = False
+        ) -> T: ...
 
         def load(self, tx: Tx, instance_id: int) -> Any: ...
 
@@ -83,6 +98,8 @@ class TaskOperations:
 
         def work(tx: Tx) -> Transition:
             task = self._open_task(tx, task_id, actor)
+            if task.owner:
+                raise TaskDelegated(task_id, task.owner)
             row = self.load(tx, task.instance_id)
             definition = self.definition(row.process, row.definition_version)
             spec = definition.states[task.state].task
@@ -102,9 +119,84 @@ class TaskOperations:
             )
             return self.fire_in(tx, row, event, actor, values, task_id=task_id)
 
-        if idempotency is None:
-            return self.transaction(work)
-        return self.run_idempotent(idempotency, request_hash(task_id, outcome, payload), work)
+        try:
+            if idempotency is None:
+                return self.transaction(work, pipelined=True)
+            return self.run_idempotent(idempotency, request_hash(task_id, outcome, payload), work)
+        except (TransitionRefused, DataInvalid) as refused:
+            self._record_refusal(task_id, actor, outcome, refused)
+            raise
+
+    def _record_refusal(
+        self, task_id: int, actor: str, outcome: str | None, refused: Exception
+    ) -> None:
+        """Count a refused completion on the task and write it to the instance's history, in a
+        transaction of its own (the refused one was rolled back); nothing if the task has closed
+        meanwhile."""
+
+        def work(tx: Tx) -> None:
+            task = tx.one(self.sql.select_task, {"tid": task_id})
+            if task is None:
+                return
+            event = outcome
+            if event is None:  # the task's first outcome, as completing chose it
+                row = self.load(tx, task.instance_id)
+                definition = self.definition(row.process, row.definition_version)
+                spec = definition.states[task.state].task
+                choices = (spec.events if spec else ()) or definition.outgoing(task.state)
+                event = choices[0] if choices else None
+            self._write_refusal(tx, task, actor, event, refused)
+
+        self.transaction(work)
+
+    def record_refused_event(
+        self, instance_id: int, event: str, actor: str, refused: Exception
+    ) -> None:
+        """An event a check refused, sent straight to an instance (a bank's activation through
+        the API): when it is an outcome of the instance's open task, it counts on that task and is
+        in the history as a refused completion would be, whichever door it came by."""
+
+        def work(tx: Tx) -> None:
+            open_tasks = tx.all(self.sql.open_tasks_of_instance, {"iid": instance_id})
+            if not open_tasks:
+                return
+            row = self.load(tx, instance_id)
+            definition = self.definition(row.process, row.definition_version)
+            for task in open_tasks:
+                spec = definition.states[task.state].task if task.state == row.state else None
+                if spec and event in (spec.events or definition.outgoing(task.state)):
+                    self._write_refusal(tx, task, actor, event, refused)
+
+        self.transaction(work)
+
+    def _write_refusal(
+        self, tx: Tx, task: Any, actor: str, outcome: str | None, refused: Exception
+    ) -> None:
+        if tx.run(self.sql.count_refused_attempt, {"tid": task.id}) != 1:
+            return  # closed meanwhile
+        reason: dict[str, Any] = {
+            "outcome": outcome,
+            "reason_zh": getattr(refused, "message_zh", ""),
+            "reason_en": getattr(refused, "message_en", ""),
+        }
+        if isinstance(refused, TransitionRefused):
+            reason["guard"] = refused.guard
+        else:
+            reason["fields"] = sorted(getattr(refused, "missing", []))
+        tx.run(
+            self.sql.insert_history,
+            st.history_row(
+                task.instance_id,
+                task.process,
+                REFUSED,
+                task.state,
+                task.state,
+                actor,
+                self.clock.now(),
+                data=reason,
+                task_id=task.id,
+            ),
+        )
 
     def claim_task(self, task_id: int, actor: str) -> None:
         """Claim an open task for ``actor`` (claiming one's own claim again is fine)."""

@@ -5,7 +5,7 @@ statement: the pool's pre-ping, ``BEGIN``, the statement and the ``ROLLBACK`` wh
 is closed. The API authenticates every request and looks the card up before every event, so those
 reads cost more than the event's own transaction. A ``Reader`` runs such a statement (compiled
 once per dialect, ``engine.sqlexec.Prepared``) on a pooled connection in autocommit mode that it
-keeps checked out between reads, as the engine's write connections are kept (``engine.writers``):
+keeps checked out between reads (``engine.kept``, the keeper of the engine's write connections too):
 the statement is the only thing sent. A single statement is its own transaction, so it sees
 committed data as the read inside a transaction did.
 
@@ -23,16 +23,15 @@ they came, and ``Engine.dispose()`` closes the kept ones.
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
-from engine.db import is_broken
+from engine.kept import Keeper
 from engine.sqlexec import Prepared, RawConnection, Tx
 
 T = TypeVar("T")
@@ -48,12 +47,8 @@ class Reader:
         pool = db.pool
         if keep is None:
             keep = max(1, pool.size() // 2) if self.postgres and isinstance(pool, QueuePool) else 0
-        self.keep = keep
-        recycle = getattr(pool, "_recycle", -1)
-        self.recycle = float(recycle) if recycle and recycle > 0 else float("inf")
-        self._idle: list[RawConnection] = []
+        self.keeper = Keeper(db, keep, self._open, self._return)
         self._prepared: dict[Any, Prepared] = {}
-        event.listen(db, "engine_disposed", self._on_disposed)
 
     def prepared(self, key: Any, build: Callable[[], Any]) -> Prepared:
         """The statement ``build()`` makes, compiled once for this database under ``key``."""
@@ -70,33 +65,26 @@ class Reader:
         """Execute a statement that may safely run twice; the number of rows it changed."""
         return self._run(lambda tx: tx.run(prepared, values))
 
-    def _run(self, work: Callable[[Tx], T]) -> T:
-        held, kept = self._take()
-        try:
-            result = work(Tx(held.driver_connection, self.dialect.name))
-        except BaseException:
-            if kept and is_broken(held.driver_connection):
-                # A kept connection the server had closed: again, once, on a fresh one.
-                held.discard()
-                self.close(discard=True)
-                held, kept = self._take()
-                try:
-                    result = work(Tx(held.driver_connection, self.dialect.name))
-                except BaseException:
-                    self._give_back(held)
-                    raise
-                self._give_back(held)
-                return result
-            self._give_back(held)
-            raise
-        self._give_back(held)
-        return result
+    def close(self, *, discard: bool = False) -> None:
+        """Return every kept connection to the pool (or close them: ``discard``)."""
+        self.keeper.close(discard=discard)
 
-    def _take(self) -> tuple[RawConnection, bool]:
-        try:
-            return self._idle.pop(), True
-        except IndexError:
-            pass
+    def _run(self, work: Callable[[Tx], T]) -> T:
+        for attempt in (1, 2):
+            held, kept = self.keeper.take()
+            try:
+                result = work(Tx(held.driver_connection, self.dialect.name))
+            except BaseException:
+                # A kept connection the server had closed: again, once, on a fresh one.
+                if attempt == 1 and self.keeper.stale(held, kept):
+                    continue
+                self.keeper.give_back(held)
+                raise
+            self.keeper.give_back(held)
+            return result
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _open(self) -> RawConnection:
         db = self._db()
         if db is None:
             raise RuntimeError("the database engine of this reader is gone")
@@ -110,16 +98,7 @@ class Reader:
             except BaseException:
                 held.close()
                 raise
-        return held, False
-
-    def _give_back(self, held: RawConnection) -> None:
-        driver = held.driver_connection
-        if is_broken(driver):
-            held.discard()
-        elif len(self._idle) < self.keep and time.monotonic() - held.checked_out_at < self.recycle:
-            self._idle.append(held)
-        else:
-            self._return(held)
+        return held
 
     def _return(self, held: RawConnection) -> None:
         """Back to the pool with autocommit off, as the pool's other users expect it."""
@@ -130,22 +109,6 @@ class Reader:
                 held.discard()
                 return
         held.close()
-
-    def close(self, *, discard: bool = False) -> None:
-        """Return every kept connection to the pool (or close them: ``discard``)."""
-        while self._idle:
-            try:
-                held = self._idle.pop()
-            except IndexError:
-                return
-            if discard:
-                held.discard()
-            else:
-                self._return(held)
-
-    def _on_disposed(self, _db: Any) -> None:
-        # The pool they came from is gone: close them rather than hand them back to it.
-        self.close(discard=True)
 
 
 _READERS: weakref.WeakKeyDictionary[Engine, Reader] = weakref.WeakKeyDictionary()

@@ -61,6 +61,7 @@ STATUS_OF: dict[type[Exception], int] = {
     engine_errors.TaskNotOpen: 409,
     engine_errors.IncidentNotOpen: 409,
     engine_errors.TaskClaimedByOther: 409,
+    engine_errors.TaskDelegated: 409,
     engine_errors.DuplicateInstance: 409,
     engine_errors.InvalidTaskOutcome: 422,
     engine_errors.DataInvalid: 422,
