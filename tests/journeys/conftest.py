@@ -68,10 +68,16 @@ class Staff:
         return self.client.post(path, data=form)
 
     def complete(self, task_id: int, outcome: str, **form: str) -> TestResponse:
-        """Open the task's page and submit its form with ``outcome``, as a clerk clicks it."""
+        """Open the task's page and submit its form with ``outcome``, as a clerk clicks it; an
+        outcome that ends the instance is asked back for confirmation, which the clerk gives (the
+        form again, with ``confirmed``)."""
         page = self.get(f"/inbox/{task_id}")
         data = {**form, "outcome": outcome, "csrf_token": _token(page)}
-        return self.client.post(f"/inbox/{task_id}/complete", data=data)
+        answer = self.client.post(f"/inbox/{task_id}/complete", data=data)
+        if answer.status_code == 200 and 'id="confirm-panel"' in answer.get_data(as_text=True):
+            data = {**data, "confirmed": outcome, "csrf_token": _token(answer)}
+            answer = self.client.post(f"/inbox/{task_id}/complete", data=data)
+        return answer
 
 
 def _token(page: TestResponse) -> str:

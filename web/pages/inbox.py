@@ -16,12 +16,14 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from engine import queries
-from engine.errors import TaskClaimedByOther, TaskNotOpen, WorkflowError
+from engine.errors import TaskClaimedByOther, TaskDelegated, TaskNotOpen, WorkflowError
 from engine.runtime import Engine
 from web import i18n
 from web.auth import Staff, add_error_pages, can_act_on_task, can_read_task
-from web.extensions import engine_of
+from web.extensions import domain_of, engine_of
 from web.pages import inbox_queries as iq
+from web.pages import inbox_team_queries as tq
+from web.pages import task_decision as td
 from workflows.identity import mask_id_number
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -61,10 +63,16 @@ def task_facts(spec: Any, variables: Mapping[str, Any]) -> list[tuple[Any, Any]]
     """The facts the task's decision depends on (``facts:`` in its definition), with their values
     from the instance's variables (dotted paths); a missing one is None."""
     found = []
+    # a fact holding a value of one of the form's choices is shown as that choice's words
+    choices = (
+        {value: label for field in spec.form for value, label in field.options} if spec else {}
+    )
     for fact in spec.facts if spec else ():
         value: Any = variables
         for part in fact.path.split("."):
             value = value.get(part) if isinstance(value, Mapping) else None
+        if isinstance(value, str) and value in choices:
+            value = choices[value].get(i18n.current_lang())
         found.append((fact.label, value))
     return found
 
@@ -93,16 +101,16 @@ def reference_choices(
 def complete(
     engine: Engine, user: Staff, task_id: int, form: Mapping[str, str], outcome: str | None
 ) -> None:
-    """Complete a task with its form and chosen outcome; an unclaimed task is claimed first.
+    """Complete a task with its form and chosen outcome. An unclaimed task is completed by the
+    user without being claimed first, so a refused completion (recorded by the engine with its
+    reason) leaves the task's claimant as it was.
 
     Raises:
         OutOfScope: not the user's group or scope.
         WorkflowError: the form is invalid, the task is no longer open or claimed by someone
             else, or a guard refused (e.g. the presented ID is not the one used to apply).
     """
-    task = _task_for(engine, user, task_id, act=True)
-    if task["assignee"] != user.username:
-        engine.claim_task(task_id, user.username)
+    _task_for(engine, user, task_id, act=True)
     engine.complete_task(task_id, actor=user.username, data=dict(form), outcome=outcome)
 
 
@@ -114,15 +122,7 @@ def _me() -> Staff:
 
 
 def _filters() -> iq.TaskFilter:
-    args = request.args
-    within = args.get("within", type=int)
-    return iq.TaskFilter(
-        kind=args.get("kind") or None,
-        region=args.get("region") or None,
-        overdue=args.get("overdue") == "1",
-        due_within_days=within if within is not None and within >= 0 else None,
-        mine=args.get("mine") == "1",
-    )
+    return iq.filter_from(request.args)
 
 
 def _task_kinds(engine: Engine, group: str) -> dict[str, str]:
@@ -160,13 +160,20 @@ def index() -> ResponseReturnValue:
         username=user.username,
         now=engine.clock.now(),
         filters=filters,
-        cursor=iq.Cursor.decode(request.args.get("after")),
+        cursor=iq.Cursor.decode(request.args.get("after"), filters.sort),
     )
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("after", "lang")}
     return render_template(
         "inbox/index.html",
         page=page,
         filters=filters,
+        saved=tq.saved_with_counts(
+            engine.db, user, engine.clock.now(), groups[0] if groups else group
+        ),
+        colleagues=tq.colleagues(engine.db, group) if user.is_supervisor else [],
+        criteria=tq.criteria_of(request.args),
+        days_overdue=iq.days_overdue,
+        here=request.full_path.rstrip("?"),
         group=group,
         groups=groups,
         kinds=_task_kinds(engine, group),
@@ -185,7 +192,13 @@ def detail(task_id: int) -> ResponseReturnValue:
     return _render_detail(task_id)
 
 
-def _render_detail(task_id: int, status: int = 200, form: Mapping[str, str] | None = None) -> Any:
+def _render_detail(
+    task_id: int,
+    status: int = 200,
+    form: Mapping[str, str] | None = None,
+    confirm: str | None = None,
+) -> Any:
+    """The task page; ``confirm``: the irreversible outcome chosen, to be confirmed."""
     from web.pages.processes import instance_svg
 
     engine = engine_of()
@@ -199,16 +212,23 @@ def _render_detail(task_id: int, status: int = 200, form: Mapping[str, str] | No
     assert instance is not None
     definition = engine.definition(instance["process"], instance["definition_version"])
     spec = definition.states[task["state"]].task
+    history = queries.history(engine.db, instance["id"])
+    outcomes = spec.events or definition.outgoing(task["state"]) if spec else ()
     return (
         render_template(
             "inbox/detail.html",
             task=task,
+            choices_done=td.choices(definition, outcomes),
+            confirm=confirm,
+            why=td.why(history, task),
+            refusals=td.refusals(history, task_id),
+            others=td.other_records(engine.db, domain_of().regions, _me(), instance),
             instance=instance,
             definition=definition,
             spec=spec,
             form=form or {},
             can_act=can_act_on_task(_me(), task),
-            history=queries.history(engine.db, instance["id"]),
+            history=history,
             facts=task_facts(spec, instance["variables"]),
             processes=engine.processes,
             choices=reference_choices(engine, instance["id"], spec)
@@ -229,6 +249,9 @@ def _act(task_id: int, work: Any, done_word: str) -> ResponseReturnValue:
         abort(404)
     except OutOfScope:
         abort(403)
+    except TaskDelegated as exc:
+        flash(i18n.message(exc.message_zh, exc.message_en), "error")
+        return _render_detail(task_id, 409)
     except (TaskNotOpen, TaskClaimedByOther) as exc:
         flash(f"{i18n.t('already')}：{i18n.message(exc.message_zh, exc.message_en)}", "error")
         return _render_detail(task_id, 409)
@@ -255,6 +278,26 @@ def release_view(task_id: int) -> ResponseReturnValue:
 
 @bp.post("/<int:task_id>/complete")
 def complete_view(task_id: int) -> ResponseReturnValue:
-    form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "outcome")}
+    """Complete the task; an outcome that ends the instance is first shown back for confirmation
+    (``confirmed=<outcome>``), its form kept but for ID numbers, which are never echoed."""
+    form = {
+        k: v for k, v in request.form.items() if k not in ("csrf_token", "outcome", "confirmed")
+    }
     outcome = request.form.get("outcome") or None
+    if outcome and request.form.get("confirmed") != outcome and _irreversible(task_id, outcome):
+        kept = {k: v for k, v in form.items() if "id_number" not in k}
+        return _render_detail(task_id, 200, kept, confirm=outcome)
     return _act(task_id, lambda: complete(engine_of(), _me(), task_id, form, outcome), "completed")
+
+
+def _irreversible(task_id: int, outcome: str) -> bool:
+    """Whether completing ``task_id`` with ``outcome`` ends its instance (unknown: no)."""
+    engine = engine_of()
+    task = iq.task(engine.db, task_id)
+    if task is None:
+        return False
+    instance = queries.instance(engine.db, task["instance_id"])
+    if instance is None:
+        return False
+    definition = engine.definition(instance["process"], instance["definition_version"])
+    return td.needs_confirmation(definition, outcome)

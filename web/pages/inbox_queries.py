@@ -1,8 +1,11 @@
 """The pages' reads: keyset-paginated open tasks with filters, instances in a state, missed timers.
 
 Reads only (SQLAlchemy Core). Open tasks are ordered by ``(due_at, id)`` with tasks that have no due
-date last; a page is one range scan of ``ix_wf_task_inbox`` (status, candidate group, scope, due, id)
-from the cursor on, however many tasks are open. A user without a scope (all scopes of a group)
+date last, or by ``(created_at, id)``, or by ``(priority desc, id)`` (``TaskFilter.sort``); tasks
+whose follow-up date is still ahead are left out unless ``following`` asks for just those. A page
+is one range scan of ``ix_wf_task_inbox`` (status, candidate group, scope, due, id), or of
+``ix_wf_task_inbox_created`` / ``ix_wf_task_inbox_priority`` (migration 0013), from the cursor on,
+however many tasks are open. A user without a scope (all scopes of a group)
 gets one such scan per scope, merged: the scopes are found by a loose index scan (one ``MIN`` per
 scope), never by reading every task.
 """
@@ -10,7 +13,7 @@ scope), never by reading every task.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,28 +36,70 @@ class TaskFilter:
     overdue: bool = False
     due_within_days: int | None = None
     mine: bool = False
+    sort: str = "due"
+    """``due`` (default), ``created`` or ``priority`` (see ``SORTS``)."""
+    following: bool = False
+    """Only the tasks whose follow-up date is still ahead (hidden otherwise)."""
+
+
+SORTS = ("due", "created", "priority")
+
+
+def filter_from(args: Mapping[str, str]) -> TaskFilter:
+    """The filter bar's values from the inbox's query parameters (or a saved filter's)."""
+    try:
+        within: int | None = int(args.get("within") or "")
+    except ValueError:
+        within = None
+    return TaskFilter(
+        kind=args.get("kind") or None,
+        region=args.get("region") or None,
+        overdue=args.get("overdue") == "1",
+        due_within_days=within if within is not None and 0 <= within <= 3650 else None,
+        mine=args.get("mine") == "1",
+        sort=args.get("sort") or "due" if args.get("sort") in SORTS else "due",
+        following=args.get("following") == "1",
+    )
+
+
+_SORT_COLUMN = {"due": "due_at", "created": "created_at", "priority": "priority"}
 
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a page starts: after the task ``(due_at, id)``; ``due_at`` None is the no-due tail."""
+    """Where a page starts: after the task ``(key, id)`` in the page's order; ``key`` is the due
+    date (None: the no-due tail), the creation time, or the priority (an int)."""
 
-    due_at: datetime | None
+    due_at: datetime | int | None
     id: int
 
+    @property
+    def key(self) -> datetime | int | None:
+        return self.due_at
+
     def encode(self) -> str:
-        stamp = "n" if self.due_at is None else self.due_at.astimezone(UTC).strftime(_STAMP)
+        key = self.due_at
+        if isinstance(key, datetime):
+            stamp = key.astimezone(UTC).strftime(_STAMP)
+        else:
+            stamp = "n" if key is None else f"p{int(key)}"
         return f"{stamp}_{self.id}"
 
     @classmethod
-    def decode(cls, text: str | None) -> Cursor | None:
-        """The cursor in ``text``; None for none or a malformed one (the first page then)."""
+    def decode(cls, text: str | None, sort: str = "due") -> Cursor | None:
+        """The cursor in ``text`` for ``sort``; None for none or a malformed one (the first page
+        then), or one of another order."""
         if not text or "_" not in text:
             return None
         stamp, _, ident = text.partition("_")
         try:
-            due = None if stamp == "n" else datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
-            return cls(due, int(ident))
+            if sort == "priority":
+                if not stamp.startswith("p"):
+                    return None
+                return cls(int(stamp[1:]), int(ident))
+            if stamp == "n":
+                return cls(None, int(ident)) if sort == "due" else None
+            return cls(datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC), int(ident))
         except ValueError:
             return None
 
@@ -68,6 +113,21 @@ class TaskPage:
 def _sort_key(row: dict[str, Any]) -> tuple[bool, datetime, int]:
     due = row["due_at"]
     return (due is None, due or datetime.min.replace(tzinfo=UTC), row["id"])
+
+
+def _order_key(sort: str) -> Any:
+    if sort == "created":
+        return lambda row: (row["created_at"], row["id"])
+    if sort == "priority":
+        return lambda row: (-row["priority"], row["id"])
+    return _sort_key
+
+
+def days_overdue(due_at: datetime | None, now: datetime) -> int | None:
+    """Whole days a task is past its due date (0 on its first day late); None if not late."""
+    if due_at is None or due_at >= now:
+        return None
+    return (now - due_at).days
 
 
 def _region_condition(region: str) -> Any:
@@ -87,9 +147,31 @@ def _scan(
     limit: int,
 ) -> list[Select[Any]]:
     """The statements of one scope's scan: the dated part, then (when allowed) the undated tail."""
+    columns, upper = matching(select(st.tasks), group, scope, filters, username, now)
+    if filters.sort in ("created", "priority"):
+        return [_scan_by(columns, filters, upper, after, limit)]
+    return _rest_of_scan(columns, filters, upper, after, limit)
+
+
+def matching(
+    query: Select[Any],
+    group: str,
+    scope: str | None,
+    filters: TaskFilter,
+    username: str,
+    now: datetime,
+    any_scope: bool = False,
+) -> tuple[Select[Any], datetime | None]:
+    """``query`` narrowed to the open tasks the filters ask for (``any_scope``: a None scope
+    means every scope), and the upper bound on their due date if the filters set one."""
     t = st.tasks
     base = [t.c.status == "open", t.c.candidate_group == group]
-    base.append(t.c.scope == scope if scope is not None else t.c.scope.is_(None))
+    if scope is not None or not any_scope:
+        base.append(t.c.scope == scope if scope is not None else t.c.scope.is_(None))
+    if filters.following:
+        base.append(t.c.follow_up_at > now)
+    else:
+        base.append(or_(t.c.follow_up_at.is_(None), t.c.follow_up_at <= now))
     if filters.kind:
         base.append(t.c.name == filters.kind)
     if filters.mine:
@@ -100,11 +182,22 @@ def _scan(
     if filters.due_within_days is not None:
         within = now + timedelta(days=filters.due_within_days)
         upper = within if upper is None else min(upper, within)
-    columns = select(t).where(*base)
+    columns = query.where(*base)
     if filters.region:
         columns = columns.join(st.instances, st.instances.c.id == t.c.instance_id).where(
             _region_condition(filters.region)
         )
+    return columns, upper
+
+
+def _rest_of_scan(
+    columns: Select[Any],
+    filters: TaskFilter,
+    upper: datetime | None,
+    after: Cursor | None,
+    limit: int,
+) -> list[Select[Any]]:
+    t = st.tasks
     scans: list[Select[Any]] = []
     if after is None or after.due_at is not None:
         dated = columns.where(t.c.due_at.is_not(None))
@@ -121,6 +214,32 @@ def _scan(
             undated = undated.where(t.c.id > after.id)
         scans.append(undated.order_by(t.c.id).limit(limit))
     return scans
+
+
+def _scan_by(
+    columns: Select[Any],
+    filters: TaskFilter,
+    upper: datetime | None,
+    after: Cursor | None,
+    limit: int,
+) -> Select[Any]:
+    """One scope's scan by creation time or by priority (highest first), ties by id."""
+    t = st.tasks
+    if upper is not None:
+        columns = columns.where(
+            t.c.due_at.is_not(None), t.c.due_at < upper if filters.overdue else t.c.due_at <= upper
+        )
+    if filters.sort == "created":
+        if after is not None:
+            key = after.key
+            columns = columns.where(
+                t.c.created_at >= key, or_(t.c.created_at > key, t.c.id > after.id)
+            )
+        return columns.order_by(t.c.created_at, t.c.id).limit(limit)
+    if after is not None:
+        key = after.key
+        columns = columns.where(t.c.priority <= key, or_(t.c.priority < key, t.c.id > after.id))
+    return columns.order_by(t.c.priority.desc(), t.c.id).limit(limit)
 
 
 def scopes_of(conn: Connection, group: str) -> list[str | None]:
@@ -179,11 +298,12 @@ def open_tasks(
                 if len(rows) > limit:
                     break
             found.append(rows[: limit + 1])
-        merged = list(heapq.merge(*found, key=_sort_key))[: limit + 1]
+        merged = list(heapq.merge(*found, key=_order_key(filters.sort)))[: limit + 1]
         _attach_instances(conn, merged[:limit])
     more = len(merged) > limit
     shown = merged[:limit]
-    next_cursor = Cursor(shown[-1]["due_at"], shown[-1]["id"]).encode() if more else None
+    column = _SORT_COLUMN.get(filters.sort, "due_at")
+    next_cursor = Cursor(shown[-1][column], shown[-1]["id"]).encode() if more else None
     return TaskPage(shown, next_cursor)
 
 

@@ -1,0 +1,167 @@
+"""Decision pages: each task shows why it exists, what each choice does, the person's other
+records; a choice that ends the instance is confirmed first; a completion a check refuses is
+recorded with its reason and counted, and leaves the task's claimant as it was."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from staff_login import client_for
+from support import TEAM, MakeApp
+
+from engine import queries
+from engine.clock import SimulatedClock
+from engine.runtime import Engine
+from web.app import engine_of
+from web.extensions import domain_of
+from workflows.cards import apply_for_card
+from workflows.people import Registration, register_person
+
+NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+PERSON = "11010519491231002X"
+OTHER = "440524188001010014"
+
+
+@pytest.fixture
+def app(make_app: MakeApp) -> Flask:
+    return make_app(SimulatedClock(NOW), staff=TEAM)
+
+
+def card_awaiting_activation(app: Flask) -> int:
+    engine = engine_of(app)
+    card = apply_for_card(
+        engine,
+        domain_of(app).regions,
+        id_number=PERSON,
+        channel="counter",
+        bank="icbc",
+        region_code="440604",
+        actor="t",
+    )
+    engine.fire(card.instance_id, "produce")
+    engine.fire(card.instance_id, "notify_holder", actor="icbc-branch")
+    return card.instance_id
+
+
+def open_task(engine: Engine, instance_id: int) -> dict:  # type: ignore[type-arg]
+    return queries.tasks_of(engine.db, instance_id, "open")[0]
+
+
+def test_a_refused_activation_is_recorded_counted_and_leaves_the_claimant(app: Flask) -> None:
+    engine = engine_of(app)
+    card = card_awaiting_activation(app)
+    task = open_task(engine, card)["id"]
+    wang = client_for(app, "wang")
+
+    refused = wang.post(
+        f"/inbox/{task}/complete", data={"presented_id_number": OTHER, "outcome": "activate"}
+    )
+    assert refused.status_code == 422
+    row = open_task(engine, card)
+    assert row["assignee"] is None, "a refused completion must not claim the task"
+    assert row["attempts"] == 1
+    [record] = [h for h in queries.history(engine.db, card) if h["event"] == "task_refused"]
+    assert (record["from_state"], record["to_state"]) == ("awaiting_activation",) * 2
+    assert record["actor"] == "wang" and record["task_id"] == task
+    assert record["data"]["outcome"] == "activate"
+    assert record["data"]["guard"] == "presented_id_matches_application"
+    assert "440524********0014" in record["data"]["reason_zh"]  # masked, as the guard says it
+    assert OTHER not in str(record["data"])
+
+    # a task someone claimed stays theirs after a refusal, and attempts keep counting
+    zhao = client_for(app, "zhao")
+    assert zhao.post(f"/inbox/{task}/claim").status_code == 302
+    again = zhao.post(f"/inbox/{task}/complete", data={"presented_id_number": OTHER})
+    assert again.status_code == 422
+    row = open_task(engine, card)
+    assert (row["assignee"], row["attempts"]) == ("zhao", 2)
+    page = zhao.get(f"/inbox/{task}").get_data(as_text=True)
+    assert 'id="task-attempts" class="late">2<' in page
+    assert page.count("与申领时使用的证件不一致") >= 2  # each refusal with its reason
+    assert "办理未通过核验" in page  # the history names the refusal in words
+
+    # an empty form is refused by the form's check: recorded too, naming the field
+    empty = zhao.post(f"/inbox/{task}/complete", data={"outcome": "activate"})
+    assert empty.status_code == 422
+    last = queries.history(engine.db, card)[-1]
+    assert last["event"] == "task_refused" and last["data"]["fields"] == ["presented_id_number"]
+    assert open_task(engine, card)["attempts"] == 3
+
+    done = zhao.post(f"/inbox/{task}/complete", data={"presented_id_number": PERSON})
+    assert done.status_code == 302
+    assert queries.instance(engine.db, card)["state"] == "active"  # type: ignore[index]
+
+
+def test_the_decision_page_says_why_and_what_each_choice_does(app: Flask) -> None:
+    engine = engine_of(app)
+    card = card_awaiting_activation(app)
+    task = open_task(engine, card)["id"]
+    page = client_for(app, "wang").get(f"/inbox/{task}").get_data(as_text=True)
+    assert 'id="task-why"' in page
+    assert "银行通知领卡" in page and "icbc-branch" in page  # the event and who sent it
+    assert 'data-event="activate"' in page and "流程转入“正常”" in page
+    assert "不可撤销" not in page  # activating does not end the card
+    english = client_for(app, "wang").get(f"/inbox/{task}?lang=en").get_data(as_text=True)
+    assert "What each choice does" in english and "Moves to “Active”" in english
+
+
+def test_closing_a_bank_account_is_confirmed_before_it_happens(app: Flask) -> None:
+    engine = engine_of(app)
+    card = card_awaiting_activation(app)
+    engine.fire(card, "activate", data={"presented_id_number": PERSON})
+    engine.fire(card, "report_loss")
+    task = open_task(engine, card)
+    assert task["name"] == "close_bank_account"
+    wang = client_for(app, "wang")
+    page = wang.get(f"/inbox/{task['id']}").get_data(as_text=True)
+    assert "流程办结，不可撤销" in page and 'data-irreversible="1"' in page
+
+    asked = wang.post(f"/inbox/{task['id']}/complete", data={"outcome": "close_bank_account"})
+    assert asked.status_code == 200
+    body = asked.get_data(as_text=True)
+    assert 'id="confirm-panel"' in body and "此操作不可撤销" in body
+    assert queries.instance(engine.db, card)["state"] == "lost"  # type: ignore[index]
+    assert open_task(engine, card)["status"] == "open"
+
+    # a confirmation for another outcome does not count
+    wrong = wang.post(
+        f"/inbox/{task['id']}/complete",
+        data={"outcome": "close_bank_account", "confirmed": "activate"},
+    )
+    assert wrong.status_code == 200 and 'id="confirm-panel"' in wrong.get_data(as_text=True)
+    assert queries.instance(engine.db, card)["state"] == "lost"  # type: ignore[index]
+
+    done = wang.post(
+        f"/inbox/{task['id']}/complete",
+        data={"outcome": "close_bank_account", "confirmed": "close_bank_account"},
+    )
+    assert done.status_code == 302
+    assert queries.instance(engine.db, card)["state"] == "bank_account_closed"  # type: ignore[index]
+
+
+def test_the_page_lists_the_persons_other_records_the_user_may_see(app: Flask) -> None:
+    engine = engine_of(app)
+    person = register_person(
+        engine,
+        domain_of(app),
+        Registration(
+            id_number=PERSON,
+            name="李娜",
+            region="foshan",
+            residence="household_register",
+            household="H-0101",
+            reduction_categories=(),
+        ),
+        actor="counter",
+    )
+    card = card_awaiting_activation(app)
+    task = open_task(engine, card)["id"]
+    boss = client_for(app, "boss").get(f"/inbox/{task}").get_data(as_text=True)
+    assert 'id="person-records"' in boss
+    assert f"/records/{person.instance_id}" in boss
+    assert PERSON not in boss
+    # a teller sees no person records: the block stays away
+    teller = client_for(app, "wang").get(f"/inbox/{task}").get_data(as_text=True)
+    assert f"/records/{person.instance_id}" not in teller

@@ -1,0 +1,351 @@
+"""The inbox's team work (issue 18): supervisors assign, reassign, delegate and unclaim tasks;
+staff delegate their own task to a colleague and give a delegated one back (resolve); a selection
+of tasks is claimed or assigned in one POST; follow-up dates, priorities, comments; saved filters.
+
+Who may do what is decided here (the engine knows no users): a task goes only to an active member
+of its candidate group and scope. The operations call ``engine.task_team``, which audits each
+change in the instance's history. Bad input is answered 400/422, a task out of reach 403, an
+unknown one 404, a closed one 409; nothing changes then.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import delete, insert
+
+from engine import task_team as tt
+from engine.errors import TaskClaimedByOther, TaskNotFound, TaskNotOpen, WorkflowError
+from engine.runtime import Engine
+from web import i18n
+from web.auth import Staff, add_error_pages, can_act_on_task, can_read_task, in_scope
+from web.extensions import engine_of
+from web.pages import inbox_queries as iq
+from web.pages import inbox_team_queries as tq
+
+bp = Blueprint("inbox_team", __name__, url_prefix="/inbox")
+add_error_pages(bp)
+
+
+class Refused(Exception):
+    """The request is refused: ``status`` (400, 403, 422) and an ``i18n`` word."""
+
+    def __init__(self, status: int, word: str) -> None:
+        super().__init__(word)
+        self.status = status
+        self.word = word
+
+
+# -- operations ---------------------------------------------------------------------------------
+
+
+def _task(engine: Engine, task_id: int) -> dict[str, Any]:
+    task = iq.task(engine.db, task_id)
+    if task is None:
+        raise TaskNotFound(task_id)
+    return task
+
+
+def _check_taker(engine: Engine, username: str, task: dict[str, Any]) -> None:
+    if not username or not tq.may_take(engine.db, username, task):
+        raise Refused(422, "not_a_colleague")
+
+
+def assign(engine: Engine, user: Staff, task_id: int, assignee: str) -> None:
+    """A supervisor gives the task to a member of its group and scope."""
+    task = _task(engine, task_id)
+    if not user.is_supervisor:
+        raise Refused(403, "forbidden")
+    _check_taker(engine, assignee, task)
+    tt.assign(engine, task_id, assignee, user.username)
+
+
+def unassign(engine: Engine, user: Staff, task_id: int) -> None:
+    """A supervisor takes the task back to the group."""
+    _task(engine, task_id)
+    if not user.is_supervisor:
+        raise Refused(403, "forbidden")
+    tt.unassign(engine, task_id, user.username)
+
+
+def delegate(engine: Engine, user: Staff, task_id: int, assignee: str) -> None:
+    """A supervisor, or the member holding the task, hands it to a colleague to work on."""
+    task = _task(engine, task_id)
+    holder = None
+    if not user.is_supervisor:
+        if not can_act_on_task(user, task) or task["assignee"] != user.username:
+            raise Refused(403, "forbidden")
+        holder = user.username
+    if assignee == task["assignee"]:
+        raise Refused(422, "not_a_colleague")
+    _check_taker(engine, assignee, task)
+    tt.delegate(engine, task_id, assignee, user.username, expect_assignee=holder)
+
+
+def resolve(engine: Engine, user: Staff, task_id: int) -> None:
+    """The delegate (or a supervisor) gives the task back to its owner."""
+    task = _task(engine, task_id)
+    holder = None
+    if not user.is_supervisor:
+        if not can_act_on_task(user, task) or task["assignee"] != user.username:
+            raise Refused(403, "forbidden")
+        holder = user.username
+    tt.resolve(engine, task_id, user.username, expect_assignee=holder)
+
+
+def set_follow_up(engine: Engine, user: Staff, task_id: int, day: str) -> None:
+    """Hide the task until the start of ``day`` (``YYYY-MM-DD``, local time); empty: show it."""
+    task = _task(engine, task_id)
+    if not (user.is_supervisor or can_act_on_task(user, task)):
+        raise Refused(403, "forbidden")
+    when = None
+    if day:
+        try:
+            parsed = datetime.strptime(day, "%Y-%m-%d").date()
+        except ValueError:
+            raise Refused(400, "bad_date") from None
+        when = datetime.combine(parsed, time(), i18n.LOCAL_TZ)
+        if when <= engine.clock.now():
+            raise Refused(422, "follow_up_future")
+    tt.set_follow_up(engine, task_id, when, user.username)
+
+
+def set_priority(engine: Engine, user: Staff, task_id: int, value: str) -> None:
+    """A supervisor sets the task's priority (0-100)."""
+    _task(engine, task_id)
+    if not user.is_supervisor:
+        raise Refused(403, "forbidden")
+    try:
+        priority = int(value)
+    except ValueError:
+        raise Refused(400, "bad_priority") from None
+    if not 0 <= priority <= 100:
+        raise Refused(422, "bad_priority")
+    tt.set_priority(engine, task_id, priority, user.username)
+
+
+def comment(engine: Engine, user: Staff, task_id: int, body: str) -> None:
+    """Anyone who may read the task comments on it."""
+    task = _task(engine, task_id)
+    if not can_read_task(user, task):
+        raise Refused(403, "forbidden")
+    if not body.strip() or len(body.strip()) > tt.MAX_COMMENT:
+        raise Refused(422, "bad_comment")
+    tt.add_comment(engine, task_id, user.username, body)
+
+
+def bulk(
+    engine: Engine, user: Staff, task_ids: list[int], action: str, assignee: str = ""
+) -> tt.BulkResult:
+    """``claim`` the selection (staff, tasks of their group and scope, unclaimed ones), or
+    ``assign`` it to a member of the tasks' group and scope (supervisors): one UPDATE."""
+    if not task_ids or len(task_ids) > tt.MAX_BULK:
+        raise Refused(400, "bad_selection")
+    tasks = tq.tasks_of(engine.db, task_ids)
+    if action == "claim":
+        if user.is_supervisor or not all(in_scope(user, t) for t in tasks):
+            raise Refused(403, "forbidden")
+        return tt.bulk_assign(engine, task_ids, user.username, user.username, only_unclaimed=True)
+    if action != "assign":
+        raise Refused(400, "bad_selection")
+    if not user.is_supervisor:
+        raise Refused(403, "forbidden")
+    taker = tq.colleagues(engine.db, tasks[0]["candidate_group"]) if tasks else []
+    member = next((c for c in taker if c["username"] == assignee), None)
+    if member is None or any(
+        t["candidate_group"] != tasks[0]["candidate_group"] or t["scope"] != member["scope"]
+        for t in tasks
+    ):
+        raise Refused(422, "not_a_colleague")
+    return tt.bulk_assign(engine, task_ids, assignee, user.username)
+
+
+# -- views --------------------------------------------------------------------------------------
+
+
+def _me() -> Staff:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _refused(status: int, text: str, task_id: int | None) -> ResponseReturnValue:
+    from web.pages import inbox
+
+    flash(text, "error")
+    if task_id is None:
+        return inbox.index(), status  # type: ignore[return-value]
+    return inbox._render_detail(task_id, status)  # noqa: SLF001 - the same page, with the message
+
+
+def _run(task_id: int, work: Any, done_word: str) -> ResponseReturnValue:
+    try:
+        work()
+    except TaskNotFound:
+        abort(404)
+    except Refused as exc:
+        if exc.status == 403:
+            abort(403)
+        return _refused(exc.status, i18n.t(exc.word), task_id)
+    except (TaskNotOpen, TaskClaimedByOther) as exc:
+        text = f"{i18n.t('already')}：{i18n.message(exc.message_zh, exc.message_en)}"
+        return _refused(409, text, task_id)
+    except WorkflowError as exc:
+        return _refused(422, i18n.message(exc.message_zh, exc.message_en), task_id)
+    flash(i18n.t(done_word), "success")
+    return redirect(url_for("inbox.detail", task_id=task_id), 303)
+
+
+def _field(name: str) -> str:
+    return (request.form.get(name) or "").strip()
+
+
+@bp.post("/<int:task_id>/assign")
+def assign_view(task_id: int) -> ResponseReturnValue:
+    who = _field("assignee")
+    return _run(task_id, lambda: assign(engine_of(), _me(), task_id, who), "team_assigned")
+
+
+@bp.post("/<int:task_id>/unassign")
+def unassign_view(task_id: int) -> ResponseReturnValue:
+    return _run(task_id, lambda: unassign(engine_of(), _me(), task_id), "team_unassigned")
+
+
+@bp.post("/<int:task_id>/delegate")
+def delegate_view(task_id: int) -> ResponseReturnValue:
+    who = _field("assignee")
+    return _run(task_id, lambda: delegate(engine_of(), _me(), task_id, who), "team_delegated")
+
+
+@bp.post("/<int:task_id>/resolve")
+def resolve_view(task_id: int) -> ResponseReturnValue:
+    return _run(task_id, lambda: resolve(engine_of(), _me(), task_id), "team_resolved")
+
+
+@bp.post("/<int:task_id>/follow-up")
+def follow_up_view(task_id: int) -> ResponseReturnValue:
+    day = _field("follow_up")
+    return _run(task_id, lambda: set_follow_up(engine_of(), _me(), task_id, day), "team_saved")
+
+
+@bp.post("/<int:task_id>/priority")
+def priority_view(task_id: int) -> ResponseReturnValue:
+    value = _field("priority")
+    return _run(task_id, lambda: set_priority(engine_of(), _me(), task_id, value), "team_saved")
+
+
+@bp.post("/<int:task_id>/comments")
+def comment_view(task_id: int) -> ResponseReturnValue:
+    body = request.form.get("body") or ""
+    return _run(task_id, lambda: comment(engine_of(), _me(), task_id, body), "team_commented")
+
+
+@bp.post("/bulk")
+def bulk_view() -> ResponseReturnValue:
+    """Claim or assign the ticked tasks; the answer says how many changed, how many had closed."""
+    try:
+        ids = [int(v) for v in request.form.getlist("task_id")]
+        result = bulk(engine_of(), _me(), ids, _field("action"), _field("assignee"))
+    except ValueError:
+        return _refused(400, i18n.t("bad_selection"), None)
+    except Refused as exc:
+        if exc.status == 403:
+            abort(403)
+        return _refused(exc.status, i18n.t(exc.word), None)
+    except WorkflowError as exc:
+        return _refused(422, i18n.message(exc.message_zh, exc.message_en), None)
+    text = i18n.t("bulk_done").format(
+        changed=len(result.changed), closed=len(result.not_open), skipped=len(result.skipped)
+    )
+    flash(text, "success")
+    return redirect(_back(), 303)
+
+
+def _back() -> str:
+    """The inbox page the form came from (a relative ``/inbox/...`` only)."""
+    target = request.form.get("back") or ""
+    return target if target.startswith("/inbox/") and "//" not in target else url_for("inbox.index")
+
+
+@bp.post("/filters")
+def save_filter() -> ResponseReturnValue:
+    """Save the current inbox query under a name, private or shared with the user's group."""
+    user, engine = _me(), engine_of()
+    name = _field("name")
+    if not name or len(name) > 64:
+        return _refused(422, i18n.t("bad_filter_name"), None)
+    criteria: dict[str, Any] = tq.criteria_of(request.form)
+    with engine.db.begin() as conn:
+        conn.execute(
+            insert(tq.saved_filters).values(
+                name=name,
+                owner=user.username,
+                shared_group=user.group if request.form.get("shared") == "1" else None,
+                criteria=criteria,
+                created_at=engine.clock.now(),
+            )
+        )
+    flash(i18n.t("filter_saved"), "success")
+    return redirect(url_for("inbox.index", **criteria), 303)
+
+
+@bp.post("/filters/<int:filter_id>/delete")
+def delete_filter(filter_id: int) -> ResponseReturnValue:
+    """Delete one of the user's own filters (someone else's: 404, nothing changes)."""
+    f = tq.saved_filters.c
+    with engine_of().db.begin() as conn:
+        gone = conn.execute(
+            delete(tq.saved_filters).where(f.id == filter_id, f.owner == _me().username)
+        ).rowcount
+    if not gone:
+        abort(404)
+    flash(i18n.t("filter_deleted"), "success")
+    return redirect(url_for("inbox.index"), 303)
+
+
+# -- the detail page's team block ---------------------------------------------------------------
+
+
+def team_of(task: dict[str, Any]) -> dict[str, Any]:
+    """What ``inbox/_team.html`` shows of a task: its comments, its team history, who it may go
+    to, and what the user may do."""
+    engine, user = engine_of(), _me()
+    holds = task["assignee"] == user.username and can_act_on_task(user, task)
+    is_open = task["status"] == "open"
+    history = [
+        h
+        for h in _history(engine, task["instance_id"])
+        if h["event"] in tt.EVENTS and h["task_id"] == task["id"]
+    ]
+    return {
+        "comments": tt.comments_of(engine.db, task["id"]),
+        "history": history,
+        "colleagues": [
+            c
+            for c in tq.colleagues(engine.db, task["candidate_group"], task["scope"] or "")
+            if c["username"] != task["assignee"]
+        ]
+        if task["scope"]
+        else [],
+        "supervise": user.is_supervisor and is_open,
+        "delegate": is_open and bool(task["assignee"]) and (user.is_supervisor or holds),
+        "resolve": is_open and bool(task.get("owner")) and (user.is_supervisor or holds),
+        "follow_up": is_open and (user.is_supervisor or can_act_on_task(user, task)),
+        "comment": is_open,
+        "follow_up_day": task["follow_up_at"].astimezone(i18n.LOCAL_TZ).strftime("%Y-%m-%d")
+        if task.get("follow_up_at")
+        else "",
+    }
+
+
+def _history(engine: Engine, instance_id: int) -> list[dict[str, Any]]:
+    from engine import queries
+
+    return list(queries.history(engine.db, instance_id))
+
+
+@bp.app_context_processor
+def _team_helpers() -> dict[str, Any]:
+    return {"team_of": team_of}

@@ -1,0 +1,108 @@
+"""What a decision page shows beside a task's form: what each choice does, why the task exists,
+the completions a check refused, and the person's other records.
+
+Everything is read from the definition (the outcome events, their target states with the tasks,
+timers and notices those bring) and from the database (the instance's history, the person's other
+instances by their exact business keys), never from per-task templates: a new task type in a
+definition file gets the same page. An outcome is irreversible when its target state is final;
+the inbox asks for a confirmation before completing with one (``needs_confirmation``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine as SqlEngine
+
+from engine.definition import Label, ProcessDefinition
+from engine.tasks import REFUSED
+from web.pages import search_queries as sq
+from web.staff import Staff
+from workflows.regions import Regions
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One outcome of a task: the event and what completing with it does."""
+
+    event: str
+    label: Label
+    target: str
+    target_label: Label
+    opens_task: Label | None
+    timers: tuple[Label, ...]
+    notices: int
+    """How many notices the event sends (to the holder, the payer...)."""
+    irreversible: bool
+
+
+def choices(definition: ProcessDefinition, events: Sequence[str]) -> list[Choice]:
+    """The task's outcomes, each with its effects as the definition declares them."""
+    found = []
+    for name in events:
+        event = definition.events[name]
+        target = definition.states[event.target]
+        found.append(
+            Choice(
+                event=name,
+                label=event.label,
+                target=event.target,
+                target_label=target.label,
+                opens_task=target.task.label if target.task else None,
+                timers=tuple(
+                    definition.events[t.event].label
+                    for t in target.timers
+                    if t.event in definition.events
+                ),
+                notices=len(event.notices),
+                irreversible=target.final,
+            )
+        )
+    return found
+
+
+def needs_confirmation(definition: ProcessDefinition, outcome: str | None) -> bool:
+    """Whether completing with ``outcome`` ends the instance (a final target state)."""
+    event = definition.events.get(outcome or "")
+    return bool(event and definition.states[event.target].final)
+
+
+def why(history: Sequence[Mapping[str, Any]], task: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The history row by which the instance entered the task's state (the latest move into it
+    at or before the task was created); None when the history does not hold it."""
+    entered = None
+    for row in history:
+        if row["to_state"] != task["state"] or row["event"] == REFUSED:
+            continue
+        if row["from_state"] == row["to_state"]:
+            continue  # staying in the state (a reminder, a team action) did not create the task
+        if task["created_at"] is None or row["occurred_at"] <= task["created_at"]:
+            entered = row
+    return entered
+
+
+def refusals(history: Sequence[Mapping[str, Any]], task_id: int) -> list[Mapping[str, Any]]:
+    """The completions of ``task_id`` a check refused, oldest first, with their reasons."""
+    return [r for r in history if r["event"] == REFUSED and r["task_id"] == task_id]
+
+
+def other_records(
+    db: SqlEngine,
+    regions: Regions,
+    user: Staff,
+    instance: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """The person's other instances (their record, cards, years, reviews) the user may see, by
+    the exact business keys an ID number's records have; none when the instance names nobody."""
+    number = str((instance.get("variables") or {}).get("id_number") or "")
+    if not number:
+        return []
+    with db.connect() as conn:
+        rows = sq.by_keys(conn, sq.keys_of_person(regions, number))
+    return [
+        r
+        for r in rows
+        if r["id"] != instance["id"] and sq.may_see(user, r["process"], r["variables"] or {})
+    ]
