@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select
 
+from engine.interventions import CANCELLED
 from engine.models import History, Incident, Instance, Notice, Task, Timer
 from engine.runtime import Engine
 from engine.specs import ProcessDefinition
@@ -84,7 +85,7 @@ def _due(definition: ProcessDefinition, before: datetime) -> Any:
     return (
         (INSTANCES.c.process == definition.key)
         & (INSTANCES.c.definition_version == definition.version)
-        & INSTANCES.c.state.in_(definition.final_states)
+        & INSTANCES.c.state.in_([*definition.final_states, CANCELLED])
         & (INSTANCES.c.updated_at < before)
     )
 

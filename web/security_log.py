@@ -38,6 +38,7 @@ KINDS = (
     "staff_search",
     "person_viewed",
     "record_viewed",
+    "supervisor_intervention",
 )
 
 

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, select
 
-from engine import queries
+from engine import interventions, queries
 from engine import statements as st
 from web.api.common import (
     answer,
@@ -52,7 +52,7 @@ def _card_out(card_id: int) -> CardOut:
     if row is None or row["process"] != "card":
         raise not_found("card", card_id)
     definition = engine.definition("card", row["definition_version"])
-    label = definition.states[row["state"]].label
+    label = interventions.label_of(definition, row["state"])
     variables = row["variables"]
     return CardOut(
         id=row["id"],

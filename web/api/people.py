@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import request
 
-from engine import queries
+from engine import interventions, queries
 from web import security_log
 from web.api.common import (
     answer,
@@ -44,7 +44,7 @@ def _person_out(person_id: int) -> PersonOut:
     if row is None or row["process"] != PERSON:
         raise not_found("registration", person_id)
     definition = engine.definition(PERSON, row["definition_version"])
-    label = definition.states[row["state"]].label
+    label = interventions.label_of(definition, row["state"])
     tasks = queries.tasks_of(engine.db, person_id, "open")
     return PersonOut(
         id=row["id"],

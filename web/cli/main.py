@@ -11,7 +11,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from engine import partitions
+from engine import interventions, partitions
 from engine.definition import load_definition
 from engine.deployments import deploy, versions
 from engine.errors import DefinitionError
@@ -148,7 +148,7 @@ def stats(process: str, as_json: bool) -> None:
         )
         return
     for state, count in ordered.items():
-        label = definition.states[state].label
+        label = interventions.label_of(definition, state)
         click.echo(f"{state:24} {label.zh:10} {count:>10}")
 
 

@@ -1,0 +1,245 @@
+"""Supervisor interventions on one instance: cancel it, or move it to another state, with a reason.
+
+Camunda Cockpit lets an operator cancel a process instance or move its token; these are the same
+two operations, as functions taking the ``Engine``. Each runs in one transaction:
+
+* the instance row is loaded and its version compared with the one the supervisor saw (the
+  version the confirmation form carried): a different one raises ``StaleIntervention`` and
+  nothing changes (a double submit, or someone else moved the instance meanwhile); the UPDATE
+  itself is versioned (``version = version + 1 WHERE version = :seen``) as ``fire_in``'s is;
+* every open task of the instance is closed (``cancelled``, ``closed_by`` the supervisor, the
+  outcome the intervention's event) and every pending timer cancelled: the statements the
+  state effects run when a state is left, here unconditionally, so nothing of the old state
+  survives;
+* a history row records the intervention (event ``supervisor_cancel`` or ``supervisor_move``,
+  from and to state, the supervisor, ``data = {"reason": ...}``).
+
+**Move** then enters the target state through ``StateEffects.enter``, the code a normal transition
+into it runs: its user task (candidate group, scope from the variables, due date) and its timers
+(durations, policy dates) are created exactly as they would be. A move is not an event of the
+definition: no guard, action or notice of any event runs.
+
+**Cancel** puts the instance into ``CANCELLED``, a state reserved by the engine rather than one
+of the definition. Its name starts with an underscore, which no definition state may (state
+names are snake_case words), so it cannot be confused with a domain state such as the card's
+``cancelled`` (注销, a card that still has its bank account to close). Being in no definition
+means no event leaves it (``definition.outgoing`` is empty), so every door of the engine (API
+events, tasks, timers, domain operations) refuses to move a cancelled instance, with no hook in
+the runtime. The alternative, keeping the state and marking the instance ended, would need a new
+column and a check inside ``fire_in`` for every event. Code that labels a state should use
+``state_label`` here (or ``definition.states.get``), since the reserved state has no spec.
+
+A final state of the definition and the reserved state are both ends: an ended instance cannot be
+cancelled or moved.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import WorkflowError
+from engine.outcomes import Transition
+from engine.specs import Label, ProcessDefinition
+from engine.sqlexec import Tx
+
+if TYPE_CHECKING:
+    from engine.runtime import Engine
+
+CANCELLED = "_cancelled_by_supervisor"
+"""The engine's reserved terminal state of an instance a supervisor cancelled."""
+CANCELLED_LABEL = Label(zh="已由主管终止", en="Cancelled by a supervisor")
+
+CANCEL_EVENT = "supervisor_cancel"
+MOVE_EVENT = "supervisor_move"
+MAX_REASON = 500
+
+
+class InterventionRefused(WorkflowError):
+    """The intervention cannot be done as asked; nothing changed."""
+
+    code = "intervention_refused"
+
+
+class ReasonRequired(InterventionRefused):
+    code = "reason_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"请填写原因（不超过 {MAX_REASON} 个字）",
+            f"a reason is required (at most {MAX_REASON} characters)",
+        )
+
+
+class InstanceEnded(InterventionRefused):
+    code = "instance_ended"
+
+    def __init__(self, instance_id: int, state: str) -> None:
+        super().__init__(
+            f"流程实例 {instance_id} 已结束（{state}），不能终止或移动",
+            f"instance {instance_id} has ended ({state}); it cannot be cancelled or moved",
+        )
+        self.state = state
+
+
+class InvalidTarget(InterventionRefused):
+    code = "invalid_target"
+
+    def __init__(self, target: str) -> None:
+        super().__init__(
+            f"不能移动到状态 {target}：它不是本流程的其他状态",
+            f"cannot move to {target}: it is not another state of this process",
+        )
+        self.target = target
+
+
+class StaleIntervention(WorkflowError):
+    """The instance changed since the supervisor saw it (or the form was sent twice)."""
+
+    code = "stale_version"
+
+    def __init__(self, instance_id: int, seen: int, now: int) -> None:
+        super().__init__(
+            f"流程实例 {instance_id} 在您查看后已变更（版本 {seen} → {now}），未做任何修改；"
+            "请重新查看后再操作",
+            f"instance {instance_id} changed after you looked at it (version {seen} → {now}); "
+            "nothing was changed: look again before acting",
+        )
+        self.instance_id = instance_id
+        self.seen = seen
+        self.current = now
+
+
+def is_ended(definition: ProcessDefinition, state: str) -> bool:
+    """Whether an instance in ``state`` has ended (a final state, or cancelled by a supervisor)."""
+    spec = definition.states.get(state)
+    return state == CANCELLED or spec is None or spec.final
+
+
+def label_of(definition: ProcessDefinition, state: str) -> Label:
+    """A state's label, the reserved ``CANCELLED`` included (the name itself if unknown): what
+    ``definition.states[state].label`` gives for the definition's own states."""
+    if state == CANCELLED:
+        return CANCELLED_LABEL
+    spec = definition.states.get(state)
+    return spec.label if spec else Label(zh=state, en=state)
+
+
+def state_label(definition: ProcessDefinition, state: str | None, lang: str) -> str:
+    """A state in words in ``lang`` (``-`` for none), the reserved ``CANCELLED`` included."""
+    return "-" if state is None else label_of(definition, state).get(lang)
+
+
+def move_targets(definition: ProcessDefinition, state: str) -> list[str]:
+    """The states an instance in ``state`` may be moved to: every other state, in file order."""
+    return [name for name in definition.states if name != state]
+
+
+def clean_reason(reason: str | None) -> str:
+    """The reason, stripped; ``ReasonRequired`` when empty or longer than ``MAX_REASON``."""
+    text = (reason or "").strip()
+    if not text or len(text) > MAX_REASON:
+        raise ReasonRequired()
+    return text
+
+
+def cancel(
+    engine: Engine, instance_id: int, *, expected_version: int, actor: str, reason: str
+) -> Transition:
+    """End the instance: ``CANCELLED``, its tasks closed and timers cancelled, the reason recorded.
+
+    Raises:
+        InstanceNotFound, ReasonRequired, InstanceEnded, StaleIntervention.
+    """
+    text = clean_reason(reason)
+
+    def work(tx: Tx) -> Transition:
+        row, definition = _load(engine, tx, instance_id, expected_version)
+        return _intervene(engine, tx, row, definition, CANCELLED, CANCEL_EVENT, actor, text)
+
+    return engine.transaction(work, retries=0)
+
+
+def move(
+    engine: Engine,
+    instance_id: int,
+    target: str,
+    *,
+    expected_version: int,
+    actor: str,
+    reason: str,
+) -> Transition:
+    """Move the instance to ``target`` (another state of its definition), entering it as a normal
+    transition would: its task and timers are created; the old state's are closed.
+
+    Raises:
+        InstanceNotFound, ReasonRequired, InstanceEnded, InvalidTarget, StaleIntervention.
+    """
+    text = clean_reason(reason)
+
+    def work(tx: Tx) -> Transition:
+        row, definition = _load(engine, tx, instance_id, expected_version)
+        if target not in move_targets(definition, row.state):
+            raise InvalidTarget(target)
+        return _intervene(engine, tx, row, definition, target, MOVE_EVENT, actor, text)
+
+    return engine.transaction(work, retries=0)
+
+
+def _load(
+    engine: Engine, tx: Tx, instance_id: int, expected_version: int
+) -> tuple[Any, ProcessDefinition]:
+    row = engine.load(tx, instance_id)
+    definition = engine.definition(row.process, row.definition_version)
+    if is_ended(definition, row.state):
+        raise InstanceEnded(instance_id, row.state)
+    if row.version != expected_version:
+        raise StaleIntervention(instance_id, expected_version, row.version)
+    return row, definition
+
+
+def _intervene(
+    engine: Engine,
+    tx: Tx,
+    row: Any,
+    definition: ProcessDefinition,
+    target: str,
+    event: str,
+    actor: str,
+    reason: str,
+) -> Transition:
+    now = engine.clock.now()
+    params = {
+        "iid": row.id,
+        "seen": row.version,
+        "process": row.process,
+        "b_state": target,
+        "b_version": row.version + 1,
+        "b_now": now,
+    }
+    if tx.run(engine.sql.update_instance, params) != 1:
+        current = engine.load(tx, row.id).version
+        raise StaleIntervention(row.id, row.version, current)
+    tx.run(
+        engine.sql.insert_history,
+        {
+            "instance_id": row.id,
+            "process": row.process,
+            "event": event,
+            "from_state": row.state,
+            "to_state": target,
+            "actor": actor,
+            "occurred_at": now,
+            "due_at": None,
+            "task_id": None,
+            "data": {"reason": reason},
+        },
+    )
+    # What leaving a state does (``StateEffects.leave``), for whatever is still open.
+    tx.run(engine.sql.cancel_timers, {"iid": row.id})
+    tx.run(
+        engine.sql.close_tasks,
+        {"iid": row.id, "b_status": "cancelled", "b_now": now, "b_actor": actor, "b_event": event},
+    )
+    if target != CANCELLED:
+        engine.effects.enter(tx, definition, target, row.id, dict(row.variables or {}), now)
+    return Transition(row.id, row.process, event, row.state, target, row.version + 1)

@@ -1,0 +1,195 @@
+"""Supervisor actions on one instance: cancel it, or move it to another state, with a reason.
+
+``GET /processes/instances/<id>/cancel`` and ``.../move?to=<state>`` are confirmation pages that
+say what will happen (the open tasks and pending timers that will be cancelled; for a move, the
+task and timers entering the target creates), with a reason to give; ``POST`` to the same address
+does it through ``engine.interventions``. Supervisors only (403 for anyone else, recorded). The
+form carries the instance version the supervisor saw: a second submit, or a change by someone
+else meanwhile, answers 409 and changes nothing. A done intervention is in the instance's history
+(with the reason) and in the security event log (without it: the log holds facts, not prose).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from engine import interventions, queries
+from engine.definition import ProcessDefinition
+from engine.errors import InstanceNotFound, WorkflowError
+from engine.runtime import Engine
+from web import i18n, security_log
+from web.auth import add_error_pages
+from web.extensions import engine_of
+from web.log_masking import mask_text
+
+bp = Blueprint("instance_actions", __name__, url_prefix="/processes/instances")
+add_error_pages(bp)
+log = logging.getLogger(__name__)
+
+
+@bp.before_request
+def _supervisors_only() -> None:
+    if not current_user.is_authenticated or not current_user.is_supervisor:
+        abort(403)
+
+
+def state_label_for(lang: str) -> Callable[[ProcessDefinition, str | None], str]:
+    """The templates' ``state_label``, knowing the engine's reserved cancelled state too."""
+    return lambda definition, state: interventions.state_label(definition, state, lang)
+
+
+def instance_context(
+    definition: ProcessDefinition, row: dict[str, Any], history: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What the instance page needs for its supervisor actions: whether the instance has ended,
+    the states it may be moved to, the interventions done on it (with their reasons), and a
+    ``state_label`` that names the reserved cancelled state."""
+    events = (interventions.CANCEL_EVENT, interventions.MOVE_EVENT)
+    return {
+        "ended": interventions.is_ended(definition, row["state"]),
+        "move_targets": interventions.move_targets(definition, row["state"]),
+        "interventions": [h for h in history if h["event"] in events],
+        "state_label": state_label_for(i18n.current_lang()),
+    }
+
+
+def _instance(engine: Engine, instance_id: int) -> tuple[dict[str, Any], ProcessDefinition]:
+    row = queries.instance(engine.db, instance_id)
+    if row is None:
+        abort(404)
+    return row, engine.definition(row["process"], row["definition_version"])
+
+
+def _entering(
+    engine: Engine, definition: ProcessDefinition, target: str, row: dict[str, Any]
+) -> dict[str, Any]:
+    """What entering ``target`` would create now: the rows ``StateEffects`` would write."""
+    now, variables = engine.clock.now(), row["variables"] or {}
+    try:
+        timers = engine.effects.timer_rows(definition, target, row["id"], variables, now)
+    except (WorkflowError, KeyError, ValueError) as exc:  # a policy date that does not resolve
+        log.warning("timers of %s.%s cannot be previewed: %s", definition.key, target, exc)
+        timers = []
+    task = engine.effects.task_row(definition, target, row["id"], variables, now)
+    return {"task": task, "timers": timers}
+
+
+def _page(
+    action: str,
+    instance_id: int,
+    *,
+    target: str | None = None,
+    error: str | None = None,
+    reason: str = "",
+    status: int = 200,
+) -> ResponseReturnValue:
+    engine = engine_of()
+    row, definition = _instance(engine, instance_id)
+    lang = i18n.current_lang()
+    ended = interventions.is_ended(definition, row["state"])
+    targets = interventions.move_targets(definition, row["state"])
+    if action == "move" and not ended and target and target not in targets:
+        abort(400)
+    opens = _entering(engine, definition, target, row) if target and not ended else None
+    page = render_template(
+        "processes/instance_action.html",
+        action=action,
+        definition=definition,
+        instance=row,
+        target=target,
+        ended=ended,
+        targets=targets,
+        tasks=queries.tasks_of(engine.db, instance_id, "open"),
+        timers=queries.timers_of(engine.db, instance_id, "pending"),
+        opens=opens,
+        error=error,
+        reason=mask_text(reason),
+        max_reason=interventions.MAX_REASON,
+        state_label=state_label_for(lang),
+    )
+    return page, status
+
+
+@bp.get("/<int:instance_id>/cancel")
+def confirm_cancel(instance_id: int) -> ResponseReturnValue:
+    """What cancelling the instance does, the reason to give, and the button that does it."""
+    return _page("cancel", instance_id)
+
+
+@bp.get("/<int:instance_id>/move")
+def confirm_move(instance_id: int) -> ResponseReturnValue:
+    """What moving the instance to ``?to=<state>`` does, with the reason to give (without
+    ``to``: the states to choose from)."""
+    return _page("move", instance_id, target=request.args.get("to", ""))
+
+
+@bp.post("/<int:instance_id>/cancel")
+def cancel(instance_id: int) -> ResponseReturnValue:
+    return _act("cancel", instance_id)
+
+
+@bp.post("/<int:instance_id>/move")
+def move(instance_id: int) -> ResponseReturnValue:
+    return _act("move", instance_id)
+
+
+def _act(action: str, instance_id: int) -> ResponseReturnValue:
+    """Parse the confirmation form, run the intervention, record it, go back to the instance."""
+    engine = engine_of()
+    version = request.form.get("version", type=int)
+    target = request.form.get("to", "") if action == "move" else None
+    reason = request.form.get("reason", "")
+    if version is None:
+        abort(400)
+    actor = f"staff:{current_user.username}"
+    try:
+        if action == "cancel":
+            done = interventions.cancel(
+                engine, instance_id, expected_version=version, actor=actor, reason=mask_text(reason)
+            )
+        else:
+            done = interventions.move(
+                engine,
+                instance_id,
+                str(target),
+                expected_version=version,
+                actor=actor,
+                reason=mask_text(reason),
+            )
+    except InstanceNotFound:
+        abort(404)
+    except interventions.ReasonRequired as exc:
+        text = i18n.message(exc.message_zh, exc.message_en)
+        return _page(action, instance_id, target=target, error=text, reason=reason, status=400)
+    except interventions.InvalidTarget:
+        abort(400)
+    except (interventions.StaleIntervention, interventions.InstanceEnded) as exc:
+        text = i18n.message(exc.message_zh, exc.message_en)
+        return _page(action, instance_id, target=target, error=text, status=409)
+    security_log.record(
+        engine.db,
+        "supervisor_intervention",
+        actor=current_user.username,
+        remote_addr=request.remote_addr,
+        action=action,
+        instance_id=instance_id,
+        process=done.process,
+        from_state=done.from_state,
+        to_state=done.to_state,
+    )
+    log.info(
+        "supervisor %s: instance %s %s -> %s by %s",
+        action,
+        instance_id,
+        done.from_state,
+        done.to_state,
+        actor,
+    )
+    flash(i18n.t(f"intervene_done_{action}"), "success")
+    return redirect(url_for("processes.instance", instance_id=instance_id), 303)
