@@ -85,6 +85,13 @@ LOAD_COLOURS: tuple[tuple[float, str, str, str], ...] = (
 ENDED = (0.0, "ended", "#f7fafc", "#4a5568")  # final states: counts only, never "busy"
 INCIDENT = ("#fde8e8", "#c53030")  # fill and border of a state with open incidents
 FLOW_WIDTH: tuple[float, float] = (1.0, 4.0)  # pen width of an idle flow and of the busiest one
+# The age heat: upper bounds in days of the low, medium, high and peak bands (LOAD_COLOURS[1:]).
+AGE_DAYS: tuple[float, ...] = (7.0, 30.0, 90.0, float("inf"))
+# The live layout reserves the width of these texts for a state's count and its heat line, so
+# a busy state's label keeps its font size and stays inside its box (``compact`` keeps numbers
+# within them).
+COUNT_SLOT = "0,000,000"
+HEAT_SLOT = "overdue 0,000,000 ⚠0,000"
 
 # Words the pictures use beside the definitions' own labels.
 WORDS: dict[str, Label] = {
@@ -93,6 +100,10 @@ WORDS: dict[str, Label] = {
     "message": Label("等待外部消息", "Waits for a message"),
     "timer": Label("定时：", "Timer: "),
     "steps": Label("步骤 ", "Step "),
+    "overdue": Label("逾期 ", "overdue "),
+    "oldest": Label("最久 ", "oldest "),
+    "days": Label("天", " d"),
+    "legend_empty": Label("无实例", "no instances"),
 }
 # Candidate groups by name; a group not listed is shown by its name.
 GROUPS: dict[str, Label] = {
@@ -125,6 +136,21 @@ def load_colour(count: int, busiest: int) -> tuple[float, str, str, str]:
         return LOAD_COLOURS[0]
     share = count / max(busiest, 1)
     return next((row for row in LOAD_COLOURS[1:] if share <= row[0]), LOAD_COLOURS[-1])
+
+
+def compact(number: int, width: int = len(COUNT_SLOT)) -> str:
+    """``number`` with thousands separators, or shortened (``12.3M``) when that is wider than
+    ``width`` characters: the live layout's text never outgrows the width it reserved."""
+    text = f"{number:,}"
+    if len(text) <= width:
+        return text
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(number) >= size:
+            short = f"{number / size:.1f}".removesuffix(".0") + suffix
+            if len(short) <= width:
+                return short
+            return f"{number / size:,.0f}{suffix}"
+    return text
 
 
 _DURATION = re.compile(r"(\d+)([YMWD])|T?(\d+)([HMS])")

@@ -84,7 +84,11 @@ class Instance(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_wf_instance_process_state", "process", "state"),)
+    __table_args__ = (
+        Index("ix_wf_instance_process_state", "process", "state"),
+        # the diagrams' age heat: the oldest instance per state is the first entry (0012)
+        Index("ix_wf_instance_state_age", "process", "state", "updated_at"),
+    )
 
 
 class History(Base):
@@ -138,7 +142,37 @@ class Task(Base):
 
     __table_args__ = (
         Index("ix_wf_task_inbox", "status", "candidate_group", "scope", "due_at", "id"),
+        # the diagrams' overdue heat: only late open tasks are read, without the table (0012)
+        Index(
+            "ix_wf_task_open_due",
+            "process",
+            "due_at",
+            "state",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
     )
+
+
+# The inbox's other orders (0013): by creation time, and by priority (highest first), each a range
+# of one index from a keyset cursor on, like ``ix_wf_task_inbox`` for the due date.
+_task_columns = Task.__table__.c
+Index(
+    "ix_wf_task_inbox_created",
+    _task_columns.status,
+    _task_columns.candidate_group,
+    _task_columns.scope,
+    _task_columns.created_at,
+    _task_columns.id,
+)
+Index(
+    "ix_wf_task_inbox_priority",
+    _task_columns.status,
+    _task_columns.candidate_group,
+    _task_columns.scope,
+    _task_columns.priority.desc(),
+    _task_columns.id,
+)
 
 
 class TaskComment(Base):

@@ -8,6 +8,8 @@ lists its instances a page at a time; an instance shows its path, history, open 
 from __future__ import annotations
 
 import logging
+import re
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -15,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 
-from engine import deployments, diagram, incidents, queries, retention
+from engine import deployments, diagram, diagram_heat, incidents, queries, retention
 from engine.definition import ProcessDefinition
 from engine.errors import IncidentNotFound, IncidentNotOpen, UnknownProcess
 from engine.outbox_queries import list_notices
@@ -25,6 +27,8 @@ from web.auth import add_error_pages
 from web.extensions import engine_of
 from web.notices import notice_text
 from web.pages import inbox_queries as iq
+from web.pages import process_queries as pq
+from web.pages.instance_actions import instance_context
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 add_error_pages(bp)
@@ -34,7 +38,10 @@ log = logging.getLogger(__name__)
 def inline_svg(svg: bytes) -> Markup:
     """An SVG document as markup to put inside a page (without its XML prologue)."""
     text = svg.decode("utf-8")
-    return Markup(text[text.find("<svg") :])  # noqa: S704 - Graphviz output, labels escaped by it
+    # Graphviz titles each node and edge with its id (a tooltip, read out by screen readers):
+    # internal names such as ``state_applied->state_produced``, not words for staff
+    text = re.sub(r"<title>[^<]*</title>", "", text[text.find("<svg") :])
+    return Markup(text)  # noqa: S704 - Graphviz output, labels escaped by it
 
 
 def committed_svg(definition: ProcessDefinition, lang: str) -> Markup | None:
@@ -60,13 +67,14 @@ def instance_svg(engine: Engine, instance: dict[str, Any], lang: str) -> Markup 
 
 
 def live_counts(
-    engine: Engine, definition: ProcessDefinition
+    engine: Engine, definition: ProcessDefinition, since: timedelta | None = None
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Instances per state now, and transitions per flow since the start (an index-only count,
-    the figures the diagram bench measures)."""
+    the figures the diagram bench measures) or over the last ``since``."""
+    start = engine.clock.now() - since if since is not None else None
     return (
         diagram.state_counts(engine.db, definition),
-        diagram.flow_counts(engine.db, definition),
+        diagram.flow_counts(engine.db, definition, start),
     )
 
 
@@ -76,24 +84,60 @@ def open_incidents(engine: Engine, definition: ProcessDefinition) -> dict[str, i
     return {state: n for (_, state), n in counts.items()}
 
 
-def live_diagram(engine: Engine, definition: ProcessDefinition, lang: str) -> dict[str, Any]:
-    """The live SVG and the counts behind it, with the open incidents per state."""
-    states, flows = live_counts(engine, definition)
+def live_diagram(
+    engine: Engine,
+    definition: ProcessDefinition,
+    lang: str,
+    heat_mode: str = "count",
+    since: timedelta | None = None,
+) -> dict[str, Any]:
+    """The live SVG and the figures behind it: instances per state, flows (over ``since``), the
+    chosen heat with its legend, the overdue work and open incidents per state. Every state of
+    the SVG links to its instances."""
+    states, flows = live_counts(engine, definition, since)
+    heat = diagram_heat.heat_of(engine.db, definition, heat_mode, engine.clock.now())
     trouble = open_incidents(engine, definition)
+    link = url_for("processes.state", key=definition.key, state="__STATE__")
     try:
         svg: Markup | None = inline_svg(
-            diagram.live_svg(definition, states, flows, lang, incidents=trouble)
+            diagram.live_svg(
+                definition,
+                states,
+                flows,
+                lang,
+                incidents=trouble,
+                heat_mode=heat_mode,
+                heat=heat.values,
+                state_link=link,
+            )
         )
     except (diagram.GraphvizMissing, RuntimeError) as exc:
         log.warning("live diagram unavailable: %s", exc)
         svg = committed_svg(definition, lang)
+    final = set(definition.final_states)
     return {
         "svg": svg,
         "states": states,
         "flows": flows,
         "incidents": trouble,
         "total": sum(states.values()),
+        "heat": heat,
+        "legend": diagram_heat.legend(
+            heat_mode,
+            {s: heat.values.get(s, 0.0) for s in definition.states if s not in final},
+            lang,
+        ),
     }
+
+
+def heat_arguments() -> tuple[str, str, timedelta | None]:
+    """``?heat=`` and ``?since=`` of the request (400 when either is not one the page offers)."""
+    try:
+        mode = diagram_heat.parse_heat(request.args.get("heat"))
+        since_text = request.args.get("since") or "all"
+        return mode, since_text, diagram_heat.parse_since(since_text)
+    except diagram_heat.BadHeatArgument as exc:
+        abort(400, description=str(exc))
 
 
 @bp.before_request
@@ -122,15 +166,23 @@ def index() -> ResponseReturnValue:
 
 @bp.get("/<key>")
 def process(key: str) -> ResponseReturnValue:
-    """One process: the live diagram (states clickable) and the counts per state."""
+    """One process: the live diagram (states clickable, coloured by ``?heat=count|overdue|age``,
+    flows counted over ``?since=7d|30d|365d|all``) and the figures per state."""
+    mode, since_text, since = heat_arguments()
     definition = _definition(key)
     engine = engine_of()
-    live = live_diagram(engine, definition, i18n.current_lang())
+    live = live_diagram(engine, definition, i18n.current_lang(), mode, since)
     past_ttl = retention.due_counts(engine, engine.clock.now()).get(key, 0)
     return render_template(
         "processes/process.html",
         definition=definition,
         past_ttl=past_ttl,
+        heat_mode=mode,
+        heat_modes=diagram_heat.HEAT_MODES,
+        since=since_text,
+        since_choices=diagram_heat.SINCE_CHOICES,
+        age_days=age_days,
+        incident_colours=diagram.ds.INCIDENT,
         versions=deployments.versions(engine.db, key) if deployments.is_ready(engine.db) else [],
         **live,
     )
@@ -138,28 +190,61 @@ def process(key: str) -> ResponseReturnValue:
 
 @bp.get("/<key>/diagram.svg")
 def process_svg(key: str) -> ResponseReturnValue:
+    """The live diagram alone (same ``?heat=`` and ``?since=`` as the page)."""
+    mode, _, since = heat_arguments()
     definition = _definition(key)
     engine = engine_of()
-    states, flows = live_counts(engine, definition)
+    states, flows = live_counts(engine, definition, since)
+    heat = diagram_heat.heat_of(engine.db, definition, mode, engine.clock.now())
     trouble = open_incidents(engine, definition)
-    svg = diagram.live_svg(definition, states, flows, i18n.current_lang(), incidents=trouble)
+    svg = diagram.live_svg(
+        definition,
+        states,
+        flows,
+        i18n.current_lang(),
+        incidents=trouble,
+        heat_mode=mode,
+        heat=heat.values,
+        state_link=url_for("processes.state", key=key, state="__STATE__"),
+    )
     return Response(svg, mimetype="image/svg+xml")
+
+
+def age_days(seconds: float | None) -> str:
+    """An age in whole days for the tables ("" when the state is empty)."""
+    return "" if seconds is None else f"{int(seconds // 86400):,}"
 
 
 @bp.get("/<key>/states/<state>")
 def state(key: str, state: str) -> ResponseReturnValue:
-    """The instances in one state, a page at a time (``?after=<id>``)."""
+    """The instances in one state, a page at a time (``?after=<id>``), optionally only those
+    with overdue work (``?overdue=1``) or unmoved for N days (``?older=N``)."""
     definition = _definition(key)
     if state not in definition.states:
         abort(404)
-    after = request.args.get("after", type=int)
-    rows, next_after = iq.instances_in_state(engine_of().db, key, state, after)
+    after_text = request.args.get("after")
+    if after_text not in (None, "") and not after_text.isdigit():  # type: ignore[union-attr]
+        abort(400, description="after must be an instance id")
+    after = int(after_text) if after_text else None
+    try:
+        filters = pq.StateFilter.parse(request.args.get("overdue"), request.args.get("older"))
+    except pq.BadStateFilter as exc:
+        abort(400, description=str(exc))
+    engine = engine_of()
+    rows, next_after = pq.instances_in_state(
+        engine.db, key, state, engine.clock.now(), filters, after, limit=pq.PAGE_SIZE
+    )
+    args = filters.args()
     return render_template(
         "processes/state.html",
         definition=definition,
         state=state,
         rows=rows,
-        next_url=url_for(".state", key=key, state=state, after=next_after) if next_after else None,
+        filters=filters,
+        first_url=url_for(".state", key=key, state=state, **args) if after else None,
+        next_url=url_for(".state", key=key, state=state, after=next_after, **args)
+        if next_after
+        else None,
     )
 
 
@@ -171,18 +256,20 @@ def instance(instance_id: int) -> ResponseReturnValue:
     if row is None:
         abort(404)
     definition = engine.definition(row["process"], row["definition_version"])
+    history = queries.history(engine.db, instance_id)
     return render_template(
         "processes/instance.html",
         definition=definition,
         instance=row,
         svg=instance_svg(engine, row, i18n.current_lang()),
-        history=queries.history(engine.db, instance_id),
+        history=history,
         tasks=queries.tasks_of(engine.db, instance_id, "open"),
         timers=queries.timers_of(engine.db, instance_id, "pending"),
         incidents=incidents.list_incidents(engine, instance_id=instance_id, status=None),
         notices=list_notices(engine, instance_ids=[instance_id]),
         notice_text=notice_text,
         now=engine.clock.now(),
+        **instance_context(definition, row, history),
     )
 
 
@@ -228,7 +315,10 @@ def incident_action(incident_id: int, action: str) -> ResponseReturnValue:
 
 @bp.get("/overdue")
 def overdue() -> ResponseReturnValue:
-    """Open tasks past their due date, and timers that came due but have not fired."""
+    """Open tasks past their due date (days overdue each, and per queue: how many, the oldest),
+    and timers that came due but have not fired."""
+    from web.pages.inbox_team_queries import overdue_queues
+
     engine = engine_of()
     now = engine.clock.now()
     groups = sorted(
@@ -243,6 +333,8 @@ def overdue() -> ResponseReturnValue:
     return render_template(
         "processes/overdue.html",
         tasks=iq.overdue_tasks(engine.db, groups, now),
+        queues=overdue_queues(engine.db, groups, now),
+        days_overdue=iq.days_overdue,
         timers=timers,
         missed=missed,
         processes=engine.processes,
