@@ -55,17 +55,20 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
 
     app.context_processor(lambda: {"service_clock": service_clock})
 
-    from web import auth, health, security_headers, sessions
+    from web import auth, health, history_notes, security_headers, sessions
     from web.api import routes as api
-    from web.pages import account, inbox, processes, search
+    from web.pages import account, inbox, inbox_team, instance_actions, processes, search
 
     health.init_app(app)  # first: its request timing counts every later hook
+    app.add_template_global(history_notes.history_note, "history_note")
     sessions.init_app(app)
     security_headers.init_app(app)
     auth.init_app(app)
     account.init_app(app)
     app.register_blueprint(inbox.bp)
+    app.register_blueprint(inbox_team.bp)
     app.register_blueprint(processes.bp)
+    app.register_blueprint(instance_actions.bp)
     app.register_blueprint(search.bp)
     api.init_app(app)
     db_faults.init_app(app)

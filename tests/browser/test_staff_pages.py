@@ -129,6 +129,12 @@ def test_a_clerk_keeps_one_card_of_a_person_with_several(
     page.screenshot(path=str(screenshots / "extra-cards-review.png"), full_page=True)
     page.select_option("select[name=keep_card_id]", keep)
     page.click("#complete-form button[value=resolve]")
+    # resolving cancels cards and ends the review: the page asks first, with the choice kept
+    panel = page.locator("#confirm-panel")
+    assert "不可撤销" in panel.inner_text()
+    assert page.locator("select[name=keep_card_id]").input_value() == keep
+    page.screenshot(path=str(screenshots / "extra-cards-review-confirm.png"), full_page=True)
+    page.click("#confirm-do")
     page.wait_for_url(re.compile(r"/inbox/$"))
     assert "任务已办结" in page.locator(".flash.success").inner_text()
     review = queries.instance(db, task["instance_id"])
