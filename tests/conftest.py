@@ -23,6 +23,7 @@ from typing import Any
 import flask
 import pytest
 from sqlalchemy import create_engine, text
+from support import MakeApp, Staff
 
 from engine.db import normalise_url
 from web import log_masking
@@ -245,3 +246,35 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     path = tmp_path / "shebao.db"
     shutil.copy(sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def make_app(db_url: str) -> Iterator[MakeApp]:
+    """``make_app(clock, staff=(), csrf=False, **config)``: the service on this test's database,
+    with ``staff`` created (password ``pw``; supervisors enrolled in a second factor, as they must
+    be to log in), CSRF checks off unless asked for. The apps' connections close after the test."""
+    from web.app import create_app, engine_of
+    from web.auth import create_user
+    from web.mfa import enroll
+
+    made: list[flask.Flask] = []
+
+    def make(
+        clock: Any = None,
+        staff: tuple[Staff, ...] | list[Staff] = (),
+        csrf: bool = False,
+        **config: Any,
+    ) -> flask.Flask:
+        settings = {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": csrf}
+        app = create_app({**settings, **config}, clock=clock)
+        made.append(app)
+        db = engine_of(app).db
+        for name, group, scope in staff:
+            create_user(db, name, "pw", group, scope)
+            if group == "supervisor":
+                enroll(db, name)
+        return app
+
+    yield make
+    for app in made:
+        engine_of(app).db.dispose()

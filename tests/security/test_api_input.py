@@ -8,7 +8,6 @@ megabyte, bytes that are not UTF-8, ``NaN``, duplicate keys, digits that are not
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from support import MakeApp
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -23,7 +23,7 @@ from engine.statements import keys as idempotency_keys
 from web.api import routes as api_routes  # noqa: F401  (imports every endpoint module: fills ENDPOINTS)
 from web.api.spec import ENDPOINTS, MAX_DEPTH, ErrorBody, nesting_depth
 from web.api.tokens import create_token
-from web.app import create_app, engine_of
+from web.app import engine_of
 from web.extensions import domain_of
 from workflows.identity import make_id_number
 from workflows.imports import import_people
@@ -43,12 +43,8 @@ SCOPES = {
 
 
 @pytest.fixture
-def app(db_url: str) -> Iterator[Flask]:
-    application = create_app(
-        {"SHEBAO_DATABASE_URL": db_url, "TESTING": True}, clock=SimulatedClock(NOW)
-    )
-    yield application
-    engine_of(application).db.dispose()
+def app(make_app: MakeApp) -> Flask:
+    return make_app(SimulatedClock(NOW), csrf=True)
 
 
 @pytest.fixture

@@ -8,20 +8,20 @@ a bank's or region's token cannot tell another's card or task from none at all (
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from support import MakeApp
 
 from engine import queries
 from engine.clock import SimulatedClock
 from web.api import routes as api_routes  # noqa: F401  (imports every endpoint module: fills ENDPOINTS)
 from web.api.spec import ENDPOINTS, Endpoint
 from web.api.tokens import Caller, create_token, holds
-from web.app import create_app, engine_of
+from web.app import engine_of
 from web.security_log import recent
 from workflows.identity import make_id_number
 
@@ -44,12 +44,8 @@ MISSING = 999_999
 
 
 @pytest.fixture
-def app(db_url: str) -> Iterator[Flask]:
-    application = create_app(
-        {"SHEBAO_DATABASE_URL": db_url, "TESTING": True}, clock=SimulatedClock(NOW)
-    )
-    yield application
-    engine_of(application).db.dispose()
+def app(make_app: MakeApp) -> Flask:
+    return make_app(SimulatedClock(NOW), csrf=True)
 
 
 @pytest.fixture

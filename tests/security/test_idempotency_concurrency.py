@@ -7,19 +7,20 @@ makes them wait; SQLite has a single writer already.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
+from support import MakeApp
 
 from engine import queries
 from engine.clock import SimulatedClock
 from engine.statements import history, keys
 from web.api.tokens import create_token
-from web.app import create_app, engine_of
+from web.app import engine_of
 from web.extensions import domain_of
 from workflows.identity import make_id_number
 from workflows.imports import import_people
@@ -30,12 +31,8 @@ PERSON = make_id_number("350521", date(1975, 7, 7), 61)
 
 
 @pytest.fixture
-def app(db_url: str) -> Iterator[Flask]:
-    application = create_app(
-        {"SHEBAO_DATABASE_URL": db_url, "TESTING": True}, clock=SimulatedClock(NOW)
-    )
-    yield application
-    engine_of(application).db.dispose()
+def app(make_app: MakeApp) -> Flask:
+    return make_app(SimulatedClock(NOW), csrf=True)
 
 
 def all_at_once(app: Flask, call: Callable[[Any], Any]) -> list[tuple[int, dict[str, Any]]]:

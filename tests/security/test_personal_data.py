@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from support import MakeApp
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -38,13 +39,8 @@ PASSWORD = "a-long-teller-password"
 
 
 @pytest.fixture
-def app(db_url: str) -> Iterator[Flask]:
-    application = create_app(
-        {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False},
-        clock=SimulatedClock(NOW),
-    )
-    yield application
-    engine_of(application).db.dispose()
+def app(make_app: MakeApp) -> Flask:
+    return make_app(SimulatedClock(NOW))
 
 
 @pytest.fixture

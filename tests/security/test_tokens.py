@@ -5,7 +5,6 @@ that never holds the token itself."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -13,11 +12,12 @@ import pytest
 from click.testing import Result
 from flask import Flask
 from sqlalchemy import select
+from support import MakeApp
 
 from engine.clock import SimulatedClock
 from web.api import tokens as api_tokens
 from web.api.tokens import SCOPE, create_token, tokens
-from web.app import create_app, engine_of
+from web.app import engine_of
 from web.cli.main import main
 from web.security_log import recent
 from workflows.identity import make_id_number
@@ -27,12 +27,8 @@ PERSON = make_id_number("350521", date(1980, 3, 3), 15)
 
 
 @pytest.fixture
-def app(db_url: str) -> Iterator[Flask]:
-    application = create_app(
-        {"SHEBAO_DATABASE_URL": db_url, "TESTING": True}, clock=SimulatedClock(NOW)
-    )
-    yield application
-    engine_of(application).db.dispose()
+def app(make_app: MakeApp) -> Flask:
+    return make_app(SimulatedClock(NOW), csrf=True)
 
 
 class Clock:

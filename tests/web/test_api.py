@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from support import MakeApp
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -35,12 +35,8 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
-    application = create_app(
-        {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False}, clock=clock
-    )
-    yield application
-    engine_of(application).db.dispose()
+def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
+    return make_app(clock)
 
 
 @pytest.fixture

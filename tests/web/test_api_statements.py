@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import Engine, event, text
+from support import MakeApp
 
 from engine.clock import SimulatedClock
 from web.api.tokens import create_token, revoke_token
@@ -42,13 +43,8 @@ MOST_ON_POSTGRES = {"produce": READS + 8, "notify_holder": READS + 12, "activate
 
 
 @pytest.fixture
-def app(db_url: str) -> Iterator[Flask]:
-    application = create_app(
-        {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False},
-        clock=SimulatedClock(NOW),
-    )
-    yield application
-    engine_of(application).db.dispose()
+def app(make_app: MakeApp) -> Flask:
+    return make_app(SimulatedClock(NOW))
 
 
 @contextmanager
@@ -177,7 +173,7 @@ def test_a_kept_read_connection_the_server_closed_is_replaced(postgres_migrated:
     headers = {"Authorization": f"Bearer {token}"}
     try:
         assert client.get("/api/v1/cards/999999", headers=headers).status_code == 404
-        kept = reader(db)._idle  # noqa: SLF001 - what the test is about
+        kept = reader(db).keeper._idle  # noqa: SLF001 - what the test is about
         assert kept, "the read's connection is kept"
         pids = [int(h.driver_connection.info.backend_pid) for h in kept]
         with db.connect() as other:
@@ -185,7 +181,9 @@ def test_a_kept_read_connection_the_server_closed_is_replaced(postgres_migrated:
                 other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         time.sleep(0.1)
         assert client.get("/api/v1/cards/999999", headers=headers).status_code == 404
-        assert all(h.driver_connection.info.backend_pid not in pids for h in reader(db)._idle)  # noqa: SLF001
+        assert all(
+            h.driver_connection.info.backend_pid not in pids for h in reader(db).keeper._idle
+        )  # noqa: SLF001
         revoke_token(db, name)  # and a revocation is seen at once
         assert client.get("/api/v1/cards/999999", headers=headers).status_code == 401
     finally:

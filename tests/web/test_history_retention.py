@@ -4,22 +4,20 @@ removes it (archived first), and the scheduler runs it only inside its window (i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from staff_login import client_for
+from support import MakeApp
 
 from engine import queries
 from engine.clock import SimulatedClock
 from engine.retention import Window, read_archive
-from web.app import create_app, engine_of
-from web.auth import create_user
+from web.app import engine_of
 from web.cli.main import main
 from web.extensions import domain_of
-from web.mfa import enroll
 from web.scheduling import cleanup_window, make_scheduler
 from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
@@ -33,13 +31,8 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
-    config = {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False}
-    app = create_app(config, clock=clock)
-    create_user(engine_of(app).db, "boss", "pw", "supervisor")
-    enroll(engine_of(app).db, "boss")
-    yield app
-    engine_of(app).db.dispose()
+def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
+    return make_app(clock, staff=[("boss", "supervisor", None)])
 
 
 def ended_card(app: Flask, n: int) -> int:

@@ -4,22 +4,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from sqlalchemy import insert
 from staff_login import client_for
+from support import TEAM, MakeApp
 
 from engine import queries
 from engine import statements as st
 from engine.clock import SimulatedClock
 from engine.runtime import Engine
-from web.app import create_app, engine_of
+from web.app import engine_of
 from web.auth import create_user
 from web.extensions import domain_of
-from web.mfa import enroll
 from web.pages import inbox_queries as iq
 from workflows.cards import apply_for_card
 from workflows.imports import import_people
@@ -38,20 +37,8 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
-    config = {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False}
-    app = create_app(config, clock=clock)
-    db = engine_of(app).db
-    for name, group, scope in [
-        ("wang", "bank_teller", "icbc"),
-        ("zhao", "bank_teller", "icbc"),
-        ("chen", "bank_teller", "boc"),
-        ("boss", "supervisor", None),
-    ]:
-        create_user(db, name, "pw", group, scope)
-    enroll(db, "boss")  # supervisors log in with a second factor
-    yield app
-    db.dispose()
+def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
+    return make_app(clock, staff=TEAM)
 
 
 def card_awaiting_activation(app: Flask, person: str = PERSON, bank: str = "icbc") -> int:
@@ -352,7 +339,13 @@ def test_a_reference_field_offers_the_persons_usable_cards_only(app: Flask) -> N
     offered = {int(i) for i in re.findall(r'<option value="(\d+)"', page)}
     assert offered == {ids["icbc"], ids["boc"]}  # not the lost card, not another person's
 
-    keep = {"outcome": "resolve"}
+    # resolving ends the review and cancels cards: the page asks first, and nothing changes
+    asked = clerk.post(
+        f"/inbox/{task}/complete", data={"outcome": "resolve", "keep_card_id": str(ids["boc"])}
+    )
+    assert asked.status_code == 200 and 'id="confirm-panel"' in asked.get_data(as_text=True)
+    assert queries.instance(engine.db, ids["icbc"])["state"] == "active"  # type: ignore[index]
+    keep = {"outcome": "resolve", "confirmed": "resolve"}
     refused = clerk.post(f"/inbox/{task}/complete", data={**keep, "keep_card_id": str(other_card)})
     assert refused.status_code == 422 and "不是可选的对象" in refused.get_data(as_text=True)
     assert queries.instance(engine.db, ids["icbc"])["state"] == "active"  # type: ignore[index]

@@ -4,24 +4,22 @@ of them can retry or resolve (issue 15)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from sqlalchemy import insert, select
 from staff_login import client_for
+from support import MakeApp
 
 from engine import queries
 from engine.clock import SimulatedClock
 from engine.models import Timer
 from engine.scheduler import run_once
 from web.api.tokens import create_token
-from web.app import create_app, engine_of
-from web.auth import create_user
+from web.app import engine_of
 from web.cli.main import main
 from web.extensions import domain_of
-from web.mfa import enroll
 from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
@@ -30,15 +28,11 @@ TIMERS = Timer.__table__
 
 
 @pytest.fixture
-def app(db_url: str) -> Iterator[Flask]:
-    config = {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False}
-    app = create_app(config, clock=SimulatedClock(NOW))
-    engine = engine_of(app)
-    create_user(engine.db, "boss", "pw", "supervisor")
-    enroll(engine.db, "boss")
-    create_user(engine.db, "mi", "pw", "medical_insurance_clerk", "foshan")
-    yield app
-    engine.db.dispose()
+def app(make_app: MakeApp) -> Flask:
+    return make_app(
+        SimulatedClock(NOW),
+        staff=[("boss", "supervisor", None), ("mi", "medical_insurance_clerk", "foshan")],
+    )
 
 
 def broken_timer(app: Flask) -> tuple[int, int]:

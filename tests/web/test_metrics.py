@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.utils import floatToGoString
 from sqlalchemy import func, insert, select, text
+from support import MakeApp
 
 from engine import ops_queries
 from engine import statements as st
@@ -76,12 +77,8 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
-    application = create_app(
-        {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False}, clock=clock
-    )
-    yield application
-    engine_of(application).db.dispose()
+def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
+    return make_app(clock)
 
 
 @pytest.fixture

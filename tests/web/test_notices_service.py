@@ -9,7 +9,6 @@ notices deliver`` / ``list`` deliver and show them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from support import MakeApp
 
 from engine import queries, scheduler
 from engine.clock import SimulatedClock
@@ -25,7 +25,7 @@ from engine.outbox import OutboxWorker
 from engine.outbox_channels import FileChannel, LogChannel
 from engine.outbox_queries import list_notices
 from web.api.tokens import create_token
-from web.app import create_app, engine_of
+from web.app import engine_of
 from web.auth import create_user
 from web.cli.main import main
 from web.extensions import domain_of
@@ -55,11 +55,8 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
-    config = {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False}
-    application = create_app(config, clock=clock)
-    yield application
-    engine_of(application).db.dispose()
+def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
+    return make_app(clock)
 
 
 class Api:

@@ -4,19 +4,17 @@ overdue work; nobody else may open them."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from staff_login import client_for
+from support import MakeApp
 
 from engine import queries
 from engine.clock import SimulatedClock
-from web.app import create_app, engine_of
-from web.auth import create_user
+from web.app import engine_of
 from web.extensions import domain_of
-from web.mfa import enroll
 from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
@@ -29,13 +27,11 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
-    config = {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False}
-    app = create_app(config, clock=clock)
+def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
+    app = make_app(
+        clock, staff=[("boss", "supervisor", None), ("mi", "medical_insurance_clerk", "foshan")]
+    )
     engine = engine_of(app)
-    create_user(engine.db, "boss", "pw", "supervisor")
-    enroll(engine.db, "boss")  # supervisors log in with a second factor
-    create_user(engine.db, "mi", "pw", "medical_insurance_clerk", "foshan")
     for n in range(7):
         card = apply_for_card(
             engine,
@@ -48,8 +44,7 @@ def app(db_url: str, clock: SimulatedClock) -> Iterator[Flask]:
         )
         for event in ("produce", "notify_holder")[: 1 + (n % 2)]:
             engine.fire(card.instance_id, event)
-    yield app
-    engine.db.dispose()
+    return app
 
 
 def test_only_supervisors_open_the_process_pages(app: Flask) -> None:

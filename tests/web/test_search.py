@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -13,14 +12,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from staff_login import client_for
+from support import MakeApp
 
 from engine import queries
 from engine import statements as st
 from engine.clock import SimulatedClock
-from web.app import create_app, engine_of
-from web.auth import create_user
+from web.app import engine_of
 from web.extensions import domain_of
-from web.mfa import enroll
 from web.pages import search_queries as sq
 from web.security_log import events
 from web.staff import Staff
@@ -37,20 +35,17 @@ LIN_CARD = "350000000456"
 
 
 @pytest.fixture
-def app(db_url: str) -> Iterator[Flask]:
-    config = {"SHEBAO_DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False}
-    app = create_app(config, clock=SimulatedClock(NOW))
-    engine, domain = engine_of(app), domain_of(app)
-    for name, group, scope in [
+def app(make_app: MakeApp) -> Flask:
+    staff = [
         ("wang", "bank_teller", "icbc"),
         ("chen", "bank_teller", "boc"),
         ("ss_foshan", "social_security_clerk", "foshan"),
         ("mi_foshan", "medical_insurance_clerk", "foshan"),
         ("mi_huian", "medical_insurance_clerk", "huian"),
         ("boss", "supervisor", None),
-    ]:
-        create_user(engine.db, name, "pw", group, scope)
-    enroll(engine.db, "boss")
+    ]
+    app = make_app(SimulatedClock(NOW), staff=staff)
+    engine, domain = engine_of(app), domain_of(app)
     rows = [
         (2, _row(CHEN, "陈明", "foshan", CHEN_CARD, "icbc", "440604", "lost")),
         (3, _row(LIN, "林芳", "huian", LIN_CARD, "icbc", "350521", "active")),
@@ -69,8 +64,7 @@ def app(db_url: str) -> Iterator[Flask]:
     engine.fire(card.instance_id, "produce")
     engine.fire(card.instance_id, "notify_holder")  # a teller's task at BOC
     open_year(engine, domain, CHEN, "foshan-2022", actor="t")
-    yield app
-    engine.db.dispose()
+    return app
 
 
 def _row(
