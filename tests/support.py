@@ -3,9 +3,11 @@ the type of the ``make_app`` fixture."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import flask
+
+from engine.outcomes import Transition
 
 Staff = tuple[str, str, str | None]
 """A staff member of a test: username, group, scope (password ``pw``)."""
@@ -20,3 +22,35 @@ TEAM: tuple[Staff, ...] = (
 
 MakeApp = Callable[..., flask.Flask]
 """``make_app(clock, staff=(), csrf=False, **config)``: see the fixture in ``conftest.py``."""
+
+
+def counter_card(
+    app: flask.Flask,
+    id_number: str,
+    *,
+    bank: str = "icbc",
+    region_code: str = "440604",
+    events: Sequence[str | tuple[str, str]] = (),
+) -> Transition:
+    """A card applied for at the counter (``actor="t"``) and moved through ``events`` (an event's
+    name, or ``(event, actor)``): the application's result, ``.instance_id`` its instance."""
+    from web.extensions import domain_of, engine_of
+    from workflows.cards import apply_for_card
+
+    engine = engine_of(app)
+    card = apply_for_card(
+        engine,
+        domain_of(app).regions,
+        id_number=id_number,
+        channel="counter",
+        bank=bank,
+        region_code=region_code,
+        actor="t",
+    )
+    for step in events:
+        event, actor = (step, None) if isinstance(step, str) else step
+        if actor is None:
+            engine.fire(card.instance_id, event)
+        else:
+            engine.fire(card.instance_id, event, actor=actor)
+    return card

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import counter_card
 from werkzeug.serving import make_server
 
 from engine.clock import SimulatedClock
 from web.app import create_app, domain_of, engine_of
 from web.auth import create_user
 from web.mfa import enroll
-from workflows.cards import apply_for_card
 from workflows.demo import seed_demo
 
 CHROMIUM = "/usr/bin/chromium"
@@ -59,17 +59,7 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     app = create_app(config, clock=SimulatedClock(NOW))
     engine = engine_of(app)
     seed_demo(engine, domain_of(app), people=120)
-    card = apply_for_card(
-        engine,
-        domain_of(app).regions,
-        id_number=PERSON,
-        channel="counter",
-        bank="icbc",
-        region_code="440604",
-        actor="t",
-    )
-    engine.fire(card.instance_id, "produce")
-    engine.fire(card.instance_id, "notify_holder")
+    card = counter_card(app, PERSON, events=("produce", "notify_holder"))
     from engine import queries
 
     task_id = int(queries.tasks_of(engine.db, card.instance_id, "open")[0]["id"])

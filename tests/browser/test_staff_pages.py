@@ -74,6 +74,15 @@ def test_teller_filters_claims_and_activates_a_card(
     page.fill("input[name=presented_id_number]", "440524188001010014")
     page.click("#complete-form button[value=activate]")
     assert "不一致" in page.locator(".flash.error").inner_text()
+    # the refusal is on the record: counted, with its reason, and the task is still wang's
+    assert page.locator("#task-attempts").inner_text() == "1"
+    assert page.locator("#assignee").inner_text() == "wang"
+    assert "不一致" in page.locator("#task-refusals").inner_text()
+    assert "440524188001010014" not in page.content()  # neither echoed nor in the record
+    for width, height in ((1280, 900), (768, 1000), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(screenshots / f"decision-refused-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.fill("input[name=presented_id_number]", site.person)
     page.click("#complete-form button[value=activate]")
     page.wait_for_url(re.compile(r"/inbox/$"))

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import MakeApp
+from support import MakeApp, counter_card
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -262,17 +262,7 @@ def test_the_app_factory_masks_every_log_record(fresh_logging: None, sqlite_url:
 
 def test_a_refused_task_form_does_not_echo_the_typed_id_number(app: Flask) -> None:
     engine = engine_of(app)
-    card = apply_for_card(
-        engine,
-        domain_of(app).regions,
-        id_number=ALICE,
-        channel="counter",
-        bank="icbc",
-        region_code="440604",
-        actor="t",
-    )
-    engine.fire(card.instance_id, "produce")
-    engine.fire(card.instance_id, "notify_holder")
+    card = counter_card(app, ALICE, events=("produce", "notify_holder"))
     [task] = queries.tasks_of(engine.db, card.instance_id, "open")
     create_user(engine.db, "wang", PASSWORD, "bank_teller", "icbc")
     client: FlaskClient = app.test_client()

@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 from staff_login import client_for
-from support import TEAM, MakeApp
+from support import TEAM, MakeApp, counter_card
 
 from engine import queries
 from engine.clock import SimulatedClock
 from engine.runtime import Engine
 from web.app import engine_of
 from web.extensions import domain_of
-from workflows.cards import apply_for_card
 from workflows.people import Registration, register_person
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
@@ -30,18 +29,7 @@ def app(make_app: MakeApp) -> Flask:
 
 
 def card_awaiting_activation(app: Flask) -> int:
-    engine = engine_of(app)
-    card = apply_for_card(
-        engine,
-        domain_of(app).regions,
-        id_number=PERSON,
-        channel="counter",
-        bank="icbc",
-        region_code="440604",
-        actor="t",
-    )
-    engine.fire(card.instance_id, "produce")
-    engine.fire(card.instance_id, "notify_holder", actor="icbc-branch")
+    card = counter_card(app, PERSON, events=("produce", ("notify_holder", "icbc-branch")))
     return card.instance_id
 
 

@@ -10,16 +10,14 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from staff_login import client_for
-from support import MakeApp
+from support import MakeApp, counter_card
 
 from engine import queries
 from engine.clock import SimulatedClock
 from engine.retention import Window, read_archive
 from web.app import engine_of
 from web.cli.main import main
-from web.extensions import domain_of
 from web.scheduling import cleanup_window, make_scheduler
-from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
@@ -37,18 +35,11 @@ def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
 
 def ended_card(app: Flask, n: int) -> int:
     """A card cancelled and its bank account closed: the card process's end."""
-    engine = engine_of(app)
-    card = apply_for_card(
-        engine,
-        domain_of(app).regions,
-        id_number=make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11),
-        channel="counter",
-        bank="icbc",
-        region_code="440604",
-        actor="t",
+    card = counter_card(
+        app,
+        make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11),
+        events=("cancel", "close_bank_account"),
     )
-    engine.fire(card.instance_id, "cancel")
-    engine.fire(card.instance_id, "close_bank_account")
     return card.instance_id
 
 

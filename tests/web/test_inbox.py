@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import insert
 from staff_login import client_for
-from support import TEAM, MakeApp
+from support import TEAM, MakeApp, counter_card
 
 from engine import queries
 from engine import statements as st
@@ -20,7 +20,6 @@ from web.app import engine_of
 from web.auth import create_user
 from web.extensions import domain_of
 from web.pages import inbox_queries as iq
-from workflows.cards import apply_for_card
 from workflows.imports import import_people
 from workflows.people import Registration, register_person
 
@@ -42,18 +41,7 @@ def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
 
 
 def card_awaiting_activation(app: Flask, person: str = PERSON, bank: str = "icbc") -> int:
-    engine = engine_of(app)
-    card = apply_for_card(
-        engine,
-        domain_of(app).regions,
-        id_number=person,
-        channel="counter",
-        bank=bank,
-        region_code="440604",
-        actor="t",
-    )
-    engine.fire(card.instance_id, "produce")
-    engine.fire(card.instance_id, "notify_holder")
+    card = counter_card(app, person, bank=bank, events=("produce", "notify_holder"))
     return card.instance_id
 
 

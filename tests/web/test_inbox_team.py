@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import insert, select
 from staff_login import client_for
-from support import TEAM, MakeApp
+from support import TEAM, MakeApp, counter_card
 
 from engine import queries
 from engine import statements as st
@@ -18,10 +18,8 @@ from engine import task_team as tt
 from engine.clock import SimulatedClock
 from engine.errors import TaskDelegated, TaskNotOpen
 from web.app import engine_of
-from web.extensions import domain_of
 from web.pages import inbox_queries as iq
 from web.pages import inbox_team_queries as tq
-from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
@@ -43,17 +41,12 @@ _people = iter(range(1, 10_000))
 def new_task(app: Flask, bank: str = "icbc") -> int:
     """A card awaiting activation at ``bank``: its open task's id."""
     engine = engine_of(app)
-    card = apply_for_card(
-        engine,
-        domain_of(app).regions,
-        id_number=make_id_number("440604", date(1980, 1, 1), next(_people)),
-        channel="counter",
+    card = counter_card(
+        app,
+        make_id_number("440604", date(1980, 1, 1), next(_people)),
         bank=bank,
-        region_code="440604",
-        actor="t",
+        events=("produce", "notify_holder"),
     )
-    engine.fire(card.instance_id, "produce")
-    engine.fire(card.instance_id, "notify_holder")
     return int(queries.tasks_of(engine.db, card.instance_id, "open")[0]["id"])
 
 

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import insert, select
 from staff_login import client_for
-from support import MakeApp
+from support import MakeApp, counter_card
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -19,8 +19,6 @@ from engine.scheduler import run_once
 from web.api.tokens import create_token
 from web.app import engine_of
 from web.cli.main import main
-from web.extensions import domain_of
-from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
@@ -39,15 +37,7 @@ def broken_timer(app: Flask) -> tuple[int, int]:
     """A card whose pending timer names an event its state does not have (as after a careless
     definition change): no attempt can succeed, so the sweep opens an incident at once."""
     engine = engine_of(app)
-    card = apply_for_card(
-        engine,
-        domain_of(app).regions,
-        id_number=make_id_number("440604", datetime(1980, 1, 2).date(), 11),
-        channel="counter",
-        bank="icbc",
-        region_code="440604",
-        actor="t",
-    )
+    card = counter_card(app, make_id_number("440604", datetime(1980, 1, 2).date(), 11))
     with engine.db.begin() as conn:
         timer_id = conn.execute(
             insert(TIMERS)

@@ -15,15 +15,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from staff_login import client_for
-from support import MakeApp
+from support import MakeApp, counter_card
 
 from engine import queries
 from engine.clock import SimulatedClock
 from engine.interventions import CANCELLED
 from web import security_log
 from web.app import engine_of
-from web.extensions import domain_of
-from workflows.cards import apply_for_card
 from workflows.identity import make_id_number, mask_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
@@ -36,18 +34,10 @@ def app(make_app: MakeApp) -> Flask:
         SimulatedClock(NOW),
         staff=[("boss", "supervisor", None), ("mi", "medical_insurance_clerk", "foshan")],
     )
-    engine = engine_of(app)
-    for n in range(3):
-        card = apply_for_card(
-            engine,
-            domain_of(app).regions,
-            id_number=make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11),
-            channel="counter",
-            bank="icbc",
-            region_code="440604",
-            actor="t",
+    for n in range(3):  # cards 1-3: produced, version 2
+        counter_card(
+            app, make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11), events=("produce",)
         )
-        engine.fire(card.instance_id, "produce")  # cards 1-3: produced, version 2
     return app
 
 

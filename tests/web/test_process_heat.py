@@ -18,15 +18,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from staff_login import client_for
-from support import MakeApp
+from support import MakeApp, counter_card
 
 from engine import diagram_heat
 from engine import diagram_styles as ds
 from engine.clock import SimulatedClock
 from web.app import engine_of
-from web.extensions import domain_of
 from web.pages import process_queries as pq
-from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
 DAY0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
@@ -52,15 +50,7 @@ def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
     app.config["card_ids"] = ids = {}
     for n, (name, (day, events)) in enumerate(CARDS.items()):
         clock.set(DAY0 + timedelta(days=day))
-        card = apply_for_card(
-            engine,
-            domain_of(app).regions,
-            id_number=make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11),
-            channel="counter",
-            bank="icbc",
-            region_code="440604",
-            actor="t",
-        )
+        card = counter_card(app, make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11))
         for event in events:
             engine.fire(card.instance_id, event)
         ids[name] = card.instance_id

@@ -9,13 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from staff_login import client_for
-from support import MakeApp
+from support import MakeApp, counter_card
 
 from engine import queries
 from engine.clock import SimulatedClock
 from web.app import engine_of
-from web.extensions import domain_of
-from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
@@ -33,15 +31,7 @@ def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
     )
     engine = engine_of(app)
     for n in range(7):
-        card = apply_for_card(
-            engine,
-            domain_of(app).regions,
-            id_number=make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11),
-            channel="counter",
-            bank="icbc",
-            region_code="440604",
-            actor="t",
-        )
+        card = counter_card(app, make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11))
         for event in ("produce", "notify_holder")[: 1 + (n % 2)]:
             engine.fire(card.instance_id, event)
     return app

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from staff_login import PASSWORD, client_for
 from staff_pages import CJK, PageUrl, page_rules, page_urls, untranslated, visible_text
+from support import counter_card
 
 import web.i18n
 from engine.clock import SimulatedClock
@@ -30,7 +31,6 @@ from web.auth import create_user
 from web.demo_accounts import demo_account_plan
 from web.mfa import enroll
 from web.staff import users
-from workflows.cards import apply_for_card
 from workflows.demo import seed_demo
 from workflows.demo.parameters import EVIDENCE
 
@@ -85,17 +85,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Any) -> Iter
     app = create_app(config, clock=SimulatedClock(NOW))
     engine = engine_of(app)
     seed_demo(engine, domain_of(app), people=60)
-    card = apply_for_card(
-        engine,
-        domain_of(app).regions,
-        id_number=PERSON,
-        channel="counter",
-        bank="icbc",
-        region_code="440604",
-        actor="t",
-    )
-    engine.fire(card.instance_id, "produce")
-    engine.fire(card.instance_id, "notify_holder")
+    counter_card(app, PERSON, events=("produce", "notify_holder"))
     for name, group, scope in STAFF:
         create_user(engine.db, name, PASSWORD, group, scope)
     enroll(engine.db, "boss")
