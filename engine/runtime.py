@@ -11,15 +11,13 @@ allowed now.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine as SqlEngine
 
-from engine import outcomes
 from engine import statements as st
 from engine.clock import Clock, SystemClock
 from engine.definition import ProcessDefinition
@@ -41,10 +39,11 @@ from engine.notices import NoticeWriter
 from engine.outcomes import Idempotency, Transition, request_hash
 from engine.registry import FollowUp, InstanceView, Registry, TransitionContext
 from engine.specs import FormField
-from engine.sqlexec import RawConnection, Tx, open_raw
+from engine.sqlexec import Tx
 from engine.state_effects import StateEffects
 from engine.statements import HotPath
 from engine.tasks import TaskOperations
+from engine.transactions import Transactions
 from engine.writers import Writers
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,7 @@ T = TypeVar("T")
 MAX_FOLLOW_UPS = 200
 
 
-class Engine(TaskOperations):
+class Engine(Transactions, TaskOperations):
     """Runs process instances of the loaded definitions against one database.
 
     Args:
@@ -142,96 +141,6 @@ class Engine(TaskOperations):
         if found is None:
             raise UnknownProcess(key, version)
         return found
-
-    # -- transactions ------------------------------------------------------------------------
-
-    def transaction(
-        self, work: Callable[[Tx], T], retries: int = 3, *, pipelined: bool = False
-    ) -> T:
-        """Run ``work`` in one write transaction, retrying a lost optimistic-lock race.
-
-        On SQLite the transaction takes the write lock at its start (``BEGIN IMMEDIATE``). Inside
-        ``rehearsal()`` it is a savepoint of the rehearsal's transaction instead.
-
-        Args:
-            pipelined: on PostgreSQL, run ``work`` in psycopg's pipeline mode (``Tx``): the
-                writes it only sends, and ``BEGIN``, travel with the next read or with the
-                pipeline's end, so a firing costs a round trip per read plus two (its writes,
-                ``COMMIT``) instead of one per statement. Not for work that copies (``COPY``
-                cannot run in a pipeline).
-        """
-        held = self._rehearsal.get()
-        if held is not None:
-            return self._savepoint(held, work)
-        attempt = 0
-        while True:
-            proxied, driver, kept = self.writers.begin()
-            committing = False
-            try:
-                if pipelined and self.dialect == "postgresql":
-                    with driver.pipeline() as pipeline:
-                        tx = Tx(driver, self.dialect, pipeline=pipeline)
-                        result = work(tx)
-                    tx.check()
-                else:
-                    result = work(Tx(driver, self.dialect))
-                committing = True
-                proxied.commit()
-                return result
-            except ConcurrentModification:
-                proxied.rollback()
-                if attempt == retries:
-                    raise
-                attempt += 1
-                log.info("lost a race, retrying (attempt %d)", attempt)
-            except BaseException:
-                proxied.rollback()
-                if committing or not self.writers.stale(proxied, kept):
-                    raise
-                # A kept connection the server had closed: nothing ran; again on a fresh one.
-                log.info("a kept connection was closed by the server; running on a new one")
-            finally:
-                self.writers.release(proxied)
-
-    def _savepoint(self, driver: Any, work: Callable[[Tx], T]) -> T:
-        tx = Tx(driver, self.db.dialect.name)
-        tx.cursor.execute("SAVEPOINT shebao_rehearsal")
-        try:
-            result = work(tx)
-        except BaseException:
-            tx.cursor.execute("ROLLBACK TO SAVEPOINT shebao_rehearsal")
-            tx.cursor.execute("RELEASE SAVEPOINT shebao_rehearsal")
-            raise
-        tx.cursor.execute("RELEASE SAVEPOINT shebao_rehearsal")
-        return result
-
-    @property
-    def rehearsing(self) -> bool:
-        """Whether transactions are savepoints of a ``rehearsal()`` (one connection, in turn)."""
-        return self._rehearsal.get() is not None
-
-    @contextmanager
-    def rehearsal(self) -> Iterator[None]:
-        """Every transaction run inside is a savepoint of one transaction that is rolled back at
-        the end: a dry run (``--dry-run`` of the imports) sees its own earlier rows, then leaves
-        nothing behind. Reads through ``engine.db`` on other connections do not see it."""
-        proxied, driver = open_raw(self.db)
-        token = self._rehearsal.set(driver)
-        try:
-            yield
-        finally:
-            self._rehearsal.reset(token)
-            proxied.rollback()
-            proxied.close()
-
-    def read(self, work: Callable[[Tx], T]) -> T:
-        """Run ``work`` on a connection of its own without taking the write lock (pages)."""
-        proxied = RawConnection(self.db.raw_connection())
-        try:
-            return work(Tx(proxied.driver_connection, self.db.dialect.name))
-        finally:
-            proxied.rollback()
-            proxied.close()
 
     # -- start -------------------------------------------------------------------------------
 
@@ -436,38 +345,6 @@ class Engine(TaskOperations):
             )
         return views
 
-    def run_idempotent(
-        self, idempotency: Idempotency, digest: str, work: Callable[[Tx], Transition]
-    ) -> Transition:
-        """Run ``work`` once per idempotency key: a retry with the same request replays its result.
-
-        The key row is written in the same transaction as the work, so a delivery is applied
-        exactly once; the same key with a different request raises ``IdempotencyConflict``. A
-        transaction-scoped lock on the key makes a concurrent delivery of the same key wait for
-        the first and replay its result.
-        """
-        digest = idempotency.digest or digest
-
-        def guarded(tx: Tx) -> Transition:
-            # Deliveries of one key wait for each other: the second replays the first's result
-            # instead of racing it (SQLite serialises writers already).
-            tx.lock(f"idempotency:{idempotency.scope}:{idempotency.key}")
-            replay = outcomes.replay(tx, self.sql, idempotency, digest)
-            if replay:
-                return replay
-            done = work(tx)
-            outcomes.remember(tx, self.sql, idempotency, digest, done, self.clock.now())
-            return done
-
-        try:
-            return self.transaction(guarded, pipelined=True)
-        except self._integrity_error:
-            # A concurrent delivery of the same key won; answer with its result.
-            replay = self.transaction(lambda tx: outcomes.replay(tx, self.sql, idempotency, digest))
-            if replay is None:
-                raise
-            return replay
-
     def fire_in(
         self,
         tx: Tx,
@@ -591,34 +468,6 @@ class Engine(TaskOperations):
         )
 
     # -- helpers -----------------------------------------------------------------------------
-
-    def run_once(self, scope: str, key: str, work: Callable[[], int]) -> int | None:
-        """Run ``work`` unless it already ran to the end for (``scope``, ``key``).
-
-        The key is written after ``work`` returns, so work cut short by a crash runs again (it
-        must be safe to repeat); two processes may both run it, and the second key write is
-        ignored. Returns ``work``'s result, or None when it had already run.
-        """
-
-        def done(tx: Tx) -> bool:
-            return tx.one(self.sql.select_idempotency, {"scope": scope, "key": key}) is not None
-
-        if self.transaction(done):
-            return None
-        result = work()
-        marker = {
-            "scope": scope,
-            "key": key,
-            "request_hash": "",
-            "instance_id": None,
-            "response": {"result": result},
-            "created_at": self.clock.now(),
-        }
-        try:
-            self.transaction(lambda tx: tx.run(self.sql.insert_key, marker))
-        except self._integrity_error:
-            log.info("%s %s was finished by another process too", scope, key)
-        return result
 
     def load(self, tx: Tx, instance_id: int) -> Any:
         """The instance row (id, process, definition_version, business_key, state, version,

@@ -1,0 +1,192 @@
+"""The engine's transactions: one write transaction per unit of work (retried on a lost
+optimistic-lock race, on a kept connection, pipelined on PostgreSQL when asked), rehearsals (a dry
+run: every transaction a savepoint of one that is rolled back), reads without the write lock, and
+the two ways work runs once per key: a delivery's idempotency key (its result replayed) and a
+finished-once marker (``run_once``).
+
+Mixed into ``engine.runtime.Engine``, which holds the connections (``writers``), the statements
+(``sql``) and the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Engine as SqlEngine
+
+from engine import outcomes
+from engine.errors import ConcurrentModification
+from engine.outcomes import Idempotency, Transition
+from engine.sqlexec import RawConnection, Tx, open_raw
+
+if TYPE_CHECKING:
+    from engine.clock import Clock
+    from engine.statements import HotPath
+    from engine.writers import Writers
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Transactions:
+    """Mixed into ``Engine``: the attributes below are the engine's."""
+
+    db: SqlEngine
+    dialect: str
+    writers: Writers
+    sql: HotPath
+    clock: Clock
+    _integrity_error: type[Exception]
+    _rehearsal: ContextVar[Any]
+
+    def transaction(
+        self, work: Callable[[Tx], T], retries: int = 3, *, pipelined: bool = False
+    ) -> T:
+        """Run ``work`` in one write transaction, retrying a lost optimistic-lock race.
+
+        On SQLite the transaction takes the write lock at its start (``BEGIN IMMEDIATE``). Inside
+        ``rehearsal()`` it is a savepoint of the rehearsal's transaction instead.
+
+        Args:
+            pipelined: on PostgreSQL, run ``work`` in psycopg's pipeline mode (``Tx``): the
+                writes it only sends, and ``BEGIN``, travel with the next read or with the
+                pipeline's end, so a firing costs a round trip per read plus two (its writes,
+                ``COMMIT``) instead of one per statement. Not for work that copies (``COPY``
+                cannot run in a pipeline).
+        """
+        held = self._rehearsal.get()
+        if held is not None:
+            return self._savepoint(held, work)
+        attempt = 0
+        while True:
+            proxied, driver, kept = self.writers.begin()
+            committing = False
+            try:
+                if pipelined and self.dialect == "postgresql":
+                    with driver.pipeline() as pipeline:
+                        tx = Tx(driver, self.dialect, pipeline=pipeline)
+                        result = work(tx)
+                    tx.check()
+                else:
+                    result = work(Tx(driver, self.dialect))
+                committing = True
+                proxied.commit()
+                return result
+            except ConcurrentModification:
+                proxied.rollback()
+                if attempt == retries:
+                    raise
+                attempt += 1
+                log.info("lost a race, retrying (attempt %d)", attempt)
+            except BaseException:
+                proxied.rollback()
+                if committing or not self.writers.stale(proxied, kept):
+                    raise
+                # A kept connection the server had closed: nothing ran; again on a fresh one.
+                log.info("a kept connection was closed by the server; running on a new one")
+            finally:
+                self.writers.release(proxied)
+
+    def _savepoint(self, driver: Any, work: Callable[[Tx], T]) -> T:
+        tx = Tx(driver, self.db.dialect.name)
+        tx.cursor.execute("SAVEPOINT shebao_rehearsal")
+        try:
+            result = work(tx)
+        except BaseException:
+            tx.cursor.execute("ROLLBACK TO SAVEPOINT shebao_rehearsal")
+            tx.cursor.execute("RELEASE SAVEPOINT shebao_rehearsal")
+            raise
+        tx.cursor.execute("RELEASE SAVEPOINT shebao_rehearsal")
+        return result
+
+    @property
+    def rehearsing(self) -> bool:
+        """Whether transactions are savepoints of a ``rehearsal()`` (one connection, in turn)."""
+        return self._rehearsal.get() is not None
+
+    @contextmanager
+    def rehearsal(self) -> Iterator[None]:
+        """Every transaction run inside is a savepoint of one transaction that is rolled back at
+        the end: a dry run (``--dry-run`` of the imports) sees its own earlier rows, then leaves
+        nothing behind. Reads through ``engine.db`` on other connections do not see it."""
+        proxied, driver = open_raw(self.db)
+        token = self._rehearsal.set(driver)
+        try:
+            yield
+        finally:
+            self._rehearsal.reset(token)
+            proxied.rollback()
+            proxied.close()
+
+    def read(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work`` on a connection of its own without taking the write lock (pages)."""
+        proxied = RawConnection(self.db.raw_connection())
+        try:
+            return work(Tx(proxied.driver_connection, self.db.dialect.name))
+        finally:
+            proxied.rollback()
+            proxied.close()
+
+    def run_idempotent(
+        self, idempotency: Idempotency, digest: str, work: Callable[[Tx], Transition]
+    ) -> Transition:
+        """Run ``work`` once per idempotency key: a retry with the same request replays its result.
+
+        The key row is written in the same transaction as the work, so a delivery is applied
+        exactly once; the same key with a different request raises ``IdempotencyConflict``. A
+        transaction-scoped lock on the key makes a concurrent delivery of the same key wait for
+        the first and replay its result.
+        """
+        digest = idempotency.digest or digest
+
+        def guarded(tx: Tx) -> Transition:
+            # Deliveries of one key wait for each other: the second replays the first's result
+            # instead of racing it (SQLite serialises writers already).
+            tx.lock(f"idempotency:{idempotency.scope}:{idempotency.key}")
+            replay = outcomes.replay(tx, self.sql, idempotency, digest)
+            if replay:
+                return replay
+            done = work(tx)
+            outcomes.remember(tx, self.sql, idempotency, digest, done, self.clock.now())
+            return done
+
+        try:
+            return self.transaction(guarded, pipelined=True)
+        except self._integrity_error:
+            # A concurrent delivery of the same key won; answer with its result.
+            replay = self.transaction(lambda tx: outcomes.replay(tx, self.sql, idempotency, digest))
+            if replay is None:
+                raise
+            return replay
+
+    def run_once(self, scope: str, key: str, work: Callable[[], int]) -> int | None:
+        """Run ``work`` unless it already ran to the end for (``scope``, ``key``).
+
+        The key is written after ``work`` returns, so work cut short by a crash runs again (it
+        must be safe to repeat); two processes may both run it, and the second key write is
+        ignored. Returns ``work``'s result, or None when it had already run.
+        """
+
+        def done(tx: Tx) -> bool:
+            return tx.one(self.sql.select_idempotency, {"scope": scope, "key": key}) is not None
+
+        if self.transaction(done):
+            return None
+        result = work()
+        marker = {
+            "scope": scope,
+            "key": key,
+            "request_hash": "",
+            "instance_id": None,
+            "response": {"result": result},
+            "created_at": self.clock.now(),
+        }
+        try:
+            self.transaction(lambda tx: tx.run(self.sql.insert_key, marker))
+        except self._integrity_error:
+            log.info("%s %s was finished by another process too", scope, key)
+        return result
