@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine import statements as st
 from engine.errors import WorkflowError
 from engine.outcomes import Transition
 from engine.specs import Label, ProcessDefinition
@@ -208,31 +209,14 @@ def _intervene(
     reason: str,
 ) -> Transition:
     now = engine.clock.now()
-    params = {
-        "iid": row.id,
-        "seen": row.version,
-        "process": row.process,
-        "b_state": target,
-        "b_version": row.version + 1,
-        "b_now": now,
-    }
-    if tx.run(engine.sql.update_instance, params) != 1:
+    if tx.run(engine.sql.update_instance, st.instance_move(row, target, now)) != 1:
         current = engine.load(tx, row.id).version
         raise StaleIntervention(row.id, row.version, current)
     tx.run(
         engine.sql.insert_history,
-        {
-            "instance_id": row.id,
-            "process": row.process,
-            "event": event,
-            "from_state": row.state,
-            "to_state": target,
-            "actor": actor,
-            "occurred_at": now,
-            "due_at": None,
-            "task_id": None,
-            "data": {"reason": reason},
-        },
+        st.history_row(
+            row.id, row.process, event, row.state, target, actor, now, data={"reason": reason}
+        ),
     )
     # What leaving a state does (``StateEffects.leave``), for whatever is still open.
     tx.run(engine.sql.cancel_timers, {"iid": row.id})

@@ -218,18 +218,16 @@ class Engine(Transactions, TaskOperations):
         )
         tx.run(
             self.sql.insert_history,
-            {
-                "instance_id": instance_id,
-                "process": definition.key,
-                "event": "start",
-                "from_state": None,
-                "to_state": state,
-                "actor": actor,
-                "occurred_at": now,
-                "due_at": None,
-                "task_id": None,
-                "data": dict(data) if data else None,
-            },
+            st.history_row(
+                instance_id,
+                definition.key,
+                "start",
+                None,
+                state,
+                actor,
+                now,
+                data=dict(data) if data else None,
+            ),
         )
         self.effects.enter(tx, definition, state, instance_id, variables, now)
         return Transition(instance_id, definition.key, "start", None, state, 1)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 from engine.errors import TaskClaimedByOther, TaskNotFound, TaskNotOpen, WorkflowError
 from engine.models import TaskComment, UtcDateTime
 from engine.sqlexec import Prepared, Tx
-from engine.statements import InIds, instances, tasks
+from engine.statements import InIds, history_row, instances, tasks
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
@@ -159,18 +159,17 @@ def _audit(
     tx.many(
         engine.sql.insert_history,
         [
-            {
-                "instance_id": row.instance_id,
-                "process": row.process,
-                "event": event,
-                "from_state": row.instance_state,
-                "to_state": row.instance_state,
-                "actor": actor,
-                "occurred_at": now,
-                "due_at": None,
-                "task_id": row.id,
-                "data": one,
-            }
+            history_row(
+                row.instance_id,
+                row.process,
+                event,
+                row.instance_state,
+                row.instance_state,
+                actor,
+                now,
+                data=one,
+                task_id=row.id,
+            )
             for row, one in zip(rows, data, strict=True)
         ],
     )
