@@ -261,7 +261,12 @@ class Engine(Transactions, TaskOperations):
         try:
             if idempotency is None:
                 return self.transaction(work, pipelined=True)
-            return self.run_idempotent(idempotency, request_hash(instance_id, event, payload), work)
+            return self.run_idempotent(
+                idempotency,
+                request_hash(instance_id, event, payload),
+                work,
+                ahead=lambda tx: tx.read_ahead(self.sql.select_instance, {"iid": instance_id}),
+            )
         except (TransitionRefused, DataInvalid) as refused:
             self.record_refused_event(instance_id, event, actor, refused)
             raise

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC
 from typing import Any, cast
 
@@ -21,6 +22,9 @@ from sqlalchemy.sql import ClauseElement, Insert, Select, Update
 from engine.db import is_broken
 
 Processor = Callable[[Any], Any]
+
+SERIALIZATION_FAILURE = "40001"
+"""The SQLSTATE of ``wf_expect_rows`` (migration 0014) when a checked write changed another count."""
 
 
 _SHARED_PROCESSORS: dict[tuple[type, str], Processor | None] = {}
@@ -138,6 +142,8 @@ class Prepared:
         )
         self.bind = _binder(self.names, self.processors, self.defaults, self.positional)
         """The driver's parameters for a mapping of values (generated: see ``_binder``)."""
+        self.server_checked: Prepared | None = None
+        """The same write checked on the server (``checked_on_server``), where the database can."""
 
     def row(self, raw: Sequence[Any] | None) -> Any:
         if raw is None:
@@ -159,8 +165,10 @@ class Tx:
     count does not matter, ``expect`` for one that must change a given number of rows (checked by
     ``check`` once the pipeline's last sync has brought the results back). A read (``one``,
     ``all``, ``insert``) or a ``run`` waits for its result, and sends whatever was queued before
-    it in the same round trip. The transaction's ``BEGIN`` goes with its first statement. Without
-    a pipeline every statement runs at once and ``expect`` checks at once.
+    it in the same round trip. The transaction's ``BEGIN`` goes with its first statement.
+    ``read_ahead`` queues a read that a later ``one`` takes, so that several reads share a round
+    trip. Without a pipeline every statement runs at once, ``expect`` checks at once and
+    ``read_ahead`` does nothing.
     """
 
     def __init__(
@@ -175,6 +183,9 @@ class Tx:
         self.connection = sqlalchemy_connection
         self.pipeline = pipeline
         self._checks: list[tuple[Any, int, Callable[[], BaseException]]] = []
+        self._ahead: list[tuple[Prepared, dict[str, Any], Any]] = []
+        self._server_checks: list[Callable[[], BaseException]] = []
+        self.commit_queued = False
 
     def lock(self, key: str) -> None:
         """Hold a lock on ``key`` until the transaction ends (PostgreSQL advisory lock).
@@ -184,7 +195,23 @@ class Tx:
         if not self.sqlite:
             self.cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
 
+    def read_ahead(self, prepared: Prepared, values: Mapping[str, Any]) -> None:
+        """Queue a one-row read that the next ``one`` of the same statement and values takes:
+        it travels with the reads before it instead of in a round trip of its own. Any write in
+        between drops it (the row it would answer may have changed). Nothing without a pipeline.
+        """
+        if self.pipeline is None:
+            return
+        cursor = self.cursor.connection.cursor()  # its own cursor: its own result
+        cursor.execute(prepared.sql, prepared.bind(values))
+        self._ahead.append((prepared, dict(values), cursor))
+
     def one(self, prepared: Prepared, values: Mapping[str, Any]) -> Any:
+        if self._ahead:
+            for i, (queued, queued_values, cursor) in enumerate(self._ahead):
+                if queued is prepared and queued_values == values:
+                    del self._ahead[i]
+                    return prepared.row(cursor.fetchone())
         self.cursor.execute(prepared.sql, prepared.bind(values))
         return prepared.row(self.cursor.fetchone())
 
@@ -194,6 +221,7 @@ class Tx:
 
     def run(self, prepared: Prepared, values: Mapping[str, Any]) -> int:
         """Execute; the number of rows the statement changed."""
+        self._ahead.clear()
         self.cursor.execute(prepared.sql, prepared.bind(values))
         if self.pipeline is not None:
             self.pipeline.sync()  # the row count is known once the result is back
@@ -201,6 +229,7 @@ class Tx:
 
     def send(self, prepared: Prepared, values: Mapping[str, Any]) -> None:
         """Execute a write whose row count nobody reads (queued, in a pipeline)."""
+        self._ahead.clear()
         self.cursor.execute(prepared.sql, prepared.bind(values))
 
     def expect(
@@ -213,13 +242,41 @@ class Tx:
         """Execute a write that must change ``rows`` rows, else ``error()`` is raised: at once,
         or, in a pipeline, by ``check`` (the transaction's writes after it are rolled back with
         it then)."""
+        self._ahead.clear()
         if self.pipeline is None:
             if self.run(prepared, values) != rows:
                 raise error()
             return
+        checked = prepared.server_checked
+        if checked is not None:  # the server refuses another count: see ``commit_in_pipeline``
+            token = str(len(self._server_checks))
+            bound = {**values, "expect_rows": rows, "expect_token": token}
+            self.cursor.execute(checked.sql, checked.bind(bound))
+            self._server_checks.append(error)
+            return
         cursor = self.cursor.connection.cursor()  # its own cursor: its own row count
         cursor.execute(prepared.sql, prepared.bind(values))
         self._checks.append((cursor, rows, error))
+
+    def commit_in_pipeline(self) -> bool:
+        """Queue the transaction's ``COMMIT`` behind its writes, if every ``expect`` of it is
+        checked on the server (``Prepared.server_checked``): a failed check then aborts the
+        pipeline, and the ``COMMIT`` with it. Whether it was queued (else the caller commits
+        after ``check``). Only in a transaction begun by its own ``BEGIN`` (``pipelined``)."""
+        if self.pipeline is None or self._checks:
+            return False
+        self.cursor.execute("COMMIT")
+        self.commit_queued = True
+        return True
+
+    def server_check_failed(self, exc: BaseException) -> BaseException | None:
+        """The error of the ``expect`` whose check on the server raised ``exc``, if it did."""
+        if getattr(exc, "sqlstate", None) != SERIALIZATION_FAILURE:
+            return None
+        token = getattr(getattr(exc, "diag", None), "message_detail", None)
+        if token is None or not token.isdigit() or int(token) >= len(self._server_checks):
+            return None
+        return self._server_checks[int(token)]()
 
     def check(self) -> None:
         """Raise the first ``expect`` that changed another number of rows (call it after the
@@ -230,6 +287,7 @@ class Tx:
                 raise error()
 
     def many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+        self._ahead.clear()
         if len(rows) == 1:
             self.cursor.execute(prepared.sql, prepared.bind(rows[0]))
         elif rows:
@@ -237,6 +295,7 @@ class Tx:
 
     def insert(self, prepared: Prepared, values: Mapping[str, Any]) -> int:
         """Insert one row; its new primary key (``lastrowid`` on SQLite, ``RETURNING`` elsewhere)."""
+        self._ahead.clear()
         self.cursor.execute(prepared.sql, prepared.bind(values))
         if self.sqlite:
             return int(self.cursor.lastrowid)
@@ -283,6 +342,47 @@ class RawConnection:
             self.discard()
         elif not self._discarded:
             self.proxied.close()
+
+
+@contextmanager
+def pipelined(driver: Any) -> Iterator[Tx]:
+    """A PostgreSQL transaction in psycopg's pipeline mode, sent in as few round trips as its
+    reads allow: its ``BEGIN`` goes with its first statements and, when its checks are the
+    server's, its ``COMMIT`` with its last writes (``Tx.commit_in_pipeline``). The caller still
+    calls ``commit()`` (nothing is sent if the pipeline committed) or ``rollback()``.
+
+    psycopg would send its own ``BEGIN`` and wait for it, a round trip of its own, so the
+    connection is switched to autocommit and the transaction begun explicitly: ``commit()`` and
+    ``rollback()`` send ``COMMIT`` and ``ROLLBACK`` while a transaction is open all the same.
+    ``end_pipelined`` switches it back once the transaction has ended.
+    """
+    driver.autocommit = True
+    tx: Tx | None = None
+    try:
+        with driver.pipeline() as pipeline:
+            tx = Tx(driver, "postgresql", pipeline=pipeline)
+            tx.cursor.execute("BEGIN")
+            yield tx
+            tx.commit_in_pipeline()
+    except Exception as exc:
+        failed = tx.server_check_failed(exc) if tx is not None else None
+        if failed is not None:
+            raise failed from exc
+        raise
+    tx.check()
+
+
+def end_pipelined(held: RawConnection) -> None:
+    """Switch a connection of ``pipelined`` back to psycopg's own transactions once its
+    transaction has ended; one that cannot be (broken, or still in a transaction after a failed
+    rollback) is discarded rather than handed to anyone else."""
+    try:
+        if not is_broken(held.driver_connection):
+            held.driver_connection.autocommit = False
+            return
+    except Exception:  # noqa: BLE001 - whatever it is, the connection is not fit for reuse
+        pass
+    held.discard()
 
 
 def open_raw(db: Engine) -> tuple[RawConnection, Any]:

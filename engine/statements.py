@@ -22,6 +22,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -107,6 +108,24 @@ UPDATE_INSTANCE_WITH_VARIABLES = (
         variables=bindparam("b_variables", type_=instances.c.variables.type),
     )
 )
+
+
+def checked_on_server(write: Any) -> Any:
+    """``write`` (an UPDATE) as a data-modifying CTE whose row count ``wf_expect_rows``
+    (PostgreSQL, migration 0014) compares with ``:expect_rows``: another count raises
+    ``serialization_failure`` with ``:expect_token`` as its detail (``Tx.expect`` in a pipeline)."""
+    changed = write.returning(literal_column("1")).cte("changed")
+    counted = select(func.count()).select_from(changed).scalar_subquery()
+    return select(
+        func.wf_expect_rows(
+            counted,
+            bindparam("expect_rows", type_=BigInteger()),
+            bindparam("expect_token", type_=Text()),
+        )
+    )
+
+
+EXPECT_ROWS_FUNCTION = "wf_expect_rows(bigint,bigint,text)"
 
 
 def instance_move(row: Any, target: str, now: Any, variables: Any = None) -> dict[str, Any]:
@@ -267,6 +286,27 @@ class HotPath:
         self.select_idempotency = Prepared(SELECT_IDEMPOTENCY, dialect)
         self.select_by_business_key = Prepared(SELECT_BY_BUSINESS_KEY, dialect)
         self.select_family = Prepared(SELECT_FAMILY, dialect)
+        self._dialect = dialect
+        self._checked_on_server: bool | None = None
+
+    def check_on_server(self, db: Any) -> bool:
+        """Give the instance's versioned UPDATEs their variant checked on the server, once the
+        database has ``wf_expect_rows`` (PostgreSQL at migration 0014; asked once, at the first
+        pipelined transaction): a pipelined firing then commits in its last round trip."""
+        if self._checked_on_server is None:
+            found = False
+            if self._dialect.name == "postgresql":
+                with db.connect() as conn:
+                    probe = text("SELECT to_regprocedure(:f) IS NOT NULL")
+                    found = bool(conn.execute(probe, {"f": EXPECT_ROWS_FUNCTION}).scalar())
+            if found:
+                for prepared, write in (
+                    (self.update_instance, UPDATE_INSTANCE),
+                    (self.update_instance_with_variables, UPDATE_INSTANCE_WITH_VARIABLES),
+                ):
+                    prepared.server_checked = Prepared(checked_on_server(write), self._dialect)
+            self._checked_on_server = found
+        return self._checked_on_server
 
 
 # -- the timer sweep (engine.timers): set-based statements over a chunk of ids ------------------

@@ -71,7 +71,12 @@ class TaskOperations:
         ) -> Transition: ...
 
         def run_idempotent(
-            self, idempotency: Idempotency, digest: str, work: Callable[[Tx], Transition]
+            self,
+            idempotency: Idempotency,
+            digest: str,
+            work: Callable[[Tx], Transition],
+            *,
+            ahead: Callable[[Tx], None] | None = None,
         ) -> Transition: ...
 
         def clean_data(
@@ -122,7 +127,12 @@ class TaskOperations:
         try:
             if idempotency is None:
                 return self.transaction(work, pipelined=True)
-            return self.run_idempotent(idempotency, request_hash(task_id, outcome, payload), work)
+            return self.run_idempotent(
+                idempotency,
+                request_hash(task_id, outcome, payload),
+                work,
+                ahead=lambda tx: tx.read_ahead(self.sql.select_task, {"tid": task_id}),
+            )
         except (TransitionRefused, DataInvalid) as refused:
             self._record_refusal(task_id, actor, outcome, refused)
             raise

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine as SqlEngine
 
-from engine import outcomes
+from engine import outcomes, sqlexec
 from engine.errors import ConcurrentModification
 from engine.outcomes import Idempotency, Transition
 from engine.sqlexec import RawConnection, Tx, open_raw
@@ -52,10 +52,11 @@ class Transactions:
         ``rehearsal()`` it is a savepoint of the rehearsal's transaction instead.
 
         Args:
-            pipelined: on PostgreSQL, run ``work`` in psycopg's pipeline mode (``Tx``): the
-                writes it only sends, and ``BEGIN``, travel with the next read or with the
-                pipeline's end, so a firing costs a round trip per read plus two (its writes,
-                ``COMMIT``) instead of one per statement. Not for work that copies (``COPY``
+            pipelined: on PostgreSQL, run ``work`` in psycopg's pipeline mode
+                (``sqlexec.pipelined``): ``BEGIN`` and the writes it only sends travel with the
+                next read or with the pipeline's end, and so does ``COMMIT`` when the version
+                checks are the server's (migration 0014), so a firing costs a round trip per
+                read plus one instead of one per statement. Not for work that copies (``COPY``
                 cannot run in a pipeline).
         """
         held = self._rehearsal.get()
@@ -63,18 +64,20 @@ class Transactions:
             return self._savepoint(held, work)
         attempt = 0
         while True:
+            in_pipeline = pipelined and self.dialect == "postgresql"
+            if in_pipeline:
+                self.sql.check_on_server(self.db)
             proxied, driver, kept = self.writers.begin()
             committing = False
+            tx: Tx | None = None
             try:
-                if pipelined and self.dialect == "postgresql":
-                    with driver.pipeline() as pipeline:
-                        tx = Tx(driver, self.dialect, pipeline=pipeline)
+                if in_pipeline:
+                    with sqlexec.pipelined(driver) as tx:
                         result = work(tx)
-                    tx.check()
                 else:
                     result = work(Tx(driver, self.dialect))
                 committing = True
-                proxied.commit()
+                proxied.commit()  # sends nothing when the pipeline committed
                 return result
             except ConcurrentModification:
                 proxied.rollback()
@@ -84,11 +87,15 @@ class Transactions:
                 log.info("lost a race, retrying (attempt %d)", attempt)
             except BaseException:
                 proxied.rollback()
+                # Once a COMMIT is on its way, whether it ran is unknown: never run the work twice.
+                committing = committing or (tx is not None and tx.commit_queued)
                 if committing or not self.writers.stale(proxied, kept):
                     raise
                 # A kept connection the server had closed: nothing ran; again on a fresh one.
                 log.info("a kept connection was closed by the server; running on a new one")
             finally:
+                if in_pipeline:
+                    sqlexec.end_pipelined(proxied)
                 self.writers.release(proxied)
 
     def _savepoint(self, driver: Any, work: Callable[[Tx], T]) -> T:
@@ -132,14 +139,20 @@ class Transactions:
             proxied.close()
 
     def run_idempotent(
-        self, idempotency: Idempotency, digest: str, work: Callable[[Tx], Transition]
+        self,
+        idempotency: Idempotency,
+        digest: str,
+        work: Callable[[Tx], Transition],
+        *,
+        ahead: Callable[[Tx], None] | None = None,
     ) -> Transition:
         """Run ``work`` once per idempotency key: a retry with the same request replays its result.
 
         The key row is written in the same transaction as the work, so a delivery is applied
         exactly once; the same key with a different request raises ``IdempotencyConflict``. A
         transaction-scoped lock on the key makes a concurrent delivery of the same key wait for
-        the first and replay its result.
+        the first and replay its result. ``ahead`` may queue the reads ``work`` begins with
+        (``Tx.read_ahead``): on PostgreSQL they travel with the key's lookup, in one round trip.
         """
         digest = idempotency.digest or digest
 
@@ -147,6 +160,8 @@ class Transactions:
             # Deliveries of one key wait for each other: the second replays the first's result
             # instead of racing it (SQLite serialises writers already).
             tx.lock(f"idempotency:{idempotency.scope}:{idempotency.key}")
+            if ahead is not None:
+                ahead(tx)  # queued after the lock: read once the key is ours
             replay = outcomes.replay(tx, self.sql, idempotency, digest)
             if replay:
                 return replay
