@@ -146,6 +146,7 @@ class NoticeWriter:
         self.registry = registry
         columns = [c.name for c in NOTICES.columns if c.name != "id"]
         self._insert = Prepared(insert(NOTICES).inline(), dialect, columns)
+        self._insert.fusable = True  # a firing's notices go out with its other writes (Tx)
         self._templates: dict[str, Template] = {}
         self._uses: dict[NoticeSpec, tuple[str, ...] | None] = {}
         self._batch_inserts: dict[tuple[str, ...], Prepared] = {}

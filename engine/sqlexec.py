@@ -8,6 +8,7 @@ directly on the driver's cursor inside one transaction, which costs a fraction o
 
 from __future__ import annotations
 
+import re
 import time
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -144,6 +145,13 @@ class Prepared:
         """The driver's parameters for a mapping of values (generated: see ``_binder``)."""
         self.server_checked: Prepared | None = None
         """The same write checked on the server (``checked_on_server``), where the database can."""
+        matched = _VALUES_ROW.match(self.sql)
+        self.values_row: str | None = matched.group(1) if matched else None
+        """An INSERT's ``(...)`` of one row's values, repeated for a multi-row INSERT."""
+        self.fusable = False
+        """A write that may share one statement with the other writes queued beside it in a
+        pipelined transaction (``Tx``'s fused writes): an INSERT of given values, or an UPDATE
+        whose rows no write of the same firing before it creates or changes."""
 
     def row(self, raw: Sequence[Any] | None) -> Any:
         if raw is None:
@@ -169,6 +177,14 @@ class Tx:
     ``read_ahead`` queues a read that a later ``one`` takes, so that several reads share a round
     trip. Without a pipeline every statement runs at once, ``expect`` checks at once and
     ``read_ahead`` does nothing.
+
+    In a pipeline the ``fusable`` writes queued one after another (a firing's instance UPDATE,
+    history, timers, task, notices, idempotency key) are also sent as one statement: each a
+    data-modifying CTE of one ``WITH``, the server-checked row counts in its ``SELECT``
+    (``fused_sql``). They are sent when anything else is (a read, another write, the ``COMMIT``):
+    a statement then never runs before a write queued ahead of it. The CTEs of one statement all
+    see the database as it was before it; only writes that do not read each other's rows are
+    ``fusable``, which is what lets them run as if one after another.
     """
 
     def __init__(
@@ -185,6 +201,7 @@ class Tx:
         self._checks: list[tuple[Any, int, Callable[[], BaseException]]] = []
         self._ahead: list[tuple[Prepared, dict[str, Any], Any]] = []
         self._server_checks: list[Callable[[], BaseException]] = []
+        self._fused: list[tuple[Prepared, Sequence[Mapping[str, Any]], int | None]] = []
         self.commit_queued = False
 
     def lock(self, key: str) -> None:
@@ -193,6 +210,7 @@ class Tx:
         SQLite needs none: every write transaction there holds the database's single write lock.
         """
         if not self.sqlite:
+            self.flush()
             self.cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
 
     def read_ahead(self, prepared: Prepared, values: Mapping[str, Any]) -> None:
@@ -202,6 +220,7 @@ class Tx:
         """
         if self.pipeline is None:
             return
+        self.flush()
         cursor = self.cursor.connection.cursor()  # its own cursor: its own result
         cursor.execute(prepared.sql, prepared.bind(values))
         self._ahead.append((prepared, dict(values), cursor))
@@ -212,16 +231,19 @@ class Tx:
                 if queued is prepared and queued_values == values:
                     del self._ahead[i]
                     return prepared.row(cursor.fetchone())
+        self.flush()
         self.cursor.execute(prepared.sql, prepared.bind(values))
         return prepared.row(self.cursor.fetchone())
 
     def all(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Any]:
+        self.flush()
         self.cursor.execute(prepared.sql, prepared.bind(values))
         return [prepared.row(raw) for raw in self.cursor.fetchall()]
 
     def run(self, prepared: Prepared, values: Mapping[str, Any]) -> int:
         """Execute; the number of rows the statement changed."""
         self._ahead.clear()
+        self.flush()
         self.cursor.execute(prepared.sql, prepared.bind(values))
         if self.pipeline is not None:
             self.pipeline.sync()  # the row count is known once the result is back
@@ -230,6 +252,9 @@ class Tx:
     def send(self, prepared: Prepared, values: Mapping[str, Any]) -> None:
         """Execute a write whose row count nobody reads (queued, in a pipeline)."""
         self._ahead.clear()
+        if self._fuse(prepared, (values,), None):
+            return
+        self.flush()
         self.cursor.execute(prepared.sql, prepared.bind(values))
 
     def expect(
@@ -248,6 +273,10 @@ class Tx:
                 raise error()
             return
         checked = prepared.server_checked
+        if checked is not None and self._fuse(prepared, (values,), rows):
+            self._server_checks.append(error)  # its token: see ``flush``
+            return
+        self.flush()
         if checked is not None:  # the server refuses another count: see ``commit_in_pipeline``
             token = str(len(self._server_checks))
             bound = {**values, "expect_rows": rows, "expect_token": token}
@@ -263,7 +292,10 @@ class Tx:
         checked on the server (``Prepared.server_checked``): a failed check then aborts the
         pipeline, and the ``COMMIT`` with it. Whether it was queued (else the caller commits
         after ``check``). Only in a transaction begun by its own ``BEGIN`` (``pipelined``)."""
-        if self.pipeline is None or self._checks:
+        if self.pipeline is None:
+            return False
+        self.flush()
+        if self._checks:
             return False
         self.cursor.execute("COMMIT")
         self.commit_queued = True
@@ -278,6 +310,45 @@ class Tx:
             return None
         return self._server_checks[int(token)]()
 
+    def _fuse(
+        self, prepared: Prepared, rows: Sequence[Mapping[str, Any]], expect: int | None
+    ) -> bool:
+        """Queue a ``fusable`` write of ``rows`` (several: one multi-row INSERT) to go out with
+        the writes queued beside it (``expect``: the row count checked on the server); False
+        where writes are not fused here."""
+        if self.pipeline is None or not prepared.fusable or prepared.positional:
+            return False
+        if len(rows) > 1 and prepared.values_row is None:
+            return False
+        if len(self._fused) >= MAX_FUSED or any(p is prepared for p, _, _ in self._fused):
+            self.flush()  # one statement's rows of a table in one VALUES list: ids in order
+        self._fused.append((prepared, rows, expect))
+        return True
+
+    def flush(self) -> None:
+        """Send the fused writes queued so far: one statement, or the write itself if alone."""
+        fused, self._fused = self._fused, []
+        if not fused:
+            return
+        if len(fused) == 1 and fused[0][2] is None and len(fused[0][1]) == 1:
+            prepared, rows, _ = fused[0]
+            self.cursor.execute(prepared.sql, prepared.bind(rows[0]))
+            return
+        tokens = len(self._server_checks) - sum(expect is not None for _, _, expect in fused)
+        params: dict[str, Any] = {}
+        for i, (prepared, rows, expect) in enumerate(fused):
+            for j, values in enumerate(rows):
+                prefix = f"w{i}_" if j == 0 else f"w{i}r{j}_"
+                bound = prepared.bind(values)
+                assert isinstance(bound, dict)  # named parameters: see ``_fuse``
+                for name, value in bound.items():
+                    params[prefix + name] = value
+            if expect is not None:
+                params[f"e{i}_rows"], params[f"e{i}_token"] = expect, str(tokens)
+                tokens += 1
+        shape = tuple((p, len(rows), expect is not None) for p, rows, expect in fused)
+        self.cursor.execute(fused_sql(shape), params)
+
     def check(self) -> None:
         """Raise the first ``expect`` that changed another number of rows (call it after the
         pipeline's last sync)."""
@@ -288,6 +359,9 @@ class Tx:
 
     def many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
         self._ahead.clear()
+        if rows and len(rows) <= FUSE_MANY and self._fuse(prepared, tuple(rows), None):
+            return
+        self.flush()
         if len(rows) == 1:
             self.cursor.execute(prepared.sql, prepared.bind(rows[0]))
         elif rows:
@@ -296,10 +370,55 @@ class Tx:
     def insert(self, prepared: Prepared, values: Mapping[str, Any]) -> int:
         """Insert one row; its new primary key (``lastrowid`` on SQLite, ``RETURNING`` elsewhere)."""
         self._ahead.clear()
+        self.flush()
         self.cursor.execute(prepared.sql, prepared.bind(values))
         if self.sqlite:
             return int(self.cursor.lastrowid)
         return int(self.cursor.fetchone()[0])
+
+
+MAX_FUSED = 16
+"""At most this many writes in one fused statement (a firing writes about half a dozen)."""
+FUSE_MANY = 4
+"""``Tx.many`` fuses this many rows at most; more go out as they would without fusing."""
+_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s")
+_VALUES_ROW = re.compile(r"^INSERT INTO [^()]+\([^()]+\) VALUES (\(.*\))$", re.DOTALL)
+_FUSED_SQL: dict[tuple[tuple[Prepared, int, bool], ...], str] = {}
+
+
+def _renamed(sql: str, prefix: str) -> str:
+    return _PLACEHOLDER.sub(lambda m: f"%({prefix}{m.group(1)})s", sql)
+
+
+def fused_sql(shape: tuple[tuple[Prepared, int, bool], ...]) -> str:
+    """One PostgreSQL statement running the writes of ``shape`` (each: the statement, its number
+    of rows, whether its row count is checked) as data-modifying CTEs ``w<i>``, parameters renamed
+    ``w<i>_<name>`` (the rows after the first of a multi-row INSERT ``w<i>r<j>_<name>``). A checked
+    write returns a row per changed row, and ``wf_expect_rows`` compares their count with
+    ``e<i>_rows`` in the statement's ``SELECT`` (its failure carries ``e<i>_token``). Composed
+    once per shape (there are a few per process definition)."""
+    found = _FUSED_SQL.get(shape)
+    if found is not None:
+        return found
+    parts, checks = [], []
+    for i, (prepared, rows, checked) in enumerate(shape):
+        body = _renamed(prepared.sql, f"w{i}_")
+        if rows > 1:
+            assert prepared.values_row is not None
+            more = [_renamed(prepared.values_row, f"w{i}r{j}_") for j in range(1, rows)]
+            body = ", ".join([body, *more])
+        if checked:
+            body += " RETURNING 1"
+            checks.append(
+                f"wf_expect_rows((SELECT count(*) FROM w{i}), %(e{i}_rows)s::BIGINT, "
+                f"%(e{i}_token)s::TEXT)"
+            )
+        parts.append(f"w{i} AS ({body})")
+    found = f"WITH {', '.join(parts)} SELECT {', '.join(checks) or '1'}"
+    if len(_FUSED_SQL) > 1024:  # never expected: the shapes come from the definitions
+        _FUSED_SQL.clear()
+    _FUSED_SQL[shape] = found
+    return found
 
 
 class RawConnection:

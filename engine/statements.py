@@ -286,6 +286,17 @@ class HotPath:
         self.select_idempotency = Prepared(SELECT_IDEMPOTENCY, dialect)
         self.select_by_business_key = Prepared(SELECT_BY_BUSINESS_KEY, dialect)
         self.select_family = Prepared(SELECT_FAMILY, dialect)
+        for write in (  # a firing's writes: values of its own, or rows only an earlier read saw
+            self.insert_history,
+            self.insert_timer,
+            self.insert_task,
+            self.insert_key,
+            self.update_instance,
+            self.update_instance_with_variables,
+            self.cancel_timers,
+            self.close_tasks,
+        ):
+            write.fusable = True
         self._dialect = dialect
         self._checked_on_server: bool | None = None
 

@@ -117,6 +117,63 @@ def test_a_delivered_event_costs_two_round_trips_and_commits_in_the_second(
     assert round_trips(trace) == 2, trace
 
 
+def executed(trace: str) -> list[str]:
+    """The statements the client had executed, in order (the Parse, or Bind, before each
+    Execute names it: its text, or its prepared name)."""
+    found, last = [], ""
+    for line in trace.splitlines():
+        fields = line.split("\t")
+        if fields[0] != "F" or len(fields) < 4:
+            continue
+        if fields[2] in ("Parse", "Bind"):
+            last = last if fields[2] == "Bind" and last.startswith(fields[3]) else fields[3]
+        elif fields[2] == "Execute":
+            found.append(last)
+    return found
+
+
+def test_a_firings_writes_go_out_as_one_statement_with_the_commit_behind_it(
+    engine: Engine,
+) -> None:
+    card = apply(engine, 5)
+    engine.fire(card, "produce", actor="factory")
+    done, trace = traced(
+        engine,
+        lambda: engine.fire(card, "notify_holder", actor="icbc", idempotency=Idempotency("t", "n")),
+    )
+    assert done.to_state == "awaiting_activation"
+    sent = executed(trace)
+    # BEGIN, the key's lock, the key, the instance; then one statement for the instance's move,
+    # its history, two timers, the activation task, the notice and the key; then COMMIT
+    assert len(sent) == 6, sent
+    assert round_trips(trace) == 2, trace
+    fused = next(line for line in trace.splitlines() if "WITH w0 AS (UPDATE wf_instance" in line)
+    for table in ("wf_history", "wf_timer", "wf_task", "wf_notice", "wf_idempotency_key"):
+        assert f"INSERT INTO {table}" in fused
+    # all of it committed, as written one after another
+    assert len(queries.timers_of(engine.db, card, "pending")) == 2
+    assert [t["name"] for t in queries.tasks_of(engine.db, card)] == ["activate_card"]
+    with engine.db.connect() as conn:
+        notices = conn.execute(
+            text("SELECT kind FROM wf_notice WHERE instance_id = :id"), {"id": card}
+        ).scalars()
+        assert list(notices) == ["card_ready"]
+    replay = engine.fire(card, "notify_holder", actor="icbc", idempotency=Idempotency("t", "n"))
+    assert replay.replayed and replay.to_state == "awaiting_activation"
+    # leaving the state in one statement: its timers cancelled and its task closed, while the
+    # state entered writes its own (none for active)
+    person = queries.instance(engine.db, card)["variables"]["id_number"]
+    engine.fire(card, "activate", actor="teller", data={"presented_id_number": person})
+    assert queries.timers_of(engine.db, card, "pending") == []
+    assert queries.tasks_of(engine.db, card, "open") == []
+    assert [h["event"] for h in queries.history(engine.db, card)] == [
+        "start",
+        "produce",
+        "notify_holder",
+        "activate",
+    ]
+
+
 def test_a_write_that_lost_the_race_aborts_the_queued_commit(engine: Engine) -> None:
     card = apply(engine, 3)
     queued: list[bool] = []
