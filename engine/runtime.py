@@ -242,8 +242,14 @@ class Engine(Transactions, TaskOperations):
         actor: str = "system",
         data: Mapping[str, Any] | None = None,
         idempotency: Idempotency | None = None,
+        admit: Callable[[Any], None] | None = None,
     ) -> Transition:
         """Fire ``event`` on an instance in one transaction.
+
+        ``admit`` is the caller's own check of the instance row as the transaction read it (its
+        process, state, variables: whether this caller may send this event to it), run before
+        anything else; what it raises ends the transaction with nothing written. A replayed
+        delivery answers its recorded result: the check ran when it was first applied.
 
         Raises:
             InstanceNotFound, UnknownEvent, EventNotAllowed, TransitionRefused,
@@ -253,6 +259,8 @@ class Engine(Transactions, TaskOperations):
 
         def work(tx: Tx) -> Transition:
             row = self.load(tx, instance_id)
+            if admit is not None:
+                admit(row)
             definition = self.allowing(row, event)
             fields = definition.events[event].fields
             values = self.clean_data(tx, row, fields, payload, f"{row.process}.{event}")

@@ -254,6 +254,35 @@ def test_idempotent_delivery_is_a_no_op_and_a_changed_body_conflicts(engine: Eng
         engine.fire(started.instance_id, "submit", data={"n": 2}, idempotency=key)
 
 
+class NotYours(Exception):
+    pass
+
+
+def test_a_callers_admit_check_sees_the_row_and_a_refusal_writes_nothing(engine: Engine) -> None:
+    started = engine.start("order", variables={"amount": 5, "region": "huian"})
+    seen: list[tuple[str, str, str]] = []
+
+    def only_region(region: str) -> object:
+        def admit(row: object) -> None:
+            seen.append((row.process, row.state, row.variables["region"]))  # type: ignore[attr-defined]
+            if row.variables["region"] != region:  # type: ignore[attr-defined]
+                raise NotYours(region)
+
+        return admit
+
+    key = Idempotency("api:t", "msg-1")
+    with pytest.raises(NotYours):
+        engine.fire(started.instance_id, "submit", idempotency=key, admit=only_region("foshan"))
+    assert seen == [("order", "placed", "huian")]
+    assert [h["event"] for h in queries.history(engine.db, started.instance_id)] == ["start"]
+    assert queries.instance(engine.db, started.instance_id)["version"] == 1  # type: ignore[index]
+    # the key was not spent on the refusal: the same delivery, admitted, applies once
+    done = engine.fire(started.instance_id, "submit", idempotency=key, admit=only_region("huian"))
+    assert (done.to_state, done.replayed) == ("review", False)
+    again = engine.fire(started.instance_id, "submit", idempotency=key, admit=only_region("huian"))
+    assert again.replayed and len(seen) == 2  # a replay answers the recorded result
+
+
 def test_counts_by_state(engine: Engine) -> None:
     for _ in range(3):
         engine.start("order", variables={"amount": 1})

@@ -5,6 +5,7 @@ not exist does, so the token cannot learn that it exists or what state it is in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, select
@@ -184,22 +185,37 @@ def get_card(card_id: str) -> Any:
 )
 def card_event(card_id: str, body: EventRequest) -> Any:
     who = caller()
-    card = _visible_card_head(who, as_id(card_id, "card"))
+    ident = as_id(card_id, "card")
     kinds = senders_of(card_rules.PROCESS, body.event)
     if kinds is None:
+        card = _visible_card_head(who, ident)  # 404 before 409, as for every refusal
         definition = engine_of().definition(card_rules.PROCESS, card.definition_version)
         raise not_sendable(body.event, list(definition.outgoing(card.state)))
-    if not (
-        ("bank" in kinds and card.bank in who.banks())
-        or any(k in who.scopes for k in kinds if k != "bank")
-    ):
-        raise ApiError(
-            403,
-            "forbidden",
-            f"令牌不能发送事件 {body.event}",
-            f"this token may not send {body.event} to this card",
-        )
-    return send_event(who, card.id, body)
+    return send_event(who, ident, body, what="card", admit=_sender_check(who, body.event, kinds))
+
+
+def _sender_check(who: Caller, event: str, kinds: tuple[str, ...]) -> Callable[[Any], None]:
+    """The check of a card event's sender, on the card as the engine's transaction reads it
+    (``Engine.fire``'s ``admit``): 404 for a card the token may not see (or no card), as
+    ``_visible_card``; 403 for an event its scopes may not send to this card (a bank's events
+    only to its own bank's cards)."""
+
+    def admit(row: Any) -> None:
+        bank = (row.variables or {}).get("bank")
+        if row.process != card_rules.PROCESS or not _may_see(who, bank):
+            raise not_found("card", row.id)
+        if not (
+            ("bank" in kinds and bank in who.banks())
+            or any(k in who.scopes for k in kinds if k != "bank")
+        ):
+            raise ApiError(
+                403,
+                "forbidden",
+                f"令牌不能发送事件 {event}",
+                f"this token may not send {event} to this card",
+            )
+
+    return admit
 
 
 @endpoint(

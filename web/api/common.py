@@ -11,12 +11,13 @@ person's records are asked for with the number in a POST body.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel
 
-from engine.errors import WorkflowError
+from engine.errors import InstanceNotFound, WorkflowError
 from engine.runtime import Idempotency, Transition
 from web.api.errors import ApiError, from_invalid_id, from_workflow_error
 from web.api.models import (
@@ -138,18 +139,36 @@ def sendable(process: str) -> list[str]:
     return sorted(engine_of().definition(process).sendable())
 
 
-def send_event(who: Caller, instance_id: int, body: EventRequest) -> Any:
-    """Fire the request's event as the caller, idempotently, and answer the transition."""
-    done = run(
-        lambda: engine_of().fire(
-            instance_id,
-            body.event,
-            actor=f"api:{who.name}",
-            data=body.data,
-            idempotency=idempotency(who),
-        )
-    )
-    return answer(transition_out(done))
+def send_event(
+    who: Caller,
+    instance_id: int,
+    body: EventRequest,
+    *,
+    what: str,
+    admit: Callable[[Any], None],
+) -> Any:
+    """Fire the request's event as the caller, idempotently, and answer the transition.
+
+    ``admit`` checks the instance as the engine's transaction reads it (``Engine.fire``): that it
+    is a ``what`` (a card, an enrollment) the caller may send this event to. No instance at all
+    is answered as ``not_found(what)``, the same answer as one the caller may not see."""
+
+    def fire() -> Transition:
+        try:
+            return engine_of().fire(
+                instance_id,
+                body.event,
+                actor=f"api:{who.name}",
+                data=body.data,
+                idempotency=idempotency(who),
+                admit=admit,
+            )
+        except InstanceNotFound as missing:
+            if missing.instance_id != instance_id:
+                raise
+            raise not_found(what, instance_id) from None
+
+    return answer(transition_out(run(fire)))
 
 
 @endpoint(
