@@ -10,8 +10,16 @@ with the same worker class and count then run side by side on local ports: the s
 (``benchmarks.http_floor``: one endpoint doing the same SQL per event as
 ``benchmarks.event_throughput.Floor`` in one transaction, nothing else).
 
-Load: at 1, 4 and 16 concurrent clients (threads of this process, each with a keep-alive
-``http.client`` connection and its own disjoint cards), every card gets ``produce``,
+Both servers run gunicorn's default ``sync`` workers, as README "Production" deploys the service
+(``gunicorn -w 4``): a worker serves one connection at a time and closes it after the response, so
+the clients' requests spread over all the workers. (With ``--worker-class gthread`` a worker keeps
+the keep-alive connections it accepted: measured here, all 16 clients' connections were served by
+one worker of four while the others idled, and the ratio at 16 clients swung between 0.41 and
+0.71 with which server's workers happened to accept what.) Each worker's share of its server's CPU
+time is reported per level, so such an imbalance shows.
+
+Load: at 1, 4 and 16 concurrent clients (threads of this process, each with an
+``http.client`` connection, reopened when the server closes it, and its own disjoint cards), every card gets ``produce``,
 ``notify_holder`` and ``activate`` (with the presented ID number), each POSTed with the bearer
 token, an ``Idempotency-Key`` and the same JSON body to both servers, and timed. Per level the
 cards are fresh and the two servers alternate service, floor, floor, service, so that drift on
@@ -24,7 +32,7 @@ reported: where the time goes.
 The last line is one JSON object (``ratio`` is ``ratio_16``). Usage:
 
     python -m benchmarks.http_events --postgres URL [--quick] [-n CARDS] [--workers W]
-        [--worker-class gthread|sync] [--threads T] [--profile-cards P]
+        [--worker-class sync|gthread] [--threads T] [--profile-cards P]
 
 ``--postgres`` defaults to ``SHEBAO_BENCH_POSTGRES_URL``, else ``SHEBAO_TEST_POSTGRES_URL``; the
 benchmark drops that database's schema, so give it a database of its own.
@@ -87,6 +95,8 @@ class Run:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    worker_shares: list[float] = field(default_factory=list)
+    """Each gunicorn worker's share of the workers' CPU time meanwhile, largest first."""
 
     def add(self, other: Run) -> None:
         self.sent += other.sent
@@ -104,6 +114,7 @@ class Run:
             "p50_ms": percentile_ms(ordered, 0.50),
             "p95_ms": percentile_ms(ordered, 0.95),
             "p99_ms": percentile_ms(ordered, 0.99),
+            "worker_cpu_shares": self.worker_shares,
             **({"failures": self.failures} if self.failures else {}),
         }
 
@@ -165,6 +176,33 @@ class Server:
     name: str
     port: int
     path: str
+    master: int = 0
+    """gunicorn's master process (its workers are its children)."""
+
+
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def worker_cpu(master: int) -> dict[int, float]:
+    """CPU seconds (user + system) so far of each worker of a gunicorn master (Linux /proc)."""
+    found: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[1]) == master:  # the fields after the name: state, ppid, ..., utime, stime
+            found[int(entry)] = (int(stat[11]) + int(stat[12])) / TICKS_PER_S
+    return found
+
+
+def worker_shares(before: dict[int, float], after: dict[int, float]) -> list[float]:
+    """Each worker's share of the workers' CPU time between two ``worker_cpu``, largest first."""
+    spent = [after[pid] - before.get(pid, 0.0) for pid in after]
+    total = sum(spent) or 1.0
+    return sorted((round(x / total, 2) for x in spent), reverse=True)
 
 
 def fire(server: Server, token: str, cards: list[Card], clients: int) -> Run:
@@ -228,8 +266,8 @@ def free_port() -> int:
 @contextmanager
 def gunicorn(
     app: str, env: dict[str, str], options: argparse.Namespace, log: Path
-) -> Iterator[int]:
-    """A gunicorn serving ``app`` on a free local port, in a process group of its own that is
+) -> Iterator[tuple[int, int]]:
+    """A gunicorn serving ``app`` on a free local port (and its master's pid), in a process group of its own that is
     ended (TERM, then KILL) on the way out, whatever happened."""
     port = free_port()
     command = [
@@ -260,7 +298,7 @@ def gunicorn(
         )
     try:
         wait_ready(process, port, log)
-        yield port
+        yield port, process.pid
     finally:
         stop(process)
 
@@ -310,8 +348,17 @@ def measure_level(
     half = max(n // 2, clients)
     batches = [seeder.cards(half) for _ in range(4)]
     runs = {service.name: Run(), floor.name: Run()}
+    spent: dict[str, dict[int, float]] = {service.name: {}, floor.name: {}}
     for server, batch in zip((service, floor, floor, service), batches, strict=True):
+        before = worker_cpu(server.master) if server.master else {}
         runs[server.name].add(fire(server, token, batch, clients))
+        after = worker_cpu(server.master) if server.master else {}
+        for pid, seconds in after.items():
+            spent[server.name][pid] = (
+                spent[server.name].get(pid, 0.0) + seconds - before.get(pid, 0.0)
+            )
+    for name, run in runs.items():
+        run.worker_shares = worker_shares({}, spent[name])
     return runs[service.name], runs[floor.name]
 
 
@@ -466,6 +513,12 @@ def table(levels: list[dict[str, Any]]) -> str:
             f"{f['p99_ms']:>7} | {level['ratio']:>5}"
         )
     lines.append("(latencies in ms; ratio = service events/s / floor events/s)")
+    for level in levels:
+        shares = {side: level[side]["worker_cpu_shares"] for side in ("service", "floor")}
+        lines.append(
+            f"{level['clients']:>2} clients, each worker's share of its server's CPU time: "
+            f"service {shares['service']}, floor {shares['floor']}"
+        )
     return "\n".join(lines)
 
 
@@ -505,7 +558,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers of each (4)")
     parser.add_argument(
-        "--worker-class", default="gthread", choices=("gthread", "sync"), help="(gthread)"
+        "--worker-class",
+        default="sync",
+        choices=("sync", "gthread"),
+        help="(sync, gunicorn's default, as README deploys it)",
     )
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (1)")
     parser.add_argument(
@@ -529,7 +585,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shebao-http-")))
         metrics = folder / "metrics"
         metrics.mkdir()
-        service_port = stack.enter_context(
+        service_port, service_master = stack.enter_context(
             gunicorn(
                 "web.wsgi:app",
                 {
@@ -541,7 +597,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 folder / "service.log",
             )
         )
-        floor_port = stack.enter_context(
+        floor_port, floor_master = stack.enter_context(
             gunicorn(
                 "benchmarks.http_floor:create_app()",
                 {"SHEBAO_DATABASE_URL": url},
@@ -550,8 +606,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             )
         )
         servers = (
-            Server("service", service_port, SERVICE_PATH),
-            Server("floor", floor_port, FLOOR_PATH),
+            Server("service", service_port, SERVICE_PATH, service_master),
+            Server("floor", floor_port, FLOOR_PATH, floor_master),
         )
         for server in servers:  # every worker loads its app, connects, reads its definitions
             warm = fire(server, token, seeder.cards(WARM_CARDS), min(16, WARM_CARDS))
