@@ -39,7 +39,7 @@ from benchmarks.common import (
 from engine.clock import SimulatedClock
 from engine.models import UtcDateTime
 from engine.runtime import Engine
-from engine.sqlexec import Tx
+from engine.tx import Tx
 from web.wiring import build_engine
 from workflows.deduction_staging import Staging
 from workflows.deductions import (

@@ -46,9 +46,9 @@ from engine.machine import SharedMachine
 from engine.outcomes import Idempotency, Transition, request_hash
 from engine.registry import TransitionContext
 from engine.runtime import Engine
-from engine.sqlexec import Tx
 from engine.state_effects import closing_status
 from engine.statements import SweepSql
+from engine.tx import Tx
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Dialect
 
-from engine.sqlexec import Prepared, Tx
+from engine.sqlexec import Prepared
 from engine.statements import HotPath, InIds, instances
+from engine.tx import Tx
 
 _LOAD = (
     select(

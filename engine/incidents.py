@@ -20,7 +20,8 @@ from sqlalchemy import Table, func, insert, select, update
 from engine.errors import IncidentNotFound, IncidentNotOpen
 from engine.models import Incident, Notice, Timer
 from engine.runtime import Engine
-from engine.sqlexec import Prepared, Tx
+from engine.sqlexec import Prepared
+from engine.tx import Tx
 
 INCIDENTS: Table = Incident.__table__  # type: ignore[assignment]
 TIMERS: Table = Timer.__table__  # type: ignore[assignment]

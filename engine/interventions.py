@@ -41,7 +41,7 @@ from engine import statements as st
 from engine.errors import WorkflowError
 from engine.outcomes import Transition
 from engine.specs import Label, ProcessDefinition
-from engine.sqlexec import Tx
+from engine.tx import Tx
 
 if TYPE_CHECKING:
     from engine.runtime import Engine

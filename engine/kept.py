@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 from engine.db import is_broken
-from engine.sqlexec import RawConnection
+from engine.raw_connection import RawConnection
 
 
 def recycle_age(db: Engine) -> float:

@@ -32,8 +32,9 @@ from sqlalchemy.engine import Dialect
 from engine.models import Notice
 from engine.registry import Registry
 from engine.specs import EventSpec, NoticeSpec
-from engine.sqlexec import Prepared, Tx
+from engine.sqlexec import Prepared
 from engine.statements import InIds, instances
+from engine.tx import Tx
 
 log = logging.getLogger(__name__)
 

@@ -46,8 +46,9 @@ from sqlalchemy import (
 from engine.incidents import IncidentLog, redact
 from engine.models import Notice, UtcDateTime
 from engine.runtime import Engine
-from engine.sqlexec import Prepared, Tx
+from engine.sqlexec import Prepared
 from engine.statements import InIds
+from engine.tx import Tx
 
 log = logging.getLogger(__name__)
 

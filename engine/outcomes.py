@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
 from engine.errors import IdempotencyConflict
-from engine.sqlexec import Tx
 from engine.statements import HotPath
+from engine.tx import Tx
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,11 @@ class Transition:
     """What the firing's actions set off in the same transaction (each a ``Transition`` dict)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a plain dict, as ``dataclasses.asdict`` gives them (the follow-ups'
+        dicts copied), without its recursive walk: it is built twice per API event."""
+        found = {name: getattr(self, name) for name in _TRANSITION_FIELDS}
+        found["followups"] = tuple(dict(f) for f in self.followups)
+        return found
 
     def with_followups(self, followed: list[Transition]) -> Transition:
         """This transition, listing ``followed`` and everything they set off in turn."""
@@ -42,6 +46,9 @@ class Transition:
             flat.append({k: v for k, v in item.as_dict().items() if k != "followups"})
             flat.extend(item.followups)
         return replace(self, followups=tuple(flat))
+
+
+_TRANSITION_FIELDS = tuple(f.name for f in fields(Transition))
 
 
 @dataclass(frozen=True)

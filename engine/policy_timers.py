@@ -11,9 +11,9 @@ import logging
 from collections.abc import Callable
 
 from engine.runtime import Engine
-from engine.sqlexec import Tx
 from engine.statements import SweepSql
 from engine.timers import ACTOR
+from engine.tx import Tx
 
 log = logging.getLogger(__name__)
 

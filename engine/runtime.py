@@ -39,11 +39,11 @@ from engine.notices import NoticeWriter
 from engine.outcomes import Idempotency, Transition, request_hash
 from engine.registry import FollowUp, InstanceView, Registry, TransitionContext
 from engine.specs import FormField
-from engine.sqlexec import Tx
 from engine.state_effects import StateEffects
 from engine.statements import HotPath
 from engine.tasks import TaskOperations
 from engine.transactions import Transactions
+from engine.tx import Tx
 from engine.writers import Writers
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -98,8 +97,8 @@ class PolicyWatcher:
         self._seen: tuple[tuple[str, int, int], ...] | None = self._signature()
 
     def _signature(self) -> tuple[tuple[str, int, int], ...]:
-        files: Iterable[Path] = sorted(self.directory.glob("*.yaml"))
-        return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+        found = [(p.name, p.stat()) for p in sorted(self.directory.glob("*.yaml"))]
+        return tuple((name, stat.st_size, stat.st_mtime_ns) for name, stat in found)
 
     def changed(self) -> bool:
         now = self._signature()

@@ -13,8 +13,8 @@ from typing import Any
 
 from engine.definition import ProcessDefinition, StateSpec
 from engine.registry import Registry
-from engine.sqlexec import Tx
 from engine.statements import HotPath
+from engine.tx import Tx
 
 
 def closing_status(spec: StateSpec, event: str) -> str:

@@ -22,8 +22,9 @@ from sqlalchemy.engine import Dialect
 
 from engine.errors import TaskClaimedByOther, TaskNotFound, TaskNotOpen, WorkflowError
 from engine.models import TaskComment, UtcDateTime
-from engine.sqlexec import Prepared, Tx
+from engine.sqlexec import Prepared
 from engine.statements import InIds, history_row, instances, tasks
+from engine.tx import Tx
 
 if TYPE_CHECKING:
     from engine.runtime import Engine

@@ -27,7 +27,7 @@ from engine.errors import (
     TransitionRefused,
 )
 from engine.outcomes import Idempotency, Transition, request_hash
-from engine.sqlexec import Tx
+from engine.tx import Tx
 
 if TYPE_CHECKING:
     from engine.clock import Clock

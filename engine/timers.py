@@ -49,9 +49,9 @@ from engine.heartbeat import session_name
 from engine.incidents import IncidentLog
 from engine.runtime import Engine
 from engine.specs import RetrySpec
-from engine.sqlexec import Tx
 from engine.state_effects import closing_status
 from engine.statements import SweepSql
+from engine.tx import Tx
 
 log = logging.getLogger(__name__)
 

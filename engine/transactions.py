@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine as SqlEngine
 
-from engine import outcomes, sqlexec
+from engine import outcomes
 from engine.errors import ConcurrentModification
 from engine.outcomes import Idempotency, Transition
-from engine.sqlexec import RawConnection, Tx, open_raw
+from engine.raw_connection import RawConnection, open_raw
+from engine.tx import Tx, end_pipelined
+from engine.tx import pipelined as pipelined_transaction
 
 if TYPE_CHECKING:
     from engine.clock import Clock
@@ -53,7 +55,7 @@ class Transactions:
 
         Args:
             pipelined: on PostgreSQL, run ``work`` in psycopg's pipeline mode
-                (``sqlexec.pipelined``): ``BEGIN`` and the writes it only sends travel with the
+                (``engine.tx.pipelined``): ``BEGIN`` and the writes it only sends travel with the
                 next read or with the pipeline's end, and so does ``COMMIT`` when the version
                 checks are the server's (migration 0014), so a firing costs a round trip per
                 read plus one instead of one per statement. Not for work that copies (``COPY``
@@ -72,7 +74,7 @@ class Transactions:
             tx: Tx | None = None
             try:
                 if in_pipeline:
-                    with sqlexec.pipelined(driver) as tx:
+                    with pipelined_transaction(driver) as tx:
                         result = work(tx)
                 else:
                     result = work(Tx(driver, self.dialect))
@@ -95,7 +97,7 @@ class Transactions:
                 log.info("a kept connection was closed by the server; running on a new one")
             finally:
                 if in_pipeline:
-                    sqlexec.end_pipelined(proxied)
+                    end_pipelined(proxied)
                 self.writers.release(proxied)
 
     def _savepoint(self, driver: Any, work: Callable[[Tx], T]) -> T:

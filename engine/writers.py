@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
 from engine.kept import Keeper
-from engine.sqlexec import RawConnection, open_raw
+from engine.raw_connection import RawConnection, open_raw
 
 
 class Writers:

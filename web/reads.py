@@ -4,7 +4,7 @@ A read through SQLAlchemy's ``db.connect()`` on PostgreSQL costs four round trip
 statement: the pool's pre-ping, ``BEGIN``, the statement and the ``ROLLBACK`` when the connection
 is closed. The API authenticates every request and looks the card up before every event, so those
 reads cost more than the event's own transaction. A ``Reader`` runs such a statement (compiled
-once per dialect, ``engine.sqlexec.Prepared``) on a pooled connection in autocommit mode that it
+once per dialect, ``engine.sqlexec.Prepared``, run by ``engine.tx.Tx``) on a pooled connection in autocommit mode that it
 keeps checked out between reads (``engine.kept``, the keeper of the engine's write connections too):
 the statement is the only thing sent. A single statement is its own transaction, so it sees
 committed data as the read inside a transaction did.
@@ -32,7 +32,9 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
 from engine.kept import Keeper
-from engine.sqlexec import Prepared, RawConnection, Tx
+from engine.raw_connection import RawConnection
+from engine.sqlexec import Prepared
+from engine.tx import Tx
 
 T = TypeVar("T")
 

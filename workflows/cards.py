@@ -22,8 +22,8 @@ from engine import queries
 from engine.errors import DuplicateInstance, TransitionRefused, WorkflowError
 from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine, Idempotency, Transition, request_hash
-from engine.sqlexec import Tx
 from engine.statements import instances
+from engine.tx import Tx
 from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
 from workflows.regions import Regions
 

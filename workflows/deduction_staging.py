@@ -17,7 +17,7 @@ from typing import Any
 
 from engine.bulk import copy_rows
 from engine.runtime import Engine
-from engine.sqlexec import Tx
+from engine.tx import Tx
 
 LOAD_CHUNK = 50_000
 COLUMNS = ("n", "line", "bkey", "id_number", "event", "amount", "reason", "paid_at")

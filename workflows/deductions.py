@@ -37,7 +37,7 @@ from engine.batch import DEFAULT_CHUNK, BatchFire, BatchItem, BatchResult
 from engine.definition import ProcessDefinition
 from engine.errors import EventNotAllowed, WorkflowError
 from engine.runtime import Engine, Idempotency
-from engine.sqlexec import Tx
+from engine.tx import Tx
 from workflows.deduction_staging import StagedRow, Staging
 from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
 from workflows.people import ENROLLMENT, LIVE, enrollment_key

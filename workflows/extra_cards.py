@@ -16,7 +16,7 @@ from typing import Any
 from engine.errors import TransitionRefused
 from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine, Transition
-from engine.sqlexec import Tx
+from engine.tx import Tx
 from workflows.cards import PROCESS as CARD
 from workflows.cards import USABLE
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import WorkflowError
 from engine.runtime import Engine
-from engine.sqlexec import Tx
+from engine.tx import Tx
 from workflows import extra_cards
 from workflows.cards import PROCESS as CARD
 from workflows.cards import card_key, card_variables

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from engine import queries
 from engine.errors import DuplicateInstance, WorkflowError
 from engine.runtime import Engine, Idempotency, Transition, request_hash
-from engine.sqlexec import Tx
 from engine.statements import instances
+from engine.tx import Tx
 from workflows.enrollment import amount_due, payer_masked
 from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.people import (

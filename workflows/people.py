@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import DuplicateInstance, WorkflowError
 from engine.registry import InstanceView, Registry, TransitionContext
 from engine.runtime import Engine, Idempotency, Transition, request_hash
-from engine.sqlexec import Tx
+from engine.tx import Tx
 from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
 from workflows.policy import Policy
 from workflows.regions import RegionInfo

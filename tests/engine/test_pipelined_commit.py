@@ -24,7 +24,7 @@ from engine import queries
 from engine.errors import ConcurrentModification
 from engine.outcomes import Idempotency
 from engine.runtime import Engine
-from engine.sqlexec import Tx
+from engine.tx import Tx
 from web.config import PROJECT_ROOT
 from web.wiring import build_engine
 from workflows.identity import make_id_number

@@ -32,9 +32,10 @@ from sqlalchemy.engine import make_url
 
 from engine import statements as st
 from engine.db import ConnectionSettings, is_unavailable, make_engine
+from engine.raw_connection import open_raw
 from engine.runtime import Engine
 from engine.scheduler import Scheduler
-from engine.sqlexec import Tx, open_raw
+from engine.tx import Tx
 from web.api.tokens import create_token
 from web.app import create_app, engine_of
 from web.config import database_settings, retry_after_seconds

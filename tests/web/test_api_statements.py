@@ -40,7 +40,7 @@ READS = 1
 # write, COMMIT. The largest is notify_holder's.
 MOST_ON_SQLITE = {"produce": READS + 7, "notify_holder": READS + 11, "activate": READS + 9}
 # On PostgreSQL: BEGIN, the key's advisory lock, the key, the instance, the writes fused into one
-# statement (``engine.sqlexec.Tx``), COMMIT; whatever the event writes.
+# statement (``engine.tx.Tx``), COMMIT; whatever the event writes.
 MOST_ON_POSTGRES = {"produce": READS + 6, "notify_holder": READS + 6, "activate": READS + 6}
 
 
