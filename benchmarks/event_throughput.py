@@ -4,9 +4,14 @@
 transaction per event, writing history, timers, tasks and notices as in service; (b) the floor
 writes the same instance, history and notice rows with bare driver statements (per event an UPDATE
 with the version check plus an INSERT into history, and the card-ready notice of notify_holder,
-one transaction each). Both run on the same database (SQLite:
-WAL, synchronous=NORMAL, the migrated schema), alternating in rounds so that noise on the machine
-weighs on both alike. The last line is one JSON object.
+one transaction each); (c) the same-rows floor writes, with bare statements too, every row the
+engine writes: besides the floor's, the start's history row, notify_holder's two timers and
+activation task, activate's cancelling of those timers and closing of that task (the tables'
+indexes maintained as in service: the inbox's sort orders, the due timers'). All three run on the
+same database (SQLite: WAL, synchronous=NORMAL, the migrated schema), alternating in rounds so
+that noise on the machine weighs on all alike. ``ratio`` is the engine's against (b), issue 17's
+measure; ``ratio_same_rows`` against (c) separates the engine's own cost from the cost of the
+rows it must write (``same_rows_floor_ratio``: (c) against (b)). The last line is one JSON object.
 
 Usage: python -m benchmarks.event_throughput [--quick] [-n N] [--rounds R] [--postgres URL]
 """
@@ -17,7 +22,7 @@ import argparse
 import json
 import sqlite3
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -146,20 +151,93 @@ class Floor:
         self.conn.close()
 
 
-def measure(url: str, n: int, rounds: int) -> tuple[float, float]:
-    """Engine and floor seconds for ``n`` cards each, alternating in ``rounds`` on one database,
-    so that whatever else the machine does weighs on both alike."""
+_TIMER = (
+    "INSERT INTO wf_timer (instance_id, process, state, event, due_at, status, policy_ref, "
+    "created_at) VALUES ({p}, 'card', 'awaiting_activation', {p}, {p}, 'pending', {p}, {p})"
+)
+_TASK = (
+    "INSERT INTO wf_task (instance_id, process, name, state, candidate_group, scope, status, "
+    "created_at, due_at) VALUES ({p}, 'card', 'activate_card', 'awaiting_activation', "
+    "'bank_teller', 'icbc', 'open', {p}, {p})"
+)
+_CANCEL_TIMERS = (
+    "UPDATE wf_timer SET status = 'cancelled' WHERE instance_id = {p} AND status = 'pending'"
+)
+_CLOSE_TASK = (
+    "UPDATE wf_task SET status = 'completed', closed_at = {p}, closed_by = {p}, outcome = {p} "
+    "WHERE instance_id = {p} AND status = 'open'"
+)
+_TIMERS = (
+    ("remind_holder", "card.activation_reminder_after"),
+    ("seal_uncollected", "card.uncollected_card_sealed_after"),
+)
+"""notify_holder's timers (definitions/card.yaml, state awaiting_activation)."""
+
+
+class SameRowsFloor(Floor):
+    """Bare statements writing every row the engine writes for a card (see the module's (c))."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.more = [s.format(p=self.param) for s in (_TIMER, _TASK, _CANCEL_TIMERS, _CLOSE_TASK)]
+
+    def run(self, people: range) -> float:
+        insert_instance, update, history, notice = self.sql
+        timer, task, cancel_timers, close_task = self.more
+        shown = json.dumps({"bank": {"zh": "工商银行", "en": "ICBC"}}, ensure_ascii=False)
+        numbers = [id_number(i) for i in people]
+        began = time.perf_counter()
+        for person in numbers:
+            at = datetime.now(UTC).replace(tzinfo=None)
+            now, due = at.isoformat(sep=" "), (at + timedelta(days=30)).isoformat(sep=" ")
+            variables = json.dumps(
+                {"id_number": person, "bank": "icbc", "channel": "online", "region": "foshan"}
+            )
+            self._begin()
+            self.cursor.execute(insert_instance, ("card", person, variables, now, now))
+            if self.sqlite:
+                instance_id = self.cursor.lastrowid
+            else:
+                self.cursor.execute("SELECT lastval()")
+                instance_id = self.cursor.fetchone()[0]
+            self.cursor.execute(
+                history, (instance_id, "start", None, "applied", "floor", now, None)
+            )
+            self._commit()
+            for version, (event, source, target) in enumerate(_PATH, start=1):
+                self._begin()
+                self.cursor.execute(update, (target, now, instance_id, version))
+                self.cursor.execute(
+                    history, (instance_id, event, source, target, "floor", now, None)
+                )
+                if event == "notify_holder":
+                    for timer_event, policy in _TIMERS:
+                        self.cursor.execute(timer, (instance_id, timer_event, due, policy, now))
+                    self.cursor.execute(task, (instance_id, now, due))
+                    self.cursor.execute(notice, (instance_id, person, *_READY, shown, now))
+                elif event == "activate":
+                    self.cursor.execute(cancel_timers, (instance_id,))
+                    self.cursor.execute(close_task, (now, "floor", event, instance_id))
+                self._commit()
+        return time.perf_counter() - began
+
+
+def measure(url: str, n: int, rounds: int) -> tuple[float, float, float]:
+    """Engine, floor and same-rows floor seconds for ``n`` cards each, alternating in ``rounds``
+    on one database, so that whatever else the machine does weighs on all alike."""
     engine = build_engine(url, str(DEFINITIONS), str(POLICIES))
-    floor = Floor(url)
-    engine_s = floor_s = 0.0
+    floor, same_rows = Floor(url), SameRowsFloor(url)
+    engine_s = floor_s = same_rows_s = 0.0
     step = max(n // rounds, 1)
     for start in range(0, n, step):
         people = range(start, min(start + step, n))
         engine_s += run_engine(engine, people)
         floor_s += floor.run(range(n + people.start, n + people.stop))
+        same_rows_s += same_rows.run(range(2 * n + people.start, 2 * n + people.stop))
     floor.close()
+    same_rows.close()
     engine.db.dispose()
-    return engine_s, floor_s
+    return engine_s, floor_s, same_rows_s
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -171,11 +249,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     n = args.n or (1000 if args.quick else 3000)
     if args.postgres:
-        engine_s, floor_s = measure(reset_postgres(args.postgres), n, args.rounds)
+        engine_s, floor_s, same_rows_s = measure(reset_postgres(args.postgres), n, args.rounds)
         database = "postgresql"
     else:
         with fresh_sqlite("throughput.db") as url:
-            engine_s, floor_s = measure(url, n, args.rounds)
+            engine_s, floor_s, same_rows_s = measure(url, n, args.rounds)
         database = "sqlite-wal-normal"
     transitions = 3 * n
     result = {
@@ -186,6 +264,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "engine_transitions_per_s": round(transitions / engine_s, 1),
         "floor_transitions_per_s": round(transitions / floor_s, 1),
         "ratio": round(floor_s / engine_s, 3),
+        "same_rows_floor_transitions_per_s": round(transitions / same_rows_s, 1),
+        "ratio_same_rows": round(same_rows_s / engine_s, 3),
+        "same_rows_floor_ratio": round(floor_s / same_rows_s, 3),
     }
     emit(result)
     return result
