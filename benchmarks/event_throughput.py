@@ -118,23 +118,27 @@ class Floor:
         else:
             self.conn.commit()
 
+    def _insert_card(self, person: str, now: str) -> int:
+        """Insert the card's instance row in the open transaction; return its id."""
+        variables = json.dumps(
+            {"id_number": person, "bank": "icbc", "channel": "online", "region": "foshan"}
+        )
+        self.cursor.execute(self.sql[0], ("card", person, variables, now, now))
+        if self.sqlite:
+            return int(self.cursor.lastrowid or 0)
+        self.cursor.execute("SELECT lastval()")
+        row = self.cursor.fetchone()
+        return int(row[0])
+
     def run(self, people: range) -> float:
-        insert_instance, update, history, notice = self.sql
+        _, update, history, notice = self.sql
         shown = json.dumps({"bank": {"zh": "工商银行", "en": "ICBC"}}, ensure_ascii=False)
         numbers = [id_number(i) for i in people]
         began = time.perf_counter()
         for person in numbers:
             now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
-            variables = json.dumps(
-                {"id_number": person, "bank": "icbc", "channel": "online", "region": "foshan"}
-            )
             self._begin()
-            self.cursor.execute(insert_instance, ("card", person, variables, now, now))
-            if self.sqlite:
-                instance_id = self.cursor.lastrowid
-            else:
-                self.cursor.execute("SELECT lastval()")
-                instance_id = self.cursor.fetchone()[0]
+            instance_id = self._insert_card(person, now)
             self._commit()
             for version, (event, source, target) in enumerate(_PATH, start=1):
                 self._begin()
@@ -182,7 +186,7 @@ class SameRowsFloor(Floor):
         self.more = [s.format(p=self.param) for s in (_TIMER, _TASK, _CANCEL_TIMERS, _CLOSE_TASK)]
 
     def run(self, people: range) -> float:
-        insert_instance, update, history, notice = self.sql
+        _, update, history, notice = self.sql
         timer, task, cancel_timers, close_task = self.more
         shown = json.dumps({"bank": {"zh": "工商银行", "en": "ICBC"}}, ensure_ascii=False)
         numbers = [id_number(i) for i in people]
@@ -190,16 +194,8 @@ class SameRowsFloor(Floor):
         for person in numbers:
             at = datetime.now(UTC).replace(tzinfo=None)
             now, due = at.isoformat(sep=" "), (at + timedelta(days=30)).isoformat(sep=" ")
-            variables = json.dumps(
-                {"id_number": person, "bank": "icbc", "channel": "online", "region": "foshan"}
-            )
             self._begin()
-            self.cursor.execute(insert_instance, ("card", person, variables, now, now))
-            if self.sqlite:
-                instance_id = self.cursor.lastrowid
-            else:
-                self.cursor.execute("SELECT lastval()")
-                instance_id = self.cursor.fetchone()[0]
+            instance_id = self._insert_card(person, now)
             self.cursor.execute(
                 history, (instance_id, "start", None, "applied", "floor", now, None)
             )
