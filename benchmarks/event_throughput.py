@@ -22,6 +22,8 @@ import argparse
 import json
 import sqlite3
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -218,22 +220,49 @@ class SameRowsFloor(Floor):
         return time.perf_counter() - began
 
 
-def measure(url: str, n: int, rounds: int) -> tuple[float, float, float]:
-    """Engine, floor and same-rows floor seconds for ``n`` cards each, alternating in ``rounds``
+def written() -> int:
+    """Bytes this process has handed to ``write``/``pwrite`` so far (Linux's /proc/self/io
+    ``wchar``; 0 elsewhere). On SQLite nearly all of it is the WAL's pages: what each side's
+    commits cost grows with it."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as io:
+            for line in io:
+                if line.startswith("wchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class Side:
+    """One side's totals over the rounds: seconds, and bytes written (see ``written``)."""
+
+    seconds: float = 0.0
+    bytes: int = 0
+
+    def add(self, run: Callable[[range], float], people: range) -> None:
+        before = written()
+        self.seconds += run(people)
+        self.bytes += written() - before
+
+
+def measure(url: str, n: int, rounds: int) -> tuple[Side, Side, Side]:
+    """Engine, floor and same-rows floor totals for ``n`` cards each, alternating in ``rounds``
     on one database, so that whatever else the machine does weighs on all alike."""
     engine = build_engine(url, str(DEFINITIONS), str(POLICIES))
     floor, same_rows = Floor(url), SameRowsFloor(url)
-    engine_s = floor_s = same_rows_s = 0.0
+    sides = (Side(), Side(), Side())
     step = max(n // rounds, 1)
     for start in range(0, n, step):
         people = range(start, min(start + step, n))
-        engine_s += run_engine(engine, people)
-        floor_s += floor.run(range(n + people.start, n + people.stop))
-        same_rows_s += same_rows.run(range(2 * n + people.start, 2 * n + people.stop))
+        sides[0].add(lambda group: run_engine(engine, group), people)
+        sides[1].add(floor.run, range(n + people.start, n + people.stop))
+        sides[2].add(same_rows.run, range(2 * n + people.start, 2 * n + people.stop))
     floor.close()
     same_rows.close()
     engine.db.dispose()
-    return engine_s, floor_s, same_rows_s
+    return sides
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -245,12 +274,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     n = args.n or (1000 if args.quick else 3000)
     if args.postgres:
-        engine_s, floor_s, same_rows_s = measure(reset_postgres(args.postgres), n, args.rounds)
+        engine, floor, same_rows = measure(reset_postgres(args.postgres), n, args.rounds)
         database = "postgresql"
     else:
         with fresh_sqlite("throughput.db") as url:
-            engine_s, floor_s, same_rows_s = measure(url, n, args.rounds)
+            engine, floor, same_rows = measure(url, n, args.rounds)
         database = "sqlite-wal-normal"
+    engine_s, floor_s, same_rows_s = engine.seconds, floor.seconds, same_rows.seconds
     transitions = 3 * n
     result = {
         "benchmark": "event_throughput",
@@ -264,6 +294,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ratio_same_rows": round(same_rows_s / engine_s, 3),
         "same_rows_floor_ratio": round(floor_s / same_rows_s, 3),
     }
+    if not args.postgres and engine.bytes:
+        # What the commits write (the WAL's pages, wchar): the bare floor against the rows the
+        # engine must write bounds ``ratio`` wherever the commits' writing is most of the cost.
+        result |= {
+            "kb_written_per_card": {
+                side: round(totals.bytes / n / 1024, 1)
+                for side, totals in (("engine", engine), ("floor", floor), ("same_rows", same_rows))
+            },
+            "written_floor_to_same_rows": round(floor.bytes / same_rows.bytes, 3),
+        }
     emit(result)
     return result
 
