@@ -47,7 +47,7 @@ from engine.outcomes import Idempotency, Transition, request_hash
 from engine.registry import TransitionContext
 from engine.runtime import Engine
 from engine.state_effects import closing_status
-from engine.statements import SweepSql
+from engine.sweep_statements import SweepSql
 from engine.tx import Tx
 
 log = logging.getLogger(__name__)

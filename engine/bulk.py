@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Dialect
 
+from engine.id_lists import InIds
 from engine.sqlexec import Prepared
-from engine.statements import HotPath, InIds, instances
+from engine.statements import HotPath, instances
 from engine.tx import Tx
 
 _LOAD = (

@@ -29,11 +29,12 @@ from typing import Any
 from sqlalchemy import String, Table, Text, bindparam, cast, insert, literal_column, select
 from sqlalchemy.engine import Dialect
 
+from engine.id_lists import InIds
 from engine.models import Notice
 from engine.registry import Registry
 from engine.specs import EventSpec, NoticeSpec
 from engine.sqlexec import Prepared
-from engine.statements import InIds, instances
+from engine.statements import instances
 from engine.tx import Tx
 
 log = logging.getLogger(__name__)

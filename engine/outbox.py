@@ -43,11 +43,11 @@ from sqlalchemy import (
     update,
 )
 
+from engine.id_lists import InIds
 from engine.incidents import IncidentLog, redact
 from engine.models import Notice, UtcDateTime
 from engine.runtime import Engine
 from engine.sqlexec import Prepared
-from engine.statements import InIds
 from engine.tx import Tx
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from engine.runtime import Engine
-from engine.statements import SweepSql
+from engine.sweep_statements import SweepSql
 from engine.timers import ACTOR
 from engine.tx import Tx
 

@@ -21,9 +21,10 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
 
 from engine.errors import TaskClaimedByOther, TaskNotFound, TaskNotOpen, WorkflowError
+from engine.id_lists import InIds
 from engine.models import TaskComment, UtcDateTime
 from engine.sqlexec import Prepared
-from engine.statements import InIds, history_row, instances, tasks
+from engine.statements import history_row, instances, tasks
 from engine.tx import Tx
 
 if TYPE_CHECKING:

@@ -50,7 +50,7 @@ from engine.incidents import IncidentLog
 from engine.runtime import Engine
 from engine.specs import RetrySpec
 from engine.state_effects import closing_status
-from engine.statements import SweepSql
+from engine.sweep_statements import SweepSql
 from engine.tx import Tx
 
 log = logging.getLogger(__name__)
