@@ -21,7 +21,8 @@ from engine import queries
 from engine.clock import SimulatedClock
 from engine.statements import keys as idempotency_keys
 from web.api import routes as api_routes  # noqa: F401  (imports every endpoint module: fills ENDPOINTS)
-from web.api.spec import ENDPOINTS, MAX_DEPTH, ErrorBody, nesting_depth
+from web.api.bodies import MAX_DEPTH, nesting_depth
+from web.api.spec import ENDPOINTS, ErrorBody
 from web.api.tokens import create_token
 from web.app import engine_of
 from web.extensions import domain_of

@@ -19,13 +19,15 @@ from pydantic import BaseModel
 
 from engine.errors import InstanceNotFound, WorkflowError
 from engine.runtime import Idempotency, Transition
+from web.api.bodies import body_digest
 from web.api.errors import ApiError, from_invalid_id, from_workflow_error
 from web.api.models import (
     EventRequest,
     OpenApiDocument,
     TransitionOut,
 )
-from web.api.spec import body_digest, current_caller, endpoint, openapi_document
+from web.api.openapi import openapi_document
+from web.api.spec import current_caller, endpoint
 from web.api.tokens import Caller
 from web.extensions import engine_of
 from workflows.identity import InvalidIdNumber, validate_id_number
