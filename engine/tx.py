@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from psycopg import RawCursor
 from sqlalchemy import Connection
 
 from engine.db import is_broken
@@ -56,6 +57,7 @@ class Tx:
         self._ahead: list[tuple[Prepared, dict[str, Any], Any]] = []
         self._server_checks: list[Callable[[], BaseException]] = []
         self._fused: list[tuple[Prepared, Sequence[Mapping[str, Any]], int | None]] = []
+        self._raw_cursor: Any = None  # the fused statements' (``FusedSql``), made when needed
         self.commit_queued = False
 
     def lock(self, key: str) -> None:
@@ -201,7 +203,10 @@ class Tx:
                 params[f"e{i}_rows"], params[f"e{i}_token"] = expect, str(tokens)
                 tokens += 1
         shape = tuple((p, len(rows), expect is not None) for p, rows, expect in fused)
-        self.cursor.execute(fused_sql(shape), params)
+        statement = fused_sql(shape)
+        if self._raw_cursor is None:
+            self._raw_cursor = RawCursor(self.cursor.connection)
+        self._raw_cursor.execute(statement.sql, [params[name] for name in statement.names])
 
     def check(self) -> None:
         """Raise the first ``expect`` that changed another number of rows (call it after the
