@@ -34,23 +34,25 @@ from web.staff import (
     GROUPS,
     ID_LIKE,
     SUPERVISOR,
-    LoginRefused,
     Staff,
     attempts,
-    authenticate,
     can_act_on_task,
     can_read_task,
     check_group_scope,
-    check_second_factor,
     create_user,
-    end_session,
     find_staff,
     in_scope,
     load_staff,
-    open_session,
     set_password,
     set_scope,
     users,
+)
+from web.staff_login import (
+    LoginRefused,
+    authenticate,
+    check_second_factor,
+    end_session,
+    open_session,
 )
 from workflows.identity import mask_id_number
 

@@ -20,14 +20,8 @@ from web.extensions import engine_of
 from web.login_throttle import TooManyAttempts
 from web.passwords import MIN_LENGTH, WeakPassword
 from web.security_log import KINDS, recent
-from web.staff import (
-    LoginRefused,
-    Staff,
-    authenticate,
-    end_session,
-    open_session,
-    set_password,
-)
+from web.staff import Staff, set_password
+from web.staff_login import LoginRefused, authenticate, end_session, open_session
 
 bp = Blueprint("account", __name__)
 add_error_pages(bp)
