@@ -9,16 +9,17 @@ the file, the key and what is wrong.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
 
-from engine.durations import Duration, parse_duration
+from engine.definition_forms import build_facts, build_form
+from engine.definition_reader import Reader, UniqueKeyLoader
+from engine.durations import Duration
 from engine.errors import DefinitionError
-from engine.forms import FIELD_TYPES
 from engine.notices import parse_template, unknown_placeholders
 from engine.specs import (
     EventSpec,
@@ -27,14 +28,11 @@ from engine.specs import (
     Label,
     NoticeSpec,
     ProcessDefinition,
-    Reference,
     RetrySpec,
     StateSpec,
     TaskSpec,
     TimerSpec,
 )
-
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class NameRegistry(Protocol):
@@ -45,162 +43,7 @@ class NameRegistry(Protocol):
     def has_action(self, name: str) -> bool: ...
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses a mapping with the same key twice (two events of one name)."""
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
-)
-
-
-class _Reader:
-    """Walks the raw YAML and raises ``DefinitionError`` with the file and dotted key."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, key: str, problem: str) -> DefinitionError:
-        return DefinitionError(self.source, key, problem)
-
-    def mapping(self, value: Any, key: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"expected a mapping, got {type(value).__name__}")
-        return value
-
-    def only_keys(self, value: dict[str, Any], key: str, allowed: Iterable[str]) -> None:
-        unknown = sorted(set(value) - set(allowed))
-        if unknown:
-            raise self.fail(f"{key}.{unknown[0]}", f"unknown key (allowed: {', '.join(allowed)})")
-
-    def name(self, value: Any, key: str) -> str:
-        if not isinstance(value, str) or not _NAME.match(value):
-            raise self.fail(key, f"expected a snake_case name, got {value!r}")
-        return value
-
-    def names(self, value: Any, key: str) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        items = value if isinstance(value, list) else [value]
-        return tuple(self.name(item, f"{key}[{i}]") for i, item in enumerate(items))
-
-    def label(self, value: Any, key: str) -> Label:
-        data = self.mapping(value, key)
-        self.only_keys(data, key, ("zh", "en"))
-        for lang in ("zh", "en"):
-            if not isinstance(data.get(lang), str) or not data[lang].strip():
-                raise self.fail(f"{key}.{lang}", "a label needs non-empty Chinese and English text")
-        return Label(zh=data["zh"], en=data["en"])
-
-    def duration(self, value: Any, key: str) -> Duration:
-        try:
-            return parse_duration(value)
-        except ValueError as exc:
-            raise self.fail(key, str(exc)) from None
-
-
-def _build_options(reader: _Reader, value: Any, key: str) -> tuple[tuple[str, Label], ...]:
-    if not isinstance(value, list):
-        raise reader.fail(key, "expected a list of {value, label}")
-    options = []
-    for i, item in enumerate(value):
-        data = reader.mapping(item, f"{key}[{i}]")
-        reader.only_keys(data, f"{key}[{i}]", ("value", "label"))
-        options.append(
-            (
-                reader.name(data.get("value"), f"{key}[{i}].value"),
-                reader.label(data.get("label"), f"{key}[{i}].label"),
-            )
-        )
-    return tuple(options)
-
-
-def _build_reference(reader: _Reader, value: Any, key: str) -> Reference:
-    data = reader.mapping(value, key)
-    reader.only_keys(data, key, ("process", "tag", "business_key_from"))
-    return Reference(
-        process=reader.name(data.get("process"), f"{key}.process"),
-        tag=reader.name(data["tag"], f"{key}.tag") if "tag" in data else None,
-        business_key_from=(
-            reader.name(data["business_key_from"], f"{key}.business_key_from")
-            if "business_key_from" in data
-            else None
-        ),
-    )
-
-
-def _build_form(reader: _Reader, value: Any, key: str) -> tuple[FormField, ...]:
-    if not isinstance(value, list):
-        raise reader.fail(key, "expected a list of fields")
-    fields = []
-    for i, item in enumerate(value):
-        item_key = f"{key}[{i}]"
-        if isinstance(item, str):
-            name = reader.name(item, item_key)
-            fields.append(FormField(name=name, label=Label(zh=name, en=name)))
-            continue
-        data = reader.mapping(item, item_key)
-        reader.only_keys(
-            data, item_key, ("name", "label", "type", "required", "options", "references")
-        )
-        name = reader.name(data.get("name"), f"{item_key}.name")
-        label = reader.label(data["label"], f"{item_key}.label") if "label" in data else None
-        kind = str(data.get("type", "text"))
-        if kind not in FIELD_TYPES:
-            raise reader.fail(f"{item_key}.type", f"expected one of {', '.join(FIELD_TYPES)}")
-        options = _build_options(reader, data.get("options", []), f"{item_key}.options")
-        if (kind == "choice") != bool(options):
-            raise reader.fail(f"{item_key}.options", "a choice field, and only it, lists options")
-        references = None
-        if (kind == "reference") != ("references" in data):
-            raise reader.fail(f"{item_key}.references", "a reference field, and only it, says what")
-        if "references" in data:
-            references = _build_reference(reader, data["references"], f"{item_key}.references")
-        fields.append(
-            FormField(
-                name=name,
-                label=label or Label(zh=name, en=name),
-                type=kind,
-                required=bool(data.get("required", True)),
-                options=options,
-                references=references,
-            )
-        )
-    names = [f.name for f in fields]
-    if len(set(names)) != len(names):
-        raise reader.fail(key, f"a field is listed twice: {names}")
-    return tuple(fields)
-
-
-def _build_facts(reader: _Reader, value: Any, key: str) -> tuple[Fact, ...]:
-    if not isinstance(value, list):
-        raise reader.fail(key, "expected a list of {path, label}")
-    facts = []
-    for i, item in enumerate(value):
-        data = reader.mapping(item, f"{key}[{i}]")
-        reader.only_keys(data, f"{key}[{i}]", ("path", "label"))
-        path = data.get("path")
-        if not isinstance(path, str) or not re.match(
-            r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$", path
-        ):
-            raise reader.fail(f"{key}[{i}].path", f"expected a dotted variable path, got {path!r}")
-        facts.append(Fact(path=path, label=reader.label(data.get("label"), f"{key}[{i}].label")))
-    return tuple(facts)
-
-
-def _build_task(reader: _Reader, value: Any, key: str) -> TaskSpec:
+def _build_task(reader: Reader, value: Any, key: str) -> TaskSpec:
     data = reader.mapping(value, key)
     reader.only_keys(
         data, key, ("name", "label", "candidate_group", "scope", "form", "events", "due", "facts")
@@ -211,14 +54,14 @@ def _build_task(reader: _Reader, value: Any, key: str) -> TaskSpec:
         label=reader.label(data["label"], f"{key}.label") if "label" in data else Label(name, name),
         candidate_group=reader.name(data.get("candidate_group"), f"{key}.candidate_group"),
         scope=reader.name(data["scope"], f"{key}.scope") if data.get("scope") else None,
-        form=_build_form(reader, data.get("form", []), f"{key}.form"),
+        form=build_form(reader, data.get("form", []), f"{key}.form"),
         events=reader.names(data.get("events"), f"{key}.events"),
         due=reader.duration(data["due"], f"{key}.due") if "due" in data else None,
-        facts=_build_facts(reader, data.get("facts", []), f"{key}.facts"),
+        facts=build_facts(reader, data.get("facts", []), f"{key}.facts"),
     )
 
 
-def _build_timers(reader: _Reader, value: Any, key: str) -> tuple[TimerSpec, ...]:
+def _build_timers(reader: Reader, value: Any, key: str) -> tuple[TimerSpec, ...]:
     if not isinstance(value, list):
         raise reader.fail(key, "expected a list of timers")
     timers = []
@@ -247,7 +90,7 @@ def _build_timers(reader: _Reader, value: Any, key: str) -> tuple[TimerSpec, ...
     return tuple(timers)
 
 
-def _build_retry(reader: _Reader, value: Any, key: str) -> RetrySpec:
+def _build_retry(reader: Reader, value: Any, key: str) -> RetrySpec:
     """``retry: {times: 3, backoff: PT5M}``: at most 3 attempts, 5, then 10 minutes apart."""
     data = reader.mapping(value, key)
     reader.only_keys(data, key, ("times", "backoff"))
@@ -264,7 +107,7 @@ def _build_retry(reader: _Reader, value: Any, key: str) -> RetrySpec:
     return RetrySpec(times=times, backoff=backoff)
 
 
-def _history_ttl(reader: _Reader, value: Any) -> Duration:
+def _history_ttl(reader: Reader, value: Any) -> Duration:
     """``history_ttl: P3650D``: whole days, as Camunda's ``historyTimeToLive`` counts them."""
     ttl = reader.duration(value, "history_ttl")
     if ttl.years or ttl.months or ttl.delta.total_seconds() % 86400 or ttl.delta.days < 1:
@@ -272,7 +115,7 @@ def _history_ttl(reader: _Reader, value: Any) -> Duration:
     return ttl
 
 
-def _policy_path(reader: _Reader, value: Any, key: str) -> str:
+def _policy_path(reader: Reader, value: Any, key: str) -> str:
     if not isinstance(value, str) or not re.match(r"^[a-z_]+(\.[a-z_]+)+$", value):
         raise reader.fail(key, f"expected a dotted path, got {value!r}")
     return value
@@ -281,7 +124,7 @@ def _policy_path(reader: _Reader, value: Any, key: str) -> str:
 _VARIABLE_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
 
 
-def _build_notices(reader: _Reader, value: Any, key: str) -> tuple[NoticeSpec, ...]:
+def _build_notices(reader: Reader, value: Any, key: str) -> tuple[NoticeSpec, ...]:
     """``notices: [{kind, to: {variable: id_number}, text: {zh, en}, channel?}]``."""
     if not isinstance(value, list):
         raise reader.fail(key, "expected a list of notices")
@@ -319,7 +162,7 @@ def _build_notices(reader: _Reader, value: Any, key: str) -> tuple[NoticeSpec, .
 
 
 def _check_notices(
-    reader: _Reader,
+    reader: Reader,
     states: dict[str, StateSpec],
     events: dict[str, EventSpec],
     registry: NameRegistry | None,
@@ -349,7 +192,7 @@ def _check_notices(
 
 
 # One table: each element of a state, and what builds it from the raw YAML.
-_STATE_ELEMENTS: dict[str, Callable[[_Reader, Any, str], Any]] = {
+_STATE_ELEMENTS: dict[str, Callable[[Reader, Any, str], Any]] = {
     "label": lambda reader, value, key: reader.label(value, key),
     "final": lambda reader, value, key: bool(value),
     "task": _build_task,
@@ -358,7 +201,7 @@ _STATE_ELEMENTS: dict[str, Callable[[_Reader, Any, str], Any]] = {
 }
 
 
-def _build_state(reader: _Reader, name: str, value: Any, key: str) -> StateSpec:
+def _build_state(reader: Reader, name: str, value: Any, key: str) -> StateSpec:
     data = reader.mapping(value, key)
     reader.only_keys(data, key, _STATE_ELEMENTS)
     if "label" not in data:
@@ -371,7 +214,7 @@ def _build_state(reader: _Reader, name: str, value: Any, key: str) -> StateSpec:
     return StateSpec(name=name, **parts)
 
 
-def _build_event(reader: _Reader, name: str, value: Any, key: str) -> EventSpec:
+def _build_event(reader: Reader, name: str, value: Any, key: str) -> EventSpec:
     data = reader.mapping(value, key)
     reader.only_keys(
         data,
@@ -391,14 +234,14 @@ def _build_event(reader: _Reader, name: str, value: Any, key: str) -> EventSpec:
         guards=reader.names(data.get("guard"), f"{key}.guard"),
         actions=reader.names(data.get("action"), f"{key}.action"),
         senders=reader.names(data.get("senders"), f"{key}.senders"),
-        fields=_build_form(reader, data.get("fields", []), f"{key}.fields"),
+        fields=build_form(reader, data.get("fields", []), f"{key}.fields"),
         notices=_build_notices(reader, data.get("notices", []), f"{key}.notices"),
         retry=_build_retry(reader, data["retry"], f"{key}.retry") if "retry" in data else None,
     )
 
 
 def _check_graph(
-    reader: _Reader,
+    reader: Reader,
     states: dict[str, StateSpec],
     events: dict[str, EventSpec],
     initial: tuple[str, ...],
@@ -464,7 +307,7 @@ def _with_task_defaults(
     return replace(spec, task=task)
 
 
-def _check_names(reader: _Reader, events: dict[str, EventSpec], registry: NameRegistry) -> None:
+def _check_names(reader: Reader, events: dict[str, EventSpec], registry: NameRegistry) -> None:
     for name, event in events.items():
         for guard in event.guards:
             if not registry.has_guard(guard):
@@ -487,7 +330,7 @@ def parse_definition(
     Raises:
         DefinitionError: naming the file, the key and what is wrong.
     """
-    reader = _Reader(source)
+    reader = Reader(source)
     data = reader.mapping(raw, "<document>")
     reader.only_keys(
         data,
@@ -547,7 +390,7 @@ def load_definition(path: str | Path, registry: NameRegistry | None = None) -> P
 def parse_text(text: str, source: str, registry: NameRegistry | None = None) -> ProcessDefinition:
     """Parse and validate a definition's YAML text (a file's, or a deployed version's)."""
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise DefinitionError(source, "<yaml>", str(exc).replace("\n", " ")) from None
     return parse_definition(raw, source=source, registry=registry)
