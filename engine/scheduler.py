@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -92,26 +90,10 @@ def run_periodic(engine: Engine, now: datetime) -> dict[str, int]:
 
 
 class PolicyWatcher:
-    """Notices a change of the policy files (name, size, modification time) between sweeps.
+    """Notices a change of the policy files (name, size, modification time) between sweeps."""
 
-    Args:
-        every: look at the files at most once in this many seconds (of ``clock``); ``changed``
-            answers False in between. A web worker asks before each request: listing and
-            stating the files each time costs more than the rest of its bookkeeping.
-        clock: seconds, monotonic.
-    """
-
-    def __init__(
-        self,
-        directory: str | Path,
-        *,
-        every: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        self.every = every
-        self.clock = clock
-        self._looked = clock()
         self._seen: tuple[tuple[str, int, int], ...] | None = self._signature()
 
     def _signature(self) -> tuple[tuple[str, int, int], ...]:
@@ -119,10 +101,6 @@ class PolicyWatcher:
         return tuple((name, stat.st_size, stat.st_mtime_ns) for name, stat in found)
 
     def changed(self) -> bool:
-        if self.every > 0 and self._seen is not None:
-            if self.clock() - self._looked < self.every:
-                return False
-        self._looked = self.clock()
         now = self._signature()
         if now == self._seen:
             return False

@@ -16,9 +16,6 @@ from web.config import default_config, from_environment
 from web.extensions import DOMAIN, ENGINE, SERVICE, domain_of, engine_of
 from web.wiring import Service, build_service, try_sync_definitions
 
-POLICY_LOOK_EVERY = 1.0
-"""Seconds between two looks of a web worker at the policy files (``_follow_policy_files``)."""
-
 
 def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None) -> Flask:
     """Create the service.
@@ -96,10 +93,8 @@ def _load_versions_when_reachable(app: Flask, service: Service) -> None:
 
 def _follow_policy_files(app: Flask) -> None:
     """Web workers answer from the policy files as they are now: a change (an extended payment
-    period) is read again before the first request a second or more after it (the files are
-    looked at once a second at most). Moving pending timers is the scheduler's."""
-    watcher = PolicyWatcher(app.config["SHEBAO_POLICIES"], every=POLICY_LOOK_EVERY)
-    app.extensions["shebao.policy_watcher"] = watcher
+    period) is read again before the next request. Moving pending timers is the scheduler's."""
+    watcher = PolicyWatcher(app.config["SHEBAO_POLICIES"])
 
     @app.before_request
     def reload_changed_policies() -> None:

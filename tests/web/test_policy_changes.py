@@ -64,32 +64,3 @@ def test_a_moved_period_end_moves_the_lapse_and_is_recorded(app: Flask, policies
     listed = runner.invoke(main, ["policy", "changes"]).output
     assert "ops:li" in listed and "foshan-2022" in listed and "1 timers" in listed
     assert before["due_at"].isoformat() in listed and after["due_at"].isoformat() in listed
-
-
-def test_a_web_worker_reads_a_changed_policy_file_at_its_next_look(
-    app: Flask, policies: Path
-) -> None:
-    """Before a request the worker looks at the policy files, once a second at most: a moved
-    period end is what the next request a second later answers from, not before."""
-    seconds = [0.0]
-    watcher = app.extensions["shebao.policy_watcher"]
-    watcher.clock = lambda: seconds[0]
-    watcher.unseen()  # the files as they are now, looked at "at 0"
-    client = app.test_client()
-    client.get("/healthz")
-
-    def period_end() -> str:
-        policy = domain_of(app).regions.policy("foshan-2022")
-        assert policy is not None
-        return policy.payment_period.end.isoformat()
-
-    assert period_end() == "2022-02-28"
-    text = (policies / "foshan-2022.yaml").read_text(encoding="utf-8")
-    moved = text.replace("  end: 2022-02-28", "  end: 2022-03-31", 1)
-    (policies / "foshan-2022.yaml").write_text(moved, encoding="utf-8")
-    seconds[0] = 0.5
-    client.get("/healthz")
-    assert period_end() == "2022-02-28"  # not looked at yet
-    seconds[0] = 1.0
-    client.get("/healthz")
-    assert period_end() == "2022-03-31"
