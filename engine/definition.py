@@ -62,13 +62,9 @@ def _build_task(reader: Reader, value: Any, key: str) -> TaskSpec:
 
 
 def _build_timers(reader: Reader, value: Any, key: str) -> tuple[TimerSpec, ...]:
-    if not isinstance(value, list):
-        raise reader.fail(key, "expected a list of timers")
     timers = []
-    for i, item in enumerate(value):
-        item_key = f"{key}[{i}]"
-        data = reader.mapping(item, item_key)
-        reader.only_keys(data, item_key, ("after", "policy", "event", "retry"))
+    allowed = ("after", "policy", "event", "retry")
+    for item_key, data in reader.records(value, key, "timers", allowed):
         if ("after" in data) == ("policy" in data):
             raise reader.fail(item_key, "a timer needs exactly one of 'after' or 'policy'")
         event = reader.name(data.get("event"), f"{item_key}.event")
@@ -121,27 +117,15 @@ def _policy_path(reader: Reader, value: Any, key: str) -> str:
     return value
 
 
-_VARIABLE_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
-
-
 def _build_notices(reader: Reader, value: Any, key: str) -> tuple[NoticeSpec, ...]:
     """``notices: [{kind, to: {variable: id_number}, text: {zh, en}, channel?}]``."""
-    if not isinstance(value, list):
-        raise reader.fail(key, "expected a list of notices")
     notices = []
-    for i, item in enumerate(value):
-        item_key = f"{key}[{i}]"
-        data = reader.mapping(item, item_key)
-        reader.only_keys(data, item_key, ("kind", "to", "text", "channel"))
+    for item_key, data in reader.records(value, key, "notices", ("kind", "to", "text", "channel")):
         if "to" not in data:
             raise reader.fail(f"{item_key}.to", "say who is told: to: {variable: <name>}")
         to = reader.mapping(data["to"], f"{item_key}.to")
         reader.only_keys(to, f"{item_key}.to", ("variable",))
-        path = to.get("variable")
-        if not isinstance(path, str) or not _VARIABLE_PATH.match(path):
-            raise reader.fail(
-                f"{item_key}.to.variable", f"expected a dotted variable path, got {path!r}"
-            )
+        path = reader.variable_path(to.get("variable"), f"{item_key}.to.variable")
         if "text" not in data:
             raise reader.fail(f"{item_key}.text", "a notice needs a text in Chinese and English")
         text = reader.label(data["text"], f"{item_key}.text")

@@ -3,7 +3,6 @@ definition file, checked and built into ``FormField`` and ``Fact`` specs."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from engine.definition_reader import Reader
@@ -12,19 +11,13 @@ from engine.specs import Fact, FormField, Label, Reference
 
 
 def _build_options(reader: Reader, value: Any, key: str) -> tuple[tuple[str, Label], ...]:
-    if not isinstance(value, list):
-        raise reader.fail(key, "expected a list of {value, label}")
-    options = []
-    for i, item in enumerate(value):
-        data = reader.mapping(item, f"{key}[{i}]")
-        reader.only_keys(data, f"{key}[{i}]", ("value", "label"))
-        options.append(
-            (
-                reader.name(data.get("value"), f"{key}[{i}].value"),
-                reader.label(data.get("label"), f"{key}[{i}].label"),
-            )
+    return tuple(
+        (
+            reader.name(data.get("value"), f"{item_key}.value"),
+            reader.label(data.get("label"), f"{item_key}.label"),
         )
-    return tuple(options)
+        for item_key, data in reader.records(value, key, "{value, label}", ("value", "label"))
+    )
 
 
 def _build_reference(reader: Reader, value: Any, key: str) -> Reference:
@@ -42,11 +35,8 @@ def _build_reference(reader: Reader, value: Any, key: str) -> Reference:
 
 
 def build_form(reader: Reader, value: Any, key: str) -> tuple[FormField, ...]:
-    if not isinstance(value, list):
-        raise reader.fail(key, "expected a list of fields")
     fields = []
-    for i, item in enumerate(value):
-        item_key = f"{key}[{i}]"
+    for item_key, item in reader.listed(value, key, "fields"):
         if isinstance(item, str):
             name = reader.name(item, item_key)
             fields.append(FormField(name=name, label=Label(zh=name, en=name)))
@@ -85,16 +75,10 @@ def build_form(reader: Reader, value: Any, key: str) -> tuple[FormField, ...]:
 
 
 def build_facts(reader: Reader, value: Any, key: str) -> tuple[Fact, ...]:
-    if not isinstance(value, list):
-        raise reader.fail(key, "expected a list of {path, label}")
-    facts = []
-    for i, item in enumerate(value):
-        data = reader.mapping(item, f"{key}[{i}]")
-        reader.only_keys(data, f"{key}[{i}]", ("path", "label"))
-        path = data.get("path")
-        if not isinstance(path, str) or not re.match(
-            r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$", path
-        ):
-            raise reader.fail(f"{key}[{i}].path", f"expected a dotted variable path, got {path!r}")
-        facts.append(Fact(path=path, label=reader.label(data.get("label"), f"{key}[{i}].label")))
-    return tuple(facts)
+    return tuple(
+        Fact(
+            path=reader.variable_path(data.get("path"), f"{item_key}.path"),
+            label=reader.label(data.get("label"), f"{item_key}.label"),
+        )
+        for item_key, data in reader.records(value, key, "{path, label}", ("path", "label"))
+    )

@@ -4,7 +4,7 @@ which checks each value's shape and raises ``DefinitionError`` naming the file a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import yaml
@@ -14,6 +14,7 @@ from engine.errors import DefinitionError
 from engine.specs import Label
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_VARIABLE_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -55,6 +56,30 @@ class Reader:
         unknown = sorted(set(value) - set(allowed))
         if unknown:
             raise self.fail(f"{key}.{unknown[0]}", f"unknown key (allowed: {', '.join(allowed)})")
+
+    def listed(self, value: Any, key: str, what: str) -> Iterator[tuple[str, Any]]:
+        """Each item of the list ``value`` with its dotted key (``key[i]``); a value that is not
+        a list is refused as "expected a list of ``what``"."""
+        if not isinstance(value, list):
+            raise self.fail(key, f"expected a list of {what}")
+        for i, item in enumerate(value):
+            yield f"{key}[{i}]", item
+
+    def records(
+        self, value: Any, key: str, what: str, allowed: Iterable[str]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each item of the list ``value``, checked to be a mapping with only ``allowed`` keys,
+        with its dotted key."""
+        for item_key, item in self.listed(value, key, what):
+            data = self.mapping(item, item_key)
+            self.only_keys(data, item_key, allowed)
+            yield item_key, data
+
+    def variable_path(self, value: Any, key: str) -> str:
+        """A dotted path into an instance's variables (``bank.code``)."""
+        if not isinstance(value, str) or not _VARIABLE_PATH.match(value):
+            raise self.fail(key, f"expected a dotted variable path, got {value!r}")
+        return value
 
     def name(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not _NAME.match(value):
