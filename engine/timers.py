@@ -20,12 +20,13 @@ timers are grouped by (process, definition version, state, event). A group whose
 and no action fires set-based: one UPDATE of the instances still in the timer's state, one
 ``INSERT INTO wf_history ... SELECT`` (due time and firing time), the timers marked fired, the
 source state's other timers and open task closed, the target state's timers and task created by
-``executemany``, and the event's notices (``engine.notices``) written by one ``executemany``. A group with guards or actions fires per instance through ``Engine.fire_in``
-inside the same transaction, each under a savepoint: a failure (a guard's refusal, an action's
-error) is rolled back to the savepoint and counted as an attempt, and the chunk goes on. The timer's
-retry policy (``retry: {times, backoff}`` on the timer, else on its event, else the sweep's
-default) decides what follows: pending again once the backoff (doubled after each attempt) is
-over, or, after the last attempt, ``failed`` with an incident (``engine.incidents``) that a person
+``executemany``, and the event's notices (``engine.notices``) written by one ``executemany``. A
+group with guards or actions fires per instance through ``Engine.fire_in`` inside the same
+transaction, each under a savepoint: a failure (a guard's refusal, an action's error) is rolled
+back to the savepoint and counted as an attempt, and the chunk goes on. The timer's retry policy
+(``retry: {times, backoff}`` on the timer, else on its event, else the sweep's default) decides
+what follows (``engine.timer_failures``): pending again once the backoff (doubled after each
+attempt) is over, or, after the last attempt, ``failed`` with an incident (``engine.incidents``) that a person
 retries or resolves. A claimed timer whose instance has left its state is ``cancelled`` (stale).
 """
 
@@ -51,6 +52,7 @@ from engine.runtime import Engine
 from engine.specs import RetrySpec
 from engine.state_effects import closing_status
 from engine.sweep_statements import SweepSql
+from engine.timer_failures import TimerFailures
 from engine.tx import Tx
 
 log = logging.getLogger(__name__)
@@ -129,9 +131,8 @@ class TimerSweep:
         self.actor = actor
         self.name = name or process_name()
         self.lease = lease
-        self.retry = retry
         self.sql = SweepSql(engine.db.dialect)
-        self.incidents = IncidentLog(engine)
+        self.failures = TimerFailures(self.sql, IncidentLog(engine), retry)
         self._name_session = (
             f"SELECT set_config('application_name', '{session_name(self.name)}', false)"
             if engine.db.dialect.name == "postgresql"
@@ -231,11 +232,13 @@ class TimerSweep:
                 problem = f"timer event {event} does not leave {process} v{version} {state}"
                 log.error("%s", problem)
                 for row in members:  # no attempt can succeed: an incident at once
-                    self._give_up(tx, row, problem, row.attempts + 1, now, handled, report)
+                    self.failures.give_up(tx, row, problem, row.attempts + 1, now)
+                    handled.add(row.id)
+                    report.failed += 1
                 continue
             live = self._live(members, states, state)
             if spec.guards or spec.actions:
-                retry = self._retry_policy(definition, state, event)
+                retry = self.failures.policy(definition, state, event)
                 self._fire_each(tx, live, now, states, handled, report, retry)
             else:
                 self._fire_set(tx, definition, spec, state, live, now, states, handled, report)
@@ -251,85 +254,6 @@ class TimerSweep:
         tx.cursor.execute(claim.sql, claim.bind({"tids": tids, "b_me": self.name}))
         make = claim.row_type._make
         return [make(raw) for raw in tx.cursor.fetchall()]
-
-    def _retry_policy(self, definition: ProcessDefinition, state: str, event: str) -> RetrySpec:
-        for timer in definition.states[state].timers:
-            if timer.event == event and timer.retry is not None:
-                return timer.retry
-        spec = definition.events.get(event)
-        return spec.retry if spec is not None and spec.retry is not None else self.retry
-
-    def _attempt_failed(
-        self,
-        tx: Tx,
-        row: Any,
-        error: str,
-        retry: RetrySpec,
-        now: datetime,
-        handled: set[int],
-        report: SweepReport,
-    ) -> None:
-        """Count a failed attempt: wait for the backoff (doubled after each attempt), or give up
-        after the policy's last attempt."""
-        attempts = row.attempts + 1
-        if attempts >= retry.times:
-            self._give_up(tx, row, error, attempts, now, handled, report)
-            return
-        pause = retry.backoff.delta * 2 ** (attempts - 1)
-        tx.run(
-            self.sql.attempt_failed,
-            {
-                "tid": row.id,
-                "b_status": "pending",
-                "b_attempts": attempts,
-                "b_next": now + pause,
-                "b_error": error[:2000],
-            },
-        )
-        handled.add(row.id)
-        report.retried += 1
-
-    def _give_up(
-        self,
-        tx: Tx,
-        row: Any,
-        error: str,
-        attempts: int,
-        now: datetime,
-        handled: set[int],
-        report: SweepReport,
-    ) -> None:
-        tx.run(
-            self.sql.attempt_failed,
-            {
-                "tid": row.id,
-                "b_status": "failed",
-                "b_attempts": attempts,
-                "b_next": None,
-                "b_error": error[:2000],
-            },
-        )
-        self.incidents.open(
-            tx,
-            kind="timer",
-            ref_id=row.id,
-            step=row.event,
-            error=error,
-            attempts=attempts,
-            now=now,
-            instance_id=row.instance_id,
-            process=row.process,
-            state=row.state,
-        )
-        log.warning(
-            "timer %s (%s on instance %s) failed %d time(s): incident opened",
-            row.id,
-            row.event,
-            row.instance_id,
-            attempts,
-        )
-        handled.add(row.id)
-        report.failed += 1
 
     @staticmethod
     def _live(members: Sequence[Any], states: dict[int, str], state: str) -> list[Any]:
@@ -470,7 +394,11 @@ class TimerSweep:
                     exc_info=not isinstance(exc, WorkflowError),
                 )
                 error = f"{type(exc).__name__}: {exc}"
-                self._attempt_failed(tx, row, error, retry, now, handled, report)
+                if self.failures.attempt_failed(tx, row, error, retry, now):
+                    report.failed += 1
+                else:
+                    report.retried += 1
+                handled.add(row.id)
                 continue
             tx.cursor.execute("RELEASE SAVEPOINT shebao_timer")
             states[row.instance_id] = done.to_state
