@@ -24,7 +24,6 @@ from engine.definition import ProcessDefinition
 from engine.errors import (
     ConcurrentModification,
     DataInvalid,
-    DefinitionError,
     DuplicateInstance,
     EventNotAllowed,
     InstanceNotFound,
@@ -33,12 +32,11 @@ from engine.errors import (
     UnknownEvent,
     UnknownProcess,
 )
-from engine.forms import clean
+from engine.event_data import EventData
 from engine.machine import SharedMachine
 from engine.notices import NoticeWriter
 from engine.outcomes import Idempotency, Transition, request_hash
-from engine.registry import FollowUp, InstanceView, Registry, TransitionContext
-from engine.specs import FormField
+from engine.registry import FollowUp, Registry, TransitionContext
 from engine.state_effects import StateEffects
 from engine.statements import HotPath
 from engine.tasks import TaskOperations
@@ -51,7 +49,7 @@ T = TypeVar("T")
 MAX_FOLLOW_UPS = 200
 
 
-class Engine(Transactions, TaskOperations):
+class Engine(Transactions, TaskOperations, EventData):
     """Runs process instances of the loaded definitions against one database.
 
     Args:
@@ -88,29 +86,7 @@ class Engine(Transactions, TaskOperations):
         self.effects = StateEffects(registry, self.sql)
         self.notices = NoticeWriter(registry, db.dialect)
         self._rehearsal: ContextVar[Any] = ContextVar(f"rehearsal-{id(self)}", default=None)
-        self._check_references()
-
-    def _check_references(self) -> None:
-        """Every ``reference`` field names a loaded process and a tag one of its states carries."""
-        for definition in self._definitions.values():
-            fields = [f for e in definition.events.values() for f in e.fields] + [
-                f for s in definition.states.values() if s.task for f in s.task.form
-            ]
-            for field in fields:
-                ref = field.references
-                if ref is None:
-                    continue
-                target = self._latest.get(ref.process)
-                if target is None:
-                    raise DefinitionError(
-                        definition.source, f"{field.name}.references", f"no process {ref.process!r}"
-                    )
-                if ref.tag and not target.tagged(ref.tag):
-                    raise DefinitionError(
-                        definition.source,
-                        f"{field.name}.references",
-                        f"no state of {ref.process!r} is tagged {ref.tag!r}",
-                    )
+        self.check_references()
 
     # -- definitions -------------------------------------------------------------------------
 
@@ -130,7 +106,7 @@ class Engine(Transactions, TaskOperations):
             latest = self._latest.get(definition.key)
             if latest is None or latest.version <= definition.version:
                 self._latest[definition.key] = definition
-        self._check_references()
+        self.check_references()
 
     def all_definitions(self) -> list[ProcessDefinition]:
         """Every loaded version of every process, by key and version."""
@@ -290,71 +266,6 @@ class Engine(Transactions, TaskOperations):
                 raise UnknownEvent(row.process, event, allowed)
             raise EventNotAllowed(event, row.state, allowed)
         return definition
-
-    def clean_data(
-        self,
-        tx: Tx,
-        row: Any,
-        fields: tuple[FormField, ...],
-        data: Mapping[str, Any],
-        where: str,
-        error: Callable[[list[Any]], Exception] | None = None,
-    ) -> dict[str, Any]:
-        """``data`` checked against ``fields`` (types, choices, references) and normalised.
-
-        Raises:
-            DataInvalid (or what ``error`` builds): naming each field that failed.
-        """
-        variables = row.variables or {}
-
-        def resolve(field: FormField, target_id: int) -> bool:
-            ref = field.references
-            target = tx.one(self.sql.select_instance, {"iid": target_id})
-            if ref is None or target is None or target.process != ref.process:
-                return False
-            if ref.business_key_from and target.business_key != variables.get(
-                ref.business_key_from
-            ):
-                return False
-            if ref.tag is None:
-                return True
-            definition = self._definitions.get((target.process, target.definition_version))
-            spec = definition.states.get(target.state) if definition else None
-            return spec is not None and ref.tag in spec.tags
-
-        values, problems = clean(fields, data, checks=self.registry.field_checks(), resolve=resolve)
-        if problems:
-            raise error(problems) if error else DataInvalid(where, problems)
-        return values
-
-    def reference_options(self, tx: Tx, row: Any, field: FormField) -> list[InstanceView]:
-        """The instances a ``reference`` field of ``row``'s task may name now."""
-        ref = field.references
-        if ref is None or not ref.business_key_from:
-            return []
-        key = (row.variables or {}).get(ref.business_key_from)
-        if key is None:
-            return []
-        found = self.find(tx, ref.process, str(key))
-        return [v for v in found if ref.tag is None or ref.tag in v.tags]
-
-    def find(self, tx: Tx, process: str, business_key: str) -> list[InstanceView]:
-        """Instances of ``process`` with ``business_key`` inside ``tx``, oldest first."""
-        views = []
-        for row in tx.all(self.sql.select_family, {"process": process, "bkey": business_key}):
-            definition = self._definitions.get((row.process, row.definition_version))
-            spec = definition.states.get(row.state) if definition else None
-            views.append(
-                InstanceView(
-                    row.id,
-                    row.process,
-                    row.state,
-                    row.business_key,
-                    row.variables or {},
-                    spec.tags if spec else frozenset(),
-                )
-            )
-        return views
 
     def fire_in(
         self,
