@@ -110,7 +110,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, settings: ConnectionSettings | None = None, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, settings: ConnectionSettings | None = None, *, read_only: bool = False, **kwargs: Any
+) -> Engine:
     """Create the SQLAlchemy engine for ``url`` with the settings the service relies on.
 
     Args:
@@ -118,6 +120,9 @@ def make_engine(url: str, settings: ConnectionSettings | None = None, **kwargs: 
         settings: timeouts and keepalives (``TOOL_SETTINGS`` when not given). Parameters written
             in the URL's query (``?connect_timeout=10``) win over them; ``options`` there are
             kept and the session limits appended.
+        read_only: every transaction is read-only (a replica's reads): PostgreSQL's
+            ``default_transaction_read_only``, SQLite's ``query_only``; the SQLite file's journal
+            mode is left as it is and no folder is made for it. A write through it fails.
         kwargs: passed on to ``sqlalchemy.create_engine``.
     """
     url = normalise_url(url)
@@ -128,11 +133,11 @@ def make_engine(url: str, settings: ConnectionSettings | None = None, **kwargs: 
     kwargs.setdefault("pool_reset_on_return", None)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
+        if database and database != ":memory:" and not read_only:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {}).setdefault("timeout", settings.busy_timeout_ms / 1000)
         db = create_engine(url, **kwargs)
-        _configure_sqlite(db, settings.busy_timeout_ms)
+        _configure_sqlite(db, settings.busy_timeout_ms, read_only)
         return db
     connect_args = kwargs.setdefault("connect_args", {})
     for name, value in settings.connect_args().items():
@@ -141,6 +146,9 @@ def make_engine(url: str, settings: ConnectionSettings | None = None, **kwargs: 
         elif name in parsed.query:
             continue
         connect_args.setdefault(name, value)
+    if read_only:
+        given = connect_args.get("options", parsed.query.get("options", ""))
+        connect_args["options"] = f"{given} -c default_transaction_read_only=on".strip()
     kwargs.setdefault("pool_pre_ping", True)  # a connection the server dropped is replaced
     kwargs.setdefault("pool_recycle", settings.pool_recycle_s)
     db = create_engine(url, **kwargs)
@@ -163,14 +171,17 @@ def _discard_broken(dbapi_connection: Any, record: Any) -> None:
         record.invalidate()
 
 
-def _configure_sqlite(db: Engine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(db: Engine, busy_timeout_ms: int, read_only: bool = False) -> None:
     @event.listens_for(db, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from pysqlite; we emit BEGIN ourselves below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
+        else:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()

@@ -11,7 +11,7 @@ from flask import Flask
 
 from engine.clock import Clock, DatabaseClock, is_simulated
 from engine.scheduler import PolicyWatcher
-from web import db_faults
+from web import db_faults, replica
 from web.config import default_config, from_environment
 from web.extensions import DOMAIN, ENGINE, SERVICE, domain_of, engine_of
 from web.wiring import Service, build_service, try_sync_definitions
@@ -46,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
     app.extensions[ENGINE] = service.engine
     app.extensions[DOMAIN] = service.domain
     app.extensions[SERVICE] = service
+    replica.init_app(app)
     _load_versions_when_reachable(app, service)
 
     def service_clock() -> datetime | None:

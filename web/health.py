@@ -7,7 +7,9 @@
   ``migrations/``) and ``scheduler`` (some scheduler wrote its heartbeat in ``wf_scheduler``
   within ``SHEBAO_SCHEDULER_STALE_SECONDS``, 120 by default, of the wall clock: the service clock
   may stand at a simulated business date). When the database is down the other two are not
-  checked (``ok: null``).
+  checked (``ok: null``). With a read replica configured (``web.replica``), ``read_database``
+  says whether it answers and, on a standby, its replay lag; it is ``required: false``: the node
+  stays ready without it, and ``failing`` does not name it.
 - ``/metrics``: Prometheus' text format (``web.metrics``), for a bearer token or a loopback client.
 
 The bodies carry no personal data, which is why ``/healthz`` and ``/readyz`` are open to anyone
@@ -30,7 +32,7 @@ from sqlalchemy import Engine as SqlEngine
 
 from engine import ops_queries
 from engine.db import is_unavailable
-from web import i18n, metrics
+from web import i18n, metrics, replica
 from web.config import retry_after_seconds
 from web.extensions import engine_of
 from web.migrate import database_revisions, head_revisions
@@ -112,10 +114,25 @@ def check_scheduler(db: SqlEngine, stale_seconds: float, now: datetime) -> dict[
     }
 
 
+def check_read_database(db: SqlEngine) -> dict[str, Any]:
+    """The read replica (``web.replica``): reachable, and how far a standby's replay is behind.
+    Never required: ``required: false``."""
+    found = check_database(db)
+    if found["ok"]:
+        try:
+            found["lag_seconds"] = replica.replay_lag_seconds(db)
+        except Exception as exc:
+            found = {"ok": False, "error": _fault(exc)}
+    return found | {"required": False}
+
+
 def readiness(app: Flask) -> dict[str, dict[str, Any]]:
-    """The checks of ``/readyz``, each with ``ok`` (None: not checked)."""
+    """The checks of ``/readyz``, each with ``ok`` (None: not checked); ``read_database`` only
+    when a read replica is configured."""
     db = engine_of(app).db
     checks = {"database": check_database(db)}
+    if replica.has_replica(app):
+        checks["read_database"] = check_read_database(replica.read_db(app))
     if not checks["database"]["ok"]:
         skipped = {"ok": None, "error": "not checked: the database is unavailable"}
         return checks | {"migrations": dict(skipped), "scheduler": dict(skipped)}
@@ -138,8 +155,9 @@ def readyz() -> Response:
     """Ready to serve: 200, or 503 naming the failing checks."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     checks = readiness(app)
-    ready = all(check["ok"] is True for check in checks.values())
-    failing = [name for name, check in checks.items() if check["ok"] is False]
+    required = {name: c for name, c in checks.items() if c.get("required", True)}
+    ready = all(check["ok"] is True for check in required.values())
+    failing = [name for name, check in required.items() if check["ok"] is False]
     response = jsonify(
         {"status": "ready" if ready else "not_ready", "failing": failing, "checks": checks}
     )

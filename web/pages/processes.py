@@ -3,6 +3,8 @@
 Every page here is for supervisors only (403 for anyone else). A process page shows the definition
 as an SVG with live counts per state and per flow, coloured by load (``engine.diagram``); a state
 lists its instances a page at a time; an instance shows its path, history, open tasks and timers.
+The diagrams' figures, a state's instances and the overdue work are read from the read replica
+when one is configured (``web.replica``); an instance and the incidents from the primary.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from web.notices import notice_text
 from web.pages import inbox_queries as iq
 from web.pages import process_queries as pq
 from web.pages.instance_actions import instance_context
+from web.replica import read_db
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 add_error_pages(bp)
@@ -72,10 +75,8 @@ def live_counts(
     """Instances per state now, and transitions per flow since the start (an index-only count,
     the figures the diagram bench measures) or over the last ``since``."""
     start = engine.clock.now() - since if since is not None else None
-    return (
-        diagram.state_counts(engine.db, definition),
-        diagram.flow_counts(engine.db, definition, start),
-    )
+    db = read_db()
+    return diagram.state_counts(db, definition), diagram.flow_counts(db, definition, start)
 
 
 def open_incidents(engine: Engine, definition: ProcessDefinition) -> dict[str, int]:
@@ -95,7 +96,7 @@ def live_diagram(
     chosen heat with its legend, the overdue work and open incidents per state. Every state of
     the SVG links to its instances."""
     states, flows = live_counts(engine, definition, since)
-    heat = diagram_heat.heat_of(engine.db, definition, heat_mode, engine.clock.now())
+    heat = diagram_heat.heat_of(read_db(), definition, heat_mode, engine.clock.now())
     trouble = open_incidents(engine, definition)
     link = url_for("processes.state", key=definition.key, state="__STATE__")
     try:
@@ -195,7 +196,7 @@ def process_svg(key: str) -> ResponseReturnValue:
     definition = _definition(key)
     engine = engine_of()
     states, flows = live_counts(engine, definition, since)
-    heat = diagram_heat.heat_of(engine.db, definition, mode, engine.clock.now())
+    heat = diagram_heat.heat_of(read_db(), definition, mode, engine.clock.now())
     trouble = open_incidents(engine, definition)
     svg = diagram.live_svg(
         definition,
@@ -232,7 +233,7 @@ def state(key: str, state: str) -> ResponseReturnValue:
         abort(400, description=str(exc))
     engine = engine_of()
     rows, next_after = pq.instances_in_state(
-        engine.db, key, state, engine.clock.now(), filters, after, limit=pq.PAGE_SIZE
+        read_db(), key, state, engine.clock.now(), filters, after, limit=pq.PAGE_SIZE
     )
     args = filters.args()
     return render_template(
@@ -329,11 +330,12 @@ def overdue() -> ResponseReturnValue:
             if spec.task
         }
     )
-    timers, missed = iq.missed_timers(engine.db, now)
+    db = read_db()
+    timers, missed = iq.missed_timers(db, now)
     return render_template(
         "processes/overdue.html",
-        tasks=iq.overdue_tasks(engine.db, groups, now),
-        queues=overdue_queues(engine.db, groups, now),
+        tasks=iq.overdue_tasks(db, groups, now),
+        queues=overdue_queues(db, groups, now),
         days_overdue=iq.days_overdue,
         timers=timers,
         missed=missed,
