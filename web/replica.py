@@ -75,8 +75,9 @@ _LAG = text(
 
 
 def replay_lag_seconds(db: SqlEngine) -> float | None:
-    """How far a PostgreSQL standby's replay is behind (None: a primary, SQLite, or nothing
-    replayed yet)."""
+    """Seconds since a PostgreSQL standby replayed its last commit (None: a primary, SQLite, or
+    nothing replayed yet). While the primary commits, that is how far the standby is behind;
+    while the primary is idle it grows although nothing is missing."""
     if db.dialect.name != "postgresql":
         return None
     with db.connect() as conn:

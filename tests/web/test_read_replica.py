@@ -8,9 +8,11 @@ when the test says so: what a streaming replica a few seconds behind looks like 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,4 +191,42 @@ def test_every_supervisor_page_renders_on_a_read_only_replica(
     ):
         assert boss.get(url).status_code == 200, url
     assert counts(boss.get("/processes/card").get_data(as_text=True))["produced"] == 1
+    reported = app.test_client().get("/readyz").get_json()["checks"]["read_database"]
+    # a primary reached read-only is not in recovery: no replay lag to report
+    assert reported == {"ok": True, "lag_seconds": None, "required": False}
+    read_db(app).dispose()
+
+
+STANDBY_URL = os.environ.get("SHEBAO_TEST_POSTGRES_STANDBY_URL")
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    not STANDBY_URL,
+    reason="SHEBAO_TEST_POSTGRES_STANDBY_URL names no hot standby of SHEBAO_TEST_POSTGRES_URL's "
+    "server (making one needs a replication entry in pg_hba.conf: run by hand)",
+)
+def test_on_a_real_hot_standby_the_pages_catch_up_and_the_lag_is_reported(
+    make_app: MakeApp, db_url: str
+) -> None:
+    """A streaming replica of the test server (``pg_basebackup -R``, same database name): the
+    pages read it, and what the primary committed shows there once replayed."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the standby replicates the PostgreSQL test server")
+    app = make_app(
+        SimulatedClock(NOW), staff=[("boss", "supervisor", None)], **{VARIABLE: STANDBY_URL}
+    )
+    for n in range(3):
+        born = datetime(1980, 1, 1 + n).date()
+        counter_card(app, make_id_number("440604", born, 11), events=["produce"])
+    boss = client_for(app, "boss")
+    deadline = time.monotonic() + 30
+    while counts(boss.get("/processes/card").get_data(as_text=True))["produced"] != 3:
+        assert time.monotonic() < deadline, "the standby did not replay the primary's commits"
+        time.sleep(0.1)
+    with read_db(app).connect() as conn:
+        assert conn.execute(text("SELECT pg_is_in_recovery()")).scalar() is True
+    reported = app.test_client().get("/readyz").get_json()["checks"]["read_database"]
+    assert reported["ok"] is True and reported["required"] is False
+    assert isinstance(reported["lag_seconds"], float) and reported["lag_seconds"] >= 0
     read_db(app).dispose()
