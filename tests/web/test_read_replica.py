@@ -74,7 +74,11 @@ def primary(sqlite_url: str) -> Iterator[Flask]:
 
 
 def with_replica(primary: Flask, replica: Path) -> Flask:
+    """The service on ``primary``'s database with a replica at ``replica``, a snapshot of the
+    primary taken now."""
     url = primary.config["SHEBAO_DATABASE_URL"]
+    replica.parent.mkdir()
+    snapshot(url, replica)
     config = {
         "SHEBAO_DATABASE_URL": url,
         "TESTING": True,
@@ -88,8 +92,6 @@ def test_the_diagram_figures_come_from_the_replica_and_an_instance_from_the_prim
     primary: Flask, tmp_path: Path
 ) -> None:
     replica = tmp_path / "replica" / "shebao.db"
-    replica.parent.mkdir()
-    snapshot(primary.config["SHEBAO_DATABASE_URL"], replica)
     app = with_replica(primary, replica)
     engine = engine_of(app)
     waiting = primary.config[CARDS][0]
@@ -122,8 +124,6 @@ def test_a_replica_that_is_down_leaves_the_node_ready_and_its_pages_answer_503(
     primary: Flask, tmp_path: Path
 ) -> None:
     replica = tmp_path / "replica" / "shebao.db"
-    replica.parent.mkdir()
-    snapshot(primary.config["SHEBAO_DATABASE_URL"], replica)
     app = with_replica(primary, replica)
     from engine.heartbeat import Heartbeat
 
