@@ -876,19 +876,28 @@ def test_every_endpoint_refuses_a_token_outside_its_scope(
     assert after == before and queries.total_instances(engine.db) == total
 
 
-def test_a_changed_policy_file_is_read_before_the_next_request(
-    sqlite_url: str, tmp_path: Path
+@pytest.mark.parametrize("every", [0, 3600])
+def test_a_changed_policy_file_is_read_before_the_next_request_after_the_check_interval(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: int
 ) -> None:
-    """Foshan extended 2022's period: web workers answer from the new file without a restart."""
+    """Foshan extended 2022's period: web workers answer from the new file without a restart,
+    from the first request at least ``SHEBAO_POLICY_CHECK_SECONDS`` after their last look at
+    the files (0: every request)."""
     import shutil
 
+    import web.app
     from web.config import PROJECT_ROOT
 
     folder = tmp_path / "policies"
     shutil.copytree(PROJECT_ROOT / "definitions" / "policies", folder)
     clock = SimulatedClock(datetime(2022, 3, 5, 2, tzinfo=UTC))
     app = create_app(
-        {"SHEBAO_DATABASE_URL": sqlite_url, "SHEBAO_POLICIES": str(folder), "TESTING": True},
+        {
+            "SHEBAO_DATABASE_URL": sqlite_url,
+            "SHEBAO_POLICIES": str(folder),
+            "TESTING": True,
+            "SHEBAO_POLICY_CHECK_SECONDS": str(every),
+        },
         clock=clock,
     )
     engine = engine_of(app)
@@ -912,6 +921,10 @@ def test_a_changed_policy_file_is_read_before_the_next_request(
         path.read_text(encoding="utf-8").replace("end: 2022-02-28", "end: 2022-03-31"),
         encoding="utf-8",
     )
+    if every:  # not looked at again within the interval: still the old period
+        assert pay().status_code == 409
+        later = web.app.monotonic() + every
+        monkeypatch.setattr(web.app, "monotonic", lambda: later)
     paid = pay()
     assert paid.status_code == 200, paid.json
     assert paid.json["transition"]["to_state"] == "deducted"

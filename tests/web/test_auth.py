@@ -152,6 +152,19 @@ def test_language_defaults_to_chinese_and_the_switch_is_remembered(app: Flask) -
     assert "任务箱" in client.get("/inbox/").get_data(as_text=True)
 
 
+def test_an_answer_without_a_session_sets_no_cookie_but_varies_on_it(app: Flask) -> None:
+    """No session cookie is made for nothing (``LazyCookieSessions``), and caches are still told
+    that answers depend on the cookie; one is set as soon as the session holds something."""
+    client = app.test_client()
+    for path in ("/healthz", "/api/v1/cards/1", "/static/style.css"):
+        answer = client.get(path)
+        assert answer.headers.getlist("Set-Cookie") == [], path
+        assert answer.headers["Vary"] == "Cookie", path
+    switched = client.get("/login?lang=en")
+    assert any(c.startswith("session=") for c in switched.headers.getlist("Set-Cookie"))
+    assert "Log in" in client.get("/login").get_data(as_text=True)
+
+
 def test_login_does_not_follow_a_next_to_another_site(app: Flask) -> None:
     client = app.test_client()
     response = client.post(
