@@ -2,10 +2,16 @@
 
 Web workers never start a scheduler; run ``shebao scheduler`` as processes of its own (any number,
 on any hosts: they share the due timers through the database's row locks).
+
+Once the app is made, its objects (modules, definitions, compiled statements, the app itself:
+~130,000, kept for the worker's life) are frozen out of the garbage collector's reach
+(``gc.freeze``): a full collection, which the requests' allocations set off now and then, walks
+only what requests made since, instead of ~50 ms spent walking the app's own objects each time.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from web import log_format
@@ -13,3 +19,5 @@ from web.app import create_app
 
 log_format.configure(logging.WARNING)  # SHEBAO_LOG_FORMAT=json: one JSON object per line
 app = create_app()
+gc.collect()  # what starting left behind goes now; the rest is the app, kept for good
+gc.freeze()
