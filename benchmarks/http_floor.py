@@ -7,7 +7,9 @@ psycopg connection of its own (one per worker thread, opened on first use), runs
 version check (the version before each event of the path is known: seeded cards start at 1), the
 INSERT into ``wf_history`` and, for ``notify_holder``, the card-ready notice into ``wf_notice``.
 It answers a small JSON body like the service's transition. It checks no token, no scope, no
-idempotency key and no guard: the fastest a Flask endpoint can make those rows.
+idempotency key and no guard: the fastest a Flask endpoint can make those rows. Like the
+service's ``web.wsgi``, it freezes the objects it made at start out of the garbage collector's
+full collections.
 
 Served by ``benchmarks.http_events`` through gunicorn with the service's workers:
 ``SHEBAO_DATABASE_URL=postgresql+psycopg://... gunicorn -w 4 'benchmarks.http_floor:create_app()'``.
@@ -15,6 +17,7 @@ Served by ``benchmarks.http_events`` through gunicorn with the service's workers
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import threading
@@ -86,4 +89,6 @@ def create_app(database_url: str | None = None) -> Flask:
             followups=[],
         )
 
+    gc.collect()  # as ``web.wsgi`` does: the objects made so far are out of full collections'
+    gc.freeze()  # reach (~100,000 here too: the floor imports the engine's benchmark module)
     return app
