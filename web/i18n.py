@@ -1,7 +1,8 @@
 """The pages' language: Chinese by default, English on request; the words pages use beside labels.
 
 ``?lang=en|zh`` on any page switches the language; it is kept in the session and in a long-lived
-cookie, so it survives logging out. Process words (states, events, tasks, form fields) come from the
+cookie, so it survives logging out. The JSON API has no language to pick: its answers carry both
+(``message_zh``, ``message_en``), and its requests skip the switch. Process words (states, events, tasks, form fields) come from the
 definitions' own ``Label``s; the words of the pages themselves are the data module ``web.words``.
 This module picks the language and turns words, labels, times and durations into text.
 """
@@ -100,6 +101,8 @@ def message(zh: str, en: str) -> str:
 
 
 def _pick_language() -> None:
+    if request.path.startswith("/api/"):
+        return  # JSON answers carry both languages (message_zh, message_en) and no page words
     asked = request.args.get("lang")
     if asked in LANGS:
         session["lang"] = asked

@@ -154,12 +154,16 @@ def test_language_defaults_to_chinese_and_the_switch_is_remembered(app: Flask) -
 
 def test_an_answer_without_a_session_sets_no_cookie_but_varies_on_it(app: Flask) -> None:
     """No session cookie is made for nothing (``LazyCookieSessions``), and caches are still told
-    that answers depend on the cookie; one is set as soon as the session holds something."""
+    that answers depend on the cookie (Flask marks the session read whenever anything looks at
+    it, as the login manager does after every request); one is set as soon as the session holds
+    something."""
     client = app.test_client()
     for path in ("/healthz", "/api/v1/cards/1", "/static/style.css"):
         answer = client.get(path)
         assert answer.headers.getlist("Set-Cookie") == [], path
         assert answer.headers["Vary"] == "Cookie", path
+    # the API answers in both languages: its ?lang= switches nothing and keeps nothing
+    assert client.get("/api/v1/cards/1?lang=en").headers.getlist("Set-Cookie") == []
     switched = client.get("/login?lang=en")
     assert any(c.startswith("session=") for c in switched.headers.getlist("Set-Cookie"))
     assert "Log in" in client.get("/login").get_data(as_text=True)
