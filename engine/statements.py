@@ -21,6 +21,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.engine import Dialect
@@ -71,6 +72,17 @@ SELECT_INSTANCE = select(
     instances.c.version,
     instances.c.variables,
 ).where(instances.c.id == bindparam("iid"))
+
+# The same read taking an idempotency key's transaction lock first (PostgreSQL: the one-row
+# subquery is the outer side of the join, so the lock is taken whether or not the instance
+# exists): ``Engine.run_idempotent`` sends one statement where a lock and a read were two. The
+# row it answers may predate the lock (the statement's snapshot is taken before it waits), which
+# does not matter: the key's read comes next, in a statement of its own, and a delivery whose key
+# is found replays its first answer instead of using the row.
+_KEY_LOCK = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("lock"))).label("held"))
+SELECT_INSTANCE_UNDER_KEY_LOCK = SELECT_INSTANCE.select_from(
+    instances.join(_KEY_LOCK.subquery("key_lock"), true())
+)
 
 # The versioned UPDATE names the instance's process too (the firing loaded the row, so it knows
 # it): a partitioned PostgreSQL (migration 0010, wf_instance by process) then touches one
@@ -267,6 +279,12 @@ class HotPath:
         self.insert_task = Prepared(insert(tasks).inline(), dialect, TASK_COLUMNS)
         self.insert_key = Prepared(insert(keys).inline(), dialect, column_names(keys))
         self.select_instance = Prepared(SELECT_INSTANCE, dialect)
+        self.select_instance_under_key_lock = (
+            Prepared(SELECT_INSTANCE_UNDER_KEY_LOCK, dialect)
+            if dialect.name == "postgresql"
+            else None
+        )
+        """PostgreSQL only (None on SQLite, whose writers hold the database's lock anyway)."""
         self.update_instance = Prepared(UPDATE_INSTANCE, dialect)
         self.update_instance_with_variables = Prepared(UPDATE_INSTANCE_WITH_VARIABLES, dialect)
         self.cancel_timers = Prepared(CANCEL_TIMERS, dialect)

@@ -76,7 +76,8 @@ class TaskOperations:
             digest: str,
             work: Callable[[Tx], Transition],
             *,
-            ahead: Callable[[Tx], None] | None = None,
+            ahead: Callable[[Tx], object] | None = None,
+            ahead_under_lock: Callable[[Tx, str], bool] | None = None,
         ) -> Transition: ...
 
         def clean_data(

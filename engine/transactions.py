@@ -146,7 +146,8 @@ class Transactions:
         digest: str,
         work: Callable[[Tx], Transition],
         *,
-        ahead: Callable[[Tx], None] | None = None,
+        ahead: Callable[[Tx], object] | None = None,
+        ahead_under_lock: Callable[[Tx, str], bool] | None = None,
     ) -> Transition:
         """Run ``work`` once per idempotency key: a retry with the same request replays its result.
 
@@ -155,15 +156,21 @@ class Transactions:
         transaction-scoped lock on the key makes a concurrent delivery of the same key wait for
         the first and replay its result. ``ahead`` may queue the reads ``work`` begins with
         (``Tx.read_ahead``): on PostgreSQL they travel with the key's lookup, in one round trip.
+        ``ahead_under_lock(tx, lock)`` instead queues a read that takes the key's lock itself
+        (``select_instance_under_key_lock``: one statement where the lock and the read were two)
+        and returns whether it did; if not, the lock is taken on its own and ``ahead`` runs.
         """
         digest = idempotency.digest or digest
+        lock = f"idempotency:{idempotency.scope}:{idempotency.key}"
 
         def guarded(tx: Tx) -> Transition:
             # Deliveries of one key wait for each other: the second replays the first's result
-            # instead of racing it (SQLite serialises writers already).
-            tx.lock(f"idempotency:{idempotency.scope}:{idempotency.key}")
-            if ahead is not None:
-                ahead(tx)  # queued after the lock: read once the key is ours
+            # instead of racing it (SQLite serialises writers already). The key is read after
+            # the lock, in a statement of its own, so that it sees what the first committed.
+            if ahead_under_lock is None or not ahead_under_lock(tx, lock):
+                tx.lock(lock)
+                if ahead is not None:
+                    ahead(tx)  # queued after the lock: read once the key is ours
             replay = outcomes.replay(tx, self.sql, idempotency, digest)
             if replay:
                 return replay

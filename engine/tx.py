@@ -69,17 +69,28 @@ class Tx:
             self.flush()
             self.cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
 
-    def read_ahead(self, prepared: Prepared, values: Mapping[str, Any]) -> None:
+    def read_ahead(
+        self,
+        prepared: Prepared,
+        values: Mapping[str, Any],
+        *,
+        serves: tuple[Prepared, Mapping[str, Any]] | None = None,
+    ) -> bool:
         """Queue a one-row read that the next ``one`` of the same statement and values takes:
         it travels with the reads before it instead of in a round trip of its own. Any write in
-        between drops it (the row it would answer may have changed). Nothing without a pipeline.
+        between drops it (the row it would answer may have changed). ``serves``: the ``one``
+        (statement, values) it answers instead, a statement of the same columns that does less
+        (``select_instance`` for ``select_instance_under_key_lock``). Nothing without a pipeline;
+        whether it was queued.
         """
         if self.pipeline is None:
-            return
+            return False
         self.flush()
         cursor = self.cursor.connection.cursor()  # its own cursor: its own result
         cursor.execute(prepared.sql, prepared.bind(values))
-        self._ahead.append((prepared, dict(values), cursor))
+        answered, answered_values = serves or (prepared, values)
+        self._ahead.append((answered, dict(answered_values), cursor))
+        return True
 
     def one(self, prepared: Prepared, values: Mapping[str, Any]) -> Any:
         if self._ahead:

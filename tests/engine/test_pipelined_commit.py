@@ -143,9 +143,12 @@ def test_a_firings_writes_go_out_as_one_statement_with_the_commit_behind_it(
     )
     assert done.to_state == "awaiting_activation"
     sent = executed(trace)
-    # BEGIN, the key's lock, the key, the instance; then one statement for the instance's move,
-    # its history, two timers, the activation task, the notice and the key; then COMMIT
-    assert len(sent) == 6, sent
+    # BEGIN, the instance read that takes the key's lock first, the key; then one statement for
+    # the instance's move, its history, two timers, the activation task, the notice and the key;
+    # then COMMIT
+    assert len(sent) == 5, sent
+    # the lock's key is bound to one statement only, the instance's read (a prepared one here)
+    assert [i for i, line in enumerate(sent) if "'idempotency:t:n'" in line] == [1], sent
     assert round_trips(trace) == 2, trace
     fused = next(line for line in trace.splitlines() if "WITH w0 AS (UPDATE wf_instance" in line)
     for table in ("wf_history", "wf_timer", "wf_task", "wf_notice", "wf_idempotency_key"):

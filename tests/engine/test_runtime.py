@@ -254,6 +254,43 @@ def test_idempotent_delivery_is_a_no_op_and_a_changed_body_conflicts(engine: Eng
         engine.fire(started.instance_id, "submit", data={"n": 2}, idempotency=key)
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # conftest's, PostgreSQL only
+def test_a_delivery_waits_while_its_key_is_held_and_another_key_does_not(
+    engine: Engine,
+) -> None:
+    """PostgreSQL: the key's transaction lock (``idempotency:<scope>:<key>``, taken by the same
+    statement that reads the instance) holds a second delivery of the key until the first
+    transaction ends; a delivery of another key goes ahead. (SQLite's writers wait for each
+    other at ``BEGIN IMMEDIATE`` whatever the key.)"""
+    held_key, free_key = Idempotency("bank:icbc", "held-1"), Idempotency("bank:icbc", "free-1")
+    first = engine.start("order", variables={"amount": 5, "region": "r"})
+    second = engine.start("order", variables={"amount": 5, "region": "r"})
+    results: dict[str, object] = {}
+
+    def deliver(name: str, instance_id: int, key: Idempotency) -> None:
+        try:
+            results[name] = engine.fire(instance_id, "submit", idempotency=key)
+        except BaseException as exc:  # reported by the assertions below
+            results[name] = exc
+
+    with engine.db.connect() as holder:  # a first delivery of held-1, still in its transaction
+        holder.exec_driver_sql(
+            "SELECT pg_advisory_xact_lock(hashtext('idempotency:bank:icbc:held-1'))"
+        )
+        waiting = threading.Thread(target=deliver, args=("held", first.instance_id, held_key))
+        waiting.start()
+        free = threading.Thread(target=deliver, args=("free", second.instance_id, free_key))
+        free.start()
+        free.join(timeout=10)
+        assert not free.is_alive() and getattr(results["free"], "to_state", None) == "review"
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive(), "the second delivery of held-1 did not wait for the key"
+        holder.rollback()
+    waiting.join(timeout=10)
+    assert getattr(results["held"], "to_state", None) == "review", results["held"]
+
+
 class NotYours(Exception):
     pass
 
