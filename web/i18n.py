@@ -2,9 +2,10 @@
 
 ``?lang=en|zh`` on any page switches the language; it is kept in the session and in a long-lived
 cookie, so it survives logging out. The JSON API has no language to pick: its answers carry both
-(``message_zh``, ``message_en``), and its requests skip the switch. Process words (states, events, tasks, form fields) come from the
-definitions' own ``Label``s; the words of the pages themselves are the data module ``web.words``.
-This module picks the language and turns words, labels, times and durations into text.
+(``message_zh``, ``message_en``), and its requests skip the switch. Process words (states,
+events, tasks, form fields) come from the definitions' own ``Label``s; the words of the pages
+themselves are the data module ``web.words``. This module picks the language and turns words,
+labels, times and durations into text.
 """
 
 from __future__ import annotations
