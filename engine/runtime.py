@@ -249,24 +249,13 @@ class Engine(Transactions, TaskOperations, EventData):
                 idempotency,
                 request_hash(instance_id, event, payload),
                 work,
-                ahead_under_lock=lambda tx, lock: self._read_ahead_under_lock(
+                ahead_under_lock=lambda tx, lock: self.read_instance_under_lock(
                     tx, instance_id, lock
                 ),
             )
         except (TransitionRefused, DataInvalid) as refused:
             self.record_refused_event(instance_id, event, actor, refused)
             raise
-
-    def _read_ahead_under_lock(self, tx: Tx, instance_id: int, lock: str) -> bool:
-        """Queue the instance's read, taking the key's ``lock`` in the same statement (see
-        ``run_idempotent``); False where nothing was queued (no pipeline: SQLite, a rehearsal)."""
-        locking = self.sql.select_instance_under_key_lock
-        if locking is None:
-            return False
-        plain = {"iid": instance_id}
-        return tx.read_ahead(
-            locking, {**plain, "lock": lock}, serves=(self.sql.select_instance, plain)
-        )
 
     def allowing(self, row: Any, event: str) -> ProcessDefinition:
         """The row's definition, if ``event`` may leave the row's state (a typed error if not)."""

@@ -187,6 +187,18 @@ class Transactions:
                 raise
             return replay
 
+    def read_instance_under_lock(self, tx: Tx, instance_id: int, lock: str) -> bool:
+        """Queue the instance's read, taking the key's ``lock`` in the same statement: an
+        ``ahead_under_lock`` for ``run_idempotent``. False where nothing was queued (no
+        pipeline: SQLite, a rehearsal)."""
+        locking = self.sql.select_instance_under_key_lock
+        if locking is None:
+            return False
+        plain = {"iid": instance_id}
+        return tx.read_ahead(
+            locking, {**plain, "lock": lock}, serves=(self.sql.select_instance, plain)
+        )
+
     def run_once(self, scope: str, key: str, work: Callable[[], int]) -> int | None:
         """Run ``work`` unless it already ran to the end for (``scope``, ``key``).
 
