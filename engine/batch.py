@@ -14,7 +14,8 @@ does for each item, and writes the same rows; only the writes are set-based:
 3. the items that moved are written together: one ``UPDATE ... FROM`` of the instances (the
    optimistic version check included), the history by ``COPY`` (``executemany`` on SQLite), the
    left states' pending timers cancelled and open tasks closed by one statement per state, the
-   entered states' timers and tasks inserted by ``COPY``, the event's notices, the idempotency keys.
+   entered states' timers and tasks inserted by ``COPY`` (``engine.set_effects``, shared with the
+   timer sweep), the event's notices, the idempotency keys.
 
 Items of one call that share an instance or an idempotency key are applied in waves, in their
 order, so a file that names the same person twice (a failed deduction, then a successful one) ends
@@ -46,7 +47,7 @@ from engine.machine import SharedMachine
 from engine.outcomes import Idempotency, Transition, request_hash
 from engine.registry import TransitionContext
 from engine.runtime import Engine
-from engine.state_effects import closing_status
+from engine.set_effects import SetEffects
 from engine.sweep_statements import SweepSql
 from engine.tx import Tx
 
@@ -96,7 +97,7 @@ class BatchFire:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.bulk = BulkSql(engine.db.dialect, engine.sql)
-        self.sweep_sql = SweepSql(engine.db.dialect)
+        self.effects = SetEffects(engine.effects, SweepSql(engine.db.dialect))
         self._machines: dict[tuple[str, int], SharedMachine] = {}
         self._integrity_error: type[Exception] = engine.db.dialect.loaded_dbapi.IntegrityError
         self.fallbacks = 0  # counted as it goes: exact when one thread applies at a time
@@ -279,7 +280,9 @@ class BatchFire:
             done = Transition(row.id, row.process, event, row.state, target, row.version + 1)
             results.append(BatchResult(move.item.ref, row.id, event, row.state, transition=done))
             if scope is not None and move.item.key is not None:
-                keys.append(_key_row(scope, move.item.key, move.digest, done, now))
+                keys.append(
+                    outcomes.key_row(Idempotency(scope, move.item.key), move.digest, done, now)
+                )
         self.bulk.insert(tx, self.engine.sql.insert_key, "wf_idempotency_key", keys)
         return results
 
@@ -331,37 +334,16 @@ class BatchFire:
         for move in moved:
             by_state.setdefault(move.row.state, []).append(move.row.id)
         for state, iids in by_state.items():
-            source = definition.states[state]
-            if source.timers:
-                tx.run(self.sweep_sql.cancel_timers, {"iids": iids})
-            if source.task:
-                values = {
-                    "iids": iids,
-                    "b_status": closing_status(source, event),
-                    "b_now": now,
-                    "b_actor": actor,
-                    "b_event": event,
-                }
-                tx.run(self.sweep_sql.close_tasks, values)
+            self.effects.leave(tx, definition.states[state], iids, event, actor, now)
 
     def _enter(
         self, tx: Tx, definition: ProcessDefinition, moved: list[_Move], now: datetime
     ) -> None:
         """The entered states' timers and tasks, from the variables after the actions."""
-        effects, sql = self.engine.effects, self.engine.sql
-        timer_rows: list[dict[str, Any]] = []
-        task_rows: list[dict[str, Any]] = []
-        for move in moved:
-            target, iid, variables = move.ctx.state, move.row.id, move.ctx.variables
-            spec = definition.states[target]
-            if spec.timers:
-                timer_rows += effects.timer_rows(definition, target, iid, variables, now)
-            if spec.task is not None:
-                task = effects.task_row(definition, target, iid, variables, now)
-                if task is not None:
-                    task_rows.append(task)
-        self.bulk.insert(tx, sql.insert_timer, "wf_timer", timer_rows)
-        self.bulk.insert(tx, sql.insert_task, "wf_task", task_rows)
+        entered = ((m.row.id, m.ctx.state, m.ctx.variables) for m in moved)
+        timer_rows, task_rows = self.effects.entered_rows(definition, entered, now)
+        self.bulk.insert(tx, self.engine.sql.insert_timer, "wf_timer", timer_rows)
+        self.bulk.insert(tx, self.engine.sql.insert_task, "wf_task", task_rows)
 
     def _notify(self, tx: Tx, spec: EventSpec, moves: list[_Move], now: datetime) -> None:
         """The event's notices, as ``Engine.fire_in`` writes them (they may show its data)."""
@@ -394,27 +376,6 @@ class BatchFire:
             return BatchResult(item.ref, row.id, item.event, row.state, error=exc)
         tx.cursor.execute("RELEASE SAVEPOINT shebao_batch")
         return BatchResult(item.ref, row.id, item.event, row.state, transition=done)
-
-
-def _key_row(scope: str, key: str, digest: str, done: Transition, now: datetime) -> dict[str, Any]:
-    """The idempotency key row ``outcomes.remember`` writes for ``done``."""
-    return {
-        "scope": scope,
-        "key": key,
-        "request_hash": digest,
-        "instance_id": done.instance_id,
-        "response": {
-            "instance_id": done.instance_id,
-            "process": done.process,
-            "event": done.event,
-            "from_state": done.from_state,
-            "to_state": done.to_state,
-            "version": done.version,
-            "replayed": False,
-            "followups": [],
-        },
-        "created_at": now,
-    }
 
 
 __all__ = ["DEFAULT_CHUNK", "BatchFire", "BatchItem", "BatchResult"]

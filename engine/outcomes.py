@@ -83,18 +83,21 @@ def replay(tx: Tx, sql: HotPath, idem: Idempotency, digest: str) -> Transition |
     return Transition(**{**response, "replayed": True})
 
 
+def key_row(idem: Idempotency, digest: str, done: Transition, now: datetime) -> dict[str, Any]:
+    """The idempotency key's row for a delivery (``digest``: its request's hash) that did
+    ``done``: what a later delivery of the same key replays."""
+    return {
+        "scope": idem.scope,
+        "key": idem.key,
+        "request_hash": digest,
+        "instance_id": done.instance_id,
+        "response": done.as_dict(),
+        "created_at": now,
+    }
+
+
 def remember(
     tx: Tx, sql: HotPath, idem: Idempotency, digest: str, done: Transition, now: datetime
 ) -> None:
     """Record this delivery and its result, in the transaction that did the work."""
-    tx.send(
-        sql.insert_key,
-        {
-            "scope": idem.scope,
-            "key": idem.key,
-            "request_hash": digest,
-            "instance_id": done.instance_id,
-            "response": done.as_dict(),
-            "created_at": now,
-        },
-    )
+    tx.send(sql.insert_key, key_row(idem, digest, done, now))

@@ -76,17 +76,10 @@ class Engine(Transactions, TaskOperations, EventData):
         self._definitions: dict[tuple[str, int], ProcessDefinition] = {}
         self._latest: dict[str, ProcessDefinition] = {}
         self._machines: dict[tuple[str, int], SharedMachine] = {}
-        for definition in definitions:
-            ident = (definition.key, definition.version)
-            self._definitions[ident] = definition
-            self._machines[ident] = SharedMachine(definition, registry)
-            latest = self._latest.get(definition.key)
-            if latest is None or latest.version < definition.version:
-                self._latest[definition.key] = definition
         self.effects = StateEffects(registry, self.sql)
         self.notices = NoticeWriter(registry, db.dialect)
         self._rehearsal: ContextVar[Any] = ContextVar(f"rehearsal-{id(self)}", default=None)
-        self.check_references()
+        self.install(definitions)
 
     # -- definitions -------------------------------------------------------------------------
 
@@ -96,9 +89,9 @@ class Engine(Transactions, TaskOperations, EventData):
         return dict(self._latest)
 
     def install(self, definitions: Iterable[ProcessDefinition]) -> None:
-        """Add definition versions (``engine.deployments``): one of the same key and version
-        replaces the one loaded before; the highest version of a key is where new instances
-        start."""
+        """Add definition versions (at start, and from ``engine.deployments``): one of the same
+        key and version replaces the one loaded before; the highest version of a key is where new
+        instances start."""
         for definition in definitions:
             ident = (definition.key, definition.version)
             self._definitions[ident] = definition

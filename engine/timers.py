@@ -20,7 +20,7 @@ timers are grouped by (process, definition version, state, event). A group whose
 and no action fires set-based: one UPDATE of the instances still in the timer's state, one
 ``INSERT INTO wf_history ... SELECT`` (due time and firing time), the timers marked fired, the
 source state's other timers and open task closed, the target state's timers and task created by
-``executemany``, and the event's notices (``engine.notices``) written by one ``executemany``. A
+``executemany`` (``engine.set_effects``, shared with the batch files), and the event's notices (``engine.notices``) written by one ``executemany``. A
 group with guards or actions fires per instance through ``Engine.fire_in`` inside the same
 transaction, each under a savepoint: a failure (a guard's refusal, an action's error) is rolled
 back to the savepoint and counted as an attempt, and the chunk goes on. The timer's retry policy
@@ -49,8 +49,8 @@ from engine.errors import ConcurrentModification, UnknownProcess, WorkflowError
 from engine.heartbeat import session_name
 from engine.incidents import IncidentLog
 from engine.runtime import Engine
+from engine.set_effects import SetEffects
 from engine.specs import RetrySpec
-from engine.state_effects import closing_status
 from engine.sweep_statements import SweepSql
 from engine.timer_failures import TimerFailures
 from engine.tx import Tx
@@ -133,6 +133,7 @@ class TimerSweep:
         self.lease = lease
         self.sql = SweepSql(engine.db.dialect)
         self.failures = TimerFailures(self.sql, IncidentLog(engine), retry)
+        self.effects = SetEffects(engine.effects, self.sql)
         self._name_session = (
             f"SELECT set_config('application_name', '{session_name(self.name)}', false)"
             if engine.db.dialect.name == "postgresql"
@@ -321,39 +322,23 @@ class TimerSweep:
         now: datetime,
     ) -> None:
         source = definition.states[state]
-        if len(source.timers) > 1:  # with one timer, the one just fired was its only pending one
-            tx.run(self.sql.cancel_timers, {"iids": iids})
-        if source.task:
-            status = closing_status(source, event)
-            tx.run(
-                self.sql.close_tasks,
-                {
-                    "iids": iids,
-                    "b_status": status,
-                    "b_now": now,
-                    "b_actor": self.actor,
-                    "b_event": event,
-                },
-            )
+        # With one timer, the one just fired (marked fired already) was its only pending one.
+        self.effects.leave(
+            tx, source, iids, event, self.actor, now, cancel_timers=len(source.timers) > 1
+        )
 
     def _enter(
         self, tx: Tx, definition: ProcessDefinition, target: str, iids: list[int], now: datetime
     ) -> None:
-        spec, effects = definition.states[target], self.engine.effects
+        spec = definition.states[target]
         if not spec.timers and spec.task is None:
             return
         needs_variables = any(t.policy for t in spec.timers) or bool(spec.task and spec.task.scope)
         variables: dict[int, Any] = {}
         if needs_variables:
             variables = {r.id: r.variables for r in tx.all(self.sql.variables, {"iids": iids})}
-        timer_rows: list[dict[str, Any]] = []
-        task_rows: list[dict[str, Any]] = []
-        for iid in iids:
-            values = variables.get(iid) or {}
-            timer_rows += effects.timer_rows(definition, target, iid, values, now)
-            task = effects.task_row(definition, target, iid, values, now)
-            if task is not None:
-                task_rows.append(task)
+        entered = ((iid, target, variables.get(iid) or {}) for iid in iids)
+        timer_rows, task_rows = self.effects.entered_rows(definition, entered, now)
         tx.many(self.engine.sql.insert_timer, timer_rows)
         tx.many(self.engine.sql.insert_task, task_rows)
 
