@@ -3,7 +3,9 @@
 A definition is data: states (BPMN activities; a ``task:`` makes one a user task, none makes it a wait
 for an outside message), events (sequence flows) and timers (boundary timer events). It is parsed
 once into frozen dataclasses that nothing changes at run time. A broken file is refused at load with
-the file, the key and what is wrong.
+the file, the key and what is wrong. Each element is checked as it is built here; the checks of the
+whole definition (its graph, the notices' placeholders, the registered names) are
+``engine.definition_checks``'s.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
+from engine.definition_checks import NameRegistry, check_graph, check_names, check_notices
 from engine.definition_forms import build_facts, build_form
 from engine.definition_reader import Reader, UniqueKeyLoader
 from engine.durations import Duration
 from engine.errors import DefinitionError
-from engine.notices import parse_template, unknown_placeholders
+from engine.notice_templates import parse_template
 from engine.specs import (
     EventSpec,
     Fact,
@@ -33,14 +36,6 @@ from engine.specs import (
     TaskSpec,
     TimerSpec,
 )
-
-
-class NameRegistry(Protocol):
-    """What validation needs to know of the registry: which guard and action names exist."""
-
-    def has_guard(self, name: str) -> bool: ...
-
-    def has_action(self, name: str) -> bool: ...
 
 
 def _build_task(reader: Reader, value: Any, key: str) -> TaskSpec:
@@ -145,36 +140,6 @@ def _build_notices(reader: Reader, value: Any, key: str) -> tuple[NoticeSpec, ..
     return tuple(notices)
 
 
-def _check_notices(
-    reader: Reader,
-    states: dict[str, StateSpec],
-    events: dict[str, EventSpec],
-    registry: NameRegistry | None,
-) -> None:
-    """Every placeholder of a notice's text names a field of the event's data (its ``fields:``,
-    or the form of a task it ends), a variable (``variables.<path>``) or, when the registry is
-    given, a registered fact."""
-    has_fact = getattr(registry, "has_fact", None) if registry is not None else None
-    for name, event in events.items():
-        if not event.notices:
-            continue
-        fields = {f.name for f in event.fields}
-        for spec in states.values():
-            if spec.task is not None and name in spec.task.events:
-                fields.update(f.name for f in spec.task.form)
-        for i, notice in enumerate(event.notices):
-            key = f"events.{name}.notices[{i}]"
-            for lang in ("zh", "en"):
-                template = parse_template(notice.text.get(lang))
-                unknown = unknown_placeholders(template, fields, has_fact)
-                if unknown:
-                    raise reader.fail(
-                        f"{key}.text.{lang}",
-                        f"unknown placeholder {{{unknown[0]}}}: not a field of the event, not "
-                        "variables.<path> and no fact registered by that name",
-                    )
-
-
 # One table: each element of a state, and what builds it from the raw YAML.
 _STATE_ELEMENTS: dict[str, Callable[[Reader, Any, str], Any]] = {
     "label": lambda reader, value, key: reader.label(value, key),
@@ -224,53 +189,6 @@ def _build_event(reader: Reader, name: str, value: Any, key: str) -> EventSpec:
     )
 
 
-def _check_graph(
-    reader: Reader,
-    states: dict[str, StateSpec],
-    events: dict[str, EventSpec],
-    initial: tuple[str, ...],
-) -> dict[str, tuple[str, ...]]:
-    for i, state in enumerate(initial):
-        if state not in states:
-            raise reader.fail(f"initial[{i}]", f"unknown state {state!r}")
-    outgoing: dict[str, list[str]] = {name: [] for name in states}
-    for name, event in events.items():
-        if event.target not in states:
-            raise reader.fail(f"events.{name}.to", f"unknown target state {event.target!r}")
-        for source in event.sources:
-            if source not in states:
-                raise reader.fail(f"events.{name}.from", f"unknown source state {source!r}")
-            if states[source].final:
-                raise reader.fail(f"events.{name}.from", f"event from final state {source!r}")
-            outgoing[source].append(name)
-    reached, frontier = set(initial), list(initial)
-    while frontier:
-        for event_name in outgoing[frontier.pop()]:
-            target = events[event_name].target
-            if target not in reached:
-                reached.add(target)
-                frontier.append(target)
-    for name, spec in states.items():
-        if name not in reached:
-            raise reader.fail(f"states.{name}", "unreachable state: no event leads to it")
-        if not spec.final and not outgoing[name]:
-            raise reader.fail(f"states.{name}", "no event leaves this state; mark it final: true")
-        for i, timer in enumerate(spec.timers):
-            if timer.event not in outgoing[name]:
-                raise reader.fail(
-                    f"states.{name}.timers[{i}].event",
-                    f"event {timer.event!r} does not leave state {name!r}",
-                )
-        if spec.task:
-            for event_name in spec.task.events:
-                if event_name not in outgoing[name]:
-                    raise reader.fail(
-                        f"states.{name}.task.events",
-                        f"event {event_name!r} does not leave state {name!r}",
-                    )
-    return {name: tuple(names) for name, names in outgoing.items()}
-
-
 def _with_task_defaults(
     spec: StateSpec, outgoing: tuple[str, ...], events: dict[str, EventSpec]
 ) -> StateSpec:
@@ -289,16 +207,6 @@ def _with_task_defaults(
                 form.setdefault(f.name, f)
         task = replace(task, form=tuple(form.values()))
     return replace(spec, task=task)
-
-
-def _check_names(reader: Reader, events: dict[str, EventSpec], registry: NameRegistry) -> None:
-    for name, event in events.items():
-        for guard in event.guards:
-            if not registry.has_guard(guard):
-                raise reader.fail(f"events.{name}.guard", f"no guard registered as {guard!r}")
-        for action in event.actions:
-            if not registry.has_action(action):
-                raise reader.fail(f"events.{name}.action", f"no action registered as {action!r}")
 
 
 def parse_definition(
@@ -341,13 +249,13 @@ def parse_definition(
     initial = reader.names(data.get("initial"), "initial")
     if not initial:
         raise reader.fail("initial", "name the state (or states) an instance starts in")
-    outgoing = _check_graph(reader, states, events, initial)
+    outgoing = check_graph(reader, states, events, initial)
     states = {
         name: _with_task_defaults(spec, outgoing[name], events) for name, spec in states.items()
     }
-    _check_notices(reader, states, events, registry)
+    check_notices(reader, states, events, registry)
     if registry is not None:
-        _check_names(reader, events, registry)
+        check_names(reader, events, registry)
     return ProcessDefinition(
         key=key,
         version=version,
@@ -398,7 +306,6 @@ __all__ = [
     "Fact",
     "FormField",
     "Label",
-    "NameRegistry",
     "NoticeSpec",
     "ProcessDefinition",
     "StateSpec",

@@ -30,7 +30,8 @@ from sqlalchemy import Table, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import partitions
-from engine.definition import NameRegistry, parse_text
+from engine.definition import parse_text
+from engine.definition_checks import NameRegistry
 from engine.errors import DefinitionError
 from engine.models import DeployedDefinition, Instance
 from engine.runtime import Engine

@@ -1,8 +1,9 @@
 """The look of process diagrams: fonts, shapes, state styles, load colours, words, label markup.
 
-The tables are data; ``engine.diagram`` reads them and nothing else decides a colour or a shape (the
-process definitions carry no styling at all). Values are Graphviz attributes (strings). The few
-functions at the end write a state's HTML-like label and a timer's text from these tables.
+The tables are data; ``engine.diagram`` and ``engine.diagram_live`` read them and nothing else
+decides a colour or a shape (the process definitions carry no styling at all). Values are Graphviz
+attributes (strings). The few functions at the end write a state's HTML-like label and a timer's
+text from these tables.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from engine.db import make_engine
 from engine.definition import parse_definition
 from engine.errors import DefinitionError, EventNotAllowed
 from engine.models import Notice
-from engine.notices import MISSING, parse_template, show
+from engine.notice_templates import MISSING, parse_template, show
 from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine
 from engine.specs import Label, NoticeSpec

@@ -1,10 +1,10 @@
 """The supervisors' process pages: diagrams with live counts, instances, overdue work.
 
 Every page here is for supervisors only (403 for anyone else). A process page shows the definition
-as an SVG with live counts per state and per flow, coloured by load (``engine.diagram``); a state
-lists its instances a page at a time; an instance shows its path, history, open tasks and timers.
-The diagrams' figures, a state's instances and the overdue work are read from the read replica
-when one is configured (``web.replica``); an instance and the incidents from the primary.
+as an SVG with live counts per state and per flow, coloured by load (``engine.diagram_live``); a
+state lists its instances a page at a time; an instance shows its path, history, open tasks and
+timers. The diagrams' figures, a state's instances and the overdue work are read from the read
+replica when one is configured (``web.replica``); an instance and the incidents from the primary.
 """
 
 from __future__ import annotations
@@ -19,7 +19,15 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 
-from engine import deployments, diagram, diagram_heat, incidents, queries, retention
+from engine import (
+    deployments,
+    diagram,
+    diagram_heat,
+    diagram_live,
+    incidents,
+    queries,
+    retention,
+)
 from engine.definition import ProcessDefinition
 from engine.errors import IncidentNotFound, IncidentNotOpen, UnknownProcess
 from engine.outbox_queries import list_notices
@@ -76,7 +84,8 @@ def live_counts(
     the figures the diagram bench measures) or over the last ``since``."""
     start = engine.clock.now() - since if since is not None else None
     db = read_db()
-    return diagram.state_counts(db, definition), diagram.flow_counts(db, definition, start)
+    states = diagram_live.state_counts(db, definition)
+    return states, diagram_live.flow_counts(db, definition, start)
 
 
 def open_incidents(engine: Engine, definition: ProcessDefinition) -> dict[str, int]:
@@ -101,7 +110,7 @@ def live_diagram(
     link = url_for("processes.state", key=definition.key, state="__STATE__")
     try:
         svg: Markup | None = inline_svg(
-            diagram.live_svg(
+            diagram_live.live_svg(
                 definition,
                 states,
                 flows,
@@ -198,7 +207,7 @@ def process_svg(key: str) -> ResponseReturnValue:
     states, flows = live_counts(engine, definition, since)
     heat = diagram_heat.heat_of(read_db(), definition, mode, engine.clock.now())
     trouble = open_incidents(engine, definition)
-    svg = diagram.live_svg(
+    svg = diagram_live.live_svg(
         definition,
         states,
         flows,

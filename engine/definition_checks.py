@@ -1,0 +1,134 @@
+"""Checks of a whole process definition, made once its states and events are built.
+
+Owns what no single state or event can check alone: the graph (initial, source and target states
+exist, every state is reachable, a non-final state has a way out, timers and tasks end with events
+that leave their state), the placeholders of the notices' texts, and the guard and action names
+against the registry (``NameRegistry``). Each failure raises ``DefinitionError`` through the
+definition's ``Reader``, naming the dotted key; ``engine.definition`` builds the specs and calls
+these checks.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from engine.definition_reader import Reader
+from engine.notice_templates import parse_template, unknown_placeholders
+from engine.specs import EventSpec, StateSpec
+
+
+class NameRegistry(Protocol):
+    """What validation needs to know of the registry: which guard and action names exist."""
+
+    def has_guard(self, name: str) -> bool: ...
+
+    def has_action(self, name: str) -> bool: ...
+
+
+def check_graph(
+    reader: Reader,
+    states: dict[str, StateSpec],
+    events: dict[str, EventSpec],
+    initial: tuple[str, ...],
+) -> dict[str, tuple[str, ...]]:
+    """The names of the events leaving each state, once the graph is found sound.
+
+    The initial states and every event's source and target states exist, no event leaves a final
+    state, every state is reached from an initial one, a state that is not final has an event
+    leaving it, and a state's timers and task name only events that leave it.
+
+    Raises:
+        DefinitionError: naming the key of the first fault found.
+    """
+    for i, state in enumerate(initial):
+        if state not in states:
+            raise reader.fail(f"initial[{i}]", f"unknown state {state!r}")
+    outgoing: dict[str, list[str]] = {name: [] for name in states}
+    for name, event in events.items():
+        if event.target not in states:
+            raise reader.fail(f"events.{name}.to", f"unknown target state {event.target!r}")
+        for source in event.sources:
+            if source not in states:
+                raise reader.fail(f"events.{name}.from", f"unknown source state {source!r}")
+            if states[source].final:
+                raise reader.fail(f"events.{name}.from", f"event from final state {source!r}")
+            outgoing[source].append(name)
+    reached, frontier = set(initial), list(initial)
+    while frontier:
+        for event_name in outgoing[frontier.pop()]:
+            target = events[event_name].target
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    for name, spec in states.items():
+        if name not in reached:
+            raise reader.fail(f"states.{name}", "unreachable state: no event leads to it")
+        if not spec.final and not outgoing[name]:
+            raise reader.fail(f"states.{name}", "no event leaves this state; mark it final: true")
+        for i, timer in enumerate(spec.timers):
+            if timer.event not in outgoing[name]:
+                raise reader.fail(
+                    f"states.{name}.timers[{i}].event",
+                    f"event {timer.event!r} does not leave state {name!r}",
+                )
+        if spec.task:
+            for event_name in spec.task.events:
+                if event_name not in outgoing[name]:
+                    raise reader.fail(
+                        f"states.{name}.task.events",
+                        f"event {event_name!r} does not leave state {name!r}",
+                    )
+    return {name: tuple(names) for name, names in outgoing.items()}
+
+
+def check_notices(
+    reader: Reader,
+    states: dict[str, StateSpec],
+    events: dict[str, EventSpec],
+    registry: NameRegistry | None,
+) -> None:
+    """Every placeholder of a notice's text names a field of the event's data (its ``fields:``,
+    or the form of a task it ends), a variable (``variables.<path>``) or, when the registry is
+    given, a registered fact.
+
+    Raises:
+        DefinitionError: naming the text (``events.<name>.notices[i].text.<lang>``) and the first
+            unknown placeholder.
+    """
+    has_fact = getattr(registry, "has_fact", None) if registry is not None else None
+    for name, event in events.items():
+        if not event.notices:
+            continue
+        fields = {f.name for f in event.fields}
+        for spec in states.values():
+            if spec.task is not None and name in spec.task.events:
+                fields.update(f.name for f in spec.task.form)
+        for i, notice in enumerate(event.notices):
+            key = f"events.{name}.notices[{i}]"
+            for lang in ("zh", "en"):
+                template = parse_template(notice.text.get(lang))
+                unknown = unknown_placeholders(template, fields, has_fact)
+                if unknown:
+                    raise reader.fail(
+                        f"{key}.text.{lang}",
+                        f"unknown placeholder {{{unknown[0]}}}: not a field of the event, not "
+                        "variables.<path> and no fact registered by that name",
+                    )
+
+
+def check_names(reader: Reader, events: dict[str, EventSpec], registry: NameRegistry) -> None:
+    """Every guard and action an event names is registered in ``registry``.
+
+    Raises:
+        DefinitionError: naming the event's ``guard`` or ``action`` key.
+    """
+    for name, event in events.items():
+        for guard in event.guards:
+            if not registry.has_guard(guard):
+                raise reader.fail(f"events.{name}.guard", f"no guard registered as {guard!r}")
+        for action in event.actions:
+            if not registry.has_action(action):
+                raise reader.fail(f"events.{name}.action", f"no action registered as {action!r}")
+
+
+__all__ = ["NameRegistry", "check_graph", "check_names", "check_notices"]
