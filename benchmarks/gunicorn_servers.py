@@ -65,8 +65,8 @@ def free_port() -> int:
 def gunicorn(
     app: str, env: dict[str, str], options: argparse.Namespace, log: Path
 ) -> Iterator[tuple[int, int]]:
-    """A gunicorn serving ``app`` on a free local port (and its master's pid), in a process group of its own that is
-    ended (TERM, then KILL) on the way out, whatever happened."""
+    """A gunicorn serving ``app`` on a free local port (and its master's pid), in a process
+    group of its own that is ended (TERM, then KILL) on the way out, whatever happened."""
     port = free_port()
     command = [
         sys.executable,

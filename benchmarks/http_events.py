@@ -19,8 +19,9 @@ one worker of four while the others idled, and the ratio at 16 clients swung bet
 time is reported per level, so such an imbalance shows.
 
 Load: at 1, 4 and 16 concurrent clients (threads of this process, each with an
-``http.client`` connection, reopened when the server closes it, and its own disjoint cards), every card gets ``produce``,
-``notify_holder`` and ``activate`` (with the presented ID number), each POSTed with the bearer
+``http.client`` connection, reopened when the server closes it, and its own disjoint cards),
+every card gets ``produce``, ``notify_holder`` and ``activate`` (with the presented ID number),
+each POSTed with the bearer
 token, an ``Idempotency-Key`` and the same JSON body to both servers, and timed. Per level the
 cards are fresh and the two servers alternate service, floor, floor, service, so that drift on
 the shared machine weighs on both alike. Figures per level: events/s and p50/p95/p99 latency of

@@ -8,26 +8,27 @@ A chunk first leases up to ``chunk`` due timers in a short transaction of its ow
 executor acquires jobs: ``locked_by`` (this scheduler's name) and ``lock_expires_at`` (now + the
 lease) are set on pending timers with ``due_at <= now`` that nobody holds or whose lease ran out
 (``FOR UPDATE ... SKIP LOCKED`` on PostgreSQL, so any number of sweeping processes share the work;
-SQLite has one writer, ``BEGIN IMMEDIATE``). A scheduler that hangs (``SIGSTOP``) after leasing loses
-its timers when the lease runs out; one that hangs inside the firing transaction holds row locks
-until the server ends its session (``idle_in_transaction_session_timeout``, shorter than the
-lease). The firing transaction then locks the leased timers that are still pending and still
-leased to this scheduler, with their instances: a scheduler that resumes after its lease was taken
-finds none of them (fenced by ``locked_by``) and fires nothing twice. A leased timer the firing
-skipped because another transaction held its row for a moment is leased again by the next chunk. History and ``fired_at``
-record the chunk's own time (the firing), next to the timer's ``due_at``. The claimed
+SQLite has one writer, ``BEGIN IMMEDIATE``). A scheduler that hangs (``SIGSTOP``) after leasing
+loses its timers when the lease runs out; one that hangs inside the firing transaction holds row
+locks until the server ends its session (``idle_in_transaction_session_timeout``, shorter than the
+lease). The firing transaction then locks the leased timers that are still pending and still leased
+to this scheduler, with their instances: a scheduler that resumes after its lease was taken finds
+none of them (fenced by ``locked_by``) and fires nothing twice. A leased timer the firing skipped
+because another transaction held its row for a moment is leased again by the next chunk. History and
+``fired_at`` record the chunk's own time (the firing), next to the timer's ``due_at``. The claimed
 timers are grouped by (process, definition version, state, event). A group whose event has no guard
-and no action fires set-based: one UPDATE of the instances still in the timer's state, one
-``INSERT INTO wf_history ... SELECT`` (due time and firing time), the timers marked fired, the
-source state's other timers and open task closed, the target state's timers and task created by
-``executemany`` (``engine.set_effects``, shared with the batch files), and the event's notices (``engine.notices``) written by one ``executemany``. A
-group with guards or actions fires per instance through ``Engine.fire_in`` inside the same
-transaction, each under a savepoint: a failure (a guard's refusal, an action's error) is rolled
-back to the savepoint and counted as an attempt, and the chunk goes on. The timer's retry policy
-(``retry: {times, backoff}`` on the timer, else on its event, else the sweep's default) decides
-what follows (``engine.timer_failures``): pending again once the backoff (doubled after each
-attempt) is over, or, after the last attempt, ``failed`` with an incident (``engine.incidents``) that a person
-retries or resolves. A claimed timer whose instance has left its state is ``cancelled`` (stale).
+and no action fires set-based: one UPDATE of the instances still in the timer's state, one ``INSERT
+INTO wf_history ... SELECT`` (due time and firing time), the timers marked fired, the source state's
+other timers and open task closed, the target state's timers and task created by ``executemany``
+(``engine.set_effects``, shared with the batch files), and the event's notices (``engine.notices``)
+written by one ``executemany``. A group with guards or actions fires per instance through
+``Engine.fire_in`` inside the same transaction, each under a savepoint: a failure (a guard's
+refusal, an action's error) is rolled back to the savepoint and counted as an attempt, and the chunk
+goes on. The timer's retry policy (``retry: {times, backoff}`` on the timer, else on its event, else
+the sweep's default) decides what follows (``engine.timer_failures``): pending again once the
+backoff (doubled after each attempt) is over, or, after the last attempt, ``failed`` with an
+incident (``engine.incidents``) that a person retries or resolves. A claimed timer whose instance
+has left its state is ``cancelled`` (stale).
 """
 
 from __future__ import annotations
