@@ -13,31 +13,15 @@ import pytest
 from sqlalchemy import text
 
 from engine.clock import SimulatedClock
+from tests.benchmarks.open_tasks import seed_open_tasks
 from web.app import create_app, engine_of
 from web.auth import create_user
-from web.extensions import domain_of
 from web.pages import inbox_queries as iq
-from workflows.cards import apply_for_card
-from workflows.identity import make_id_number
 
 pytestmark = pytest.mark.bench
 
 TASKS = 1_000_000
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
-BANKS = ("icbc", "abc", "boc", "ccb", "foshan_rcb")
-SEED = """
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
-INSERT INTO wf_task (instance_id, process, name, state, candidate_group, scope, status,
-                     assignee, created_at, due_at)
-SELECT 1 + (i % :instances), 'card', 'activate_card', 'awaiting_activation', 'bank_teller',
-       CASE i % 5 WHEN 0 THEN 'icbc' WHEN 1 THEN 'abc' WHEN 2 THEN 'boc' WHEN 3 THEN 'ccb'
-                  ELSE 'foshan_rcb' END,
-       'open', NULL, '2024-01-01 00:00:00.000000',
-       CASE WHEN i % 50 = 0 THEN NULL
-            ELSE strftime('%Y-%m-%d %H:%M:%S', '2023-06-01', '+' || (i * 7919 % 63072000) || ' seconds')
-                 || '.000000' END
-FROM n
-"""
 
 
 def _median_ms(fetch: object, runs: int = 7) -> float:
@@ -57,22 +41,7 @@ def test_inbox_pages_stay_fast_with_a_million_open_tasks(
     app = create_app(config, clock=SimulatedClock(NOW))
     engine = engine_of(app)
     create_user(engine.db, "teller", "pw", "bank_teller", "icbc")
-    instances = 200
-    for n in range(instances):
-        apply_for_card(
-            engine,
-            domain_of(app).regions,
-            id_number=make_id_number("440604", datetime(1970, 1, 1).date(), n),
-            channel="counter",
-            bank=BANKS[n % 5],
-            region_code="440604",
-            actor="bench",
-        )
-    started = time.perf_counter()
-    with engine.db.begin() as conn:
-        conn.execute(text(SEED), {"count": TASKS, "instances": instances})
-        conn.execute(text("ANALYZE"))
-    seeded = time.perf_counter() - started
+    seeded = seed_open_tasks(app, TASKS)
 
     with engine.db.connect() as conn:
         deep = conn.execute(

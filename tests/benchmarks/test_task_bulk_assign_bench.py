@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyotp
@@ -18,49 +18,19 @@ from sqlalchemy import func, select, text
 from engine import statements as st
 from engine import task_team as tt
 from engine.clock import SimulatedClock
+from tests.benchmarks.open_tasks import seed_open_tasks
 from web.app import create_app, engine_of
 from web.auth import create_user, users
-from web.extensions import domain_of
 from web.mfa import enroll
 from web.pages import inbox_queries as iq
 from web.pages import inbox_team
 from web.staff import Staff
-from workflows.cards import apply_for_card
-from workflows.identity import make_id_number
 
 pytestmark = pytest.mark.bench
 
 TASKS = 1_000_000
 SELECTED = 1_000
-INSTANCES = 200
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
-BANKS = ("icbc", "abc", "boc", "ccb", "foshan_rcb")
-_COLUMNS = """INSERT INTO wf_task (instance_id, process, name, state, candidate_group, scope, status,
-                     assignee, created_at, due_at)"""
-SEED = {
-    "sqlite": _COLUMNS
-    + """
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
-SELECT 1 + (i % :instances), 'card', 'activate_card', 'awaiting_activation', 'bank_teller',
-       CASE i % 5 WHEN 0 THEN 'icbc' WHEN 1 THEN 'abc' WHEN 2 THEN 'boc' WHEN 3 THEN 'ccb'
-                  ELSE 'foshan_rcb' END,
-       'open', NULL, '2024-01-01 00:00:00.000000',
-       CASE WHEN i % 50 = 0 THEN NULL
-            ELSE strftime('%Y-%m-%d %H:%M:%S', '2023-06-01', '+' || (i * 7919 % 63072000) || ' seconds')
-                 || '.000000' END
-FROM n
-""",
-    "postgresql": _COLUMNS
-    + """
-SELECT 1 + (i % :instances), 'card', 'activate_card', 'awaiting_activation', 'bank_teller',
-       (ARRAY['icbc', 'abc', 'boc', 'ccb', 'foshan_rcb'])[1 + i % 5],
-       'open', NULL, TIMESTAMPTZ '2024-01-01 00:00:00+00',
-       CASE WHEN i % 50 = 0 THEN NULL
-            ELSE TIMESTAMPTZ '2023-06-01 00:00:00+00' + (i * 7919 % 63072000) * INTERVAL '1 second'
-       END
-FROM generate_series(CAST(1 AS bigint), :count) AS s(i)
-""",
-}
 
 
 def _selection(conn: Any, offset: int) -> list[int]:
@@ -84,28 +54,7 @@ def test_bulk_assign_of_1000_tasks_at_a_million_open_tasks(db_url: str, bench_re
         create_user(engine.db, name, "pw", "bank_teller", "icbc")
     create_user(engine.db, "boss", "pw", "supervisor", None)
     enroll(engine.db, "boss")
-    for n in range(INSTANCES):
-        apply_for_card(
-            engine,
-            domain_of(app).regions,
-            id_number=make_id_number("440604", date(1970, 1, 1), n),
-            channel="counter",
-            bank=BANKS[n % 5],
-            region_code="440604",
-            actor="bench",
-        )
-    started = time.perf_counter()
-    with engine.db.begin() as conn:
-        if dialect == "postgresql":  # the service's statement timeout is for requests, not this
-            conn.execute(text("SET LOCAL statement_timeout = 0"))
-            # every row names one of the instances made above: skip the per-row foreign key check
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(text(SEED[dialect]), {"count": TASKS, "instances": INSTANCES})
-    with engine.db.begin() as conn:
-        if dialect == "postgresql":
-            conn.execute(text("SET LOCAL statement_timeout = 0"))
-        conn.execute(text("ANALYZE"))
-    seeded = time.perf_counter() - started
+    seeded = seed_open_tasks(app, TASKS)
     with engine.db.connect() as conn:
         opened = conn.execute(
             select(func.count()).select_from(st.tasks).where(st.tasks.c.status == "open")
