@@ -1,11 +1,15 @@
 """The words of the pages themselves, in Chinese and English: ``WORDS`` by key (``t(key)`` in
 templates) and ``GROUPS``, the staff groups' names. Process words (states, events, tasks, form
 fields) are the definitions' own ``Label``s; region names come from the policy files. A data
-module: ``web.i18n`` picks the language and looks words up here."""
+module: ``web.i18n`` picks the language and looks words up here. The search pages' words
+(``web.search_words``) and the supervisors' process pages' (``web.supervisor_words``) are kept
+in modules of their own and merged into ``WORDS``."""
 
 from __future__ import annotations
 
 from engine.definition import Label
+from web.search_words import SEARCH_WORDS
+from web.supervisor_words import SUPERVISOR_WORDS
 
 WORDS: dict[str, Label] = {
     "app": Label("社保经办工作台", "Social security workbench"),
@@ -307,51 +311,6 @@ WORDS: dict[str, Label] = {
     "security_events": Label("安全事件", "Security events"),
     "event_kind": Label("类型", "Kind"),
     "event_detail": Label("详情", "Detail"),
-    "search": Label("查询", "Search"),
-    "search_placeholder": Label(
-        "身份证号、社保卡号、姓名或业务键", "ID number, card number, name or business key"
-    ),
-    "search_results": Label("查询结果", "Search results"),
-    "search_hint": Label(
-        "在页面顶部的查询框输入身份证号码、社保卡号、姓名（开头几个字）或业务键。",
-        "Type an ID number, a card number, the start of a name or a business key into the"
-        " search box at the top of any page.",
-    ),
-    "search_kind_id_number": Label("按身份证号码", "by ID number"),
-    "search_kind_card_number": Label("按社保卡号", "by card number"),
-    "search_kind_business_key": Label("按业务键", "by business key"),
-    "search_kind_name": Label("按姓名开头", "by the start of a name"),
-    "search_empty": Label("请输入要查询的内容", "Type something to search for"),
-    "search_too_long": Label(
-        "查询内容过长（最多 64 个字符）", "The query is too long (64 characters at most)"
-    ),
-    "search_bad_characters": Label(
-        "查询内容含有不可打印的字符", "The query has characters that cannot be printed"
-    ),
-    "no_results": Label("没有找到您有权查看的记录", "Nothing found that you may see"),
-    "more_results": Label(
-        "匹配的记录较多，仅显示前 {n} 条；请输入更完整的内容",
-        "More records match; the first {n} are shown: type more of it",
-    ),
-    "people": Label("参保人员", "People"),
-    "cards": Label("社会保障卡", "Cards"),
-    "enrollments": Label("年度参保", "Insurance years"),
-    "tasks": Label("待办任务", "Open tasks"),
-    "name": Label("姓名", "Name"),
-    "card_number": Label("社保卡号", "Card number"),
-    "policy_year": Label("年度", "Year"),
-    "amount_due": Label("应缴金额", "Amount due"),
-    "amount_paid": Label("已缴金额", "Amount paid"),
-    "paid_at": Label("缴费时间", "Paid"),
-    "payer": Label("缴费人", "Payer"),
-    "channel": Label("渠道", "Channel"),
-    "yuan": Label("元", "yuan"),
-    "not_payable": Label("不可缴费", "Cannot be paid"),
-    "person_page": Label("参保人员档案", "Person"),
-    "open_person": Label("查看人员档案", "Open the person's page"),
-    "record": Label("记录", "Record"),
-    "card_reviews": Label("一人多卡核查", "Extra cards reviews"),
-    "history_of": Label("{what}的办理记录", "History of {what}"),
     # -- issue 18: task statuses, who did it (system actors, channels), security event kinds,
     # durations, and the layout's landmarks
     "task_status_open": Label("待办", "Open"),
@@ -403,47 +362,6 @@ WORDS: dict[str, Label] = {
     "security_kind_supervisor_intervention": Label("主管干预流程实例", "Supervisor intervention"),
     "history_event_supervisor_cancel": Label("主管终止流程", "Cancelled by a supervisor"),
     "history_event_supervisor_move": Label("主管移动流程", "Moved by a supervisor"),
-    "intervene": Label("主管操作", "Supervisor actions"),
-    "intervene_cancel": Label("终止流程…", "Cancel the instance…"),
-    "intervene_move": Label("移动到…", "Move to…"),
-    "intervene_target": Label("目标状态", "Target state"),
-    "intervene_reason": Label(
-        "原因（必填，最多 500 字）", "Reason (required, at most 500 characters)"
-    ),
-    "intervene_cancel_title": Label("终止流程实例", "Cancel the instance"),
-    "intervene_move_title": Label("移动流程实例", "Move the instance"),
-    "intervene_cancel_what": Label(
-        "流程实例 #{id} 将在“{state}”处终止，此后不能再办理任何事项。终止不可撤销。",
-        "Instance #{id} will be ended in “{state}”; nothing can be done on it afterwards. "
-        "Cancelling cannot be undone.",
-    ),
-    "intervene_move_what": Label(
-        "流程实例 #{id} 将从“{state}”移动到“{target}”。",
-        "Instance #{id} will move from “{state}” to “{target}”.",
-    ),
-    "intervene_closes": Label(
-        "将被取消的待办任务与定时器", "Open tasks and timers that will be cancelled"
-    ),
-    "intervene_opens": Label("进入目标状态时将生成", "Entering the target creates"),
-    "intervene_no_events": Label(
-        "不会执行任何事件的条件、动作或通知；操作人和原因记入办理记录。",
-        "No event's guards, actions or notices run; you and the reason go into the history.",
-    ),
-    "intervene_confirm_cancel": Label("确认终止", "Confirm: cancel"),
-    "intervene_confirm_move": Label("确认移动", "Confirm: move"),
-    "intervene_back": Label("返回，不做修改", "Back, change nothing"),
-    "intervene_done_cancel": Label("流程实例已终止", "The instance was cancelled"),
-    "intervene_done_move": Label("流程实例已移动", "The instance was moved"),
-    "intervene_ended": Label(
-        "流程实例已结束，不能终止或移动", "The instance has ended; it cannot be cancelled or moved"
-    ),
-    "intervene_audit": Label("主管操作记录", "Supervisor actions on this instance"),
-    "intervene_reason_col": Label("原因", "Reason"),
-    "intervene_task": Label(
-        "任务“{task}”（{group}，期限 {due}）", "Task “{task}” ({group}, due {due})"
-    ),
-    "intervene_timer": Label("定时“{event}”（{due}）", "Timer “{event}” ({due})"),
-    "intervene_nothing": Label("无", "Nothing"),
     "duration_years": Label("{n} 年", "{n} years"),
     "duration_months": Label("{n} 个月", "{n} months"),
     "duration_weeks": Label("{n} 周", "{n} weeks"),
@@ -455,37 +373,8 @@ WORDS: dict[str, Label] = {
     "main_nav": Label("主导航", "Main navigation"),
     "menu": Label("菜单", "Menu"),
     "language": Label("语言", "Language"),
-    # the live process diagrams: heat, legend, time range, zoom, state filters
-    "heat": Label("着色依据", "Colour by"),
-    "heat_count": Label("实例数", "Instances"),
-    "heat_overdue": Label("逾期任务与定时器", "Overdue tasks and timers"),
-    "heat_age": Label("停留时长（最久）", "Time in state (oldest)"),
-    "heat_legend_count": Label("颜色表示该状态的实例数：", "Colour shows instances in the state:"),
-    "heat_legend_overdue": Label(
-        "颜色表示该状态逾期的待办任务与到期未触发的定时器数：",
-        "Colour shows overdue open tasks and missed timers in the state:",
-    ),
-    "heat_legend_age": Label(
-        "颜色表示该状态中停留最久的实例已停留的时间：",
-        "Colour shows how long the oldest instance has sat in the state:",
-    ),
-    "heat_legend_incident": Label("有未处理的故障（⚠）", "Open incidents (⚠)"),
-    "flows_since": Label("流转计数范围", "Flows counted over"),
-    "since_7d": Label("近7天", "Last 7 days"),
-    "since_30d": Label("近30天", "Last 30 days"),
-    "since_365d": Label("近一年", "Last year"),
-    "since_all": Label("全部", "All time"),
-    "zoom_in": Label("放大", "Zoom in"),
-    "zoom_out": Label("缩小", "Zoom out"),
-    "zoom_reset": Label("全图", "Whole diagram"),
-    "zoom_hint": Label(
-        "滚轮缩放，拖动平移，点击状态查看其实例",
-        "Wheel to zoom, drag to pan, click a state to list its instances",
-    ),
-    "overdue_count": Label("逾期", "Overdue"),
-    "oldest_days": Label("最久（天）", "Oldest (days)"),
-    "older_than_days": Label("停留超过（天）", "Unmoved for more than (days)"),
-    "state_filtered": Label("已筛选", "Filtered"),
+    **SEARCH_WORDS,
+    **SUPERVISOR_WORDS,
 }
 
 GROUPS: dict[str, Label] = {

@@ -270,3 +270,23 @@ def test_durations_statuses_and_actors_are_in_words(
     with demo.app.test_request_context(f"/?lang={lang}"):
         demo.app.preprocess_request()
         assert render_template_string(source) == shown
+
+
+def test_page_words_are_each_defined_once_across_their_modules() -> None:
+    """``WORDS`` is merged from three data modules: a key written twice (in one dict literal or
+    in two modules) would silently hide one of its texts."""
+    import ast
+    from pathlib import Path
+
+    root = Path(web.i18n.__file__).parent
+    keys: list[str] = []
+    for name in ("words.py", "search_words.py", "supervisor_words.py"):
+        tree = ast.parse((root / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            target = node.target if isinstance(node, ast.AnnAssign) else None
+            if isinstance(target, ast.Name) and target.id.endswith("WORDS"):
+                assert isinstance(node.value, ast.Dict)  # type: ignore[union-attr]
+                keys += [k.value for k in node.value.keys if isinstance(k, ast.Constant)]  # type: ignore[union-attr]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    assert not twice, f"defined more than once: {twice}"
+    assert len(keys) == len(web.i18n.WORDS) > 300

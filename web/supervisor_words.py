@@ -1,0 +1,84 @@
+"""The words of the supervisors' process pages, in Chinese and English: the actions on an
+instance (cancel or move it, with a reason) and the live diagrams (heat, legend, time range, zoom,
+state filters). A data module, part of ``web.words.WORDS``, split from it by page; keys are unique
+across the two (``tests/web/test_translations.py``)."""
+
+from __future__ import annotations
+
+from engine.definition import Label
+
+SUPERVISOR_WORDS: dict[str, Label] = {
+    # supervisor interventions on an instance: cancel or move, with a reason
+    "intervene": Label("主管操作", "Supervisor actions"),
+    "intervene_cancel": Label("终止流程…", "Cancel the instance…"),
+    "intervene_move": Label("移动到…", "Move to…"),
+    "intervene_target": Label("目标状态", "Target state"),
+    "intervene_reason": Label(
+        "原因（必填，最多 500 字）", "Reason (required, at most 500 characters)"
+    ),
+    "intervene_cancel_title": Label("终止流程实例", "Cancel the instance"),
+    "intervene_move_title": Label("移动流程实例", "Move the instance"),
+    "intervene_cancel_what": Label(
+        "流程实例 #{id} 将在“{state}”处终止，此后不能再办理任何事项。终止不可撤销。",
+        "Instance #{id} will be ended in “{state}”; nothing can be done on it afterwards. "
+        "Cancelling cannot be undone.",
+    ),
+    "intervene_move_what": Label(
+        "流程实例 #{id} 将从“{state}”移动到“{target}”。",
+        "Instance #{id} will move from “{state}” to “{target}”.",
+    ),
+    "intervene_closes": Label(
+        "将被取消的待办任务与定时器", "Open tasks and timers that will be cancelled"
+    ),
+    "intervene_opens": Label("进入目标状态时将生成", "Entering the target creates"),
+    "intervene_no_events": Label(
+        "不会执行任何事件的条件、动作或通知；操作人和原因记入办理记录。",
+        "No event's guards, actions or notices run; you and the reason go into the history.",
+    ),
+    "intervene_confirm_cancel": Label("确认终止", "Confirm: cancel"),
+    "intervene_confirm_move": Label("确认移动", "Confirm: move"),
+    "intervene_back": Label("返回，不做修改", "Back, change nothing"),
+    "intervene_done_cancel": Label("流程实例已终止", "The instance was cancelled"),
+    "intervene_done_move": Label("流程实例已移动", "The instance was moved"),
+    "intervene_ended": Label(
+        "流程实例已结束，不能终止或移动", "The instance has ended; it cannot be cancelled or moved"
+    ),
+    "intervene_audit": Label("主管操作记录", "Supervisor actions on this instance"),
+    "intervene_reason_col": Label("原因", "Reason"),
+    "intervene_task": Label(
+        "任务“{task}”（{group}，期限 {due}）", "Task “{task}” ({group}, due {due})"
+    ),
+    "intervene_timer": Label("定时“{event}”（{due}）", "Timer “{event}” ({due})"),
+    "intervene_nothing": Label("无", "Nothing"),
+    # the live process diagrams: heat, legend, time range, zoom, state filters
+    "heat": Label("着色依据", "Colour by"),
+    "heat_count": Label("实例数", "Instances"),
+    "heat_overdue": Label("逾期任务与定时器", "Overdue tasks and timers"),
+    "heat_age": Label("停留时长（最久）", "Time in state (oldest)"),
+    "heat_legend_count": Label("颜色表示该状态的实例数：", "Colour shows instances in the state:"),
+    "heat_legend_overdue": Label(
+        "颜色表示该状态逾期的待办任务与到期未触发的定时器数：",
+        "Colour shows overdue open tasks and missed timers in the state:",
+    ),
+    "heat_legend_age": Label(
+        "颜色表示该状态中停留最久的实例已停留的时间：",
+        "Colour shows how long the oldest instance has sat in the state:",
+    ),
+    "heat_legend_incident": Label("有未处理的故障（⚠）", "Open incidents (⚠)"),
+    "flows_since": Label("流转计数范围", "Flows counted over"),
+    "since_7d": Label("近7天", "Last 7 days"),
+    "since_30d": Label("近30天", "Last 30 days"),
+    "since_365d": Label("近一年", "Last year"),
+    "since_all": Label("全部", "All time"),
+    "zoom_in": Label("放大", "Zoom in"),
+    "zoom_out": Label("缩小", "Zoom out"),
+    "zoom_reset": Label("全图", "Whole diagram"),
+    "zoom_hint": Label(
+        "滚轮缩放，拖动平移，点击状态查看其实例",
+        "Wheel to zoom, drag to pan, click a state to list its instances",
+    ),
+    "overdue_count": Label("逾期", "Overdue"),
+    "oldest_days": Label("最久（天）", "Oldest (days)"),
+    "older_than_days": Label("停留超过（天）", "Unmoved for more than (days)"),
+    "state_filtered": Label("已筛选", "Filtered"),
+}
