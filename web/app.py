@@ -15,6 +15,7 @@ from engine.scheduler import PolicyWatcher
 from web import db_faults, replica
 from web.config import default_config, from_environment, number_setting
 from web.extensions import DOMAIN, ENGINE, SERVICE, domain_of, engine_of
+from web.ids import BoundedInt
 from web.wiring import Service, build_service, try_sync_definitions
 
 
@@ -28,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
             (``shebao clock set``, ``shebao demo``).
     """
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = BoundedInt  # before any rule: ids past 2**53 match none
     from web import log_masking
 
     log_masking.install()  # resident ID numbers masked in every log record

@@ -12,10 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from engine.interventions import CANCEL_EVENT, MOVE_EVENT
+from engine.specs import FormField
 from web import i18n
 
 SUPERVISOR_EVENTS = (CANCEL_EVENT, MOVE_EVENT)
 _SEP = {"zh": "；", "en": "; "}
+_COLON = {"zh": "：", "en": ": "}
+SHOWN_ELSEWHERE = ("id_number", "amount", "datetime")
+"""Field types a history note leaves out: ID numbers are personal data, and payments show on
+the record's own payment lines."""
 
 
 def _who(name: Any) -> str:
@@ -54,8 +59,44 @@ def _team(data: Mapping[str, Any]) -> list[str]:
     return parts
 
 
-def history_note(row: Mapping[str, Any]) -> str:
-    """The row's change in words, or an empty string when it is a plain transition."""
+def _declared_fields(definition: Any, row: Mapping[str, Any]) -> list[FormField]:
+    """The fields the row's event and, for a completed task, its form declare."""
+    if not isinstance(getattr(definition, "events", None), Mapping):
+        return []  # a page without the instance's definition (or jinja's Undefined)
+    event = definition.events.get(row.get("event"))
+    fields = list(event.fields) if event is not None else []
+    state = definition.states.get(row.get("from_state"))
+    if row.get("task_id") and state is not None and state.task is not None:
+        fields += [f for f in state.task.form if f not in fields]
+    return fields
+
+
+def _decision(definition: Any, row: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
+    """What a person chose or wrote when deciding (the form's choices, a note), by the fields'
+    labels: never an ID number (only its check's outcome is history) nor an undeclared key."""
+    parts = []
+    for field in _declared_fields(definition, row):
+        value = data.get(field.name)
+        if value in (None, "") or field.type in SHOWN_ELSEWHERE:
+            continue
+        if field.type == "text" and not row.get("task_id"):
+            continue  # an outside system's words (a bank's reason) are its data, not a decision
+        label = i18n.message(field.label.zh, field.label.en)
+        if field.type == "choice":
+            chosen = dict(field.options).get(str(value))
+            value = i18n.message(chosen.zh, chosen.en) if chosen else value
+        elif field.type == "boolean":
+            value = i18n.t("yes") if value else i18n.t("no")
+        elif field.type == "reference":
+            value = f"#{value}"
+        text = str(value)
+        parts.append(f"{label}{_COLON[i18n.current_lang()]}{text[:200]}")
+    return parts
+
+
+def history_note(row: Mapping[str, Any], definition: Any = None) -> str:
+    """The row's change in words, or an empty string when it is a plain transition. With the
+    instance's ``definition``, a decision's declared fields are shown by their labels too."""
     data = row.get("data")
     if not isinstance(data, Mapping) or not data:
         return ""
@@ -65,4 +106,6 @@ def history_note(row: Mapping[str, Any]) -> str:
         parts.append(i18n.message(str(data.get("reason_zh", "")), str(data.get("reason_en", ""))))
     elif isinstance(data.get("reason"), str) and row.get("event") in SUPERVISOR_EVENTS:
         parts.append(i18n.t("note_reason").format(reason=data["reason"]))
+    else:
+        parts += _decision(definition, row, data)
     return _SEP[lang].join(parts)

@@ -49,10 +49,13 @@ def record(
     actor: str | None = None,
     remote_addr: str | None = None,
     at: datetime | None = None,
+    reason: str | None = None,
     **detail: Any,
 ) -> None:
     """Write one security event (a log line and a row). ``detail`` holds plain facts (counts,
-    ids, scopes, reasons), never personal data."""
+    ids, scopes, reasons), never personal data. ``reason`` is a person's own words (why a
+    supervisor intervened): kept in the row, which only supervisors read, never in the log line,
+    since free text may name someone."""
     if kind not in KINDS:
         raise ValueError(f"unknown security event {kind!r}; one of {', '.join(KINDS)}")
     moment = at or datetime.now(UTC)
@@ -70,7 +73,7 @@ def record(
                 kind=kind,
                 actor=None if actor is None else actor[:128],
                 remote_addr=None if remote_addr is None else remote_addr[:64],
-                detail=dict(detail) or None,
+                detail={**detail, **({"reason": reason[:500]} if reason else {})} or None,
             )
         )
 

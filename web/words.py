@@ -54,6 +54,13 @@ WORDS: dict[str, Label] = {
         "无权访问：不在您的岗位或辖区范围内", "Not allowed: outside your group or scope"
     ),
     "not_found": Label("页面不存在", "Page not found"),
+    "bad_request": Label(
+        "请求的参数无效，请返回上一页重试",
+        "The request's parameters are not valid; go back and try again",
+    ),
+    "method_not_allowed": Label("不支持此操作方式", "This page does not accept that method"),
+    "too_large": Label("提交的内容过大", "What was submitted is too large"),
+    "request_failed": Label("请求未能完成", "The request could not be completed"),
     "csrf": Label(
         "表单已过期或缺少校验令牌，请刷新后重试",
         "The form expired or lacks its token; reload and try again",

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.routing import IntegerConverter
 
 from engine.clock import SimulatedClock
 from web.app import create_app, engine_of
@@ -53,8 +54,7 @@ def test_every_page_but_login_needs_a_login(app: Flask) -> None:
             continue
         converters = rule._converters  # noqa: SLF001 - which arguments are integers
         values = {
-            a: 1 if type(converters[a]).__name__ == "IntegerConverter" else "card"
-            for a in rule.arguments
+            a: 1 if isinstance(converters[a], IntegerConverter) else "card" for a in rule.arguments
         }
         url = rule.build(values)[1]
         for method in sorted((rule.methods or set()) & {"GET", "POST"}):

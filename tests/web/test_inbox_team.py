@@ -219,6 +219,20 @@ def test_a_supervisor_assigns_a_selection_audited_per_task(app: Flask) -> None:
     assert 'id="bulk-assignee"' in listing and 'value="wang"' in listing
 
 
+def test_a_refused_selection_on_a_long_inbox_shows_the_inbox_with_the_reason(app: Flask) -> None:
+    """The inbox re-rendered after a refusal keeps its next-page link (it has more than a page)."""
+    tasks = [new_task(app) for _ in range(iq.PAGE_SIZE + 1)]
+    boss = client_for(app, "boss")
+    for data in (
+        {"action": "assign", "assignee": "wang"},  # nothing ticked
+        {"action": "assign", "assignee": "nobody", "task_id": tasks[:2]},
+    ):
+        refused = boss.post("/inbox/bulk?group=bank_teller", data=data)
+        assert refused.status_code in (400, 422), refused.get_data(as_text=True)[:300]
+        assert 'id="bulk-assignee"' in refused.get_data(as_text=True)
+    assert all(task_row(app, t)["assignee"] is None for t in tasks)
+
+
 def test_a_follow_up_date_hides_the_task_until_then(app: Flask, clock: SimulatedClock) -> None:
     task, other = new_task(app), new_task(app)
     wang = client_for(app, "wang")

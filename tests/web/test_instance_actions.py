@@ -119,6 +119,7 @@ def test_a_supervisor_moves_a_card_as_the_banks_notice_would_and_the_page_says_w
         "process": "card",
         "from_state": "produced",
         "to_state": "awaiting_activation",
+        "reason": "银行通知漏发，人工补推",  # why, in the row; never in the log line
     }
     zh = boss.get("/processes/instances/1").get_data(as_text=True)
     audit = zh[zh.index('id="instance-interventions"') :]

@@ -228,11 +228,51 @@ def test_a_state_page_goes_a_page_at_a_time_keeping_its_filter(
     assert 'id="next-page"' not in second and 'id="first-page"' in second
 
 
-@pytest.mark.parametrize("query", ["overdue=yes", "older=-1", "older=abc", "older=0", "after=x"])
-def test_bad_state_filters_are_a_400(boss: FlaskClient, query: str) -> None:
+@pytest.mark.parametrize(
+    "query",
+    [
+        "overdue=yes",
+        "older=-1",
+        "older=abc",
+        "older=0",
+        "older=²",
+        "after=x",
+        "after=99999999999999999999",
+        "after=٦٨",
+    ],
+)
+def test_bad_state_filters_are_a_400_on_the_services_own_page(
+    boss: FlaskClient, query: str
+) -> None:
     answer = boss.get(f"/processes/card/states/produced?{query}")
     assert answer.status_code == 400
-    assert "data-instance" not in answer.get_data(as_text=True)
+    page = answer.get_data(as_text=True)
+    assert "data-instance" not in page
+    assert "请求的参数无效" in page and 'class="card error-page"' in page  # not Werkzeug's page
+    english = boss.get(f"/processes/card/states/produced?{query}&lang=en").get_data(as_text=True)
+    assert "parameters are not valid" in english
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/processes/instances/9223372036854775808",
+        "/processes/instances/99999999999999999999/cancel",
+        "/inbox/99999999999999999999",
+        "/people/99999999999999999999",
+        "/records/99999999999999999999",
+        "/inbox/abc",
+    ],
+)
+def test_ids_no_table_can_hold_are_a_404_page(boss: FlaskClient, path: str) -> None:
+    answer = boss.get(path)
+    assert answer.status_code == 404
+    assert "页面不存在" in answer.get_data(as_text=True)
+
+
+def test_an_inbox_cursor_past_any_id_is_the_first_page(boss: FlaskClient) -> None:
+    answer = boss.get("/inbox/?after=20220315T020000000000_99999999999999999999")
+    assert answer.status_code == 200
 
 
 def test_numbers_never_outgrow_the_width_the_layout_reserved() -> None:

@@ -13,6 +13,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from engine import errors as engine_errors
+from web.error_pages import staff_error_page
 from web.log_masking import mask_value
 from workflows.cards import CardApplicationRefused
 from workflows.deductions import DeductionFileError
@@ -115,6 +116,8 @@ def from_invalid_id(exc: InvalidIdNumber) -> ApiError:
 def _json(error: ApiError) -> Response:
     response = jsonify(mask_value(error.body))
     response.status_code = error.status
+    if error.status == 401:  # RFC 9110 15.5.2: a 401 names the scheme it wants
+        response.headers["WWW-Authenticate"] = 'Bearer realm="shebao"'
     return response
 
 
@@ -128,7 +131,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
         if not request.path.startswith("/api/"):
-            return error
+            return staff_error_page(error)
         status = error.code or 500
         code = _HTTP_CODES.get(status, "http_error")
         zh, en = _HTTP_MESSAGES.get(status, (f"请求错误：{error.name}", error.name))

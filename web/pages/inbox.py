@@ -181,8 +181,10 @@ def index() -> ResponseReturnValue:
         now=engine.clock.now(),
         processes=engine.processes,
         mask=mask_id_number,
-        next_url=url_for(".index", **args, after=page.next_cursor) if page.next_cursor else None,
-        first_url=url_for(".index", **args) if "after" in request.args else None,
+        next_url=url_for("inbox.index", **args, after=page.next_cursor)
+        if page.next_cursor
+        else None,
+        first_url=url_for("inbox.index", **args) if "after" in request.args else None,
     )
 
 
@@ -262,8 +264,8 @@ def _act(task_id: int, work: Any, done_word: str) -> ResponseReturnValue:
         return _render_detail(task_id, 422, form)
     flash(i18n.t(done_word), "success")
     if done_word == "completed":
-        return redirect(url_for(".index"))
-    return redirect(url_for(".detail", task_id=task_id))
+        return redirect(url_for("inbox.index"))
+    return redirect(url_for("inbox.detail", task_id=task_id))
 
 
 @bp.post("/<int:task_id>/claim")

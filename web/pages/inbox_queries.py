@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Select, and_, func, literal_column, or_, sele
 from sqlalchemy import Engine as SqlEngine
 
 from engine import statements as st
+from web.ids import MAX_ID, parse_id
 
 PAGE_SIZE = 50
 _STAMP = "%Y%m%dT%H%M%S%f"
@@ -91,15 +92,19 @@ class Cursor:
         then), or one of another order."""
         if not text or "_" not in text:
             return None
-        stamp, _, ident = text.partition("_")
+        stamp, _, ident_text = text.partition("_")
+        ident = parse_id(ident_text)
+        if ident is None:
+            return None
         try:
             if sort == "priority":
                 if not stamp.startswith("p"):
                     return None
-                return cls(int(stamp[1:]), int(ident))
+                priority = int(stamp[1:])
+                return cls(priority, ident) if abs(priority) <= MAX_ID else None
             if stamp == "n":
-                return cls(None, int(ident)) if sort == "due" else None
-            return cls(datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC), int(ident))
+                return cls(None, ident) if sort == "due" else None
+            return cls(datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC), ident)
         except ValueError:
             return None
 

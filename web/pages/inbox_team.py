@@ -24,6 +24,7 @@ from engine.runtime import Engine
 from web import i18n
 from web.auth import Staff, add_error_pages, can_act_on_task, can_read_task, in_scope
 from web.extensions import engine_of
+from web.ids import parse_id
 from web.pages import inbox_queries as iq
 from web.pages import inbox_team_queries as tq
 
@@ -167,6 +168,13 @@ def bulk(
 # -- views --------------------------------------------------------------------------------------
 
 
+def _task_id(text: str) -> int:
+    found = parse_id(text)
+    if found is None:
+        raise ValueError(text)
+    return found
+
+
 def _me() -> Staff:
     return current_user._get_current_object()  # type: ignore[no-any-return]
 
@@ -246,7 +254,7 @@ def comment_view(task_id: int) -> ResponseReturnValue:
 def bulk_view() -> ResponseReturnValue:
     """Claim or assign the ticked tasks; the answer says how many changed, how many had closed."""
     try:
-        ids = [int(v) for v in request.form.getlist("task_id")]
+        ids = [_task_id(v) for v in request.form.getlist("task_id")]
         result = bulk(engine_of(), _me(), ids, _field("action"), _field("assignee"))
     except ValueError:
         return _refused(400, i18n.t("bad_selection"), None)

@@ -26,6 +26,7 @@ from engine.runtime import Engine
 from web import i18n, security_log
 from web.auth import add_error_pages
 from web.extensions import engine_of
+from web.ids import parse_id
 from web.log_masking import mask_text
 
 bp = Blueprint("instance_actions", __name__, url_prefix="/processes/instances")
@@ -142,7 +143,7 @@ def move(instance_id: int) -> ResponseReturnValue:
 def _act(action: str, instance_id: int) -> ResponseReturnValue:
     """Parse the confirmation form, run the intervention, record it, go back to the instance."""
     engine = engine_of()
-    version = request.form.get("version", type=int)
+    version = parse_id(request.form.get("version"))
     target = request.form.get("to", "") if action == "move" else None
     reason = request.form.get("reason", "")
     if version is None:
@@ -182,6 +183,7 @@ def _act(action: str, instance_id: int) -> ResponseReturnValue:
         process=done.process,
         from_state=done.from_state,
         to_state=done.to_state,
+        reason=mask_text(reason),
     )
     log.info(
         "supervisor %s: instance %s %s -> %s by %s",

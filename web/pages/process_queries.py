@@ -17,6 +17,7 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import exists, literal_column, or_, select
 
 from engine import statements as st
+from web.ids import parse_id
 
 PAGE_SIZE = 50
 MAX_OLDER_DAYS = 36500
@@ -40,9 +41,9 @@ class StateFilter:
             raise BadStateFilter("overdue must be 1 or 0")
         days: int | None = None
         if older not in (None, ""):
-            if not older.isdigit() or not 0 < int(older) <= MAX_OLDER_DAYS:  # type: ignore[union-attr]
+            days = parse_id(older)
+            if days is None or days > MAX_OLDER_DAYS:
                 raise BadStateFilter(f"older must be a number of days from 1 to {MAX_OLDER_DAYS}")
-            days = int(older)  # type: ignore[arg-type]
         return cls(overdue=overdue == "1", older_days=days)
 
     def args(self) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from engine.runtime import Engine
 from web import i18n
 from web.auth import add_error_pages
 from web.extensions import engine_of
+from web.ids import parse_id
 from web.notices import notice_text
 from web.pages import inbox_queries as iq
 from web.pages import process_queries as pq
@@ -233,9 +234,9 @@ def state(key: str, state: str) -> ResponseReturnValue:
     if state not in definition.states:
         abort(404)
     after_text = request.args.get("after")
-    if after_text not in (None, "") and not after_text.isdigit():  # type: ignore[union-attr]
+    after = parse_id(after_text) if after_text else None
+    if after_text and after is None:
         abort(400, description="after must be an instance id")
-    after = int(after_text) if after_text else None
     try:
         filters = pq.StateFilter.parse(request.args.get("overdue"), request.args.get("older"))
     except pq.BadStateFilter as exc:
