@@ -300,6 +300,8 @@ class _Importer:
             notices = [ext.read_notice(n) for n in declared.findall(ext.q("notice"))]
             if notices:
                 data["notices"] = [_notice_data(n) for n in notices]
+            if declared.get("automatic") == "true":
+                data["automatic"] = True
         return data
 
     def label(self, name: str, doors: list[Door], declared: Label | None) -> Label:

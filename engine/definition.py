@@ -168,8 +168,26 @@ def _build_event(reader: Reader, name: str, value: Any, key: str) -> EventSpec:
     reader.only_keys(
         data,
         key,
-        ("from", "to", "label", "guard", "action", "senders", "fields", "retry", "notices"),
+        (
+            "from",
+            "to",
+            "label",
+            "guard",
+            "action",
+            "senders",
+            "fields",
+            "retry",
+            "notices",
+            "automatic",
+        ),
     )
+    automatic = data.get("automatic", False)
+    if not isinstance(automatic, bool):
+        raise reader.fail(f"{key}.automatic", "true or false")
+    if automatic and (data.get("senders") or data.get("fields")):
+        raise reader.fail(
+            f"{key}.automatic", "an automatic event is fired by the engine: no senders, no fields"
+        )
     if "label" not in data:
         raise reader.fail(f"{key}.label", "every event needs a label in Chinese and English")
     sources = reader.names(data.get("from"), f"{key}.from")
@@ -186,6 +204,7 @@ def _build_event(reader: Reader, name: str, value: Any, key: str) -> EventSpec:
         fields=build_form(reader, data.get("fields", []), f"{key}.fields"),
         notices=_build_notices(reader, data.get("notices", []), f"{key}.notices"),
         retry=_build_retry(reader, data["retry"], f"{key}.retry") if "retry" in data else None,
+        automatic=automatic,
     )
 
 

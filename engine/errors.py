@@ -6,6 +6,7 @@ are ``WorkflowError``s; a broken definition file is a ``DefinitionError``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,11 +38,16 @@ class DefinitionError(Exception):
         self.problem = problem
 
 
+_PROCESS_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
 class UnknownProcess(WorkflowError):
     code = "unknown_process"
 
     def __init__(self, key: str, version: int | None = None) -> None:
-        which = key if version is None else f"{key} v{version}"
+        # named only when it looks like a process key: a caller's text is not echoed
+        shown = key if _PROCESS_KEY.fullmatch(key) else "?"
+        which = shown if version is None else f"{shown} v{version}"
         super().__init__(f"未知流程：{which}", f"unknown process: {which}")
         self.key = key
 
@@ -169,8 +175,10 @@ class IdempotencyConflict(WorkflowError):
     code = "idempotency_conflict"
 
     def __init__(self, key: str) -> None:
+        # the key is not repeated: a client may have built it from personal data
         super().__init__(
-            f"幂等键 {key} 已用于另一个请求", f"idempotency key {key} was used for another request"
+            "该幂等键已用于另一个请求（内容不同）",
+            "this idempotency key was used for another request (with a different body)",
         )
         self.key = key
 
@@ -181,11 +189,22 @@ class DataInvalid(WorkflowError):
     code = "invalid_data"
 
     def __init__(self, where: str, problems: Sequence[Any]) -> None:
-        zh = "；".join(f"{p.field}：{p.message_zh}" for p in problems)
-        en = "; ".join(f"{p.field}: {p.message_en}" for p in problems)
-        super().__init__(f"{where} 的数据无效：{zh}", f"invalid data for {where}: {en}")
+        zh = "；".join(f"{_named(p, 'zh')}：{p.message_zh}" for p in problems)
+        en = "; ".join(f"{_named(p, 'en')}: {p.message_en}" for p in problems)
+        super().__init__(f"填写的内容有误：{zh}", f"invalid data for {where}: {en}")
         self.problems = list(problems)
         self.missing = [p.field for p in problems]
+
+    @property
+    def checked(self) -> bool:
+        """A check refused a well-formed value (a verification that failed), as opposed to a
+        malformed submission (a field missing, unknown or of the wrong type)."""
+        return any(getattr(p, "checked", False) for p in self.problems)
+
+
+def _named(problem: Any, lang: str) -> str:
+    named = getattr(problem, "named", None)
+    return str(named(lang)) if callable(named) else str(problem.field)
 
 
 class TaskFormInvalid(DataInvalid):

@@ -18,18 +18,27 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from engine.specs import FormField
+from engine.specs import FormField, Label
 
 DOMAIN_TYPES = ("id_number",)
 BUILTIN_TYPES = ("text", "choice", "boolean", "amount", "integer", "date", "datetime", "reference")
 FIELD_TYPES = BUILTIN_TYPES + DOMAIN_TYPES
 
 MAX_TEXT = 500
-MAX_AMOUNT = Decimal("10000000")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_WHOLE = re.compile(r"[0-9]{1,18}")
+AMOUNT_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,2})?$"
+"""An amount as text, in ASCII digits: yuan with at most two decimals (``360.00``, ``25``)."""
+_AMOUNT = re.compile(AMOUNT_PATTERN)
+MOMENT_YEARS = range(2000, 2100)
+"""The years a moment an outside system reports (a payment, a deduction) may be in, as written."""
+_MOMENT = re.compile(
+    r"20[0-9]{2}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 _TRUE = {"true", "yes", "1", "on", "是"}
 _FALSE = {"false", "no", "0", "off", "否"}
 
@@ -55,9 +64,26 @@ class FieldProblem:
     field: str
     message_zh: str
     message_en: str
+    label: Label | None = None
+    """The field's label, as people read it (None for a field the form does not have)."""
+    checked: bool = False
+    """A check of the value refused it (a domain type's check, such as an ID number's check
+    digit, or a reference to an instance that may not be named): a verification that failed,
+    recorded as a refused attempt. Otherwise the submission was malformed (unknown field,
+    missing, wrong type or format): plain bad input, which changes nothing."""
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "message_zh": self.message_zh, "message_en": self.message_en}
+
+    def named(self, lang: str) -> str:
+        """The field as a person reads it: its label in ``lang``, else its name."""
+        if self.label is None:
+            return self.field
+        return self.label.en if lang == "en" else self.label.zh
+
+
+class _CheckRefused(FieldValueError):
+    """A domain check or a reference refused a well-formed value."""
 
 
 def clean(
@@ -86,12 +112,15 @@ def clean(
         raw = data.get(spec.name)
         if _blank(raw):
             if spec.required:
-                problems.append(FieldProblem(spec.name, "必填", "required"))
+                problems.append(FieldProblem(spec.name, "必填", "required", spec.label))
             continue
         try:
             values[spec.name] = _parse(spec, raw, checks, resolve)
         except FieldValueError as exc:
-            problems.append(FieldProblem(spec.name, exc.message_zh, exc.message_en))
+            checked = isinstance(exc, _CheckRefused)
+            problems.append(
+                FieldProblem(spec.name, exc.message_zh, exc.message_en, spec.label, checked)
+            )
     return values, problems
 
 
@@ -122,14 +151,16 @@ def _parse(
     if kind == "integer" or kind == "reference":
         number = _integer(raw)
         if kind == "reference" and not (resolve is not None and resolve(spec, number)):
-            raise FieldValueError(f"{number} 不是可选的对象", f"{number} is not one you may choose")
+            raise _CheckRefused(f"{number} 不是可选的对象", f"{number} is not one you may choose")
         return number
     if kind == "amount":
         return _amount(raw)
     text = _text(raw)
     if kind == "choice" and not spec.allows(text):
-        allowed = ", ".join(v for v, _ in spec.options)
-        raise FieldValueError(f"应为以下之一：{allowed}", f"expected one of: {allowed}")
+        raise FieldValueError(
+            f"应为以下之一：{'、'.join(label.zh for _, label in spec.options)}",
+            f"expected one of: {', '.join(f'{v} ({label.en})' for v, label in spec.options)}",
+        )
     if kind == "date":
         try:
             return date.fromisoformat(text).isoformat()
@@ -138,7 +169,10 @@ def _parse(
     if kind == "datetime":
         return _datetime(text)
     if kind in checks:
-        return checks[kind](text)
+        try:
+            return checks[kind](text)
+        except FieldValueError as exc:
+            raise _CheckRefused(exc.message_zh, exc.message_en) from None
     return text
 
 
@@ -155,7 +189,7 @@ def _integer(raw: Any) -> int:
         raise FieldValueError("应为整数", "expected a whole number")
     if isinstance(raw, int):
         value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit() and len(raw.strip()) <= 18:
+    elif isinstance(raw, str) and _WHOLE.fullmatch(raw.strip()):
         value = int(raw.strip())
     else:
         raise FieldValueError("应为整数", "expected a whole number")
@@ -165,36 +199,35 @@ def _integer(raw: Any) -> int:
 
 
 def _amount(raw: Any) -> str:
-    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+    if not isinstance(raw, str):
         raise FieldValueError('金额应写成文本，如 "360.00"', 'an amount is text, e.g. "360.00"')
-    try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation:
-        raise FieldValueError("不是金额", "not an amount") from None
-    if (
-        not value.is_finite()
-        or value < 0
-        or value >= MAX_AMOUNT
-        or value != value.quantize(Decimal("0.01"))
-    ):
+    if not _AMOUNT.match(raw.strip()):
         raise FieldValueError(
             "金额应在 0 到 10,000,000 元之间，最多两位小数", "0 to 10,000,000 yuan, cents at most"
         )
-    return str(value.quantize(Decimal("0.01")))
+    return str(Decimal(raw.strip()).quantize(Decimal("0.01")))
 
 
 def _datetime(text: str) -> str:
+    return parse_moment(text).isoformat()
+
+
+def parse_moment(text: str) -> datetime:
+    """A moment an outside system reports, as RFC 3339 with its offset (``2022-02-01T10:00:00+08:00``,
+    ``...Z``), the year as written from 2000 to 2099: the one format every door accepts."""
+    if not _MOMENT.fullmatch(text):
+        raise FieldValueError(
+            "应为带时区的时间，如 2022-02-01T10:00:00+08:00",
+            "expected a time with its offset (RFC 3339), e.g. 2022-02-01T10:00:00+08:00",
+        )
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError:
-        raise FieldValueError("应为带时区的时间 ISO 8601", "expected an ISO 8601 time") from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise FieldValueError("时间必须带时区", "the time needs a time zone")
-    return moment.isoformat()
+        raise FieldValueError("时间不存在", "no such date or time") from None
 
 
 def problem_text(problems: Sequence[FieldProblem], lang: str) -> str:
-    """The problems as one line (``amount: required; payer: ...``)."""
+    """The problems as one line, each field by its label (``Amount (yuan): required; ...``)."""
     if lang == "en":
-        return "; ".join(f"{p.field}: {p.message_en}" for p in problems)
-    return "；".join(f"{p.field}：{p.message_zh}" for p in problems)
+        return "; ".join(f"{p.named('en')}: {p.message_en}" for p in problems)
+    return "；".join(f"{p.named('zh')}：{p.message_zh}" for p in problems)

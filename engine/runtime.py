@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine as SqlEngine
 
+from engine import follow_ups
 from engine import statements as st
 from engine.clock import Clock, SystemClock
 from engine.definition import ProcessDefinition
@@ -27,7 +28,6 @@ from engine.errors import (
     DuplicateInstance,
     EventNotAllowed,
     InstanceNotFound,
-    TooManyFollowUps,
     TransitionRefused,
     UnknownEvent,
     UnknownProcess,
@@ -36,7 +36,7 @@ from engine.event_data import EventData
 from engine.machine import SharedMachine
 from engine.notices import NoticeWriter
 from engine.outcomes import Idempotency, Transition, request_hash
-from engine.registry import FollowUp, Registry, TransitionContext
+from engine.registry import Registry, TransitionContext
 from engine.state_effects import StateEffects
 from engine.statements import HotPath
 from engine.tasks import TaskOperations
@@ -46,7 +46,6 @@ from engine.writers import Writers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-MAX_FOLLOW_UPS = 200
 
 
 class Engine(Transactions, TaskOperations, EventData):
@@ -199,7 +198,13 @@ class Engine(Transactions, TaskOperations, EventData):
             ),
         )
         self.effects.enter(tx, definition, state, instance_id, variables, now)
-        return Transition(instance_id, definition.key, "start", None, state, 1)
+        started = Transition(instance_id, definition.key, "start", None, state, 1)
+        if not definition.automatic_from(state):
+            return started
+        moved = follow_ups.automatic(
+            self, tx, definition, state, instance_id, actor, now, follow_ups.new_budget()
+        )
+        return started.with_followups([moved]) if moved else started
 
     # -- fire --------------------------------------------------------------------------------
 
@@ -246,8 +251,12 @@ class Engine(Transactions, TaskOperations, EventData):
                     tx, instance_id, lock
                 ),
             )
-        except (TransitionRefused, DataInvalid) as refused:
+        except TransitionRefused as refused:
             self.record_refused_event(instance_id, event, actor, refused)
+            raise
+        except DataInvalid as invalid:
+            if invalid.checked:  # a verification failed; malformed data changes nothing
+                self.record_refused_event(instance_id, event, actor, invalid)
             raise
 
     def allowing(self, row: Any, event: str) -> ProcessDefinition:
@@ -345,44 +354,18 @@ class Engine(Transactions, TaskOperations, EventData):
                 now=now,
             )
         done = Transition(row.id, row.process, event, state, target, row.version + 1)
-        if not ctx.followups:
+        automatic = target != state and bool(definition.automatic_from(target))
+        if not ctx.followups and not automatic:
             return done
-        budget = budget if budget is not None else [MAX_FOLLOW_UPS]
+        budget = budget if budget is not None else follow_ups.new_budget()
         cause = {"instance_id": row.id, "process": row.process, "event": event}
-        followed = [self._follow(tx, f, actor, now, cause, budget) for f in ctx.followups]
+        followed = [
+            follow_ups.follow(self, tx, f, actor, now, cause, budget) for f in ctx.followups
+        ]
+        if automatic:
+            then = follow_ups.automatic(self, tx, definition, target, row.id, actor, now, budget)
+            followed += [then] if then else []
         return done.with_followups(followed)
-
-    def _follow(
-        self,
-        tx: Tx,
-        follow: FollowUp,
-        actor: str,
-        now: datetime,
-        cause: dict[str, Any],
-        budget: list[int],
-    ) -> Transition:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise TooManyFollowUps(MAX_FOLLOW_UPS)
-        data = {**follow.data, "cause": cause}
-        if follow.event is not None:
-            assert follow.instance_id is not None
-            row = self.load(tx, follow.instance_id)
-            return self.fire_in(tx, row, follow.event, actor, data, now=now, budget=budget)
-        assert follow.process is not None
-        definition = self.definition(follow.process)
-        state = follow.state or definition.initial[0]
-        if follow.unless_tagged:
-            blocking = definition.tagged(follow.unless_tagged)
-            try:
-                self.check_exclusive(tx, follow.process, str(follow.business_key), blocking)
-            except DuplicateInstance as found:
-                return Transition(
-                    found.instance_id, follow.process, "start", None, found.state, 0, True
-                )
-        return self.start_in(
-            tx, definition, state, follow.business_key, dict(follow.variables), actor, data, now
-        )
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from engine.durations import Duration
 
@@ -158,6 +159,11 @@ class EventSpec:
     """What the event tells people (the notification outbox), written with its transition."""
     retry: RetrySpec | None = None
     """When a timer fires the event: how its failures are retried (unless the timer says)."""
+    automatic: bool = False
+    """Fired by the engine itself as soon as an instance enters one of its sources, in the same
+    transaction, when its guards hold (a refusal only means "not now"): BPMN's conditional event
+    after a state, such as a year with nothing left to pay being paid at once. Tried on the
+    single-instance paths (start, fire, task completion, follow-ups); nobody sends it."""
 
     def is_internal_from(self, state: str) -> bool:
         """True when firing from ``state`` stays in it (a non-interrupting event)."""
@@ -183,6 +189,18 @@ class ProcessDefinition:
     def outgoing(self, state: str) -> tuple[str, ...]:
         """Names of the events allowed from ``state``, in file order."""
         return self._outgoing.get(state, ())
+
+    @cached_property
+    def _automatic(self) -> dict[str, tuple[str, ...]]:
+        return {
+            state: found
+            for state in self.states
+            if (found := tuple(e for e in self.outgoing(state) if self.events[e].automatic))
+        }
+
+    def automatic_from(self, state: str) -> tuple[str, ...]:
+        """The ``automatic`` events leaving ``state``, in file order (usually none)."""
+        return self._automatic.get(state, ())
 
     @property
     def final_states(self) -> tuple[str, ...]:

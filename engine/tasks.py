@@ -3,10 +3,11 @@
 Completing a task fires one of its events on the instance in the same transaction, so the task
 closes exactly when its state is left; a task that someone else completed, or that belongs to a
 state the instance has left, is refused with a typed error. A completion a check refuses (a guard
-said no, or the form failed its fields' checks) changes nothing of the task but its count of
+said no, or a field's check refused its value) changes nothing of the task but its count of
 refused ``attempts``, and is recorded in the instance's history (event ``task_refused``, the state
 unchanged, the reason as the check gave it, the task's claimant untouched), whichever door the
-completion came by.
+completion came by. A malformed submission (a field missing, unknown or of the wrong type) is bad
+input, not a failed check: refused with its problems, it changes nothing.
 """
 
 from __future__ import annotations
@@ -134,8 +135,12 @@ class TaskOperations:
                 work,
                 ahead=lambda tx: tx.read_ahead(self.sql.select_task, {"tid": task_id}),
             )
-        except (TransitionRefused, DataInvalid) as refused:
+        except TransitionRefused as refused:
             self._record_refusal(task_id, actor, outcome, refused)
+            raise
+        except DataInvalid as invalid:
+            if invalid.checked:  # a verification failed; a malformed form changes nothing
+                self._record_refusal(task_id, actor, outcome, invalid)
             raise
 
     def _record_refusal(

@@ -78,9 +78,30 @@ def presented_id_matches_application(ctx: TransitionContext) -> bool:
     return True
 
 
+def no_other_usable_card(ctx: TransitionContext) -> bool:
+    """One person one card per province, kept when a card comes back into use (a loss report
+    revoked): refused while another card of the person in the province is usable (a replacement
+    applied for after the loss)."""
+    others = [
+        c
+        for c in ctx.find(PROCESS, str(ctx.business_key))
+        if c.id != ctx.instance_id and USABLE in c.tags
+    ]
+    if others:
+        other = others[0]
+        raise TransitionRefused(
+            f"省内一人一卡：该居民已有可用社保卡（卡 {other.id}，状态 {other.state}），"
+            "本卡不能恢复使用",
+            f"one person one card per province: this person has a usable card already "
+            f"(card {other.id}, {other.state}); this one cannot come back into use",
+        )
+    return True
+
+
 def register(registry: Registry) -> None:
     registry.add_guard("fast_issuance_channel", fast_issuance_channel)
     registry.add_guard("presented_id_matches_application", presented_id_matches_application)
+    registry.add_guard("no_other_usable_card", no_other_usable_card)
 
 
 def card_variables(

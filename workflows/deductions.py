@@ -161,7 +161,10 @@ def open_file(path: Path) -> TextIO:
 
 
 def _key(id_number: str, event: str, data: dict[str, str]) -> str:
-    return f"{id_number}:{event}:{data.get('amount', '')}"
+    """A row's idempotency key: the person, the result, the amount and when the authority
+    deducted, so that the same row imported again is unchanged while a later attempt (a second
+    failure on the next run) is a row of its own."""
+    return f"{id_number}:{event}:{data.get('amount', '')}:{data.get('paid_at', '')}"
 
 
 def _classify(report: ImportReport, result: BatchResult, definition: ProcessDefinition) -> None:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 PAYER_KINDS = ("self", "family", "on_behalf")
 SELF = "self"
 TAX_BATCH = "tax_batch"
+ASSISTANCE = "medical_assistance"
+"""Who paid a year whose whole contribution a fund pays (医疗救助资金全额补助)."""
 
 
 def amount_due(policy: Policy, variables: Mapping[str, Any], paid_at: datetime) -> Decimal:
@@ -40,6 +42,13 @@ def amount_due(policy: Policy, variables: Mapping[str, Any], paid_at: datetime) 
     return policy.amount_due(
         variables.get("reduction_categories", ()), age, variables.get("flags", ()), paid_at=paid_at
     )
+
+
+def local_day(policy: Policy, moment: datetime) -> str:
+    """The day ``moment`` falls on in the region, as the rules compare it: ``2021-08-31 23:30
+    (Asia/Shanghai)``, so a refusal names the date it decided on, not the caller's offset."""
+    local = moment.astimezone(ZoneInfo(policy.timezone))
+    return f"{local:%Y-%m-%d %H:%M} ({policy.timezone})"
 
 
 class EnrollmentRules:
@@ -75,10 +84,11 @@ class EnrollmentRules:
     def within_payment_period(self, ctx: TransitionContext) -> bool:
         policy, paid_at = self.policy_of(ctx.variables), self.moment(ctx)
         if not policy.is_within_period(paid_at):
+            day = local_day(policy, paid_at)
             raise TransitionRefused(
-                f"{paid_at.date()} 不在 {policy.policy} 的集中缴费期"
+                f"{day} 不在 {policy.policy} 的集中缴费期"
                 f"（{policy.payment_period.start} 至 {policy.payment_period.end}）内",
-                f"{paid_at.date()} is outside the payment period of {policy.policy} "
+                f"{day} is outside the payment period of {policy.policy} "
                 f"({policy.payment_period.start} to {policy.payment_period.end})",
             )
         return True
@@ -86,9 +96,10 @@ class EnrollmentRules:
     def late_payment_accepted(self, ctx: TransitionContext) -> bool:
         policy, paid_at = self.policy_of(ctx.variables), self.moment(ctx)
         if not policy.late_payment_accepted(paid_at):
+            day = local_day(policy, paid_at)
             raise TransitionRefused(
-                f"{policy.policy} 不接受 {paid_at.date()} 的逾期缴费（视为放弃当年参保）",
-                f"{policy.policy} does not accept a late payment on {paid_at.date()} "
+                f"{policy.policy} 不接受 {day} 的逾期缴费（视为放弃当年参保）",
+                f"{policy.policy} does not accept a late payment on {day} "
                 "(the year's benefits were given up)",
             )
         return True
@@ -146,6 +157,33 @@ class EnrollmentRules:
             "channel": ctx.data.get("channel") or (TAX_BATCH if is_batch else None),
         }
 
+    def nothing_to_pay(self, ctx: TransitionContext) -> bool:
+        """The person's whole contribution is paid by a fund (特困人员、低保对象…个人缴费部分由
+        医疗救助资金全额补助, huian.txt): in the period, nothing is left for them to pay."""
+        policy = self.policy_of(ctx.variables)
+        if not policy.is_within_period(ctx.now):
+            raise TransitionRefused("不在缴费期内", "outside the payment period")
+        try:
+            due = amount_due(policy, ctx.variables, ctx.now)
+        except (LatePaymentRefused, PolicyError, ValueError):  # ValueError: no valid birth date
+            raise TransitionRefused("无应缴金额", "no amount due can be set") from None
+        if due != 0:
+            raise TransitionRefused(f"应缴 {due} 元", f"{due} yuan to pay")
+        return True
+
+    @staticmethod
+    def record_assistance(ctx: TransitionContext) -> None:
+        """Keep the fund's payment as a payment: nothing paid by the person, on the day the year
+        opened, so the benefits start as for anyone who paid in the period."""
+        ctx.variables["payment"] = {
+            "event": ctx.event,
+            "paid_at": ctx.now.isoformat(),
+            "amount": "0.00",
+            "payer_kind": ASSISTANCE,
+            "payer_id_number": None,
+            "channel": ASSISTANCE,
+        }
+
     def refund_rule(self, ctx: TransitionContext) -> bool:
         """The policy decides a duplicate-payment refund from the facts the request states."""
         policy = self.policy_of(ctx.variables)
@@ -176,6 +214,8 @@ class EnrollmentRules:
         registry.add_guard("refund_rule", self.refund_rule)
         registry.add_action("record_payment", self.record_payment)
         registry.add_action("record_refund_request", self.record_refund_request)
+        registry.add_guard("nothing_to_pay", self.nothing_to_pay)
+        registry.add_action("record_assistance", self.record_assistance)
 
 
 def payer_masked(payment: Mapping[str, Any]) -> str | None:

@@ -106,8 +106,8 @@ def validate_id_number(value: str, *, today: date | None = None) -> str:
     if born is None or not EARLIEST_BIRTH_DATE <= born <= latest:
         raise InvalidIdNumber(
             "birth_date",
-            f"身份证号码中的出生日期 {text[6:14]} 无效",
-            f"the birth date {text[6:14]} in the ID number is not a valid date",
+            "身份证号码中的出生日期无效",
+            "the birth date in the ID number is not a valid date",
         )
     expected = check_character(text[:17])
     if text[17] != expected:

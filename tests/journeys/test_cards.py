@@ -159,3 +159,24 @@ def test_a_new_card_is_activated_with_its_id_at_its_bank_and_closed_there(
         expect=201,
     )
     assert fast["card"]["state"] == "active"
+
+
+def test_a_loss_is_not_revoked_while_a_replacement_is_usable(journey_factory: Any) -> None:
+    """One person one card per province (huian.txt:5-9) holds when a lost card would come back."""
+    j: Journey = journey_factory("2021-06-01T10:00:00+08:00")
+    j.token("counter", "channel")
+    body = {"id_number": KIOSK, "channel": "fast_issuance", "bank": "icbc", "region_code": "440604"}
+    first = j.api("POST", "/cards", "counter", body, expect=201)["card"]["id"]
+    j.api("POST", f"/cards/{first}/events", "counter", {"event": "report_loss"}, expect=200)
+    j.api("POST", f"/cards/{first}/events", "counter", {"event": "revoke_loss"}, expect=200)
+    assert j.card(first)["state"] == "active"  # found again before any replacement: back in use
+
+    j.api("POST", f"/cards/{first}/events", "counter", {"event": "report_loss"}, expect=200)
+    second = j.api("POST", "/cards", "counter", body, expect=201)["card"]["id"]
+    refused = j.api(
+        "POST", f"/cards/{first}/events", "counter", {"event": "revoke_loss"}, expect=409
+    )
+    assert "一人一卡" in refused["message_zh"] and str(second) in refused["message_en"]
+    assert j.card(first)["state"] == "lost" and j.card(second)["state"] == "active"
+    cards = j.api("POST", "/people/cards", "counter", {"id_number": KIOSK}, expect=200)["cards"]
+    assert [c["id"] for c in cards if j.card(c["id"])["electronic_card"] == "usable"] == [second]

@@ -80,19 +80,21 @@ def test_cards_reviewed_and_closed_at_their_banks_then_deductions_and_payments(
             expect=201,
         )
     assert j.years(HOLDER)["huian-2023"]["amount_due"] == "108.00"  # 30% of 360
-    assert j.years(DIBAO)["huian-2023"]["amount_due"] == "0.00"
+    # 低保: nothing is left to pay, the assistance fund pays it all as the year opens
+    dibao = j.years(DIBAO)["huian-2023"]
+    assert (dibao["state"], dibao["amount_paid"]) == ("deducted", "0.00")
     j.at("2022-10-20T10:00:00+08:00")
     rows = (
         "id_number,policy_year,amount,result,reason\n"
         f"{HOLDER},2023,108.00,success,\n"
-        f"{DIBAO},2023,0,success,\n"
+        f"{DIBAO},2023,0,success,\n"  # paid already (by the fund): unchanged
         f"{PLAIN},2023,360,failed,账户状态异常\n"
         f"{ELDER},2023,108.00,success,\n"  # not low-income: 360 is due, refused
     )
     result = j.cli(
         "import", "deductions", j.file("d.csv", rows), "--policy", "huian-2023", exit_code=1
     ).output
-    assert "applied: 3  unchanged: 0  rejected: 1" in result
+    assert "applied: 2  unchanged: 1  rejected: 1" in result
     assert "line 5: the amount due is 360.00 yuan, got 108.00" in result
     assert j.years(PLAIN)["huian-2023"]["state"] == "deduction_failed"
     # self-payment after the failure, within the period

@@ -44,9 +44,14 @@ def test_register_open_pay_self_and_family_late_and_renew(journey_factory: Any) 
     assert "张伟" in page and "H-0301" in page and ZHANG not in page  # facts shown, ID masked
     assert clerk.complete(task, "approve_registration", document_kind="passport").status_code == 422
     assert (
-        clerk.complete(task, "approve_registration", document_kind="household_register").status_code
+        clerk.complete(
+            task, "approve_registration", document_kind="household_register", note="户口簿原件已核"
+        ).status_code
         == 302
     )
+    # the decision stays readable in the history: the document checked and the clerk's note
+    decided = clerk.page(f"/inbox/{task}")
+    assert "核验的证件：户口簿" in decided and "备注：户口簿原件已核" in decided
     # approved while huian-2022's period is open: that year opened with the approval
     year = j.years(ZHANG)["huian-2022"]
     assert (year["state"], year["paid"], year["amount_due"]) == ("registered", False, "320.00")
@@ -140,3 +145,74 @@ def test_register_open_pay_self_and_family_late_and_renew(journey_factory: Any) 
         assert (renewed["state"], renewed["amount_due"]) == ("renewal_pending", "360.00")
     j.sweep()  # idempotent: nobody renewed twice
     assert len([y for y in j.years(ZHANG).values() if y["policy"] == "huian-2023"]) == 1
+
+
+TEKUN = "350521196001011016"  # a person in extreme poverty (特困人员)
+
+
+def test_a_year_the_assistance_fund_pays_in_full_is_paid_as_it_opens_and_renewed(
+    journey_factory: Any,
+) -> None:
+    """huian.txt: 特困人员、低保对象…个人缴费部分由医疗救助资金全额补助: nothing is left for the person
+    to pay, so the year never waits for a payment and never lapses."""
+    j: Journey = journey_factory("2022-11-01T09:00:00+08:00")
+    j.token("counter", "channel")
+    clerk = j.staff("mi_huian", "medical_insurance_clerk", "huian")
+    body = {"id_number": TEKUN, "name": "R", "region": "huian", "reduction_categories": ["tekun"]}
+    j.api("POST", "/registrations", "counter", body, expect=201)
+    [task] = clerk.task_ids()
+    assert (
+        clerk.complete(task, "approve_registration", document_kind="household_register").status_code
+        == 302
+    )
+    year = j.years(TEKUN)["huian-2023"]
+    assert (year["state"], year["paid"], year["amount_paid"]) == ("deducted", True, "0.00")
+    assert year["payer_kind"] == "medical_assistance"
+    assert year["benefit_start"]["general_outpatient"] == "2023-01-01"  # paid in the period
+
+    j.at("2023-01-02T09:00:00+08:00")
+    j.sweep()
+    assert j.years(TEKUN)["huian-2023"]["state"] == "deducted"  # no lapse, no lapse notice
+    notices = j.api("POST", "/people/notices", "counter", {"id_number": TEKUN}, expect=200)
+    assert "year_lapsed" not in [n["kind"] for n in notices["notices"]]
+
+
+MOVED = "350521198808080011"  # moves away after paying for 2022
+
+
+def test_a_person_who_leaves_the_scheme_is_not_renewed(journey_factory: Any) -> None:
+    """Leaving the scheme (moved away, insured as an employee) is sent by a channel through the
+    API; the person's paid year stays paid, and the next period renews them no more."""
+    j: Journey = journey_factory("2021-10-10T10:00:00+08:00")
+    j.token("counter", "channel")
+    j.token("factory", "factory")
+    clerk = j.staff("mi_huian", "medical_insurance_clerk", "huian")
+    made = j.api(
+        "POST",
+        "/registrations",
+        "counter",
+        {"id_number": MOVED, "name": "迁", "region": "huian"},
+        expect=201,
+    )
+    person = made["person"]["id"]
+    [task] = clerk.task_ids()
+    clerk.complete(task, "approve_registration", document_kind="household_register")
+    j.api("POST", "/payments", "counter", {"id_number": MOVED, "amount": "320.00"}, expect=200)
+    # only a channel may send it, and only the record's own events
+    j.api(
+        "POST", f"/registrations/{person}/events", "factory", {"event": "leave_scheme"}, expect=403
+    )
+    j.api("POST", f"/registrations/{person}/events", "counter", {"event": "frobnicate"}, expect=409)
+    left = j.api(
+        "POST",
+        f"/registrations/{person}/events",
+        "counter",
+        {"event": "leave_scheme", "data": {"reason": "迁出"}},
+        expect=200,
+    )
+    assert left["to_state"] == "left"
+    assert j.api("GET", f"/registrations/{person}", "counter", expect=200)["state"] == "left"
+    j.at("2022-09-05T10:00:00+08:00")
+    j.sweep()
+    assert "huian-2023" not in j.years(MOVED)  # not renewed
+    assert j.years(MOVED)["huian-2022"]["paid"] is True

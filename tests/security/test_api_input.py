@@ -146,6 +146,11 @@ def test_the_nesting_limit_is_32_levels(app: Flask, tokens: dict[str, str]) -> N
         "9999-12-31T23:59:59-14:00",
         "1999-12-31T23:59:59Z",
         "2100-01-01T00:00:00Z",
+        "1643680800",  # epoch seconds: not RFC 3339 (events refuse it too)
+        "1643680800000",
+        "20220201T10+08",  # ISO basic: not RFC 3339
+        "2022-W05-2T10:00+08:00",
+        "２０２２-10-09T10:00:00+08:00",  # full-width digits
     ],
 )
 def test_paid_at_is_parsed_by_the_schema(app: Flask, tokens: dict[str, str], paid_at: Any) -> None:
@@ -353,3 +358,36 @@ def test_a_valid_request_still_works_on_every_database(app: Flask, tokens: dict[
         headers=bearer(tokens["tax"]),
     )
     assert failed.status_code == 200, failed.get_json()
+
+
+def test_a_401_names_the_bearer_scheme(app: Flask) -> None:
+    answer = app.test_client().get("/api/v1/cards/1")
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_errors_do_not_echo_what_a_careless_client_put_in_keys_and_names(
+    app: Flask, tokens: dict[str, str]
+) -> None:
+    client = app.test_client()
+    leaked = "陈明 " + PERSON
+    unknown = client.get(f"/api/v1/processes/{leaked}/counts", headers=bearer(tokens["board"]))
+    assert unknown.status_code == 404 and PERSON[6:14] not in unknown.get_data(as_text=True)
+    body = {**CARD, leaked: 1, "amout": 2}
+    refused = assert_error(
+        client.post("/api/v1/cards", json=body, headers=bearer(tokens["app"])), 422
+    )
+    locs = [d["loc"] for d in refused["details"]]
+    assert ["<key>"] in locs and ["amout"] in locs  # a field-like name is named back
+    assert "陈明" not in json.dumps(refused, ensure_ascii=False)
+    key = "ChenMing-" + PERSON
+    first = client.post(
+        "/api/v1/cards", json=CARD, headers=bearer(tokens["app"], **{"Idempotency-Key": key})
+    )
+    assert first.status_code == 201
+    other = {**CARD, "bank": "boc"}
+    conflict = client.post(
+        "/api/v1/cards", json=other, headers=bearer(tokens["app"], **{"Idempotency-Key": key})
+    )
+    assert_error(conflict, 422, "idempotency_conflict")
+    assert PERSON[6:14] not in conflict.get_data(as_text=True)

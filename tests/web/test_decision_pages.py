@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 from staff_login import client_for
+from staff_pages import visible_text
 from support import TEAM, MakeApp, counter_card
 
 from engine import queries
@@ -70,9 +71,18 @@ def test_a_refused_activation_is_recorded_counted_and_leaves_the_claimant(app: F
     assert page.count("与申领时使用的证件不一致") >= 2  # each refusal with its reason
     assert "办理未通过核验" in page  # the history names the refusal in words
 
-    # an empty form is refused by the form's check: recorded too, naming the field
+    # an empty form is bad input, not a failed check: refused by the field's label, not counted
+    before = queries.history(engine.db, card)
     empty = zhao.post(f"/inbox/{task}/complete", data={"outcome": "activate"})
     assert empty.status_code == 422
+    assert "出示证件号码：必填" in empty.get_data(as_text=True)
+    assert not any("presented_id_number" in t for t in visible_text(empty.get_data(as_text=True)))
+    assert queries.history(engine.db, card) == before
+    assert open_task(engine, card)["attempts"] == 2
+    # an ID number whose check digit is wrong is a verification that failed: recorded, named
+    bad_digit = PERSON[:-1] + ("0" if PERSON[-1] != "0" else "1")
+    wrong = zhao.post(f"/inbox/{task}/complete", data={"presented_id_number": bad_digit})
+    assert wrong.status_code == 422
     last = queries.history(engine.db, card)[-1]
     assert last["event"] == "task_refused" and last["data"]["fields"] == ["presented_id_number"]
     assert open_task(engine, card)["attempts"] == 3

@@ -106,7 +106,7 @@ def deduction_file(tmp_path: Path) -> Path:
         f"{n[7]},2023,abc,success,",  # not an amount: the field refuses
         f"{n[8]},2023,360,success,",  # paid already: deducted is the target, unchanged
         f"{n[8]},2023,0,failed,",  # paid already: fail_deduction not allowed
-        f"{n[9]},2023,360,success,",  # lapsed: deduct not allowed
+        f"{n[9]},2023,360,success,",  # lapsed, deducted in the period (the clock's): counts
         f"{n[10]},2023,360,success,",
         f"{n[10]},2023,360,success,reason differs",  # same key, another request: a conflict
         f"{n[11]},2023,0,failed,",
@@ -169,9 +169,10 @@ def test_set_based_import_writes_what_firing_row_by_row_writes(
     for name in TABLES:
         assert set_rows[name] == reference_rows[name], name
     first, second = reference_reports
-    assert first[:2] == (7, 3)  # applied: n0 n1 n2 n3 (twice) n10 n11; unchanged: n2 n8 n11 again
-    assert second[:2] == (0, 10)  # everything applied before replays
-    assert [line for line, _ in first[2]] == [8, 9, 10, 11, 12, 13, 15, 16, 18]
+    # applied: n0 n1 n2 n3 (twice) n9 n10 n11; unchanged: n2 n8 n11 again
+    assert first[:2] == (8, 3)
+    assert second[:2] == (0, 11)  # everything applied before replays
+    assert [line for line, _ in first[2]] == [8, 9, 10, 11, 12, 13, 15, 18]
     assert second[2] == first[2]
 
 

@@ -130,3 +130,50 @@ def test_deductions_after_the_period_are_refused(
     )
     assert report.applied == 0
     assert "outside the payment period" in report.rejected[0].reason
+
+
+PAID_AT_HEADER = "id_number,policy_year,amount,result,reason,paid_at\n"
+
+
+def test_a_second_failure_on_a_later_run_is_unchanged_and_named_masked(
+    engine: Engine, policies: dict[str, Policy], people: list[str], tmp_path: Path
+) -> None:
+    first = tmp_path / "run1.csv"
+    first.write_text(
+        PAID_AT_HEADER + f"{people[0]},2023,360,失败,余额不足,2022-10-01T08:00:00+08:00\n",
+        encoding="utf-8",
+    )
+    second = tmp_path / "run2.csv"
+    second.write_text(
+        PAID_AT_HEADER + f"{people[0]},2023,360,失败,账户状态异常,2022-10-08T08:00:00+08:00\n",
+        encoding="utf-8",
+    )
+    assert import_deductions(engine, policies["huian-2023"], first, actor="tax").applied == 1
+    again = import_deductions(engine, policies["huian-2023"], second, actor="tax")
+    assert (again.applied, again.unchanged, again.rejected) == (0, 1, [])
+    state = queries.by_business_key(engine.db, "enrollment", f"{people[0]}:huian-2023")[0][1]
+    assert state == "deduction_failed"
+
+
+def test_a_deduction_made_in_the_period_counts_when_its_result_comes_after_the_lapse(
+    engine: Engine, clock: object, policies: dict[str, Policy], people: list[str], tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from engine.timers import TimerSweep
+
+    clock.set(datetime(2023, 1, 2, 2, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    TimerSweep(engine).sweep(datetime(2023, 1, 2, 2, 0, tzinfo=UTC))  # the year lapses
+    key = f"{people[0]}:huian-2023"
+    assert queries.by_business_key(engine.db, "enrollment", key)[0][1] == "lapsed"
+    late = tmp_path / "late.csv"
+    late.write_text(
+        PAID_AT_HEADER
+        + f"{people[0]},2023,360,成功,,2022-12-30T10:00:00+08:00\n"  # deducted in the period
+        + f"{people[1]},2023,360,成功,,2023-01-01T10:00:00+08:00\n",  # deducted after it
+        encoding="utf-8",
+    )
+    report = import_deductions(engine, policies["huian-2023"], late, actor="tax")
+    assert report.applied == 1
+    assert [r.line for r in report.rejected] == [3]
+    assert queries.by_business_key(engine.db, "enrollment", key)[0][1] == "deducted"

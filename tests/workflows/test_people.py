@@ -58,7 +58,8 @@ def test_registration_needs_a_clerk_and_opens_the_year_of_the_open_period(
             data={"document_kind": "passport"},
             outcome="approve_registration",
         )
-    assert "document_kind" in wrong.value.message_en
+    assert [p.field for p in wrong.value.problems] == ["document_kind"]
+    assert "Document checked" in wrong.value.message_en  # named by its label
     done = engine.complete_task(
         task["id"],
         actor="clerk",

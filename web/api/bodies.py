@@ -99,10 +99,15 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}|[0-9]{1,6}")
+
+
 def loc_part(part: Any) -> str:
-    """One step of an error's location, cut short: a key is the caller's text."""
+    """One step of an error's location. A key is the caller's text: named back only when it
+    looks like a field name (``amout``), else ``<key>``, so no personal data a careless client
+    put in a key comes back in the error (or lands in a proxy's log of it)."""
     text = str(part)
-    return text if len(text) <= 64 else text[:61] + "..."
+    return text if _FIELD_NAME.fullmatch(text) else "<key>"
 
 
 def _text_problems(value: Any, loc: list[str]) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ person's records are asked for with the number in a POST body.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -30,11 +29,10 @@ from web.api.openapi import openapi_document
 from web.api.spec import current_caller, endpoint
 from web.api.tokens import Caller
 from web.extensions import engine_of
+from web.ids import MAX_ID, parse_id
 from workflows.identity import InvalidIdNumber, validate_id_number
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-MAX_ID = 2**53
 
 
 def int_param(name: str) -> dict[str, Any]:
@@ -55,22 +53,23 @@ def str_param(name: str) -> dict[str, Any]:
     }
 
 
-_DIGITS = re.compile(r"^[0-9]{1,16}$")
 NAMES = {
     "card": "社保卡",
     "enrollment": "参保记录",
     "registration": "参保档案",
     "task": "任务",
     "token": "令牌",
+    "incident": "事件单",
 }
 
 
 def as_id(value: str, what: str) -> int:
     """A path's numeric id; 404 (without echoing the value) unless it is a number from 1 to
     2**53."""
-    if not _DIGITS.match(value) or not 1 <= int(value) <= MAX_ID:
+    found = parse_id(value)
+    if found is None:
         raise not_found(what)
-    return int(value)
+    return found
 
 
 def not_found(what: str, ident: int | None = None) -> ApiError:

@@ -17,6 +17,8 @@ from pydantic import (
     field_validator,
 )
 
+from engine.forms import AMOUNT_PATTERN, FieldValueError, parse_moment
+
 NAME = r"^[a-z][a-z0-9_]{0,63}$"
 ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
 """Text on one line: no control characters (the body check refuses the rest before this)."""
@@ -48,8 +50,6 @@ ID_NUMBER = Field(
     pattern=ONE_LINE,
     description="18-character resident ID number",
 )
-PAYMENT_YEARS = range(2000, 2100)
-"""The years a payment time may be in, as written (with its offset)."""
 
 
 class _Strict(BaseModel):
@@ -94,7 +94,7 @@ class EventRequest(_Strict):
     data: EventData
 
 
-AMOUNT = Field(pattern=r"^[0-9]{1,7}(\.[0-9]{1,2})?$", description="yuan, e.g. 360.00")
+AMOUNT = Field(pattern=AMOUNT_PATTERN, description="yuan, e.g. 360.00")
 
 
 def _payment_years(schema: dict[str, Any]) -> None:
@@ -129,17 +129,16 @@ class PaymentRequest(_Strict):
 
     @field_validator("paid_at", mode="before")
     @classmethod
-    def _paid_at_is_text(cls, value: Any) -> Any:
-        if value is not None and not isinstance(value, str):
+    def _paid_at_is_a_moment(cls, value: Any) -> Any:
+        """The same format as an event's ``datetime`` field (``engine.forms.parse_moment``)."""
+        if value is None:
+            return value
+        if not isinstance(value, str):
             raise ValueError("a date and time with an offset, as text (RFC 3339)")
-        return value
-
-    @field_validator("paid_at")
-    @classmethod
-    def _paid_at_in_range(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.year not in PAYMENT_YEARS:
-            raise ValueError("a payment time from 2000 to 2099")
-        return value
+        try:
+            return parse_moment(value)
+        except FieldValueError as exc:
+            raise ValueError(exc.message_en) from None
 
 
 class PersonPayment(PaymentRequest):
