@@ -20,8 +20,9 @@ does for each item, and writes the same rows; only the writes are set-based:
 Items of one call that share an instance or an idempotency key are applied in waves, in their
 order, so a file that names the same person twice (a failed deduction, then a successful one) ends
 as firing its rows one by one would. An item whose actions ask for follow-up events (``ctx.emit``,
-``ctx.start``) cannot be written set-based: it is fired through ``Engine.fire_in`` in the same
-transaction, under a savepoint (``BatchFire.fallbacks`` counts them).
+``ctx.start``), or whose target state has ``automatic`` events to try, cannot be written
+set-based: it is fired through ``Engine.fire_in`` in the same transaction, under a savepoint
+(``BatchFire.fallbacks`` counts them).
 """
 
 from __future__ import annotations
@@ -192,7 +193,11 @@ class BatchFire:
                     (pos, BatchResult(item.ref, row.id, item.event, row.state, error=exc))
                 )
                 continue
-            (fallback if move.ctx.followups else moves).append((pos, move))
+            # follow-ups and automatic events run on the single-instance path (Engine.fire_in)
+            one_by_one = move.ctx.followups or (
+                move.ctx.state != row.state and move.definition.automatic_from(move.ctx.state)
+            )
+            (fallback if one_by_one else moves).append((pos, move))
         done = self._write(tx, [m for _, m in moves], actor, scope, now)
         results += [(pos, result) for (pos, _), result in zip(moves, done, strict=True)]
         results += [(pos, self._fire_one(tx, m, actor, scope, now)) for pos, m in fallback]

@@ -52,7 +52,8 @@ def follow(
         return engine.fire_in(tx, row, asked.event, actor, data, now=now, budget=budget)
     assert asked.process is not None
     definition = engine.definition(asked.process)
-    state = asked.state or definition.initial[0]
+    tagged = [s for s in definition.initial if asked.state_tagged in definition.states[s].tags]
+    state = asked.state or (tagged[0] if tagged else definition.initial[0])
     if asked.unless_tagged:
         blocking = definition.tagged(asked.unless_tagged)
         try:

@@ -51,6 +51,9 @@ class FollowUp:
     unless_tagged: str | None = None
     """For a start: skip it when ``business_key`` already has an instance in a state with this
     tag (of the started process's definition)."""
+    state_tagged: str | None = None
+    """For a start without ``state``: the initial state carrying this tag (``renewal``), so the
+    domain names what the state means, not its name."""
 
 
 Finder = Callable[[str, str], list[InstanceView]]
@@ -99,9 +102,11 @@ class TransitionContext:
         variables: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
         unless_tagged: str | None = None,
+        state_tagged: str | None = None,
     ) -> None:
         """Start ``process`` in this transaction, after this transition (skipped when
-        ``business_key`` already has an instance in a state tagged ``unless_tagged``)."""
+        ``business_key`` already has an instance in a state tagged ``unless_tagged``), in
+        ``state``, else the initial state tagged ``state_tagged``, else the first initial one."""
         self.followups.append(
             FollowUp(
                 None,
@@ -111,6 +116,7 @@ class TransitionContext:
                 business_key=business_key,
                 variables=dict(variables or {}),
                 unless_tagged=unless_tagged,
+                state_tagged=state_tagged,
             )
         )
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 PERSON = "person"
 ENROLLMENT = "enrollment"
+RENEWAL = "renewal"
+"""The tag of the state a renewed year starts in (enrollment.yaml)."""
 LIVE = "live"
 ON_BOOKS = "on_books"
 # huian.txt:35 户口簿 / 居住证 / 港澳台居民居住证: what a person registers with
@@ -248,3 +250,27 @@ def register(registry: Registry, domain: Domain) -> None:
         )
 
     registry.add_action("open_current_year", open_current_year)
+
+    def renew_if_next_year_open(ctx: TransitionContext) -> None:
+        """A year that reaches good standing while the next year's payment period is open
+        already is renewed now (默认续保, huian.txt:29): the periodic job renewed the others when
+        that period began, and a late payment (or a deduction result that came late) would
+        otherwise be left out. Only for a person still insured."""
+        number = str(ctx.variables["id_number"])
+        for following in domain.policies.values():
+            if following.renews_from != ctx.variables.get("policy"):
+                continue
+            start = following.date_value("payment_period.start")
+            if not start <= ctx.now < following.deadline_instant():
+                continue  # the usual case, a payment in its own period: no query at all
+            if not any(ON_BOOKS in r.tags for r in ctx.find(PERSON, number)):
+                return
+            ctx.start(
+                ENROLLMENT,
+                business_key=enrollment_key(number, following.policy),
+                variables=year_variables(ctx.variables, following),
+                unless_tagged=LIVE,
+                state_tagged=RENEWAL,
+            )
+
+    registry.add_action("renew_if_next_year_open", renew_if_next_year_open)

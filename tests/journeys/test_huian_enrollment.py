@@ -216,3 +216,32 @@ def test_a_person_who_leaves_the_scheme_is_not_renewed(journey_factory: Any) -> 
     j.sweep()
     assert "huian-2023" not in j.years(MOVED)  # not renewed
     assert j.years(MOVED)["huian-2022"]["paid"] is True
+
+
+EARLY = "350521198002022015"  # pays 2022 late before the 2023 period opens
+LATER = "350521198002022031"  # pays 2022 late after it opened
+
+
+def test_a_year_paid_late_after_the_next_period_opened_is_renewed_then(
+    journey_factory: Any,
+) -> None:
+    """默认续保 (huian.txt:29) for everyone in good standing, whenever they came into it: the
+    periodic job renews those paid when the 2023 period begins; a late payment after that renews
+    at once."""
+    j: Journey = journey_factory("2022-08-01T10:00:00+08:00")
+    j.token("counter", "channel")
+    clerk = j.staff("mi_huian", "medical_insurance_clerk", "huian")
+    for person in (EARLY, LATER):
+        body = {"id_number": person, "name": "续", "region": "huian"}
+        j.api("POST", "/registrations", "counter", body, expect=201)
+    for task in clerk.task_ids():
+        clerk.complete(task, "approve_registration", document_kind="household_register")
+    pay_2022 = {"amount": "900.00", "policy": "huian-2022"}  # late: the policy's late amount
+    j.api("POST", "/payments", "counter", {"id_number": EARLY, **pay_2022}, expect=200)
+    j.at("2022-09-01T10:00:00+08:00")
+    j.sweep()
+    assert j.years(EARLY)["huian-2023"]["state"] == "renewal_pending"
+    j.at("2022-10-15T10:00:00+08:00")
+    paid = j.api("POST", "/payments", "counter", {"id_number": LATER, **pay_2022}, expect=200)
+    assert paid["transition"]["to_state"] == "paid_late"
+    assert j.years(LATER)["huian-2023"]["state"] == "renewal_pending"
