@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel
 
+from engine import queries
 from engine.errors import InstanceNotFound, WorkflowError
 from engine.runtime import Idempotency, Transition
 from web.api.bodies import body_digest
@@ -27,7 +28,7 @@ from web.api.models import (
 )
 from web.api.openapi import openapi_document
 from web.api.spec import current_caller, endpoint
-from web.api.tokens import Caller
+from web.api.tokens import Caller, holds, require
 from web.extensions import engine_of
 from web.ids import MAX_ID, parse_id
 from workflows.identity import InvalidIdNumber, validate_id_number
@@ -186,3 +187,24 @@ def openapi() -> Any:
         request.script_root + str(bp.url_prefix), {"process": sorted(engine_of().processes)}
     )
     return jsonify(document)
+
+
+def send_to_instance_of(process: str, instance_id: int, body: EventRequest, *, what: str) -> Any:
+    """An event to an instance of ``process`` (an enrollment, a person's record) from a token
+    holding one of the event's ``senders:``. Refusals in order: 404 for no such ``what`` (as for
+    one the token may not see), 409 for an event no token may send, then 403."""
+    who = caller()
+    kinds = senders_of(process, body.event)
+    if kinds is None or not holds(who, *kinds):
+        row = queries.instance(engine_of().db, instance_id)
+        if row is None or row["process"] != process:
+            raise not_found(what, instance_id)
+        if kinds is None:
+            raise not_sendable(body.event, sendable(process))
+        require(who, *kinds)
+
+    def admit(row: Any) -> None:
+        if row.process != process:
+            raise not_found(what, row.id)
+
+    return send_event(who, instance_id, body, what=what, admit=admit)

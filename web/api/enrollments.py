@@ -14,12 +14,9 @@ from web.api.common import (
     idempotency,
     int_param,
     not_found,
-    not_sendable,
     person_number,
     run,
-    send_event,
-    sendable,
-    senders_of,
+    send_to_instance_of,
     transition_out,
 )
 from web.api.errors import ApiError
@@ -36,7 +33,7 @@ from web.api.models import (
     YearRequest,
 )
 from web.api.spec import endpoint
-from web.api.tokens import Caller, holds, require
+from web.api.tokens import Caller
 from web.extensions import domain_of, engine_of
 from workflows import payments
 from workflows.identity import mask_id_number
@@ -223,18 +220,5 @@ def open_enrollment(body: YearRequest) -> Any:
     parameters=(int_param("enrollment_id"),),
 )
 def enrollment_event(enrollment_id: str, body: EventRequest) -> Any:
-    who = caller()
     ident = as_id(enrollment_id, "enrollment")
-    kinds = senders_of(ENROLLMENT, body.event)
-    if kinds is None or not holds(who, *kinds):
-        _enrollment(ident)  # 404 before 409 and 403, as for every refusal
-        if kinds is None:
-            raise not_sendable(body.event, sendable(ENROLLMENT))
-        require(who, *kinds)
-    return send_event(who, ident, body, what="enrollment", admit=_is_enrollment)
-
-
-def _is_enrollment(row: Any) -> None:
-    """``Engine.fire``'s ``admit`` for an enrollment event: the instance is an enrollment."""
-    if row.process != ENROLLMENT:
-        raise not_found("enrollment", row.id)
+    return send_to_instance_of(ENROLLMENT, ident, body, what="enrollment")

@@ -17,11 +17,8 @@ from web.api.common import (
     idempotency,
     int_param,
     not_found,
-    not_sendable,
     run,
-    send_event,
-    sendable,
-    senders_of,
+    send_to_instance_of,
     transition_out,
 )
 from web.api.models import (
@@ -35,7 +32,6 @@ from web.api.models import (
     TransitionOut,
 )
 from web.api.spec import endpoint
-from web.api.tokens import holds, require
 from web.extensions import domain_of, engine_of
 from workflows.identity import mask_id_number
 from workflows.imports import import_people
@@ -122,21 +118,8 @@ def get_registration(person_id: str) -> Any:
     parameters=(int_param("person_id"),),
 )
 def registration_event(person_id: str, body: EventRequest) -> Any:
-    who = caller()
     ident = as_id(person_id, "registration")
-    kinds = senders_of(PERSON, body.event)
-    if kinds is None or not holds(who, *kinds):
-        _person_out(ident)  # 404 before 409 and 403, as for every refusal
-        if kinds is None:
-            raise not_sendable(body.event, sendable(PERSON))
-        require(who, *kinds)
-    return send_event(who, ident, body, what="registration", admit=_is_person)
-
-
-def _is_person(row: Any) -> None:
-    """``Engine.fire``'s ``admit`` for a record's event: the instance is a person's record."""
-    if row.process != PERSON:
-        raise not_found("registration", row.id)
+    return send_to_instance_of(PERSON, ident, body, what="registration")
 
 
 @endpoint(
