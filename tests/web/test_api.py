@@ -276,7 +276,14 @@ def test_refused_event_is_409_with_the_events_allowed_now(api: Api) -> None:
     )
     assert refused.status_code == 409
     assert refused.json["code"] == "event_not_allowed"
-    assert refused.json["allowed"] == ["issue_on_the_spot", "produce", "cancel"]
+    # only what this token may send now: a bank can do nothing to an applied card yet
+    assert refused.json["allowed"] == []
+    assert "produce" not in refused.json["message_en"]
+    again = api.call("POST", f"/cards/{card}/events", "app", {"event": "seal_uncollected"})
+    assert again.status_code == 409 and again.json["allowed"] == ["cancel"]
+    card_seen = api.call("GET", f"/cards/{card}", "app")
+    # issue_on_the_spot is the application's own step, not an event anyone sends
+    assert card_seen.json["allowed_events"] == ["produce", "cancel"]
     # a timer's event is nobody's to send through the API
     sealed = api.call("POST", f"/cards/{card}/events", "icbc", {"event": "seal_uncollected"})
     assert sealed.status_code == 409 and sealed.json["code"] == "event_not_allowed"
@@ -405,6 +412,8 @@ def test_tax_deduction_events_and_scopes(app: Flask, api: Api) -> None:
     )
     lapse = api.call("POST", f"/enrollments/{enrollment}/events", "tax", {"event": "lapse"})
     assert lapse.status_code == 409 and lapse.json["code"] == "event_not_allowed"
+    # what the tax authority may send now, not the timers' or another system's events
+    assert lapse.json["allowed"] == ["deduct", "fail_deduction"]
     # payments come through the payments endpoints, where the time and the payer are checked
     paying = api.call(
         "POST",

@@ -24,6 +24,7 @@ from web.api.common import (
     person_number,
     run,
     send_event,
+    sendable_now,
     senders_of,
     transition_out,
 )
@@ -66,7 +67,7 @@ def _card_out(card_id: int) -> CardOut:
         electronic_card=card_rules.electronic_card_status(engine, row["state"]),  # type: ignore[arg-type]
         version=row["version"],
         definition_version=row["definition_version"],
-        allowed_events=list(definition.outgoing(row["state"])),
+        allowed_events=sendable_now(definition, row["state"]),
         progress=[
             ProgressStepOut(
                 step=s.step, label=Label(zh=s.label_zh, en=s.label_en), done_at=s.done_at
@@ -190,7 +191,7 @@ def card_event(card_id: str, body: EventRequest) -> Any:
     if kinds is None:
         card = _visible_card_head(who, ident)  # 404 before 409, as for every refusal
         definition = engine_of().definition(card_rules.PROCESS, card.definition_version)
-        raise not_sendable(body.event, list(definition.outgoing(card.state)))
+        raise not_sendable(body.event, sendable_now(definition, card.state, who, card.bank))
     return send_event(who, ident, body, what="card", admit=_sender_check(who, body.event, kinds))
 
 

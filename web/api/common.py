@@ -17,8 +17,9 @@ from flask import Blueprint, jsonify, request
 from pydantic import BaseModel
 
 from engine import queries
-from engine.errors import InstanceNotFound, WorkflowError
+from engine.errors import EventNotAllowed, InstanceNotFound, WorkflowError
 from engine.runtime import Idempotency, Transition
+from engine.specs import ProcessDefinition
 from web.api.bodies import body_digest
 from web.api.errors import ApiError, from_invalid_id, from_workflow_error
 from web.api.models import (
@@ -120,7 +121,8 @@ def transition_out(done: Transition) -> TransitionOut:
 
 
 def not_sendable(event: str, allowed: list[str]) -> ApiError:
-    """409 for an event outside systems may not send (timers and staff tasks send those)."""
+    """409 for an event outside systems may not send (timers and staff tasks send those);
+    ``allowed``: what this token may send now (``sendable_now``)."""
     return ApiError(
         409,
         "event_not_allowed",
@@ -130,15 +132,33 @@ def not_sendable(event: str, allowed: list[str]) -> ApiError:
     )
 
 
+def may_send(who: Caller, kinds: tuple[str, ...], bank: Any = None) -> bool:
+    """Whether the token holds one of an event's ``senders:`` (``bank``: the card's own bank)."""
+    if "bank" in kinds and bank is not None and bank in who.banks():
+        return True
+    return holds(who, *(k for k in kinds if k != "bank"))
+
+
+def sendable_now(
+    definition: ProcessDefinition, state: str, who: Caller | None = None, bank: Any = None
+) -> list[str]:
+    """The events that may leave ``state`` through the API, in file order: those with
+    ``senders:`` (not a timer's, a task's or an automatic one), and of those, with ``who``, the
+    ones this token may send (``may_send``). What a 409's ``allowed`` lists: only what is
+    possible now, for this caller."""
+    found = []
+    for name in definition.outgoing(state):
+        kinds = definition.events[name].senders
+        if kinds and (who is None or may_send(who, kinds, bank)):
+            found.append(name)
+    return found
+
+
 def senders_of(process: str, event: str) -> tuple[str, ...] | None:
     """Who may send ``event`` to ``process`` (the definition's ``senders:``); None if nobody."""
     definition = engine_of().definition(process)
     spec = definition.events.get(event)
     return spec.senders if spec is not None and spec.senders else None
-
-
-def sendable(process: str) -> list[str]:
-    return sorted(engine_of().definition(process).sendable())
 
 
 def send_event(
@@ -155,6 +175,12 @@ def send_event(
     is a ``what`` (a card, an enrollment) the caller may send this event to. No instance at all
     is answered as ``not_found(what)``, the same answer as one the caller may not see."""
 
+    seen: list[Any] = []
+
+    def admit_and_keep(row: Any) -> None:
+        admit(row)
+        seen.append(row)
+
     def fire() -> Transition:
         try:
             return engine_of().fire(
@@ -163,12 +189,20 @@ def send_event(
                 actor=f"api:{who.name}",
                 data=body.data,
                 idempotency=idempotency(who),
-                admit=admit,
+                admit=admit_and_keep,
             )
         except InstanceNotFound as missing:
             if missing.instance_id != instance_id:
                 raise
             raise not_found(what, instance_id) from None
+        except EventNotAllowed as refused:
+            if not seen:
+                raise
+            row = seen[-1]
+            definition = engine_of().definition(row.process, row.definition_version)
+            bank = (row.variables or {}).get("bank")
+            now = sendable_now(definition, row.state, who, bank)
+            raise from_workflow_error(EventNotAllowed(refused.event, row.state, now)) from None
 
     return answer(transition_out(run(fire)))
 
@@ -200,7 +234,8 @@ def send_to_instance_of(process: str, instance_id: int, body: EventRequest, *, w
         if row is None or row["process"] != process:
             raise not_found(what, instance_id)
         if kinds is None:
-            raise not_sendable(body.event, sendable(process))
+            definition = engine_of().definition(process, row["definition_version"])
+            raise not_sendable(body.event, sendable_now(definition, row["state"], who))
         require(who, *kinds)
 
     def admit(row: Any) -> None:

@@ -248,7 +248,10 @@ class CardOut(_Strict):
     electronic_card: Literal["usable", "unusable"]
     version: int
     definition_version: int = Field(description="the version of the card process it runs on")
-    allowed_events: list[str]
+    allowed_events: list[str] = Field(
+        description="events an outside system may send the card now (a 409's `allowed` narrows "
+        "this to what the asking token may send)"
+    )
     progress: list[ProgressStepOut]
 
 

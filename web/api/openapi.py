@@ -18,7 +18,7 @@ ERROR_STATUSES = {
     "401": "No bearer token, or an unknown, expired or revoked one",
     "403": "The token's scope does not allow this",
     "404": "No such resource (or one the token may not see)",
-    "409": "Not allowed in the current state; `allowed` lists what is allowed now",
+    "409": "Not allowed in the current state; `allowed` lists what this token may send now",
     "413": "Request body too large",
     "422": "The request is well-formed but invalid",
 }
