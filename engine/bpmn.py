@@ -28,7 +28,7 @@ from engine import bpmn_camunda as camunda
 from engine import bpmn_ext as ext
 from engine.bpmn_expr import CAMUNDA, DIALECTS, PYTHON, PYTHON_LANGUAGE, condition, timer_value
 from engine.bpmn_layout import Layout, layout
-from engine.bpmn_model import Node, ProcessModel, SeqFlow, build_model, message_id
+from engine.bpmn_model import Node, ProcessModel, SeqFlow, build_model, doors, message_id
 from engine.specs import Label, ProcessDefinition, TimerSpec
 
 NS = {
@@ -42,7 +42,7 @@ NS = {
     "shebao": ext.URI,
 }
 TARGET_NAMESPACE = "urn:shebao-workflow:processes"
-EXPORTER_VERSION = "2"
+EXPORTER_VERSION = "3"
 for _prefix in ("bpmn", "bpmndi", "dc", "di", "xsi"):
     ET.register_namespace(_prefix, NS[_prefix])
 
@@ -267,6 +267,14 @@ def to_bpmn(
     """
     if dialect not in DIALECTS:
         raise BpmnExportError(f"unknown dialect {dialect!r} (known: {', '.join(DIALECTS)})")
+    for name, spec in definition.states.items():
+        if definition.automatic_from(name) and not spec.final and not doors(definition, name):
+            raise BpmnExportError(
+                f"{definition.key}: state {name!r} is left only by automatic events, so when "
+                "none of them fires an instance waits there for nothing BPMN can say; give it a "
+                "task, a timer or an event outside callers send, or let the events that enter it "
+                "lead where its automatic events do"
+            )
     model = build_model(definition)
     writer = _Writer(model, lang, dialect, policy)
     for name, spec in definition.states.items():

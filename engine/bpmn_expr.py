@@ -9,7 +9,8 @@ The variables: ``outcome`` is the event a user task with several outcomes ended 
 of the task), ``start_state`` the initial state an instance starts in, and ``guard_<name>`` is True
 when the domain guard ``<name>`` passed: guards are domain code (an ID number matching the
 application, a payment inside the period), so the engine that runs the process sets these variables
-when it checks the guard. Parsing reads both languages back for the import.
+when it checks the guard. A condition with nothing to test (an automatic event without guards) is
+``True`` (``${true}``). Parsing reads both languages back for the import.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def condition(cond: Condition, dialect: str) -> str:
     if cond.outcome:
         terms.append(f"outcome == {quote}{cond.outcome}{quote}")
     terms += [f"guard_{g} == {'True' if python else 'true'}" for g in cond.guards]
+    if not terms:  # nothing to test (an automatic event without guards): always taken
+        terms.append("True" if python else "true")
     if python:
         return " and ".join(terms)
     return "${" + " && ".join(terms) + "}"
@@ -59,6 +62,8 @@ def parse_condition(text: str) -> Condition:
         body = body[2:-1].strip()
     values: dict[str, str] = {}
     guards: list[str] = []
+    if body in ("True", "true"):
+        return Condition()
     for term in _SPLIT.split(body):
         found = _TERM.match(term.strip())
         guard = _GUARD.match(term.strip())

@@ -75,7 +75,6 @@ def write_event(parent: ET.Element, event: EventSpec) -> None:
             "guards": _words(event.guards),
             "actions": _words(event.actions),
             "senders": _words(event.senders),
-            "automatic": "true" if event.automatic else "",
         },
     )
     for f in event.fields:
@@ -217,6 +216,7 @@ def read_facts(element: ET.Element) -> tuple[Fact, ...]:
 
 _STRINGS = {
     "process": ("version", "lang", "policy", "historyTtl"),
+    # automatic: read from files of exporter version 2 and before (a message door then)
     "event": ("name", "labelZh", "labelEn", "guards", "actions", "senders", "automatic"),
     "state": ("tags",),
     "task": ("name", "labelZh", "labelEn", "scope", "due", "events"),

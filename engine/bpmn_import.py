@@ -4,9 +4,10 @@ Owns reading what ``engine.bpmn`` writes, possibly edited in a modeller (moved s
 labels, changed timer durations, another candidate group). The BPMN decides what it can say: states
 are the elements with ids ``state_<name>``, their labels the ``name`` (the export's language) and the
 first ``documentation`` (the other); an event's sources and target come from the sequence flows, its
-guards from the gateway conditions, a task's candidate group from ``potentialOwner`` or
-``camunda:candidateGroups`` and its due date from ``camunda:dueDate``, a timer's duration from its
-``timeDuration``. Our extension (``engine.bpmn_ext``) gives the rest: tags, task names, scopes, form
+guards from the gateway conditions, whether it is ``automatic`` from the gateway ``auto_<state>`` a
+state is entered through (in files of exporter version 2, from ``shebao:event automatic``), a task's
+candidate group from ``potentialOwner`` or ``camunda:candidateGroups`` and its due date from
+``camunda:dueDate``, a timer's duration from its ``timeDuration``. Our extension (``engine.bpmn_ext``) gives the rest: tags, task names, scopes, form
 fields, facts, actions, senders, notices, and which policy value a timer was (an unchanged value
 stays a policy reference; a changed one becomes a literal duration). Anything the engine cannot run is
 refused with ``BpmnImportError`` naming the element: a parallel gateway, a script task, a flow that
@@ -141,6 +142,9 @@ class _Importer:
         states: dict[str, Any] = {}
         found: list[Door] = []
         for ident, node in self.r.nodes.items():
+            if self.r.is_auto(ident):
+                found += self.r.auto_doors(ident)
+                continue
             state = self.r.state_of(ident)
             if state is None:
                 if local(node.tag) in ("userTask", "receiveTask"):
@@ -166,7 +170,7 @@ class _Importer:
         if len(starts) != 1:
             raise BpmnImportError(self.ident, f"expected one start event, found {len(starts)}")
         node = self.r.arrive(self.r.one_out(starts[0]).target)
-        if self.r.state_of(node):
+        if self.r.state_of(node) or self.r.is_auto(node):
             return [self.r.target(self.r.one_out(starts[0]))]
         default = self.r.nodes[node].get("default")
         first, others = [], []
@@ -300,8 +304,11 @@ class _Importer:
             notices = [ext.read_notice(n) for n in declared.findall(ext.q("notice"))]
             if notices:
                 data["notices"] = [_notice_data(n) for n in notices]
-            if declared.get("automatic") == "true":
-                data["automatic"] = True
+        # automatic: tried on entering its states (auto_<state>); a file of exporter version 2
+        # or before says so in its extension, the event waiting there as a message
+        automatic = any(d.kind == "auto" for d in doors)
+        if automatic or (declared is not None and declared.get("automatic") == "true"):
+            data["automatic"] = True
         return data
 
     def label(self, name: str, doors: list[Door], declared: Label | None) -> Label:

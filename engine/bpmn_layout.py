@@ -77,7 +77,9 @@ def _dot_text(model: ProcessModel, size: dict[str, tuple[float, float]]) -> str:
     for flow in model.flows:
         source = model.nodes[flow.source].attached_to or flow.source
         state = model.nodes[flow.source].state
-        back = flow.target == f"join_{state}" and model.nodes[flow.source].role != "initial"
+        back = flow.target in (f"join_{state}", f"state_{state}") and model.nodes[
+            flow.source
+        ].role not in ("initial", "auto", "join")
         attrs = " [constraint=false]" if back else ""
         lines.append(f'  "{source}" -> "{flow.target}"{attrs}')
     lines.append("}")

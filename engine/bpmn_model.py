@@ -17,13 +17,22 @@ Each state is one element, ``state_<name>``, named by the state's label:
 - a final state without a task is an ``endEvent``; one with a task, its ``userTask`` followed by an
   ``endEvent`` of its own (``end_<state>``).
 
-Every event that is not a timer of its source state and not a task outcome there is an outside
-message (``message`` element named as the event), and so is a task outcome that outside callers may
-send too (``senders:``, e.g. the bank's "account closed"). Guards are domain code: a gateway
-``guard_<event>__<state>`` tests the process variables ``guard_<name>`` that the engine sets when the
-guard passes; its default flow goes back to the state (the event was refused, the instance stays).
-A state with several incoming flows gets a joining gateway ``join_<state>``; several initial states a
-gateway ``initial`` that starts in the one the ``start_state`` variable names (the first by default).
+Every event that is not a timer of its source state, not a task outcome there and not
+``automatic`` is an outside message (``message`` element named as the event), and so is a task
+outcome that outside callers may send too (``senders:``, e.g. the bank's "account closed"). Guards
+are domain code: a gateway ``guard_<event>__<state>`` tests the process variables ``guard_<name>``
+that the engine sets when the guard passes; its default flow goes back to the state (the event was
+refused, the instance stays).
+
+A state with ``automatic`` events is entered through an exclusive gateway ``auto_<state>`` (the
+engine fires the first automatic event whose guards hold as the instance enters the state): a
+conditional flow ``flow_<event>__<state>__auto`` per automatic event, in file order, testing its
+guards (an event without guards: ``True``, always taken), and a default flow ``flow_wait__<state>``
+into the state's element. Flows that stay in the state (a refused event, an event that keeps the
+state) go straight back to its element, as the engine tries automatic events only when the state
+changes. A state with several incoming flows gets a joining gateway ``join_<state>`` (before the
+element; ``enter_<state>`` before ``auto_<state>``); several initial states a gateway ``initial``
+that starts in the one the ``start_state`` variable names (the first by default).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ WORDS: dict[str, Label] = {
     "guard": Label("条件满足？", "Conditions met?"),
     "met": Label("条件满足", "Conditions met"),
     "done": Label("（完成）", " (done)"),
+    "auto": Label("自动办理？", "Handled automatically?"),
 }
 
 
@@ -60,8 +70,9 @@ class Node:
         id: the element id (stable: ``state_<name>``, ``timer_<state>_<i>``, ...).
         kind: the BPMN element (``userTask``, ``eventBasedGateway``, ...).
         role: what it is for us: ``state``, ``start``, ``initial``, ``join``, ``decide``, ``guard``,
-            ``catch`` (a message or timer that ends a wait), ``done`` (where a reminder's token
-            ends) or ``end`` (after a final state that has a task).
+            ``auto`` (the automatic events tried on entering a state), ``catch`` (a message or
+            timer that ends a wait), ``done`` (where a reminder's token ends) or ``end`` (after a
+            final state that has a task).
         name: its label in both languages (joins have none).
         state: the state it belongs to (the one it waits in, for states and catches).
         event: the event a catch, guard or done node stands for.
@@ -136,6 +147,14 @@ def message_id(event: str) -> str:
     return f"message_{event}"
 
 
+def auto_id(state: str) -> str:
+    return f"auto_{state}"
+
+
+def auto_flow_id(event: str, state: str) -> str:
+    return f"flow_{event}__{state}__auto"
+
+
 @dataclass(frozen=True)
 class Door:
     """One way an event leaves a state: a task outcome, a message or a timer."""
@@ -154,7 +173,9 @@ class Door:
 
 
 def doors(definition: ProcessDefinition, state: str) -> list[Door]:
-    """Every way out of ``state``, in the order of the state's events (timers by timer order)."""
+    """Every way out of ``state`` while an instance waits in it, in the order of the state's
+    events (timers by timer order): an ``automatic`` event is no message (nobody sends it), it is
+    tried on entering the state (``auto_<state>``)."""
     spec = definition.states[state]
     timers = {t.event: i for i, t in enumerate(spec.timers)}
     task_events = spec.task.events if spec.task else ()
@@ -169,7 +190,8 @@ def doors(definition: ProcessDefinition, state: str) -> list[Door]:
             if event.senders:
                 found.append(Door(event, "message", secondary=True))
             continue
-        found.append(Door(event, "message"))
+        if not event.automatic:
+            found.append(Door(event, "message"))
     return found
 
 
@@ -217,6 +239,7 @@ class _Builder:
                 if i == 0:
                     gateway.default = made.id
         for name, spec in d.states.items():
+            self.automatic(name)
             self.state(name, spec)
         self.model.messages = [
             e
@@ -227,6 +250,29 @@ class _Builder:
         return self.model
 
     # -- states ------------------------------------------------------------------------------
+
+    def automatic(self, state: str) -> None:
+        """The gateway an instance enters ``state`` through when it has automatic events: the
+        first event whose guards hold is taken (an exclusive gateway takes the first condition
+        that holds, in order), else the instance waits in the state."""
+        names = self.d.automatic_from(state)
+        if not names:
+            return
+        gateway = self.node(
+            Node(auto_id(state), "exclusiveGateway", "auto", WORDS["auto"], state=state)
+        )
+        for name in names:
+            event = self.d.events[name]
+            self.to_state(
+                auto_flow_id(name, state),
+                gateway.id,
+                event.target,
+                name=event.label,
+                condition=Condition(guards=event.guards),
+                event=name,
+            )
+        gateway.default = f"flow_wait__{state}"
+        self.to_state(gateway.default, gateway.id, state)
 
     def state(self, name: str, spec: StateSpec) -> None:
         element = state_id(name)
@@ -378,14 +424,27 @@ class _Builder:
         for state in self.d.states:
             arriving = into.get(state, [])
             element = state_id(state)
-            target = element
-            if len(arriving) > 1:
-                target = f"join_{state}"
-                self.node(Node(target, "exclusiveGateway", "join", state=state))
-                self.pending.append(SeqFlow(f"flow_enter__{state}", target, element))
-            for flow in arriving:
-                flow.target = target
+            if auto_id(state) not in self.model.nodes:
+                self.join(state, arriving, element, f"join_{state}", f"flow_enter__{state}")
+                continue
+            # entering tries the automatic events; staying in the state (a refused event, an
+            # event that keeps it, the gateway's default) does not
+            staying = [f for f in arriving if self.model.nodes[f.source].state == state]
+            entering = [f for f in arriving if self.model.nodes[f.source].state != state]
+            self.join(state, staying, element, f"join_{state}", f"flow_enter__{state}")
+            self.join(
+                state, entering, auto_id(state), f"enter_{state}", f"flow_enter_auto__{state}"
+            )
         self.model.flows = self.pending
+
+    def join(self, state: str, flows: list[SeqFlow], target: str, join: str, flow: str) -> None:
+        """Point ``flows`` at ``target``, through a joining gateway ``join`` when several."""
+        if len(flows) > 1:
+            self.node(Node(join, "exclusiveGateway", "join", state=state))
+            self.pending.append(SeqFlow(flow, join, target))
+            target = join
+        for made in flows:
+            made.target = target
 
 
 def build_model(definition: ProcessDefinition) -> ProcessModel:

@@ -3,9 +3,11 @@
 Owns the walk over the sequence flows of one ``bpmn:process`` for ``engine.bpmn_import``: which
 elements are states (ids ``state_<name>``), and for each state its *doors* (a task outcome, a
 message, a timer): the event each fires, the state it leads to through joining and guard gateways,
-and the guards those gateways test. What the engine cannot run is refused with ``BpmnImportError``
-naming the element: an element of another kind, a flow that splits without a gateway, a guard
-gateway whose refusal does not return to the state, a condition in another language.
+and the guards those gateways test; and the automatic events tried on entering a state (the
+conditional flows ``flow_<event>__<state>__auto`` of the gateway ``auto_<state>`` whose default
+flow leads into the state). What the engine cannot run is refused with ``BpmnImportError`` naming
+the element: an element of another kind, a flow that splits without a gateway, a guard gateway
+whose refusal does not return to the state, a condition in another language.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class Door:
     target: str
     guards: tuple[str, ...]
     element: str
-    kind: str  # "task", "message", "timer"
+    kind: str  # "task", "message", "timer", "auto"
     label: tuple[str | None, str | None] = (None, None)  # (export language, other)
     timer: ET.Element | None = None
 
@@ -125,6 +127,50 @@ class Reader:
             return node[len("state_") :]
         return None
 
+    def is_auto(self, node: str) -> bool:
+        """Whether ``node`` is the gateway a state with automatic events is entered through."""
+        return node.startswith("auto_") and self.kind(node) == "exclusiveGateway"
+
+    def auto_state(self, gateway: str) -> str:
+        """The state an automatic gateway's default flow leads into (where the instance waits
+        when no automatic event fires)."""
+        default = self.nodes[gateway].get("default")
+        found = self.state_of(self.arrive(self.flows[default].target)) if default else None
+        if default not in self.flows or found is None:
+            raise BpmnImportError(
+                gateway,
+                "an automatic gateway (auto_<state>) has a default flow into its state, taken "
+                "when no automatic event fires",
+            )
+        return found
+
+    def auto_doors(self, gateway: str) -> Iterator[Door]:
+        """The automatic events tried on entering a state: one conditional flow each."""
+        state = self.auto_state(gateway)
+        default = self.nodes[gateway].get("default")
+        for flow in self.out(gateway):
+            if flow.id == default:
+                continue
+            cond = self.condition(flow)
+            if cond.outcome or cond.start_state:
+                raise BpmnImportError(flow.id, "an automatic gateway tests guards only")
+            prefix, suffix = "flow_", f"__{state}__auto"
+            event = flow.id[len(prefix) : -len(suffix)]
+            if not (flow.id.startswith(prefix) and flow.id.endswith(suffix) and NAME.match(event)):
+                raise BpmnImportError(
+                    flow.id,
+                    f"which automatic event is this? give the flow the id flow_<event>{suffix}",
+                )
+            yield Door(
+                state,
+                event,
+                self.target(flow),
+                cond.guards,
+                flow.id,
+                "auto",
+                (flow.name, flow.other),
+            )
+
     def one_out(self, node: str) -> _Flow:
         flows = self.out(node)
         if len(flows) != 1:
@@ -154,7 +200,7 @@ class Reader:
         guard gateway's default flow must return to ``state``; "@done" for an end of its own."""
         flow = self.one_out(door)
         node = self.arrive(flow.target)
-        if self.kind(node) == "exclusiveGateway":
+        if self.kind(node) == "exclusiveGateway" and not self.is_auto(node):
             accepted, guards = self.guarded(node, state)
             return self.target(accepted), guards, accepted
         if self.kind(node) == "endEvent" and self.state_of(node) is None:
@@ -184,7 +230,7 @@ class Reader:
 
     def target(self, flow: _Flow) -> str:
         node = self.arrive(flow.target)
-        found = self.state_of(node)
+        found = self.auto_state(node) if self.is_auto(node) else self.state_of(node)
         if found is None:
             raise BpmnImportError(node, "expected a state here (an element with id state_<name>)")
         return found
@@ -261,7 +307,8 @@ class Reader:
         flow = self.one_out(task)
         node = self.arrive(flow.target)
         declared = ext.words(ext.find(self.nodes[task], "task"), "events")
-        if not (self.kind(node) == "exclusiveGateway" and len(self.out(node)) > 1):
+        decides = self.kind(node) == "exclusiveGateway" and not self.is_auto(node)
+        if not (decides and len(self.out(node)) > 1):
             yield Door(
                 state, self.single(flow, declared, task), self.target(flow), (), task, "task"
             )

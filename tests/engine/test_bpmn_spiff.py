@@ -3,11 +3,14 @@ and a differential test drives the same event sequences through our engine and t
 SpiffWorkflow and compares, after every step, the state reached and the open user tasks.
 
 The sequences are every path of each definition's graph from each initial state that takes no
-door twice (a door: one event leaving one state as a task outcome, a message or a timer), up to its
-end, and for every guarded door a path that reaches it, has the event refused, and goes on. Time is skipped, never waited for: our engine
+door twice (a door: one event leaving one state as a task outcome, a message or a timer, or an
+automatic event tried on entering its state), up to its end, and for every guarded door a path
+that reaches it, has the event refused, and goes on. Time is skipped, never waited for: our engine
 runs on a ``SimulatedClock`` and SpiffWorkflow's timer module reads the same simulated now. Guards
 are the variables ``guard_<name>`` the export's gateways test; here every guard passes unless the
-step refuses the event, in both engines.
+step refuses the event, in both engines. A step that enters a state with automatic events also
+says which of their guards fail (``held``), so a path either takes one automatic event at once
+(our engine fires it, SpiffWorkflow's gateway ``auto_<state>`` takes its flow) or waits there.
 
 One difference is by design and kept out of the paths: a refused event leaves our state as it is,
 timers included, while in BPMN the refusal loops back into the state, so its timers start again.
@@ -32,7 +35,7 @@ from engine.bpmn import to_bpmn
 from engine.bpmn_model import ProcessModel, build_model, doors, timer_id
 from engine.clock import SimulatedClock
 from engine.db import make_engine
-from engine.definition import ProcessDefinition, load_definition, load_definitions
+from engine.definition import ProcessDefinition, load_definition, load_definitions, parse_definition
 from engine.errors import TransitionRefused
 from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine
@@ -59,57 +62,122 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 class Step:
     state: str
     event: str
-    door: str  # "task", "message" or "timer"
+    door: str  # "start", "task", "message", "timer" or "auto" (fired on entering ``state``)
     refused: bool = False
+    held: tuple[str, ...] = ()
+    """Guards of the automatic events of the state this step enters that fail meanwhile."""
 
     def __str__(self) -> str:
-        return f"{self.event}({self.door}{', refused' if self.refused else ''})"
+        held = f", held {'/'.join(self.held)}" if self.held else ""
+        return f"{self.event}({self.door}{', refused' if self.refused else ''}{held})"
+
+    @property
+    def door_key(self) -> tuple[str, str, str]:
+        return (self.state, self.event, self.door)
 
 
-def paths(definition: ProcessDefinition) -> list[tuple[str, list[Step]]]:
-    """The paths both engines go through, each from an initial state: every maximal path that
-    takes no door twice, and for every guarded door one path that reaches it by the shortest way,
-    has the event refused there, and goes on to an end."""
+def paths(definition: ProcessDefinition) -> list[list[Step]]:
+    """The paths both engines go through, each from a start step in an initial state: every
+    maximal path that takes no door twice, and for every guarded door one path that reaches it by
+    the shortest way, has the event refused there, and goes on to an end."""
     found = [
-        (start, path) for start in definition.initial for path in _walks(definition, start, [])
+        path
+        for start in definition.initial
+        for held, autos, state in _arrivals(definition, start, (), set())
+        for path in _walks(definition, state, [Step(start, "", "start", held=held), *autos])
     ]
     for state in definition.states:
         for door in doors(definition, state):
             if not door.event.guards or door.kind == "timer":
                 continue
-            start, prefix = _shortest(definition, state)
+            prefix = _shortest(definition, state)
             refused = Step(state, door.event.name, door.kind, refused=True)
-            suffix = next(_walks(definition, state, [*prefix, refused]))
-            found.append((start, suffix))
+            found.append(next(_walks(definition, state, [*prefix, refused])))
+    return found
+
+
+def _arrivals(
+    definition: ProcessDefinition, state: str, keep: tuple[str, ...], taken: set[Any]
+) -> list[tuple[tuple[str, ...], list[Step], str]]:
+    """The ways an instance entering ``state`` (by an event whose guards ``keep`` pass) goes on:
+    the guards of its automatic events that fail (so each earlier one is refused), the
+    automatic events that fire (the first whose guards hold; a chain goes on with the same
+    guards), and the state it then waits in. No automatic event twice on one path."""
+    autos = definition.automatic_from(state)
+    found: list[tuple[tuple[str, ...], list[Step], str]] = []
+    for i, chosen in enumerate([*autos, None]):
+        if chosen is not None and (state, chosen, "auto") in taken:
+            continue
+        passing = set(keep) | set(definition.events[chosen].guards if chosen else ())
+        held = [[g for g in definition.events[e].guards if g not in passing] for e in autos[:i]]
+        if not all(held):
+            continue  # an earlier automatic event cannot fail here
+        failing = tuple(dict.fromkeys(g for gs in held for g in gs))
+        fired: list[Step] = []
+        here = state
+        while chosen is not None:
+            fired.append(Step(here, chosen, "auto"))
+            target = definition.events[chosen].target
+            if target == here:
+                break  # an automatic event that keeps its state is tried once
+            here = target
+            chosen = next(
+                (
+                    e
+                    for e in definition.automatic_from(here)
+                    if not set(definition.events[e].guards) & set(failing)
+                ),
+                None,
+            )
+        found.append((failing, fired, here))
     return found
 
 
 def _walks(definition: ProcessDefinition, state: str, path: list[Step]) -> Iterator[list[Step]]:
     """Maximal continuations of ``path`` (in ``state``) that take no door twice."""
-    taken = set(path)
-    nexts = [
-        Step(state, d.event.name, d.kind)
-        for d in doors(definition, state)
-        if Step(state, d.event.name, d.kind) not in taken
-    ]
+    taken = {s.door_key for s in path}
+    nexts: list[tuple[list[Step], str]] = []
+    for d in doors(definition, state):
+        event = d.event
+        if (state, event.name, d.kind) in taken:
+            continue
+        if event.target == state:  # stays: no automatic event is tried
+            nexts.append(([Step(state, event.name, d.kind)], state))
+            continue
+        for held, autos, rest in _arrivals(definition, event.target, event.guards, taken):
+            nexts.append(([Step(state, event.name, d.kind, held=held), *autos], rest))
     if not nexts:
         yield path
-    for step in nexts:
-        yield from _walks(definition, definition.events[step.event].target, [*path, step])
+    for steps, rest in nexts:
+        yield from _walks(definition, rest, [*path, *steps])
 
 
-def _shortest(definition: ProcessDefinition, state: str) -> tuple[str, list[Step]]:
-    """The shortest accepted path from an initial state to ``state``."""
-    best: dict[str, tuple[str, list[Step]]] = {s: (s, []) for s in definition.initial}
-    frontier = list(definition.initial)
+def _waits(definition: ProcessDefinition, state: str, keep: tuple[str, ...]) -> Any:
+    """The guards that must fail for an instance entering ``state`` to wait there (None: it
+    cannot)."""
+    for held, autos, _rest in _arrivals(definition, state, keep, set()):
+        if not autos:
+            return held
+    return None
+
+
+def _shortest(definition: ProcessDefinition, state: str) -> list[Step]:
+    """The shortest accepted path from an initial state to waiting in ``state``."""
+    best: dict[str, list[Step]] = {}
+    for start in definition.initial:
+        held = _waits(definition, start, ())
+        if held is not None:
+            best.setdefault(start, [Step(start, "", "start", held=held)])
+    frontier = list(best)
     while state not in best:
+        assert frontier, f"{definition.key}: no way to wait in {state}"
         following = []
         for here in frontier:
             for d in doors(definition, here):
                 target = d.event.target
-                if target not in best:
-                    start, path = best[here]
-                    best[target] = (start, [*path, Step(here, d.event.name, d.kind)])
+                held = _waits(definition, target, d.event.guards)
+                if target not in best and held is not None:
+                    best[target] = [*best[here], Step(here, d.event.name, d.kind, held=held)]
                     following.append(target)
         frontier = following
     return best[state]
@@ -141,10 +209,6 @@ class Ours:
 
     def __init__(self, url: str, definitions: dict[str, ProcessDefinition], domain: Domain) -> None:
         self.refused: set[str] = set()
-        self.sending: str | None = None
-        self.automatic = {
-            e.name for d in definitions.values() for e in d.events.values() if e.automatic
-        }
         registry = Registry()
         for definition in definitions.values():
             for event in definition.events.values():
@@ -164,16 +228,15 @@ class Ours:
 
     def guard(self, name: str) -> Any:
         def check(ctx: TransitionContext) -> bool:
-            if ctx.event in self.automatic and ctx.event != self.sending:
-                # The export carries an automatic event as a message door (README, BPMN): the
-                # other engine takes it only when the path sends it, so here it holds only then.
-                return False
             return name not in self.refused
 
         return check
 
-    def start(self, definition: ProcessDefinition, state: str) -> dict[str, int]:
-        """Start an instance (and the instances its reference fields name); returns the refs."""
+    def start(
+        self, definition: ProcessDefinition, state: str, held: tuple[str, ...] = ()
+    ) -> dict[str, int]:
+        """Start an instance (and the instances its reference fields name), the guards ``held``
+        failing as it enters ``state``; returns the refs."""
         self.clock.set(T0)
         self.count += 1
         key = f"K{self.count}"
@@ -187,9 +250,13 @@ class Ours:
                 assert done.to_state in tagged
                 refs[field.name] = done.instance_id
         variables = {**self.variables(), "card_key": key}
-        self.instance = self.engine.start(
-            definition.key, state=state, business_key=f"I{self.count}", variables=variables
-        ).instance_id
+        self.refused = set(held)
+        try:
+            self.instance = self.engine.start(
+                definition.key, state=state, business_key=f"I{self.count}", variables=variables
+            ).instance_id
+        finally:
+            self.refused = set()
         return refs
 
     @staticmethod
@@ -208,8 +275,10 @@ class Ours:
     def step(
         self, definition: ProcessDefinition, step: Step, refs: dict[str, int], now: datetime | None
     ) -> None:
+        if step.door == "auto":
+            return  # fired by the step that entered the state
         event = definition.events[step.event]
-        self.refused = set(event.guards) if step.refused else set()
+        self.refused = (set(event.guards) if step.refused else set()) | set(step.held)
         try:
             if step.door == "timer":
                 assert now is not None
@@ -222,13 +291,12 @@ class Ours:
                     task["id"], actor="t", data=data_for(form, refs), outcome=step.event
                 )
             else:
-                self.sending = step.event
                 self.engine.fire(self.instance, step.event, data=data_for(event.fields, refs))
             assert not step.refused, f"{step} was not refused"
         except TransitionRefused:
             assert step.refused, f"{step} was refused"
         finally:
-            self.sending = None
+            self.refused = set()
 
     def observe(self, definition: ProcessDefinition) -> tuple[str, tuple[str, ...]]:
         row = queries.instance(self.engine.db, self.instance)
@@ -259,11 +327,11 @@ class Theirs:
     def guard_data(self, refused: tuple[str, ...] = ()) -> dict[str, bool]:
         return {f"guard_{g}": g not in refused for g in self.guards}
 
-    def start(self, state: str) -> None:
+    def start(self, state: str, held: tuple[str, ...] = ()) -> None:
         self.now[0] = T0
         self.workflow = BpmnWorkflow(self.spec)
         for task in self.workflow.get_tasks(state=TaskState.READY):
-            task.data.update({"start_state": state, **self.guard_data()})
+            task.data.update({"start_state": state, **self.guard_data(held)})
         self.workflow.do_engine_steps()
 
     def due(self, state: str, index: int) -> datetime:
@@ -278,8 +346,10 @@ class Theirs:
     def step(
         self, definition: ProcessDefinition, step: Step, refs: dict[str, int], now: datetime | None
     ) -> None:
+        if step.door == "auto":
+            return  # the gateway auto_<state> took it as the step before entered the state
         event = definition.events[step.event]
-        guards = self.guard_data(event.guards if step.refused else ())
+        guards = self.guard_data((event.guards if step.refused else ()) + step.held)
         if step.door == "timer":
             assert now is not None
             for task in self.workflow.get_tasks(state=TaskState.WAITING):
@@ -399,7 +469,7 @@ def test_spiffworkflow_builds_and_runs_every_export(
     definition = definitions[key]
     theirs = Theirs(definition, exports[key], spiff_now)
     for state in definition.initial:
-        theirs.start(state)
+        theirs.start(state, _waits(definition, state, ()))  # no automatic event fires
         assert theirs.observe(definition)[0] == state
         assert not theirs.workflow.is_completed()
 
@@ -420,10 +490,10 @@ def test_both_engines_reach_the_same_states_and_tasks_on_every_path(
     }
     every = paths(definition)
     steps = 0
-    for start, path in every:
-        refs = ours.start(definition, start)
-        theirs.start(start)
-        trail = [f"start {start}"]
+    for start, *path in every:
+        refs = ours.start(definition, start.state, start.held)
+        theirs.start(start.state, start.held)
+        trail = [f"start {start.state}{f' held {start.held}' if start.held else ''}"]
         assert ours.observe(definition) == theirs.observe(definition), trail
         for step in path:
             now = None
@@ -447,12 +517,12 @@ def test_both_engines_reach_the_same_states_and_tasks_on_every_path(
 
 def test_the_paths_cover_every_door(definitions: dict[str, ProcessDefinition]) -> None:
     for definition in definitions.values():
-        taken = {(s.state, s.event, s.door) for _, path in paths(definition) for s in path}
+        taken = {s.door_key for path in paths(definition) for s in path if s.door != "start"}
         every = {
             (state, d.event.name, d.kind)
             for state in definition.states
             for d in doors(definition, state)
-        }
+        } | {(s, e, "auto") for s in definition.states for e in definition.automatic_from(s)}
         assert taken == every, definition.key
 
 
@@ -475,3 +545,35 @@ def test_a_refused_guard_keeps_the_state_in_both(
         ours.step(card, step, refs, None)
         theirs.step(card, step, refs, None)
     assert ours.observe(card) == theirs.observe(card) == ("awaiting_activation", ("activate_card",))
+
+
+def test_spiffworkflow_takes_an_automatic_event_without_guards_at_once(
+    spiff_now: list[datetime],
+) -> None:
+    """As our engine does: ``paid`` has no guard (its flow's condition is True), so an instance
+    never waits in ``sorting``; the message ``cancel`` is there for whoever reaches it else."""
+    definition = parse_definition(
+        {
+            "process": "sorting",
+            "version": 1,
+            "label": {"zh": "分", "en": "Sorting"},
+            "initial": "sorting",
+            "states": {
+                "sorting": {"label": {"zh": "分", "en": "Sorting"}},
+                "paid_up": {"label": {"zh": "付", "en": "Paid"}, "final": True},
+                "done": {"label": {"zh": "完", "en": "Done"}, "final": True},
+            },
+            "events": {
+                "paid": {
+                    "label": {"zh": "付", "en": "Paid"},
+                    "from": "sorting",
+                    "to": "paid_up",
+                    "automatic": True,
+                },
+                "cancel": {"label": {"zh": "撤", "en": "Cancel"}, "from": "sorting", "to": "done"},
+            },
+        }
+    )
+    theirs = Theirs(definition, to_bpmn(definition), spiff_now)
+    theirs.start("sorting")
+    assert theirs.observe(definition) == ("paid_up", ())
