@@ -118,6 +118,9 @@ POLICY_DATES: dict[str, Label] = {
     "payment_period.start": Label("缴费期开始日", "start of the payment period"),
     "card.activation_reminder_after": Label("提醒间隔（地区政策）", "reminder interval (region)"),
     "card.uncollected_card_sealed_after": Label("封存期限（地区政策）", "sealing term (region)"),
+    "card.loss_report_lapses_after": Label(
+        "临时挂失期限（地区政策）", "temporary loss term (region)"
+    ),
 }
 # ISO 8601 duration units, for "P30D" -> "30天" / "30 days".
 DURATION_UNITS: dict[str, Label] = {

@@ -31,6 +31,13 @@ FAST_ISSUANCE = "fast_issuance"
 CHANNELS = (FAST_ISSUANCE, "online", "counter")
 PROCESS = "card"
 USABLE = "usable"
+REPLACEABLE = "replaceable"
+# Replacement (换领, NOTES.md): a new application for a damaged or expired card.
+REPLACEMENT_REASONS = {
+    "damaged": ("卡片损坏", "damaged"),
+    "expired": ("有效期满", "expired"),
+}
+REPLACES = "replaces_card_id"
 
 
 class CardApplicationRefused(WorkflowError):
@@ -62,14 +69,20 @@ def fast_issuance_channel(ctx: TransitionContext) -> bool:
     return True
 
 
-def presented_id_matches_application(ctx: TransitionContext) -> bool:
-    """Activation in person only with the same ID document used to apply (Foshan doc, line 29)."""
+def _presented_id(ctx: TransitionContext) -> tuple[str, bool]:
+    """The ID number presented in person (validated), and whether it is the card holder's."""
     presented = str(ctx.data.get("presented_id_number", ""))
     try:
         presented = validate_id_number(presented)
     except InvalidIdNumber as exc:
         raise TransitionRefused(exc.message_zh, exc.message_en) from None
-    if presented != ctx.variables.get("id_number"):
+    return presented, presented == ctx.variables.get("id_number")
+
+
+def presented_id_matches_application(ctx: TransitionContext) -> bool:
+    """Activation in person only with the same ID document used to apply (Foshan doc, line 29)."""
+    presented, matches = _presented_id(ctx)
+    if not matches:
         raise TransitionRefused(
             f"出示的证件 {mask_id_number(presented)} 与申领时使用的证件不一致，不能激活",
             f"the presented ID {mask_id_number(presented)} is not the one used to apply; "
@@ -78,14 +91,29 @@ def presented_id_matches_application(ctx: TransitionContext) -> bool:
     return True
 
 
+def presented_id_is_holders(ctx: TransitionContext) -> bool:
+    """A formal loss report (正式挂失) is made in person by the holder, with their ID document
+    (NOTES.md, "Loss (practice)"): refused when the presented ID is not the card holder's."""
+    presented, matches = _presented_id(ctx)
+    if not matches:
+        raise TransitionRefused(
+            f"出示的证件 {mask_id_number(presented)} 不是持卡人本人的证件，不能办理正式挂失",
+            f"the presented ID {mask_id_number(presented)} is not the card holder's; "
+            "formal loss report refused",
+        )
+    return True
+
+
 def no_other_usable_card(ctx: TransitionContext) -> bool:
-    """One person one card per province, kept when a card comes back into use (a loss report
-    revoked): refused while another card of the person in the province is usable (a replacement
-    applied for after the loss)."""
+    """One person one card per province, kept when a card comes back into use (a temporary loss
+    report revoked): refused while another card of the person in the province is usable (one
+    brought in from another system, awaiting its review)."""
     others = [
         c
         for c in ctx.find(PROCESS, str(ctx.business_key))
-        if c.id != ctx.instance_id and USABLE in c.tags
+        if c.id != ctx.instance_id
+        and USABLE in c.tags
+        and c.variables.get(REPLACES) != ctx.instance_id  # its own replacement, in progress
     ]
     if others:
         other = others[0]
@@ -98,9 +126,34 @@ def no_other_usable_card(ctx: TransitionContext) -> bool:
     return True
 
 
+def retire_replaced_card(ctx: TransitionContext) -> None:
+    """A replacement (换领) activated: the card it replaces stops working, cancelled by the
+    service in the same transaction (its bank account then waits to be closed at its bank, as
+    for any cancelled card). Nothing to do for a card that is no replacement, or when the old
+    card is no longer usable (reported lost formally, cancelled meanwhile)."""
+    old = ctx.variables.get(REPLACES)
+    if old is None:
+        return
+    reason_zh, reason_en = REPLACEMENT_REASONS.get(
+        str(ctx.variables.get("replacement_reason")), ("换领", "replaced")
+    )
+    for card in ctx.find(PROCESS, str(ctx.business_key)):
+        if card.id == old and USABLE in card.tags:
+            ctx.emit(
+                "cancel",
+                card.id,
+                {
+                    "reason": f"换领（{reason_zh}），新卡 {ctx.instance_id} 已激活 / "
+                    f"replaced ({reason_en}): new card {ctx.instance_id} activated"
+                },
+            )
+
+
 def register(registry: Registry) -> None:
+    registry.add_action("retire_replaced_card", retire_replaced_card)
     registry.add_guard("fast_issuance_channel", fast_issuance_channel)
     registry.add_guard("presented_id_matches_application", presented_id_matches_application)
+    registry.add_guard("presented_id_is_holders", presented_id_is_holders)
     registry.add_guard("no_other_usable_card", no_other_usable_card)
 
 
@@ -151,23 +204,40 @@ def apply_for_card(
     region_code: str,
     actor: str,
     outlet: str | None = None,
+    replacement_reason: str | None = None,
     idempotency: Idempotency | None = None,
 ) -> Transition:
     """Accept an application; a fast-issuance one is produced and activated in the same visit.
 
+    With ``replacement_reason`` (``damaged``, ``expired``) it is a replacement (换领) of the
+    person's active card in the province, which works until the new card is activated (then the
+    ``retire_replaced_card`` action cancels it).
+
     Raises:
         CardApplicationRefused: invalid ID number, unknown channel, region or bank, or the person
-            already has a usable card in this province (one person one card per province).
+            already has a usable card in this province (one person one card per province); for
+            a replacement: an unknown reason, no active card to replace, or a replacement in
+            progress already.
     """
     variables = card_variables(
         regions, id_number=id_number, bank=bank, region_code=region_code, channel=channel
     )
     variables["outlet"] = outlet
+    if replacement_reason is not None:
+        if replacement_reason not in REPLACEMENT_REASONS:
+            raise CardApplicationRefused(
+                f"未知的换领原因：{replacement_reason}（可选：damaged 损坏、expired 到期）",
+                f"unknown replacement reason: {replacement_reason} (damaged or expired)",
+            )
+        variables["replacement_reason"] = replacement_reason
     key = card_key(variables["id_number"], region_code)
     definition = engine.definition(PROCESS)
 
     def work(tx: Tx) -> Transition:
-        refuse_second_card(engine, tx, key)
+        if replacement_reason is None:
+            refuse_second_card(engine, tx, key)
+        else:
+            variables[REPLACES] = card_to_replace(engine, tx, key)
         started = engine.start_in(tx, definition, definition.initial[0], key, variables, actor)
         if channel != FAST_ISSUANCE:
             return started
@@ -192,6 +262,37 @@ def refuse_second_card(engine: Engine, tx: Tx, key: str) -> None:
             f"one person one card per province: this person already has a usable card "
             f"(card {found.instance_id}, {found.state}); a second application is refused",
         ) from None
+
+
+def card_to_replace(engine: Engine, tx: Tx, key: str) -> int:
+    """The card a replacement (换领) for ``key`` replaces: the person's one usable card in the
+    province, in a state tagged ``replaceable`` (active); refused when there is none, when it is
+    not active, or when a replacement is in progress already (two usable cards)."""
+    definition = engine.definition(PROCESS)
+    usable = [c for c in engine.find(tx, PROCESS, key) if c.state in definition.tagged(USABLE)]
+    if not usable:
+        raise CardApplicationRefused(
+            "该居民在本省没有可换领的社保卡，请按新申领办理",
+            "this person has no card in this province to replace; apply for a new card instead",
+        )
+    if len(usable) > 1:
+        newest = usable[-1]
+        raise CardApplicationRefused(
+            f"省内一人一卡：该居民已有换领或其他可用社保卡在办理中（卡 {newest.id}，"
+            f"状态 {newest.state}），不能再次换领",
+            f"one person one card per province: a replacement or another usable card is in "
+            f"progress already (card {newest.id}, {newest.state}); a second replacement is "
+            "refused",
+        )
+    [card] = usable
+    if card.state not in definition.tagged(REPLACEABLE):
+        spec = definition.states.get(card.state)
+        zh, en = (spec.label.zh, spec.label.en) if spec else (card.state, card.state)
+        raise CardApplicationRefused(
+            f"只有正常状态的社保卡可以换领（卡 {card.id}，状态 {zh}）",
+            f"only an active card can be replaced (card {card.id} is {en})",
+        )
+    return card.id
 
 
 def production_progress(engine: Engine, card_id: int) -> list[ProgressStep]:

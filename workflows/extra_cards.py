@@ -18,7 +18,7 @@ from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine, Transition
 from engine.tx import Tx
 from workflows.cards import PROCESS as CARD
-from workflows.cards import USABLE
+from workflows.cards import REPLACES, USABLE
 
 PROCESS = "card_review"
 REASON = "省内一人一卡，核查后注销 / one person one card per province: cancelled on review"
@@ -47,6 +47,9 @@ def review_if_needed(
     """Open a review when the person (card business ``key``) holds more than one usable card
     and no review of theirs is open; None when none was needed."""
     usable = [c for c in engine.find(tx, CARD, key) if USABLE in c.tags]
+    # a card with its replacement (换领) in progress is one card: it stops when the new one works
+    replaced = {c.variables.get(REPLACES) for c in usable}
+    usable = [c for c in usable if c.id not in replaced]
     if len(usable) < 2:
         return None
     if any("live" in r.tags for r in engine.find(tx, PROCESS, key)):

@@ -180,7 +180,12 @@ def test_card_maps_states_events_and_timers(exports: dict, processes: dict) -> N
     card = processes["card"]
     doc = doc_of(exports, "card")
     user_tasks = {t.get("id"): t for t in find(doc, "userTask")}
-    assert set(user_tasks) == {"state_awaiting_activation", "state_lost", "state_cancelled"}
+    assert set(user_tasks) == {
+        "state_awaiting_activation",
+        "state_loss_reported",
+        "state_lost",
+        "state_cancelled",
+    }
     task = user_tasks["state_awaiting_activation"]
     assert task.get("name") == "待激活"
     assert task.find("bpmn:documentation", NS).text == "Awaiting activation"
@@ -210,6 +215,8 @@ def test_card_maps_states_events_and_timers(exports: dict, processes: dict) -> N
         # the region's durations (policy file, card: block); a reminder does not leave the state
         "timer_awaiting_activation_0": ("false", "P30D"),
         "timer_awaiting_activation_1": ("true", "P1Y"),
+        # a temporary loss report lapses after the region's term (NOTES.md "Loss")
+        "timer_loss_reported_0": ("true", "P5D"),
     }
     assert timers["timer_awaiting_activation_0"].find(".//bpmn:timeDuration", NS).text == '"P30D"'
     remind = doc.find(".//bpmn:sequenceFlow[@sourceRef='timer_awaiting_activation_0']", NS)
@@ -232,7 +239,8 @@ def test_card_maps_states_events_and_timers(exports: dict, processes: dict) -> N
     )
     refused = doc.find(".//bpmn:exclusiveGateway[@id='decide_awaiting_activation']", NS)
     assert refused.get("default") == "flow_refused__awaiting_activation"
-    assert len(card.events) == len({m for m in messages} | {"remind_holder", "seal_uncollected"})
+    timed = {"remind_holder", "seal_uncollected", "lapse_loss_report"}
+    assert len(card.events) == len({m for m in messages} | timed)
 
 
 def kinds_of(doc: etree._Element) -> dict[str, str]:
@@ -415,3 +423,131 @@ def test_a_state_that_waits_for_one_message_or_one_timer() -> None:
         doc.find(".//bpmn:intermediateCatchEvent[@id='state_sleeping']//bpmn:timeDuration", NS).text
         == '"PT12H"'
     )
+
+
+def test_an_automatic_event_is_a_gateway_on_entering_its_state(exports: dict) -> None:
+    """enrollment's covered_in_full (automatic, guard nothing_to_pay): entering registered goes
+    through auto_registered, which takes the event when its guard holds and else waits in the
+    state; nobody sends it, so it is no message; a refused event stays without trying it."""
+    doc = doc_of(exports, "enrollment")
+    kinds = kinds_of(doc)
+    assert "message_covered_in_full" not in {m.get("id") for m in find(doc, "message")}
+    assert not [n for n in kinds if n.startswith("catch_covered_in_full")]
+    assert "automatic" not in doc.find(".//shebao:event[@name='covered_in_full']", NS).attrib
+    for state in ("registered", "renewal_pending"):
+        gateway = doc.find(f".//bpmn:exclusiveGateway[@id='auto_{state}']", NS)
+        assert gateway.get("name") == "自动办理？"
+        assert gateway.find("bpmn:documentation", NS).text == "Handled automatically?"
+        assert doc.find(f".//bpmn:sequenceFlow[@id='flow_start__{state}']", NS).get(
+            "targetRef"
+        ) == (f"auto_{state}")
+        out = {
+            f.get("id"): f
+            for f in doc.iterfind(f".//bpmn:sequenceFlow[@sourceRef='auto_{state}']", NS)
+        }
+        assert list(out) == [f"flow_covered_in_full__{state}__auto", f"flow_wait__{state}"]
+        assert gateway.get("default") == f"flow_wait__{state}"
+        taken = out[f"flow_covered_in_full__{state}__auto"]
+        assert taken.get("targetRef") == "join_deducted"
+        assert taken.get("name") == "医疗救助资金全额资助个人缴费"
+        assert taken.find("bpmn:conditionExpression", NS).text == "guard_nothing_to_pay == True"
+        assert out[f"flow_wait__{state}"].get("targetRef") == f"join_{state}"
+        refused = doc.find(f".//bpmn:sequenceFlow[@id='flow_pay__{state}__refused']", NS)
+        assert refused.get("targetRef") == f"join_{state}"
+        assert doc.find(f".//bpmn:sequenceFlow[@id='flow_enter__{state}']", NS).get(
+            "targetRef"
+        ) == (f"state_{state}")
+    camunda = doc_of(exports, "enrollment", "camunda7")
+    flow = camunda.find(".//bpmn:sequenceFlow[@id='flow_covered_in_full__registered__auto']", NS)
+    assert flow.find("bpmn:conditionExpression", NS).text == "${guard_nothing_to_pay == true}"
+
+
+def automatic_tiny(**paid: object) -> ProcessDefinition:
+    """A state ``sorting`` left by two automatic events (``fast``, guarded, then ``paid``) and a
+    message; ``paid`` as given (no guard: always taken)."""
+    return parse_definition(
+        {
+            "process": "tiny",
+            "version": 1,
+            "label": {"zh": "小", "en": "Tiny"},
+            "initial": "waiting",
+            "states": {
+                "waiting": {"label": {"zh": "等", "en": "Waiting"}},
+                "sorting": {"label": {"zh": "分", "en": "Sorting"}},
+                "done": {"label": {"zh": "完", "en": "Done"}, "final": True},
+            },
+            "events": {
+                "send": {"label": {"zh": "送", "en": "Send"}, "from": "waiting", "to": "sorting"},
+                "fast": {
+                    "label": {"zh": "快", "en": "Fast"},
+                    "from": "sorting",
+                    "to": "done",
+                    "automatic": True,
+                    "guard": "urgent",
+                },
+                "paid": {
+                    "label": {"zh": "付", "en": "Paid"},
+                    "from": "sorting",
+                    "to": "done",
+                    "automatic": True,
+                    **paid,
+                },
+                "cancel": {"label": {"zh": "撤", "en": "Cancel"}, "from": "sorting", "to": "done"},
+            },
+        }
+    )
+
+
+def test_an_automatic_event_without_guards_is_always_taken(schema: etree.XMLSchema) -> None:
+    """No guard: its flow's condition is True, after the guarded one it follows in file order
+    (the engine fires the first automatic event whose guards hold, an exclusive gateway takes the
+    first flow whose condition holds); the state's element stays behind the default flow."""
+    definition = automatic_tiny()
+    for dialect, conditions in (
+        ("default", ["guard_urgent == True", "True"]),
+        ("camunda7", ["${guard_urgent == true}", "${true}"]),
+    ):
+        doc = etree.fromstring(to_bpmn(definition, dialect=dialect))
+        assert schema.validate(doc), schema.error_log
+        out = doc.findall(".//bpmn:sequenceFlow[@sourceRef='auto_sorting']", NS)
+        assert [f.get("id") for f in out] == [
+            "flow_fast__sorting__auto",
+            "flow_paid__sorting__auto",
+            "flow_wait__sorting",
+        ]
+        assert [f.findtext("bpmn:conditionExpression", None, NS) for f in out] == [
+            *conditions,
+            None,
+        ]
+        assert parse_condition(conditions[1]).guards == ()
+    assert build_model(definition).nodes["state_sorting"].kind == "receiveTask"  # cancel
+
+
+def test_a_state_left_only_by_automatic_events_is_refused() -> None:
+    """Without the message it would wait for nothing BPMN can say when no automatic event fires."""
+    definition = automatic_tiny(guard="nothing_to_pay")
+    bare = parse_definition(
+        {
+            "process": "bare",
+            "version": 1,
+            "label": {"zh": "小", "en": "Bare"},
+            "initial": "waiting",
+            "states": {
+                "waiting": {"label": {"zh": "等", "en": "Waiting"}},
+                "sorting": {"label": {"zh": "分", "en": "Sorting"}},
+                "done": {"label": {"zh": "完", "en": "Done"}, "final": True},
+            },
+            "events": {
+                "send": {"label": {"zh": "送", "en": "Send"}, "from": "waiting", "to": "sorting"},
+                "pass": {
+                    "label": {"zh": "过", "en": "Pass on"},
+                    "from": "sorting",
+                    "to": "done",
+                    "automatic": True,
+                },
+            },
+        }
+    )
+    assert to_bpmn(definition)
+    with pytest.raises(BpmnExportError, match="state 'sorting' is left only by automatic events"):
+        to_bpmn(bare)

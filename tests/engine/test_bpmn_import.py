@@ -81,7 +81,7 @@ def test_the_imported_yaml_reads_like_a_definition_file(
     text = to_yaml(import_bpmn(export(processes["card"], domain)))
     assert "label: {zh: 待激活, en: Awaiting activation}" in text
     assert "- {after: {policy: card.activation_reminder_after}, event: remind_holder}" in text
-    assert "from: [applied, produced, awaiting_activation, active, lost]" in text
+    assert "from: [applied, produced, awaiting_activation, active, loss_reported, lost]" in text
     enrollment = to_yaml(import_bpmn(export(processes["enrollment"], domain)))
     assert "- {policy: payment_period.end, event: lapse}" in enrollment
     assert "initial: [registered, renewal_pending]" in enrollment
@@ -217,8 +217,8 @@ def test_shebao_bpmn_import(runner: CliRunner, tmp_path: Path, card_xml: bytes) 
     renamed.write_bytes(
         edit(
             card_xml,
-            'guards="fast_issuance_channel"',
-            'guards="fast_issuance_channel" actions="no_such_action"',
+            'actions="retire_replaced_card"',
+            'actions="no_such_action"',
         )
     )
     invalid = runner.invoke(main, ["bpmn", "import", str(renamed)])
@@ -257,3 +257,109 @@ def test_the_default_policy_is_the_one_instances_use_most(
     assert result.exit_code == 0, result.output
     assert 'policy="huian-2023"' in result.output
     assert replace(processes["enrollment"]).key == "enrollment"
+
+
+OLD_SHAPE = Path(__file__).parent / "fixtures" / "enrollment_exporter2.bpmn"
+"""enrollment as exporter version 2 wrote it (diagram left out): covered_in_full a message door
+that ``shebao:event automatic="true"`` says is automatic."""
+
+TINY = """
+process: tiny
+version: 1
+label: {zh: 小, en: Tiny}
+initial: waiting
+states:
+  waiting: {label: {zh: 等, en: Waiting}}
+  sorting: {label: {zh: 分, en: Sorting}}
+  done: {label: {zh: 完, en: Done}, final: true}
+events:
+  send: {label: {zh: 送, en: Send}, from: waiting, to: sorting}
+  fast: {label: {zh: 快, en: Fast}, from: sorting, to: done, automatic: true, guard: urgent}
+  paid: {label: {zh: 付, en: Paid}, from: [waiting, sorting], to: done, automatic: true}
+  cancel: {label: {zh: 撤, en: Cancel}, from: sorting, to: done}
+  again: {label: {zh: 再, en: Again}, from: sorting, to: waiting, senders: [channel]}
+"""
+
+
+def test_automatic_events_come_back_from_their_gateways(
+    processes: dict[str, ProcessDefinition], domain: Domain, enrollment_xml: bytes
+) -> None:
+    assert b"auto_registered" in enrollment_xml and b"message_covered_in_full" not in enrollment_xml
+    back = reimport(enrollment_xml).events["covered_in_full"]
+    assert back == processes["enrollment"].events["covered_in_full"]
+    assert back.automatic and back.sources == ("registered", "renewal_pending")
+    assert back.guards == ("nothing_to_pay",) and back.target == "deducted"
+    # one without guards (True), two from one state, one from an initial state entered twice
+    tiny = parse_definition(yaml.safe_load(TINY))
+    for dialect in ("default", "camunda7"):
+        xml = to_bpmn(tiny, dialect=dialect)
+        assert b'<bpmn:exclusiveGateway id="enter_waiting">' in xml
+        assert reimport(xml, tiny.source) == tiny
+        assert to_bpmn(reimport(xml), dialect=dialect) == xml
+
+
+def test_an_automatic_gateway_edited_in_a_modeller_imports_to_its_edits(
+    enrollment_xml: bytes,
+) -> None:
+    """Another guard on both automatic flows, one renamed: the event's guards and label change;
+    another guard on one of them only: refused, the event has one set of guards."""
+    before = to_yaml(import_bpmn(enrollment_xml))
+    guarded = enrollment_xml
+    for state in ("registered", "renewal_pending"):
+        guarded = edit(
+            guarded,
+            f'sourceRef="auto_{state}" targetRef="join_deducted" name="医疗救助资金全额资助个人缴费">'
+            f"\n      <bpmn:documentation>Paid in full by medical assistance</bpmn:documentation>"
+            f'\n      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">'
+            f"guard_nothing_to_pay == True",
+            f'sourceRef="auto_{state}" targetRef="join_deducted" name="医疗救助资金全额资助个人缴费">'
+            f"\n      <bpmn:documentation>Paid in full by medical assistance</bpmn:documentation>"
+            f'\n      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">'
+            f"guard_nothing_to_pay == True and guard_assistance_confirmed == True",
+        )
+    renamed = edit(guarded, 'name="医疗救助资金全额资助个人缴费"', 'name="医疗救助全额资助"')
+    assert changes(before, to_yaml(import_bpmn(renamed))) == [
+        "-    label: {zh: 医疗救助资金全额资助个人缴费, en: Paid in full by medical assistance}",
+        "+    label: {zh: 医疗救助全额资助, en: Paid in full by medical assistance}",
+        "-    guard: nothing_to_pay",
+        "+    guard: [nothing_to_pay, assistance_confirmed]",
+    ]
+    once = edit(
+        enrollment_xml,
+        "guard_nothing_to_pay == True",
+        "guard_nothing_to_pay == True and guard_assistance_confirmed == True",
+    )
+    refused(once, "flow_covered_in_full__renewal_pending__auto", "other guards")
+    unnamed = edit(enrollment_xml, "flow_covered_in_full__registered__auto", "Flow_1x2y3z", 99)
+    refused(unnamed, "Flow_1x2y3z", "which automatic event")
+    no_default = edit(enrollment_xml, ' default="flow_wait__registered"', "")
+    refused(no_default, "auto_registered", "default flow into its state")
+
+
+def test_a_file_of_the_old_shape_still_imports(
+    processes: dict[str, ProcessDefinition], domain: Domain
+) -> None:
+    """Exporter version 2 wrote an automatic event as a message door with shebao:automatic: it
+    imports to the same definition, which exports in the new shape."""
+    old = OLD_SHAPE.read_bytes()
+    assert b'exporterVersion="2"' in old and b'automatic="true"' in old
+    assert b"catch_covered_in_full__registered" in old
+    definition = reimport(old)
+    event = definition.events["covered_in_full"]
+    assert event.automatic and event.sources == ("registered", "renewal_pending")
+    assert (event.target, event.guards, event.actions) == (
+        "deducted",
+        ("nothing_to_pay",),
+        ("record_assistance",),
+    )
+    xml = export(definition, domain)
+    assert b"auto_registered" in xml and b"catch_covered_in_full" not in xml
+    assert reimport(xml) == definition
+
+
+def test_shebao_bpmn_writes_the_automatic_gateway(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["bpmn", "enrollment", "--policy", POLICY])
+    assert result.exit_code == 0, result.output
+    assert '<bpmn:exclusiveGateway id="auto_registered" name="自动办理？"' in result.output
+    assert "guard_nothing_to_pay == True</bpmn:conditionExpression>" in result.output
+    assert "message_covered_in_full" not in result.output

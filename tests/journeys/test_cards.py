@@ -131,7 +131,7 @@ def test_a_new_card_is_activated_with_its_id_at_its_bank_and_closed_there(
     )
     [task] = cmb.task_ids()
     assert icbc.task_ids() == []
-    assert icbc.client.get(f"/inbox/{task}").status_code == 403
+    assert icbc.client.get(f"/inbox/{task}").status_code == 404
     # the holder presents another ID: refused, nothing changes (foshan.txt:29-30)
     wrong = cmb.complete(task, "activate", presented_id_number=OTHER)
     assert wrong.status_code == 422 and "与申领时使用的证件不一致" in wrong.get_data(as_text=True)
@@ -141,10 +141,17 @@ def test_a_new_card_is_activated_with_its_id_at_its_bank_and_closed_there(
     assert shown["state"] == "active" and shown["electronic_card"] == "usable"
     assert [s["done_at"] is not None for s in shown["progress"]] == [True] * 4
 
-    # lost: the account is closed at its own bank only
+    # lost: reported (temporary), made formal in person at its own bank (with the holder's ID),
+    # then the account is closed at its own bank only
     j.api("POST", f"/cards/{card}/events", "counter", {"event": "report_loss"}, expect=200)
     assert j.card(card)["electronic_card"] == "unusable"
     assert icbc.task_ids() == []
+    [formal] = cmb.task_ids()
+    wrong = cmb.complete(formal, "report_loss_formally", presented_id_number=OTHER)
+    assert wrong.status_code == 422 and "不是持卡人本人的证件" in wrong.get_data(as_text=True)
+    assert j.card(card)["state"] == "loss_reported"
+    done = cmb.complete(formal, "report_loss_formally", presented_id_number=NEWCOMER)
+    assert done.status_code == 302 and j.card(card)["state"] == "lost"
     [close] = cmb.task_ids()
     j.api("POST", f"/tasks/{close}/complete", "icbc", {}, expect=404)
     assert cmb.complete(close, "close_bank_account").status_code == 302
@@ -161,22 +168,167 @@ def test_a_new_card_is_activated_with_its_id_at_its_bank_and_closed_there(
     assert fast["card"]["state"] == "active"
 
 
-def test_a_loss_is_not_revoked_while_a_replacement_is_usable(journey_factory: Any) -> None:
-    """One person one card per province (huian.txt:5-9) holds when a lost card would come back."""
+def test_a_temporary_loss_report_lapses_unless_made_formal(journey_factory: Any) -> None:
+    """A loss reported by 12333, the bank or online is temporary: it lapses back to normal after
+    the region's term (policy card.loss_report_lapses_after, P5D in Foshan) with a notice to the
+    holder, unless the holder makes it formal at the bank; a formal report is never revoked, and
+    only after it may the person apply again (reissue, 补领). NOTES.md, "Loss (practice)"."""
+    j: Journey = journey_factory("2021-06-01T10:00:00+08:00")
+    j.token("counter", "channel")
+    j.token("icbc", "bank:icbc")
+    body = {"id_number": KIOSK, "channel": "fast_issuance", "bank": "icbc", "region_code": "440604"}
+    card = j.api("POST", "/cards", "counter", body, expect=201)["card"]["id"]
+
+    j.api("POST", f"/cards/{card}/events", "counter", {"event": "report_loss"}, expect=200)
+    shown = j.card(card)
+    assert (shown["state"], shown["electronic_card"]) == ("loss_reported", "unusable")
+    assert "revoke_loss" in shown["allowed_events"]
+    # still the person's one card: no second application while the report is temporary
+    refused = j.api("POST", "/cards", "counter", body, expect=422)
+    assert "one person one card per province" in refused["message_en"]
+    j.at("2021-06-06T09:59:00+08:00")
+    j.sweep()
+    assert j.card(card)["state"] == "loss_reported"  # not yet five days
+    j.at("2021-06-06T10:01:00+08:00")
+    j.sweep()
+    shown = j.card(card)
+    assert (shown["state"], shown["electronic_card"]) == ("active", "usable")
+    [notice] = j.api("GET", f"/cards/{card}/notices", "icbc", expect=200)["notices"]
+    assert notice["kind"] == "loss_report_lapsed"
+    assert "已自动恢复正常" in notice["text"]["zh"] and "has lapsed" in notice["text"]["en"]
+
+    # reported again, and made formal at the bank within the term: it never lapses
+    j.api("POST", f"/cards/{card}/events", "counter", {"event": "report_loss"}, expect=200)
+    j.at("2021-06-08T10:00:00+08:00")
+    formal = {"event": "report_loss_formally", "data": {"presented_id_number": OTHER}}
+    wrong = j.api("POST", f"/cards/{card}/events", "icbc", formal, expect=409)
+    assert "not the card holder's" in wrong["message_en"] and OTHER not in str(wrong)
+    formal["data"]["presented_id_number"] = KIOSK
+    j.api("POST", f"/cards/{card}/events", "counter", formal, expect=403)  # in person: the bank
+    j.api("POST", f"/cards/{card}/events", "icbc", formal, expect=200)
+    j.at("2021-06-30T10:00:00+08:00")
+    j.sweep()
+    shown = j.card(card)
+    assert (shown["state"], shown["electronic_card"]) == ("lost", "unusable")
+    assert "revoke_loss" not in shown["allowed_events"]
+    j.api("POST", f"/cards/{card}/events", "counter", {"event": "revoke_loss"}, expect=409)
+    assert j.card(card)["state"] == "lost"
+    notices = j.api("GET", f"/cards/{card}/notices", "icbc", expect=200)["notices"]
+    assert [n["kind"] for n in notices] == ["loss_report_lapsed"]  # no second lapse
+    # reissue (补领): a new application, now accepted
+    second = j.api("POST", "/cards", "counter", body, expect=201)["card"]["id"]
+    assert j.card(second)["state"] == "active"
+
+
+def test_a_loss_is_not_revoked_while_another_card_is_usable(journey_factory: Any) -> None:
+    """One person one card per province (huian.txt:5-9) holds when a card reported lost would
+    come back while another card of the person (brought in from another system) is usable."""
     j: Journey = journey_factory("2021-06-01T10:00:00+08:00")
     j.token("counter", "channel")
     body = {"id_number": KIOSK, "channel": "fast_issuance", "bank": "icbc", "region_code": "440604"}
     first = j.api("POST", "/cards", "counter", body, expect=201)["card"]["id"]
     j.api("POST", f"/cards/{first}/events", "counter", {"event": "report_loss"}, expect=200)
     j.api("POST", f"/cards/{first}/events", "counter", {"event": "revoke_loss"}, expect=200)
-    assert j.card(first)["state"] == "active"  # found again before any replacement: back in use
+    assert j.card(first)["state"] == "active"  # found again: back in use
 
     j.api("POST", f"/cards/{first}/events", "counter", {"event": "report_loss"}, expect=200)
-    second = j.api("POST", "/cards", "counter", body, expect=201)["card"]["id"]
+    rows = f"id_number,name,region,card_number,card_bank,card_state\n{KIOSK},林芳,foshan,K-2,boc,active\n"
+    j.cli("import", "people", j.file("more.csv", rows))
+    [second] = [c["id"] for c in _cards(j, KIOSK) if c["id"] != first]
     refused = j.api(
         "POST", f"/cards/{first}/events", "counter", {"event": "revoke_loss"}, expect=409
     )
     assert "一人一卡" in refused["message_zh"] and str(second) in refused["message_en"]
-    assert j.card(first)["state"] == "lost" and j.card(second)["state"] == "active"
-    cards = j.api("POST", "/people/cards", "counter", {"id_number": KIOSK}, expect=200)["cards"]
-    assert [c["id"] for c in cards if j.card(c["id"])["electronic_card"] == "usable"] == [second]
+    assert j.card(first)["state"] == "loss_reported" and j.card(second)["state"] == "active"
+    usable = [c["id"] for c in _cards(j, KIOSK) if j.card(c["id"])["electronic_card"] == "usable"]
+    assert usable == [second]
+
+
+def _cards(j: Journey, person: str) -> list[dict[str, Any]]:
+    return list(
+        j.api("POST", "/people/cards", "counter", {"id_number": person}, expect=200)["cards"]
+    )
+
+
+def test_a_card_sealed_for_not_being_collected_tells_its_holder(journey_factory: Any) -> None:
+    """(practice) Guangdong seals a card not collected or activated within a year (逾期封存卡):
+    the holder is told, as they were reminded, and may apply again."""
+    j: Journey = journey_factory("2021-06-01T10:00:00+08:00")
+    j.token("counter", "channel")
+    j.token("factory", "factory")
+    j.token("cmb", "bank:cmb")
+    body = {"id_number": NEWCOMER, "channel": "counter", "bank": "cmb", "region_code": "440604"}
+    card = j.api("POST", "/cards", "counter", body, expect=201)["card"]["id"]
+    j.api("POST", f"/cards/{card}/events", "factory", {"event": "produce"}, expect=200)
+    j.api("POST", f"/cards/{card}/events", "cmb", {"event": "notify_holder"}, expect=200)
+    j.at("2022-06-02T10:00:00+08:00")
+    j.sweep()
+    assert j.card(card)["state"] == "cancelled"
+    notices = j.api("GET", f"/cards/{card}/notices", "cmb", expect=200)["notices"]
+    [sealed] = [n for n in notices if n["kind"] == "card_sealed"]
+    assert "已被封存注销" in sealed["text"]["zh"] and "招商银行" in sealed["text"]["zh"]
+    assert "has been sealed" in sealed["text"]["en"] and NEWCOMER not in str(sealed)
+    assert j.api("POST", "/cards", "counter", body, expect=201)["card"]["state"] == "applied"
+
+
+def test_a_damaged_or_expired_card_is_replaced_and_stops_when_the_new_one_works(
+    journey_factory: Any,
+) -> None:
+    """Replacement (换领, NOTES.md): a new application while the old card is active; one person
+    one card: at most one replacement in progress; the old card works until the new one is
+    activated (either way), then the service cancels it in the same transaction and its account
+    waits to be closed at its own bank."""
+    j: Journey = journey_factory("2021-06-01T10:00:00+08:00")
+    j.token("counter", "channel")
+    j.token("factory", "factory")
+    j.token("cmb", "bank:cmb")
+    icbc = j.staff("teller_icbc", "bank_teller", "icbc")
+    cmb = j.staff("teller_cmb", "bank_teller", "cmb")
+    kiosk = {
+        "id_number": KIOSK,
+        "channel": "fast_issuance",
+        "bank": "icbc",
+        "region_code": "440604",
+    }
+    old = j.api("POST", "/cards", "counter", kiosk, expect=201)["card"]["id"]
+    counter = {"id_number": KIOSK, "channel": "counter", "bank": "cmb", "region_code": "440605"}
+
+    bad = j.api("POST", "/cards", "counter", {**counter, "replacement_reason": "bored"}, expect=422)
+    assert bad["details"][0]["loc"] == ["replacement_reason"] and KIOSK not in str(bad)
+    assert len(_cards(j, KIOSK)) == 1
+    refused = j.api("POST", "/cards", "counter", counter, expect=422)  # not a replacement
+    assert "one person one card per province" in refused["message_en"]
+
+    replacing = {**counter, "replacement_reason": "damaged"}
+    new = j.api("POST", "/cards", "counter", replacing, expect=201)["card"]
+    assert (new["state"], new["replaces_card_id"]) == ("applied", old)
+    shown = j.card(old)
+    assert (shown["state"], shown["electronic_card"]) == ("active", "usable")  # still works
+    again = j.api("POST", "/cards", "counter", {**replacing, "bank": "icbc"}, expect=422)
+    assert "replacement" in again["message_en"] and str(new["id"]) in again["message_en"]
+    j.api("POST", "/cards", "counter", counter, expect=422)
+
+    j.api("POST", f"/cards/{new['id']}/events", "factory", {"event": "produce"}, expect=200)
+    j.api("POST", f"/cards/{new['id']}/events", "cmb", {"event": "notify_holder"}, expect=200)
+    assert j.card(old)["state"] == "active" and icbc.task_ids() == []
+    [activation] = cmb.task_ids()
+    assert cmb.complete(activation, "activate", presented_id_number=KIOSK).status_code == 302
+    assert j.card(new["id"])["state"] == "active"
+    shown = j.card(old)
+    assert (shown["state"], shown["electronic_card"]) == ("cancelled", "unusable")
+    [close] = icbc.task_ids()  # the old card's account, at its own bank
+    assert icbc.complete(close, "close_bank_account").status_code == 302
+
+    # expired, replaced at a fast-issuance outlet: activated on the spot, the old one stops
+    expired = {**kiosk, "replacement_reason": "expired"}
+    newest = j.api("POST", "/cards", "counter", expired, expect=201)
+    assert newest["card"]["state"] == "active"
+    assert j.card(new["id"])["state"] == "cancelled"
+    assert [c["state"] for c in _cards(j, KIOSK)].count("active") == 1
+
+    # nothing to replace: no card, or a card that is not active (a loss report first)
+    j.api("POST", "/cards", "counter", {**expired, "id_number": NEWCOMER}, expect=422)
+    card = newest["card"]["id"]
+    j.api("POST", f"/cards/{card}/events", "counter", {"event": "report_loss"}, expect=200)
+    lost = j.api("POST", "/cards", "counter", expired, expect=422)
+    assert "only an active card can be replaced" in lost["message_en"]

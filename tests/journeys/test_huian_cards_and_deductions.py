@@ -60,9 +60,11 @@ def test_cards_reviewed_and_closed_at_their_banks_then_deductions_and_payments(
     for task in closing:
         assert qzccb.complete(task, "close_bank_account").status_code == 302
 
-    # a card reported lost is closed at its own bank only
+    # a card reported lost (made formal in person at its bank) is closed at its own bank only
     plain_card = j.cards_of(PLAIN)[0]["id"]
     j.api("POST", f"/cards/{plain_card}/events", "counter", {"event": "report_loss"}, expect=200)
+    formal = {"event": "report_loss_formally", "data": {"presented_id_number": PLAIN}}
+    j.api("POST", f"/cards/{plain_card}/events", "fjnx", formal, expect=200)
     assert qzccb.task_ids("?kind=close_bank_account") == []
     j.api(
         "POST", f"/cards/{plain_card}/events", "fjnx", {"event": "close_bank_account"}, expect=200

@@ -110,6 +110,7 @@ def test_closing_a_bank_account_is_confirmed_before_it_happens(app: Flask) -> No
     card = card_awaiting_activation(app)
     engine.fire(card, "activate", data={"presented_id_number": PERSON})
     engine.fire(card, "report_loss")
+    engine.fire(card, "report_loss_formally", data={"presented_id_number": PERSON})
     task = open_task(engine, card)
     assert task["name"] == "close_bank_account"
     wang = client_for(app, "wang")

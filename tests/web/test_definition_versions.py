@@ -27,6 +27,7 @@ from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+ONE_STEP_LOSS = PROJECT_ROOT / "tests" / "engine" / "fixtures" / "card_one_step_loss.yaml"
 NEW_EVENT = """  note_received:
     label: {zh: 收到补充材料, en: Supporting note received}
     from: applied
@@ -149,3 +150,51 @@ def test_shebao_instances_migrate_moves_v1_cards_to_v2(db_url: str, definitions:
     listed = runner.invoke(main, ["definitions", "versions", "card"]).output
     assert listed.splitlines()[0].startswith("card v2\t3 instances")
     engine_of(second).db.dispose()
+
+
+def test_cards_lost_before_loss_reports_became_temporary_keep_their_rules(
+    db_url: str, definitions: Path
+) -> None:
+    """Cards reported lost when a report went straight to ``lost`` (revocable there) stay
+    valid: on their version they keep the account-closing task and may still be revoked; new
+    reports are temporary first; migrating them keeps ``lost`` with its task."""
+    path = definitions / "card.yaml"
+    current = path.read_text(encoding="utf-8")
+    shutil.copy(ONE_STEP_LOSS, path)
+    first = service(db_url, definitions)
+    engine = engine_of(first)
+    old = [card(first, n) for n in (1, 2)]
+    for n, iid in zip((1, 2), old, strict=True):
+        holder = make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11)
+        engine.fire(iid, "produce")
+        engine.fire(iid, "notify_holder")
+        engine.fire(iid, "activate", data={"presented_id_number": holder})
+        engine.fire(iid, "report_loss")
+    assert {queries.instance(engine.db, iid)["state"] for iid in old} == {"lost"}  # type: ignore[index]
+    engine.db.dispose()
+
+    path.write_text(current, encoding="utf-8")
+    second = service(db_url, definitions)  # the restart deploys the temporary report as v2
+    engine = engine_of(second)
+    assert engine.definition("card").version == 2
+    [task] = queries.tasks_of(engine.db, old[0], "open")
+    assert task["name"] == "close_bank_account"
+    engine.fire(old[0], "revoke_loss")  # v1's rule: a report was revocable in lost
+    assert queries.instance(engine.db, old[0])["state"] == "active"  # type: ignore[index]
+    new = card(second, 3)
+    holder = make_id_number("440604", datetime(1980, 1, 4).date(), 11)
+    engine.fire(new, "produce")
+    engine.fire(new, "notify_holder")
+    engine.fire(new, "activate", data={"presented_id_number": holder})
+    assert engine.fire(new, "report_loss").to_state == "loss_reported"  # v2: temporary first
+
+    runner = second.test_cli_runner()
+    moved = runner.invoke(main, ["instances", "migrate", "card", "--from", "1", "--to", "2"])
+    assert moved.exit_code == 0, moved.output
+    assert "lost -> lost: 1 instances, task kept" in moved.output
+    assert version_of(second, old[1]) == 2
+    with pytest.raises(WorkflowError):
+        engine.fire(old[1], "revoke_loss")  # now a formal report: v2 has no revoke from lost
+    engine.fire(old[1], "close_bank_account")
+    assert queries.instance(engine.db, old[1])["state"] == "bank_account_closed"  # type: ignore[index]
+    engine.db.dispose()

@@ -102,6 +102,17 @@ def test_lost_card_opens_a_bank_teller_task_for_its_bank_only(engine: Engine) ->
     [activation] = queries.tasks_of(engine.db, card_id, "open")
     engine.complete_task(activation["id"], actor="t", data={"presented_id_number": ALICE})
     report_loss(engine, card_id, actor="12333")
+    # a temporary report: the holder makes it formal in person at the card's bank
+    [formal] = queries.tasks_of(engine.db, card_id, "open")
+    assert (formal["name"], formal["candidate_group"], formal["scope"]) == (
+        "confirm_loss",
+        "bank_teller",
+        "cmb",
+    )
+    assert electronic_card_status(engine, state_of(engine, card_id)) == "unusable"
+    with pytest.raises(TransitionRefused, match="not the card holder's"):
+        engine.complete_task(formal["id"], actor="t", data={"presented_id_number": BOB})
+    engine.complete_task(formal["id"], actor="t", data={"presented_id_number": ALICE})
     [task] = queries.tasks_of(engine.db, card_id, "open")
     assert (task["name"], task["candidate_group"], task["scope"]) == (
         "close_bank_account",
@@ -145,6 +156,17 @@ def test_a_lost_card_can_be_replaced_by_a_new_application(engine: Engine) -> Non
         actor="outlet",
     )
     report_loss(engine, first.instance_id, actor="bob")
+    # a temporary report still counts as the person's card: reissue only after a formal one
+    with pytest.raises(CardApplicationRefused, match="one person one card"):
+        apply_for_card(
+            engine, id_number=BOB, channel="online", bank="icbc", region_code=FOSHAN, actor="app"
+        )
+    engine.fire(
+        first.instance_id,
+        "report_loss_formally",
+        actor="icbc-teller",
+        data={"presented_id_number": BOB},
+    )
     second = apply_for_card(
         engine, id_number=BOB, channel="online", bank="icbc", region_code=FOSHAN, actor="app"
     )
@@ -192,3 +214,25 @@ def test_production_progress_follows_the_history(engine: Engine) -> None:
         ("active", False),
     ]
     assert steps[1].label_zh == "已制卡"
+
+
+def test_a_card_being_replaced_may_be_reported_lost_and_found_again(engine: Engine) -> None:
+    """Its own replacement in progress is not another card: revoking a temporary loss report
+    of the old card is allowed (the old card works until the new one is activated)."""
+    old = apply_for_card(
+        engine, id_number=BOB, channel="fast_issuance", bank="icbc", region_code=FOSHAN, actor="o"
+    ).instance_id
+    new = cards.apply_for_card(
+        engine,
+        REGIONS,
+        id_number=BOB,
+        channel="online",
+        bank="icbc",
+        region_code=FOSHAN,
+        actor="app",
+        replacement_reason="expired",
+    )
+    assert queries.instance(engine.db, new.instance_id)["variables"]["replaces_card_id"] == old
+    report_loss(engine, old, actor="bob")
+    engine.fire(old, "revoke_loss", actor="bob")
+    assert state_of(engine, old) == "active"

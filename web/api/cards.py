@@ -67,6 +67,7 @@ def _card_out(card_id: int) -> CardOut:
         electronic_card=card_rules.electronic_card_status(engine, row["state"]),  # type: ignore[arg-type]
         version=row["version"],
         definition_version=row["definition_version"],
+        replaces_card_id=variables.get(card_rules.REPLACES),
         allowed_events=sendable_now(definition, row["state"]),
         progress=[
             ProgressStepOut(
@@ -151,6 +152,7 @@ def apply_card(body: CardApplication) -> Any:
             bank=body.bank,
             region_code=body.region_code,
             outlet=body.outlet,
+            replacement_reason=body.replacement_reason,
             actor=f"api:{who.name}",
             idempotency=idempotency(who),
         )

@@ -85,6 +85,11 @@ class CardApplication(_Strict):
     bank: str = Field(pattern=NAME, description="partner bank code, e.g. icbc")
     region_code: str = Field(pattern=r"^[0-9]{6}$", description="6-digit region code")
     outlet: Line | None = Field(default=None, max_length=64)
+    replacement_reason: Literal["damaged", "expired"] | None = Field(
+        default=None,
+        description="a replacement (换领) of the person's active card in the province, damaged "
+        "or expired: the old card works until the new one is activated, then it is cancelled",
+    )
 
 
 class EventRequest(_Strict):
@@ -248,6 +253,9 @@ class CardOut(_Strict):
     electronic_card: Literal["usable", "unusable"]
     version: int
     definition_version: int = Field(description="the version of the card process it runs on")
+    replaces_card_id: int | None = Field(
+        default=None, description="a replacement (换领): the card it replaces"
+    )
     allowed_events: list[str] = Field(
         description="events an outside system may send the card now (a 409's `allowed` narrows "
         "this to what the asking token may send)"

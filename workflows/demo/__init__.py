@@ -23,15 +23,18 @@ The storyline, for people alternating between the regions (each step where the p
   accepted some lapsed people pay late; where duplicate-payment refunds are accepted, people also
   insured as employees ask for one in the window's last weeks.
 - All along: newcomers register (a clerk checks the documents, the approval opens the year they
-  pay); holders lose cards and apply for a reissue; people without a card apply (at the counter,
-  online, or at a fast-issuance outlet); the factory produces cards, the bank notifies holders,
-  holders come in to activate; a province-wide check finds more extra cards in the last weeks.
+  pay); holders report cards lost by 12333 (a temporary report, which lapses after the region's
+  term) and most make the loss formal at the bank and apply for a reissue; people without a card
+  apply (at the counter, online, or at a fast-issuance outlet); the factory produces cards, the
+  bank notifies holders, holders come in to activate; a province-wide check finds more extra
+  cards in the last weeks.
 - Staff work their inboxes every working day: a task that has waited a few days is done with a
   given probability, so recent work, and some older work, is still open at the demo date. In the
-  last weeks, at every demo bank one holder reports a loss and has a replacement waiting and
-  another reports a loss two days before, and in every region a newcomer registers, a refund is
-  requested (where the policy accepts one) and an extra card is found: every demo account has
-  tasks, even in a small demo.
+  last weeks, at every demo bank one holder reports a loss, makes it formal and has a replacement
+  waiting, two days before one reports a loss formally at the bank and another by 12333 (still
+  temporary at the demo date), and in every region a newcomer registers, a refund is requested
+  (where the policy accepts one) and an extra card is found: every demo account has tasks, even
+  in a small demo.
 
 Proportions are probabilities of actions (``DEDUCTION_FAILS``), never lists of states: the states
 are the definitions' own, reached by firing their events. Deterministic: a seeded random generator

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine import queries
 from engine.statements import instances
 from workflows.cards import FAST_ISSUANCE, apply_for_card, card_key
 from workflows.cards import PROCESS as CARD
@@ -140,8 +141,9 @@ class Residents(Stage):
         return None if card is None else str(card.state)
 
     def _loss(self, resident: Resident, by_chance: bool) -> bool:
-        """The holder reports the active card lost; by chance (not one of the last weeks'
-        stories), they may apply for a reissue a few days later."""
+        """The holder reports the active card lost by 12333 (a temporary report); by chance (not
+        one of the last weeks' stories), they come to the bank in person a few days later to
+        make it formal, and apply for a reissue after that. Otherwise the report lapses."""
         if by_chance and resident.id_number in self.busy:
             return False
         if self._card_state(resident) != self.active:
@@ -149,8 +151,31 @@ class Residents(Stage):
         assert resident.card_id is not None
         done = self._do(self.engine.fire, resident.card_id, "report_loss", actor="channel:12333")
         if done is not None and by_chance and self.rng.random() < REISSUE_AFTER_LOSS:
-            self.later(self.after(self.clock.now(), 1, 10), self._apply, resident)
+            self.later(self.after(self.clock.now(), 1, 3), self._formal_loss, resident, True)
         return done is not None
+
+    def _formal_loss(self, resident: Resident, reissue_later: bool, *apply: Any) -> bool:
+        """The holder comes to the bank with their ID: the teller completes the card's task and
+        the loss is formal (正式挂失). Then the holder applies for a reissue (补领): a few days
+        later (``reissue_later``) or in the same visit (with ``apply``'s channel and dates)."""
+        if self._card_state(resident) != self.loss_reported:
+            return False
+        assert resident.card_id is not None
+        [task] = queries.tasks_of(self.engine.db, resident.card_id, "open")
+        done = self._do(
+            self.engine.complete_task,
+            task["id"],
+            actor=f"teller_{task['scope']}",
+            data={"presented_id_number": resident.id_number},
+            outcome="report_loss_formally",
+        )
+        if done is None:
+            return False
+        if reissue_later:
+            self.later(self.after(self.clock.now(), 1, 10), self._apply, resident)
+        else:
+            self._apply(resident, *apply)
+        return True
 
     def _holders(self, region: RegionInfo, bank: str) -> list[Resident]:
         """Residents of ``region`` whose current card is active at ``bank``, free for a story."""
@@ -165,7 +190,8 @@ class Residents(Stage):
         ]
 
     def _replacement_waiting(self, region: RegionInfo, bank: str) -> None:
-        """A holder reports a loss and applies at once; the new card waits at the bank."""
+        """A holder reports a loss, makes it formal at the bank the next day and applies there
+        and then; the new card waits at the bank."""
         holders = self._holders(region, bank)
         if not holders:
             return
@@ -174,14 +200,29 @@ class Residents(Stage):
         if self._loss(resident, False):
             self.later(
                 self.after(self.clock.now(), 1, 1),
-                self._apply,
+                self._formal_loss,
                 resident,
+                False,
                 "counter",
                 self.at - timedelta(days=7),
                 self.at - timedelta(days=3),
             )
 
     def _fresh_loss(self, region: RegionInfo, bank: str) -> None:
+        """One holder comes to the bank and reports the card lost formally there and then (its
+        account waits to be closed); another reports a loss by 12333 (temporary, its formal
+        report waits at the bank)."""
+        holders = self._holders(region, bank)
+        if holders:
+            resident = self.rng.choice(holders)
+            self.busy.add(resident.id_number)
+            self._do(
+                self.engine.fire,
+                resident.card_id,
+                "report_loss_formally",
+                actor=f"teller_{bank}",
+                data={"presented_id_number": resident.id_number},
+            )
         holders = self._holders(region, bank)
         if holders:
             resident = self.rng.choice(holders)

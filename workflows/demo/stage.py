@@ -62,7 +62,8 @@ class Stage:
         # States named by the definitions' events and tags, never by hand.
         card = engine.definition(CARD)
         self.active = card.events["activate"].target
-        self.lost = card.events["report_loss"].target
+        self.loss_reported = card.events["report_loss"].target  # temporary (临时挂失)
+        self.lost = card.events["report_loss_formally"].target  # formal (正式挂失)
         self.awaiting = card.events["notify_holder"].target
         self.usable = card.tagged(USABLE)
         year = engine.definition(ENROLLMENT)
