@@ -139,6 +139,7 @@ class Registry:
         self._policy_reloader: Callable[[], None] | None = None
         self._periodic: dict[str, PeriodicJob] = {}
         self._field_checks: dict[str, FieldCheck] = {}
+        self._value_words: dict[str, Callable[[Mapping[str, Any], Any], Any]] = {}
         self._facts: dict[str, NoticeFact] = {}
         self._fact_uses: dict[str, tuple[str, ...]] = {}
 
@@ -176,6 +177,17 @@ class Registry:
 
     def field_checks(self) -> dict[str, FieldCheck]:
         return dict(self._field_checks)
+
+    def add_value_words(self, path: str, words: Callable[[Mapping[str, Any], Any], Any]) -> None:
+        """How the value at a variable ``path`` reads to staff (a task's facts): ``words(variables,
+        value)`` gives a value with ``zh`` and ``en`` (or a list of such) where the domain owns
+        the words, as a policy's labels of its reduction categories."""
+        self._value_words[path] = words
+
+    def value_words(self, path: str, variables: Mapping[str, Any], value: Any) -> Any:
+        """The value at ``path`` in words (``add_value_words``), or the value itself."""
+        words = self._value_words.get(path)
+        return value if words is None else words(variables, value)
 
     def set_policy_date_resolver(self, fn: PolicyDateResolver) -> None:
         """``fn(path, variables, now) -> (moment, reference)`` for timers declared with

@@ -215,6 +215,30 @@ class ProcessDefinition:
         """Every tag some state of this definition carries."""
         return frozenset(tag for spec in self.states.values() for tag in spec.tags)
 
+    def outcome_only_fields(self, state: str) -> dict[str, tuple[str, ...]]:
+        """The fields of ``state``'s task form that only some of its outcomes carry (an event's
+        ``fields:`` that another outcome lacks), each with those outcomes, in file order:
+        approving asks for the document checked, rejecting only for the reason."""
+        task = self.states[state].task
+        if task is None:
+            return {}
+        carried = {e: {f.name for f in self.events[e].fields} for e in task.events}
+        found: dict[str, tuple[str, ...]] = {}
+        for f in task.form:
+            by = tuple(e for e in task.events if f.name in carried[e])
+            if by and len(by) < len(task.events):
+                found[f.name] = by
+        return found
+
+    def outcome_form(self, state: str, event: str) -> tuple[FormField, ...]:
+        """The fields completing ``state``'s task with ``event`` asks for: its form but for the
+        fields only other outcomes carry."""
+        task = self.states[state].task
+        if task is None:
+            return ()
+        others = self.outcome_only_fields(state)
+        return tuple(f for f in task.form if event in others.get(f.name, (event,)))
+
     def sendable(self) -> dict[str, tuple[str, ...]]:
         """Events outside callers may send, with who may send each (``senders:``)."""
         return {name: e.senders for name, e in self.events.items() if e.senders}

@@ -116,11 +116,15 @@ class TaskOperations:
             event = outcome or choices[0]
             if event not in choices:
                 raise InvalidTaskOutcome(task_id, event, choices)
+            # a field only other outcomes carry is not asked for, and what the form (one on a
+            # page for every outcome) holds in it is not this outcome's
+            others = definition.outcome_only_fields(task.state)
+            given = {k: v for k, v in payload.items() if event in others.get(k, (event,))}
             values = self.clean_data(
                 tx,
                 row,
-                spec.form,
-                payload,
+                definition.outcome_form(task.state, event),
+                given,
                 f"task {task_id}",
                 error=lambda problems: TaskFormInvalid(task_id, problems),
             )

@@ -5,6 +5,9 @@ A row is a person already insured elsewhere in the system (their record starts `
 stands (any state the card definition has, with the tasks and timers that state opens: a lost card
 gets its account-closing task at its bank). A person with more than one usable card in a province
 gets the extra-cards review (quanzhou-huian-cards-and-2023-medical-insurance.txt, lines 7-9).
+A person brought onto the books is insured as one whose registration a clerk approved: the year
+whose payment period is open at the import opens for them (``workflows.people``), so they pay
+it, and the renewal of the next year (默认续保) finds them, as it finds everyone else.
 
 Each row is one transaction: applied, unchanged (imported before: same person, same card number)
 or rejected with the reason; nothing of a rejected row is written. The report lists every
@@ -25,7 +28,14 @@ from engine.tx import Tx
 from workflows import extra_cards
 from workflows.cards import PROCESS as CARD
 from workflows.cards import card_key, card_variables
-from workflows.people import ON_BOOKS, PERSON, Registration, checked, record_of
+from workflows.people import (
+    ON_BOOKS,
+    PERSON,
+    Registration,
+    checked,
+    open_year_on_insurance_in,
+    record_of,
+)
 
 if TYPE_CHECKING:
     from workflows.domain import Domain
@@ -161,6 +171,9 @@ def _row(
             tx, definition, on_books, person["id_number"], person, actor, {"imported": True}
         )
         person_id, changed = started.instance_id, True
+        # insured through this door as through a clerk's approval: the same year opens
+        cause = {"instance_id": person_id, "process": PERSON, "event": "start"}
+        open_year_on_insurance_in(engine, tx, domain, person, actor, cause)
     else:
         person_id = record.id
     card_id = review_id = None

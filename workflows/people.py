@@ -10,15 +10,18 @@ is open at that moment, in the same transaction; other years open on request.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import DuplicateInstance, WorkflowError
+from engine.errors import DuplicateInstance, TransitionRefused, WorkflowError
 from engine.registry import InstanceView, Registry, TransitionContext
 from engine.runtime import Engine, Idempotency, Transition, request_hash
 from engine.tx import Tx
 from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
-from workflows.policy import Policy
+from workflows.policy import Label, Policy
 from workflows.regions import RegionInfo
 
 if TYPE_CHECKING:
@@ -32,6 +35,9 @@ LIVE = "live"
 ON_BOOKS = "on_books"
 # huian.txt:35 户口簿 / 居住证 / 港澳台居民居住证: what a person registers with
 RESIDENCE_DOCUMENTS = ("household_register", "residence_permit", "hmt_residence_permit")
+# facts a person declares that the policies' rules read: huian.txt:59 the low-income reduction
+# for the disabled (残疾人); NOTES.md (Quanzhou 2023) who is spared the subsidy when paying late
+PERSON_FLAGS = ("disabled", "newborn", "new_student", "left_employee_insurance")
 MAX_NAME = 64
 
 
@@ -90,6 +96,12 @@ def checked(domain: Domain, person: Registration) -> dict[str, Any]:
         raise _refuse(
             f"证件类型应为 {'、'.join(RESIDENCE_DOCUMENTS)}",
             f"residence must be one of {', '.join(RESIDENCE_DOCUMENTS)}",
+        )
+    odd = sorted(set(person.flags) - set(PERSON_FLAGS))
+    if odd:
+        raise _refuse(
+            f"未知的申报情形：{'、'.join(odd)}（可选：{'、'.join(PERSON_FLAGS)}）",
+            f"unknown flag {', '.join(odd)} (one of {', '.join(PERSON_FLAGS)})",
         )
     categories = {r.category for r in region.latest().reductions}
     unknown = sorted(set(person.reduction_categories) - categories)
@@ -235,11 +247,135 @@ def region_of(domain: Domain, variables: dict[str, Any]) -> RegionInfo | None:
     return domain.regions.find(str(variables.get("region", "")))
 
 
+def year_opened_on_insurance(
+    domain: Domain, variables: dict[str, Any], now: datetime
+) -> Policy | None:
+    """The year a person who becomes insured at ``now`` gets at once: the one whose payment
+    period is open now (none between periods). The same whichever door made them insured: a
+    clerk's approval of their registration or the import of an existing insured person."""
+    region = region_of(domain, variables)
+    return region.open_for_payment(now) if region else None
+
+
+def open_year_on_insurance_in(
+    engine: Engine, tx: Tx, domain: Domain, variables: dict[str, Any], actor: str, cause: Any
+) -> Transition | None:
+    """Inside ``tx``, open the year ``year_opened_on_insurance`` names, as approving a
+    registration does (``open_current_year``): same state, same variables, no second live year;
+    ``None`` when no payment period is open."""
+    now = engine.clock.now()
+    policy = year_opened_on_insurance(domain, variables, now)
+    if policy is None:
+        return None
+    definition = engine.definition(ENROLLMENT)
+    key = enrollment_key(str(variables["id_number"]), policy.policy)
+    try:
+        engine.check_exclusive(tx, ENROLLMENT, key, definition.tagged(LIVE))
+    except DuplicateInstance:
+        return None
+    return engine.start_in(
+        tx,
+        definition,
+        definition.initial[0],
+        key,
+        year_variables(variables, policy),
+        actor,
+        {"cause": cause},
+        now,
+    )
+
+
+def reduction_labels(domain: Domain, region_key: str) -> dict[str, Label]:
+    """The region's reduction categories with their words, the latest policy's first."""
+    region = domain.regions.find(region_key)
+    found: dict[str, Label] = {}
+    for policy in reversed(region.policies) if region else ():
+        for reduction in policy.reductions:
+            found.setdefault(reduction.category, reduction.label)
+    return found
+
+
+def reduction_words(domain: Domain, variables: Mapping[str, Any], value: Any) -> Any:
+    """Declared reduction categories as the clerk reads them: ``低保对象`` / ``Minimum living
+    allowance recipients``, the key for one the policies do not name."""
+    if not isinstance(value, list | tuple):
+        return value
+    labels = reduction_labels(domain, str(variables.get("region", "")))
+    return [labels.get(str(v), str(v)) for v in value]
+
+
+_SEPARATORS = re.compile(r"[,，、;；\n]+")
+
+
+def refused_reductions(
+    domain: Domain, variables: Mapping[str, Any], data: Mapping[str, Any]
+) -> list[str]:
+    """The declared categories a clerk's ``reductions_refused`` names (by key or by words).
+
+    Raises:
+        TransitionRefused: a name that is no declared category, or no reason given.
+    """
+    raw = str(data.get("reductions_refused") or "")
+    names = [n.strip() for n in _SEPARATORS.split(raw) if n.strip()]
+    if not names:
+        return []
+    declared = [str(c) for c in variables.get("reduction_categories", ())]
+    labels = reduction_labels(domain, str(variables.get("region", "")))
+    words = {c: labels.get(c, Label(c, c)) for c in declared}
+    refused: list[str] = []
+    for name in names:
+        found = next(
+            (
+                c
+                for c, w in words.items()
+                if name.casefold() in (c.casefold(), w.zh.casefold(), w.en.casefold())
+            ),
+            None,
+        )
+        if found is None:
+            zh = "、".join(f"{w.zh}（{c}）" for c, w in words.items()) or "无"
+            en = "; ".join(f"{w.en} ({c})" for c, w in words.items()) or "none"
+            raise TransitionRefused(
+                f"“{name}”不是申报的减免类别（申报的：{zh}）",
+                f"{name!r} is not a declared reduction category (declared: {en})",
+            )
+        if found not in refused:
+            refused.append(found)
+    if not str(data.get("reductions_refused_reason") or "").strip():
+        raise TransitionRefused("不予认定减免时须写明理由", "refusing a reduction needs the reason")
+    return refused
+
+
 def register(registry: Registry, domain: Domain) -> None:
+    def reductions_refused_were_declared(ctx: TransitionContext) -> bool:
+        refused_reductions(domain, ctx.variables, ctx.data)
+        return True
+
+    registry.add_guard("reductions_refused_were_declared", reductions_refused_were_declared)
+
+    def decide_reductions(ctx: TransitionContext) -> None:
+        """Keep only the reductions the clerk accepted; the refused ones, with the reason, stay on
+        the record (the person's years get the accepted ones)."""
+        refused = refused_reductions(domain, ctx.variables, ctx.data)
+        if not refused:
+            return
+        declared = [str(c) for c in ctx.variables.get("reduction_categories", ())]
+        ctx.variables["reduction_categories"] = [c for c in declared if c not in refused]
+        ctx.variables["reductions_refused"] = {
+            "categories": refused,
+            "reason": str(ctx.data.get("reductions_refused_reason", "")).strip(),
+            "decided_at": ctx.now.isoformat(),
+        }
+
+    registry.add_action("decide_reductions", decide_reductions)
+    registry.add_value_words(
+        "reduction_categories",
+        lambda variables, value: reduction_words(domain, variables, value),
+    )
+
     def open_current_year(ctx: TransitionContext) -> None:
         """An approved registration opens the year whose payment period is open now."""
-        region = region_of(domain, ctx.variables)
-        policy = region.open_for_payment(ctx.now) if region else None
+        policy = year_opened_on_insurance(domain, ctx.variables, ctx.now)
         if policy is None:
             return
         ctx.start(

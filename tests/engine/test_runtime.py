@@ -325,3 +325,74 @@ def test_counts_by_state(engine: Engine) -> None:
         engine.start("order", variables={"amount": 1})
     to_review(engine)
     assert queries.counts_by_state(engine.db, "order") == {"placed": 3, "review": 1}
+
+
+DECISION = """
+process: decision
+version: 1
+label: {zh: 审核, en: Decision}
+initial: review
+states:
+  review:
+    label: {zh: 审核中, en: In review}
+    task: {name: decide, candidate_group: clerk, events: [accept, refuse]}
+  accepted: {label: {zh: 通过, en: Accepted}, final: true}
+  refused: {label: {zh: 不通过, en: Refused}, final: true}
+events:
+  accept:
+    label: {zh: 通过, en: Accept}
+    from: review
+    to: accepted
+    fields:
+      - {name: kind, type: choice, options: [{value: a, label: {zh: 甲, en: A}}]}
+      - {name: note, required: false}
+  refuse:
+    label: {zh: 不通过, en: Refuse}
+    from: review
+    to: refused
+    fields: [{name: reason}, {name: note, required: false}]
+"""
+
+
+def test_a_task_asks_each_outcome_for_the_fields_it_carries_alone(
+    db_url: str, clock: SimulatedClock
+) -> None:
+    """A task's form is its outcomes' fields; completing it with one outcome asks for that
+    outcome's fields (and those every outcome carries), not for another outcome's: refusing
+    needs only its reason. What the form holds in another outcome's field is not this one's."""
+    registry = Registry()
+    definition = parse_definition(yaml.safe_load(DECISION), "decision.yaml", registry)
+    assert [f.name for f in definition.states["review"].task.form] == [  # type: ignore[union-attr]
+        "kind",
+        "note",
+        "reason",
+    ]
+    assert definition.outcome_only_fields("review") == {"kind": ("accept",), "reason": ("refuse",)}
+    assert [f.name for f in definition.outcome_form("review", "refuse")] == ["note", "reason"]
+    engine = Engine(make_engine(db_url), [definition], registry, clock=clock)
+    try:
+        first = engine.start("decision", business_key="d-1").instance_id
+        [task] = queries.tasks_of(engine.db, first, "open")
+        with pytest.raises(TaskFormInvalid) as caught:
+            engine.complete_task(task["id"], actor="carol", data={}, outcome="refuse")
+        assert caught.value.missing == ["reason"]
+        with pytest.raises(TaskFormInvalid) as caught:
+            engine.complete_task(task["id"], actor="carol", data={"reason": "x"}, outcome="accept")
+        assert caught.value.missing == ["kind"]
+        done = engine.complete_task(
+            task["id"],
+            actor="carol",
+            data={"reason": "不符", "kind": "", "note": ""},
+            outcome="refuse",
+        )
+        assert done.to_state == "refused"
+        assert queries.history(engine.db, first)[-1]["data"] == {"reason": "不符"}
+        second = engine.start("decision", business_key="d-2").instance_id
+        [task] = queries.tasks_of(engine.db, second, "open")
+        done = engine.complete_task(
+            task["id"], actor="carol", data={"kind": "a", "reason": "left over"}, outcome="accept"
+        )
+        assert done.to_state == "accepted"
+        assert queries.history(engine.db, second)[-1]["data"] == {"kind": "a"}
+    finally:
+        engine.db.dispose()

@@ -63,6 +63,7 @@ CARD_EVENTS = [
     "notify_holder",
     "activate",
     "report_loss",
+    "report_loss_formally",
     "revoke_loss",
     "cancel",
     "close_bank_account",
@@ -187,6 +188,7 @@ class ApiJourneys(RuleBasedStateMachine):
                 "applied",
                 "active",
                 "awaiting_activation",
+                "loss_reported",
                 "lost",
                 "cancelled",
                 "bank_account_closed",
@@ -209,7 +211,13 @@ class ApiJourneys(RuleBasedStateMachine):
         }
         status, body = self.call("POST", "/imports/people", "importer", {"rows": [row]})
         assert status == 200
-        if body["applied"] and state in ("active", "awaiting_activation", "lost", "applied"):
+        if body["applied"] and state in (
+            "active",
+            "awaiting_activation",
+            "loss_reported",
+            "lost",
+            "applied",
+        ):
             status, cards = self.call("POST", "/people/cards", "channel", {"id_number": person})
             for card in cards["cards"] if status == 200 else []:
                 if card["id"] not in self.owner:
@@ -313,6 +321,7 @@ class ApiJourneys(RuleBasedStateMachine):
                     "approve_registration",
                     "reject_registration",
                     "activate",
+                    "report_loss_formally",
                     "resolve",
                     "close_bank_account",
                     "approve_refund",
@@ -433,6 +442,7 @@ class ApiJourneys(RuleBasedStateMachine):
             "notify_holder": (token, {}),
             "activate": (token, {"presented_id_number": person}),
             "report_loss": ("channel", {}),
+            "report_loss_formally": (token, {"presented_id_number": person}),
             "close_bank_account": (token, {}),
         }
         for event in body["allowed_events"]:
@@ -455,11 +465,13 @@ class ApiJourneys(RuleBasedStateMachine):
         if task["name"] == "verify_residence":
             payload = {
                 "outcome": "approve_registration" if approve else "reject_registration",
-                "data": {"document_kind": "household_register"},
+                "data": {"document_kind": "household_register"}
+                if approve
+                else {"reason": "证件不符"},
             }
         elif task["name"] == "review_refund":
             payload = {"outcome": "approve_refund" if approve else "reject_refund", "data": {}}
-        elif task["name"] == "activate_card":
+        elif task["name"] in ("activate_card", "confirm_loss"):
             person, _ = self.owner.get(task["instance_id"], ("", ""))
             payload = {"data": {"presented_id_number": person}}
         elif task["name"] == "resolve_extra_cards":

@@ -92,7 +92,8 @@ def card_awaiting_activation(j: Journey) -> dict[str, Any]:
     return {"card": card, "task": j.api("GET", "/tasks", "bank", expect=200)["tasks"][0]["id"]}
 
 
-def card_lost(j: Journey) -> dict[str, Any]:
+def card_loss_reported(j: Journey) -> dict[str, Any]:
+    """A card whose loss was reported by a channel (temporary): its formal report waits."""
     setup = card_awaiting_activation(j)
     j.api(
         "POST",
@@ -108,16 +109,30 @@ def card_lost(j: Journey) -> dict[str, Any]:
     }
 
 
-def year_pending(j: Journey) -> dict[str, Any]:
-    j.cli("import", "people", j.file("p.csv", f"id_number,name,region\n{HOLDER},陈明,foshan\n"))
-    year = j.api(
+def card_lost(j: Journey) -> dict[str, Any]:
+    setup = card_loss_reported(j)
+    j.api(
         "POST",
-        "/enrollments",
-        "channel",
-        {"id_number": HOLDER, "policy": "foshan-2022"},
-        expect=201,
+        f"/cards/{setup['card']}/events",
+        "bank",
+        {"event": "report_loss_formally", "data": {"presented_id_number": HOLDER}},
+        expect=200,
     )
-    return {"year": year["instance_id"]}
+    return {
+        "card": setup["card"],
+        "task": j.api("GET", "/tasks", "bank", expect=200)["tasks"][0]["id"],
+    }
+
+
+def year_pending(j: Journey) -> dict[str, Any]:
+    """An insured person's unpaid year: imported while foshan-2022's period is open, the import
+    opened it (as a clerk's approval of a registration would)."""
+    j.cli("import", "people", j.file("p.csv", f"id_number,name,region\n{HOLDER},陈明,foshan\n"))
+    [year] = j.api("POST", "/people/enrollments", "channel", {"id_number": HOLDER}, expect=200)[
+        "unpaid"
+    ]
+    assert (year["policy"], year["state"]) == ("foshan-2022", "registered")
+    return {"year": year["enrollment_id"]}
 
 
 def registration_in_review(j: Journey) -> dict[str, Any]:
@@ -231,6 +246,22 @@ SCENARIOS: dict[str, tuple[Callable[[Journey], dict[str, Any]], list[Door]]] = {
             inbox("teller_cmb", "activate", lambda s: WRONG_ID),
         ],
     ),
+    "report_loss_formally": (
+        card_loss_reported,
+        [
+            api_event("/cards/{card}/events", "report_loss_formally", "bank", ID),
+            api_task("bank", "report_loss_formally", lambda s: ID),
+            inbox("teller_cmb", "report_loss_formally", lambda s: ID),
+        ],
+    ),
+    "report_loss_formally with another ID (refused)": (
+        card_loss_reported,
+        [
+            api_event("/cards/{card}/events", "report_loss_formally", "bank", WRONG_ID),
+            api_task("bank", "report_loss_formally", lambda s: WRONG_ID),
+            inbox("teller_cmb", "report_loss_formally", lambda s: WRONG_ID),
+        ],
+    ),
     "close_bank_account": (
         card_lost,
         [
@@ -283,16 +314,9 @@ SCENARIOS: dict[str, tuple[Callable[[Journey], dict[str, Any]], list[Door]]] = {
     "reject_registration": (
         registration_in_review,
         [
-            api_task(
-                "clerk_mi",
-                "reject_registration",
-                lambda s: {"document_kind": "residence_permit", "note": "证件过期"},
-            ),
-            inbox(
-                "mi_foshan",
-                "reject_registration",
-                lambda s: {"document_kind": "residence_permit", "note": "证件过期"},
-            ),
+            # a rejection needs only its reason (the document kind is approval's)
+            api_task("clerk_mi", "reject_registration", lambda s: {"reason": "证件过期"}),
+            inbox("mi_foshan", "reject_registration", lambda s: {"reason": "证件过期"}),
         ],
     ),
     "resolve extra cards": (

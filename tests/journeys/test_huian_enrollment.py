@@ -245,3 +245,193 @@ def test_a_year_paid_late_after_the_next_period_opened_is_renewed_then(
     paid = j.api("POST", "/payments", "counter", {"id_number": LATER, **pay_2022}, expect=200)
     assert paid["transition"]["to_state"] == "paid_late"
     assert j.years(LATER)["huian-2023"]["state"] == "renewal_pending"
+
+
+IMPORTED = "350521197003030012"  # insured in the old system: brought in by the import
+APPROVED = "350521197104040017"  # registers at the counter the same day; a clerk approves
+IMPORTED_TEKUN = "350521195505050014"  # imported with the 特困 reduction: the fund pays in full
+
+
+def test_an_imported_insured_person_gets_the_year_an_approval_opens_and_is_renewed(
+    journey_factory: Any,
+) -> None:
+    """One rule path: "this person is insured in Hui'an" has the same effects whether a clerk
+    approved their registration or the province's import brought them in (``shebao import
+    people``, ``POST /imports/people``): the year whose period is open opens at once, in the same
+    state with the same facts, is paid, and default renewal (默认续保, huian.txt:29) finds it."""
+    j: Journey = journey_factory("2021-10-10T10:00:00+08:00")
+    j.token("counter", "channel")
+    j.token("importer", "import")
+    clerk = j.staff("mi_huian", "medical_insurance_clerk", "huian")
+    j.api(
+        "POST",
+        "/registrations",
+        "counter",
+        {"id_number": APPROVED, "name": "审", "region": "huian"},
+        expect=201,
+    )
+    [task] = clerk.task_ids()
+    clerk.complete(task, "approve_registration", document_kind="household_register")
+    j.cli("import", "people", j.file("p.csv", f"id_number,name,region\n{IMPORTED},导,huian\n"))
+    rows = [{"id_number": IMPORTED_TEKUN, "name": "特", "region": "huian"}]
+    rows[0]["reduction_categories"] = "tekun"
+    j.api("POST", "/imports/people", "importer", {"rows": rows}, expect=200)
+
+    def facts(person: str) -> tuple[Any, ...]:
+        year = j.years(person)["huian-2022"]
+        return (year["state"], year["state_label"]["zh"], year["paid"], year["amount_due"])
+
+    assert facts(IMPORTED) == facts(APPROVED) == ("registered", "已登记", False, "320.00")
+    tekun = j.years(IMPORTED_TEKUN)["huian-2022"]  # paid by the assistance fund as it opened
+    assert (tekun["state"], tekun["payer_kind"]) == ("deducted", "medical_assistance")
+    # imported again: unchanged, and no second year
+    again = j.cli(
+        "import", "people", j.file("p.csv", f"id_number,name,region\n{IMPORTED},导,huian\n")
+    )
+    assert "applied: 0  unchanged: 1" in again.output
+    assert list(j.years(IMPORTED)) == ["huian-2022"]
+
+    for person in (IMPORTED, APPROVED):
+        j.api("POST", "/payments", "counter", {"id_number": person, "amount": "320.00"}, expect=200)
+    j.at("2022-09-01T08:00:00+08:00")
+    j.sweep()
+    for person in (IMPORTED, APPROVED, IMPORTED_TEKUN):
+        assert j.years(person)["huian-2023"]["state"] in ("renewal_pending", "deducted"), person
+    assert j.years(IMPORTED)["huian-2023"]["state"] == "renewal_pending"
+    assert j.years(IMPORTED_TEKUN)["huian-2023"]["state"] == "deducted"  # the fund pays again
+
+
+DECLARES = "35052119820606003X"  # declares 低保 and 低收入 (disabled) at the counter terminal
+REJECTED = "350521198407070058"  # whose registration a clerk rejects
+FAILED = "350521198608080076"  # whose batch deduction fails
+
+
+def _facts(page: str) -> str:
+    return page[page.index('id="task-facts"') : page.index("</dl>", page.index('id="task-facts"'))]
+
+
+def test_a_clerk_refuses_a_declared_reduction_and_rejects_with_a_reason_only(
+    journey_factory: Any,
+) -> None:
+    """huian.txt:19, 55-59: a reduction holds only for a category the person is in. The clerk
+    reviewing a registration reads the declared categories in words, may approve the person but
+    refuse a category (with the reason: the year then owes what the other categories leave), and
+    rejects a registration with nothing but the reason, which the person is told. The counter
+    terminal (``shebao people register``) takes every fact the API takes."""
+    j: Journey = journey_factory("2022-10-10T10:00:00+08:00")
+    j.token("counter", "channel")
+    clerk = j.staff("mi_huian", "medical_insurance_clerk", "huian")
+    j.cli(
+        "people",
+        "register",
+        "--id-number",
+        DECLARES,
+        "--name",
+        "减",
+        "--region",
+        "huian",
+        "--reduction",
+        "dibao",
+        "--reduction",
+        "low_income",
+        "--flag",
+        "disabled",
+    )
+    unknown = j.cli(
+        "people",
+        "register",
+        "--id-number",
+        REJECTED,
+        "--name",
+        "拒",
+        "--region",
+        "huian",
+        "--flag",
+        "rich",
+        exit_code=2,
+    )
+    assert "rich" in unknown.output  # not a fact the rules know: refused, nothing written
+    [task] = clerk.task_ids()
+    page = clerk.page(f"/inbox/{task}")
+    facts = _facts(page)
+    assert "低保对象" in facts and "低收入家庭成员" in facts
+    assert "dibao" not in facts and "low_income" not in facts
+    # the document checked is approval's field alone: the browser does not ask for it to reject
+    assert 'name="document_kind" required' not in page
+    assert 'data-only-for="approve_registration"' in page
+    assert 'data-only-for="reject_registration"' in page
+    english = clerk.get(f"/inbox/{task}?lang=en").get_data(as_text=True)
+    assert "Minimum living allowance recipients" in _facts(english)
+    clerk.get(f"/inbox/{task}?lang=zh")
+
+    approve = {"document_kind": "household_register"}
+    no_reason = clerk.complete(
+        task, "approve_registration", **approve, reductions_refused="低保对象"
+    )
+    assert no_reason.status_code != 302 and "理由" in no_reason.get_data(as_text=True)
+    undeclared = clerk.complete(
+        task,
+        "approve_registration",
+        **approve,
+        reductions_refused="tekun",
+        reductions_refused_reason="x",
+    )
+    assert undeclared.status_code != 302 and "低保对象（dibao）" in undeclared.get_data(
+        as_text=True
+    )
+    done = clerk.complete(
+        task,
+        "approve_registration",
+        **approve,
+        reductions_refused="低保对象",
+        reductions_refused_reason="低保证明已过期",
+    )
+    assert done.status_code == 302
+    # the year opened without 低保 (which the fund would have paid in full): the low-income
+    # reduction of a disabled person stays, 70% of 360 paid by the county
+    year = j.years(DECLARES)["huian-2023"]
+    assert (year["state"], year["amount_due"]) == ("registered", "108.00")
+
+    # a rejection: only the reason; the person is told why
+    j.api(
+        "POST",
+        "/registrations",
+        "counter",
+        {"id_number": REJECTED, "name": "拒", "region": "huian"},
+        expect=201,
+    )
+    [task] = clerk.task_ids()
+    empty = clerk.complete(task, "reject_registration")
+    assert empty.status_code == 422  # the reason is required
+    rejected = clerk.complete(task, "reject_registration", reason="居住证已过期")
+    assert rejected.status_code == 302, rejected.get_data(as_text=True)
+    found = j.api("POST", "/people/notices", "counter", {"id_number": REJECTED}, expect=200)
+    [notice] = [n for n in found["notices"] if n["kind"] == "registration_rejected"]
+    assert "居住证已过期" in notice["text"]["zh"] and "惠安县" in notice["text"]["zh"]
+    assert "居住证已过期" in notice["text"]["en"] and "Hui'an" in notice["text"]["en"]
+
+
+def test_a_failed_deduction_tells_the_person_to_pay_by_the_end_of_the_period(
+    journey_factory: Any,
+) -> None:
+    """foshan.txt:58, 67 (the same rule in Hui'an's policy): after a failed batch deduction the
+    person can pay online or at a tax hall until the period ends; they are told until when."""
+    j: Journey = journey_factory("2022-10-10T10:00:00+08:00")
+    j.token("tax", "tax")
+    j.token("counter", "channel")
+    j.token("importer", "import")
+    rows = [{"id_number": FAILED, "name": "扣", "region": "huian"}]
+    j.api("POST", "/imports/people", "importer", {"rows": rows}, expect=200)
+    year = j.years(FAILED)["huian-2023"]
+    j.api(
+        "POST",
+        f"/enrollments/{year['enrollment_id']}/events",
+        "tax",
+        {"event": "fail_deduction", "data": {"reason": "余额不足"}},
+        expect=200,
+    )
+    found = j.api("POST", "/people/notices", "counter", {"id_number": FAILED}, expect=200)
+    [notice] = [n for n in found["notices"] if n["kind"] == "deduction_failed"]
+    assert "余额不足" in notice["text"]["zh"] and "2022年12月31日" in notice["text"]["zh"]
+    assert "办税服务厅" in notice["text"]["zh"]
+    assert "31 December 2022" in notice["text"]["en"] and "tax service hall" in notice["text"]["en"]

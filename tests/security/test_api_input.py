@@ -346,14 +346,14 @@ def test_a_valid_request_still_works_on_every_database(app: Flask, tokens: dict[
     client = app.test_client()
     card = client.post("/api/v1/cards", json=CARD, headers=bearer(tokens["app"]))
     assert card.status_code == 201, card.get_json()
-    year = client.post(
-        "/api/v1/enrollments",
-        json={"id_number": PERSON, "policy": "huian-2023"},
-        headers=bearer(tokens["app"]),
+    # the import opened huian-2023 (its period is open), as a clerk's approval would have
+    years = client.post(
+        "/api/v1/people/enrollments", json={"id_number": PERSON}, headers=bearer(tokens["app"])
     )
-    assert year.status_code == 201, year.get_json()
+    assert years.status_code == 200, years.get_json()
+    [year] = years.get_json()["unpaid"]
     failed = client.post(
-        f"/api/v1/enrollments/{year.get_json()['instance_id']}/events",
+        f"/api/v1/enrollments/{year['enrollment_id']}/events",
         json={"event": "fail_deduction", "data": {"reason": "余额不足\t(账户\r\n冻结)"}},
         headers=bearer(tokens["tax"]),
     )

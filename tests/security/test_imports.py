@@ -49,15 +49,16 @@ def test_a_dry_run_reports_everything_and_writes_nothing(sqlite_url: str, tmp_pa
     assert queries.total_instances(engine_of(app).db) == 0  # nothing written
     done = _run(app, "import", "people", str(path))
     assert done.exit_code == 1 and "applied: 2" in done.output and "dry run" not in done.output
-    assert queries.total_instances(engine_of(app).db) == 4  # the person, 2 cards, 1 review
+    # the person, 2 cards, 1 review, and the foshan-2022 year the import opened (its period is
+    # open on 2021-10-12, so the person is insured as a clerk's approval would insure them)
+    assert queries.total_instances(engine_of(app).db) == 5
 
 
 def test_deductions_dry_run_and_exit_status(sqlite_url: str, tmp_path: Path) -> None:
     app = _app(sqlite_url)
     people = tmp_path / "p.csv"
     people.write_text(f"id_number,name,region\n{HOLDER},陈明,foshan\n", encoding="utf-8")
-    _run(app, "import", "people", str(people))
-    _run(app, "people", "open-year", "--id-number", HOLDER, "--policy", "foshan-2022")
+    _run(app, "import", "people", str(people))  # opens foshan-2022: its period is open
     good = tmp_path / "good.csv"
     good.write_text(
         f"\ufeffid_number,policy_year,amount,result,reason\n{HOLDER},2022,320.00,success,\n",

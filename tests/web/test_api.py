@@ -107,14 +107,19 @@ def insured(app: Flask, id_number: str, region: str = "huian", categories: str =
 
 
 def renewed(app: Flask, id_number: str, policy_id: str = "huian-2023", **facts: Any) -> int:
-    """An insured person's year of ``policy_id``, renewed by default (默认续保): its id."""
+    """An insured person's year of ``policy_id``: its id. Imported while that year's payment
+    period is open, the import opened it (``registered``, as an approved registration's year);
+    otherwise it is renewed by default (默认续保, ``renewal_pending``)."""
     policy = domain_of(app).regions.policy(policy_id)
     assert policy is not None
     region = policy.region.key
     insured(app, id_number, region, "|".join(facts.get("reduction_categories", ())))
     engine = engine_of(app)
-    assert open_renewals(engine, policy, [{"id_number": id_number, "region": region, **facts}]) == 1
-    [(enrollment, _)] = queries.by_business_key(engine.db, "enrollment", f"{id_number}:{policy_id}")
+    key = f"{id_number}:{policy_id}"
+    if not queries.by_business_key(engine.db, "enrollment", key):
+        person = {"id_number": id_number, "region": region, **facts}
+        assert open_renewals(engine, policy, [person]) == 1
+    [(enrollment, _)] = queries.by_business_key(engine.db, "enrollment", key)
     return enrollment
 
 
@@ -319,7 +324,8 @@ def test_event_data_is_checked_against_the_events_fields(app: Flask, api: Api) -
         assert [d["field"] for d in refused.json["details"]] == [field], data
     engine = engine_of(app)
     assert queries.instance(engine.db, card)["state"] == "applied"  # type: ignore[index]
-    assert queries.instance(engine.db, enrollment)["state"] == "renewal_pending"  # type: ignore[index]
+    # the year the import opened (its period is open) is where it was
+    assert queries.instance(engine.db, enrollment)["state"] == "registered"  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -372,7 +378,8 @@ def test_paid_and_unpaid_years_with_amounts(app: Flask, api: Api) -> None:
     # foshan...txt:65 可查询全部、已缴清、未缴清的所属期限和金额
     enrollment = renewed(app, BOB, reduction_categories=["low_income"])
     unpaid = years(api, BOB)
-    assert unpaid["paid"] == [] and unpaid["unpaid"][0]["state"] == "renewal_pending"
+    # imported while huian-2023's period is open: the import opened the year, unpaid
+    assert unpaid["paid"] == [] and unpaid["unpaid"][0]["state"] == "registered"
     # huian.txt:59: 70% of the 360 yuan paid by the county for a low-income person of 60 or more
     assert unpaid["unpaid"][0]["amount_due"] == "108.00"
     assert unpaid["unpaid"][0]["payer_kind"] is None
@@ -554,11 +561,13 @@ def test_opening_a_year_needs_an_insured_record_in_the_policys_region(app: Flask
     assert missing.status_code == 422 and missing.json["code"] == "not_registered"
     assert "参保登记" in missing.json["message_zh"]
     insured(app, CAROL)
-    opened = api.call("POST", "/enrollments", "app", body)
-    assert opened.status_code == 201, opened.json
-    assert (opened.json["process"], opened.json["to_state"]) == ("enrollment", "registered")
+    # imported while huian-2023's period is open, as if a clerk had approved her registration:
+    # that year opened with the import, and a second one is refused
+    [opened] = years(api, CAROL)["unpaid"]
+    assert (opened["policy"], opened["state"]) == ("huian-2023", "registered")
     twice = api.call("POST", "/enrollments", "app", body)
     assert twice.status_code == 422 and twice.json["code"] == "registration_refused"
+    assert "open already" in twice.json["message_en"]
     elsewhere = api.call("POST", "/enrollments", "app", {**body, "policy": "foshan-2022"})
     assert elsewhere.status_code == 422 and elsewhere.json["code"] == "registration_refused"
     unknown = api.call("POST", "/enrollments", "app", {**body, "policy": "atlantis-2023"})
@@ -581,11 +590,12 @@ def test_payments_by_id_number_check_the_amount_the_payer_and_the_time(
     wrong = api.call("POST", "/payments", "app", {"id_number": CAROL, "amount": "300"})
     assert wrong.status_code == 409 and "360.00" in wrong.json["message_en"]
     assert "360.00" in wrong.json["message_zh"]
-    assert years(api, CAROL) == {
-        "id_number_masked": mask_id_number(CAROL),
-        "paid": [],
-        "unpaid": [],
-    }  # the refused payment opened no year either
+    # the import opened huian-2023 (its period is open); the refused payment left it unpaid
+    found = years(api, CAROL)
+    assert found["paid"] == [] and found["id_number_masked"] == mask_id_number(CAROL)
+    assert [(y["policy"], y["state"], y["amount_due"]) for y in found["unpaid"]] == [
+        ("huian-2023", "registered", "360.00")
+    ]
     backdated = api.call(
         "POST",
         "/payments",
@@ -731,9 +741,10 @@ def test_people_are_imported_idempotently_with_rejected_rows_listed(app: Flask, 
         3,
         1,
     )
-    # the imported are insured: their years open, with what the import said of them
+    # the imported are insured: the year whose period is open opened with the import (as with
+    # a clerk's approval), with what the import said of them; the import again opened no other
     opened = api.call("POST", "/enrollments", "app", {"id_number": DAVE, "policy": "huian-2023"})
-    assert opened.status_code == 201
+    assert opened.status_code == 422 and "open already" in opened.json["message_en"]
     # huian.txt:55 dibao: the assistance fund pays in full, so the year is paid as it opens
     [paid] = years(api, DAVE)["paid"]
     assert (paid["state"], paid["amount_paid"], paid["payer_kind"]) == (

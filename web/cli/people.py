@@ -15,7 +15,13 @@ from flask.cli import with_appcontext
 from engine.errors import WorkflowError
 from web.extensions import domain_of, engine_of
 from workflows.identity import mask_id_number
-from workflows.people import RESIDENCE_DOCUMENTS, Registration, open_year, register_person
+from workflows.people import (
+    PERSON_FLAGS,
+    RESIDENCE_DOCUMENTS,
+    Registration,
+    open_year,
+    register_person,
+)
 
 
 def _id_number(value: str) -> str:
@@ -42,7 +48,19 @@ def people() -> None:
     show_default=True,
 )
 @click.option("--household", default=None, help="Household number (户号).")
-@click.option("--reduction", "reductions", multiple=True, help="A reduction category; repeatable.")
+@click.option(
+    "--reduction",
+    "reductions",
+    multiple=True,
+    help="A reduction category of the region's policy (e.g. dibao, low_income); repeatable.",
+)
+@click.option(
+    "--flag",
+    "flags",
+    multiple=True,
+    type=click.Choice(PERSON_FLAGS),
+    help="A fact the reductions and late-payment rules read (e.g. disabled); repeatable.",
+)
 @click.option("--actor", default="counter-cli", show_default=True)
 @with_appcontext
 def register(
@@ -52,6 +70,7 @@ def register(
     residence: str,
     household: str | None,
     reductions: tuple[str, ...],
+    flags: tuple[str, ...],
     actor: str,
 ) -> None:
     """Register a person with no record; a medical-insurance clerk of the region checks it."""
@@ -62,6 +81,7 @@ def register(
         residence=residence,
         household=household,
         reduction_categories=reductions,
+        flags=flags,
     )
     try:
         done = register_person(engine_of(), domain_of(), person, actor=actor)

@@ -113,8 +113,8 @@ class Staff(Residents, Years):
         actor = f"mi_{task.scope}"
         data = {"document_kind": resident.residence}
         if self.rng.random() >= REGISTRATION_APPROVED:
-            data["note"] = "证件与申报信息不一致 / the document does not match the declaration"
-            self._complete(task, actor, "reject_registration", data)
+            reason = "证件与申报信息不一致 / the document does not match the declaration"
+            self._complete(task, actor, "reject_registration", {"reason": reason})
             return
         if not self._complete(task, actor, "approve_registration", data):
             return
