@@ -86,6 +86,30 @@ def _incidents(db: SqlEngine) -> list[int]:
         return [int(i) for i in conn.execute(select(Incident.id).limit(2)).scalars()]
 
 
+def _search_tokens(app: Flask) -> list[dict[str, Any]]:
+    """A kept search (a name) for every live login session: each client that logged in before
+    the pages were listed opens its own results page; another's token is a 404 page."""
+    from sqlalchemy import insert
+
+    from web.models import SearchQuery, StaffSession
+
+    kept, live = SearchQuery.__table__, StaffSession.__table__
+    db = _engine_db(app)
+    with db.begin() as conn:
+        ids = list(conn.execute(select(live.c.id).where(live.c.revoked_at.is_(None))).scalars())
+        now = conn.execute(select(live.c.created_at).order_by(live.c.id.desc())).scalar()
+        taken = set(conn.execute(select(kept.c.token)).scalars())
+        for session_id in ids:
+            if f"sample-{session_id}" in taken:
+                continue
+            conn.execute(
+                insert(kept).values(
+                    token=f"sample-{session_id}", session_id=session_id, query="张", created_at=now
+                )
+            )
+    return [{"token": f"sample-{i}"} for i in ids] or [{"token": "sample-none"}]
+
+
 Sampler = Callable[[Flask], list[dict[str, Any]]]
 
 
@@ -125,6 +149,7 @@ SAMPLERS: dict[frozenset[str], Sampler] = {
         {"incident_id": i} for i in _incidents(_engine_db(app))
     ],
     frozenset({"key"}): _process_keys,
+    frozenset({"token"}): _search_tokens,
     frozenset({"key", "state"}): _process_states,
 }
 """Values for a route's arguments, by the set of their names."""
@@ -187,6 +212,8 @@ ISO_DURATION = re.compile(
     r"(?<![A-Za-z0-9])P(?:\d+[YMWD])*(?:T(?:\d+(?:\.\d+)?[HMS])+)?(?![A-Za-z0-9])"
 )
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+FULL_WIDTH = re.compile(r"[\u3000-\u303f\uff00-\uffef]")
+"""Chinese (full-width) punctuation: ，：；（）、。【】 and the ideographic space."""
 RAW_KEY = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 MASKED_ID = re.compile(r"[0-9*]{17}[0-9Xx*]")
 ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.'’-]*")
@@ -217,7 +244,8 @@ def untranslated(
     """What a page in ``lang`` shows that is not in that language.
 
     Both languages: ISO 8601 durations and raw keys (``snake_case`` words: i18n keys and state,
-    event or task names). English pages: Chinese words not in ``allowed`` (people's names).
+    event or task names). English pages: Chinese words not in ``allowed`` (people's names), and
+    Chinese punctuation outside Chinese words (``Complete：Activate``).
     Chinese pages also: ``raw_names`` (process names that have labels) and
     any word of ASCII letters that is not in ``ALLOWED_IN_ZH`` or ``allowed`` (usernames); a word
     with a digit in it is a number (card numbers, masked ID numbers, business keys), not a word.
@@ -236,6 +264,8 @@ def untranslated(
             for match in CJK.finditer(text):
                 if match.group() not in ok:
                     findings.append(Finding(f"Chinese {match.group()!r} in an English page", text))
+            if FULL_WIDTH.search(CJK.sub("", text)):
+                findings.append(Finding("Chinese punctuation in an English page", text))
             continue
         for match in ASCII_WORD.finditer(MASKED_ID.sub(" ", text)):
             word = match.group().strip(".'’-")

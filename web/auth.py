@@ -9,7 +9,7 @@ The operations these pages call (accounts, the steps of a login, who may act on 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from flask import (
@@ -321,6 +321,13 @@ def _record_denial() -> None:
         path=ID_LIKE.sub(lambda m: mask_id_number(m.group(0)), request.path)[:200],
         method=request.method,
     )
+
+
+def abort_hidden() -> NoReturn:
+    """Answer 404 for something outside the user's scope, as for one that does not exist (its
+    existence is not revealed), and write the attempt to the security event log as a 403 is."""
+    _record_denial()
+    abort(404)
 
 
 def add_error_pages(blueprint: Blueprint) -> None:

@@ -191,9 +191,12 @@ def channel_label(channel: str | None) -> str:
 
 
 def actor_label(actor: str | None) -> str:
-    """Who did something: a part of the service or a channel in words; a username as it is."""
+    """Who did something: a part of the service or a channel in words; a username as it is (a
+    supervisor's action, recorded as ``staff:<username>``, by the username)."""
     if not actor:
         return "-"
+    if actor.startswith("staff:"):
+        return actor.split(":", 1)[1] or "-"
     if actor.startswith("channel:"):
         return t("actor_channel").format(channel=channel_label(actor.split(":", 1)[1]))
     return _word_or(f"actor_{actor}", actor)

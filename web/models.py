@@ -119,3 +119,18 @@ class TaskFilter(WebBase):
     shared_group: Mapped[str | None] = mapped_column(String(64), index=True)
     criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SearchQuery(WebBase):
+    """A staff search's query, kept server-side for post/redirect/get: the results page is
+    ``GET /search/results/<token>``, the token opaque and good only in the login session that
+    made it, so the query (an ID number, a name) never goes into a URL or Flask's cookie. Rows
+    live no longer than a login session can (``web.pages.search``)."""
+
+    __tablename__ = "web_search_query"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[int] = mapped_column(Integer, index=True)
+    query: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)

@@ -29,6 +29,11 @@ SEARCH_WORDS: dict[str, Label] = {
         "查询内容含有不可打印的字符", "The query has characters that cannot be printed"
     ),
     "no_results": Label("没有找到您有权查看的记录", "Nothing found that you may see"),
+    "search_expired": Label(
+        "该查询结果已不可用（查询只在本次登录内保留），请重新查询。",
+        "These search results are no longer available (a search is kept for this login only):"
+        " please search again.",
+    ),
     "more_results": Label(
         "匹配的记录较多，仅显示前 {n} 条；请输入更完整的内容",
         "More records match; the first {n} are shown: type more of it",

@@ -100,6 +100,14 @@ WORDS: dict[str, Label] = {
     "already": Label("该任务已由他人处理", "This task was already handled by someone else"),
     "claim_first": Label("请先认领该任务", "Claim the task first"),
     "read_only": Label("您可查看但不能办理此任务", "You may read this task but not act on it"),
+    "held_by_other": Label(
+        "此任务已由 {assignee} 认领，只有认领人可以办理",
+        "{assignee} has claimed this task: only they may act on it",
+    ),
+    "held_by_colleague": Label(
+        "此任务已由同事认领，只有认领人可以办理",
+        "A colleague has claimed this task: only they may act on it",
+    ),
     "instance": Label("流程实例", "Instance"),
     "process": Label("流程", "Process"),
     "state": Label("状态", "State"),
@@ -214,6 +222,7 @@ WORDS: dict[str, Label] = {
     "late_tasks": Label("逾期任务数", "Late tasks"),
     "oldest_days_overdue": Label("最长逾期天数", "Oldest, days overdue"),
     "refused_attempts": Label("未通过核验次数", "Refused attempts"),
+    "only_for": Label("仅用于", "only for"),
     "why_task": Label("任务由来", "Why this task exists"),
     "why_task_text": Label(
         "流程因“{event}”进入“{state}”（{when}，{actor}）",
@@ -226,6 +235,9 @@ WORDS: dict[str, Label] = {
     "sends_notices": Label("发送通知 {count} 条", "sends {count} notice(s)"),
     "ends_instance": Label("流程办结，不可撤销", "ends the instance; cannot be undone"),
     "irreversible": Label("不可撤销", "Cannot be undone"),
+    # punctuation of sentences built from words: full-width in Chinese only
+    "colon": Label("：", ": "),
+    "in_parens": Label("（{text}）", " ({text})"),
     "confirm_title": Label("请确认", "Please confirm"),
     "confirm_text": Label(
         "您选择了“{choice}”。此操作不可撤销，确认后立即生效。",

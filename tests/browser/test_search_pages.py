@@ -62,7 +62,7 @@ def _search(page: Any, text: str) -> None:
     page.fill("#search-box", text)
     page.click("#search-button")
     page.wait_for_load_state()
-    assert page.url.endswith("/search")
+    assert re.search(r"/search/results/[A-Za-z0-9_-]+$", page.url), page.url  # redirected
 
 
 def _shoot(page: Any, screenshots: Path, name: str) -> None:
@@ -133,6 +133,33 @@ def test_a_teller_finds_the_card_a_holder_brings_in(
     page.wait_for_url(re.compile(rf"/records/{site.card_id}$"))
     assert mask_id_number(site.person) in page.locator("#record-facts").inner_text()
     assert page.locator("#open-person").count() == 0
+
+
+def test_back_to_the_results_shows_them_again_without_posting_the_search_again(
+    page: Any, site: Any, watched: list[str]
+) -> None:
+    """Post/redirect/get: Back and reload ask for the results page, never post the form again
+    (no "resend the form?" question); the query is in no URL."""
+    log_in(page, site, "wang")
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    _search(page, site.person)
+    results = page.url
+    row = page.locator(f'#card-results tr[data-instance-id="{site.card_id}"]')
+    row.locator("a.record-link").click()
+    page.wait_for_url(re.compile(rf"/records/{site.card_id}$"))
+    posts: list[str] = []
+    page.on(
+        "request", lambda request: posts.append(request.url) if request.method == "POST" else None
+    )
+    page.go_back()
+    page.wait_for_load_state()
+    assert page.url == results
+    assert page.locator(f'#card-results tr[data-instance-id="{site.card_id}"]').count() == 1
+    page.reload()
+    assert page.locator(f'#card-results tr[data-instance-id="{site.card_id}"]').count() == 1
+    assert posts == [] and dialogs == []
+    assert site.person not in results and mask_id_number(site.person) in page.content()
 
 
 def test_bad_input_in_the_box_is_answered_on_the_page(page: Any, site: Any) -> None:

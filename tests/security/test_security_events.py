@@ -68,7 +68,7 @@ def test_a_second_factor_login_and_a_wrong_code_are_recorded(app: Flask) -> None
 def test_a_denied_page_is_recorded(app: Flask) -> None:
     task = card_task(app, "icbc")
     chen = log_in(app, "chen")
-    assert chen.get(f"/inbox/{task}").status_code == 403
+    assert chen.get(f"/inbox/{task}").status_code == 404  # hidden, but recorded
     assert chen.get("/processes/").status_code == 403
     assert chen.get("/security/events").status_code == 403
     denied = events(app, "permission_denied")
@@ -119,3 +119,19 @@ def test_supervisors_read_the_latest_events_first(app: Flask) -> None:
     assert "nobody" in text
     only = boss.get("/security/events?kind=login_failed").get_data(as_text=True)
     assert 'data-kind="login_succeeded"' not in only and 'data-kind="login_failed"' in only
+
+
+def test_event_details_are_shown_by_their_labels_in_both_languages(app: Flask) -> None:
+    for _ in range(MAX_PER_ACCOUNT):
+        post_password(app.test_client(), "chen", "guess-guess-guess")
+    post_password(app.test_client(), "chen")  # locked out
+    boss = log_in(app, "boss")
+    zh = boss.get("/security/events?kind=login_failed&lang=zh").get_data(as_text=True)
+    assert "原因：用户名或密码错误" in zh and "用户存在：是" in zh
+    en = boss.get("/security/events?kind=login_locked_out&lang=en").get_data(as_text=True)
+    assert "Locked by: Too many failures for the account" in en and "Login step: Password" in en
+    assert 'Retry after (seconds): <span class="mono" translate="no">' in en  # a number: data
+    every = boss.get("/security/events?lang=en").get_data(as_text=True)
+    assert "Reason: Wrong user name or password" in every and "Second factor: Yes" in every
+    for raw in ("bad_credentials", "known_user", "retry_after", "mfa=", "reason="):
+        assert raw not in zh and raw not in every, raw

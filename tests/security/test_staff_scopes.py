@@ -88,4 +88,4 @@ def test_a_teller_of_another_bank_sees_nothing_of_this_one(app: Flask) -> None:
     add_staff(app, "chen", scope="boc")
     client = log_in(app, "chen")
     assert f'data-task-id="{task}"' not in client.get("/inbox/").get_data(as_text=True)
-    assert client.get(f"/inbox/{task}").status_code == 403
+    assert client.get(f"/inbox/{task}").status_code == 404  # as for an unknown task

@@ -59,14 +59,21 @@ def test_a_teller_sees_the_tasks_of_their_bank_only(app: Flask) -> None:
     assert PERSON not in page and "110105********002X" in page
 
 
-def test_another_banks_teller_gets_403_on_the_task(app: Flask) -> None:
+def test_another_banks_teller_gets_404_on_the_task_as_for_an_unknown_one(app: Flask) -> None:
     engine = engine_of(app)
     task = open_task(engine, card_awaiting_activation(app))
     chen = client_for(app, "chen")
-    assert chen.get(f"/inbox/{task}").status_code == 403
-    assert chen.post(f"/inbox/{task}/claim").status_code == 403
+    unknown = chen.get("/inbox/99999")
+    hidden = chen.get(f"/inbox/{task}")
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.get_data(as_text=True) == unknown.get_data(as_text=True).replace(
+        "99999", str(task)
+    )
+    assert chen.post(f"/inbox/{task}/claim").status_code == 404
     done = chen.post(f"/inbox/{task}/complete", data={"presented_id_number": PERSON})
-    assert done.status_code == 403
+    assert done.status_code == 404
+    for action in ("follow-up", "comments", "delegate", "resolve"):
+        assert chen.post(f"/inbox/{task}/{action}", data={"body": "x"}).status_code == 404
     assert queries.instance(engine.db, 1)["state"] == "awaiting_activation"  # type: ignore[index]
 
 
@@ -98,6 +105,28 @@ def test_release_gives_the_task_back(app: Flask) -> None:
     assert refused.status_code == 409 and "已由 wang 认领" in refused.get_data(as_text=True)
     wang.post(f"/inbox/{task}/release")
     assert zhao.post(f"/inbox/{task}/claim").status_code == 302
+
+
+def test_a_task_a_colleague_holds_shows_its_holder_and_no_actions(app: Flask) -> None:
+    engine = engine_of(app)
+    task = open_task(engine, card_awaiting_activation(app))
+    wang, zhao = client_for(app, "wang"), client_for(app, "zhao")
+    assert wang.post(f"/inbox/{task}/claim").status_code == 302
+    page = zhao.get(f"/inbox/{task}").get_data(as_text=True)
+    assert 'id="held-by-other"' in page and "此任务已由 wang 认领" in page
+    for form in ('id="claim"', 'id="complete-form"', 'id="follow-up-form"', 'id="release"'):
+        assert form not in page, form
+    english = zhao.get(f"/inbox/{task}?lang=en").get_data(as_text=True)
+    assert "wang has claimed this task: only they may act on it" in english
+    refused = zhao.post(f"/inbox/{task}/follow-up", data={"follow_up": "2024-03-05"})
+    assert refused.status_code == 409
+    assert "A colleague has claimed this task" in refused.get_data(as_text=True)
+    assert iq.task(engine.db, task)["follow_up_at"] is None  # type: ignore[index]
+    # the holder keeps the form; a supervisor keeps reassigning and unclaiming
+    mine = wang.get(f"/inbox/{task}").get_data(as_text=True)
+    assert 'id="complete-form"' in mine and 'id="held-by-other"' not in mine
+    boss = client_for(app, "boss").get(f"/inbox/{task}").get_data(as_text=True)
+    assert 'id="assign-form"' in boss and 'id="unassign-form"' in boss
 
 
 @pytest.mark.parametrize(
@@ -135,7 +164,9 @@ def test_the_second_completer_is_told_it_was_already_handled(app: Flask) -> None
     assert second.status_code == 409
     assert "该任务已由他人处理" in second.get_data(as_text=True)
     english = zhao.post(f"/inbox/{task}/complete?lang=en", data={"presented_id_number": PERSON})
-    assert "already handled by someone else" in english.get_data(as_text=True)
+    flashed = re.search(r'class="flash error"[^>]*>([^<]*)<', english.get_data(as_text=True))
+    assert flashed and "already handled by someone else: " in flashed.group(1)
+    assert "：" not in flashed.group(1)  # English punctuation in an English sentence
 
 
 def test_a_supervisor_reads_a_tellers_task_but_cannot_complete_it(app: Flask) -> None:
@@ -259,7 +290,7 @@ def test_a_task_shows_its_facts_and_the_engine_checks_its_form(
     assert "low_income" in facts or "低收入家庭成员" in facts
     assert ZHANG not in page and "350521********0017" in page
     assert '<option value="hmt_residence_permit"' in page  # the choice field's options
-    assert client_for(app, "mi_foshan").get(f"/inbox/{task}").status_code == 403
+    assert client_for(app, "mi_foshan").get(f"/inbox/{task}").status_code == 404
 
     approve = {"outcome": "approve_registration", "note": "已核验原件"}
     wrong = clerk.post(f"/inbox/{task}/complete", data={**approve, "document_kind": "passport"})
@@ -304,7 +335,7 @@ def test_a_reference_field_offers_the_persons_usable_cards_only(app: Flask) -> N
                 "id_number": number,
                 "name": "陈明",
                 "region": "foshan",
-                "card_number": f"C-{line}",
+                "card_number": f"4400000000{line:02d}",
                 "card_bank": bank,
                 "card_state": state,
                 "card_region_code": code,
@@ -326,6 +357,7 @@ def test_a_reference_field_offers_the_persons_usable_cards_only(app: Flask) -> N
     assert 'data-reference="card"' in page
     offered = {int(i) for i in re.findall(r'<option value="(\d+)"', page)}
     assert offered == {ids["icbc"], ids["boc"]}  # not the lost card, not another person's
+    assert "440000000002" not in page and "44********02" in page  # card numbers masked
 
     # resolving ends the review and cancels cards: the page asks first, and nothing changes
     asked = clerk.post(

@@ -123,7 +123,7 @@ def test_delegate_and_resolve_by_camunda_semantics(app: Flask) -> None:
     assert wang.post(f"/inbox/{task}/claim").status_code == 302
     # only the holder delegates (a colleague, or another bank's teller, may not)
     assert zhao.post(f"/inbox/{task}/delegate", data={"assignee": "zhao"}).status_code == 403
-    assert chen.post(f"/inbox/{task}/delegate", data={"assignee": "chen"}).status_code == 403
+    assert chen.post(f"/inbox/{task}/delegate", data={"assignee": "chen"}).status_code == 404
     # and only to a colleague of the task's group and scope
     assert wang.post(f"/inbox/{task}/delegate", data={"assignee": "chen"}).status_code == 422
     assert task_row(app, task)["assignee"] == "wang"
@@ -246,7 +246,7 @@ def test_a_follow_up_date_hides_the_task_until_then(app: Flask, clock: Simulated
         client_for(app, "chen")
         .post(f"/inbox/{task}/follow-up", data={"follow_up": "2024-03-05"})
         .status_code
-        == 403
+        == 404  # another bank's task: as for an unknown one
     )
     assert task_row(app, task)["follow_up_at"] is None
     assert (
@@ -261,6 +261,24 @@ def test_a_follow_up_date_hides_the_task_until_then(app: Flask, clock: Simulated
     assert f'data-task-id="{task}"' in page
     [audit] = team_history(app, task)
     assert audit["event"] == "task_follow_up" and audit["data"]["previous"] is None
+
+
+def test_the_follow_up_log_shows_local_dates_not_utc_timestamps(app: Flask) -> None:
+    task = new_task(app)
+    wang = client_for(app, "wang")
+    for day in ("2024-03-05", "2024-03-08"):
+        answer = wang.post(f"/inbox/{task}/follow-up", data={"follow_up": day})
+        assert answer.status_code == 303
+    # stored as the start of the day in China (16:00 UTC the day before)
+    assert team_history(app, task)[-1]["data"]["previous"] == "2024-03-04T16:00:00+00:00"
+    page = wang.get(f"/inbox/{task}").get_data(as_text=True)
+    log = page[
+        page.index('id="team-history"') : page.index("</ol>", page.index('id="team-history"'))
+    ]
+    assert "跟进日期：无 → 2024-03-05" in log and "跟进日期：2024-03-05 → 2024-03-08" in log
+    assert "T16:00" not in log and "+00:00" not in log and "2024-03-04" not in log
+    english = wang.get(f"/inbox/{task}?lang=en").get_data(as_text=True)
+    assert "follow-up: 2024-03-05 → 2024-03-08" in english
 
 
 def test_priorities_are_set_by_supervisors_within_0_to_100(app: Flask) -> None:
@@ -360,7 +378,7 @@ def test_comments_are_shown_as_text_and_audited(app: Flask) -> None:
     assert wang.post(f"/inbox/{task}/comments", data={"body": body}).status_code == 303
     assert wang.post(f"/inbox/{task}/comments", data={"body": "   "}).status_code == 422
     assert wang.post(f"/inbox/{task}/comments", data={"body": "x" * 2001}).status_code == 422
-    assert chen.post(f"/inbox/{task}/comments", data={"body": "hi"}).status_code == 403
+    assert chen.post(f"/inbox/{task}/comments", data={"body": "hi"}).status_code == 404
     page = wang.get(f"/inbox/{task}").get_data(as_text=True)
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;" in page
     assert "<script>alert" not in page and "<b>bold</b>" not in page

@@ -124,6 +124,9 @@ def test_a_supervisor_moves_a_card_as_the_banks_notice_would_and_the_page_says_w
     zh = boss.get("/processes/instances/1").get_data(as_text=True)
     audit = zh[zh.index('id="instance-interventions"') :]
     assert "主管移动流程" in audit and "银行通知漏发，人工补推" in audit and "已制卡" in audit
+    # the supervisor is named as other actors are, in the audit and in the history: no prefix
+    assert "staff:" not in zh and '<td translate="no">boss</td>' in audit
+    assert "<td>boss</td>" in zh[zh.index('class="grid history"') :]
     en = boss.get("/processes/instances/1?lang=en").get_data(as_text=True)
     audit = en[en.index('id="instance-interventions"') :]
     assert "Moved by a supervisor" in audit and "银行通知漏发，人工补推" in audit

@@ -175,7 +175,7 @@ def test_every_page_of_the_url_map_rendered_for_someone(demo: Demo) -> None:
 def test_search_results_are_in_chinese(demo: Demo) -> None:
     client = demo.clients["boss"]
     for query in ("张", PERSON, "no-such-key"):
-        answer = client.post("/search?lang=zh", data={"q": query})
+        answer = client.post("/search?lang=zh", data={"q": query}, follow_redirects=True)
         assert answer.status_code in (200, 422)
         found = untranslated(
             visible_text(answer.get_data(as_text=True)),
@@ -222,6 +222,11 @@ def test_the_checker_leaves_out_scripts_data_and_numbers() -> None:
     assert untranslated(visible_text(page), "zh") == []
     assert [str(f) for f in untranslated(["Task open"], "en")] == []
     assert untranslated(["任务 open"], "zh") != []
+    assert [str(f) for f in untranslated(["Complete: Activate (cannot be undone)"], "en")] == []
+    for text in ("Complete：Activate", "Activate（Cannot be undone）", "a，b"):
+        assert [f.problem for f in untranslated([text], "en")] == [
+            "Chinese punctuation in an English page"
+        ], text
     english = '<html lang="en"><body><a lang="zh-CN">中文</a><p>Inbox 任务箱</p></body></html>'
     assert [str(f).split(":")[0] for f in untranslated(visible_text(english), "en")] == [
         "Chinese '任务箱' in an English page"

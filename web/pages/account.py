@@ -20,6 +20,7 @@ from web.extensions import engine_of
 from web.login_throttle import TooManyAttempts
 from web.passwords import MIN_LENGTH, WeakPassword
 from web.security_log import KINDS, recent
+from web.security_words import DetailPart, detail_parts
 from web.staff import Staff, set_password
 from web.staff_login import LoginRefused, authenticate, end_session, open_session
 
@@ -142,6 +143,28 @@ def security_events() -> ResponseReturnValue:
         events=recent(engine_of().db, EVENTS_SHOWN, kind),
         kinds=KINDS,
         kind=kind,
+        detail_of=_detail_of,
+    )
+
+
+def _detail_of(detail: Any) -> list[DetailPart]:
+    """An event's detail in the page's language: keys and codes by their words."""
+    engine, lang = engine_of(), i18n.current_lang()
+
+    def process_label(key: str) -> str | None:
+        found = engine.processes.get(key)
+        return found.label.get(lang) if found else None
+
+    def state_label(process: str, state: str) -> str | None:
+        found = engine.processes.get(process)
+        return i18n.state_label(found, state) if found else None
+
+    return detail_parts(
+        detail if isinstance(detail, dict) else None,
+        lang,
+        yes_no=(i18n.t("yes"), i18n.t("no")),
+        process_label=process_label,
+        state_label=state_label,
     )
 
 

@@ -19,7 +19,7 @@ from engine import queries
 from engine.errors import TaskClaimedByOther, TaskDelegated, TaskNotOpen, WorkflowError
 from engine.runtime import Engine
 from web import i18n
-from web.auth import Staff, add_error_pages, can_act_on_task, can_read_task
+from web.auth import Staff, abort_hidden, add_error_pages, can_act_on_task, can_read_task
 from web.extensions import domain_of, engine_of
 from web.pages import inbox_queries as iq
 from web.pages import inbox_team_queries as tq
@@ -31,7 +31,11 @@ add_error_pages(bp)
 
 
 class OutOfScope(Exception):
-    """The task is outside the user's group or scope (HTTP 403)."""
+    """The user may read the task but not act on it (HTTP 403)."""
+
+
+class Hidden(LookupError):
+    """The task is outside what the user may read: answered as an unknown one (HTTP 404)."""
 
 
 # -- operations ------------------------------------------------------------------------------
@@ -41,8 +45,9 @@ def _task_for(engine: Engine, user: Staff, task_id: int, act: bool) -> dict[str,
     task = iq.task(engine.db, task_id)
     if task is None:
         raise LookupError(task_id)
-    allowed = can_act_on_task(user, task) if act else can_read_task(user, task)
-    if not allowed:
+    if not can_read_task(user, task):
+        raise Hidden(task_id)
+    if act and not can_act_on_task(user, task):
         raise OutOfScope(task_id)
     return task
 
@@ -59,9 +64,22 @@ def release(engine: Engine, user: Staff, task_id: int) -> None:
     engine.release_task(task_id, user.username)
 
 
-def task_facts(spec: Any, variables: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+def _in_words(value: Any, lang: str) -> Any:
+    """A value with ``zh`` and ``en`` (or a list of such) in ``lang``; anything else as it is."""
+    if isinstance(value, list | tuple):
+        return [_in_words(v, lang) for v in value]
+    zh, en = getattr(value, "zh", None), getattr(value, "en", None)
+    if isinstance(zh, str) and isinstance(en, str):
+        return en if lang == "en" else zh
+    return value
+
+
+def task_facts(
+    spec: Any, variables: Mapping[str, Any], registry: Any = None
+) -> list[tuple[Any, Any]]:
     """The facts the task's decision depends on (``facts:`` in its definition), with their values
-    from the instance's variables (dotted paths); a missing one is None."""
+    from the instance's variables (dotted paths); a missing one is None. A value whose words the
+    domain owns (``Registry.add_value_words``: a reduction category's label) shows in them."""
     found = []
     # a fact holding a value of one of the form's choices is shown as that choice's words
     choices = (
@@ -73,6 +91,9 @@ def task_facts(spec: Any, variables: Mapping[str, Any]) -> list[tuple[Any, Any]]
             value = value.get(part) if isinstance(value, Mapping) else None
         if isinstance(value, str) and value in choices:
             value = choices[value].get(i18n.current_lang())
+        elif registry is not None and value is not None:
+            words = registry.value_words(fact.path, variables, value)
+            value = _in_words(words, i18n.current_lang())
         found.append((fact.label, value))
     return found
 
@@ -206,10 +227,10 @@ def _render_detail(
     engine = engine_of()
     try:
         task = _task_for(engine, _me(), task_id, act=False)
+    except Hidden:
+        abort_hidden()
     except LookupError:
         abort(404)
-    except OutOfScope:
-        abort(403)
     instance = queries.instance(engine.db, task["instance_id"])
     assert instance is not None
     definition = engine.definition(instance["process"], instance["definition_version"])
@@ -231,7 +252,7 @@ def _render_detail(
             form=form or {},
             can_act=can_act_on_task(_me(), task),
             history=history,
-            facts=task_facts(spec, instance["variables"]),
+            facts=task_facts(spec, instance["variables"], engine.registry),
             processes=engine.processes,
             choices=reference_choices(engine, instance["id"], spec)
             if task["status"] == "open"
@@ -247,6 +268,8 @@ def _render_detail(
 def _act(task_id: int, work: Any, done_word: str) -> ResponseReturnValue:
     try:
         work()
+    except Hidden:
+        abort_hidden()
     except LookupError:
         abort(404)
     except OutOfScope:
@@ -255,7 +278,10 @@ def _act(task_id: int, work: Any, done_word: str) -> ResponseReturnValue:
         flash(i18n.message(exc.message_zh, exc.message_en), "error")
         return _render_detail(task_id, 409)
     except (TaskNotOpen, TaskClaimedByOther) as exc:
-        flash(f"{i18n.t('already')}：{i18n.message(exc.message_zh, exc.message_en)}", "error")
+        flash(
+            f"{i18n.t('already')}{i18n.t('colon')}{i18n.message(exc.message_zh, exc.message_en)}",
+            "error",
+        )
         return _render_detail(task_id, 409)
     except WorkflowError as exc:
         flash(i18n.message(exc.message_zh, exc.message_en), "error")

@@ -4,8 +4,9 @@ of tasks is claimed or assigned in one POST; follow-up dates, priorities, commen
 
 Who may do what is decided here (the engine knows no users): a task goes only to an active member
 of its candidate group and scope. The operations call ``engine.task_team``, which audits each
-change in the instance's history. Bad input is answered 400/422, a task out of reach 403, an
-unknown one 404, a closed one 409; nothing changes then.
+change in the instance's history. Bad input is answered 400/422, an action the user may not take
+403, an unknown task or one out of the user's scope 404 (its existence is not revealed), a closed
+one 409, one a colleague holds 409; nothing changes then.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from engine import task_team as tt
 from engine.errors import TaskClaimedByOther, TaskNotFound, TaskNotOpen, WorkflowError
 from engine.runtime import Engine
 from web import i18n
-from web.auth import Staff, add_error_pages, can_act_on_task, can_read_task, in_scope
+from web.auth import (
+    Staff,
+    abort_hidden,
+    add_error_pages,
+    can_act_on_task,
+    can_read_task,
+    in_scope,
+)
 from web.extensions import engine_of
 from web.ids import parse_id
 from web.pages import inbox_queries as iq
@@ -44,10 +52,16 @@ class Refused(Exception):
 # -- operations ---------------------------------------------------------------------------------
 
 
-def _task(engine: Engine, task_id: int) -> dict[str, Any]:
+class Hidden(Exception):
+    """The task is outside what the user may read: answered as an unknown one (HTTP 404)."""
+
+
+def _task(engine: Engine, task_id: int, user: Staff) -> dict[str, Any]:
     task = iq.task(engine.db, task_id)
     if task is None:
         raise TaskNotFound(task_id)
+    if not can_read_task(user, task):
+        raise Hidden(task_id)
     return task
 
 
@@ -58,7 +72,7 @@ def _check_taker(engine: Engine, username: str, task: dict[str, Any]) -> None:
 
 def assign(engine: Engine, user: Staff, task_id: int, assignee: str) -> None:
     """A supervisor gives the task to a member of its group and scope."""
-    task = _task(engine, task_id)
+    task = _task(engine, task_id, user)
     if not user.is_supervisor:
         raise Refused(403, "forbidden")
     _check_taker(engine, assignee, task)
@@ -67,7 +81,7 @@ def assign(engine: Engine, user: Staff, task_id: int, assignee: str) -> None:
 
 def unassign(engine: Engine, user: Staff, task_id: int) -> None:
     """A supervisor takes the task back to the group."""
-    _task(engine, task_id)
+    _task(engine, task_id, user)
     if not user.is_supervisor:
         raise Refused(403, "forbidden")
     tt.unassign(engine, task_id, user.username)
@@ -75,7 +89,7 @@ def unassign(engine: Engine, user: Staff, task_id: int) -> None:
 
 def delegate(engine: Engine, user: Staff, task_id: int, assignee: str) -> None:
     """A supervisor, or the member holding the task, hands it to a colleague to work on."""
-    task = _task(engine, task_id)
+    task = _task(engine, task_id, user)
     holder = None
     if not user.is_supervisor:
         if not can_act_on_task(user, task) or task["assignee"] != user.username:
@@ -89,7 +103,7 @@ def delegate(engine: Engine, user: Staff, task_id: int, assignee: str) -> None:
 
 def resolve(engine: Engine, user: Staff, task_id: int) -> None:
     """The delegate (or a supervisor) gives the task back to its owner."""
-    task = _task(engine, task_id)
+    task = _task(engine, task_id, user)
     holder = None
     if not user.is_supervisor:
         if not can_act_on_task(user, task) or task["assignee"] != user.username:
@@ -98,11 +112,19 @@ def resolve(engine: Engine, user: Staff, task_id: int) -> None:
     tt.resolve(engine, task_id, user.username, expect_assignee=holder)
 
 
+def _may_act(user: Staff, task: dict[str, Any]) -> bool:
+    """Whether a member of the task's group and scope may work on it: not while a colleague holds
+    it (only its holder, or a supervisor, may)."""
+    return can_act_on_task(user, task) and task["assignee"] in (None, user.username)
+
+
 def set_follow_up(engine: Engine, user: Staff, task_id: int, day: str) -> None:
     """Hide the task until the start of ``day`` (``YYYY-MM-DD``, local time); empty: show it."""
-    task = _task(engine, task_id)
+    task = _task(engine, task_id, user)
     if not (user.is_supervisor or can_act_on_task(user, task)):
         raise Refused(403, "forbidden")
+    if not (user.is_supervisor or _may_act(user, task)):
+        raise Refused(409, "held_by_colleague")
     when = None
     if day:
         try:
@@ -117,7 +139,7 @@ def set_follow_up(engine: Engine, user: Staff, task_id: int, day: str) -> None:
 
 def set_priority(engine: Engine, user: Staff, task_id: int, value: str) -> None:
     """A supervisor sets the task's priority (0-100)."""
-    _task(engine, task_id)
+    _task(engine, task_id, user)
     if not user.is_supervisor:
         raise Refused(403, "forbidden")
     try:
@@ -131,7 +153,7 @@ def set_priority(engine: Engine, user: Staff, task_id: int, value: str) -> None:
 
 def comment(engine: Engine, user: Staff, task_id: int, body: str) -> None:
     """Anyone who may read the task comments on it."""
-    task = _task(engine, task_id)
+    task = _task(engine, task_id, user)
     if not can_read_task(user, task):
         raise Refused(403, "forbidden")
     if not body.strip() or len(body.strip()) > tt.MAX_COMMENT:
@@ -191,6 +213,8 @@ def _refused(status: int, text: str, task_id: int | None) -> ResponseReturnValue
 def _run(task_id: int, work: Any, done_word: str) -> ResponseReturnValue:
     try:
         work()
+    except Hidden:
+        abort_hidden()
     except TaskNotFound:
         abort(404)
     except Refused as exc:
@@ -198,7 +222,7 @@ def _run(task_id: int, work: Any, done_word: str) -> ResponseReturnValue:
             abort(403)
         return _refused(exc.status, i18n.t(exc.word), task_id)
     except (TaskNotOpen, TaskClaimedByOther) as exc:
-        text = f"{i18n.t('already')}：{i18n.message(exc.message_zh, exc.message_en)}"
+        text = f"{i18n.t('already')}{i18n.t('colon')}{i18n.message(exc.message_zh, exc.message_en)}"
         return _refused(409, text, task_id)
     except WorkflowError as exc:
         return _refused(422, i18n.message(exc.message_zh, exc.message_en), task_id)
@@ -340,7 +364,7 @@ def team_of(task: dict[str, Any]) -> dict[str, Any]:
         "supervise": user.is_supervisor and is_open,
         "delegate": is_open and bool(task["assignee"]) and (user.is_supervisor or holds),
         "resolve": is_open and bool(task.get("owner")) and (user.is_supervisor or holds),
-        "follow_up": is_open and (user.is_supervisor or can_act_on_task(user, task)),
+        "follow_up": is_open and (user.is_supervisor or _may_act(user, task)),
         "comment": is_open,
         "follow_up_day": task["follow_up_at"].astimezone(i18n.LOCAL_TZ).strftime("%Y-%m-%d")
         if task.get("follow_up_at")

@@ -25,7 +25,7 @@ from workflows.regions import Regions
 
 
 class NotAllowed(Exception):
-    """The record is outside what the user may see (HTTP 403)."""
+    """The record is outside what the user may see (HTTP 404, as for an unknown one)."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Staff search and the person page.
 
 The search box of every page posts its query (``POST /search``): an ID number travels in the
-request body, never in a URL, and the answer is rendered at once, not redirected to. Results are
+request body, never in a URL. The query is kept server-side (``web_search_query``) under an opaque
+token tied to the login session, and the answer redirects to ``GET /search/results/<token>``
+(post/redirect/get: Back shows the results again without posting the form again). Results are
 the people, cards, years and open tasks the user may see (``web.pages.search_queries``), ID and card
 numbers masked; each links to a page by instance id: ``/people/<id>`` (a person's cards, years,
 payments, open tasks and histories on one screen) or ``/records/<id>`` (one card or year). Every
@@ -11,16 +13,19 @@ never the query itself).
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy import Table, delete, insert, select
 
 from web import i18n, security_log, sessions
-from web.auth import Staff, add_error_pages
+from web.auth import Staff, abort_hidden, add_error_pages
 from web.extensions import domain_of, engine_of
 from web.log_masking import ID_LIKE
+from web.models import SearchQuery
 from web.pages import person_file as pf
 from web.pages import search_queries as sq
 from workflows.identity import mask_id_number
@@ -44,9 +49,12 @@ def _audit(kind: str, **detail: Any) -> None:
     )
 
 
-def shown_query(text: str) -> str:
-    """The query as the page may repeat it: an ID number in it masked."""
-    return ID_LIKE.sub(lambda m: mask_id_number(m.group(0)), text)
+def shown_query(query: sq.Query) -> str:
+    """The query as the page may repeat it: a card number masked whole, an ID number in any
+    other kind of key masked."""
+    if query.kind == "card_number":
+        return mask_id_number(query.text)
+    return ID_LIKE.sub(lambda m: mask_id_number(m.group(0)), query.text)
 
 
 def _page(status: int = 200, **context: Any) -> ResponseReturnValue:
@@ -70,15 +78,76 @@ def search_page() -> ResponseReturnValue:
     return _page()
 
 
+kept_queries: Table = SearchQuery.__table__  # type: ignore[assignment]
+KEPT_PER_SESSION = 20
+"""A login session's latest searches whose results pages still open (older ones: search again)."""
+
+
 @bp.post("/search")
 def search() -> ResponseReturnValue:
-    """Classify the query, find what the user may see, render the results (400 for a query
-    the search cannot take: empty, too long, control characters)."""
+    """Classify the query and keep it server-side under an opaque token, then redirect to its
+    results page (post/redirect/get: Back shows the results without posting the form again, and
+    the query never goes into the URL). 400 for a query the search cannot take: empty, too
+    long, control characters."""
     raw = request.form.get("q", "")
     try:
         query = sq.classify(raw)
     except sq.BadQuery as exc:
         return _page(400, problem=i18n.t(exc.word))
+    login = sessions.current()
+    if login is None:  # not through a login session (cannot happen for staff pages): answer
+        return _results(query)
+    token = _keep(int(login.id), query.text)
+    return redirect(url_for(".results", token=token), 303)
+
+
+@bp.get("/search/results/<token>")
+def results(token: str) -> ResponseReturnValue:
+    """The results of a search this login session made (a token of another session, or one too
+    old: 404 with the search box, as for an unknown one)."""
+    login = sessions.current()
+    text = _kept(int(login.id), token) if login is not None else None
+    if text is None:
+        return _page(404, problem=i18n.t("search_expired"))
+    return _results(sq.classify(text))
+
+
+def _keep(session_id: int, text: str) -> str:
+    """Keep ``text`` for ``session_id`` under a new token; forget what no session can use."""
+    token, now = secrets.token_urlsafe(24), sessions.security_now()
+    table, c = kept_queries, kept_queries.c
+    with engine_of().db.begin() as conn:
+        conn.execute(delete(table).where(c.created_at < now - sessions.limits().max_age))
+        newest = (
+            select(c.id)
+            .where(c.session_id == session_id)
+            .order_by(c.id.desc())
+            .limit(KEPT_PER_SESSION - 1)
+        )
+        conn.execute(
+            delete(table).where(c.session_id == session_id, c.id.not_in(newest.scalar_subquery()))
+        )
+        conn.execute(
+            insert(table).values(token=token, session_id=session_id, query=text, created_at=now)
+        )
+    return token
+
+
+def _kept(session_id: int, token: str) -> str | None:
+    """The query kept under ``token`` for ``session_id`` (None: unknown, another's, too old)."""
+    c = kept_queries.c
+    since = sessions.security_now() - sessions.limits().max_age
+    with engine_of().db.connect() as conn:
+        found = conn.execute(
+            select(c.query).where(
+                c.token == token[:64], c.session_id == session_id, c.created_at >= since
+            )
+        ).scalar_one_or_none()
+    return None if found is None else str(found)
+
+
+def _results(query: sq.Query) -> ResponseReturnValue:
+    """Find what the user may see for ``query``, record the search, render the results."""
     found = sq.search(engine_of().db, domain_of().regions, _me(), query)
     _audit(
         "staff_search",
@@ -89,7 +158,7 @@ def search() -> ResponseReturnValue:
         tasks=len(found.tasks),
     )
     refill = query.text if query.kind == "name" else ""  # never an ID number back into a form
-    return _page(found=found, shown=shown_query(query.text), search_text=refill)
+    return _page(found=found, shown=shown_query(query), search_text=refill)
 
 
 @bp.get("/people/<int:person_id>")
@@ -106,7 +175,7 @@ def person(person_id: int) -> ResponseReturnValue:
             now=engine.clock.now(),
         )
     except pf.NotAllowed:
-        abort(403)
+        abort_hidden()
     if found is None:
         abort(404)
     _audit("person_viewed", instance_id=person_id)
@@ -127,7 +196,7 @@ def record(instance_id: int) -> ResponseReturnValue:
     try:
         row = pf.record(engine.db, user, instance_id)
     except pf.NotAllowed:
-        abort(403)
+        abort_hidden()
     if row is None:
         abort(404)
     if row["process"] == sq.PERSON and sq.sees_people(user):
