@@ -60,6 +60,7 @@ def test_the_rules_read_their_states_from_the_definitions_tags() -> None:
         ("card", "replaceable"),
         ("card", "progress"),
         ("card", "electronic_card"),
+        ("card", "loss_pending"),
         ("card_review", "live"),
         ("person", "live"),
         ("person", "on_books"),

@@ -22,6 +22,7 @@ from engine import queries
 from engine.errors import DuplicateInstance, TransitionRefused, WorkflowError
 from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine, Idempotency, Transition, request_hash
+from engine.specs import ProcessDefinition
 from engine.statements import instances
 from engine.tx import Tx
 from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
@@ -32,6 +33,8 @@ CHANNELS = (FAST_ISSUANCE, "online", "counter")
 PROCESS = "card"
 USABLE = "usable"
 REPLACEABLE = "replaceable"
+# A card only temporarily reported lost (NOTES.md, "Loss"): still the person's one card.
+LOSS_PENDING = "loss_pending"
 # Replacement (换领, NOTES.md): a new application for a damaged or expired card.
 REPLACEMENT_REASONS = {
     "damaged": ("卡片损坏", "damaged"),
@@ -235,7 +238,7 @@ def apply_for_card(
 
     def work(tx: Tx) -> Transition:
         if replacement_reason is None:
-            refuse_second_card(engine, tx, key)
+            refuse_second_card(engine, regions, tx, key)
         else:
             variables[REPLACES] = card_to_replace(engine, tx, key)
         started = engine.start_in(tx, definition, definition.initial[0], key, variables, actor)
@@ -251,17 +254,54 @@ def apply_for_card(
     return engine.run_idempotent(idempotency, request_hash("apply_for_card", variables), work)
 
 
-def refuse_second_card(engine: Engine, tx: Tx, key: str) -> None:
-    """One person one card per province: refuse when ``key`` holds a usable card already."""
+def refuse_second_card(engine: Engine, regions: Regions, tx: Tx, key: str) -> None:
+    """One person one card per province: refuse when ``key`` holds a usable card already, naming
+    it by its state's label and bank. A card only temporarily reported lost (a state tagged
+    ``loss_pending``) still counts; the refusal then says that reissue (补领) needs the loss
+    report made formal in person at the card's bank (NOTES.md, "Loss")."""
+    definition = engine.definition(PROCESS)
+    usable = definition.tagged(USABLE)
     try:
-        engine.check_exclusive(tx, PROCESS, key, engine.definition(PROCESS).tagged(USABLE))
+        engine.check_exclusive(tx, PROCESS, key, usable)
     except DuplicateInstance as found:
+        pending = definition.tagged(LOSS_PENDING)
+        held = [c for c in engine.find(tx, PROCESS, key) if c.state in usable]
+        # the card to name: one in normal use, before one only temporarily reported lost
+        held.sort(key=lambda c: c.state in pending)
+        card_id, state = (held[0].id, held[0].state) if held else (found.instance_id, found.state)
+        bank = _bank_words(regions, held[0].variables.get("bank") if held else None)
+        if state in pending:
+            raise CardApplicationRefused(
+                f"省内一人一卡：该居民的社保卡（卡 {card_id}，{bank[0]}）仅为临时挂失，仍是其本人"
+                f"的社保卡，不能再次申领。如卡片确已遗失，请本人携带身份证件到{bank[0]}网点办理正式"
+                "挂失，之后方可补领新卡",
+                f"one person one card per province: this person's card {card_id} ({bank[1]}) is "
+                "only temporarily reported lost and is still their card, so a new application is "
+                "refused; if the card is really lost, the holder must make the loss report formal "
+                f"in person at a branch of {bank[1]}, with their ID document, before a new card "
+                "can be issued (reissue)",
+            ) from None
+        zh, en = _state_words(definition, state)
         raise CardApplicationRefused(
-            f"省内一人一卡：该居民已有可用社保卡（卡 {found.instance_id}，状态 {found.state}），"
+            f"省内一人一卡：该居民已有可用社保卡（卡 {card_id}，{bank[0]}，状态：{zh}），"
             "不能再次申领",
             f"one person one card per province: this person already has a usable card "
-            f"(card {found.instance_id}, {found.state}); a second application is refused",
+            f"(card {card_id}, {bank[1]}, {en}); a second application is refused",
         ) from None
+
+
+def _state_words(definition: ProcessDefinition, state: str) -> tuple[str, str]:
+    """A card state's label in Chinese and English (its key when the definition lacks it)."""
+    spec = definition.states.get(state)
+    return (spec.label.zh, spec.label.en) if spec else (state, state)
+
+
+def _bank_words(regions: Regions, code: Any) -> tuple[str, str]:
+    """A partner bank's name in Chinese and English (the code when no region lists it)."""
+    if not code:
+        return "发卡银行", "the card's bank"
+    label = regions.bank_label(str(code))
+    return (label.zh, label.en) if label else (str(code), str(code))
 
 
 def card_to_replace(engine: Engine, tx: Tx, key: str) -> int:
@@ -277,17 +317,16 @@ def card_to_replace(engine: Engine, tx: Tx, key: str) -> int:
         )
     if len(usable) > 1:
         newest = usable[-1]
+        zh, en = _state_words(definition, newest.state)
         raise CardApplicationRefused(
             f"省内一人一卡：该居民已有换领或其他可用社保卡在办理中（卡 {newest.id}，"
-            f"状态 {newest.state}），不能再次换领",
+            f"状态：{zh}），不能再次换领",
             f"one person one card per province: a replacement or another usable card is in "
-            f"progress already (card {newest.id}, {newest.state}); a second replacement is "
-            "refused",
+            f"progress already (card {newest.id}, {en}); a second replacement is refused",
         )
     [card] = usable
     if card.state not in definition.tagged(REPLACEABLE):
-        spec = definition.states.get(card.state)
-        zh, en = (spec.label.zh, spec.label.en) if spec else (card.state, card.state)
+        zh, en = _state_words(definition, card.state)
         raise CardApplicationRefused(
             f"只有正常状态的社保卡可以换领（卡 {card.id}，状态 {zh}）",
             f"only an active card can be replaced (card {card.id} is {en})",

@@ -220,6 +220,33 @@ def test_a_temporary_loss_report_lapses_unless_made_formal(journey_factory: Any)
     assert j.card(second)["state"] == "active"
 
 
+def test_a_new_application_during_a_temporary_loss_report_says_to_make_it_formal(
+    journey_factory: Any,
+) -> None:
+    """A card only temporarily reported lost is still the person's one card (NOTES.md, "Loss"):
+    a new application is refused saying, in both languages, that the report is temporary and
+    must be made formal in person at the card's bank before a reissue (补领); the refusal names
+    states by their labels, never their keys, and never the ID number."""
+    j: Journey = journey_factory("2021-06-01T10:00:00+08:00")
+    j.token("counter", "channel")
+    body = {"id_number": KIOSK, "channel": "fast_issuance", "bank": "icbc", "region_code": "440604"}
+    card = j.api("POST", "/cards", "counter", body, expect=201)["card"]["id"]
+    again = {**body, "channel": "counter", "bank": "boc"}
+    held = j.api("POST", "/cards", "counter", again, expect=422)
+    assert "状态：正常" in held["message_zh"] and "ICBC, Active)" in held["message_en"]
+
+    j.api("POST", f"/cards/{card}/events", "counter", {"event": "report_loss"}, expect=200)
+    refused = j.api("POST", "/cards", "counter", again, expect=422)
+    zh, en = refused["message_zh"], refused["message_en"]
+    assert "临时挂失" in zh and "本人" in zh and "工商银行网点办理正式挂失" in zh and "补领" in zh
+    assert "only temporarily reported lost" in en and "formal in person at a branch of ICBC" in en
+    assert "reissue" in en and f"card {card}" in en
+    text = str(refused)
+    assert "loss_reported" not in text and KIOSK not in text
+    assert [c["id"] for c in _cards(j, KIOSK)] == [card]  # nothing started
+    assert j.card(card)["state"] == "loss_reported"
+
+
 def test_a_loss_is_not_revoked_while_another_card_is_usable(journey_factory: Any) -> None:
     """One person one card per province (huian.txt:5-9) holds when a card reported lost would
     come back while another card of the person (brought in from another system) is usable."""
@@ -306,6 +333,11 @@ def test_a_damaged_or_expired_card_is_replaced_and_stops_when_the_new_one_works(
     assert (shown["state"], shown["electronic_card"]) == ("active", "usable")  # still works
     again = j.api("POST", "/cards", "counter", {**replacing, "bank": "icbc"}, expect=422)
     assert "replacement" in again["message_en"] and str(new["id"]) in again["message_en"]
+    # the card in progress named by its state's label, not its key
+    assert (
+        "状态：已申领" in again["message_zh"]
+        and f"card {new['id']}, Applied)" in again["message_en"]
+    )
     j.api("POST", "/cards", "counter", counter, expect=422)
 
     j.api("POST", f"/cards/{new['id']}/events", "factory", {"event": "produce"}, expect=200)

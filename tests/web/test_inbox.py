@@ -364,6 +364,20 @@ def test_a_reference_field_offers_the_persons_usable_cards_only(app: Flask) -> N
         f"/inbox/{task}/complete", data={"outcome": "resolve", "keep_card_id": str(ids["boc"])}
     )
     assert asked.status_code == 200 and 'id="confirm-panel"' in asked.get_data(as_text=True)
+    # the confirmation names the card that will be kept: number masked, bank, state's label
+    [panel] = re.findall(r'id="confirm-panel".*?</div>', asked.get_data(as_text=True), re.S)
+    [kept] = re.findall(r'id="confirm-keep_card_id">(.*?)</p>', panel, re.S)
+    assert "保留的社保卡" in kept and f"#{ids['boc']} " in kept
+    assert "44********03" in kept and "中国银行" in kept and "待激活" in kept
+    assert "440000000003" not in panel and "awaiting_activation" not in panel
+    assert f"#{ids['icbc']} " not in panel
+    english = client_for(app, "ss_foshan")
+    english.get(f"/inbox/{task}?lang=en")
+    asked = english.post(
+        f"/inbox/{task}/complete", data={"outcome": "resolve", "keep_card_id": str(ids["boc"])}
+    )
+    [kept] = re.findall(r'id="confirm-keep_card_id">(.*?)</p>', asked.get_data(as_text=True), re.S)
+    assert "The card to keep" in kept and "Bank of China" in kept and "Awaiting activation" in kept
     assert queries.instance(engine.db, ids["icbc"])["state"] == "active"  # type: ignore[index]
     keep = {"outcome": "resolve", "confirmed": "resolve"}
     refused = clerk.post(f"/inbox/{task}/complete", data={**keep, "keep_card_id": str(other_card)})
