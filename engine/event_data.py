@@ -115,6 +115,7 @@ class EventData:
                     row.business_key,
                     row.variables or {},
                     spec.tags if spec else frozenset(),
+                    spec.label if spec else None,
                 )
             )
         return views

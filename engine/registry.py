@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from engine.specs import Label
+
 Guard = Callable[["TransitionContext"], bool | None]
 Action = Callable[["TransitionContext"], None]
 FieldCheck = Callable[[str], str]
@@ -34,6 +36,8 @@ class InstanceView:
     variables: Mapping[str, Any]
     tags: frozenset[str]
     """The tags of its current state."""
+    label: Label | None = None
+    """Its current state's label (for messages naming it), if its definition knows the state."""
 
 
 @dataclass(frozen=True)

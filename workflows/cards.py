@@ -120,11 +120,11 @@ def no_other_usable_card(ctx: TransitionContext) -> bool:
     ]
     if others:
         other = others[0]
+        zh, en = (other.label.zh, other.label.en) if other.label else (other.state, other.state)
         raise TransitionRefused(
-            f"省内一人一卡：该居民已有可用社保卡（卡 {other.id}，状态 {other.state}），"
-            "本卡不能恢复使用",
+            f"省内一人一卡：该居民已有可用社保卡（卡 {other.id}，状态：{zh}），本卡不能恢复使用",
             f"one person one card per province: this person has a usable card already "
-            f"(card {other.id}, {other.state}); this one cannot come back into use",
+            f"(card {other.id}, {en}); this one cannot come back into use",
         )
     return True
 

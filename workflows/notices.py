@@ -8,7 +8,9 @@ instance's variables, the region registry and the policy years, in Chinese and E
 - ``region``: the instance's region (``佛山市`` / ``Foshan``);
 - ``policy_year``: the insurance year (``2022``);
 - ``period_end``: the last day of the year's payment period (``2022年2月28日`` / ``28 February
-  2022``).
+  2022``);
+- ``after_sealing``: what a holder does after a card is sealed uncollected: apply again, or, for a
+  replacement (换领), nothing about the card they had before, which the sealing leaves alone.
 
 Sources: foshan-card-one-card-and-2022-medical-insurance.txt:22, 31 (the bank notifies the holder
 that the card is ready), :52 (refunds decided), :67 (unpaid at the end: the year is given up).
@@ -26,6 +28,7 @@ from sqlalchemy import or_, select
 from engine.registry import Registry
 from engine.runtime import Engine
 from engine.statements import instances
+from workflows.cards import REPLACES
 from workflows.identity import validate_id_number
 from workflows.policy import Label, Policy
 
@@ -88,7 +91,18 @@ class NoticeFacts:
         policy = self._policy(variables)
         return day_text(policy.payment_period.end) if policy else None
 
+    def after_sealing(
+        self, variables: Mapping[str, Any], _data: Mapping[str, Any], _now: datetime
+    ) -> Text:
+        if variables.get(REPLACES) is not None:  # a replacement: the old card is untouched
+            return Text(
+                "您原有的社会保障卡不受影响；如仍需换领，请重新申请。",
+                "the card you had before is not affected; to replace it, please apply again.",
+            )
+        return Text("如需用卡，请重新申领。", "to have a card, please apply again.")
+
     USES = {
+        "after_sealing": (REPLACES,),
         "bank": ("bank",),
         "region": ("region",),
         "policy_year": ("policy", "region"),

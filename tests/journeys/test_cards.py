@@ -266,9 +266,18 @@ def test_a_loss_is_not_revoked_while_another_card_is_usable(journey_factory: Any
         "POST", f"/cards/{first}/events", "counter", {"event": "revoke_loss"}, expect=409
     )
     assert "一人一卡" in refused["message_zh"] and str(second) in refused["message_en"]
+    # the other card named by its state's words, not its key
+    assert "状态：正常" in refused["message_zh"] and "Active" in refused["message_en"]
+    assert "active" not in refused["message_zh"]
     assert j.card(first)["state"] == "loss_reported" and j.card(second)["state"] == "active"
     usable = [c["id"] for c in _cards(j, KIOSK) if j.card(c["id"])["electronic_card"] == "usable"]
     assert usable == [second]
+    # nor does the temporary report lapse it back into use: the timer is refused (and retried)
+    j.at("2021-06-08T10:00:00+08:00")
+    j.sweep()
+    assert j.card(first)["state"] == "loss_reported" and j.card(second)["state"] == "active"
+    notices = j.api("GET", f"/cards/{first}/notices", "counter", expect=200)["notices"]
+    assert "loss_report_lapsed" not in [n["kind"] for n in notices]
 
 
 def _cards(j: Journey, person: str) -> list[dict[str, Any]]:
@@ -295,7 +304,26 @@ def test_a_card_sealed_for_not_being_collected_tells_its_holder(journey_factory:
     [sealed] = [n for n in notices if n["kind"] == "card_sealed"]
     assert "已被封存注销" in sealed["text"]["zh"] and "招商银行" in sealed["text"]["zh"]
     assert "has been sealed" in sealed["text"]["en"] and NEWCOMER not in str(sealed)
+    assert "如需用卡，请重新申领" in sealed["text"]["zh"] and "apply again" in sealed["text"]["en"]
     assert j.api("POST", "/cards", "counter", body, expect=201)["card"]["state"] == "applied"
+
+    # a replacement (换领) sealed uncollected leaves the card the person had alone, and says so
+    kiosk = {"id_number": KIOSK, "channel": "fast_issuance", "bank": "cmb", "region_code": "440604"}
+    old = j.api("POST", "/cards", "counter", kiosk, expect=201)["card"]["id"]
+    replacing = {**kiosk, "channel": "counter", "replacement_reason": "expired"}
+    new = j.api("POST", "/cards", "counter", replacing, expect=201)["card"]["id"]
+    j.api("POST", f"/cards/{new}/events", "factory", {"event": "produce"}, expect=200)
+    j.api("POST", f"/cards/{new}/events", "cmb", {"event": "notify_holder"}, expect=200)
+    j.at("2023-06-03T10:00:00+08:00")
+    j.sweep()
+    assert (j.card(new)["state"], j.card(old)["state"]) == ("cancelled", "active")
+    notices = j.api("GET", f"/cards/{new}/notices", "cmb", expect=200)["notices"]
+    [sealed] = [n for n in notices if n["kind"] == "card_sealed"]
+    assert (
+        "原有的社会保障卡不受影响" in sealed["text"]["zh"]
+        and "如需用卡" not in sealed["text"]["zh"]
+    )
+    assert "the card you had before is not affected" in sealed["text"]["en"]
 
 
 def test_a_damaged_or_expired_card_is_replaced_and_stops_when_the_new_one_works(
