@@ -9,6 +9,8 @@ instance's variables, the region registry and the policy years, in Chinese and E
 - ``policy_year``: the insurance year (``2022``);
 - ``period_end``: the last day of the year's payment period (``2022年2月28日`` / ``28 February
   2022``);
+- ``loss_report_lapses_on``: when a temporary loss report reported now lapses (the region's
+  ``card.loss_report_lapses_after``), in the region's local time;
 - ``after_sealing``: what a holder does after a card is sealed uncollected: apply again, or, for a
   replacement (换领), nothing about the card they had before, which the sealing leaves alone.
 
@@ -22,9 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 
+from engine.durations import parse_duration
 from engine.registry import Registry
 from engine.runtime import Engine
 from engine.statements import instances
@@ -101,8 +105,20 @@ class NoticeFacts:
             )
         return Text("如需用卡，请重新申领。", "to have a card, please apply again.")
 
+    def loss_report_lapses_on(
+        self, variables: Mapping[str, Any], _data: Mapping[str, Any], now: datetime
+    ) -> Text | None:
+        policy = self._policy(variables)
+        if policy is None:
+            return None
+        moment = parse_duration(policy.card.loss_report_lapses_after).after(now)
+        local = moment.astimezone(ZoneInfo(policy.timezone))
+        day = day_text(local.date())
+        return Text(f"{day.zh} {local:%H:%M}", f"{local:%H:%M} on {day.en}")
+
     USES = {
         "after_sealing": (REPLACES,),
+        "loss_report_lapses_on": ("policy", "region"),
         "bank": ("bank",),
         "region": ("region",),
         "policy_year": ("policy", "region"),

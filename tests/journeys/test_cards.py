@@ -193,7 +193,17 @@ def test_a_temporary_loss_report_lapses_unless_made_formal(journey_factory: Any)
     j.sweep()
     shown = j.card(card)
     assert (shown["state"], shown["electronic_card"]) == ("active", "usable")
-    [notice] = j.api("GET", f"/cards/{card}/notices", "icbc", expect=200)["notices"]
+    notices = j.api("GET", f"/cards/{card}/notices", "icbc", expect=200)["notices"]
+    by_kind = {n["kind"]: n for n in notices}
+    assert len(notices) == len(by_kind) == 2
+    reported, notice = by_kind["loss_reported"], by_kind["loss_report_lapsed"]
+    # the holder was told of the report and when it lapses (Foshan: five days, local time)
+    assert reported["kind"] == "loss_reported" and KIOSK not in str(reported)
+    assert (
+        "请于2021年6月6日 10:00前" in reported["text"]["zh"]
+        and "工商银行" in reported["text"]["zh"]
+    )
+    assert "before 10:00 on 6 June 2021" in reported["text"]["en"]
     assert notice["kind"] == "loss_report_lapsed"
     assert "已自动恢复正常" in notice["text"]["zh"] and "has lapsed" in notice["text"]["en"]
 
@@ -214,7 +224,8 @@ def test_a_temporary_loss_report_lapses_unless_made_formal(journey_factory: Any)
     j.api("POST", f"/cards/{card}/events", "counter", {"event": "revoke_loss"}, expect=409)
     assert j.card(card)["state"] == "lost"
     notices = j.api("GET", f"/cards/{card}/notices", "icbc", expect=200)["notices"]
-    assert [n["kind"] for n in notices] == ["loss_report_lapsed"]  # no second lapse
+    kinds = sorted(n["kind"] for n in notices)
+    assert kinds == ["loss_report_lapsed", "loss_reported", "loss_reported"]  # no second lapse
     # reissue (补领): a new application, now accepted
     second = j.api("POST", "/cards", "counter", body, expect=201)["card"]["id"]
     assert j.card(second)["state"] == "active"
