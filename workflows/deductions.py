@@ -24,13 +24,16 @@ import codecs
 import csv
 import gc
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from threading import Event, Lock
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
+from zoneinfo import ZoneInfo
 
 from engine import queries
 from engine.batch import DEFAULT_CHUNK, BatchFire, BatchItem, BatchResult
@@ -167,8 +170,78 @@ def _key(id_number: str, event: str, data: dict[str, str]) -> str:
     return f"{id_number}:{event}:{data.get('amount', '')}:{data.get('paid_at', '')}"
 
 
-def _classify(report: ImportReport, result: BatchResult, definition: ProcessDefinition) -> None:
-    """Count one row's outcome as the row-by-row import does."""
+def _paid_twice(
+    policy: Policy, instance_id: int, data: Mapping[str, str], payment: Mapping[str, Any] | None
+) -> str | None:
+    """A successful deduction row for a year already paid: ``None`` when it is the deduction on
+    record (a ``deduct`` of the same amount at the same ``paid_at``: the same result reported
+    again) or took nothing (0 yuan), else why it is rejected: money was taken twice (or from
+    someone a fund pays for), so it is a duplicate payment to refund, not a row to pass over."""
+    payment = payment or {}
+    amount, paid_at = _decimal(data.get("amount")), _instant(data.get("paid_at"))
+    recorded_amount, recorded_at = _decimal(payment.get("amount")), _instant(payment.get("paid_at"))
+    if amount is not None and amount == 0:
+        return None  # nothing was taken: nothing to refund
+    if (
+        payment.get("event") == "deduct"
+        and amount is not None
+        and amount == recorded_amount
+        and paid_at is not None
+        and paid_at == recorded_at
+    ):
+        return None
+    when = f"{recorded_at.astimezone(ZoneInfo(policy.timezone)):%Y-%m-%d}" if recorded_at else "?"
+    who = payment.get("payer_kind") or "?"
+    channel = payment.get("channel")
+    by = f"{who} via {channel}" if channel and channel != who else who
+    paid = f"{recorded_amount} yuan" if recorded_amount is not None else "?"
+    taken = f"{amount} yuan" if amount is not None else str(data.get("amount", ""))
+    return (
+        f"enrollment {instance_id} was already paid on {when} ({paid}, by {by}): this "
+        f"deduction of {taken} is a duplicate payment, refund needed"
+    )
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _instant(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _not_allowed(
+    definition: ProcessDefinition,
+    instance_id: int,
+    state: str | None,
+    event: str,
+    paid_twice: str | None,
+) -> Rejected | None:
+    """A row whose event the year's state does not allow: ``None`` (unchanged) when the year is
+    where the row would have put it (a failure reported again; the deduction on record), else
+    the rejection's reason (line filled in by the caller, 0 here)."""
+    if event == "deduct" and state in definition.tagged("paid"):
+        return None if paid_twice is None else Rejected(0, paid_twice)
+    if state == definition.events[event].target:
+        return None
+    return Rejected(0, f"enrollment {instance_id} is {state}; {event} not allowed")
+
+
+def _classify(
+    report: ImportReport,
+    result: BatchResult,
+    definition: ProcessDefinition,
+    paid_twice: Mapping[int, str | None],
+) -> None:
+    """Count one row's outcome as the row-by-row import does (``paid_twice``: by line, the
+    verdict on each success row for a year already paid)."""
     event = result.event
     if result.transition is not None:
         if result.transition.replayed:
@@ -178,15 +251,12 @@ def _classify(report: ImportReport, result: BatchResult, definition: ProcessDefi
         return
     error = result.error
     if isinstance(error, EventNotAllowed):
-        if result.state == definition.events[event].target:
+        verdict = paid_twice.get(result.ref)
+        refused = _not_allowed(definition, result.instance_id, result.state, event, verdict)
+        if refused is None:
             report.unchanged += 1
         else:
-            report.rejected.append(
-                Rejected(
-                    result.ref,
-                    f"enrollment {result.instance_id} is {result.state}; {event} not allowed",
-                )
-            )
+            report.rejected.append(Rejected(result.ref, refused.reason))
         return
     assert error is not None
     report.rejected.append(Rejected(result.ref, error.message_en))
@@ -254,9 +324,11 @@ def import_deductions(
     live = definition.tagged(LIVE)
     batch = BatchFire(engine)
 
+    paid = definition.tagged("paid")
+
     def apply(
         tx: Tx, lo: int, hi: int, after: Event | None, locked: Event | None
-    ) -> tuple[list[BatchResult], list[Rejected], int]:
+    ) -> tuple[list[BatchResult], list[Rejected], int, dict[int, str | None]]:
         items, missing, last = [], [], 0
         for row in stage.matched(tx, lo, hi, ENROLLMENT, live):
             last = row.line
@@ -269,11 +341,24 @@ def import_deductions(
         if after is not None:
             after.wait()  # the chunk before has locked its instances: a person in both waits
         signal = None if locked is None else locked.set
-        return batch.apply_in(tx, items, actor=actor, scope=scope, locked=signal), missing, last
+        results = batch.apply_in(tx, items, actor=actor, scope=scope, locked=signal)
+        # a success for a year already paid: is it the deduction on record? (rare: read each)
+        data = {item.ref: item.data for item in items}
+        twice = {
+            r.ref: _paid_twice(
+                policy,
+                r.instance_id,
+                data[r.ref],
+                engine.load(tx, r.instance_id).variables.get("payment"),
+            )
+            for r in results
+            if isinstance(r.error, EventNotAllowed) and r.event == "deduct" and r.state in paid
+        }
+        return results, missing, last, twice
 
     def chunk_in_turn(
         lo: int, hi: int, after: Event | None = None, locked: Event | None = None
-    ) -> tuple[list[BatchResult], list[Rejected], int]:
+    ) -> tuple[list[BatchResult], list[Rejected], int, dict[int, str | None]]:
         try:
             return batch.transaction(lambda tx: apply(tx, lo, hi, after, locked))
         finally:
@@ -287,10 +372,10 @@ def import_deductions(
             chunks = _overlapped(stage.ranges(chunk), chunk_in_turn)
         else:
             chunks = (chunk_in_turn(lo, hi) for lo, hi in stage.ranges(chunk))
-        for results, missing, last in chunks:
+        for results, missing, last, twice in chunks:
             report.rejected += missing
             for result in results:
-                _classify(report, result, definition)
+                _classify(report, result, definition, twice)
             if progress:
                 progress(last)
     report.rejected.sort(key=lambda r: r.line)
@@ -374,12 +459,16 @@ def _fire_row(
     try:
         done = engine.fire(instance_id, row.event, actor=actor, data=row.data, idempotency=idem)
     except EventNotAllowed:
-        if state == definition.events[row.event].target:
+        twice = None
+        if row.event == "deduct" and state in definition.tagged("paid"):
+            year = queries.instance(engine.db, instance_id) or {}
+            payment = (year.get("variables") or {}).get("payment")
+            twice = _paid_twice(policy, instance_id, row.data, payment)
+        refused = _not_allowed(definition, instance_id, state, row.event, twice)
+        if refused is None:
             report.unchanged += 1
         else:
-            report.rejected.append(
-                Rejected(row.line, f"enrollment {instance_id} is {state}; {row.event} not allowed")
-            )
+            report.rejected.append(Rejected(row.line, refused.reason))
         return
     except WorkflowError as exc:
         report.rejected.append(Rejected(row.line, exc.message_en))

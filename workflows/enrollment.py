@@ -159,10 +159,14 @@ class EnrollmentRules:
 
     def nothing_to_pay(self, ctx: TransitionContext) -> bool:
         """The person's whole contribution is paid by a fund (特困人员、低保对象…个人缴费部分由
-        医疗救助资金全额补助, huian.txt): in the period, nothing is left for them to pay."""
+        医疗救助资金全额补助, huian.txt): nothing is left for them to pay. Whenever the year opens
+        while it can still be paid (in the period, before it, or after it while the policy
+        accepts late payments): the fund pays then, so the year never waits for a payment the
+        person does not owe and never lapses (the benefits start as the policy's rules say for a
+        payment at that moment)."""
         policy = self.policy_of(ctx.variables)
-        if not policy.is_within_period(ctx.now):
-            raise TransitionRefused("不在缴费期内", "outside the payment period")
+        if ctx.now >= policy.deadline_instant() and not policy.late_payment_accepted(ctx.now):
+            raise TransitionRefused("已不能缴费", "the year can no longer be paid")
         try:
             due = amount_due(policy, ctx.variables, ctx.now)
         except (LatePaymentRefused, PolicyError, ValueError):  # ValueError: no valid birth date
@@ -174,7 +178,7 @@ class EnrollmentRules:
     @staticmethod
     def record_assistance(ctx: TransitionContext) -> None:
         """Keep the fund's payment as a payment: nothing paid by the person, on the day the year
-        opened, so the benefits start as for anyone who paid in the period."""
+        opened, so the benefits start as for anyone who paid then (in the period or late)."""
         ctx.variables["payment"] = {
             "event": ctx.event,
             "paid_at": ctx.now.isoformat(),

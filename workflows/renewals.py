@@ -7,26 +7,43 @@ until it ends) the scheduler's periodic job opens a year in the definition's ren
 every person whose previous year is in good standing (states tagged ``renews``) and whose record is
 still ``insured``: once per policy (``Engine.run_once``), in chunks, idempotent. A scheduler that
 was down when the period began does it at its first tick after.
+
+The same job opens the year of every insured person (record ``insured``) of the region who has
+never had a year there: registered or imported between two periods, when no year could open
+(``open_year_on_insurance_in``, as an approval opens one: ``registered``, or paid at once when a
+fund pays it all). People whose last year lapsed or was refunded are not carried: they gave that
+year up (NOTES.md, ``lapsed``), and a year opens for them when they pay (``pay_for_person``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from engine.runtime import Engine
 from engine.statements import instances
+from engine.tx import Tx
 from workflows.payments import open_renewals
-from workflows.people import ENROLLMENT, ON_BOOKS, PERSON
+from workflows.people import (
+    ENROLLMENT,
+    ON_BOOKS,
+    PERSON,
+    enrollment_key,
+    open_year_on_insurance_in,
+    year_opened_on_insurance,
+)
 from workflows.policy import Policy
 
 if TYPE_CHECKING:
     from workflows.domain import Domain
 
 PAGE = 5000
+NEW_PAGE = 1000
+"""Insured records read per transaction when opening the years of people who never had one."""
 
 
 def people_in_good_standing(engine: Engine, previous: Policy) -> Iterator[Mapping[str, Any]]:
@@ -77,14 +94,59 @@ class RenewalOpener:
     def __call__(self, engine: Engine, now: datetime) -> int:
         opened = 0
         for policy in self.domain.policies.values():
-            previous = self.domain.regions.policy(policy.renews_from or "")
-            if previous is None:
-                continue
             if not policy.date_value("payment_period.start") <= now < policy.deadline_instant():
                 continue
-            done = engine.run_once("renewals", policy.policy, _opener(engine, policy, previous))
-            opened += done or 0
+            previous = self.domain.regions.policy(policy.renews_from or "")
+            if previous is not None:
+                done = engine.run_once("renewals", policy.policy, _opener(engine, policy, previous))
+                opened += done or 0
+            # after the renewals; a job of its own, so that databases whose renewals ran before
+            # it existed catch up too
+            first = engine.run_once("first_years", policy.policy, self._first_years(engine, policy))
+            opened += first or 0
         return opened
+
+    def _first_years(self, engine: Engine, policy: Policy) -> Callable[[], int]:
+        def work() -> int:
+            return open_first_years(engine, self.domain, policy)
+
+        return work
+
+
+def open_first_years(engine: Engine, domain: Domain, policy: Policy) -> int:
+    """Open ``policy``'s year for every insured person of its region who has no year of any of
+    the region's policies, a page of records per transaction (keyset on the id); returns how
+    many opened. Idempotent: a person with a live year is skipped."""
+    insured = engine.definition(PERSON).tagged(ON_BOOKS)
+    region = policy.region.key
+    policies = [p.policy for p in domain.policies.values() if p.region.key == region]
+    after, opened = 0, 0
+    while True:
+        with engine.db.connect() as conn:
+            rows = conn.execute(
+                select(instances.c.id, instances.c.business_key, instances.c.variables)
+                .where(
+                    instances.c.process == PERSON,
+                    instances.c.state.in_(insured),
+                    instances.c.id > after,
+                )
+                .order_by(instances.c.id)
+                .limit(NEW_PAGE)
+            ).all()
+            people = [r for r in rows if r.variables.get("region") == region]
+            keys = [enrollment_key(r.business_key, p) for r in people for p in policies]
+            had = select(instances.c.business_key).where(
+                instances.c.process == ENROLLMENT, instances.c.business_key.in_(keys)
+            )
+            enrolled = {str(k).split(":", 1)[0] for (k,) in conn.execute(had)} if keys else set()
+        first = [dict(r.variables) for r in people if r.business_key not in enrolled]
+        if first:
+            opened += engine.transaction(
+                partial(_open_each, engine, domain=domain, policy=policy, people=first)
+            )
+        if len(rows) < NEW_PAGE:
+            return opened
+        after = rows[-1].id
 
 
 def _opener(engine: Engine, policy: Policy, previous: Policy) -> Callable[[], int]:
@@ -92,3 +154,18 @@ def _opener(engine: Engine, policy: Policy, previous: Policy) -> Callable[[], in
         return open_renewals(engine, policy, people_in_good_standing(engine, previous))
 
     return work
+
+
+def _open_each(
+    engine: Engine, tx: Tx, *, domain: Domain, policy: Policy, people: list[dict[str, Any]]
+) -> int:
+    """Inside ``tx``, open the year an approval would open now for each of ``people`` (their
+    records' variables): ``policy``'s, as its period is open; a live year already: skipped."""
+    count = 0
+    for person in people:
+        opens = year_opened_on_insurance(domain, person, engine.clock.now())
+        if opens is None or opens.policy != policy.policy:
+            continue  # another year of the region is the one open now
+        if open_year_on_insurance_in(engine, tx, domain, person, "renewal", "first_year"):
+            count += 1
+    return count

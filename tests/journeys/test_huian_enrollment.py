@@ -10,6 +10,7 @@ are the policy file's (assumed and practice values, marked there).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.journeys.conftest import Journey
@@ -177,6 +178,62 @@ def test_a_year_the_assistance_fund_pays_in_full_is_paid_as_it_opens_and_renewed
     assert "year_lapsed" not in [n["kind"] for n in notices["notices"]]
 
 
+BETWEEN_DIBAO = "350521199909090731"  # 低保, registered between two payment periods
+BETWEEN = "350521198006060596"  # registered between two payment periods, pays herself
+AFTER_DIBAO = "350521201004040473"  # 低保, registered after the 2023 period is over
+
+
+def test_people_insured_between_periods_get_the_next_year_and_the_fund_pays_whenever_it_opens(
+    journey_factory: Any,
+) -> None:
+    """A person insured when no payment period is open has no year; when the next period opens,
+    the periodic job opens theirs as an approval would (registered, or paid at once by the
+    medical assistance fund for 低保, huian.txt). A year the fund pays opened after the period,
+    while late payments are accepted, is paid at once too: never a lapse, never a notice."""
+    j: Journey = journey_factory("2022-03-01T10:00:00+08:00")
+    j.token("counter", "channel")
+    clerk = j.staff("mi_huian", "medical_insurance_clerk", "huian")
+    for person, reductions in ((BETWEEN_DIBAO, ["dibao"]), (BETWEEN, [])):
+        body = {"id_number": person, "name": "间", "region": "huian"}
+        j.api("POST", "/registrations", "counter", {**body, "reduction_categories": reductions})
+    for task in clerk.task_ids():
+        clerk.complete(task, "approve_registration", document_kind="household_register")
+    assert j.years(BETWEEN_DIBAO) == {} and j.years(BETWEEN) == {}  # no period open
+
+    j.at("2022-09-02T08:00:00+08:00")
+    j.sweep()
+    year = j.years(BETWEEN_DIBAO)["huian-2023"]
+    assert (year["state"], year["payer_kind"], year["amount_paid"]) == (
+        "deducted",
+        "medical_assistance",
+        "0.00",
+    )
+    assert year["benefit_start"]["inpatient"] == "2023-01-01"
+    year = j.years(BETWEEN)["huian-2023"]
+    assert (year["state"], year["paid"], year["amount_due"]) == ("registered", False, "360.00")
+
+    j.at("2023-01-02T08:00:00+08:00")
+    body = {"id_number": AFTER_DIBAO, "name": "后", "region": "huian"}
+    j.api("POST", "/registrations", "counter", {**body, "reduction_categories": ["dibao"]})
+    [task] = clerk.task_ids()
+    clerk.complete(task, "approve_registration", document_kind="household_register")
+    opened = j.api(
+        "POST", "/enrollments", "counter", {"id_number": AFTER_DIBAO, "policy": "huian-2023"}
+    )
+    assert opened["to_state"] == "registered" and opened["followups"]
+    j.sweep()
+    year = j.years(AFTER_DIBAO)["huian-2023"]
+    assert (year["state"], year["paid"], year["payer_kind"]) == (
+        "deducted",
+        True,
+        "medical_assistance",
+    )
+    assert year["benefit_start"]["inpatient"] == "2023-01-02"  # the late rules: from paying
+    for person in (BETWEEN_DIBAO, AFTER_DIBAO):
+        notices = j.api("POST", "/people/notices", "counter", {"id_number": person}, expect=200)
+        assert "year_lapsed" not in [n["kind"] for n in notices["notices"]]
+
+
 MOVED = "350521198808080011"  # moves away after paying for 2022
 
 
@@ -238,9 +295,13 @@ def test_a_year_paid_late_after_the_next_period_opened_is_renewed_then(
         clerk.complete(task, "approve_registration", document_kind="household_register")
     pay_2022 = {"amount": "900.00", "policy": "huian-2022"}  # late: the policy's late amount
     j.api("POST", "/payments", "counter", {"id_number": EARLY, **pay_2022}, expect=200)
+    # LATER's 2022 year is opened, not paid: it lapses, so the 2023 period does not carry her
+    later = {"id_number": LATER, "policy": "huian-2022"}
+    j.api("POST", "/enrollments", "counter", later, expect=201)
     j.at("2022-09-01T10:00:00+08:00")
     j.sweep()
     assert j.years(EARLY)["huian-2023"]["state"] == "renewal_pending"
+    assert "huian-2023" not in j.years(LATER)
     j.at("2022-10-15T10:00:00+08:00")
     paid = j.api("POST", "/payments", "counter", {"id_number": LATER, **pay_2022}, expect=200)
     assert paid["transition"]["to_state"] == "paid_late"
@@ -435,3 +496,60 @@ def test_a_failed_deduction_tells_the_person_to_pay_by_the_end_of_the_period(
     assert "余额不足" in notice["text"]["zh"] and "2022年12月31日" in notice["text"]["zh"]
     assert "办税服务厅" in notice["text"]["zh"]
     assert "31 December 2022" in notice["text"]["en"] and "tax service hall" in notice["text"]["en"]
+
+
+DUP_DIBAO = "350521197507070210"  # 低保: the assistance fund pays her year in full
+DUP_SELF = "350521197507080224"  # pays herself, then the tax authority deducts too
+DUP_TAX = "350521197507090238"  # deducted once, the result reported by the API and the file
+
+
+def test_a_deduction_for_a_year_already_paid_is_rejected_as_a_duplicate_payment(
+    journey_factory: Any,
+) -> None:
+    """``shebao import deductions``: a successful deduction for a year paid already (by the
+    assistance fund, or by the person herself) took money twice: the row is rejected naming the
+    payment on record and the refund needed, not passed over as unchanged; the same deduction
+    reported again (same amount and time) is unchanged."""
+    j: Journey = journey_factory("2022-10-10T10:00:00+08:00")
+    j.token("tax", "tax")
+    j.token("counter", "channel")
+    j.token("importer", "import")
+    rows = [
+        {"id_number": DUP_DIBAO, "name": "低", "region": "huian", "reduction_categories": "dibao"},
+        {"id_number": DUP_SELF, "name": "自", "region": "huian"},
+        {"id_number": DUP_TAX, "name": "税", "region": "huian"},
+    ]
+    j.api("POST", "/imports/people", "importer", {"rows": rows}, expect=200)
+    assert j.years(DUP_DIBAO)["huian-2023"]["payer_kind"] == "medical_assistance"
+    j.api("POST", "/payments", "counter", {"id_number": DUP_SELF, "amount": "360.00"}, expect=200)
+    year = j.years(DUP_TAX)["huian-2023"]["enrollment_id"]
+    deducted = {"amount": "360.00", "paid_at": "2022-10-10T09:00:00+08:00"}
+    j.api(
+        "POST",
+        f"/enrollments/{year}/events",
+        "tax",
+        {"event": "deduct", "data": deducted},
+        expect=200,
+    )
+    j.at("2022-10-20T10:00:00+08:00")
+    csv = (
+        "id_number,policy_year,amount,result,reason,paid_at\n"
+        f"{DUP_DIBAO},2023,360.00,成功,,2022-10-19T10:00:00+08:00\n"
+        f"{DUP_SELF},2023,360.00,成功,,\n"
+        f"{DUP_TAX},2023,360.00,成功,,2022-10-10T09:00:00+08:00\n"  # the same deduction
+        f"{DUP_TAX},2023,360.00,成功,,2022-10-19T10:00:00+08:00\n"  # a second one
+    )
+    out = j.cli(
+        "import", "deductions", j.file("d.csv", csv), "--policy", "huian-2023", exit_code=1
+    ).output
+    assert "applied: 0  unchanged: 1  rejected: 3" in out
+    lines = {int(n): text for n, text in re.findall(r"line (\d+): (.*)", out)}
+    assert sorted(lines) == [2, 3, 5]
+    assert "paid on 2022-10-10 (0.00 yuan, by medical_assistance)" in lines[2]
+    assert "paid on 2022-10-10 (360.00 yuan, by self via online)" in lines[3]
+    assert "paid on 2022-10-10 (360.00 yuan, by self via tax_batch)" in lines[5]
+    for text in lines.values():
+        assert "duplicate payment, refund needed" in text
+    for person in (DUP_DIBAO, DUP_SELF, DUP_TAX):
+        assert j.years(person)["huian-2023"]["state"] == "deducted"
+        assert person not in out

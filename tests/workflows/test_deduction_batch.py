@@ -104,7 +104,7 @@ def deduction_file(tmp_path: Path) -> Path:
         f"{n[5]},2023,360,maybe,",  # unknown result
         f"{n[6]},2023,300,success,",  # not the amount due: the guard refuses
         f"{n[7]},2023,abc,success,",  # not an amount: the field refuses
-        f"{n[8]},2023,360,success,",  # paid already: deducted is the target, unchanged
+        f"{n[8]},2023,360,success,",  # paid by the person already: a second payment, rejected
         f"{n[8]},2023,0,failed,",  # paid already: fail_deduction not allowed
         f"{n[9]},2023,360,success,",  # lapsed, deducted in the period (the clock's): counts
         f"{n[10]},2023,360,success,",
@@ -169,10 +169,11 @@ def test_set_based_import_writes_what_firing_row_by_row_writes(
     for name in TABLES:
         assert set_rows[name] == reference_rows[name], name
     first, second = reference_reports
-    # applied: n0 n1 n2 n3 (twice) n9 n10 n11; unchanged: n2 n8 n11 again
-    assert first[:2] == (8, 3)
-    assert second[:2] == (0, 11)  # everything applied before replays
-    assert [line for line, _ in first[2]] == [8, 9, 10, 11, 12, 13, 15, 18]
+    # applied: n0 n1 n2 n3 (twice) n9 n10 n11; unchanged: n2 n11 again
+    assert first[:2] == (8, 2)
+    assert second[:2] == (0, 10)  # everything applied before replays
+    assert [line for line, _ in first[2]] == [8, 9, 10, 11, 12, 13, 14, 15, 18]
+    assert "duplicate payment, refund needed" in dict(first[2])[14]
     assert second[2] == first[2]
 
 
