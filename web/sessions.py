@@ -7,6 +7,9 @@ that reads the user looks the row up: an unknown, revoked, idle (``last_seen_at`
 ``SHEBAO_SESSION_MAX_HOURS`` after login, 12 by default) session is no session. ``last_seen_at`` is
 written at most once a minute. Logging in always makes a new id (and revokes the one the browser
 came with); logging out revokes the row.
+A session's saved staff searches (``web_search_query``) are deleted when it ends (logout, password
+change, ending other sessions) and, for one that expired or went idle, at the next login or
+search of anyone (or when its browser comes back).
 
 Times are the security clock's (``security_now``): the engine's clock as injected (tests move a
 ``SimulatedClock``), or, under the service clock that a demo sets years back, the real time it runs
@@ -33,7 +36,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from werkzeug.wrappers import Response
 
 from engine.clock import Clock, DatabaseClock, OffsetClock
-from web.models import StaffSession
+from web.models import SearchQuery, StaffSession
 
 COOKIE = "shebao_sid"
 TOUCH_EVERY = timedelta(minutes=1)
@@ -44,6 +47,8 @@ DEFAULT_IDLE_MINUTES = 30
 DEFAULT_MAX_HOURS = 12
 
 sessions: Table = StaffSession.__table__  # type: ignore[assignment]
+searches: Table = SearchQuery.__table__  # type: ignore[assignment]
+"""A login session's saved staff searches (``web.pages.search``): they end with the session."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ def start_session(
     """A new session of ``user_id``; returns its id for the cookie (never stored) and its row id."""
     sid = secrets.token_urlsafe(32)
     with db.begin() as conn:
+        forget_ended_searches(conn, now, limits)
         conn.execute(
             delete(sessions).where(
                 sessions.c.user_id == user_id, sessions.c.expires_at < now - KEEP_ENDED
@@ -123,6 +129,23 @@ def start_session(
     return sid, int(row_id)
 
 
+def forget_searches(conn: Any, session_ids: list[int]) -> None:
+    """Delete the saved searches (ID numbers, names) of the ended sessions ``session_ids``."""
+    if session_ids:
+        conn.execute(delete(searches).where(searches.c.session_id.in_(session_ids)))
+
+
+def forget_ended_searches(conn: Any, now: datetime, limits: Limits) -> None:
+    """Delete the saved searches of every session that has ended (logged out, revoked, expired,
+    idle too long, or deleted): run at each login and search, so no search outlives the
+    login that made it, even when its user never comes back."""
+    c = sessions.c
+    live = select(c.id).where(
+        c.revoked_at.is_(None), c.expires_at > now, c.last_seen_at >= now - limits.idle
+    )
+    conn.execute(delete(searches).where(searches.c.session_id.not_in(live.scalar_subquery())))
+
+
 def is_live(row: Any, now: datetime, limits: Limits) -> bool:
     """Not revoked, not past its end, not idle too long."""
     return row.revoked_at is None and now < row.expires_at and now - row.last_seen_at <= limits.idle
@@ -135,7 +158,11 @@ def find_live(db: SqlEngine, sid: str, now: datetime, limits: Limits) -> Any | N
         return None
     with db.connect() as conn:
         row = conn.execute(select(sessions).where(sessions.c.sid_hash == hash_sid(sid))).first()
-    if row is None or not is_live(row, now, limits):
+    if row is None:
+        return None
+    if not is_live(row, now, limits):
+        with db.begin() as conn:  # an expired or idle session's searches end with it
+            forget_searches(conn, [row.id])
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
         with db.begin() as conn:
@@ -149,7 +176,10 @@ def revoke(db: SqlEngine, session_id: int, now: datetime, user_id: int | None = 
     if user_id is not None:
         query = query.where(sessions.c.user_id == user_id)
     with db.begin() as conn:
-        return bool(conn.execute(query.values(revoked_at=now)).rowcount)
+        ended = bool(conn.execute(query.values(revoked_at=now)).rowcount)
+        if ended:
+            forget_searches(conn, [session_id])
+        return ended
 
 
 def revoke_all(db: SqlEngine, user_id: int, now: datetime, keep: int | None = None) -> list[int]:
@@ -161,6 +191,7 @@ def revoke_all(db: SqlEngine, user_id: int, now: datetime, keep: int | None = No
         ended = [r.id for r in conn.execute(select(sessions.c.id).where(*where))]
         if ended:
             conn.execute(update(sessions).where(sessions.c.id.in_(ended)).values(revoked_at=now))
+            forget_searches(conn, ended)
     return ended
 
 
@@ -185,6 +216,7 @@ def live_sessions(
 def delete_all(db: SqlEngine) -> None:
     """Forget every session (the demo's wipe: account ids may be given out again)."""
     with db.begin() as conn:
+        conn.execute(delete(searches))
         conn.execute(delete(sessions))
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import DuplicateInstance, TransitionRefused, WorkflowError
 from engine.registry import InstanceView, Registry, TransitionContext
 from engine.runtime import Engine, Idempotency, Transition, request_hash
+from engine.specs import ProcessDefinition
 from engine.tx import Tx
 from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
 from workflows.policy import Label, Policy
@@ -37,7 +38,14 @@ ON_BOOKS = "on_books"
 RESIDENCE_DOCUMENTS = ("household_register", "residence_permit", "hmt_residence_permit")
 # facts a person declares that the policies' rules read: huian.txt:59 the low-income reduction
 # for the disabled (残疾人); NOTES.md (Quanzhou 2023) who is spared the subsidy when paying late
-PERSON_FLAGS = ("disabled", "newborn", "new_student", "left_employee_insurance")
+# with the words each reads as to staff (a clerk checking a registration sees them)
+PERSON_FLAG_WORDS = {
+    "disabled": Label("残疾人", "Disabled person"),  # huian.txt:59
+    "newborn": Label("新生儿", "Newborn"),
+    "new_student": Label("新入学学生", "New student"),
+    "left_employee_insurance": Label("职工医保转出人员", "Left employee medical insurance"),
+}
+PERSON_FLAGS = tuple(PERSON_FLAG_WORDS)
 MAX_NAME = 64
 
 
@@ -75,6 +83,12 @@ class Registration:
 
 def _refuse(zh: str, en: str) -> RegistrationRefused:
     return RegistrationRefused(zh, en)
+
+
+def _state_words(definition: ProcessDefinition, state: str) -> tuple[str, str]:
+    """A state's label in Chinese and English (its key when the definition lacks it)."""
+    spec = definition.states.get(state)
+    return (spec.label.zh, spec.label.en) if spec else (state, state)
 
 
 def checked(domain: Domain, person: Registration) -> dict[str, Any]:
@@ -142,9 +156,10 @@ def register_person(
         try:
             engine.check_exclusive(tx, PERSON, variables["id_number"], definition.tagged(LIVE))
         except DuplicateInstance as found:
+            zh, en = _state_words(definition, found.state)
             raise _refuse(
-                f"该居民已有参保档案（{found.instance_id}，{found.state}）",
-                f"this person already has a record ({found.instance_id}, {found.state})",
+                f"该居民已有参保档案（{found.instance_id}，{zh}）",
+                f"this person already has a record ({found.instance_id}, {en})",
             ) from None
         return engine.start_in(
             tx, definition, definition.initial[0], variables["id_number"], variables, actor
@@ -204,9 +219,10 @@ def open_year_in(
         )
     found = live_year(engine, tx, id_number, policy_id)
     if found is not None:
+        zh, en = _state_words(engine.definition(ENROLLMENT), found.state)
         raise _refuse(
-            f"{policy_id} 年度已有参保记录（{found.id}，{found.state}）",
-            f"a {policy_id} year is open already ({found.id}, {found.state})",
+            f"{policy_id} 年度已有参保记录（{found.id}，{zh}）",
+            f"a {policy_id} year is open already ({found.id}, {en})",
         )
     now = engine.clock.now()
     if now >= policy.deadline_instant() and not policy.late_payment_accepted(now):
@@ -304,6 +320,14 @@ def reduction_words(domain: Domain, variables: Mapping[str, Any], value: Any) ->
     return [labels.get(str(v), str(v)) for v in value]
 
 
+def flag_words(value: Any) -> Any:
+    """Declared flags as the clerk reads them: ``残疾人`` / ``Disabled person``, the
+    key for one without words."""
+    if not isinstance(value, list | tuple):
+        return value
+    return [PERSON_FLAG_WORDS.get(str(v), str(v)) for v in value]
+
+
 _SEPARATORS = re.compile(r"[,，、;；\n]+")
 
 
@@ -372,6 +396,7 @@ def register(registry: Registry, domain: Domain) -> None:
         "reduction_categories",
         lambda variables, value: reduction_words(domain, variables, value),
     )
+    registry.add_value_words("flags", lambda variables, value: flag_words(value))
 
     def open_current_year(ctx: TransitionContext) -> None:
         """An approved registration opens the year whose payment period is open now."""

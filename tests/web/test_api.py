@@ -507,6 +507,9 @@ def test_a_registration_is_checked_by_a_clerk_of_its_region(app: Flask, api: Api
     assert made.json["transition"]["process"] == "person"
     again = api.call("POST", "/registrations", "app", body)
     assert again.status_code == 422 and again.json["code"] == "registration_refused"
+    # the record's state in words, never its key (参保登记审核, not registration_review)
+    assert again.json["message_zh"] == f"该居民已有参保档案（{person['id']}，参保登记审核）"
+    assert again.json["message_en"].endswith(f"({person['id']}, Registration review)")
     nowhere = api.call(
         "POST", "/registrations", "app", {**body, "id_number": ERIN, "region": "atlantis"}
     )
@@ -568,6 +571,7 @@ def test_opening_a_year_needs_an_insured_record_in_the_policys_region(app: Flask
     twice = api.call("POST", "/enrollments", "app", body)
     assert twice.status_code == 422 and twice.json["code"] == "registration_refused"
     assert "open already" in twice.json["message_en"]
+    assert twice.json["message_zh"].endswith("，已登记）")  # the year's state in words
     elsewhere = api.call("POST", "/enrollments", "app", {**body, "policy": "foshan-2022"})
     assert elsewhere.status_code == 422 and elsewhere.json["code"] == "registration_refused"
     unknown = api.call("POST", "/enrollments", "app", {**body, "policy": "atlantis-2023"})

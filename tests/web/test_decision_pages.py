@@ -16,6 +16,7 @@ from engine import queries
 from engine.clock import SimulatedClock
 from engine.runtime import Engine
 from web.app import engine_of
+from web.auth import create_user
 from web.extensions import domain_of
 from workflows.people import Registration, register_person
 
@@ -138,6 +139,35 @@ def test_closing_a_bank_account_is_confirmed_before_it_happens(app: Flask) -> No
     )
     assert done.status_code == 302
     assert queries.instance(engine.db, card)["state"] == "bank_account_closed"  # type: ignore[index]
+
+
+def test_an_incomplete_form_is_refused_before_the_confirmation(app: Flask) -> None:
+    """Rejecting a registration ends it: the page asks for a confirmation, but not of a form
+    missing the outcome's required fields (the reason): that is refused first, the field named
+    by its label and the typed values kept; nothing changes."""
+    engine = engine_of(app)
+    create_user(engine.db, "mi_foshan", "pw", "medical_insurance_clerk", "foshan")
+    person = register_person(
+        engine,
+        domain_of(app),
+        Registration(id_number=PERSON, name="李娜", region="foshan", household="H-0101"),
+        actor="counter",
+    ).instance_id
+    task = open_task(engine, person)["id"]
+    clerk = client_for(app, "mi_foshan")
+    reject = {"outcome": "reject_registration", "note": "已电话联系", "reason": "  "}
+    refused = clerk.post(f"/inbox/{task}/complete", data=reject)
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'id="confirm-panel"' not in body
+    assert "不通过的理由：必填" in " ".join(visible_text(body))  # by its label, not ``reason``
+    assert 'value="已电话联系"' in body  # what the clerk typed is kept
+    english = clerk.post(f"/inbox/{task}/complete?lang=en", data=reject).get_data(as_text=True)
+    assert "Reason: required" in " ".join(visible_text(english))
+    assert queries.instance(engine.db, person)["state"] == "registration_review"  # type: ignore[index]
+    assert open_task(engine, person)["attempts"] == 0  # not even a refused attempt
+
+    asked = clerk.post(f"/inbox/{task}/complete", data={**reject, "reason": "户口簿与本人不符"})
+    assert asked.status_code == 200 and 'id="confirm-panel"' in asked.get_data(as_text=True)
 
 
 def test_the_page_lists_the_persons_other_records_the_user_may_see(app: Flask) -> None:

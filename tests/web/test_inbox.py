@@ -321,6 +321,37 @@ def test_a_task_shows_its_facts_and_the_engine_checks_its_form(
     ]
 
 
+def test_the_clerk_sees_the_declared_flags_in_words(app: Flask, clock: SimulatedClock) -> None:
+    """huian.txt:59: for a low-income family member of 42 the declared flag ``disabled`` alone
+    turns the 70% reduction on, so the clerk checking the registration sees it, in words."""
+    clock.set(datetime(2022, 10, 10, 2, tzinfo=UTC))
+    engine = engine_of(app)
+    create_user(engine.db, "mi_huian", "pw", "medical_insurance_clerk", "huian")
+    person = register_person(
+        engine,
+        domain_of(app),
+        Registration(
+            id_number=ZHANG,
+            name="张伟",
+            region="huian",
+            reduction_categories=("low_income",),
+            flags=("disabled", "new_student"),
+        ),
+        actor="counter",
+    ).instance_id
+    task = open_task(engine, person)
+    clerk = client_for(app, "mi_huian")
+    for lang, words in (
+        ("zh", ("申报的情形", "残疾人、新入学学生")),
+        ("en", ("Circumstances declared", "Disabled person, New student")),
+    ):
+        page = clerk.get(f"/inbox/{task}?lang={lang}").get_data(as_text=True)
+        facts = page[page.index('id="task-facts"') :].split("</dl>")[0]
+        for shown in words:
+            assert shown in facts, (lang, shown)
+        assert "disabled" not in facts and "new_student" not in facts  # words, not keys
+
+
 def test_a_reference_field_offers_the_persons_usable_cards_only(app: Flask) -> None:
     """One person, several cards in a province (huian.txt:7-9): the review's select offers the
     person's usable cards and nothing else; keeping one cancels the other usable ones."""

@@ -336,6 +336,43 @@ def test_a_results_page_opens_only_in_the_login_that_searched_and_not_for_ever(
     assert [k.query for k in _kept(app)] == ["陈"]  # the old query is gone
 
 
+def test_a_logins_searches_end_with_it(app: Flask) -> None:
+    """The query (a full ID number) lives no longer than the login that made it: logging out,
+    changing the password or ending other sessions deletes it, without anyone searching again."""
+    boss, clerk = client_for(app, "boss"), client_for(app, "mi_foshan")
+    location = boss.post("/search", data={"q": CHEN}).location
+    clerk.post("/search", data={"q": LIN})
+    assert sorted(k.query for k in _kept(app)) == sorted([CHEN, LIN])
+    assert boss.post("/logout").status_code == 302
+    assert [k.query for k in _kept(app)] == [LIN]  # the clerk's login is still live
+    assert boss.get(location).status_code == 302  # logged out: to the login page
+    other = client_for(app, "mi_foshan")  # the clerk's second login ends the first one
+    assert other.post("/account/sessions/end-others").status_code == 302
+    assert _kept(app) == []
+    other.post("/search", data={"q": CHEN})
+    answer = other.post(
+        "/account/password",
+        data={
+            "current_password": "pw",
+            "new_password": "N3w-pass-phrase!",
+            "repeat_password": "N3w-pass-phrase!",
+        },
+    )
+    assert answer.status_code == 302
+    assert _kept(app) == []  # the password change ended the login that searched
+
+
+def test_an_expired_logins_searches_go_at_the_next_login(app: Flask) -> None:
+    clerk = client_for(app, "mi_foshan")
+    clerk.post("/search", data={"q": CHEN})
+    clock = engine_of(app).clock
+    assert isinstance(clock, SimulatedClock)
+    clock.advance(timedelta(minutes=31))  # idle longer than a login lives: ended, never logged out
+    assert [k.query for k in _kept(app)] == [CHEN]
+    client_for(app, "wang")  # anyone's login, no search
+    assert _kept(app) == []
+
+
 def test_a_login_keeps_its_latest_searches_only(app: Flask) -> None:
     from web.pages.search import KEPT_PER_SESSION
 

@@ -16,8 +16,16 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from engine import queries
-from engine.errors import TaskClaimedByOther, TaskDelegated, TaskNotOpen, WorkflowError
+from engine.errors import (
+    TaskClaimedByOther,
+    TaskDelegated,
+    TaskFormInvalid,
+    TaskNotOpen,
+    WorkflowError,
+)
+from engine.forms import FieldProblem
 from engine.runtime import Engine
+from engine.specs import ProcessDefinition
 from web import i18n
 from web.auth import Staff, abort_hidden, add_error_pages, can_act_on_task, can_read_task
 from web.extensions import domain_of, engine_of
@@ -314,18 +322,42 @@ def complete_view(task_id: int) -> ResponseReturnValue:
     outcome = request.form.get("outcome") or None
     if outcome and request.form.get("confirmed") != outcome and _irreversible(task_id, outcome):
         kept = {k: v for k, v in form.items() if "id_number" not in k}
+        missing = _missing(task_id, outcome, form)
+        if missing:  # an incomplete form is refused before the confirmation is asked for
+            flash(i18n.message(missing.message_zh, missing.message_en), "error")
+            return _render_detail(task_id, 422, kept)
         return _render_detail(task_id, 200, kept, confirm=outcome)
     return _act(task_id, lambda: complete(engine_of(), _me(), task_id, form, outcome), "completed")
 
 
-def _irreversible(task_id: int, outcome: str) -> bool:
-    """Whether completing ``task_id`` with ``outcome`` ends its instance (unknown: no)."""
+def _definition_of(task_id: int) -> tuple[ProcessDefinition, dict[str, Any]] | None:
+    """The definition version of ``task_id``'s instance, and the task (None: unknown)."""
     engine = engine_of()
     task = iq.task(engine.db, task_id)
     if task is None:
-        return False
+        return None
     instance = queries.instance(engine.db, task["instance_id"])
     if instance is None:
-        return False
-    definition = engine.definition(instance["process"], instance["definition_version"])
-    return td.needs_confirmation(definition, outcome)
+        return None
+    return engine.definition(instance["process"], instance["definition_version"]), task
+
+
+def _irreversible(task_id: int, outcome: str) -> bool:
+    """Whether completing ``task_id`` with ``outcome`` ends its instance (unknown: no)."""
+    found = _definition_of(task_id)
+    return found is not None and td.needs_confirmation(found[0], outcome)
+
+
+def _missing(task_id: int, outcome: str, form: Mapping[str, str]) -> TaskFormInvalid | None:
+    """The required fields of ``outcome``'s form left empty, as the engine would refuse them
+    (each named by its label), or None when none is."""
+    found = _definition_of(task_id)
+    if found is None:
+        return None
+    definition, task = found
+    problems = [
+        FieldProblem(f.name, "必填", "required", f.label)
+        for f in definition.outcome_form(task["state"], outcome)
+        if f.required and not str(form.get(f.name) or "").strip()
+    ]
+    return TaskFormInvalid(task_id, problems) if problems else None

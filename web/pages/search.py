@@ -113,11 +113,13 @@ def results(token: str) -> ResponseReturnValue:
 
 
 def _keep(session_id: int, text: str) -> str:
-    """Keep ``text`` for ``session_id`` under a new token; forget what no session can use."""
+    """Keep ``text`` for ``session_id`` under a new token; forget what no live session can use
+    (the searches of ended sessions go at logout and login too: ``web.sessions``)."""
     token, now = secrets.token_urlsafe(24), sessions.security_now()
     table, c = kept_queries, kept_queries.c
     with engine_of().db.begin() as conn:
         conn.execute(delete(table).where(c.created_at < now - sessions.limits().max_age))
+        sessions.forget_ended_searches(conn, now, sessions.limits())
         newest = (
             select(c.id)
             .where(c.session_id == session_id)
