@@ -188,8 +188,9 @@ def run_bench(url: str, dialect: str, bench_report: Any) -> dict[str, Any]:
         assert found.total >= 1, (kind, found)
 
         def http(sample: str) -> None:
-            answer = client.post("/search", data={"q": sample})
-            assert answer.status_code == 200
+            # as a browser does it: the post, then the results page it redirects to
+            answer = client.post("/search", data={"q": sample}, follow_redirects=True)
+            assert answer.status_code == 200 and len(answer.history) == 1
 
         def query(sample: str) -> None:
             sq.search(engine.db, regions, boss, sq.classify(sample))
