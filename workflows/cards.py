@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from engine import queries
 from engine.errors import DuplicateInstance, TransitionRefused, WorkflowError
+from engine.interventions import label_of
 from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine, Idempotency, Transition, request_hash
-from engine.specs import ProcessDefinition
 from engine.statements import instances
 from engine.tx import Tx
 from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
@@ -281,19 +281,14 @@ def refuse_second_card(engine: Engine, regions: Regions, tx: Tx, key: str) -> No
                 f"in person at a branch of {bank[1]}, with their ID document, before a new card "
                 "can be issued (reissue)",
             ) from None
-        zh, en = _state_words(definition, state)
+        label = label_of(definition, state)
+        zh, en = label.zh, label.en
         raise CardApplicationRefused(
             f"省内一人一卡：该居民已有可用社保卡（卡 {card_id}，{bank[0]}，状态：{zh}），"
             "不能再次申领",
             f"one person one card per province: this person already has a usable card "
             f"(card {card_id}, {bank[1]}, {en}); a second application is refused",
         ) from None
-
-
-def _state_words(definition: ProcessDefinition, state: str) -> tuple[str, str]:
-    """A card state's label in Chinese and English (its key when the definition lacks it)."""
-    spec = definition.states.get(state)
-    return (spec.label.zh, spec.label.en) if spec else (state, state)
 
 
 def _bank_words(regions: Regions, code: Any) -> tuple[str, str]:
@@ -317,7 +312,8 @@ def card_to_replace(engine: Engine, tx: Tx, key: str) -> int:
         )
     if len(usable) > 1:
         newest = usable[-1]
-        zh, en = _state_words(definition, newest.state)
+        label = label_of(definition, newest.state)
+        zh, en = label.zh, label.en
         raise CardApplicationRefused(
             f"省内一人一卡：该居民已有换领或其他可用社保卡在办理中（卡 {newest.id}，"
             f"状态：{zh}），不能再次换领",
@@ -326,7 +322,8 @@ def card_to_replace(engine: Engine, tx: Tx, key: str) -> int:
         )
     [card] = usable
     if card.state not in definition.tagged(REPLACEABLE):
-        zh, en = _state_words(definition, card.state)
+        label = label_of(definition, card.state)
+        zh, en = label.zh, label.en
         raise CardApplicationRefused(
             f"只有正常状态的社保卡可以换领（卡 {card.id}，状态 {zh}）",
             f"only an active card can be replaced (card {card.id} is {en})",

@@ -491,6 +491,21 @@ def test_a_deduction_outside_the_payment_period_is_refused(
     assert within.status_code == 200, within.json
 
 
+def test_the_newborn_flag_is_for_a_baby_registered_within_a_year_of_birth(
+    app: Flask, api: Api
+) -> None:
+    """A fact that spares the subsidy (huian-2023: newborns) is checked against the ID's birth
+    date, at every door: an adult's registration declaring it is refused and changes nothing."""
+    adult = {"id_number": DAVE, "name": "张伟", "region": "huian", "flags": ["newborn"]}
+    refused = api.call("POST", "/registrations", "app", adult)
+    assert refused.status_code == 422 and "within a year of birth" in refused.json["message_en"]
+    assert DAVE not in str(refused.json)
+    assert api.call("POST", "/registrations", "app", {**adult, "flags": []}).status_code == 201
+    baby = make_id_number("350521", date(2022, 6, 1), 12)  # four months old at NOW
+    born = {"id_number": baby, "name": "张小", "region": "huian", "flags": ["newborn"]}
+    assert api.call("POST", "/registrations", "app", born).status_code == 201
+
+
 def test_a_registration_is_checked_by_a_clerk_of_its_region(app: Flask, api: Api) -> None:
     """huian.txt:31-35: a person with no record registers; a medical-insurance clerk of the region
     checks the household register or residence permit; approval opens the current year."""
