@@ -176,6 +176,14 @@ def _row(
         open_year_on_insurance_in(engine, tx, domain, person, actor, cause)
     else:
         person_id = record.id
+        if ON_BOOKS not in record.tags and not _cell(row, "card_number"):
+            # their registration is in review: a clerk's decision makes them insured, not this
+            # row; saying "unchanged" would tell the sender they are insured here already
+            raise ImportRefused(
+                f"该居民的参保登记正在审核中（档案 {record.id}），经办人审核通过后即为参保人",
+                f"this person's registration is in review (record {record.id}): they are "
+                "insured once a clerk approves it",
+            )
     card_id = review_id = None
     if _cell(row, "card_number"):
         card_id, card_new = _card(engine, domain, tx, person, row, actor)

@@ -53,6 +53,10 @@ def test_a_family_registers_pays_for_the_child_and_a_latecomer_finds_the_year_cl
         exit_code=1,
     )
     assert "already has a record" in refused.output
+    # the insured-people import does not pretend a person in review is insured already
+    row = f"id_number,name,region\n{FATHER},李强,foshan\n"
+    reported = j.cli("import", "people", j.file("insured.csv", row), exit_code=1).output
+    assert "registration is in review" in reported and FATHER not in reported
 
     tasks = clerk.task_ids("?kind=verify_residence")
     assert len(tasks) == 3
