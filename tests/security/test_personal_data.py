@@ -290,6 +290,7 @@ def test_the_session_scan_finds_a_full_id_number_in_a_response_or_a_log_line(
     with personal_data_scan.expecting_a_leak() as caught:
         leaky.test_client().get("/masked")
         personal_data_scan.check(f"typo {WRONG_CHECK} is not a valid number", "a log line")
+        personal_data_scan.check(f"seconds_sum 0.{BOB} and 1.{ALICE}e+09", "a metrics scrape")
     assert caught == []
     with personal_data_scan.expecting_a_leak() as caught:
         leaky.test_client().get("/echo")
