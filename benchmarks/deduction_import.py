@@ -41,9 +41,9 @@ from engine.models import UtcDateTime
 from engine.runtime import Engine
 from engine.tx import Tx
 from web.wiring import build_engine
+from workflows.deduction_rows import ImportReport
 from workflows.deduction_staging import Staging
 from workflows.deductions import (
-    ImportReport,
     import_deductions,
     import_deductions_row_by_row,
     open_file,

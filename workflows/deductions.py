@@ -16,6 +16,7 @@ the chunk together. On PostgreSQL two chunks are in flight at once, on two conne
 (``_overlapped``): one is written and committed by the database while the next is matched and
 run through the rules in Python. ``import_deductions_row_by_row`` fires the engine once per row:
 the reference the set-based path is tested against (the same rows written, the same report).
+What became of each row (the report, a duplicate payment) is ``workflows.deduction_rows``'s.
 """
 
 from __future__ import annotations
@@ -24,16 +25,13 @@ import codecs
 import csv
 import gc
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
 from pathlib import Path
 from threading import Event, Lock
-from typing import Any, TextIO, TypeVar
-from zoneinfo import ZoneInfo
+from typing import TextIO, TypeVar
 
 from engine import queries
 from engine.batch import DEFAULT_CHUNK, BatchFire, BatchItem, BatchResult
@@ -41,6 +39,7 @@ from engine.definition import ProcessDefinition
 from engine.errors import EventNotAllowed, WorkflowError
 from engine.runtime import Engine, Idempotency
 from engine.tx import Tx
+from workflows.deduction_rows import ImportReport, Rejected, classify, not_allowed, paid_twice
 from workflows.deduction_staging import StagedRow, Staging
 from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
 from workflows.people import ENROLLMENT, LIVE, enrollment_key
@@ -62,23 +61,6 @@ class DeductionFileError(WorkflowError):
     """The file as a whole cannot be read (missing columns, an unknown encoding)."""
 
     code = "deduction_file_invalid"
-
-
-@dataclass(frozen=True)
-class Rejected:
-    line: int
-    reason: str
-
-
-@dataclass
-class ImportReport:
-    applied: int = 0
-    unchanged: int = 0
-    rejected: list[Rejected] = field(default_factory=list)
-
-    @property
-    def rows(self) -> int:
-        return self.applied + self.unchanged + len(self.rejected)
 
 
 @dataclass(frozen=True)
@@ -170,98 +152,6 @@ def _key(id_number: str, event: str, data: dict[str, str]) -> str:
     return f"{id_number}:{event}:{data.get('amount', '')}:{data.get('paid_at', '')}"
 
 
-def _paid_twice(
-    policy: Policy, instance_id: int, data: Mapping[str, str], payment: Mapping[str, Any] | None
-) -> str | None:
-    """A successful deduction row for a year already paid: ``None`` when it is the deduction on
-    record (a ``deduct`` of the same amount at the same ``paid_at``: the same result reported
-    again) or took nothing (0 yuan), else why it is rejected: money was taken twice (or from
-    someone a fund pays for), so it is a duplicate payment to refund, not a row to pass over."""
-    payment = payment or {}
-    amount, paid_at = _decimal(data.get("amount")), _instant(data.get("paid_at"))
-    recorded_amount, recorded_at = _decimal(payment.get("amount")), _instant(payment.get("paid_at"))
-    if amount is not None and amount == 0:
-        return None  # nothing was taken: nothing to refund
-    if (
-        payment.get("event") == "deduct"
-        and amount is not None
-        and amount == recorded_amount
-        and paid_at is not None
-        and paid_at == recorded_at
-    ):
-        return None
-    when = f"{recorded_at.astimezone(ZoneInfo(policy.timezone)):%Y-%m-%d}" if recorded_at else "?"
-    who = payment.get("payer_kind") or "?"
-    channel = payment.get("channel")
-    by = f"{who} via {channel}" if channel and channel != who else who
-    paid = f"{recorded_amount} yuan" if recorded_amount is not None else "?"
-    taken = f"{amount} yuan" if amount is not None else str(data.get("amount", ""))
-    return (
-        f"enrollment {instance_id} was already paid on {when} ({paid}, by {by}): this "
-        f"deduction of {taken} is a duplicate payment, refund needed"
-    )
-
-
-def _decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _instant(value: Any) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def _not_allowed(
-    definition: ProcessDefinition,
-    instance_id: int,
-    state: str | None,
-    event: str,
-    paid_twice: str | None,
-) -> Rejected | None:
-    """A row whose event the year's state does not allow: ``None`` (unchanged) when the year is
-    where the row would have put it (a failure reported again; the deduction on record), else
-    the rejection's reason (line filled in by the caller, 0 here)."""
-    if event == "deduct" and state in definition.tagged("paid"):
-        return None if paid_twice is None else Rejected(0, paid_twice)
-    if state == definition.events[event].target:
-        return None
-    return Rejected(0, f"enrollment {instance_id} is {state}; {event} not allowed")
-
-
-def _classify(
-    report: ImportReport,
-    result: BatchResult,
-    definition: ProcessDefinition,
-    paid_twice: Mapping[int, str | None],
-) -> None:
-    """Count one row's outcome as the row-by-row import does (``paid_twice``: by line, the
-    verdict on each success row for a year already paid)."""
-    event = result.event
-    if result.transition is not None:
-        if result.transition.replayed:
-            report.unchanged += 1
-        else:
-            report.applied += 1
-        return
-    error = result.error
-    if isinstance(error, EventNotAllowed):
-        verdict = paid_twice.get(result.ref)
-        refused = _not_allowed(definition, result.instance_id, result.state, event, verdict)
-        if refused is None:
-            report.unchanged += 1
-        else:
-            report.rejected.append(Rejected(result.ref, refused.reason))
-        return
-    assert error is not None
-    report.rejected.append(Rejected(result.ref, error.message_en))
-
-
 def staged_rows(rows: Iterable[_Row], policy: Policy) -> Iterator[StagedRow]:
     """The good rows as the staging table keeps them, with their enrollment's business key."""
     for row in rows:
@@ -345,7 +235,7 @@ def import_deductions(
         # a success for a year already paid: is it the deduction on record? (rare: read each)
         data = {item.ref: item.data for item in items}
         twice = {
-            r.ref: _paid_twice(
+            r.ref: paid_twice(
                 policy,
                 r.instance_id,
                 data[r.ref],
@@ -375,7 +265,7 @@ def import_deductions(
         for results, missing, last, twice in chunks:
             report.rejected += missing
             for result in results:
-                _classify(report, result, definition, twice)
+                classify(report, result, definition, twice)
             if progress:
                 progress(last)
     report.rejected.sort(key=lambda r: r.line)
@@ -463,8 +353,8 @@ def _fire_row(
         if row.event == "deduct" and state in definition.tagged("paid"):
             year = queries.instance(engine.db, instance_id) or {}
             payment = (year.get("variables") or {}).get("payment")
-            twice = _paid_twice(policy, instance_id, row.data, payment)
-        refused = _not_allowed(definition, instance_id, state, row.event, twice)
+            twice = paid_twice(policy, instance_id, row.data, payment)
+        refused = not_allowed(definition, instance_id, state, row.event, twice)
         if refused is None:
             report.unchanged += 1
         else:

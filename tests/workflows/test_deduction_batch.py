@@ -24,7 +24,8 @@ from engine.runtime import Engine
 from web.config import PROJECT_ROOT
 from web.models import WebBase
 from web.wiring import Service, build_service
-from workflows.deductions import ImportReport, import_deductions, import_deductions_row_by_row
+from workflows.deduction_rows import ImportReport
+from workflows.deductions import import_deductions, import_deductions_row_by_row
 from workflows.identity import make_id_number
 from workflows.payments import open_renewals
 from workflows.policy import Policy
