@@ -2,12 +2,14 @@
 templates) and ``GROUPS``, the staff groups' names. Process words (states, events, tasks, form
 fields) are the definitions' own ``Label``s; region names come from the policy files. A data
 module: ``web.i18n`` picks the language and looks words up here. The search pages' words
-(``web.search_words``) and the supervisors' process pages' (``web.supervisor_words``) are kept
-in modules of their own and merged into ``WORDS``."""
+(``web.search_words``), the supervisors' process pages' (``web.supervisor_words``) and the
+account and security pages' (``web.account_words``) are kept in modules of their own and merged
+into ``WORDS``."""
 
 from __future__ import annotations
 
 from engine.definition import Label
+from web.account_words import ACCOUNT_WORDS
 from web.search_words import SEARCH_WORDS
 from web.supervisor_words import SUPERVISOR_WORDS
 
@@ -41,15 +43,6 @@ WORDS: dict[str, Label] = {
     "incident_resolve": Label("已关闭（不再执行）", "Closed without running it"),
     "incident_kind_timer": Label("定时器", "Timer"),
     "incident_kind_notice": Label("通知", "Notice"),
-    "login": Label("登录", "Log in"),
-    "logout": Label("退出", "Log out"),
-    "username": Label("用户名", "Username"),
-    "password": Label("密码", "Password"),
-    "bad_login": Label("用户名或密码错误", "Wrong username or password"),
-    "too_many": Label(
-        "登录失败次数过多，请 15 分钟后再试", "Too many failed logins; try again in 15 minutes"
-    ),
-    "login_needed": Label("请先登录", "Please log in"),
     "forbidden": Label(
         "无权访问：不在您的岗位或辖区范围内", "Not allowed: outside your group or scope"
     ),
@@ -277,61 +270,8 @@ WORDS: dict[str, Label] = {
         "调度器停止（最后心跳于 {age}前）", "Scheduler not running (last heartbeat {age} ago)"
     ),
     "scheduler_stopped": Label("调度器停止", "Scheduler not running"),
-    "totp_code": Label("动态验证码", "Authentication code"),
-    "totp_prompt": Label(
-        "请输入身份验证器应用中显示的 6 位验证码",
-        "Enter the 6-digit code your authenticator app shows",
-    ),
-    "bad_code": Label("验证码错误", "Wrong code"),
-    "login_step_expired": Label(
-        "登录步骤已超时，请重新输入用户名和密码",
-        "The login step timed out; enter your username and password again",
-    ),
-    "totp_setup_needed": Label(
-        "业务主管账号须先启用两步验证：请管理员运行 shebao users totp 用户名，再将密钥添加到身份验证器应用",
-        "A supervisor account needs a second factor first: ask an administrator to run "
-        "shebao users totp NAME, then add the secret to an authenticator app",
-    ),
-    "no_scope": Label(
-        "该账号未设置办理范围，无法登录：请管理员运行 shebao users scope 用户名 范围",
-        "This account has no scope and cannot log in: ask an administrator to run "
-        "shebao users scope NAME SCOPE",
-    ),
-    "session_expired": Label(
-        "会话已结束或超时，请重新登录", "Your session ended or timed out; please log in again"
-    ),
-    "sessions": Label("登录会话", "Sessions"),
-    "sessions_note": Label(
-        "您当前有效的登录会话；结束一个会话即让该浏览器退出登录",
-        "Your live sessions; ending one logs that browser out",
-    ),
-    "session_current": Label("当前会话", "This session"),
-    "session_created": Label("登录时间", "Logged in"),
-    "session_last_seen": Label("最近活动", "Last active"),
-    "session_browser": Label("浏览器", "Browser"),
-    "address": Label("地址", "Address"),
-    "end_session": Label("结束", "End"),
-    "end_other_sessions": Label("结束其他所有会话", "End every other session"),
-    "session_ended": Label("会话已结束", "Session ended"),
-    "other_sessions_ended": Label("已结束 {count} 个其他会话", "Ended {count} other sessions"),
-    "change_password": Label("修改密码", "Change password"),
-    "current_password": Label("当前密码", "Current password"),
-    "new_password": Label("新密码", "New password"),
-    "repeat_password": Label("再次输入新密码", "New password again"),
-    "password_rules": Label(
-        "新密码至少 {n} 个字符，且不能是常见密码或用户名",
-        "At least {n} characters, not a common password nor the username",
-    ),
-    "wrong_current_password": Label("当前密码错误", "Wrong current password"),
-    "passwords_differ": Label("两次输入的新密码不一致", "The two new passwords differ"),
-    "password_changed": Label(
-        "密码已修改，其他所有会话均已退出", "Password changed; every other session was logged out"
-    ),
-    "security_events": Label("安全事件", "Security events"),
-    "event_kind": Label("类型", "Kind"),
-    "event_detail": Label("详情", "Detail"),
-    # -- issue 18: task statuses, who did it (system actors, channels), security event kinds,
-    # durations, and the layout's landmarks
+    # -- issue 18: task statuses, who did it (system actors, channels), durations, and the
+    # layout's landmarks (security event kinds: web.account_words)
     "task_status_open": Label("待办", "Open"),
     "task_status_claimed": Label("已认领", "Claimed"),
     "task_status_completed": Label("已办结", "Completed"),
@@ -360,25 +300,7 @@ WORDS: dict[str, Label] = {
     "channel_fast_issuance": Label("即时制卡", "Instant card issuance"),
     "channel_tax_batch": Label("税务批量扣款", "Tax batch deduction"),
     "channel_office": Label("经办机构", "Insurance office"),
-    "security_kind_login_succeeded": Label("登录成功", "Logged in"),
-    "security_kind_login_failed": Label("登录失败", "Login failed"),
-    "security_kind_login_locked_out": Label("登录被锁定", "Login locked out"),
-    "security_kind_logout": Label("退出登录", "Logged out"),
-    "security_kind_session_revoked": Label("会话被结束", "Session ended"),
-    "security_kind_password_changed": Label("修改密码", "Password changed"),
-    "security_kind_totp_enrolled": Label("启用两步验证", "Second factor enrolled"),
-    "security_kind_totp_failed": Label("动态验证码错误", "Wrong authentication code"),
-    "security_kind_permission_denied": Label("越权访问被拒绝", "Permission denied"),
-    "security_kind_token_created": Label("创建接口令牌", "API token created"),
-    "security_kind_token_revoked": Label("吊销接口令牌", "API token revoked"),
-    "security_kind_token_used": Label("使用接口令牌", "API token used"),
-    "security_kind_token_refused": Label("接口令牌被拒绝", "API token refused"),
-    "security_kind_import": Label("批量导入", "Batch import"),
-    "security_kind_staff_search": Label("工作人员查询", "Staff search"),
-    "security_kind_person_viewed": Label("查看人员档案", "Person viewed"),
-    "security_kind_record_viewed": Label("查看业务记录", "Record viewed"),
     # supervisor interventions on an instance: cancel or move, with a reason
-    "security_kind_supervisor_intervention": Label("主管干预流程实例", "Supervisor intervention"),
     "history_event_supervisor_cancel": Label("主管终止流程", "Cancelled by a supervisor"),
     "history_event_supervisor_move": Label("主管移动流程", "Moved by a supervisor"),
     "duration_years": Label("{n} 年", "{n} years"),
@@ -392,6 +314,7 @@ WORDS: dict[str, Label] = {
     "main_nav": Label("主导航", "Main navigation"),
     "menu": Label("菜单", "Menu"),
     "language": Label("语言", "Language"),
+    **ACCOUNT_WORDS,
     **SEARCH_WORDS,
     **SUPERVISOR_WORDS,
 }

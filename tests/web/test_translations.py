@@ -278,14 +278,14 @@ def test_durations_statuses_and_actors_are_in_words(
 
 
 def test_page_words_are_each_defined_once_across_their_modules() -> None:
-    """``WORDS`` is merged from three data modules: a key written twice (in one dict literal or
+    """``WORDS`` is merged from four data modules: a key written twice (in one dict literal or
     in two modules) would silently hide one of its texts."""
     import ast
     from pathlib import Path
 
     root = Path(web.i18n.__file__).parent
     keys: list[str] = []
-    for name in ("words.py", "search_words.py", "supervisor_words.py"):
+    for name in ("words.py", "account_words.py", "search_words.py", "supervisor_words.py"):
         tree = ast.parse((root / name).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             target = node.target if isinstance(node, ast.AnnAssign) else None
