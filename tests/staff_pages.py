@@ -30,8 +30,8 @@ from engine.models import Incident, Instance, Task
 NOT_PAGES_BLUEPRINTS = ("api", "health", "static")
 """Blueprints that are not staff pages: the JSON API, health checks and metrics, static files.
 Any other blueprint's GET routes are pages (a new blueprint is checked without a change here)."""
-NOT_PAGES = {"auth.language", "auth.logout", "auth.home"}
-"""GET routes that only redirect."""
+NOT_PAGES = {"auth.language", "auth.logout", "auth.home", "account.session_status"}
+"""GET routes that only redirect, or answer a page's script in JSON."""
 PER_STATE = 1
 """Sample instances and tasks per (process, state): enough to see every state's page once."""
 

@@ -62,7 +62,10 @@ login_manager = LoginManager()
 
 MAX_FAILURES = login_throttle.MAX_PER_ACCOUNT
 FAILURE_WINDOW = login_throttle.WINDOW
+UNTOUCHED_ENDPOINTS = {"account.session_status"}
+"""Requests that are no activity of the user: a page asking how long its session has left."""
 OPEN_ENDPOINTS = {
+    "account.session_status",  # answers 401 itself: a page's script reads it, not a person
     "auth.login",
     "auth.login_code",
     "auth.language",
@@ -291,7 +294,8 @@ def _load_from_session(req: Any) -> Staff | None:
     if sid is None:
         return None
     db, now = _engine().db, sessions.security_now()
-    row = sessions.find_live(db, sid, now, sessions.limits())
+    touch = getattr(req, "endpoint", None) not in UNTOUCHED_ENDPOINTS
+    row = sessions.find_live(db, sid, now, sessions.limits(), touch=touch)
     staff = load_staff(db, row.user_id) if row is not None else None
     if row is None or staff is None or staff.refusal is not None:
         sessions.mark_dead()

@@ -151,9 +151,12 @@ def is_live(row: Any, now: datetime, limits: Limits) -> bool:
     return row.revoked_at is None and now < row.expires_at and now - row.last_seen_at <= limits.idle
 
 
-def find_live(db: SqlEngine, sid: str, now: datetime, limits: Limits) -> Any | None:
-    """The live session row whose id is ``sid`` (None for an unknown or ended one); its
-    ``last_seen_at`` is moved to ``now`` when it is a minute old or more."""
+def find_live(
+    db: SqlEngine, sid: str, now: datetime, limits: Limits, *, touch: bool = True
+) -> Any | None:
+    """The live session row whose id is ``sid`` (None for an unknown or ended one); with
+    ``touch``, its ``last_seen_at`` is moved to ``now`` when it is a minute old or more (the row
+    returned says so). A page asking how long its session has left does not touch it."""
     if not sid or len(sid) > 128:
         return None
     with db.connect() as conn:
@@ -164,10 +167,22 @@ def find_live(db: SqlEngine, sid: str, now: datetime, limits: Limits) -> Any | N
         with db.begin() as conn:  # an expired or idle session's searches end with it
             forget_searches(conn, [row.id])
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
-        with db.begin() as conn:
-            conn.execute(update(sessions).where(sessions.c.id == row.id).values(last_seen_at=now))
+    if touch and now - row.last_seen_at >= TOUCH_EVERY:
+        row = keep_alive(db, row.id, now)
     return row
+
+
+def keep_alive(db: SqlEngine, session_id: int, now: datetime) -> Any:
+    """Count ``now`` as the session's last activity (its idle time starts again); the row."""
+    with db.begin() as conn:
+        conn.execute(update(sessions).where(sessions.c.id == session_id).values(last_seen_at=now))
+        return conn.execute(select(sessions).where(sessions.c.id == session_id)).one()
+
+
+def seconds_left(row: Any, now: datetime, limits: Limits) -> tuple[int, int]:
+    """How long the session lives without another request (idle), and at most (its end)."""
+    idle = limits.idle - (now - row.last_seen_at)
+    return max(0, int(idle.total_seconds())), max(0, int((row.expires_at - now).total_seconds()))
 
 
 def revoke(db: SqlEngine, session_id: int, now: datetime, user_id: int | None = None) -> bool:

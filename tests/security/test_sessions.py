@@ -89,6 +89,48 @@ def test_a_session_ends_12_hours_after_login_however_busy(app: Flask) -> None:
     assert not is_logged_in(client)
 
 
+def test_pages_know_how_long_their_session_has_left_and_asking_is_no_activity(
+    app: Flask,
+) -> None:
+    clock = clock_of(app)
+    client = log_in(app, "wang")
+    page = client.get("/inbox/").get_data(as_text=True)
+    assert 'data-idle-left="1800"' in page and 'data-session-left="43200"' in page
+    assert 'data-warn-before="120"' in page and "session.js" in page
+    clock.advance(timedelta(minutes=20))
+    status = client.get("/account/session")
+    assert status.status_code == 200 and status.headers["Cache-Control"] == "no-store"
+    assert status.json is not None
+    assert (status.json["live"], status.json["idle_left"]) == (True, 600)
+    assert status.json["session_left"] == 12 * 3600 - 20 * 60 and status.json["csrf_token"]
+    clock.advance(timedelta(minutes=9))  # the script's questions did not keep it alive
+    assert client.get("/account/session").json["idle_left"] == 60  # type: ignore[index]
+    clock.advance(timedelta(minutes=1, seconds=1))
+    dead = client.get("/account/session")
+    assert (dead.status_code, dead.json) == (401, {"live": False})  # not a redirect to a page
+    assert not is_logged_in(client)
+
+
+def test_stay_signed_in_restarts_the_idle_time_but_not_the_end_and_needs_the_csrf_token(
+    app: Flask,
+) -> None:
+    clock = clock_of(app)
+    client = log_in(app, "wang")
+    csrf = token(client, "/inbox/")
+    clock.advance(timedelta(minutes=29))
+    assert client.get("/account/session").json["idle_left"] == 60  # type: ignore[index]
+    assert client.post("/account/session/keep-alive").status_code == 400  # no token
+    kept = client.post("/account/session/keep-alive", headers={"X-CSRFToken": csrf})
+    assert kept.status_code == 200 and kept.json is not None
+    assert (kept.json["idle_left"], kept.json["session_left"]) == (1800, 12 * 3600 - 29 * 60)
+    assert session_rows(app)[0]["last_seen_at"] == clock.now()
+    clock.advance(timedelta(minutes=29))
+    assert is_logged_in(client)
+    clock.advance(timedelta(minutes=31))
+    late = client.post("/account/session/keep-alive", headers={"X-CSRFToken": csrf})
+    assert late.status_code == 401 and not is_logged_in(client)
+
+
 def test_the_timeouts_come_from_the_configuration(db_url: str) -> None:
     app = make_app(db_url, SHEBAO_SESSION_IDLE_MINUTES="5", SHEBAO_SESSION_MAX_HOURS="1")
     add_staff(app, "wang")

@@ -4,15 +4,31 @@
 the others; ``/account/password`` changes the password (the current one is asked again, the rules
 of ``web.passwords`` apply, every session ends and this browser gets a new one);
 ``/security/events`` shows supervisors the latest security events, newest first.
+
+``/account/session`` tells a page's script how long the browser's session has left (idle and at
+most) without counting as activity, and a fresh CSRF token (after a login in another tab, a form
+typed before it can still be sent); ``POST /account/session/keep-alive`` is the "stay signed in"
+of the warning the pages show before an idle session ends (``web/static/session.js``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from web import i18n, sessions
 from web.auth import add_error_pages, logout
@@ -31,6 +47,35 @@ EVENTS_SHOWN = 200
 
 def _me() -> Staff:
     return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _session_answer(row: Any) -> ResponseReturnValue:
+    idle_left, session_left = sessions.seconds_left(row, sessions.security_now(), sessions.limits())
+    answer = jsonify(
+        live=True, idle_left=idle_left, session_left=session_left, csrf_token=generate_csrf()
+    )
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
+
+
+@bp.get("/account/session")
+def session_status() -> ResponseReturnValue:
+    """How long this browser's session has left, for the page's script; not an activity."""
+    row = sessions.current() if current_user.is_authenticated else None
+    if row is None:
+        answer = jsonify(live=False)
+        answer.headers["Cache-Control"] = "no-store"
+        return answer, 401
+    return _session_answer(row)
+
+
+@bp.post("/account/session/keep-alive")
+def keep_alive() -> ResponseReturnValue:
+    """Stay signed in: the session's idle time starts again (its end does not move)."""
+    row = sessions.current()
+    if row is None:
+        abort(401)
+    return _session_answer(sessions.keep_alive(engine_of().db, row.id, sessions.security_now()))
 
 
 @bp.get("/account/sessions")
@@ -168,5 +213,27 @@ def _detail_of(detail: Any) -> list[DetailPart]:
     )
 
 
+WARN_BEFORE_S = 120
+"""The pages warn this long before an idle session ends (at most half the idle limit)."""
+
+
+def session_clock() -> dict[str, int] | None:
+    """For the page's warning (``base.html``): the session's seconds left, idle and at most."""
+    row = sessions.current() if current_user.is_authenticated else None
+    if row is None:
+        return None
+    limits = sessions.limits()
+    idle_left, session_left = sessions.seconds_left(row, sessions.security_now(), limits)
+    warn = min(WARN_BEFORE_S, int(limits.idle.total_seconds()) // 2)
+    hours = int(limits.max_age.total_seconds()) // 3600
+    return {
+        "idle_left": idle_left,
+        "session_left": session_left,
+        "warn_before": warn,
+        "max_hours": hours,
+    }
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.context_processor(lambda: {"session_clock": session_clock})
