@@ -189,8 +189,16 @@ class EnrollmentRules:
         }
 
     def refund_rule(self, ctx: TransitionContext) -> bool:
-        """The policy decides a duplicate-payment refund from the facts the request states."""
+        """The policy decides a duplicate-payment refund from the facts the request states.
+        What it refuses whatever the facts (no refund in this policy year, the window closed) is
+        refused before the request is read, so the refusal is known ahead: the API then does not
+        offer the event (``engine.guards_ahead``)."""
         policy = self.policy_of(ctx.variables)
+        best = policy.refund_decision(
+            ctx.now, employee_insurance_elsewhere=True, benefits_used=False
+        )
+        if not best.accepted:
+            raise TransitionRefused(best.message_zh, best.message_en)
         decision = policy.refund_decision(
             ctx.now,
             employee_insurance_elsewhere=bool(ctx.data.get("employee_insurance_elsewhere")),

@@ -68,7 +68,7 @@ def _card_out(card_id: int) -> CardOut:
         version=row["version"],
         definition_version=row["definition_version"],
         replaces_card_id=variables.get(card_rules.REPLACES),
-        allowed_events=sendable_now(definition, row["state"]),
+        allowed_events=sendable_now(definition, card_id, row["state"]),
         progress=[
             ProgressStepOut(
                 step=s.step, label=Label(zh=s.label_zh, en=s.label_en), done_at=s.done_at
@@ -193,7 +193,8 @@ def card_event(card_id: str, body: EventRequest) -> Any:
     if kinds is None:
         card = _visible_card_head(who, ident)  # 404 before 409, as for every refusal
         definition = engine_of().definition(card_rules.PROCESS, card.definition_version)
-        raise not_sendable(body.event, sendable_now(definition, card.state, who, card.bank))
+        allowed = sendable_now(definition, card.id, card.state, who, card.bank)
+        raise not_sendable(body.event, allowed)
     return send_event(who, ident, body, what="card", admit=_sender_check(who, body.event, kinds))
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel
 
-from engine import queries
+from engine import guards_ahead, queries
 from engine.errors import EventNotAllowed, InstanceNotFound, WorkflowError
 from engine.runtime import Idempotency, Transition
 from engine.specs import ProcessDefinition
@@ -140,18 +140,30 @@ def may_send(who: Caller, kinds: tuple[str, ...], bank: Any = None) -> bool:
 
 
 def sendable_now(
-    definition: ProcessDefinition, state: str, who: Caller | None = None, bank: Any = None
+    definition: ProcessDefinition,
+    instance_id: int,
+    state: str,
+    who: Caller | None = None,
+    bank: Any = None,
 ) -> list[str]:
     """The events that may leave ``state`` through the API, in file order: those with
     ``senders:`` (not a timer's, a task's or an automatic one), and of those, with ``who``, the
     ones this token may send (``may_send``). What a 409's ``allowed`` lists: only what is
-    possible now, for this caller."""
+    possible now, for this caller.
+
+    Their guards are run on the instance without firing anything (``engine.guards_ahead``): an
+    event a guard refuses whatever data is sent is left out (a refund in a policy year without
+    refunds); one whose guard reads the event's data (a presented ID number, an amount) cannot
+    be judged before the data is sent and stays listed."""
     found = []
     for name in definition.outgoing(state):
         kinds = definition.events[name].senders
         if kinds and (who is None or may_send(who, kinds, bank)):
             found.append(name)
-    return found
+    if not any(definition.events[name].guards for name in found):
+        return found
+    actor = "api" if who is None else f"api:{who.name}"
+    return guards_ahead.possible_now(engine_of(), instance_id, found, actor=actor)
 
 
 def senders_of(process: str, event: str) -> tuple[str, ...] | None:
@@ -201,7 +213,7 @@ def send_event(
             row = seen[-1]
             definition = engine_of().definition(row.process, row.definition_version)
             bank = (row.variables or {}).get("bank")
-            now = sendable_now(definition, row.state, who, bank)
+            now = sendable_now(definition, row.id, row.state, who, bank)
             raise from_workflow_error(EventNotAllowed(refused.event, row.state, now)) from None
 
     return answer(transition_out(run(fire)))
@@ -235,7 +247,8 @@ def send_to_instance_of(process: str, instance_id: int, body: EventRequest, *, w
             raise not_found(what, instance_id)
         if kinds is None:
             definition = engine_of().definition(process, row["definition_version"])
-            raise not_sendable(body.event, sendable_now(definition, row["state"], who))
+            allowed = sendable_now(definition, instance_id, row["state"], who)
+            raise not_sendable(body.event, allowed)
         require(who, *kinds)
 
     def admit(row: Any) -> None:
