@@ -96,10 +96,18 @@ def parse_due_date(text: str) -> Duration:
     return parse_duration("P" + date + (f"T{time}" if time else ""))
 
 
-def task_attrs(task: TaskSpec) -> dict[str, str]:
+def task_attrs(task: TaskSpec, policy_due: str | None = None) -> dict[str, str]:
+    """A user task's ``candidateGroups`` and ``dueDate``: its own duration, or the policy's value
+    its ``due_policy`` names (``policy_due``: a duration, or an instant written as it is), when the
+    export was given a policy."""
     attrs = {c("candidateGroups"): task.candidate_group}
     if task.due is not None:
         attrs[c("dueDate")] = due_date(task.due)
+    elif policy_due:
+        try:
+            attrs[c("dueDate")] = due_date(parse_duration(policy_due))
+        except ValueError:  # a date of the policy: the same instant for every task
+            attrs[c("dueDate")] = policy_due
     return attrs
 
 

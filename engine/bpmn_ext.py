@@ -112,6 +112,7 @@ def write_task(parent: ET.Element, task: TaskSpec) -> None:
             **_label_attrs(task.label),
             "scope": task.scope or "",
             "due": task.due.text if task.due else "",
+            "duePolicy": task.due_policy or "",
             "events": _words(task.events),
         },
     )
@@ -219,7 +220,7 @@ _STRINGS = {
     # automatic: read from files of exporter version 2 and before (a message door then)
     "event": ("name", "labelZh", "labelEn", "guards", "actions", "senders", "automatic"),
     "state": ("tags",),
-    "task": ("name", "labelZh", "labelEn", "scope", "due", "events"),
+    "task": ("name", "labelZh", "labelEn", "scope", "due", "duePolicy", "events"),
     "field": (
         "name",
         "labelZh",

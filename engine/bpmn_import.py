@@ -8,8 +8,9 @@ guards from the gateway conditions, whether it is ``automatic`` from the gateway
 state is entered through (in files of exporter version 2, from ``shebao:event automatic``), a task's
 candidate group from ``potentialOwner`` or ``camunda:candidateGroups`` and its due date from
 ``camunda:dueDate``, a timer's duration from its ``timeDuration``. Our extension (``engine.bpmn_ext``) gives the rest: tags, task names, scopes, form
-fields, facts, actions, senders, notices, and which policy value a timer was (an unchanged value
-stays a policy reference; a changed one becomes a literal duration). Anything the engine cannot run is
+fields, facts, actions, senders, notices, which policy value a timer was (an unchanged value
+stays a policy reference; a changed one becomes a literal duration), and the policy value a task's
+due date names (``duePolicy``; it wins over ``camunda:dueDate``). Anything the engine cannot run is
 refused with ``BpmnImportError`` naming the element: a parallel gateway, a script task, a flow that
 splits without a gateway, a fixed timer date, a repeating timer.
 """
@@ -228,7 +229,9 @@ class _Importer:
             data["facts"] = [_Flowing(path=f.path, label=_label_data(f.label)) for f in facts]
         data["events"] = ordered
         due = node.get(camunda_attr("dueDate")) or (spec.get("due") if spec is not None else None)
-        if due:
+        if spec is not None and spec.get("duePolicy"):  # due when the policy value says
+            data["due"] = _Flowing(policy=spec.get("duePolicy"))
+        elif due:
             try:
                 data["due"] = parse_due_date(due).text
             except ValueError:

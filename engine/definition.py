@@ -18,7 +18,13 @@ from typing import Any
 
 import yaml
 
-from engine.definition_checks import NameRegistry, check_graph, check_names, check_notices
+from engine.definition_checks import (
+    NameRegistry,
+    check_graph,
+    check_names,
+    check_notices,
+    check_policy_paths,
+)
 from engine.definition_forms import build_facts, build_form
 from engine.definition_reader import Reader, UniqueKeyLoader
 from engine.durations import Duration
@@ -51,9 +57,24 @@ def _build_task(reader: Reader, value: Any, key: str) -> TaskSpec:
         scope=reader.name(data["scope"], f"{key}.scope") if data.get("scope") else None,
         form=build_form(reader, data.get("form", []), f"{key}.form"),
         events=reader.names(data.get("events"), f"{key}.events"),
-        due=reader.duration(data["due"], f"{key}.due") if "due" in data else None,
+        due=_task_due(reader, data["due"], f"{key}.due") if "due" in data else None,
         facts=build_facts(reader, data.get("facts", []), f"{key}.facts"),
+        due_policy=_task_due_policy(reader, data.get("due"), f"{key}.due"),
     )
+
+
+def _task_due(reader: Reader, value: Any, key: str) -> Duration | None:
+    """``due: P30D``: a literal duration (``due: {policy: <path>}`` is ``_task_due_policy``)."""
+    return None if isinstance(value, dict) else reader.duration(value, key)
+
+
+def _task_due_policy(reader: Reader, value: Any, key: str) -> str | None:
+    """``due: {policy: card.loss_report_lapses_after}``: the policy value the due date is, as a
+    timer's ``after: {policy: ...}`` (the region's duration from entering the state, or a date)."""
+    if not isinstance(value, dict):
+        return None
+    reader.only_keys(value, key, ("policy",))
+    return _policy_path(reader, value.get("policy"), f"{key}.policy")
 
 
 def _build_timers(reader: Reader, value: Any, key: str) -> tuple[TimerSpec, ...]:
@@ -273,6 +294,7 @@ def parse_definition(
         name: _with_task_defaults(spec, outgoing[name], events) for name, spec in states.items()
     }
     check_notices(reader, states, events, registry)
+    check_policy_paths(reader, states, registry)
     if registry is not None:
         check_names(reader, events, registry)
     return ProcessDefinition(

@@ -3,7 +3,7 @@
 Owns what no single state or event can check alone: the graph (initial, source and target states
 exist, every state is reachable, a non-final state has a way out, timers and tasks end with events
 that leave their state), the placeholders of the notices' texts, and the guard and action names
-against the registry (``NameRegistry``). Each failure raises ``DefinitionError`` through the
+against the registry (``NameRegistry``), and the policy values timers and due dates name. Each failure raises ``DefinitionError`` through the
 definition's ``Reader``, naming the dotted key; ``engine.definition`` builds the specs and calls
 these checks.
 """
@@ -131,4 +131,33 @@ def check_names(reader: Reader, events: dict[str, EventSpec], registry: NameRegi
                 raise reader.fail(f"events.{name}.action", f"no action registered as {action!r}")
 
 
-__all__ = ["NameRegistry", "check_graph", "check_names", "check_notices"]
+def check_policy_paths(
+    reader: Reader, states: dict[str, StateSpec], registry: NameRegistry | None
+) -> None:
+    """Every policy value a timer or a task's due date names is one the registry's policies give
+    (``Registry.policy_path_problem``), when the registry can tell.
+
+    Raises:
+        DefinitionError: naming the timer's or the task's key and what the policies lack.
+    """
+    problem_of = getattr(registry, "policy_path_problem", None) if registry else None
+    if problem_of is None:
+        return
+    for name, spec in states.items():
+        named = [
+            (
+                f"states.{name}.timers[{i}]." + ("after.policy" if t.policy_duration else "policy"),
+                t.policy,
+            )
+            for i, t in enumerate(spec.timers)
+            if t.policy
+        ]
+        if spec.task is not None and spec.task.due_policy:
+            named.append((f"states.{name}.task.due.policy", spec.task.due_policy))
+        for key, path in named:
+            problem = problem_of(path)
+            if problem:
+                raise reader.fail(key, f"unknown policy value {path!r}: {problem}")
+
+
+__all__ = ["NameRegistry", "check_graph", "check_names", "check_notices", "check_policy_paths"]

@@ -18,6 +18,7 @@ Action = Callable[["TransitionContext"], None]
 FieldCheck = Callable[[str], str]
 PolicyDateResolver = Callable[[str, Mapping[str, Any], datetime], tuple[datetime, str | None]]
 PolicyRefResolver = Callable[[str], datetime]
+PolicyPathCheck = Callable[[str], str | None]
 PeriodicJob = Callable[[Any, datetime], int]
 """``job(engine, now) -> count``: domain work the scheduler runs on every tick after the sweep."""
 NoticeFact = Callable[[Mapping[str, Any], Mapping[str, Any], datetime], Any]
@@ -141,6 +142,7 @@ class Registry:
         self._policy_dates: PolicyDateResolver | None = None
         self._policy_refs: PolicyRefResolver | None = None
         self._policy_reloader: Callable[[], None] | None = None
+        self._policy_path_check: PolicyPathCheck | None = None
         self._periodic: dict[str, PeriodicJob] = {}
         self._field_checks: dict[str, FieldCheck] = {}
         self._value_words: dict[str, Callable[[Mapping[str, Any], Any], Any]] = {}
@@ -206,6 +208,15 @@ class Registry:
         ``reload()`` to re-read the policy files it answers from (``shebao policy reload``)."""
         self._policy_refs = fn
         self._policy_reloader = reload
+
+    def set_policy_path_check(self, fn: PolicyPathCheck) -> None:
+        """``fn(path) -> problem``: why a policy value a definition names (a timer's, a task's
+        due date) is not one the policies give, or None; definitions are checked at load."""
+        self._policy_path_check = fn
+
+    def policy_path_problem(self, path: str) -> str | None:
+        """What is wrong with the policy value ``path`` (None: fine, or nothing can tell)."""
+        return None if self._policy_path_check is None else self._policy_path_check(path)
 
     def add_periodic(self, name: str, job: PeriodicJob) -> None:
         """Run ``job(engine, now)`` on every scheduler tick, after the timer sweep.

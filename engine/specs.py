@@ -76,6 +76,10 @@ class TaskSpec:
     due: Duration | None
     facts: tuple[Fact, ...] = ()
     """What the decision depends on, shown on the task's page (refund evidence, ...)."""
+    due_policy: str | None = None
+    """Instead of ``due``: the dotted path of a policy value (``card.loss_report_lapses_after``)
+    the registry resolves for the instance as it enters the state, as a timer's ``policy``: a
+    duration from then, or a date."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from engine.definition import ProcessDefinition, StateSpec
+from engine.definition import ProcessDefinition, StateSpec, TaskSpec
 from engine.registry import Registry
 from engine.statements import HotPath
 from engine.tx import Tx
@@ -80,11 +80,22 @@ class StateEffects:
             "status": "open",
             "assignee": None,
             "created_at": now,
-            "due_at": task.due.after(now) if task.due else None,
+            "due_at": self.task_due(task, variables, now),
             "closed_at": None,
             "closed_by": None,
             "outcome": None,
         }
+
+    def task_due(
+        self, task: TaskSpec, variables: Mapping[str, Any], now: datetime
+    ) -> datetime | None:
+        """When a task entered at ``now`` is due: its duration from then, or the policy value
+        its due date names (resolved as a policy timer's), or None."""
+        if task.due is not None:
+            return task.due.after(now)
+        if task.due_policy is None:
+            return None
+        return self.registry.resolve_policy_date(task.due_policy, variables, now)[0]
 
     def enter(
         self,

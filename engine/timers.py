@@ -334,7 +334,9 @@ class TimerSweep:
         spec = definition.states[target]
         if not spec.timers and spec.task is None:
             return
-        needs_variables = any(t.policy for t in spec.timers) or bool(spec.task and spec.task.scope)
+        needs_variables = any(t.policy for t in spec.timers) or bool(
+            spec.task and (spec.task.scope or spec.task.due_policy)
+        )
         variables: dict[int, Any] = {}
         if needs_variables:
             variables = {r.id: r.variables for r in tx.all(self.sql.variables, {"iids": iids})}

@@ -112,23 +112,24 @@ def policy_values(domain: Domain, policy_id: str, definition: ProcessDefinition)
         raise click.BadParameter(f"no policy {policy_id!r} (known: {known})", param_hint="--policy")
     values: dict[str, str] = {}
     for spec in definition.states.values():
-        for timer in spec.timers:
-            if timer.policy is None:
-                continue
+        named = [timer.policy for timer in spec.timers if timer.policy is not None]
+        if spec.task is not None and spec.task.due_policy is not None:
+            named.append(spec.task.due_policy)  # a task due when the policy says
+        for path in named:
             try:
-                values[timer.policy] = policy.date_value(timer.policy).isoformat()
+                values[path] = policy.date_value(path).isoformat()
                 continue
             except PolicyError:
                 pass
             value: Any = policy
-            for name in timer.policy.split("."):
+            for name in path.split("."):
                 value = getattr(value, name, None)
             if not isinstance(value, str):
                 raise click.BadParameter(
-                    f"policy {policy_id} gives no date or duration {timer.policy!r}",
+                    f"policy {policy_id} gives no date or duration {path!r}",
                     param_hint="--policy",
                 )
-            values[timer.policy] = value
+            values[path] = value
     return PolicyValues(policy.policy, values)
 
 
