@@ -26,9 +26,10 @@ from dataclasses import dataclass
 
 from engine import bpmn_camunda as camunda
 from engine import bpmn_ext as ext
+from engine.bpmn_build import build_model
 from engine.bpmn_expr import CAMUNDA, DIALECTS, PYTHON, PYTHON_LANGUAGE, condition, timer_value
 from engine.bpmn_layout import Layout, layout
-from engine.bpmn_model import Node, ProcessModel, SeqFlow, build_model, doors, message_id
+from engine.bpmn_model import Node, ProcessModel, SeqFlow, doors, message_id
 from engine.specs import Label, ProcessDefinition, TimerSpec
 
 NS = {
@@ -152,7 +153,9 @@ class _Writer:
         self.named(element, node.name)
         spec = self.d.states.get(node.state or "") if node.role == "state" else None
         if spec is not None and spec.task is not None and self.dialect == CAMUNDA:
-            for key, value in camunda.task_attrs(spec.task).items():
+            named = spec.task.due_policy
+            policy_due = self.policy.values.get(named) if self.policy and named else None
+            for key, value in camunda.task_attrs(spec.task, policy_due).items():
                 element.set(key, value)
             outcomes = [self.d.events[e] for e in spec.task.events]
             camunda.form_data(self.extensions(element), spec.task, outcomes, self.lang)

@@ -32,7 +32,8 @@ import pytest
 
 from engine import queries
 from engine.bpmn import to_bpmn
-from engine.bpmn_model import ProcessModel, build_model, doors, timer_id
+from engine.bpmn_build import build_model
+from engine.bpmn_model import ProcessModel, doors, timer_id
 from engine.clock import SimulatedClock
 from engine.db import make_engine
 from engine.definition import ProcessDefinition, load_definition, load_definitions, parse_definition
