@@ -18,7 +18,7 @@ from typing import Any
 from engine.durations import Duration, parse_duration
 from engine.forms import FieldValueError
 from engine.registry import Registry
-from workflows import cards, extra_cards, people
+from workflows import cards, extra_cards, people, reductions
 from workflows.enrollment import EnrollmentRules
 from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.notices import NoticeFacts
@@ -49,9 +49,11 @@ class Domain:
         cards.register(self.registry)
         extra_cards.register(self.registry)
         people.register(self.registry, self)
+        reductions.register(self.registry, self)
         self.enrollment.register(self.registry)
         self.registry.set_policy_date_resolver(self.policy_date)
         self.registry.set_policy_ref_resolver(self.policy_ref_date, reload=self.reload)
+        self.registry.set_policy_path_check(self.policy_path_problem)
         self.registry.add_periodic("open_renewals", RenewalOpener(self))
         NoticeFacts(self).register(self.registry)
 
@@ -95,6 +97,15 @@ class Domain:
         if isinstance(found, Duration):
             return found.after(now), None
         return found, f"{policy.policy}:{path}"
+
+    def policy_path_problem(self, path: str) -> str | None:
+        """Which loaded policy year gives no date or duration at ``path`` (None: every one does)."""
+        for policy in self.policies.values():
+            try:
+                self._timer_value(policy, path)
+            except (PolicyError, ValueError):
+                return f"policy {policy.policy} gives no date or duration at {path}"
+        return None
 
     def _timer_value(self, policy: Policy, path: str) -> datetime | Duration:
         """What ``path`` names in ``policy``: a date, or else a duration (kept until a reload)."""

@@ -10,14 +10,12 @@ is open at that moment, in the same transaction; other years open on request.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from engine.errors import DuplicateInstance, TransitionRefused, WorkflowError
+from engine.errors import DuplicateInstance, WorkflowError
 from engine.interventions import label_of
 from engine.registry import InstanceView, Registry, TransitionContext
 from engine.runtime import Engine, Idempotency, Transition, request_hash
@@ -286,14 +284,21 @@ def year_opened_on_insurance(
 
 
 def open_year_on_insurance_in(
-    engine: Engine, tx: Tx, domain: Domain, variables: dict[str, Any], actor: str, cause: Any
+    engine: Engine,
+    tx: Tx,
+    domain: Domain,
+    variables: dict[str, Any],
+    actor: str,
+    cause: Any,
+    *,
+    only: Policy | None = None,
 ) -> Transition | None:
     """Inside ``tx``, open the year ``year_opened_on_insurance`` names, as approving a
     registration does (``open_current_year``): same state, same variables, no second live year;
-    ``None`` when no payment period is open."""
+    ``None`` when no payment period is open, or when that year is not ``only``'s (given)."""
     now = engine.clock.now()
     policy = year_opened_on_insurance(domain, variables, now)
-    if policy is None:
+    if policy is None or (only is not None and policy.policy != only.policy):
         return None
     definition = engine.definition(ENROLLMENT)
     key = enrollment_key(str(variables["id_number"]), policy.policy)
@@ -313,25 +318,6 @@ def open_year_on_insurance_in(
     )
 
 
-def reduction_labels(domain: Domain, region_key: str) -> dict[str, Label]:
-    """The region's reduction categories with their words, the latest policy's first."""
-    region = domain.regions.find(region_key)
-    found: dict[str, Label] = {}
-    for policy in reversed(region.policies) if region else ():
-        for reduction in policy.reductions:
-            found.setdefault(reduction.category, reduction.label)
-    return found
-
-
-def reduction_words(domain: Domain, variables: Mapping[str, Any], value: Any) -> Any:
-    """Declared reduction categories as the clerk reads them: ``低保对象`` / ``Minimum living
-    allowance recipients``, the key for one the policies do not name."""
-    if not isinstance(value, list | tuple):
-        return value
-    labels = reduction_labels(domain, str(variables.get("region", "")))
-    return [labels.get(str(v), str(v)) for v in value]
-
-
 def flag_words(value: Any) -> Any:
     """Declared flags as the clerk reads them: ``残疾人`` / ``Disabled person``, the
     key for one without words."""
@@ -340,74 +326,8 @@ def flag_words(value: Any) -> Any:
     return [PERSON_FLAG_WORDS.get(str(v), str(v)) for v in value]
 
 
-_SEPARATORS = re.compile(r"[,，、;；\n]+")
-
-
-def refused_reductions(
-    domain: Domain, variables: Mapping[str, Any], data: Mapping[str, Any]
-) -> list[str]:
-    """The declared categories a clerk's ``reductions_refused`` names (by key or by words).
-
-    Raises:
-        TransitionRefused: a name that is no declared category, or no reason given.
-    """
-    raw = str(data.get("reductions_refused") or "")
-    names = [n.strip() for n in _SEPARATORS.split(raw) if n.strip()]
-    if not names:
-        return []
-    declared = [str(c) for c in variables.get("reduction_categories", ())]
-    labels = reduction_labels(domain, str(variables.get("region", "")))
-    words = {c: labels.get(c, Label(c, c)) for c in declared}
-    refused: list[str] = []
-    for name in names:
-        found = next(
-            (
-                c
-                for c, w in words.items()
-                if name.casefold() in (c.casefold(), w.zh.casefold(), w.en.casefold())
-            ),
-            None,
-        )
-        if found is None:
-            zh = "、".join(f"{w.zh}（{c}）" for c, w in words.items()) or "无"
-            en = "; ".join(f"{w.en} ({c})" for c, w in words.items()) or "none"
-            raise TransitionRefused(
-                f"“{name}”不是申报的减免类别（申报的：{zh}）",
-                f"{name!r} is not a declared reduction category (declared: {en})",
-            )
-        if found not in refused:
-            refused.append(found)
-    if not str(data.get("reductions_refused_reason") or "").strip():
-        raise TransitionRefused("不予认定减免时须写明理由", "refusing a reduction needs the reason")
-    return refused
-
-
 def register(registry: Registry, domain: Domain) -> None:
-    def reductions_refused_were_declared(ctx: TransitionContext) -> bool:
-        refused_reductions(domain, ctx.variables, ctx.data)
-        return True
-
-    registry.add_guard("reductions_refused_were_declared", reductions_refused_were_declared)
-
-    def decide_reductions(ctx: TransitionContext) -> None:
-        """Keep only the reductions the clerk accepted; the refused ones, with the reason, stay on
-        the record (the person's years get the accepted ones)."""
-        refused = refused_reductions(domain, ctx.variables, ctx.data)
-        if not refused:
-            return
-        declared = [str(c) for c in ctx.variables.get("reduction_categories", ())]
-        ctx.variables["reduction_categories"] = [c for c in declared if c not in refused]
-        ctx.variables["reductions_refused"] = {
-            "categories": refused,
-            "reason": str(ctx.data.get("reductions_refused_reason", "")).strip(),
-            "decided_at": ctx.now.isoformat(),
-        }
-
-    registry.add_action("decide_reductions", decide_reductions)
-    registry.add_value_words(
-        "reduction_categories",
-        lambda variables, value: reduction_words(domain, variables, value),
-    )
+    """The guards and actions of registration and of opening years (reductions: ``reductions``)."""
     registry.add_value_words("flags", lambda variables, value: flag_words(value))
 
     def open_current_year(ctx: TransitionContext) -> None:
@@ -428,7 +348,8 @@ def register(registry: Registry, domain: Domain) -> None:
         """A year that reaches good standing while the next year's payment period is open
         already is renewed now (默认续保, huian.txt:29): the periodic job renewed the others when
         that period began, and a late payment (or a deduction result that came late) would
-        otherwise be left out. Only for a person still insured."""
+        otherwise be left out. Only for a person still insured; the new year takes the record's
+        facts (a reduction granted since this year opened counts)."""
         number = str(ctx.variables["id_number"])
         for following in domain.policies.values():
             if following.renews_from != ctx.variables.get("policy"):
@@ -436,12 +357,13 @@ def register(registry: Registry, domain: Domain) -> None:
             start = following.date_value("payment_period.start")
             if not start <= ctx.now < following.deadline_instant():
                 continue  # the usual case, a payment in its own period: no query at all
-            if not any(ON_BOOKS in r.tags for r in ctx.find(PERSON, number)):
+            record = next((r for r in ctx.find(PERSON, number) if ON_BOOKS in r.tags), None)
+            if record is None:
                 return
             ctx.start(
                 ENROLLMENT,
                 business_key=enrollment_key(number, following.policy),
-                variables=year_variables(ctx.variables, following),
+                variables=year_variables(record, following),
                 unless_tagged=LIVE,
                 state_tagged=RENEWAL,
             )

@@ -34,7 +34,6 @@ from workflows.people import (
     PERSON,
     enrollment_key,
     open_year_on_insurance_in,
-    year_opened_on_insurance,
 )
 from workflows.policy import Policy
 
@@ -47,8 +46,9 @@ NEW_PAGE = 1000
 
 
 def people_in_good_standing(engine: Engine, previous: Policy) -> Iterator[Mapping[str, Any]]:
-    """The variables of every ``previous`` year in good standing whose person is still insured,
-    read a page at a time (keyset on the id)."""
+    """For every ``previous`` year in good standing whose person is still insured, the person's
+    record's variables (the facts a renewed year takes: a reduction granted since counts), read a
+    page at a time (keyset on the id)."""
     renews = engine.definition(ENROLLMENT).tagged("renews")
     insured = engine.definition(PERSON).tagged(ON_BOOKS)
     after = 0
@@ -68,9 +68,9 @@ def people_in_good_standing(engine: Engine, previous: Policy) -> Iterator[Mappin
             rows = conn.execute(query).all()
             numbers = [str(r.variables["id_number"]) for r in rows]
             on_books = {
-                key
-                for (key,) in conn.execute(
-                    select(instances.c.business_key).where(
+                key: facts
+                for (key, facts) in conn.execute(
+                    select(instances.c.business_key, instances.c.variables).where(
                         instances.c.process == PERSON,
                         instances.c.business_key.in_(numbers),
                         instances.c.state.in_(insured),
@@ -78,8 +78,9 @@ def people_in_good_standing(engine: Engine, previous: Policy) -> Iterator[Mappin
                 )
             }
         for row in rows:
-            if str(row.variables["id_number"]) in on_books:
-                yield row.variables
+            record = on_books.get(str(row.variables["id_number"]))
+            if record is not None:
+                yield record
         if len(rows) < PAGE:
             return
         after = rows[-1].id
@@ -163,9 +164,9 @@ def _open_each(
     records' variables): ``policy``'s, as its period is open; a live year already: skipped."""
     count = 0
     for person in people:
-        opens = year_opened_on_insurance(domain, person, engine.clock.now())
-        if opens is None or opens.policy != policy.policy:
-            continue  # another year of the region is the one open now
-        if open_year_on_insurance_in(engine, tx, domain, person, "renewal", "first_year"):
+        # only=policy: when another year of the region is the one open now, none opens
+        if open_year_on_insurance_in(
+            engine, tx, domain, person, "renewal", "first_year", only=policy
+        ):
             count += 1
     return count

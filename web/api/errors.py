@@ -21,6 +21,7 @@ from workflows.identity import InvalidIdNumber
 from workflows.imports import ImportRefused
 from workflows.payments import EnrollmentRefused
 from workflows.people import NotRegistered, RegistrationRefused
+from workflows.reductions import ReductionClaimRefused
 
 
 class ApiError(Exception):
@@ -74,6 +75,7 @@ STATUS_OF: dict[type[Exception], int] = {
     ImportRefused: 422,
     NotRegistered: 422,
     RegistrationRefused: 422,
+    ReductionClaimRefused: 422,
 }
 
 _HTTP_CODES = {

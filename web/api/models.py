@@ -177,6 +177,17 @@ class RegistrationRequest(_Strict):
     )
 
 
+class ReductionClaimRequest(_Strict):
+    """An insured person claims a reduction category after registering (资助参保): a clerk
+    checks the certificate."""
+
+    id_number: str = ID_NUMBER
+    category: Code = Field(max_length=64, description="a category of the region's policy: dibao")
+    evidence: Line = Field(
+        min_length=1, max_length=200, description="the certificate and its number (低保证 ...)"
+    )
+
+
 class PersonOut(_Strict):
     id: int
     state: str

@@ -1,5 +1,5 @@
-"""API endpoints for people: registration (参保登记), a person's record, and the batch import of
-a province's existing people and cards."""
+"""API endpoints for people: registration (参保登记), a person's record, a reduction claimed
+after registering, and the batch import of a province's existing people and cards."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from web.api.models import (
     Label,
     PeopleImport,
     PersonOut,
+    ReductionClaimRequest,
     Registered,
     RegistrationRequest,
     TransitionOut,
@@ -36,6 +37,7 @@ from web.extensions import domain_of, engine_of
 from workflows.identity import mask_id_number
 from workflows.imports import import_people
 from workflows.people import PERSON, Registration, register_person
+from workflows.reductions import claim_reduction
 
 IMPORT_BODY = 1024 * 1024
 """A batch of up to 1,000 people fits (the other endpoints take 64 KiB)."""
@@ -120,6 +122,38 @@ def get_registration(person_id: str) -> Any:
 def registration_event(person_id: str, body: EventRequest) -> Any:
     ident = as_id(person_id, "registration")
     return send_to_instance_of(PERSON, ident, body, what="registration")
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/people/reduction-claims",
+    summary="An insured person claims a reduction category (资助参保) after registering; a clerk "
+    "checks the certificate. The ID number in the body, never in the URL",
+    scopes=("channel",),
+    body=ReductionClaimRequest,
+    response=Registered,
+    status=201,
+    links={
+        "GetRegistration": ("get_registration", {"person_id": "$response.body#/person/id"}),
+    },
+)
+def claim_reduction_of_person(body: ReductionClaimRequest) -> Any:
+    who = caller()
+    done = run(
+        lambda: claim_reduction(
+            engine_of(),
+            domain_of(),
+            body.id_number,
+            body.category,
+            body.evidence,
+            actor=f"api:{who.name}",
+            idempotency=idempotency(who),
+        )
+    )
+    return answer(
+        Registered(transition=transition_out(done), person=_person_out(done.instance_id)), 201
+    )
 
 
 @endpoint(

@@ -1,5 +1,6 @@
-"""The ``shebao people`` commands: register a person (参保登记) and open a policy year, through
-the same operations as the API (``workflows.people``), for counter staff working in a terminal.
+"""The ``shebao people`` commands: register a person (参保登记), claim a reduction after
+registering and open a policy year, through the same operations as the API (``workflows.people``,
+``workflows.reductions``), for counter staff working in a terminal.
 
 ID numbers are read from the ``--id-number`` option or, with ``--id-number -``, from standard input
 (so they need not appear in the shell history); the answers show them masked.
@@ -22,6 +23,7 @@ from workflows.people import (
     open_year,
     register_person,
 )
+from workflows.reductions import claim_reduction
 
 
 def _id_number(value: str) -> str:
@@ -110,6 +112,31 @@ def open_year_command(id_number: str, policy_id: str, actor: str) -> None:
     click.echo(
         f"opened {policy_id} for {mask_id_number(number)}: enrollment {done.instance_id} "
         f"({done.to_state})"
+    )
+
+
+@people.command("claim-reduction")
+@click.option(
+    "--id-number", required=True, help="The resident ID number, or - to read it from stdin."
+)
+@click.option(
+    "--category", required=True, help="A reduction category of the region's policy (e.g. dibao)."
+)
+@click.option(
+    "--evidence", required=True, help="The certificate and its number (低保证 ..., 残疾证 ...)."
+)
+@click.option("--actor", default="counter-cli", show_default=True)
+@with_appcontext
+def claim_reduction_command(id_number: str, category: str, evidence: str, actor: str) -> None:
+    """An insured person claims a reduction after registering (资助参保); a clerk reviews it."""
+    number = _id_number(id_number)
+    try:
+        done = claim_reduction(engine_of(), domain_of(), number, category, evidence, actor=actor)
+    except WorkflowError as exc:
+        raise click.ClickException(exc.message_en) from None
+    click.echo(
+        f"claimed {category} for {mask_id_number(number)}: record {done.instance_id} "
+        f"({done.to_state}); a clerk reviews it in the inbox"
     )
 
 

@@ -1,0 +1,345 @@
+"""Reductions (个人缴费减免 / 资助参保): the categories of a region's policy that lower what a
+person pays, declared at registration or claimed later by someone already insured, and a clerk's
+decision on them.
+
+Source: quanzhou-huian-cards-and-2023-medical-insurance.txt (lines 19, 53-61): people in a
+reduction category pay less, part or all of it paid by the medical assistance fund or the county,
+once the department that knows (民政, 卫健, 扶贫, 残联) confirms the category. The documents are
+silent on someone who comes into a category after registering (a family newly on 低保): as an
+office does, they claim it with the certificate, a medical-insurance clerk of the region checks
+it (``person.yaml``: ``claim_reduction`` -> task ``review_reduction``), and an approval records
+the category on the person's record; their years not yet paid then owe the reduced amount
+(``enrollment.yaml``: ``reassess_reductions``, the fund paying at once a year left with nothing
+to pay) and the years opened or renewed later take it from the record. A refusal, at
+registration or of a claim, names the categories and the reason, and the person is told.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import TransitionRefused, WorkflowError
+from engine.registry import Registry, TransitionContext
+from engine.runtime import Engine, Idempotency, Transition, request_hash
+from engine.tx import Tx
+from workflows.enrollment import amount_due
+from workflows.identity import InvalidIdNumber, validate_id_number
+from workflows.notices import Text
+from workflows.people import (
+    ENROLLMENT,
+    ON_BOOKS,
+    PERSON,
+    NotRegistered,
+    enrollment_key,
+    record_of,
+)
+from workflows.policy import Label, LatePaymentRefused, PolicyError
+
+if TYPE_CHECKING:
+    from workflows.domain import Domain
+
+CLAIM = "claim_reduction"
+"""The person's event that opens a clerk's review of a category claimed after registering."""
+REASSESS = "reassess_reductions"
+"""The year's event that takes the record's categories (``enrollment.yaml``)."""
+REFUSE = "refuse_reduction"
+"""The person's event that tells them which categories were refused and why."""
+COVERED = "covered_in_full"
+PAYABLE = "payable"
+"""The tag of a year not yet paid, awaiting a payment (``enrollment.yaml``)."""
+MAX_EVIDENCE = 200
+PENDING = "pending"
+"""A claim's decision while the clerk reviews it (then ``granted`` or ``refused``)."""
+
+
+class ReductionClaimRefused(WorkflowError):
+    """A reduction claim the rules refuse before anything is written."""
+
+    code = "reduction_claim_refused"
+
+
+def reduction_labels(domain: Domain, region_key: str) -> dict[str, Label]:
+    """The region's reduction categories with their words, the latest policy's first."""
+    region = domain.regions.find(region_key)
+    found: dict[str, Label] = {}
+    for policy in reversed(region.policies) if region else ():
+        for reduction in policy.reductions:
+            found.setdefault(reduction.category, reduction.label)
+    return found
+
+
+def reduction_words(domain: Domain, variables: Mapping[str, Any], value: Any) -> Any:
+    """Reduction categories (a list, or one) as the clerk reads them: ``低保对象`` / ``Minimum
+    living allowance recipients``, the key for one the policies do not name."""
+    labels = reduction_labels(domain, str(variables.get("region", "")))
+    if isinstance(value, str):
+        return labels.get(value, value)
+    if not isinstance(value, list | tuple):
+        return value
+    return [labels.get(str(v), str(v)) for v in value]
+
+
+def categories_text(domain: Domain, region_key: str, categories: Any) -> Text:
+    """Categories named in a sentence of each language (``低保对象、特困人员``)."""
+    labels = reduction_labels(domain, region_key)
+    words = [labels.get(str(c), Label(str(c), str(c))) for c in categories or ()]
+    return Text("、".join(w.zh for w in words), "; ".join(w.en for w in words))
+
+
+_SEPARATORS = re.compile(r"[,，、;；\n]+")
+
+
+def refused_reductions(
+    domain: Domain, variables: Mapping[str, Any], data: Mapping[str, Any]
+) -> list[str]:
+    """The declared categories a clerk's ``reductions_refused`` names (by key or by words).
+
+    Raises:
+        TransitionRefused: a name that is no declared category, or no reason given.
+    """
+    raw = str(data.get("reductions_refused") or "")
+    names = [n.strip() for n in _SEPARATORS.split(raw) if n.strip()]
+    if not names:
+        return []
+    declared = [str(c) for c in variables.get("reduction_categories", ())]
+    labels = reduction_labels(domain, str(variables.get("region", "")))
+    words = {c: labels.get(c, Label(c, c)) for c in declared}
+    refused: list[str] = []
+    for name in names:
+        found = next(
+            (
+                c
+                for c, w in words.items()
+                if name.casefold() in (c.casefold(), w.zh.casefold(), w.en.casefold())
+            ),
+            None,
+        )
+        if found is None:
+            zh = "、".join(f"{w.zh}（{c}）" for c, w in words.items()) or "无"
+            en = "; ".join(f"{w.en} ({c})" for c, w in words.items()) or "none"
+            raise TransitionRefused(
+                f"“{name}”不是申报的减免类别（申报的：{zh}）",
+                f"{name!r} is not a declared reduction category (declared: {en})",
+            )
+        if found not in refused:
+            refused.append(found)
+    if not str(data.get("reductions_refused_reason") or "").strip():
+        raise TransitionRefused("不予认定减免时须写明理由", "refusing a reduction needs the reason")
+    return refused
+
+
+def claim_problem(
+    domain: Domain, variables: Mapping[str, Any], category: str
+) -> tuple[str, str] | None:
+    """Why an insured person with ``variables`` may not claim ``category`` now (Chinese,
+    English), or None: a category the region's policies do not name, or one the person holds."""
+    region = str(variables.get("region", ""))
+    labels = reduction_labels(domain, region)
+    if category not in labels:
+        known = "、".join(f"{w.zh}（{c}）" for c, w in labels.items()) or "无"
+        known_en = "; ".join(f"{w.en} ({c})" for c, w in labels.items()) or "none"
+        return (
+            f"参保地没有减免类别“{category}”（可申请：{known}）",
+            f"the region has no reduction category {category!r} (one of: {known_en})",
+        )
+    if category in [str(c) for c in variables.get("reduction_categories", ())]:
+        label = labels[category]
+        return (f"已认定为{label.zh}，无须再申请", f"{label.en} is held already: nothing to claim")
+    return None
+
+
+def claim_reduction(
+    engine: Engine,
+    domain: Domain,
+    id_number: str,
+    category: str,
+    evidence: str,
+    *,
+    actor: str,
+    idempotency: Idempotency | None = None,
+) -> Transition:
+    """An insured person claims a reduction category after registering (with the certificate
+    that shows it); a medical-insurance clerk of the region reviews it.
+
+    Raises:
+        ReductionClaimRefused: a bad ID number, a category the region does not have or the person
+            holds, no evidence, or a claim in review already.
+        NotRegistered: no insured record.
+    """
+    try:
+        number = validate_id_number(id_number)
+    except InvalidIdNumber as exc:
+        raise ReductionClaimRefused(exc.message_zh, exc.message_en) from None
+    category, evidence = category.strip(), evidence.strip()
+    if not evidence or len(evidence) > MAX_EVIDENCE or not evidence.isprintable():
+        raise ReductionClaimRefused(
+            "须写明证明材料（如低保证及其编号）",
+            f"the evidence (the certificate and its number) is needed, 1 to {MAX_EVIDENCE} "
+            "characters",
+        )
+    data = {"category": category, "evidence": evidence}
+
+    def work(tx: Tx) -> Transition:
+        record = record_of(engine, tx, number)
+        if record is None or ON_BOOKS not in record.tags:
+            raise NotRegistered(number)
+        row = engine.load(tx, record.id)
+        if CLAIM not in engine.definition(PERSON, row.definition_version).outgoing(row.state):
+            label = record.label
+            raise ReductionClaimRefused(
+                f"当前状态（{label.zh if label else row.state}）不能申请减免，"
+                "如有申请在审核中，请等待审核结果",
+                f"no reduction can be claimed in state {label.en if label else row.state} "
+                "(a claim in review is decided first)",
+            )
+        problem = claim_problem(domain, record.variables, category)
+        if problem is not None:
+            raise ReductionClaimRefused(*problem)
+        return engine.fire_in(tx, row, CLAIM, actor, data)
+
+    if idempotency is None:
+        return engine.transaction(work)
+    return engine.run_idempotent(idempotency, request_hash(CLAIM, number, data), work)
+
+
+def _fund_pays_all(domain: Domain, variables: Mapping[str, Any], now: datetime) -> bool:
+    """Nothing is left for the person to pay for this year now (the ``nothing_to_pay`` rule)."""
+    try:
+        policy = domain.policy_of(variables)
+        if now >= policy.deadline_instant() and not policy.late_payment_accepted(now):
+            return False
+        return amount_due(policy, variables, now) == 0
+    except (LookupError, LatePaymentRefused, PolicyError, ValueError):
+        return False
+
+
+def register(registry: Registry, domain: Domain) -> None:
+    """The guards, actions, words and notice facts the definitions name about reductions."""
+
+    def reductions_refused_were_declared(ctx: TransitionContext) -> bool:
+        refused_reductions(domain, ctx.variables, ctx.data)
+        return True
+
+    def decide_reductions(ctx: TransitionContext) -> None:
+        """Keep only the reductions the clerk accepted; the refused ones, with the reason, stay on
+        the record (the person's years get the accepted ones), and the person is told."""
+        refused = refused_reductions(domain, ctx.variables, ctx.data)
+        if not refused:
+            return
+        declared = [str(c) for c in ctx.variables.get("reduction_categories", ())]
+        ctx.variables["reduction_categories"] = [c for c in declared if c not in refused]
+        reason = str(ctx.data.get("reductions_refused_reason", "")).strip()
+        ctx.variables["reductions_refused"] = {
+            "categories": refused,
+            "reason": reason,
+            "decided_at": ctx.now.isoformat(),
+        }
+        ctx.emit(REFUSE, ctx.instance_id, {"reason": reason})
+
+    def reduction_claim_valid(ctx: TransitionContext) -> bool:
+        category = str(ctx.data.get("category", "")).strip()
+        problem = claim_problem(domain, ctx.variables, category)
+        if problem is not None:
+            raise TransitionRefused(*problem)
+        return True
+
+    def record_reduction_claim(ctx: TransitionContext) -> None:
+        ctx.variables["reduction_claim"] = {
+            "category": str(ctx.data["category"]).strip(),
+            "evidence": str(ctx.data.get("evidence", "")).strip(),
+            "claimed_at": ctx.now.isoformat(),
+            "claimed_by": ctx.actor,
+            "decision": PENDING,
+        }
+
+    def grant_reduction(ctx: TransitionContext) -> None:
+        """The claimed category joins the record's; the years not yet paid owe the new amount."""
+        claim = dict(ctx.variables.get("reduction_claim") or {})
+        held = [str(c) for c in ctx.variables.get("reduction_categories", ())]
+        category = str(claim.get("category", ""))
+        ctx.variables["reduction_categories"] = sorted({*held, category})
+        ctx.variables["reduction_claim"] = {
+            **claim,
+            "decision": "granted",
+            "decided_at": ctx.now.isoformat(),
+        }
+        number = str(ctx.variables["id_number"])
+        region = domain.regions.find(str(ctx.variables.get("region", "")))
+        for policy in region.policies if region else ():
+            for year in ctx.find(ENROLLMENT, enrollment_key(number, policy.policy)):
+                if PAYABLE in year.tags:
+                    ctx.emit(REASSESS, year.id)
+
+    def record_reduction_refusal(ctx: TransitionContext) -> None:
+        """A refused claim: the category and the reason, as a refusal at registration keeps
+        them (a refusal at registration was recorded by ``decide_reductions`` already)."""
+        claim = ctx.variables.get("reduction_claim") or {}
+        if claim.get("decision") != PENDING:
+            return
+        reason = str(ctx.data.get("reason", "")).strip()
+        ctx.variables["reduction_claim"] = {
+            **claim,
+            "decision": "refused",
+            "reason": reason,
+            "decided_at": ctx.now.isoformat(),
+        }
+        ctx.variables["reductions_refused"] = {
+            "categories": [claim.get("category")],
+            "reason": reason,
+            "decided_at": ctx.now.isoformat(),
+        }
+
+    def take_reductions_of_record(ctx: TransitionContext) -> None:
+        """A year not yet paid takes its person's categories; left with nothing to pay, the
+        fund pays it at once (``covered_in_full``), as when a year opens so."""
+        number = str(ctx.variables["id_number"])
+        records = [r for r in ctx.find(PERSON, number) if ON_BOOKS in r.tags]
+        if not records:
+            return
+        held = records[-1].variables.get("reduction_categories", ())
+        ctx.variables["reduction_categories"] = [str(c) for c in held]
+        if _fund_pays_all(domain, ctx.variables, ctx.now):
+            ctx.emit(COVERED, ctx.instance_id)
+
+    def refused_categories(
+        variables: Mapping[str, Any], _data: Mapping[str, Any], _now: datetime
+    ) -> Text:
+        refused = (variables.get("reductions_refused") or {}).get("categories", ())
+        return categories_text(domain, str(variables.get("region", "")), refused)
+
+    def claimed_category(
+        variables: Mapping[str, Any], _data: Mapping[str, Any], _now: datetime
+    ) -> Text:
+        claim = variables.get("reduction_claim") or {}
+        return categories_text(domain, str(variables.get("region", "")), [claim.get("category")])
+
+    registry.add_guard("reductions_refused_were_declared", reductions_refused_were_declared)
+    registry.add_action("decide_reductions", decide_reductions)
+    registry.add_guard("reduction_claim_valid", reduction_claim_valid)
+    registry.add_action("record_reduction_claim", record_reduction_claim)
+    registry.add_action("grant_reduction", grant_reduction)
+    registry.add_action("record_reduction_refusal", record_reduction_refusal)
+    registry.add_action("take_reductions_of_record", take_reductions_of_record)
+    for path in ("reduction_categories", "reduction_claim.category"):
+        registry.add_value_words(
+            path, lambda variables, value: reduction_words(domain, variables, value)
+        )
+    registry.add_fact(
+        "refused_reductions", refused_categories, uses=("reductions_refused", "region")
+    )
+    registry.add_fact("claimed_reduction", claimed_category, uses=("reduction_claim", "region"))
+
+
+__all__ = [
+    "ReductionClaimRefused",
+    "categories_text",
+    "claim_problem",
+    "claim_reduction",
+    "reduction_labels",
+    "reduction_words",
+    "refused_reductions",
+    "register",
+]
