@@ -1,8 +1,10 @@
 """Notices: what an event tells people, written to the outbox in the event's own transaction.
 
 Owns writing the ``wf_notice`` rows: each notice's texts in Chinese and English, their
-placeholders filled (``engine.notice_templates``, which also says what a placeholder may name)
-and the recipient read from the instance's variables. ``Engine.fire_in`` calls
+placeholders filled (``engine.notice_templates``, which also says what a placeholder may name) and
+masked (``Registry.mask_text``: a reason quoting a resident ID number is stored, listed and
+delivered masked), and the recipient read from the instance's variables, whole (a channel that
+needs the address gets it; one that shows it masks it). ``Engine.fire_in`` calls
 ``NoticeWriter.write`` after every transition whose event declares ``notices:``, so each door (the
 API, a task, an import, a timer, a follow-up event) writes them, and an event that is rolled back
 leaves none. Delivering them is ``engine.outbox``'s job.
@@ -245,7 +247,8 @@ class NoticeWriter:
         data: Mapping[str, Any],
         now: datetime,
     ) -> tuple[dict[str, str], dict[str, Any]]:
-        """The notice's texts in Chinese and English, and the values shown in them."""
+        """The notice's texts in Chinese and English, and the values shown in them, each value
+        through the registry's text mask (an ID number typed into a reason goes out masked)."""
         facts: dict[str, Any] = {}
 
         def value(name: str) -> Any:
@@ -264,7 +267,7 @@ class NoticeWriter:
             for literal, name in self._template(notice.text.get(lang)).parts:
                 pieces.append(literal)
                 if name is not None:
-                    shown = show(value(name), lang)
+                    shown = self.registry.mask_text(show(value(name), lang))
                     pieces.append(shown)
                     values.setdefault(name, {})[lang] = shown
             texts[lang] = "".join(pieces)

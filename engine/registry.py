@@ -148,6 +148,7 @@ class Registry:
         self._value_words: dict[str, Callable[[Mapping[str, Any], Any], Any]] = {}
         self._facts: dict[str, NoticeFact] = {}
         self._fact_uses: dict[str, tuple[str, ...]] = {}
+        self._text_mask: Callable[[str], str] | None = None
 
     def guard(self, name: str) -> Callable[[Guard], Guard]:
         """Decorator: register ``fn`` as the guard called ``name``."""
@@ -243,6 +244,16 @@ class Registry:
         self._facts[name] = fn
         if uses is not None:
             self._fact_uses[name] = tuple(uses)
+
+    def set_text_mask(self, fn: Callable[[str], str]) -> None:
+        """``fn(text) -> text`` with the personal data it finds masked (resident ID numbers typed
+        into a reason or a note): what the engine writes for people to read (a notice's texts)
+        goes through it."""
+        self._text_mask = fn
+
+    def mask_text(self, text: str) -> str:
+        """``text`` through the mask ``set_text_mask`` registered (unchanged without one)."""
+        return text if self._text_mask is None else self._text_mask(text)
 
     def fact_uses(self, name: str) -> tuple[str, ...] | None:
         """The variables the fact depends on alone, if it said so (``add_fact(uses=...)``)."""

@@ -33,6 +33,7 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
     from web import log_masking
 
     log_masking.install()  # resident ID numbers masked in every log record
+    log_masking.mask_pages(app)  # ... and in every value a page writes out
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(default_config(app.instance_path))
     app.config.from_mapping(from_environment())

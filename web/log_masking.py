@@ -7,6 +7,13 @@ too. ``install()`` puts the masking on every log record the process makes (the r
 and as a filter on the root logger, its handlers and the ``werkzeug`` and ``waitress`` loggers,
 whose access and error lines carry request paths. The app factory calls it; calling it again
 changes nothing.
+
+``mask_pages(app)`` masks every value a page's template writes out (Jinja's ``finalize``): free
+text typed by anyone (a household note, a rejection's reason, a comment, a follow-up log, a
+refusal) shows a resident ID number masked on every staff page, as the API shows it. A page
+that shows a person's own number masks it itself; the mask leaves a masked number as it is.
+The wiring hands ``mask_text`` to the engine's registry too, so the notices it writes (stored,
+listed, delivered) carry free text masked.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any
+
+from flask import Flask
+from markupsafe import Markup
 
 from workflows.identity import mask_id_number
 
@@ -45,6 +55,22 @@ def mask_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [mask_value(v) for v in value]
     return value
+
+
+def mask_output(value: Any) -> Any:
+    """What a template writes out, masked: a text, or HTML that is already safe (kept safe)."""
+    if isinstance(value, Markup):
+        masked = mask_text(str(value))
+        return value if masked == value else Markup(masked)  # noqa: S704 - digits for digits
+    if isinstance(value, str):
+        return mask_text(value)
+    return value
+
+
+def mask_pages(app: Flask) -> None:
+    """Mask resident ID numbers in everything ``app``'s templates write out (before any
+    template is compiled: Jinja reads ``finalize`` when it compiles)."""
+    app.jinja_env.finalize = mask_output
 
 
 def mask_record(record: logging.LogRecord) -> logging.LogRecord:

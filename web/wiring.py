@@ -12,6 +12,7 @@ from engine.db import ConnectionSettings, is_unavailable, make_engine
 from engine.definition import load_definitions
 from engine.deployments import deploy, install_deployed, is_ready
 from engine.runtime import Engine
+from web import log_masking
 from web.config import database_settings
 from workflows.domain import Domain
 
@@ -67,6 +68,7 @@ def build_service(
             ``SHEBAO_DB_*`` environment variables (``web.config.database_settings``).
     """
     domain = Domain(policies_dir)
+    domain.registry.set_text_mask(log_masking.mask_text)  # notices' texts: ID numbers masked
     definitions = load_definitions(definitions_dir, domain.registry)
     db = make_engine(database_url, connections or database_settings())
     engine = Engine(db, definitions.values(), domain.registry, clock=clock)
