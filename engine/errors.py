@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from engine.specs import CANCELLED, CANCELLED_LABEL
+
 
 class WorkflowError(Exception):
     """Base of every error a caller of the engine can cause.
@@ -72,19 +74,48 @@ class UnknownEvent(WorkflowError):
 
 
 class EventNotAllowed(WorkflowError):
-    """The event exists but not from the instance's current state."""
+    """The event exists but not from the instance's current state. Given the instance's
+    ``definition``, the message names the state and the events in its labels (the keys stay in
+    ``state``, ``event`` and ``allowed``)."""
 
     code = "event_not_allowed"
 
-    def __init__(self, event: str, state: str, allowed: Sequence[str]) -> None:
-        allowed_text = ", ".join(allowed) or "-"
-        super().__init__(
-            f"当前状态 {state} 不允许事件 {event}；现在允许：{allowed_text}",
-            f"event {event} is not allowed in state {state}; allowed now: {allowed_text}",
+    def __init__(
+        self, event: str, state: str, allowed: Sequence[str], definition: Any = None
+    ) -> None:
+        zh = (
+            f"当前状态“{_state_word(definition, state, 'zh')}”不允许"
+            f"“{_event_word(definition, event, 'zh')}”；现在允许："
+            + ("、".join(f"“{_event_word(definition, e, 'zh')}”" for e in allowed) or "无")
         )
+        en = (
+            f"“{_event_word(definition, event, 'en')}” is not allowed in state "
+            f"“{_state_word(definition, state, 'en')}”; allowed now: "
+            + (", ".join(f"“{_event_word(definition, e, 'en')}”" for e in allowed) or "none")
+        )
+        super().__init__(zh, en)
         self.event = event
         self.state = state
         self.allowed = list(allowed)
+
+
+def _state_word(definition: Any, state: str, lang: str) -> str:
+    """A state's label in ``lang`` (the engine's reserved states included), else its key."""
+    if state == CANCELLED:
+        return CANCELLED_LABEL.get(lang)
+    spec = definition.states.get(state) if definition is not None else None
+    return str(spec.label.get(lang)) if spec is not None else state
+
+
+def _event_word(definition: Any, event: str, lang: str) -> str:
+    """An event's label in ``lang`` (``start:<state>``: starting in that state), else its key."""
+    if definition is None:
+        return event
+    if event.startswith("start:"):
+        start = "开始于" if lang == "zh" else "start in "
+        return start + _state_word(definition, event.removeprefix("start:"), lang)
+    spec = definition.events.get(event)
+    return str(spec.label.get(lang)) if spec is not None else event
 
 
 class TransitionRefused(WorkflowError):
@@ -124,11 +155,20 @@ class TaskNotOpen(WorkflowError):
     code = "task_not_open"
 
     def __init__(self, task_id: int, status: str) -> None:
+        zh, en = _TASK_STATUS.get(status, ("已关闭", "closed"))
         super().__init__(
-            f"任务 {task_id} 已处理（{status}）", f"task {task_id} is no longer open ({status})"
+            f"任务 {task_id} 已处理（{zh}）", f"task {task_id} is no longer open ({en})"
         )
         self.task_id = task_id
         self.status = status
+
+
+_TASK_STATUS = {
+    "completed": ("已办结", "completed"),
+    "cancelled": ("已取消", "cancelled"),
+    "stale": ("流程已离开该环节", "its instance has left the task's state"),
+}
+"""A closed task's status in words (the key stays in ``TaskNotOpen.status``)."""
 
 
 class TaskClaimedByOther(WorkflowError):
@@ -160,11 +200,15 @@ class TaskDelegated(WorkflowError):
 class InvalidTaskOutcome(WorkflowError):
     code = "invalid_task_outcome"
 
-    def __init__(self, task_id: int, outcome: str, allowed: Sequence[str]) -> None:
-        allowed_text = ", ".join(allowed)
+    def __init__(
+        self, task_id: int, outcome: str, allowed: Sequence[str], definition: Any = None
+    ) -> None:
+        zh = "、".join(f"“{_event_word(definition, e, 'zh')}”" for e in allowed)
+        en = ", ".join(f"“{_event_word(definition, e, 'en')}”" for e in allowed)
         super().__init__(
-            f"任务 {task_id} 不能以 {outcome} 完成；可选：{allowed_text}",
-            f"task {task_id} cannot complete with {outcome}; choose one of: {allowed_text}",
+            f"任务 {task_id} 不能以“{_event_word(definition, outcome, 'zh')}”完成；可选：{zh}",
+            f"task {task_id} cannot complete with “{_event_word(definition, outcome, 'en')}”; "
+            f"choose one of: {en}",
         )
         self.allowed = list(allowed)
 
@@ -231,12 +275,23 @@ class DuplicateInstance(WorkflowError):
 
     code = "duplicate_instance"
 
-    def __init__(self, process: str, business_key: str, instance_id: int, state: str) -> None:
+    def __init__(
+        self,
+        process: str,
+        business_key: str,
+        instance_id: int,
+        state: str,
+        definition: Any = None,
+    ) -> None:
+        label = getattr(definition, "label", None)
+        zh, en = (label.zh, label.en) if label is not None else (process, process)
         super().__init__(
-            f"{process} 已有处于 {state} 状态的实例 {instance_id}（业务键 {business_key}）",
-            f"{process} already has instance {instance_id} in state {state} "
-            f"(business key {business_key})",
+            f"{zh}已有处于“{_state_word(definition, state, 'zh')}”状态的实例 {instance_id}"
+            f"（业务键 {business_key}）",
+            f"{en} already has instance {instance_id} in state "
+            f"“{_state_word(definition, state, 'en')}” (business key {business_key})",
         )
+        self.process = process
         self.business_key = business_key
         self.instance_id = instance_id
         self.state = state
@@ -257,8 +312,8 @@ class IncidentNotOpen(WorkflowError):
 
     def __init__(self, incident_id: int, status: str) -> None:
         super().__init__(
-            f"事件单 {incident_id} 已处理（{status}）",
-            f"incident {incident_id} is no longer open ({status})",
+            f"事件单 {incident_id} 已处理，不再待办",
+            f"incident {incident_id} is no longer open (closed)",
         )
         self.incident_id = incident_id
         self.status = status

@@ -40,15 +40,12 @@ from typing import TYPE_CHECKING, Any
 from engine import statements as st
 from engine.errors import WorkflowError
 from engine.outcomes import Transition
-from engine.specs import Label, ProcessDefinition
+from engine.specs import CANCELLED, CANCELLED_LABEL, Label, ProcessDefinition
 from engine.tx import Tx
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
 
-CANCELLED = "_cancelled_by_supervisor"
-"""The engine's reserved terminal state of an instance a supervisor cancelled."""
-CANCELLED_LABEL = Label(zh="已由主管终止", en="Cancelled by a supervisor")
 
 CANCEL_EVENT = "supervisor_cancel"
 MOVE_EVENT = "supervisor_move"

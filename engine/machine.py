@@ -54,7 +54,9 @@ class SharedMachine:
         """
         plan = self._plans[ctx.event]
         if ctx.state not in plan.sources:
-            raise EventNotAllowed(ctx.event, ctx.state, self.definition.outgoing(ctx.state))
+            raise EventNotAllowed(
+                ctx.event, ctx.state, self.definition.outgoing(ctx.state), self.definition
+            )
         for name, guard in plan.guards:
             ctx.refused_by = name  # a guard that raises its own refusal is named too
             if guard(ctx) is False:

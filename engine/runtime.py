@@ -132,7 +132,9 @@ class Engine(Transactions, TaskOperations, EventData):
         definition = self.definition(process)
         initial = state or definition.initial[0]
         if initial not in definition.initial:
-            raise EventNotAllowed("start", initial, [f"start:{s}" for s in definition.initial])
+            raise EventNotAllowed(
+                "start", initial, [f"start:{s}" for s in definition.initial], definition
+            )
         values = dict(variables or {})
         if exclusive_in and business_key is None:
             raise ValueError("exclusive_in needs a business key")
@@ -156,7 +158,8 @@ class Engine(Transactions, TaskOperations, EventData):
         rows = tx.all(self.sql.select_by_business_key, {"process": process, "bkey": business_key})
         for row in rows:
             if row.state in states:
-                raise DuplicateInstance(process, business_key, row.id, row.state)
+                definition = self.definition(process)  # the latest one's labels
+                raise DuplicateInstance(process, business_key, row.id, row.state, definition)
 
     def start_in(
         self,
@@ -268,7 +271,7 @@ class Engine(Transactions, TaskOperations, EventData):
         if event not in allowed:
             if event not in definition.events:
                 raise UnknownEvent(row.process, event, allowed)
-            raise EventNotAllowed(event, row.state, allowed)
+            raise EventNotAllowed(event, row.state, allowed, definition)
         return definition
 
     def fire_in(

@@ -28,6 +28,11 @@ class Label:
         return self.en if lang == "en" else self.zh
 
 
+CANCELLED = "_cancelled_by_supervisor"
+"""The engine's reserved terminal state of an instance a supervisor cancelled."""
+CANCELLED_LABEL = Label(zh="已由主管终止", en="Cancelled by a supervisor")
+
+
 @dataclass(frozen=True)
 class Reference:
     """What a ``reference`` field may name: an instance of ``process`` in a state tagged ``tag``

@@ -54,6 +54,8 @@ class TaskOperations:
             self, work: Callable[[Tx], T], retries: int = 3, *, pipelined: bool = False
         ) -> T: ...
 
+        def read(self, work: Callable[[Tx], T]) -> T: ...
+
         def load(self, tx: Tx, instance_id: int) -> Any: ...
 
         def definition(self, key: str, version: int | None = None) -> ProcessDefinition: ...
@@ -104,9 +106,7 @@ class TaskOperations:
         payload = dict(data or {})
 
         def work(tx: Tx) -> Transition:
-            task = self._open_task(tx, task_id, actor)
-            if task.owner:
-                raise TaskDelegated(task_id, task.owner)
+            task = self._completable(tx, task_id, actor)
             row = self.load(tx, task.instance_id)
             definition = self.definition(row.process, row.definition_version)
             spec = definition.states[task.state].task
@@ -115,7 +115,7 @@ class TaskOperations:
             choices = spec.events or definition.outgoing(task.state)
             event = outcome or choices[0]
             if event not in choices:
-                raise InvalidTaskOutcome(task_id, event, choices)
+                raise InvalidTaskOutcome(task_id, event, choices, definition)
             # a field only other outcomes carry is not asked for, and what the form (one on a
             # page for every outcome) holds in it is not this outcome's
             others = definition.outcome_only_fields(task.state)
@@ -235,6 +235,18 @@ class TaskOperations:
                 self._explain_task(tx, task_id, actor)
 
         self.transaction(work)
+
+    def check_completable(self, task_id: int, actor: str) -> None:
+        """Raise what ``complete_task`` would for who holds the task (not open, claimed by
+        someone else, delegated), changing nothing: a page asks before it confirms an outcome."""
+        self.read(lambda tx: self._completable(tx, task_id, actor))
+
+    def _completable(self, tx: Tx, task_id: int, actor: str) -> Any:
+        """The task row, if ``actor`` may complete it now; a typed error otherwise."""
+        task = self._open_task(tx, task_id, actor)
+        if task.owner:
+            raise TaskDelegated(task_id, task.owner)
+        return task
 
     def _open_task(self, tx: Tx, task_id: int, actor: str) -> Any:
         """The task row, if it is open and not claimed by someone else; a typed error otherwise."""

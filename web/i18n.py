@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote, urlencode
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, g, request, session
+from flask import Flask, Response, current_app, g, request, session
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from engine import interventions
 from engine.definition import Label, ProcessDefinition
+from web.staff import ID_LIKE
 from web.words import GROUPS, WORDS
 from workflows.identity import mask_id_number
 
@@ -120,6 +124,36 @@ def _remember_language(response: Response) -> Response:
     return response
 
 
+def language_back() -> str:
+    """Where the language links lead back to: a page a GET serves, never with an ID number.
+
+    A GET page is itself (its query kept, but for ``lang``); a page answered to a POST (a
+    refused form, a confirmation at ``/inbox/20/complete``) leads to the nearest path above it a
+    GET serves (``/inbox/20``). An ID number in the query drops the query, in the path the page."""
+    if request.method in ("GET", "HEAD"):
+        args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+        back = request.path + (f"?{urlencode(args)}" if args else "")
+        if not ID_LIKE.search(unquote(back)):
+            return back
+    path = request.path
+    while path and path != "/":
+        if _served_by_get(path) and not ID_LIKE.search(unquote(path)):
+            return path
+        path = path.rstrip("/").rsplit("/", 1)[0] or "/"
+    return "/"
+
+
+def _served_by_get(path: str) -> bool:
+    adapter = current_app.url_map.bind("localhost")
+    try:
+        adapter.match(path, method="GET")
+    except RequestRedirect:  # ``/inbox`` for ``/inbox/``: the redirect is served by a GET too
+        return True
+    except HTTPException:
+        return False
+    return True
+
+
 def _template_globals() -> dict[str, Any]:
     return {
         "t": t,
@@ -137,6 +171,7 @@ def _template_globals() -> dict[str, Any]:
         "channel_label": channel_label,
         "security_kind_label": security_kind_label,
         "message": message,
+        "language_back": language_back,
     }
 
 

@@ -158,7 +158,10 @@ def test_refused_event_names_the_events_allowed_now(engine: Engine) -> None:
     with pytest.raises(EventNotAllowed) as caught:
         engine.fire(started.instance_id, "approve")
     assert caught.value.allowed == ["submit", "nudge", "expire"]
-    assert "submit" in caught.value.message_en and "approve" in caught.value.message_zh
+    # the message says the state and the events in words; the keys stay in the fields
+    assert "“Submit”" in caught.value.message_en and "“批准”" in caught.value.message_zh
+    assert "“已下单”" in caught.value.message_zh and "submit" not in caught.value.message_en
+    assert (caught.value.event, caught.value.state) == ("approve", "placed")
     with pytest.raises(UnknownEvent):
         engine.fire(started.instance_id, "teleport")
     assert len(queries.history(engine.db, started.instance_id)) == 1

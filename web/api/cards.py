@@ -194,7 +194,7 @@ def card_event(card_id: str, body: EventRequest) -> Any:
         card = _visible_card_head(who, ident)  # 404 before 409, as for every refusal
         definition = engine_of().definition(card_rules.PROCESS, card.definition_version)
         allowed = sendable_now(definition, card.id, card.state, who, card.bank)
-        raise not_sendable(body.event, allowed)
+        raise not_sendable(body.event, allowed, definition)
     return send_event(who, ident, body, what="card", admit=_sender_check(who, body.event, kinds))
 
 

@@ -120,14 +120,19 @@ def transition_out(done: Transition) -> TransitionOut:
     return TransitionOut(**done.as_dict())
 
 
-def not_sendable(event: str, allowed: list[str]) -> ApiError:
-    """409 for an event outside systems may not send (timers and staff tasks send those);
-    ``allowed``: what this token may send now (``sendable_now``)."""
+def not_sendable(
+    event: str, allowed: list[str], definition: ProcessDefinition | None = None
+) -> ApiError:
+    """409 for an event outside systems may not send (timers and staff tasks send those),
+    named by its label in ``definition``; ``allowed``: what this token may send now
+    (``sendable_now``)."""
+    spec = definition.events.get(event) if definition is not None else None
+    zh, en = (f"“{spec.label.zh}”", f"“{spec.label.en}”") if spec else (event, event)
     return ApiError(
         409,
         "event_not_allowed",
-        f"事件 {event} 不能通过接口发送",
-        f"event {event} cannot be sent through the API",
+        f"事件 {zh} 不能通过接口发送",
+        f"event {en} cannot be sent through the API",
         allowed=allowed,
     )
 
@@ -214,7 +219,8 @@ def send_event(
             definition = engine_of().definition(row.process, row.definition_version)
             bank = (row.variables or {}).get("bank")
             now = sendable_now(definition, row.id, row.state, who, bank)
-            raise from_workflow_error(EventNotAllowed(refused.event, row.state, now)) from None
+            refusal = EventNotAllowed(refused.event, row.state, now, definition)
+            raise from_workflow_error(refusal) from None
 
     return answer(transition_out(run(fire)))
 
@@ -248,7 +254,7 @@ def send_to_instance_of(process: str, instance_id: int, body: EventRequest, *, w
         if kinds is None:
             definition = engine_of().definition(process, row["definition_version"])
             allowed = sendable_now(definition, instance_id, row["state"], who)
-            raise not_sendable(body.event, allowed)
+            raise not_sendable(body.event, allowed, definition)
         require(who, *kinds)
 
     def admit(row: Any) -> None:

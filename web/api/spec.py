@@ -10,8 +10,11 @@ answers, in this order:
    ``MAX_DEPTH`` levels, with control characters or unpaired surrogates in a string, or that
    does not match the model.
 
-The view then looks things up (404) and applies the rules (409/422); it keeps the finer checks
-("this bank's card": a card of another bank is 404, as if it did not exist). Every 403 is written
+The view then looks things up (404) and applies the rules (409/422). An event's ``data`` (a
+task's form) is checked with the rules, after the lookup and once the event may leave the
+instance's state (else 409): its fields are those of the instance's own definition version. The
+view keeps the finer checks ("this bank's card": a card of another bank is 404, as if it did not
+exist). Every 403 is written
 to the security event log. ``openapi_document()`` is built from the same declarations, so the
 description cannot drift from what the code accepts (``web.api.openapi``). Bodies are read by
 ``web.api.bodies``.

@@ -17,7 +17,7 @@ from web.api.tokens import (
     list_tokens,
     revoke_token,
 )
-from web.extensions import engine_of
+from web.extensions import domain_of, engine_of
 
 
 @click.group("tokens")
@@ -44,6 +44,7 @@ def tokens() -> None:
 @with_appcontext
 def create(name: str, scopes: tuple[str, ...], expires_in_days: int) -> None:
     """Create a token NAME; it is printed once (last line) and only its hash is stored."""
+    _check_scope_values(scopes)
     db = engine_of().db
     try:
         token = create_token(db, name, list(scopes), expires_in_days=expires_in_days)
@@ -58,6 +59,24 @@ def create(name: str, scopes: tuple[str, ...], expires_in_days: int) -> None:
         f"expires {expires}; shown once:"
     )
     click.echo(token)
+
+
+def _check_scope_values(scopes: tuple[str, ...]) -> None:
+    """Deny by default, as for staff accounts: a ``bank:`` scope names a partner bank and a
+    ``clerk:`` scope a region the policies know (usage error, exit 2, naming the valid ones)."""
+    regions = domain_of().regions
+    banks = sorted({code for region in regions for code in region.banks})
+    for scope in scopes:
+        kind, _, value = scope.partition(":")
+        if kind == "bank" and value not in banks:
+            raise click.BadParameter(
+                f"unknown bank {value!r}; one of: {', '.join(banks)}", param_hint="'--scope'"
+            )
+        if kind == "clerk" and value not in regions:
+            raise click.BadParameter(
+                f"unknown region {value!r}; one of: {', '.join(regions.keys())}",
+                param_hint="'--scope'",
+            )
 
 
 def _when(moment: datetime | None) -> str:

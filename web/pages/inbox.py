@@ -3,7 +3,9 @@
 The operations (``claim``, ``release``, ``complete``) check the user's group and scope and call the
 engine with the username as the actor (the engine checks the form by the definition's field types,
 as it does for the tasks API); the views parse the request, call one of them and render. A workflow error
-(someone else was faster, a guard said no) becomes a message on the page, never an error page.
+(someone else was faster, a guard said no) becomes a message on the page, never an error page;
+an outcome that asks for a confirmation first is refused as the completion would be (409, the
+holder named) when the task is closed or someone else holds it (``may_complete``).
 """
 
 from __future__ import annotations
@@ -125,6 +127,12 @@ def reference_choices(
         }
 
     return engine.read(work)
+
+
+def may_complete(engine: Engine, user: Staff, task_id: int) -> None:
+    """Raise what completing the task would for its scope and holder, changing nothing."""
+    _task_for(engine, user, task_id, act=True)
+    engine.check_completable(task_id, user.username)
 
 
 def complete(
@@ -273,7 +281,8 @@ def _render_detail(
     )
 
 
-def _act(task_id: int, work: Any, done_word: str) -> ResponseReturnValue:
+def _refused(task_id: int, work: Any) -> ResponseReturnValue | None:
+    """Run ``work``; the page answering the error it raised, or None when it raised none."""
     try:
         work()
     except Hidden:
@@ -296,6 +305,13 @@ def _act(task_id: int, work: Any, done_word: str) -> ResponseReturnValue:
         form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "outcome")}
         form = {k: v for k, v in form.items() if "id_number" not in k}  # never echo an ID number
         return _render_detail(task_id, 422, form)
+    return None
+
+
+def _act(task_id: int, work: Any, done_word: str) -> ResponseReturnValue:
+    refused = _refused(task_id, work)
+    if refused is not None:
+        return refused
     flash(i18n.t(done_word), "success")
     if done_word == "completed":
         return redirect(url_for("inbox.index"))
@@ -321,6 +337,10 @@ def complete_view(task_id: int) -> ResponseReturnValue:
     }
     outcome = request.form.get("outcome") or None
     if outcome and request.form.get("confirmed") != outcome and _irreversible(task_id, outcome):
+        # a task someone else holds (or closed) is refused as the completion would be, first
+        refused = _refused(task_id, lambda: may_complete(engine_of(), _me(), task_id))
+        if refused is not None:
+            return refused
         kept = {k: v for k, v in form.items() if "id_number" not in k}
         missing = _missing(task_id, outcome, form)
         if missing:  # an incomplete form is refused before the confirmation is asked for
