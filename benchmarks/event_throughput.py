@@ -175,6 +175,7 @@ _CLOSE_TASK = (
 )
 _TIMERS = (
     ("remind_holder", "card.activation_reminder_after"),
+    ("take_back_uncollected", "card.uncollected_card_returned_after"),
     ("seal_uncollected", "card.uncollected_card_sealed_after"),
 )
 """notify_holder's timers (definitions/card.yaml, state awaiting_activation)."""

@@ -118,6 +118,9 @@ POLICY_DATES: dict[str, Label] = {
     "payment_period.start": Label("缴费期开始日", "start of the payment period"),
     "card.activation_reminder_after": Label("提醒间隔（地区政策）", "reminder interval (region)"),
     "card.uncollected_card_sealed_after": Label("封存期限（地区政策）", "sealing term (region)"),
+    "card.uncollected_card_returned_after": Label(
+        "网点收回期限（地区政策）", "take-back term (region)"
+    ),
     "card.loss_report_lapses_after": Label(
         "临时挂失期限（地区政策）", "temporary loss term (region)"
     ),

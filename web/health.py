@@ -9,7 +9,9 @@
   may stand at a simulated business date). When the database is down the other two are not
   checked (``ok: null``). With a read replica configured (``web.replica``), ``read_database``
   says whether it answers and, on a standby, its replay lag; it is ``required: false``: the node
-  stays ready without it, and ``failing`` does not name it.
+  stays ready without it, and ``failing`` does not name it. ``policies`` says whether the last
+  reload of the policy files read them (``required: false``: a broken file leaves the last good
+  policies in force; its error names the file, the key and the fault).
 - ``/metrics``: Prometheus' text format (``web.metrics``), for a bearer token or a loopback client.
 
 The bodies carry no personal data, which is why ``/healthz`` and ``/readyz`` are open to anyone
@@ -34,7 +36,7 @@ from engine import ops_queries
 from engine.db import is_unavailable
 from web import i18n, metrics, replica
 from web.config import retry_after_seconds
-from web.extensions import engine_of
+from web.extensions import domain_of, engine_of
 from web.migrate import database_revisions, head_revisions
 
 bp = Blueprint("health", __name__)
@@ -126,11 +128,20 @@ def check_read_database(db: SqlEngine) -> dict[str, Any]:
     return found | {"required": False}
 
 
+def check_policies(app: Flask) -> dict[str, Any]:
+    """Whether this process's last reload of the policy files read them (never required: the
+    last good policies serve meanwhile)."""
+    fault = domain_of(app).fault
+    if fault is None:
+        return {"ok": True, "required": False}
+    return {"ok": False, "error": str(fault), "required": False}
+
+
 def readiness(app: Flask) -> dict[str, dict[str, Any]]:
     """The checks of ``/readyz``, each with ``ok`` (None: not checked); ``read_database`` only
     when a read replica is configured."""
     db = engine_of(app).db
-    checks = {"database": check_database(db)}
+    checks = {"database": check_database(db), "policies": check_policies(app)}
     if replica.has_replica(app):
         checks["read_database"] = check_read_database(replica.read_db(app))
     if not checks["database"]["ok"]:

@@ -16,8 +16,13 @@ import logging
 
 from web import log_format
 from web.app import create_app
+from workflows.policy import PolicyError
 
 log_format.configure(logging.WARNING)  # SHEBAO_LOG_FORMAT=json: one JSON object per line
-app = create_app()
+try:
+    app = create_app()
+except PolicyError as exc:  # a broken policy file: refuse to start, one line, no traceback
+    logging.getLogger(__name__).critical("invalid: %s", exc)
+    raise SystemExit(3) from None  # gunicorn's "worker failed to boot": the arbiter stops
 gc.collect()  # what starting left behind goes now; the rest is the app, kept for good
 gc.freeze()

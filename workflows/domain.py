@@ -3,12 +3,14 @@
 ``Domain`` reads the policy files once into the one region registry (``workflows.regions``) and
 fills an engine ``Registry`` with every guard, action, field type, policy date, periodic job and
 notice fact the shipped definitions name. Rules read the regions through the ``Domain`` each time,
-so ``reload()`` (a changed policy file) is seen by every rule at once. The engine never imports
-this module.
+so ``reload()`` (a changed policy file) is seen by every rule at once. A broken file found by a
+reload changes nothing: the last good policies stay in force and the fault is logged once and kept
+in ``fault`` (``/readyz`` shows it) until a good reload. The engine never imports this module.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
@@ -27,6 +29,8 @@ from workflows.policy_loader import load_policies
 from workflows.regions import Regions
 from workflows.renewals import RenewalOpener
 
+log = logging.getLogger(__name__)
+
 
 def check_id_number(value: str) -> str:
     """The ``id_number`` form field type: a valid GB 11643 number, normalised."""
@@ -42,6 +46,8 @@ class Domain:
     def __init__(self, policies_dir: str | Path) -> None:
         self.policies_dir = Path(policies_dir)
         self.regions = Regions.from_policies(load_policies(self.policies_dir))
+        self.fault: PolicyError | None = None
+        """Why the last reload read nothing (the last good policies serve meanwhile)."""
         self._timer_values: dict[tuple[str, str], datetime | Duration] = {}
         self.enrollment = EnrollmentRules(self)
         self.registry = Registry()
@@ -63,8 +69,21 @@ class Domain:
         return {p.policy: p for region in self.regions for p in region.policies}
 
     def reload(self) -> None:
-        """Read the policy files again (``shebao policy reload``, a changed file)."""
-        self.regions = Regions.from_policies(load_policies(self.policies_dir))
+        """Read the policy files again (``shebao policy reload``, a changed file).
+
+        A broken file changes nothing: the last good policies stay in force, the fault (file, key,
+        problem) goes to ``fault`` and is logged once as an ERROR, not again until it changes.
+        """
+        try:
+            regions = Regions.from_policies(load_policies(self.policies_dir))
+        except PolicyError as exc:
+            if self.fault is None or str(self.fault) != str(exc):
+                log.error("policy files not reloaded, the last good ones stay in force: %s", exc)
+            self.fault = exc
+            return
+        if self.fault is not None:
+            log.warning("policy files reloaded; the fault is gone: %s", self.fault)
+        self.regions, self.fault = regions, None
         self._timer_values = {}
 
     def policy_of(self, variables: Mapping[str, Any]) -> Policy:

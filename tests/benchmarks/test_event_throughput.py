@@ -111,4 +111,8 @@ def test_the_same_rows_floor_writes_what_the_engine_writes(tmp_path: Path) -> No
         shapes.append(shape)
     assert len(shapes) == 6
     assert shapes[3:] == shapes[:3], shapes
-    assert shapes[0][2] == (("remind_holder", "cancelled"), ("seal_uncollected", "cancelled"))
+    assert shapes[0][2] == (
+        ("remind_holder", "cancelled"),
+        ("take_back_uncollected", "cancelled"),
+        ("seal_uncollected", "cancelled"),
+    )

@@ -113,7 +113,10 @@ def test_a_diagram_edited_in_a_modeller_imports_to_its_edits(
     edited = parse_definition(yaml.safe_load(after))
     assert edited.states["lost"].task.candidate_group == "social_security_clerk"  # type: ignore[union-attr]
     assert edited.states["cancelled"].task.candidate_group == "bank_teller"  # type: ignore[union-attr]
-    assert edited.states["awaiting_activation"].timers[1].after.text == "P18M"  # type: ignore[union-attr]
+    (seal,) = [
+        t for t in edited.states["awaiting_activation"].timers if t.event == "seal_uncollected"
+    ]
+    assert seal.after.text == "P18M"  # type: ignore[union-attr]
 
 
 def retag(xml: bytes, element: str, tag: str) -> bytes:

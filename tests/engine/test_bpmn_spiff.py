@@ -142,6 +142,8 @@ def _walks(definition: ProcessDefinition, state: str, path: list[Step]) -> Itera
         event = d.event
         if (state, event.name, d.kind) in taken:
             continue
+        if _after_a_later_timer(definition, state, d, taken):
+            continue
         if event.target == state:  # stays: no automatic event is tried
             nexts.append(([Step(state, event.name, d.kind)], state))
             continue
@@ -151,6 +153,18 @@ def _walks(definition: ProcessDefinition, state: str, path: list[Step]) -> Itera
         yield path
     for steps, rest in nexts:
         yield from _walks(definition, rest, [*path, *steps])
+
+
+def _after_a_later_timer(
+    definition: ProcessDefinition, state: str, door: Any, taken: set[Any]
+) -> bool:
+    """Whether ``door`` is a timer listed before one of the state's timers already taken: a
+    state lists its timers in the order they come due (a reminder, a take-back, a seal), and a
+    sweep that fires a later one has fired the earlier ones with it."""
+    if door.timer is None:
+        return False
+    later = definition.states[state].timers[door.timer + 1 :]
+    return any((state, t.event, "timer") in taken for t in later)
 
 
 def _waits(definition: ProcessDefinition, state: str, keep: tuple[str, ...]) -> Any:

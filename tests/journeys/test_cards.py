@@ -337,6 +337,48 @@ def test_a_card_sealed_for_not_being_collected_tells_its_holder(journey_factory:
     assert "the card you had before is not affected" in sealed["text"]["en"]
 
 
+def test_a_card_uncollected_for_six_months_is_taken_back_and_its_holder_told(
+    journey_factory: Any,
+) -> None:
+    """(practice, NOTES.md) Guangdong takes a card back from the branch 6 months after it arrived
+    uncollected (the region's card.uncollected_card_returned_after): the holder is told where to
+    ask; the card still waits for activation, and is still sealed when its year is up."""
+    j: Journey = journey_factory("2021-06-01T10:00:00+08:00")
+    j.token("counter", "channel")
+    j.token("factory", "factory")
+    j.token("cmb", "bank:cmb")
+    cards = []
+    for person in (NEWCOMER, KIOSK):
+        body = {"id_number": person, "channel": "counter", "bank": "cmb", "region_code": "440604"}
+        card = j.api("POST", "/cards", "counter", body, expect=201)["card"]["id"]
+        j.api("POST", f"/cards/{card}/events", "factory", {"event": "produce"}, expect=200)
+        j.api("POST", f"/cards/{card}/events", "cmb", {"event": "notify_holder"}, expect=200)
+        cards.append(card)
+    kept, collected = cards
+    j.at("2021-11-30T10:00:00+08:00")  # not 6 months yet
+    j.sweep()
+    notices = j.api("GET", f"/cards/{kept}/notices", "cmb", expect=200)["notices"]
+    assert "card_taken_back" not in [n["kind"] for n in notices]
+    j.at("2021-12-02T10:00:00+08:00")
+    j.sweep()
+    for card in cards:
+        assert j.card(card)["state"] == "awaiting_activation"
+        notices = j.api("GET", f"/cards/{card}/notices", "cmb", expect=200)["notices"]
+        [back] = [n for n in notices if n["kind"] == "card_taken_back"]
+        assert "已从网点收回" in back["text"]["zh"] and "招商银行" in back["text"]["zh"]
+        assert "12333" in back["text"]["zh"] and "taken back from the branch" in back["text"]["en"]
+        assert NEWCOMER not in str(back) and KIOSK not in str(back)
+    activate = {"event": "activate", "data": {"presented_id_number": KIOSK}}
+    j.api("POST", f"/cards/{collected}/events", "cmb", activate, expect=200)
+    assert j.card(collected)["state"] == "active"
+    j.at("2022-06-02T10:00:00+08:00")  # a year after arriving: the seal still comes
+    j.sweep()
+    assert (j.card(kept)["state"], j.card(collected)["state"]) == ("cancelled", "active")
+    notices = j.api("GET", f"/cards/{kept}/notices", "cmb", expect=200)["notices"]
+    assert [n["kind"] for n in notices].count("card_taken_back") == 1
+    assert "card_sealed" in [n["kind"] for n in notices]
+
+
 def test_a_damaged_or_expired_card_is_replaced_and_stops_when_the_new_one_works(
     journey_factory: Any,
 ) -> None:

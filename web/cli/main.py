@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 from engine import interventions, partitions
 from engine.definition import load_definition
@@ -23,9 +23,28 @@ from web.extensions import SERVICE
 from web.migrate import upgrade_database
 from web.wiring import sync_definitions
 from workflows.domain import build_registry
+from workflows.policy import PolicyError
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False)
+class BrokenPolicy(NoAppException):
+    """The service refuses to start on a broken policy file: one line, as ``definitions
+    validate`` prints a broken definition (the file, the key, the fault), exit 1, no traceback."""
+
+    exit_code = 1
+
+    def show(self, file: object = None) -> None:
+        click.echo(self.format_message(), err=True)
+
+
+def start_app() -> Flask:
+    """``create_app`` for the commands; a broken policy file is a ``BrokenPolicy``."""
+    try:
+        return create_app()
+    except PolicyError as exc:
+        raise BrokenPolicy(f"invalid: {exc}") from None
+
+
+@click.group(cls=FlaskGroup, create_app=start_app, add_default_commands=False)
 def main() -> None:
     """shebao-workflow: social security cards and resident medical insurance as workflows."""
 

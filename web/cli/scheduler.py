@@ -24,7 +24,7 @@ from engine.policy_timers import move_policy_timers
 from engine.scheduler import DEFAULT_INTERVAL
 from engine.timers import DEFAULT_CHUNK
 from web import log_format
-from web.extensions import engine_of
+from web.extensions import domain_of, engine_of
 from web.scheduling import make_scheduler
 
 
@@ -89,8 +89,14 @@ def policy() -> None:
 @with_appcontext
 def policy_reload(actor: str) -> None:
     """Re-read the policy files and move pending timers whose policy date changed (each date
-    that moved timers is recorded as a policy change)."""
-    moved = move_policy_timers(engine_of(), actor=actor)
+    that moved timers is recorded as a policy change); exit 1 when a file is broken (the last
+    good policies stay in force, no timer moves)."""
+    domain = domain_of()
+    domain.reload()
+    if domain.fault is not None:
+        click.echo(f"invalid: {domain.fault}", err=True)
+        raise SystemExit(1)
+    moved = move_policy_timers(engine_of(), actor=actor, reload=False)
     for ref, count in sorted(moved.items()):
         click.echo(f"{ref}: moved {count} pending timers")
     click.echo(f"moved {sum(moved.values())} pending timers")
