@@ -1,8 +1,10 @@
 """What became of each row of a deduction file, the same in the set-based and the row-by-row
-import (``workflows.deductions``): the import's report (rows applied, unchanged, rejected with
-their line numbers), and the verdict on a row whose event the year's state refused: the same result
-reported again (unchanged), or money taken twice for a year already paid, a duplicate payment to
-refund (rejected, saying when, how much and by whom the year was paid).
+import (``workflows.deductions``): the import's report (rows applied, unchanged with the reasons
+worth telling, rejected with their line numbers), and the verdict on a row whose event the year's
+state refused: the same result reported again (unchanged); a failure that came after the year was
+paid, lapsed or closed (unchanged: the failure no longer matters, and says why); or money taken
+twice for a year already paid, a duplicate payment to refund (rejected, saying when, how much and
+by whom the year was paid).
 """
 
 from __future__ import annotations
@@ -16,8 +18,16 @@ from zoneinfo import ZoneInfo
 
 from engine.batch import BatchResult
 from engine.definition import ProcessDefinition
-from engine.errors import EventNotAllowed
+from engine.errors import DataInvalid, EventNotAllowed
+from engine.forms import FieldCheck, clean
+from engine.interventions import is_ended, label_of
+from workflows.identity import mask_id_number
 from workflows.policy import Policy
+
+DEDUCT, FAIL, LAPSE = "deduct", "fail_deduction", "lapse"
+ALREADY_PAID = "已缴费 the year is already paid"
+ALREADY_LAPSED = "已断保 the year has already lapsed"
+ALREADY_CLOSED = "已结束 the year is already closed"
 
 
 @dataclass(frozen=True)
@@ -35,10 +45,27 @@ class ImportReport:
     applied: int = 0
     unchanged: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+    why_unchanged: dict[str, int] = field(default_factory=dict)
+    """Unchanged rows by the reason they changed nothing, when there is one to tell (a late
+    failure: ``ALREADY_PAID``...); a row replayed or reported again is counted without one."""
 
     @property
     def rows(self) -> int:
         return self.applied + self.unchanged + len(self.rejected)
+
+    def pass_over(self, reason: str | None = None) -> None:
+        """Count a row as unchanged, under ``reason`` if it has one."""
+        self.unchanged += 1
+        if reason is not None:
+            self.why_unchanged[reason] = self.why_unchanged.get(reason, 0) + 1
+
+    def totals(self) -> str:
+        """The report's totals in words: a line of counts, then a line per unchanged reason."""
+        lines = [
+            f"applied: {self.applied}  unchanged: {self.unchanged}  rejected: {len(self.rejected)}"
+        ]
+        lines += [f"  unchanged ({why}): {n}" for why, n in sorted(self.why_unchanged.items())]
+        return "\n".join(lines)
 
 
 def paid_twice(
@@ -88,47 +115,129 @@ def _instant(value: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+@dataclass(frozen=True)
+class Unchanged:
+    """A refused row that changes nothing, and why when it is worth telling (None: a repeat)."""
+
+    reason: str | None = None
+
+
+def malformed(
+    definition: ProcessDefinition,
+    checks: Mapping[str, FieldCheck],
+    event: str,
+    data: Mapping[str, str],
+) -> str | None:
+    """A refused row's data checked as the event checks it when allowed (types: an amount, a
+    time with its zone): why it is malformed, or None. A malformed row is rejected whatever the
+    year's state, so a bad row never passes as unchanged."""
+    _, problems = clean(definition.events[event].fields, data, checks=checks)
+    if not problems:
+        return None
+    return DataInvalid(f"{definition.key}.{event}", problems).message_en
+
+
 def not_allowed(
     definition: ProcessDefinition,
     instance_id: int,
     state: str | None,
     event: str,
-    twice: str | None,
-) -> Rejected | None:
-    """A row whose event the year's state does not allow: ``None`` (unchanged) when the year is
-    where the row would have put it (a failure reported again; the deduction on record), else
-    the rejection's reason (line filled in by the caller, 0 here); ``twice``: ``paid_twice``'s
-    verdict on a success row for a year already paid."""
-    if event == "deduct" and state in definition.tagged("paid"):
-        return None if twice is None else Rejected(0, twice)
+    objection: str | None,
+) -> Rejected | Unchanged:
+    """The verdict on a row whose event the year's state does not allow (a rejection's line is
+    filled in by the caller, 0 here). ``objection``: why the row is rejected whatever the state
+    (``malformed``; else, for a success row for a year already paid, ``paid_twice``'s verdict).
+
+    Unchanged: the year is where the row would have put it (a failure reported again; the
+    deduction on record), or a failure arrived after the year was paid (online, late, by a fund),
+    lapsed or closed: the tax authority's attempt no longer matters, so it is passed over, saying
+    why, however late or often it is reported. Anything else is rejected, the state and the event
+    named by their labels."""
+    if objection is not None:
+        return Rejected(0, objection)
+    if event == DEDUCT and state in definition.tagged("paid"):
+        return Unchanged()  # the deduction on record, reported again
     if state == definition.events[event].target:
-        return None
-    return Rejected(0, f"enrollment {instance_id} is {state}; {event} not allowed")
+        return Unchanged()
+    if event == FAIL and state is not None:
+        if state in definition.tagged("paid"):
+            return Unchanged(ALREADY_PAID)
+        if LAPSE in definition.events and state == definition.events[LAPSE].target:
+            return Unchanged(ALREADY_LAPSED)
+        if is_ended(definition, state):
+            return Unchanged(ALREADY_CLOSED)
+    now = label_of(definition, state) if state is not None else None
+    was = f"{now.en} ({now.zh})" if now is not None else "-"
+    what = definition.events[event].label
+    return Rejected(0, f"enrollment {instance_id} is {was}: {what.en} ({what.zh}) not allowed now")
+
+
+def count_refused(
+    report: ImportReport,
+    line: int,
+    definition: ProcessDefinition,
+    instance_id: int,
+    state: str | None,
+    event: str,
+    objection: str | None,
+) -> None:
+    """Count a row whose event the year's state refused (``not_allowed``'s verdict)."""
+    verdict = not_allowed(definition, instance_id, state, event, objection)
+    if isinstance(verdict, Unchanged):
+        report.pass_over(verdict.reason)
+    else:
+        report.rejected.append(Rejected(line, verdict.reason))
+
+
+def count_no_live_year(
+    report: ImportReport,
+    line: int,
+    policy: Policy,
+    definition: ProcessDefinition,
+    id_number: str,
+    event: str,
+    newest: tuple[int, str] | None,
+    objection: str | None,
+) -> None:
+    """Count a row that names no live year of ``policy``; ``newest``: the newest instance of the
+    person's year in any state (None: there was never one); ``objection``: ``malformed``'s
+    verdict on the row (``not_allowed``). A failure for a year that has ended
+    and is no longer the person's live year (closed on leaving the scheme, cancelled) is passed
+    over as the year's other late failures are; a success for a year that has ended is rejected
+    naming its state (Closed: left the scheme); anything else is rejected, the person masked."""
+    if newest is not None and (event == FAIL or is_ended(definition, newest[1])):
+        count_refused(report, line, definition, newest[0], newest[1], event, objection)
+        return
+    who = mask_id_number(id_number)
+    report.rejected.append(Rejected(line, f"no {policy.policy} enrollment for {who}"))
 
 
 def classify(
     report: ImportReport,
     result: BatchResult,
     definition: ProcessDefinition,
-    twice: Mapping[int, str | None],
+    objections: Mapping[int, str | None],
 ) -> None:
-    """Count one row's outcome as the row-by-row import does (``twice``: by line, ``paid_twice``'s
-    verdict on each success row for a year already paid)."""
-    event = result.event
+    """Count one row's outcome as the row-by-row import does (``objections``: by line, the
+    objection to each refused row, as ``not_allowed`` takes it)."""
     if result.transition is not None:
         if result.transition.replayed:
-            report.unchanged += 1
+            report.pass_over()
         else:
             report.applied += 1
         return
     error = result.error
     if isinstance(error, EventNotAllowed):
-        verdict = twice.get(result.ref)
-        refused = not_allowed(definition, result.instance_id, result.state, event, verdict)
-        if refused is None:
-            report.unchanged += 1
-        else:
-            report.rejected.append(Rejected(result.ref, refused.reason))
+        objection = objections.get(result.ref)
+        count_refused(
+            report,
+            result.ref,
+            definition,
+            result.instance_id,
+            result.state,
+            result.event,
+            objection,
+        )
         return
     assert error is not None
     report.rejected.append(Rejected(result.ref, error.message_en))

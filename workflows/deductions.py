@@ -39,9 +39,18 @@ from engine.definition import ProcessDefinition
 from engine.errors import EventNotAllowed, WorkflowError
 from engine.runtime import Engine, Idempotency
 from engine.tx import Tx
-from workflows.deduction_rows import ImportReport, Rejected, classify, not_allowed, paid_twice
+from workflows.deduction_rows import (
+    DEDUCT,
+    ImportReport,
+    Rejected,
+    classify,
+    count_no_live_year,
+    count_refused,
+    malformed,
+    paid_twice,
+)
 from workflows.deduction_staging import StagedRow, Staging
-from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
+from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.people import ENROLLMENT, LIVE, enrollment_key
 from workflows.policy import Policy
 
@@ -215,16 +224,20 @@ def import_deductions(
     batch = BatchFire(engine)
 
     paid = definition.tagged("paid")
+    checks = engine.registry.field_checks()
 
     def apply(
         tx: Tx, lo: int, hi: int, after: Event | None, locked: Event | None
-    ) -> tuple[list[BatchResult], list[Rejected], int, dict[int, str | None]]:
+    ) -> tuple[list[BatchResult], list[_Missing], int, dict[int, str | None]]:
         items, missing, last = [], [], 0
         for row in stage.matched(tx, lo, hi, ENROLLMENT, live):
             last = row.line
             if row.instance_id is None:
-                who = mask_id_number(row.id_number)
-                missing.append(Rejected(row.line, f"no {policy.policy} enrollment for {who}"))
+                # rare: a row for a year no longer live (closed on leaving, ...), or none
+                bkey = enrollment_key(row.id_number, policy.policy)
+                found = tx.all(engine.sql.select_by_business_key, _by_key(bkey))
+                newest = (int(found[-1].id), str(found[-1].state)) if found else None
+                missing.append(_Missing(row.line, row.id_number, row.event, row.data, newest))
                 continue
             key = _key(row.id_number, row.event, row.data)
             items.append(BatchItem(row.line, row.instance_id, row.event, row.data, key))
@@ -232,23 +245,23 @@ def import_deductions(
             after.wait()  # the chunk before has locked its instances: a person in both waits
         signal = None if locked is None else locked.set
         results = batch.apply_in(tx, items, actor=actor, scope=scope, locked=signal)
-        # a success for a year already paid: is it the deduction on record? (rare: read each)
+        # the refused rows: malformed? a success for a year already paid: is it the deduction on
+        # record? (rare: read each)
         data = {item.ref: item.data for item in items}
-        twice = {
-            r.ref: paid_twice(
-                policy,
-                r.instance_id,
-                data[r.ref],
-                engine.load(tx, r.instance_id).variables.get("payment"),
-            )
-            for r in results
-            if isinstance(r.error, EventNotAllowed) and r.event == "deduct" and r.state in paid
-        }
-        return results, missing, last, twice
+
+        def objection(r: BatchResult) -> str | None:
+            found = malformed(definition, checks, r.event, data[r.ref])
+            if found is None and r.event == DEDUCT and r.state in paid:
+                payment = engine.load(tx, r.instance_id).variables.get("payment")
+                found = paid_twice(policy, r.instance_id, data[r.ref], payment)
+            return found
+
+        objections = {r.ref: objection(r) for r in results if isinstance(r.error, EventNotAllowed)}
+        return results, missing, last, objections
 
     def chunk_in_turn(
         lo: int, hi: int, after: Event | None = None, locked: Event | None = None
-    ) -> tuple[list[BatchResult], list[Rejected], int, dict[int, str | None]]:
+    ) -> tuple[list[BatchResult], list[_Missing], int, dict[int, str | None]]:
         try:
             return batch.transaction(lambda tx: apply(tx, lo, hi, after, locked))
         finally:
@@ -262,14 +275,34 @@ def import_deductions(
             chunks = _overlapped(stage.ranges(chunk), chunk_in_turn)
         else:
             chunks = (chunk_in_turn(lo, hi) for lo, hi in stage.ranges(chunk))
-        for results, missing, last, twice in chunks:
-            report.rejected += missing
+        for results, missing, last, objections in chunks:
+            for m in missing:
+                objection = malformed(definition, checks, m.event, m.data)
+                count_no_live_year(
+                    report, m.line, policy, definition, m.id_number, m.event, m.newest, objection
+                )
             for result in results:
-                classify(report, result, definition, twice)
+                classify(report, result, definition, objections)
             if progress:
                 progress(last)
     report.rejected.sort(key=lambda r: r.line)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Missing:
+    """A row that names no live year: its line, person, event and (a failure's) the newest
+    instance of the person's year in any state (``count_no_live_year``)."""
+
+    line: int
+    id_number: str
+    event: str
+    data: dict[str, str]
+    newest: tuple[int, str] | None
+
+
+def _by_key(bkey: str) -> dict[str, str]:
+    return {"process": ENROLLMENT, "bkey": bkey}
 
 
 def _overlapped(
@@ -336,34 +369,32 @@ def _fire_row(
     report: ImportReport,
 ) -> None:
     key = enrollment_key(row.id_number, policy.policy)
-    found = next(
-        ((i, s) for i, s in queries.by_business_key(engine.db, ENROLLMENT, key) if s in live),
-        None,
-    )
+    years = queries.by_business_key(engine.db, ENROLLMENT, key)
+    found = next(((i, s) for i, s in years if s in live), None)
     if found is None:
-        who = mask_id_number(row.id_number)
-        report.rejected.append(Rejected(row.line, f"no {policy.policy} enrollment for {who}"))
+        newest = years[-1] if years else None
+        checks = engine.registry.field_checks()
+        objection = malformed(definition, checks, row.event, row.data)
+        count_no_live_year(
+            report, row.line, policy, definition, row.id_number, row.event, newest, objection
+        )
         return
     instance_id, state = found
     idem = Idempotency(scope, _key(row.id_number, row.event, row.data))
     try:
         done = engine.fire(instance_id, row.event, actor=actor, data=row.data, idempotency=idem)
     except EventNotAllowed:
-        twice = None
-        if row.event == "deduct" and state in definition.tagged("paid"):
+        objection = malformed(definition, engine.registry.field_checks(), row.event, row.data)
+        if objection is None and row.event == DEDUCT and state in definition.tagged("paid"):
             year = queries.instance(engine.db, instance_id) or {}
             payment = (year.get("variables") or {}).get("payment")
-            twice = paid_twice(policy, instance_id, row.data, payment)
-        refused = not_allowed(definition, instance_id, state, row.event, twice)
-        if refused is None:
-            report.unchanged += 1
-        else:
-            report.rejected.append(Rejected(row.line, refused.reason))
+            objection = paid_twice(policy, instance_id, row.data, payment)
+        count_refused(report, row.line, definition, instance_id, state, row.event, objection)
         return
     except WorkflowError as exc:
         report.rejected.append(Rejected(row.line, exc.message_en))
         return
     if done.replayed:
-        report.unchanged += 1
+        report.pass_over()
     else:
         report.applied += 1

@@ -24,7 +24,7 @@ from engine.runtime import Engine
 from web.config import PROJECT_ROOT
 from web.models import WebBase
 from web.wiring import Service, build_service
-from workflows.deduction_rows import ImportReport
+from workflows.deduction_rows import ALREADY_LAPSED, ALREADY_PAID, ImportReport
 from workflows.deductions import import_deductions, import_deductions_row_by_row
 from workflows.identity import make_id_number
 from workflows.payments import open_renewals
@@ -106,12 +106,14 @@ def deduction_file(tmp_path: Path) -> Path:
         f"{n[6]},2023,300,success,",  # not the amount due: the guard refuses
         f"{n[7]},2023,abc,success,",  # not an amount: the field refuses
         f"{n[8]},2023,360,success,",  # paid by the person already: a second payment, rejected
-        f"{n[8]},2023,0,failed,",  # paid already: fail_deduction not allowed
+        f"{n[8]},2023,0,failed,",  # paid already: a late failure, unchanged
+        f"{n[9]},2023,0,failed,",  # lapsed: a late failure, unchanged
         f"{n[9]},2023,360,success,",  # lapsed, deducted in the period (the clock's): counts
         f"{n[10]},2023,360,success,",
         f"{n[10]},2023,360,success,reason differs",  # same key, another request: a conflict
         f"{n[11]},2023,0,failed,",
         f"{n[11]},2023,0,failed,",
+        f"{n[8]},2023,abc,failed,",  # paid already, but malformed: rejected all the same
     ]
     path = tmp_path / "deductions.csv"
     path.write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
@@ -141,8 +143,11 @@ def contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     return found
 
 
-def summary(report: ImportReport) -> tuple[int, int, list[tuple[int, str]]]:
-    return report.applied, report.unchanged, [(r.line, r.reason) for r in report.rejected]
+def summary(
+    report: ImportReport,
+) -> tuple[int, int, list[tuple[int, str]], dict[str, int]]:
+    rejected = [(r.line, r.reason) for r in report.rejected]
+    return report.applied, report.unchanged, rejected, report.why_unchanged
 
 
 @pytest.mark.parametrize("chunk", [3, 5000])
@@ -170,12 +175,16 @@ def test_set_based_import_writes_what_firing_row_by_row_writes(
     for name in TABLES:
         assert set_rows[name] == reference_rows[name], name
     first, second = reference_reports
-    # applied: n0 n1 n2 n3 (twice) n9 n10 n11; unchanged: n2 n11 again
-    assert first[:2] == (8, 2)
-    assert second[:2] == (0, 10)  # everything applied before replays
-    assert [line for line, _ in first[2]] == [8, 9, 10, 11, 12, 13, 14, 15, 18]
+    # applied: n0 n1 n2 n3 (twice) n9 n10 n11; unchanged: n2 n11 again, n8's and n9's late
+    # failures (n9's year lapsed, then was deducted: on the second run it is paid)
+    assert first[:2] == (8, 4)
+    assert second[:2] == (0, 12)  # everything applied before replays
+    assert [line for line, _ in first[2]] == [8, 9, 10, 11, 12, 13, 14, 19, 22]
+    assert "invalid data for enrollment.fail_deduction" in dict(first[2])[22]
     assert "duplicate payment, refund needed" in dict(first[2])[14]
     assert second[2] == first[2]
+    assert first[3] == {ALREADY_PAID: 1, ALREADY_LAPSED: 1}
+    assert second[3] == {ALREADY_PAID: 2}
 
 
 def test_a_rehearsed_import_reports_the_same_and_leaves_nothing(

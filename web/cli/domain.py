@@ -92,11 +92,7 @@ def deductions(file: Path, policy_id: str, actor: str, dry_run: bool) -> None:
             report = import_deductions(engine_of(), policy, file, actor=actor, progress=advance)
     except WorkflowError as exc:
         raise click.ClickException(str(exc)) from None
-    _report(
-        f"applied: {report.applied}  unchanged: {report.unchanged}  "
-        f"rejected: {len(report.rejected)}",
-        [(r.line, r.reason) for r in report.rejected],
-    )
+    _report(report.totals(), [(r.line, r.reason) for r in report.rejected])
 
 
 @import_group.command("people")
