@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from engine.errors import TransitionRefused
 from engine.registry import Registry, TransitionContext
 from workflows.identity import age_on, mask_id_number
+from workflows.people import ENROLLMENT, enrollment_key
 from workflows.policy import LatePaymentRefused, Policy, PolicyError
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ SELF = "self"
 TAX_BATCH = "tax_batch"
 ASSISTANCE = "medical_assistance"
 """Who paid a year whose whole contribution a fund pays (医疗救助资金全额补助)."""
+CLOSE_ON_LEAVING = "close_on_leaving"
+"""The year's event that closes it when its person leaves the scheme (``enrollment.yaml``)."""
+PAYABLE = "payable"
+PAYS_LATE = "pays_late"
+"""Tags: a year awaiting payment; a lapsed year a late payment may still revive."""
 
 
 def amount_due(policy: Policy, variables: Mapping[str, Any], paid_at: datetime) -> Decimal:
@@ -95,13 +101,9 @@ class EnrollmentRules:
 
     def late_payment_accepted(self, ctx: TransitionContext) -> bool:
         policy, paid_at = self.policy_of(ctx.variables), self.moment(ctx)
-        if not policy.late_payment_accepted(paid_at):
-            day = local_day(policy, paid_at)
-            raise TransitionRefused(
-                f"{policy.policy} 不接受 {day} 的逾期缴费（视为放弃当年参保）",
-                f"{policy.policy} does not accept a late payment on {day} "
-                "(the year's benefits were given up)",
-            )
+        refusal = policy.late_payment_refusal(paid_at)
+        if refusal is not None:
+            raise TransitionRefused(refusal.zh, refusal.en)
         return True
 
     def payer_accepted(self, ctx: TransitionContext) -> bool:
@@ -209,6 +211,28 @@ class EnrollmentRules:
         return True
 
     @staticmethod
+    def record_refund(ctx: TransitionContext) -> None:
+        """Keep the refund beside the payment: what is given back (the payment) and when (who
+        decided is in the history)."""
+        payment = ctx.variables.get("payment") or {}
+        ctx.variables["refund"] = {
+            "amount": str(payment.get("amount", "")),
+            "approved_at": ctx.now.isoformat(),
+        }
+
+    def close_open_years(self, ctx: TransitionContext) -> None:
+        """A person who leaves the scheme owes nothing more: each of their years not paid (and
+        each lapsed year a late payment could still revive) closes in this transaction
+        (``close_on_leaving``); a year paid stays paid."""
+        number = str(ctx.variables["id_number"])
+        region = self.domain.regions.find(str(ctx.variables.get("region", "")))
+        for policy in region.policies if region else ():
+            for year in ctx.find(ENROLLMENT, enrollment_key(number, policy.policy)):
+                late = PAYS_LATE in year.tags and policy.late_payment_accepted(ctx.now)
+                if PAYABLE in year.tags or late:
+                    ctx.emit(CLOSE_ON_LEAVING, year.id)
+
+    @staticmethod
     def record_refund_request(ctx: TransitionContext) -> None:
         """Keep the request's facts for the clerk's review."""
         ctx.variables["refund_request"] = {
@@ -226,6 +250,8 @@ class EnrollmentRules:
         registry.add_guard("refund_rule", self.refund_rule)
         registry.add_action("record_payment", self.record_payment)
         registry.add_action("record_refund_request", self.record_refund_request)
+        registry.add_action("record_refund", self.record_refund)
+        registry.add_action("close_open_years", self.close_open_years)
         registry.add_guard("nothing_to_pay", self.nothing_to_pay)
         registry.add_action("record_assistance", self.record_assistance)
 

@@ -31,6 +31,14 @@ EARLIEST_BIRTH_DATE = date(1800, 1, 1)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARACTERS = "10X98765432"  # indexed by (weighted sum mod 11)
 _FORMAT = re.compile(r"^\d{17}[\dX]$")
+PROVINCE_CODES = frozenset(
+    ["11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37"]
+    + ["41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64"]
+    + ["65", "71", "81", "82"]
+)
+"""The province-level codes an address code can start with (GB/T 2260: 11-15, 21-23, 31-37,
+41-46, 50-54, 61-65, 71 Taiwan, 81 Hong Kong, 82 Macao). The counties below them are not checked:
+codes are added and retired every year, and a number keeps the code it was issued with."""
 
 
 class InvalidIdNumber(ValueError):
@@ -38,7 +46,8 @@ class InvalidIdNumber(ValueError):
 
     Attributes:
         code: the stable error code the web layer maps to a 422 answer.
-        check: which check failed: ``length``, ``format``, ``birth_date`` or ``check_digit``.
+        check: which check failed: ``length``, ``format``, ``address_code``, ``birth_date`` or
+            ``check_digit``.
         message_zh: the message in Chinese.
         message_en: the message in English.
     """
@@ -101,13 +110,25 @@ def validate_id_number(value: str, *, today: date | None = None) -> str:
             "身份证号码应为 17 位数字加 1 位数字或 X",
             "an ID number is 17 digits followed by a digit or X",
         )
+    if text[:2] not in PROVINCE_CODES:
+        raise InvalidIdNumber(
+            "address_code",
+            "身份证号码前 6 位地址码无效：前 2 位不是省级行政区划代码",
+            "the address code (first 6 digits) of the ID number is not a region code: "
+            "its first 2 digits name no province",
+        )
     born = _parse_birth_date(text[6:14])
-    latest = today or date.today()
-    if born is None or not EARLIEST_BIRTH_DATE <= born <= latest:
+    if born is None or born < EARLIEST_BIRTH_DATE:
         raise InvalidIdNumber(
             "birth_date",
             "身份证号码中的出生日期无效",
             "the birth date in the ID number is not a valid date",
+        )
+    if born > (today or date.today()):
+        raise InvalidIdNumber(
+            "birth_date",
+            "身份证号码中的出生日期晚于今天",
+            "the birth date in the ID number is in the future",
         )
     expected = check_character(text[:17])
     if text[17] != expected:

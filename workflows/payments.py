@@ -21,6 +21,7 @@ from sqlalchemy import select
 from engine import queries
 from engine.errors import DuplicateInstance, WorkflowError
 from engine.runtime import Engine, Idempotency, Transition, request_hash
+from engine.specs import ProcessDefinition
 from engine.statements import instances
 from engine.tx import Tx
 from workflows.enrollment import amount_due, payer_masked
@@ -28,12 +29,13 @@ from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.people import (
     ENROLLMENT,
     LIVE,
-    ON_BOOKS,
     NotRegistered,
+    ended_year_refusal,
     enrollment_key,
+    insured_record,
     live_year,
     open_year_in,
-    record_of,
+    year_variables,
 )
 from workflows.policy import BENEFIT_KINDS, LatePaymentRefused, Policy, PolicyError
 
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
     from workflows.domain import Domain
 
 RENEWAL_CHUNK = 1000
+PAID = "paid"
+REFUND_GIVEN = "refund_given"
+"""The tag of a year whose payment was given back (``enrollment.yaml``)."""
 
 
 class EnrollmentRefused(WorkflowError):
@@ -95,11 +100,20 @@ class YearSummary:
     channel: str | None = None
     payable_now: bool = False
     benefit_start: dict[str, date] = field(default_factory=dict)
+    refunded: bool = False
+    """Its payment was given back (``paid`` is then false, and nothing is due)."""
+    refund_amount: Decimal | None = None
+    refunded_at: datetime | None = None
 
 
 def _pay_in(
     engine: Engine, tx: Tx, domain: Domain, row: Any, request: PaymentRequest, actor: str
 ) -> Transition:
+    # the latest definition's tags: an older version's year in the same state says why too
+    spec = engine.definition(row.process).states.get(row.state)
+    ended = ended_year_refusal(spec.tags if spec is not None else ())
+    if ended is not None:
+        raise EnrollmentRefused(ended.zh, ended.en)
     policy = domain.policy_of(row.variables)
     moment = request.paid_at or engine.clock.now()
     event = "pay" if policy.is_within_period(moment) else "pay_late"
@@ -180,9 +194,7 @@ def pay_for_person(
     chosen: dict[str, Policy] = {}
 
     def work(tx: Tx) -> Transition:
-        record = record_of(engine, tx, number)
-        if record is None or ON_BOOKS not in record.tags:
-            raise NotRegistered(number)
+        record = insured_record(engine, tx, number)
         region = domain.regions.get(str(record.variables["region"]))
         policy = domain.regions.policy(policy_id) if policy_id else region.current(now)
         if policy is None:
@@ -230,13 +242,7 @@ def open_renewals(
                 engine.check_exclusive(tx, ENROLLMENT, key, live)
             except DuplicateInstance:
                 continue
-            variables = {
-                "id_number": person["id_number"],
-                "policy": policy.policy,
-                "region": person.get("region"),
-                "reduction_categories": list(person.get("reduction_categories", ())),
-                "flags": list(person.get("flags", ())),
-            }
+            variables = year_variables(person, policy, first_year=False)
             engine.start_in(tx, definition, renewal, key, variables, actor)
             count += 1
         return count
@@ -251,15 +257,21 @@ def open_renewals(
     return opened
 
 
-def _summary(row: Any, policy: Policy, paid_states: tuple[str, ...], now: datetime) -> YearSummary:
+def _summary(row: Any, policy: Policy, definition: ProcessDefinition, now: datetime) -> YearSummary:
     payment = row.variables.get("payment") or {}
-    paid = row.state in paid_states
+    spec = definition.states.get(row.state)
+    tags = spec.tags if spec is not None else frozenset()
+    paid = PAID in tags
+    refunded = REFUND_GIVEN in tags
+    refund = row.variables.get("refund") if refunded else None
+    shown = paid or refunded  # a refunded year shows the payment it gave back
     paid_at = (
-        datetime.fromisoformat(payment["paid_at"]) if paid and payment.get("paid_at") else None
+        datetime.fromisoformat(payment["paid_at"]) if shown and payment.get("paid_at") else None
     )
     due: Decimal | None = None
     try:
-        due = None if paid else amount_due(policy, row.variables, now)
+        ended = ended_year_refusal(tags) is not None
+        due = None if paid or ended else amount_due(policy, row.variables, now)
     except (LatePaymentRefused, PolicyError):
         due = None  # the year can no longer be paid
     starts: dict[str, date] = {}
@@ -275,13 +287,21 @@ def _summary(row: Any, policy: Policy, paid_states: tuple[str, ...], now: dateti
         state=row.state,
         paid=paid,
         amount_due=due,
-        amount_paid=Decimal(payment["amount"]) if paid and payment.get("amount") else None,
+        amount_paid=Decimal(payment["amount"]) if shown and payment.get("amount") else None,
         paid_at=paid_at,
-        payer_kind=payment.get("payer_kind") if paid else None,
-        payer_masked=payer_masked(payment) if paid else None,
-        channel=payment.get("channel") if paid else None,
+        payer_kind=payment.get("payer_kind") if shown else None,
+        payer_masked=payer_masked(payment) if shown else None,
+        channel=payment.get("channel") if shown else None,
         payable_now=due is not None,
-        benefit_start=starts,
+        benefit_start=starts if paid else {},
+        refunded=refunded,
+        # a year refunded before the refund was recorded (definition version 1): its payment
+        refund_amount=Decimal(str((refund or payment).get("amount") or 0)) if refunded else None,
+        refunded_at=(
+            datetime.fromisoformat(refund["approved_at"])
+            if refund and refund.get("approved_at")
+            else None
+        ),
     )
 
 
@@ -296,12 +316,12 @@ def enrollment_years(engine: Engine, domain: Domain, id_number: str) -> Sequence
     with engine.db.connect() as conn:
         rows = conn.execute(query).all()
     now = engine.clock.now()
-    paid_states = engine.definition(ENROLLMENT).tagged("paid")
+    definition = engine.definition(ENROLLMENT)
     years = []
     for row in rows:
         policy = domain.regions.policy(str(row.variables.get("policy")))
         if policy is not None:
-            years.append(_summary(row, policy, paid_states, now))
+            years.append(_summary(row, policy, definition, now))
     return years
 
 

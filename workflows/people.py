@@ -10,8 +10,10 @@ is open at that moment, in the same transaction; other years open on request.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -45,6 +47,13 @@ PERSON_FLAG_WORDS = {
     "left_employee_insurance": Label("职工医保转出人员", "Left employee medical insurance"),
 }
 PERSON_FLAGS = tuple(PERSON_FLAG_WORDS)
+YEAR_BOUND_FLAGS = frozenset({"newborn", "new_student", "left_employee_insurance"})
+"""Flags that describe how a person came into the scheme, not a lasting fact: they count in the
+person's first year only (``year_variables``), never in a renewed or later year. NOTES.md (Quanzhou
+2023): late payers spared the subsidy are newborns, new students and people leaving employee
+insurance, each for the year they enrol in (NOTES.md: newborns enrolled soon after birth); the
+national rule likewise exempts newborns from the waiting period of their first enrolment.
+``disabled`` is lasting."""
 MAX_NAME = 64
 
 
@@ -55,16 +64,24 @@ class RegistrationRefused(WorkflowError):
 
 
 class NotRegistered(WorkflowError):
-    """The person has no insured record: registration (参保登记) comes first (huian.txt:31)."""
+    """The person has no insured record: registration (参保登记) comes first (huian.txt:31), or
+    their registration is still awaiting the clerk's check (``in_review``)."""
 
     code = "not_registered"
 
-    def __init__(self, id_number: str) -> None:
+    def __init__(self, id_number: str, *, in_review: bool = False) -> None:
         masked = mask_id_number(id_number)
-        super().__init__(
-            f"{masked} 没有医保参保档案，请先办理参保登记（如无医保档案，请先参保登记完再进行缴费）",
-            f"{masked} has no insured record: register first (参保登记) before paying",
-        )
+        if in_review:
+            super().__init__(
+                f"{masked} 的参保登记正在等待经办人员审核，审核通过后才能开立年度和缴费",
+                f"the registration of {masked} is awaiting the clerk's review: years can be "
+                "opened and paid once it is approved",
+            )
+        else:
+            super().__init__(
+                f"{masked} 没有医保参保档案，请先办理参保登记（如无医保档案，请先参保登记完再进行缴费）",
+                f"{masked} has no insured record: register first (参保登记) before paying",
+            )
 
 
 @dataclass(frozen=True)
@@ -184,25 +201,81 @@ def record_of(engine: Engine, tx: Tx, id_number: str) -> InstanceView | None:
     return next((r for r in engine.find(tx, PERSON, id_number) if LIVE in r.tags), None)
 
 
+def insured_record(engine: Engine, tx: Tx, id_number: str) -> InstanceView:
+    """The person's insured record, for whatever needs one (a year, a payment, a claim).
+
+    Raises:
+        NotRegistered: no record, or a registration still awaiting the clerk's review.
+    """
+    record = record_of(engine, tx, id_number)
+    if record is None or ON_BOOKS not in record.tags:
+        raise NotRegistered(id_number, in_review=record is not None)
+    return record
+
+
 def enrollment_key(id_number: str, policy: str) -> str:
     return f"{id_number}:{policy}"
 
 
-def year_variables(record: InstanceView | dict[str, Any], policy: Policy) -> dict[str, Any]:
-    """An enrollment year's variables, from the person's record."""
+def year_variables(
+    record: InstanceView | Mapping[str, Any], policy: Policy, *, first_year: bool
+) -> dict[str, Any]:
+    """An enrollment year's variables, from the person's record; the ``YEAR_BOUND_FLAGS`` only
+    in the person's ``first_year`` (see ``is_first_year``; a renewal never is)."""
     facts = record.variables if isinstance(record, InstanceView) else record
+    flags = [str(f) for f in facts.get("flags", ())]
     return {
         "id_number": facts["id_number"],
         "policy": policy.policy,
-        "region": facts["region"],
+        "region": facts.get("region"),
         "reduction_categories": list(facts.get("reduction_categories", ())),
-        "flags": list(facts.get("flags", ())),
+        "flags": flags if first_year else [f for f in flags if f not in YEAR_BOUND_FLAGS],
     }
+
+
+def is_first_year(
+    find: Callable[[str, str], Sequence[InstanceView]],
+    domain: Domain,
+    id_number: str,
+    policy: Policy,
+) -> bool:
+    """Whether ``policy``'s year would be the person's first: they have no year (in any state) of
+    an earlier policy year of its region. ``find(process, business_key)`` reads instances."""
+    earlier = [
+        p.policy
+        for p in domain.policies.values()
+        if p.region.key == policy.region.key and p.year < policy.year
+    ]
+    return not any(find(ENROLLMENT, enrollment_key(id_number, p)) for p in earlier)
 
 
 def live_year(engine: Engine, tx: Tx, id_number: str, policy: str) -> InstanceView | None:
     found = engine.find(tx, ENROLLMENT, enrollment_key(id_number, policy))
     return next((y for y in found if LIVE in y.tags), None)
+
+
+ENDED_YEARS = {
+    "left_scheme": Label(
+        "该居民已终止参保（迁出、参加职工医保等），本年度已结束，不能再缴费或扣费；"
+        "如需重新参加城乡居民医保，请先重新办理参保登记",
+        "the person left the scheme (moved away, insured as an employee, ...): this year is "
+        "closed and can no longer be paid or deducted; to join again, register again first",
+    ),
+    "refund_given": Label(
+        "本年度已缴费用已核定退还（已参加职工医保），不能再为本年度缴费，也不能再开立本年度；"
+        "如需重新参加城乡居民医保，请重新办理参保登记或提出申诉",
+        "this year's payment was refunded (the person is insured as an employee): the year can "
+        "no longer be paid and no second year of it opens; to be insured as a resident again, "
+        "register again or appeal",
+    ),
+}
+"""Why a year in a state with one of these tags (enrollment.yaml) takes no payment: what every door says (a payment through the
+API by enrollment or by ID number, opening the year again, a deduction file's row)."""
+
+
+def ended_year_refusal(tags: Iterable[str]) -> Label | None:
+    """Why a year whose state has ``tags`` can no longer be paid, or None when that is not why."""
+    return next((ENDED_YEARS[t] for t in tags if t in ENDED_YEARS), None)
 
 
 def open_year_in(
@@ -218,15 +291,20 @@ def open_year_in(
     policy = domain.regions.policy(policy_id)
     if policy is None:
         raise _refuse(f"未知的年度政策：{policy_id}", f"unknown policy year {policy_id!r}")
-    record = record_of(engine, tx, id_number)
-    if record is None or ON_BOOKS not in record.tags:
-        raise NotRegistered(id_number)
+    record = insured_record(engine, tx, id_number)
     if record.variables.get("region") != policy.region.key:
+        found_in = domain.regions.find(str(record.variables.get("region") or ""))
+        zh, en = (
+            (found_in.name.zh, found_in.name.en) if found_in else ("其他地区", "another region")
+        )
         raise _refuse(
-            f"该居民在{record.variables.get('region')}参保，不能开立 {policy_id} 年度",
-            f"this person is insured in {record.variables.get('region')}, not under {policy_id}",
+            f"该居民在{zh}参保，不能开立 {policy_id} 年度",
+            f"this person is insured in {en}, not under {policy_id}",
         )
     found = live_year(engine, tx, id_number, policy_id)
+    ended = ended_year_refusal(found.tags) if found is not None else None
+    if ended is not None:
+        raise _refuse(ended.zh, ended.en)
     if found is not None:
         label = label_of(engine.definition(ENROLLMENT), found.state)
         zh, en = label.zh, label.en
@@ -242,7 +320,8 @@ def open_year_in(
     definition = engine.definition(ENROLLMENT)
     key = enrollment_key(id_number, policy_id)
     engine.check_exclusive(tx, ENROLLMENT, key, definition.tagged(LIVE))
-    variables = year_variables(record, policy)
+    first = is_first_year(partial(engine.find, tx), domain, id_number, policy)
+    variables = year_variables(record, policy, first_year=first)
     return engine.start_in(tx, definition, definition.initial[0], key, variables, actor)
 
 
@@ -306,12 +385,14 @@ def open_year_on_insurance_in(
         engine.check_exclusive(tx, ENROLLMENT, key, definition.tagged(LIVE))
     except DuplicateInstance:
         return None
+    number = str(variables["id_number"])
+    first = is_first_year(partial(engine.find, tx), domain, number, policy)
     return engine.start_in(
         tx,
         definition,
         definition.initial[0],
         key,
-        year_variables(variables, policy),
+        year_variables(variables, policy, first_year=first),
         actor,
         {"cause": cause},
         now,
@@ -335,10 +416,12 @@ def register(registry: Registry, domain: Domain) -> None:
         policy = year_opened_on_insurance(domain, ctx.variables, ctx.now)
         if policy is None:
             return
+        number = str(ctx.variables["id_number"])
+        first = is_first_year(ctx.find, domain, number, policy)
         ctx.start(
             ENROLLMENT,
-            business_key=enrollment_key(str(ctx.variables["id_number"]), policy.policy),
-            variables=year_variables(ctx.variables, policy),
+            business_key=enrollment_key(number, policy.policy),
+            variables=year_variables(ctx.variables, policy, first_year=first),
             unless_tagged=LIVE,
         )
 
@@ -363,7 +446,7 @@ def register(registry: Registry, domain: Domain) -> None:
             ctx.start(
                 ENROLLMENT,
                 business_key=enrollment_key(number, following.policy),
-                variables=year_variables(record, following),
+                variables=year_variables(record, following, first_year=False),
                 unless_tagged=LIVE,
                 state_tagged=RENEWAL,
             )

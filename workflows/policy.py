@@ -244,6 +244,33 @@ class Policy:
             return False
         return paid_at < self.date_value("late_payment.until")
 
+    def late_payment_refusal(self, paid_at: datetime) -> Label | None:
+        """Why a payment at ``paid_at`` (aware) is not accepted as a late payment, in Chinese and
+        English; ``None`` when it is. Before the period opens it is no payment of this year at
+        all; within the period it is not late; after it, the policy's late rules decide."""
+        local = _aware(paid_at).astimezone(ZoneInfo(self.timezone))
+        start, day = self.payment_period.start, f"{local:%Y-%m-%d %H:%M} ({self.timezone})"
+        if paid_at < self.date_value("payment_period.start"):
+            return Label(
+                f"{self.policy} 的缴费期自 {start} 起，此前的缴费不予受理（缴费时间：{day}）",
+                f"the payment period of {self.policy} opens on {start}: a payment before it is "
+                f"not accepted (paid at {day})",
+            )
+        if paid_at < self.deadline_instant():
+            end = self.payment_period.end
+            return Label(
+                f"{day} 在 {self.policy} 的缴费期（{start} 至 {end}）内，不是逾期缴费",
+                f"{day} is within the payment period of {self.policy} ({start} to {end}): "
+                "not a late payment",
+            )
+        if not self.late_payment_accepted(paid_at):
+            return Label(
+                f"{self.policy} 不接受 {day} 的逾期缴费（视为放弃当年参保）",
+                f"{self.policy} does not accept a late payment on {day} "
+                "(the year's benefits were given up)",
+            )
+        return None
+
     def _late_rule(self, paid_at: datetime) -> LateRule | None:
         """``None`` when paid by the deadline, else the late rule; raises if refused."""
         day = self._local_day(paid_at)

@@ -32,9 +32,8 @@ from workflows.people import (
     ENROLLMENT,
     ON_BOOKS,
     PERSON,
-    NotRegistered,
     enrollment_key,
-    record_of,
+    insured_record,
 )
 from workflows.policy import Label, LatePaymentRefused, PolicyError
 
@@ -167,7 +166,7 @@ def claim_reduction(
     Raises:
         ReductionClaimRefused: a bad ID number, a category the region does not have or the person
             holds, no evidence, or a claim in review already.
-        NotRegistered: no insured record.
+        NotRegistered: no insured record (or one still in review).
     """
     try:
         number = validate_id_number(id_number)
@@ -183,9 +182,7 @@ def claim_reduction(
     data = {"category": category, "evidence": evidence}
 
     def work(tx: Tx) -> Transition:
-        record = record_of(engine, tx, number)
-        if record is None or ON_BOOKS not in record.tags:
-            raise NotRegistered(number)
+        record = insured_record(engine, tx, number)
         row = engine.load(tx, record.id)
         if CLAIM not in engine.definition(PERSON, row.definition_version).outgoing(row.state):
             label = record.label

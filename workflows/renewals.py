@@ -47,8 +47,9 @@ NEW_PAGE = 1000
 
 def people_in_good_standing(engine: Engine, previous: Policy) -> Iterator[Mapping[str, Any]]:
     """For every ``previous`` year in good standing whose person is still insured, the person's
-    record's variables (the facts a renewed year takes: a reduction granted since counts), read a
-    page at a time (keyset on the id)."""
+    record's variables (the facts a renewed year takes: a reduction granted since counts; not the
+    flags bound to a person's first year, ``people.YEAR_BOUND_FLAGS``), read a page at a time
+    (keyset on the id)."""
     renews = engine.definition(ENROLLMENT).tagged("renews")
     insured = engine.definition(PERSON).tagged(ON_BOOKS)
     after = 0

@@ -214,7 +214,9 @@ def test_card_maps_states_events_and_timers(exports: dict, processes: dict) -> N
     assert durations == {
         # the region's durations (policy file, card: block); a reminder does not leave the state
         "timer_awaiting_activation_0": ("false", "P30D"),
-        "timer_awaiting_activation_1": ("true", "P1Y"),
+        # taken back from the branch: the card still waits where it is in the process
+        "timer_awaiting_activation_1": ("false", "P6M"),
+        "timer_awaiting_activation_2": ("true", "P1Y"),
         # a temporary loss report lapses after the region's term (NOTES.md "Loss")
         "timer_loss_reported_0": ("true", "P5D"),
     }
@@ -222,7 +224,7 @@ def test_card_maps_states_events_and_timers(exports: dict, processes: dict) -> N
     remind = doc.find(".//bpmn:sequenceFlow[@sourceRef='timer_awaiting_activation_0']", NS)
     assert kinds_of(doc)[remind.get("targetRef")] == "endEvent", "the reminder ends on its own"
     sealed = doc.find(".//bpmn:sequenceFlow[@id='flow_seal_uncollected__awaiting_activation']", NS)
-    assert sealed.get("sourceRef") == "timer_awaiting_activation_1"
+    assert sealed.get("sourceRef") == "timer_awaiting_activation_2"
     assert sealed.get("targetRef") == "join_cancelled"
     # the bank's messages: notice, activation, account closed
     messages = {m.get("name") for m in find(doc, "message")}
@@ -239,7 +241,7 @@ def test_card_maps_states_events_and_timers(exports: dict, processes: dict) -> N
     )
     refused = doc.find(".//bpmn:exclusiveGateway[@id='decide_awaiting_activation']", NS)
     assert refused.get("default") == "flow_refused__awaiting_activation"
-    timed = {"remind_holder", "seal_uncollected", "lapse_loss_report"}
+    timed = {"remind_holder", "take_back_uncollected", "seal_uncollected", "lapse_loss_report"}
     assert len(card.events) == len({m for m in messages} | timed)
 
 
@@ -261,7 +263,11 @@ def test_enrollment_policy_timers_are_the_policy_dates(exports: dict) -> None:
         ".//bpmn:sequenceFlow[@id='flow_start__renewal_pending']/bpmn:conditionExpression", NS
     )
     assert condition.text == 'start_state == "renewal_pending"'
-    assert {e.get("id") for e in find(doc, "endEvent")} == {"state_paid_late", "state_refunded"}
+    assert {e.get("id") for e in find(doc, "endEvent")} == {
+        "state_paid_late",
+        "state_refunded",
+        "state_closed_on_leaving",
+    }
     assert find(doc, "process")[0].get("name") == "Resident medical insurance year"
     camunda = doc_of(exports, "enrollment", "camunda7")
     assert [d.text for d in find(camunda, "timeDate")] == ["2023-01-01T00:00:00+08:00"] * 3

@@ -165,7 +165,7 @@ class Journey:
     def years(self, id_number: str, token: str = "counter") -> dict[str, dict[str, Any]]:
         """A person's years by policy, paid and unpaid (缴费情况查询)."""
         found = self.api("POST", "/people/enrollments", token, {"id_number": id_number}, expect=200)
-        return {y["policy"]: y for y in found["paid"] + found["unpaid"]}
+        return {y["policy"]: y for y in found["paid"] + found["unpaid"] + found["refunded"]}
 
     def card(self, card_id: int, token: str = "counter") -> dict[str, Any]:
         return dict(self.api("GET", f"/cards/{card_id}", token, expect=200))

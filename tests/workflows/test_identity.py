@@ -68,6 +68,9 @@ def test_whitespace_is_stripped_and_a_lowercase_x_upper_cased(typed, normalised)
         (make_id_number("110105", date(2024, 6, 2), 1), "birth_date"),  # after TODAY
         ("110105194912310021", "check_digit"),
         ("440524188001010015", "check_digit"),
+        (make_id_number("000000", date(1990, 1, 1), 1), "address_code"),  # no province 00
+        (make_id_number("160101", date(1990, 1, 1), 1), "address_code"),  # GB/T 2260 has no 16
+        (make_id_number("990101", date(1990, 1, 1), 1), "address_code"),
     ],
 )
 def test_each_failed_check_is_named(value, check):
@@ -84,6 +87,21 @@ def test_an_impossible_birth_date_is_reported_before_the_check_character():
     assert "出生日期" in caught.value.message_zh and "birth date" in caught.value.message_en
     # the digits the masking hides are not repeated in the message
     assert "19490231" not in caught.value.message_zh + caught.value.message_en
+
+
+@pytest.mark.parametrize("province", ["11", "15", "23", "37", "46", "54", "65", "71", "81", "82"])
+def test_every_province_level_code_is_accepted(province):
+    number = make_id_number(f"{province}0101", date(1990, 1, 1), 1)
+    assert validate_id_number(number, today=TODAY) == number
+
+
+def test_a_birth_date_in_the_future_is_called_so():
+    with pytest.raises(InvalidIdNumber) as caught:
+        validate_id_number(make_id_number("110105", date(2024, 6, 2), 1), today=TODAY)
+    assert "in the future" in caught.value.message_en and "晚于今天" in caught.value.message_zh
+    with pytest.raises(InvalidIdNumber) as impossible:
+        validate_id_number("110105194902310023", today=TODAY)
+    assert "not a valid date" in impossible.value.message_en
 
 
 @pytest.mark.parametrize(

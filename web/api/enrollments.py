@@ -79,6 +79,9 @@ def person_enrollments(body: PersonQuery) -> Any:
             payer_id_number_masked=y.payer_masked,
             channel=y.channel,
             benefit_start=y.benefit_start,
+            refunded=y.refunded,
+            refund_amount=None if y.refund_amount is None else str(y.refund_amount),
+            refunded_at=y.refunded_at,
         )
         for y in payments.enrollment_years(engine, domain_of(), person)
     ]
@@ -86,7 +89,8 @@ def person_enrollments(body: PersonQuery) -> Any:
         YearList(
             id_number_masked=mask_id_number(person),
             paid=[y for y in years if y.paid],
-            unpaid=[y for y in years if not y.paid],
+            unpaid=[y for y in years if not y.paid and not y.refunded],
+            refunded=[y for y in years if y.refunded],
         )
     )
 

@@ -298,12 +298,17 @@ class YearOut(_Strict):
     payer_id_number_masked: str | None
     channel: str | None
     benefit_start: dict[str, date]
+    refunded: bool = False
+    refund_amount: str | None = None
+    refunded_at: datetime | None = None
 
 
 class YearList(_Strict):
     id_number_masked: str
     paid: list[YearOut]
     unpaid: list[YearOut]
+    refunded: list[YearOut] = []
+    """Years whose payment was given back: nothing due, not paid."""
 
 
 class PaymentOut(_Strict):

@@ -61,7 +61,8 @@ def people() -> None:
     "flags",
     multiple=True,
     type=click.Choice(PERSON_FLAGS),
-    help="A fact the reductions and late-payment rules read (e.g. disabled); repeatable.",
+    help="A fact the reductions and late-payment rules read (e.g. disabled); repeatable. "
+    "newborn, new_student and left_employee_insurance count in the person's first year only.",
 )
 @click.option("--actor", default="counter-cli", show_default=True)
 @with_appcontext
