@@ -51,8 +51,9 @@ from workflows.deduction_rows import (
 )
 from workflows.deduction_staging import StagedRow, Staging
 from workflows.identity import InvalidIdNumber, validate_id_number
-from workflows.people import ENROLLMENT, LIVE, enrollment_key
+from workflows.people import ENROLLMENT, LIVE
 from workflows.policy import Policy
+from workflows.years import enrollment_key
 
 COLUMNS = ("id_number", "policy_year", "amount", "result", "reason", "paid_at")
 REQUIRED = COLUMNS[:4]

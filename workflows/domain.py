@@ -20,7 +20,7 @@ from typing import Any
 from engine.durations import Duration, parse_duration
 from engine.forms import FieldValueError
 from engine.registry import Registry
-from workflows import cards, extra_cards, people, reductions
+from workflows import cards, extra_cards, people, reductions, years
 from workflows.enrollment import EnrollmentRules
 from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.notices import NoticeFacts
@@ -55,6 +55,7 @@ class Domain:
         cards.register(self.registry)
         extra_cards.register(self.registry)
         people.register(self.registry, self)
+        years.register(self.registry, self)
         reductions.register(self.registry, self)
         self.enrollment.register(self.registry)
         self.registry.set_policy_date_resolver(self.policy_date)

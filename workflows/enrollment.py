@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 from engine.errors import TransitionRefused
 from engine.registry import Registry, TransitionContext
 from workflows.identity import age_on, mask_id_number
-from workflows.people import ENROLLMENT, enrollment_key
+from workflows.people import ENROLLMENT
 from workflows.policy import LatePaymentRefused, Policy, PolicyError
+from workflows.years import enrollment_key
 
 if TYPE_CHECKING:
     from workflows.domain import Domain

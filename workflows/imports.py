@@ -28,14 +28,8 @@ from engine.tx import Tx
 from workflows import extra_cards
 from workflows.cards import PROCESS as CARD
 from workflows.cards import card_key, card_variables
-from workflows.people import (
-    ON_BOOKS,
-    PERSON,
-    Registration,
-    checked,
-    open_year_on_insurance_in,
-    record_of,
-)
+from workflows.people import ON_BOOKS, PERSON, Registration, checked, record_of
+from workflows.years import open_year_on_insurance_in
 
 if TYPE_CHECKING:
     from workflows.domain import Domain

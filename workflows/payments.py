@@ -26,18 +26,15 @@ from engine.statements import instances
 from engine.tx import Tx
 from workflows.enrollment import amount_due, payer_masked
 from workflows.identity import InvalidIdNumber, validate_id_number
-from workflows.people import (
-    ENROLLMENT,
-    LIVE,
-    NotRegistered,
+from workflows.people import ENROLLMENT, LIVE, NotRegistered, insured_record
+from workflows.policy import BENEFIT_KINDS, LatePaymentRefused, Policy, PolicyError
+from workflows.years import (
     ended_year_refusal,
     enrollment_key,
-    insured_record,
     live_year,
     open_year_in,
     year_variables,
 )
-from workflows.policy import BENEFIT_KINDS, LatePaymentRefused, Policy, PolicyError
 
 if TYPE_CHECKING:
     from workflows.domain import Domain

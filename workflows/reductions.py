@@ -28,14 +28,9 @@ from engine.tx import Tx
 from workflows.enrollment import amount_due
 from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.notices import Text
-from workflows.people import (
-    ENROLLMENT,
-    ON_BOOKS,
-    PERSON,
-    enrollment_key,
-    insured_record,
-)
+from workflows.people import ENROLLMENT, ON_BOOKS, PERSON, insured_record
 from workflows.policy import Label, LatePaymentRefused, PolicyError
+from workflows.years import enrollment_key
 
 if TYPE_CHECKING:
     from workflows.domain import Domain

@@ -28,14 +28,9 @@ from engine.runtime import Engine
 from engine.statements import instances
 from engine.tx import Tx
 from workflows.payments import open_renewals
-from workflows.people import (
-    ENROLLMENT,
-    ON_BOOKS,
-    PERSON,
-    enrollment_key,
-    open_year_on_insurance_in,
-)
+from workflows.people import ENROLLMENT, ON_BOOKS, PERSON
 from workflows.policy import Policy
+from workflows.years import enrollment_key, open_year_on_insurance_in
 
 if TYPE_CHECKING:
     from workflows.domain import Domain
@@ -48,7 +43,7 @@ NEW_PAGE = 1000
 def people_in_good_standing(engine: Engine, previous: Policy) -> Iterator[Mapping[str, Any]]:
     """For every ``previous`` year in good standing whose person is still insured, the person's
     record's variables (the facts a renewed year takes: a reduction granted since counts; not the
-    flags bound to a person's first year, ``people.YEAR_BOUND_FLAGS``), read a page at a time
+    flags bound to a person's first year, ``years.YEAR_BOUND_FLAGS``), read a page at a time
     (keyset on the id)."""
     renews = engine.definition(ENROLLMENT).tagged("renews")
     insured = engine.definition(PERSON).tagged(ON_BOOKS)

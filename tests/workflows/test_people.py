@@ -17,13 +17,8 @@ from engine.runtime import Engine
 from workflows.domain import Domain
 from workflows.identity import make_id_number
 from workflows.payments import PaymentRequest, pay_for_person
-from workflows.people import (
-    NotRegistered,
-    Registration,
-    RegistrationRefused,
-    open_year,
-    register_person,
-)
+from workflows.people import NotRegistered, Registration, RegistrationRefused, register_person
+from workflows.years import open_year
 
 CST = ZoneInfo("Asia/Shanghai")
 PERSON = make_id_number("350521", date(2001, 8, 8), 3)

@@ -37,7 +37,8 @@ from web.api.tokens import Caller
 from web.extensions import domain_of, engine_of
 from workflows import payments
 from workflows.identity import mask_id_number
-from workflows.people import ENROLLMENT, open_year
+from workflows.people import ENROLLMENT
+from workflows.years import open_year
 
 TRUSTED_TIME = "tax"
 """The one scope whose word on when a payment happened is taken (the tax authority)."""

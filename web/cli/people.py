@@ -16,14 +16,9 @@ from flask.cli import with_appcontext
 from engine.errors import WorkflowError
 from web.extensions import domain_of, engine_of
 from workflows.identity import mask_id_number
-from workflows.people import (
-    PERSON_FLAGS,
-    RESIDENCE_DOCUMENTS,
-    Registration,
-    open_year,
-    register_person,
-)
+from workflows.people import PERSON_FLAGS, RESIDENCE_DOCUMENTS, Registration, register_person
 from workflows.reductions import claim_reduction
+from workflows.years import open_year
 
 
 def _id_number(value: str) -> str:

@@ -30,9 +30,10 @@ from workflows.demo.population import Resident
 from workflows.demo.stage import Stage
 from workflows.enrollment import amount_due
 from workflows.payments import PaymentRequest, pay_enrollment, pay_for_person
-from workflows.people import ENROLLMENT, PERSON, open_year
+from workflows.people import ENROLLMENT, PERSON
 from workflows.policy import Policy
 from workflows.regions import RegionInfo
+from workflows.years import open_year
 
 
 class Years(Stage):

@@ -1,0 +1,279 @@
+"""A person's enrollment years: opening one (on approval, on request, on insurance by import, on
+renewal of a late payer), the variables it starts with, and why an ended year takes no payment.
+
+Each policy year is an ``enrollment`` instance (key ``<id number>:<policy>``) opened for a person
+whose record (``workflows.people``) is insured. ``YEAR_BOUND_FLAGS`` count in a person's first year
+only. Approving a registration opens the year whose payment period is open at that moment, in the
+same transaction (``open_current_year``); a year reaching good standing while the next period is
+open already renews at once (``renew_if_next_year_open``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import DuplicateInstance
+from engine.interventions import label_of
+from engine.registry import InstanceView, Registry, TransitionContext
+from engine.runtime import Engine, Idempotency, Transition, request_hash
+from engine.tx import Tx
+from workflows.identity import InvalidIdNumber, validate_id_number
+from workflows.people import (
+    ENROLLMENT,
+    LIVE,
+    ON_BOOKS,
+    PERSON,
+    RENEWAL,
+    RegistrationRefused,
+    insured_record,
+)
+from workflows.policy import Label, Policy
+from workflows.regions import RegionInfo
+
+if TYPE_CHECKING:
+    from workflows.domain import Domain
+
+YEAR_BOUND_FLAGS = frozenset({"newborn", "new_student", "left_employee_insurance"})
+"""Flags that describe how a person came into the scheme, not a lasting fact: they count in the
+person's first year only (``year_variables``), never in a renewed or later year. NOTES.md (Quanzhou
+2023): late payers spared the subsidy are newborns, new students and people leaving employee
+insurance, each for the year they enrol in (NOTES.md: newborns enrolled soon after birth); the
+national rule likewise exempts newborns from the waiting period of their first enrolment.
+``disabled`` is lasting."""
+
+
+def enrollment_key(id_number: str, policy: str) -> str:
+    return f"{id_number}:{policy}"
+
+
+def year_variables(
+    record: InstanceView | Mapping[str, Any], policy: Policy, *, first_year: bool
+) -> dict[str, Any]:
+    """An enrollment year's variables, from the person's record; the ``YEAR_BOUND_FLAGS`` only
+    in the person's ``first_year`` (see ``is_first_year``; a renewal never is)."""
+    facts = record.variables if isinstance(record, InstanceView) else record
+    flags = [str(f) for f in facts.get("flags", ())]
+    return {
+        "id_number": facts["id_number"],
+        "policy": policy.policy,
+        "region": facts.get("region"),
+        "reduction_categories": list(facts.get("reduction_categories", ())),
+        "flags": flags if first_year else [f for f in flags if f not in YEAR_BOUND_FLAGS],
+    }
+
+
+def is_first_year(
+    find: Callable[[str, str], Sequence[InstanceView]],
+    domain: Domain,
+    id_number: str,
+    policy: Policy,
+) -> bool:
+    """Whether ``policy``'s year would be the person's first: they have no year (in any state) of
+    an earlier policy year of its region. ``find(process, business_key)`` reads instances."""
+    earlier = [
+        p.policy
+        for p in domain.policies.values()
+        if p.region.key == policy.region.key and p.year < policy.year
+    ]
+    return not any(find(ENROLLMENT, enrollment_key(id_number, p)) for p in earlier)
+
+
+def live_year(engine: Engine, tx: Tx, id_number: str, policy: str) -> InstanceView | None:
+    found = engine.find(tx, ENROLLMENT, enrollment_key(id_number, policy))
+    return next((y for y in found if LIVE in y.tags), None)
+
+
+ENDED_YEARS = {
+    "left_scheme": Label(
+        "该居民已终止参保（迁出、参加职工医保等），本年度已结束，不能再缴费或扣费；"
+        "如需重新参加城乡居民医保，请先重新办理参保登记",
+        "the person left the scheme (moved away, insured as an employee, ...): this year is "
+        "closed and can no longer be paid or deducted; to join again, register again first",
+    ),
+    "refund_given": Label(
+        "本年度已缴费用已核定退还（已参加职工医保），不能再为本年度缴费，也不能再开立本年度；"
+        "如需重新参加城乡居民医保，请重新办理参保登记或提出申诉",
+        "this year's payment was refunded (the person is insured as an employee): the year can "
+        "no longer be paid and no second year of it opens; to be insured as a resident again, "
+        "register again or appeal",
+    ),
+}
+"""Why a year in a state with one of these tags (enrollment.yaml) takes no payment: what every door says (a payment through the
+API by enrollment or by ID number, opening the year again, a deduction file's row)."""
+
+
+def ended_year_refusal(tags: Iterable[str]) -> Label | None:
+    """Why a year whose state has ``tags`` can no longer be paid, or None when that is not why."""
+    return next((ENDED_YEARS[t] for t in tags if t in ENDED_YEARS), None)
+
+
+def open_year_in(
+    engine: Engine, tx: Tx, domain: Domain, id_number: str, policy_id: str, actor: str
+) -> Transition:
+    """Open ``policy_id``'s year for an insured person inside ``tx``.
+
+    Raises:
+        NotRegistered: no insured record.
+        RegistrationRefused: another region's policy, a year that is open already, or one that
+            can no longer be paid.
+    """
+    policy = domain.regions.policy(policy_id)
+    if policy is None:
+        raise RegistrationRefused(
+            f"未知的年度政策：{policy_id}", f"unknown policy year {policy_id!r}"
+        )
+    record = insured_record(engine, tx, id_number)
+    if record.variables.get("region") != policy.region.key:
+        found_in = domain.regions.find(str(record.variables.get("region") or ""))
+        zh, en = (
+            (found_in.name.zh, found_in.name.en) if found_in else ("其他地区", "another region")
+        )
+        raise RegistrationRefused(
+            f"该居民在{zh}参保，不能开立 {policy_id} 年度",
+            f"this person is insured in {en}, not under {policy_id}",
+        )
+    found = live_year(engine, tx, id_number, policy_id)
+    ended = ended_year_refusal(found.tags) if found is not None else None
+    if ended is not None:
+        raise RegistrationRefused(ended.zh, ended.en)
+    if found is not None:
+        label = label_of(engine.definition(ENROLLMENT), found.state)
+        zh, en = label.zh, label.en
+        raise RegistrationRefused(
+            f"{policy_id} 年度已有参保记录（{found.id}，{zh}）",
+            f"a {policy_id} year is open already ({found.id}, {en})",
+        )
+    now = engine.clock.now()
+    if now >= policy.deadline_instant() and not policy.late_payment_accepted(now):
+        raise RegistrationRefused(
+            f"{policy_id} 年度已不能缴费，不能再开立", f"{policy_id} can no longer be paid for"
+        )
+    definition = engine.definition(ENROLLMENT)
+    key = enrollment_key(id_number, policy_id)
+    engine.check_exclusive(tx, ENROLLMENT, key, definition.tagged(LIVE))
+    first = is_first_year(partial(engine.find, tx), domain, id_number, policy)
+    variables = year_variables(record, policy, first_year=first)
+    return engine.start_in(tx, definition, definition.initial[0], key, variables, actor)
+
+
+def open_year(
+    engine: Engine,
+    domain: Domain,
+    id_number: str,
+    policy_id: str,
+    *,
+    actor: str,
+    idempotency: Idempotency | None = None,
+) -> Transition:
+    """Open a policy year for an insured person (awaiting the first payment)."""
+    try:
+        number = validate_id_number(id_number)
+    except InvalidIdNumber as exc:
+        raise RegistrationRefused(exc.message_zh, exc.message_en) from None
+
+    def work(tx: Tx) -> Transition:
+        return open_year_in(engine, tx, domain, number, policy_id, actor)
+
+    if idempotency is None:
+        return engine.transaction(work)
+    return engine.run_idempotent(idempotency, request_hash("open_year", number, policy_id), work)
+
+
+def region_of(domain: Domain, variables: dict[str, Any]) -> RegionInfo | None:
+    return domain.regions.find(str(variables.get("region", "")))
+
+
+def year_opened_on_insurance(
+    domain: Domain, variables: dict[str, Any], now: datetime
+) -> Policy | None:
+    """The year a person who becomes insured at ``now`` gets at once: the one whose payment
+    period is open now (none between periods). The same whichever door made them insured: a
+    clerk's approval of their registration or the import of an existing insured person."""
+    region = region_of(domain, variables)
+    return region.open_for_payment(now) if region else None
+
+
+def open_year_on_insurance_in(
+    engine: Engine,
+    tx: Tx,
+    domain: Domain,
+    variables: dict[str, Any],
+    actor: str,
+    cause: Any,
+    *,
+    only: Policy | None = None,
+) -> Transition | None:
+    """Inside ``tx``, open the year ``year_opened_on_insurance`` names, as approving a
+    registration does (``open_current_year``): same state, same variables, no second live year;
+    ``None`` when no payment period is open, or when that year is not ``only``'s (given)."""
+    now = engine.clock.now()
+    policy = year_opened_on_insurance(domain, variables, now)
+    if policy is None or (only is not None and policy.policy != only.policy):
+        return None
+    definition = engine.definition(ENROLLMENT)
+    key = enrollment_key(str(variables["id_number"]), policy.policy)
+    try:
+        engine.check_exclusive(tx, ENROLLMENT, key, definition.tagged(LIVE))
+    except DuplicateInstance:
+        return None
+    number = str(variables["id_number"])
+    first = is_first_year(partial(engine.find, tx), domain, number, policy)
+    return engine.start_in(
+        tx,
+        definition,
+        definition.initial[0],
+        key,
+        year_variables(variables, policy, first_year=first),
+        actor,
+        {"cause": cause},
+        now,
+    )
+
+
+def register(registry: Registry, domain: Domain) -> None:
+    """The actions that open years: on a registration's approval, and a late payer's renewal."""
+
+    def open_current_year(ctx: TransitionContext) -> None:
+        """An approved registration opens the year whose payment period is open now."""
+        policy = year_opened_on_insurance(domain, ctx.variables, ctx.now)
+        if policy is None:
+            return
+        number = str(ctx.variables["id_number"])
+        first = is_first_year(ctx.find, domain, number, policy)
+        ctx.start(
+            ENROLLMENT,
+            business_key=enrollment_key(number, policy.policy),
+            variables=year_variables(ctx.variables, policy, first_year=first),
+            unless_tagged=LIVE,
+        )
+
+    registry.add_action("open_current_year", open_current_year)
+
+    def renew_if_next_year_open(ctx: TransitionContext) -> None:
+        """A year that reaches good standing while the next year's payment period is open
+        already is renewed now (默认续保, huian.txt:29): the periodic job renewed the others when
+        that period began, and a late payment (or a deduction result that came late) would
+        otherwise be left out. Only for a person still insured; the new year takes the record's
+        facts (a reduction granted since this year opened counts)."""
+        number = str(ctx.variables["id_number"])
+        for following in domain.policies.values():
+            if following.renews_from != ctx.variables.get("policy"):
+                continue
+            start = following.date_value("payment_period.start")
+            if not start <= ctx.now < following.deadline_instant():
+                continue  # the usual case, a payment in its own period: no query at all
+            record = next((r for r in ctx.find(PERSON, number) if ON_BOOKS in r.tags), None)
+            if record is None:
+                return
+            ctx.start(
+                ENROLLMENT,
+                business_key=enrollment_key(number, following.policy),
+                variables=year_variables(record, following, first_year=False),
+                unless_tagged=LIVE,
+                state_tagged=RENEWAL,
+            )
+
+    registry.add_action("renew_if_next_year_open", renew_if_next_year_open)
