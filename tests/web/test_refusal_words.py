@@ -48,6 +48,12 @@ def no_keys(body: dict[str, Any]) -> None:
         assert not KEY.search(body[lang]), body[lang]
 
 
+def applied_card(call: Any) -> int:
+    """Alice's card, applied for online at ICBC in Foshan: its id."""
+    body = {"id_number": ALICE, "channel": "online", "bank": "icbc", "region_code": "440604"}
+    return int(call("POST", "/cards", "app", body).json["card"]["id"])
+
+
 def insured_year(app: Flask, id_number: str) -> int:
     row = {"id_number": id_number, "name": "张三", "region": "huian"}
     report = import_people(engine_of(app), domain_of(app), [(1, row)], actor="t")
@@ -71,13 +77,7 @@ def test_a_second_payment_names_the_year_paid_in_words(app: Flask, call: Any) ->
 
 
 def test_an_event_to_a_cancelled_card_names_the_cancellation(app: Flask, call: Any) -> None:
-    applied = call(
-        "POST",
-        "/cards",
-        "app",
-        {"id_number": ALICE, "channel": "online", "bank": "icbc", "region_code": "440604"},
-    )
-    card = int(applied.json["card"]["id"])
+    card = applied_card(call)
     engine = engine_of(app)
     version = queries.instance(engine.db, card)["version"]  # type: ignore[index]
     interventions.cancel(engine, card, expected_version=version, actor="boss", reason="重复申领")
@@ -89,13 +89,7 @@ def test_an_event_to_a_cancelled_card_names_the_cancellation(app: Flask, call: A
 
 
 def test_a_task_done_already_says_so_in_words(app: Flask, call: Any) -> None:
-    applied = call(
-        "POST",
-        "/cards",
-        "app",
-        {"id_number": ALICE, "channel": "online", "bank": "icbc", "region_code": "440604"},
-    )
-    card = int(applied.json["card"]["id"])
+    card = applied_card(call)
     call("POST", f"/cards/{card}/events", "factory", {"event": "produce"})
     call("POST", f"/cards/{card}/events", "icbc", {"event": "notify_holder"})
     [task] = call("GET", "/tasks", "icbc").json["tasks"]
@@ -117,13 +111,7 @@ def test_a_year_of_another_region_names_the_persons_region(app: Flask, call: Any
 
 
 def test_an_event_no_outside_system_sends_is_named_in_words(app: Flask, call: Any) -> None:
-    applied = call(
-        "POST",
-        "/cards",
-        "app",
-        {"id_number": ALICE, "channel": "online", "bank": "icbc", "region_code": "440604"},
-    )
-    card = int(applied.json["card"]["id"])
+    card = applied_card(call)
     label = engine_of(app).definition("card").events["seal_uncollected"].label
     refused = call("POST", f"/cards/{card}/events", "icbc", {"event": "seal_uncollected"})
     assert refused.status_code == 409 and refused.json["code"] == "event_not_allowed"
@@ -133,13 +121,7 @@ def test_an_event_no_outside_system_sends_is_named_in_words(app: Flask, call: An
 
 
 def test_an_outcome_the_task_has_not_is_refused_naming_its_outcomes(app: Flask, call: Any) -> None:
-    applied = call(
-        "POST",
-        "/cards",
-        "app",
-        {"id_number": ALICE, "channel": "online", "bank": "icbc", "region_code": "440604"},
-    )
-    card = int(applied.json["card"]["id"])
+    card = applied_card(call)
     call("POST", f"/cards/{card}/events", "factory", {"event": "produce"})
     call("POST", f"/cards/{card}/events", "icbc", {"event": "notify_holder"})
     [task] = call("GET", "/tasks", "icbc").json["tasks"]
