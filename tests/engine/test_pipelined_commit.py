@@ -103,9 +103,8 @@ def test_a_delivered_event_costs_two_round_trips_and_commits_in_the_second(
         assert round_trips(trace) == 2, trace
         assert trace.count('"COMMIT"') == 2  # sent, and acknowledged in the same run
         assert "wf_expect_rows" in trace
-    assert (
-        len(queries.timers_of(engine.db, card, "pending")) == 2
-    )  # notify_holder's timers were committed with it
+    # notify_holder's timers (reminder, take-back, seal) were committed with it
+    assert len(queries.timers_of(engine.db, card, "pending")) == 3
     # a replay is one round trip of reads, then an empty commit
     again, trace = traced(
         engine,
@@ -153,8 +152,8 @@ def test_a_firings_writes_go_out_as_one_statement_with_the_commit_behind_it(
     fused = next(line for line in trace.splitlines() if "WITH w0 AS (UPDATE wf_instance" in line)
     for table in ("wf_history", "wf_timer", "wf_task", "wf_notice", "wf_idempotency_key"):
         assert f"INSERT INTO {table}" in fused
-    # all of it committed, as written one after another
-    assert len(queries.timers_of(engine.db, card, "pending")) == 2
+    # all of it committed, as written one after another (notify_holder's three timers)
+    assert len(queries.timers_of(engine.db, card, "pending")) == 3
     assert [t["name"] for t in queries.tasks_of(engine.db, card)] == ["activate_card"]
     with engine.db.connect() as conn:
         notices = conn.execute(
