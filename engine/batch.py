@@ -235,18 +235,7 @@ class BatchFire:
         definition = engine.allowing(row, event)
         fields = definition.events[event].fields
         values = engine.clean_data(tx, row, fields, item.data, f"{row.process}.{event}")
-        ctx = TransitionContext(
-            row.id,
-            row.process,
-            row.business_key,
-            row.state,
-            event,
-            dict(row.variables or {}),
-            values,
-            actor,
-            now,
-            finder=lambda process, key: engine.find(tx, process, key),
-        )
+        ctx = engine.context(tx, row, event, values, actor, now)
         try:
             moved = self._machine(definition).fire(ctx)
         except TransitionRefused as refused:

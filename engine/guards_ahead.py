@@ -27,7 +27,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import TransitionRefused
-from engine.registry import TransitionContext
 from engine.tx import Tx
 
 if TYPE_CHECKING:
@@ -83,19 +82,8 @@ def _refused(engine: Engine, tx: Tx, row: Any, event: str, actor: str, now: Any)
     """Whether one of ``event``'s guards refuses it on ``row`` whatever data it brings."""
     spec = engine.definition(row.process, row.definition_version).events[event]
     for name in spec.guards:
-        data = Unsent()
-        ctx = TransitionContext(
-            row.id,
-            row.process,
-            row.business_key,
-            row.state,
-            event,
-            copy.deepcopy(dict(row.variables or {})),
-            data,
-            actor,
-            now,
-            finder=lambda process, key: engine.find(tx, process, key),
-        )
+        data, variables = Unsent(), copy.deepcopy(dict(row.variables or {}))
+        ctx = engine.context(tx, row, event, data, actor, now, variables=variables)
         try:
             passed = engine.registry.get_guard(name)(ctx) is not False
         except TransitionRefused:

@@ -296,19 +296,8 @@ class Engine(Transactions, TaskOperations, EventData):
         state = row.state
         spec = definition.events[event]
         now = now or self.clock.now()
-        variables = dict(row.variables or {})
-        ctx = TransitionContext(
-            row.id,
-            row.process,
-            row.business_key,
-            state,
-            event,
-            variables,
-            data,
-            actor,
-            now,
-            finder=lambda process, key: self.find(tx, process, key),
-        )
+        ctx = self.context(tx, row, event, data, actor, now)
+        variables = ctx.variables
         try:
             moved = self._machines[ident].fire(ctx)
         except TransitionRefused as refused:
@@ -371,6 +360,35 @@ class Engine(Transactions, TaskOperations, EventData):
         return done.with_followups(followed)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def context(
+        self,
+        tx: Tx,
+        row: Any,
+        event: str,
+        data: Mapping[str, Any],
+        actor: str,
+        now: datetime,
+        *,
+        variables: dict[str, Any] | None = None,
+    ) -> TransitionContext:
+        """What a guard or an action sees of ``event`` fired on a loaded instance row in ``tx``
+        (by ``actor`` at ``now``): the row's variables (a copy, unless ``variables`` gives the
+        ones to use) and the event's data; other instances are found in the same transaction.
+        The one place a firing's context is built: the engine's, the batch's, guards judged
+        ahead."""
+        return TransitionContext(
+            row.id,
+            row.process,
+            row.business_key,
+            row.state,
+            event,
+            dict(row.variables or {}) if variables is None else variables,
+            data,
+            actor,
+            now,
+            finder=lambda process, key: self.find(tx, process, key),
+        )
 
     def load(self, tx: Tx, instance_id: int) -> Any:
         """The instance row (id, process, definition_version, business_key, state, version,
