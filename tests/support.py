@@ -1,5 +1,5 @@
-"""What tests share besides fixtures (those are in ``conftest.py``): the staff of page tests and
-the type of the ``make_app`` fixture."""
+"""What tests share besides fixtures (those are in ``conftest.py``): the staff of page tests, the
+type of the ``make_app`` fixture, and how Chromium is launched (browser tests and fixture scripts)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,20 @@ TEAM: tuple[Staff, ...] = (
     ("boss", "supervisor", None),
 )
 """Two tellers of one bank, one of another, and a supervisor: the inbox tests' team."""
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium: Playwright never downloads a browser here."""
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+"""Chromium's flags here: headless, and none of its own network calls (refused on this machine)."""
 
 MakeApp = Callable[..., flask.Flask]
 """``make_app(clock, staff=(), csrf=False, **config)``: see the fixture in ``conftest.py``."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import counter_card
+from support import CHROMIUM, CHROMIUM_ARGS, counter_card
 from werkzeug.serving import make_server
 
 from engine.clock import SimulatedClock
@@ -24,16 +24,6 @@ from web.auth import create_user
 from web.mfa import enroll
 from workflows.demo import seed_demo
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PERSON = "11010519491231002X"
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
