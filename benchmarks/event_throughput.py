@@ -5,7 +5,7 @@ transaction per event, writing history, timers, tasks and notices as in service;
 writes the same instance, history and notice rows with bare driver statements (per event an UPDATE
 with the version check plus an INSERT into history, and the card-ready notice of notify_holder,
 one transaction each); (c) the same-rows floor writes, with bare statements too, every row the
-engine writes: besides the floor's, the start's history row, notify_holder's two timers and
+engine writes: besides the floor's, the start's history row, notify_holder's timers (as card.yaml declares them) and
 activation task, activate's cancelling of those timers and closing of that task (the tables'
 indexes maintained as in service: the inbox's sort orders, the due timers'). All three run on the
 same database (SQLite: WAL, synchronous=NORMAL, the migrated schema), alternating in rounds so
@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from benchmarks.common import DEFINITIONS, POLICIES, emit, fresh_sqlite, id_number, reset_postgres
+from engine.definition import load_definitions
 from engine.runtime import Engine
 from web.wiring import build_engine
 
@@ -173,12 +174,13 @@ _CLOSE_TASK = (
     "UPDATE wf_task SET status = 'completed', closed_at = {p}, closed_by = {p}, outcome = {p} "
     "WHERE instance_id = {p} AND status = 'open'"
 )
-_TIMERS = (
-    ("remind_holder", "card.activation_reminder_after"),
-    ("take_back_uncollected", "card.uncollected_card_returned_after"),
-    ("seal_uncollected", "card.uncollected_card_sealed_after"),
-)
-"""notify_holder's timers (definitions/card.yaml, state awaiting_activation)."""
+
+
+def notify_holder_timers() -> tuple[tuple[str, str | None], ...]:
+    """notify_holder's timers, (event, policy reference) each, as ``definitions/card.yaml``
+    declares them on ``awaiting_activation``: a timer added there is written by the floor too."""
+    card = load_definitions(DEFINITIONS)["card"]
+    return tuple((timer.event, timer.policy) for timer in card.states["awaiting_activation"].timers)
 
 
 class SameRowsFloor(Floor):
@@ -187,6 +189,7 @@ class SameRowsFloor(Floor):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.more = [s.format(p=self.param) for s in (_TIMER, _TASK, _CANCEL_TIMERS, _CLOSE_TASK)]
+        self.timers = notify_holder_timers()
 
     def run(self, people: range) -> float:
         _, update, history, notice = self.sql
@@ -210,7 +213,7 @@ class SameRowsFloor(Floor):
                     history, (instance_id, event, source, target, "floor", now, None)
                 )
                 if event == "notify_holder":
-                    for timer_event, policy in _TIMERS:
+                    for timer_event, policy in self.timers:
                         self.cursor.execute(timer, (instance_id, timer_event, due, policy, now))
                     self.cursor.execute(task, (instance_id, now, due))
                     self.cursor.execute(notice, (instance_id, person, *_READY, shown, now))

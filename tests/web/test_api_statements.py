@@ -24,8 +24,10 @@ from sqlalchemy import Engine, event, text
 from support import MakeApp
 
 from engine.clock import SimulatedClock
+from engine.definition import load_definitions
 from web.api.tokens import create_token, revoke_token
 from web.app import create_app, engine_of
+from web.config import PROJECT_ROOT
 from web.reads import reader
 from workflows.identity import make_id_number
 
@@ -37,9 +39,16 @@ EVENTS = ("produce", "notify_holder", "activate")
 READS = 1
 # The engine's transaction of each event, on SQLite: BEGIN IMMEDIATE, the instance row, the
 # state's writes (update, history, timers, tasks, notices), the idempotency key's read and
-# write, COMMIT. The largest is notify_holder's: its three timers (the reminder, the take-back
-# from the branch, the seal) are a statement each on SQLite.
-MOST_ON_SQLITE = {"produce": READS + 7, "notify_holder": READS + 12, "activate": READS + 9}
+# write, COMMIT. The largest is notify_holder's: its timers (the reminder, the take-back from
+# the branch, the seal: as many as card.yaml declares) are a statement each on SQLite.
+AWAITING_TIMERS = len(
+    load_definitions(PROJECT_ROOT / "definitions")["card"].states["awaiting_activation"].timers
+)
+MOST_ON_SQLITE = {
+    "produce": READS + 7,
+    "notify_holder": READS + 9 + AWAITING_TIMERS,
+    "activate": READS + 9,
+}
 # On PostgreSQL: BEGIN, the instance read that takes the key's advisory lock first, the key, the
 # writes fused into one statement (``engine.tx.Tx``), COMMIT; whatever the event writes.
 MOST_ON_POSTGRES = {"produce": READS + 5, "notify_holder": READS + 5, "activate": READS + 5}
