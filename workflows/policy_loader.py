@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from workflows.policy import Policy, PolicyError, Requirement
+from workflows.policy import Policy, PolicyError
+from workflows.policy_schema import Requirement
 
 _TYPE_NAMES = {
     Decimal: "a number",
