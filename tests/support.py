@@ -68,3 +68,20 @@ def counter_card(
         else:
             engine.fire(card.instance_id, event, actor=actor)
     return card
+
+
+def registration_in_review(app: flask.Flask, id_number: str) -> tuple[int, int]:
+    """李娜's registration in Foshan (household H-0101) filed at the counter and waiting for a
+    medical-insurance clerk's review: her record's instance id and the open review task's id."""
+    from engine import queries
+    from web.extensions import domain_of, engine_of
+    from workflows.people import Registration, register_person
+
+    engine = engine_of(app)
+    person = register_person(
+        engine,
+        domain_of(app),
+        Registration(id_number=id_number, name="李娜", region="foshan", household="H-0101"),
+        actor="counter",
+    ).instance_id
+    return person, int(queries.tasks_of(engine.db, person, "open")[0]["id"])

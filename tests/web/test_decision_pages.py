@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from staff_login import client_for
 from staff_pages import visible_text
-from support import TEAM, MakeApp, counter_card
+from support import TEAM, MakeApp, counter_card, registration_in_review
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -147,13 +147,7 @@ def test_an_incomplete_form_is_refused_before_the_confirmation(app: Flask) -> No
     by its label and the typed values kept; nothing changes."""
     engine = engine_of(app)
     create_user(engine.db, "mi_foshan", "pw", "medical_insurance_clerk", "foshan")
-    person = register_person(
-        engine,
-        domain_of(app),
-        Registration(id_number=PERSON, name="李娜", region="foshan", household="H-0101"),
-        actor="counter",
-    ).instance_id
-    task = open_task(engine, person)["id"]
+    person, task = registration_in_review(app, PERSON)
     clerk = client_for(app, "mi_foshan")
     reject = {"outcome": "reject_registration", "note": "已电话联系", "reason": "  "}
     refused = clerk.post(f"/inbox/{task}/complete", data=reject)

@@ -12,14 +12,12 @@ from urllib.parse import unquote
 import pytest
 from flask import Flask
 from staff_login import client_for
-from support import TEAM, MakeApp
+from support import TEAM, MakeApp, registration_in_review
 
 from engine import queries
 from engine.clock import SimulatedClock
 from web.app import engine_of
 from web.auth import create_user
-from web.extensions import domain_of
-from workflows.people import Registration, register_person
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 PERSON = "11010519491231002X"
@@ -34,20 +32,9 @@ def app(make_app: MakeApp) -> Flask:
     return app
 
 
-def registration_task(app: Flask) -> tuple[int, int]:
-    engine = engine_of(app)
-    person = register_person(
-        engine,
-        domain_of(app),
-        Registration(id_number=PERSON, name="李娜", region="foshan", household="H-0101"),
-        actor="counter",
-    ).instance_id
-    return person, int(queries.tasks_of(engine.db, person, "open")[0]["id"])
-
-
 def test_completing_a_task_a_colleague_claimed_is_refused_naming_the_holder(app: Flask) -> None:
     engine = engine_of(app)
-    person, task = registration_task(app)
+    person, task = registration_in_review(app, PERSON)
     assert client_for(app, "mi_a").post(f"/inbox/{task}/claim").status_code == 302
     other = client_for(app, "mi_b")
     for data in (REJECT, {**REJECT, "confirmed": "reject_registration"}, {"outcome": "x"}):
@@ -68,7 +55,7 @@ def _language_links(body: str) -> list[str]:
 
 
 def test_the_language_links_after_a_post_lead_to_a_page_a_get_serves(app: Flask) -> None:
-    person, task = registration_task(app)
+    person, task = registration_in_review(app, PERSON)
     clerk = client_for(app, "mi_a")
     asked = clerk.post(f"/inbox/{task}/complete?lang=zh", data=REJECT)
     assert asked.status_code == 200 and 'id="confirm-panel"' in asked.get_data(as_text=True)
