@@ -27,7 +27,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from web import i18n, login_throttle, sessions
+from web import i18n, login_throttle, request_text, sessions
+from web.log_masking import ID_LIKE as ID_NUMBER_LIKE
 from web.login_throttle import TooManyAttempts
 from web.security_log import record
 from web.staff import (
@@ -257,13 +258,17 @@ def language(code: str) -> ResponseReturnValue:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site (no scheme, no host) is followed after login."""
+    """Only a path on this site (no scheme, no host) is followed after login or a language
+    switch, and none that carries anything looking like a resident ID number (browser history,
+    access logs and the Referer would keep it): the default page instead."""
     if not target:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     if "\\" in target:
+        return None
+    if ID_NUMBER_LIKE.search(unquote(target)):
         return None
     return target
 
@@ -354,6 +359,7 @@ def init_app(app: Flask) -> None:
     from web.api.common import bp as api_bp
 
     i18n.init_app(app)
+    request_text.init_app(app)  # a NUL anywhere: 400 before anything reads the request
     app.before_request(_require_login)  # before the CSRF check: a stranger gets 401, not 400
     csrf.init_app(app)
     csrf.exempt(api_bp)  # the JSON API authenticates with bearer tokens, not cookies
