@@ -135,6 +135,7 @@ def write_field(parent: ET.Element, f: FormField) -> None:
             "process": ref.process if ref else "",
             "tag": (ref.tag or "") if ref else "",
             "businessKeyFrom": (ref.business_key_from or "") if ref else "",
+            "optionsFrom": f.options_from or "",
         },
     )
     for value, label in f.options:
@@ -197,6 +198,7 @@ def read_field(element: ET.Element) -> FormField:
             if process
             else None
         ),
+        options_from=element.get("optionsFrom") or None,
     )
 
 
@@ -230,6 +232,7 @@ _STRINGS = {
         "process",
         "tag",
         "businessKeyFrom",
+        "optionsFrom",
     ),
     "option": ("value", "labelZh", "labelEn"),
     "fact": ("path", "labelZh", "labelEn"),

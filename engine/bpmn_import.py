@@ -75,6 +75,8 @@ def _field_data(f: FormField) -> dict[str, Any]:
         data["required"] = False
     if f.options:
         data["options"] = [_Flowing(value=v, label=_label_data(lb)) for v, lb in f.options]
+    if f.options_from:
+        data["options"] = _Flowing({"from": f.options_from})
     if f.references:
         ref = f.references
         data["references"] = _Flowing(

@@ -23,6 +23,7 @@ from engine.definition_checks import (
     check_graph,
     check_names,
     check_notices,
+    check_option_sources,
     check_policy_paths,
 )
 from engine.definition_forms import build_facts, build_form
@@ -295,6 +296,7 @@ def parse_definition(
     }
     check_notices(reader, states, events, registry)
     check_policy_paths(reader, states, registry)
+    check_option_sources(reader, states, events, registry)
     if registry is not None:
         check_names(reader, events, registry)
     return ProcessDefinition(

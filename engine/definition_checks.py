@@ -131,6 +131,32 @@ def check_names(reader: Reader, events: dict[str, EventSpec], registry: NameRegi
                 raise reader.fail(f"events.{name}.action", f"no action registered as {action!r}")
 
 
+def check_option_sources(
+    reader: Reader,
+    states: dict[str, StateSpec],
+    events: dict[str, EventSpec],
+    registry: NameRegistry | None,
+) -> None:
+    """Every option source a form field names (``options: {from: name}``) is registered, when
+    the registry can tell.
+
+    Raises:
+        DefinitionError: naming the field's ``options.from`` key.
+    """
+    has_options = getattr(registry, "has_options", None) if registry is not None else None
+    if has_options is None:
+        return
+    named = [(f"events.{n}.fields", f) for n, e in events.items() for f in e.fields] + [
+        (f"states.{n}.task.form", f) for n, s in states.items() if s.task for f in s.task.form
+    ]
+    for where, f in named:
+        if f.options_from is not None and not has_options(f.options_from):
+            raise reader.fail(
+                f"{where}.{f.name}.options.from",
+                f"no option source registered as {f.options_from!r}",
+            )
+
+
 def check_policy_paths(
     reader: Reader, states: dict[str, StateSpec], registry: NameRegistry | None
 ) -> None:

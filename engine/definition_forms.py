@@ -1,5 +1,9 @@
 """A user task's form (``form:``, an event's ``fields:``) and facts (``facts:``) as written in a
-definition file, checked and built into ``FormField`` and ``Fact`` specs."""
+definition file, checked and built into ``FormField`` and ``Fact`` specs.
+
+A ``choice`` or ``choices`` field lists its options, or names where each instance's come from
+(``options: {from: declared_reductions}``): an option source the domain registers
+(``Registry.add_options``), checked when the definitions load with the registry."""
 
 from __future__ import annotations
 
@@ -50,9 +54,18 @@ def build_form(reader: Reader, value: Any, key: str) -> tuple[FormField, ...]:
         kind = str(data.get("type", "text"))
         if kind not in FIELD_TYPES:
             raise reader.fail(f"{item_key}.type", f"expected one of {', '.join(FIELD_TYPES)}")
-        options = _build_options(reader, data.get("options", []), f"{item_key}.options")
-        if (kind == "choice") != bool(options):
-            raise reader.fail(f"{item_key}.options", "a choice field, and only it, lists options")
+        raw_options = data.get("options", [])
+        options_from = None
+        if isinstance(raw_options, dict):
+            reader.only_keys(raw_options, f"{item_key}.options", ("from",))
+            options_from = reader.name(raw_options.get("from"), f"{item_key}.options.from")
+            raw_options = []
+        options = _build_options(reader, raw_options, f"{item_key}.options")
+        if (kind in ("choice", "choices")) != bool(options or options_from):
+            raise reader.fail(
+                f"{item_key}.options",
+                "a choice or choices field, and only it, lists options (or {from: source})",
+            )
         references = None
         if (kind == "reference") != ("references" in data):
             raise reader.fail(f"{item_key}.references", "a reference field, and only it, says what")
@@ -66,6 +79,7 @@ def build_form(reader: Reader, value: Any, key: str) -> tuple[FormField, ...]:
                 required=bool(data.get("required", True)),
                 options=options,
                 references=references,
+                options_from=options_from,
             )
         )
     names = [f.name for f in fields]

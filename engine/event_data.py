@@ -11,6 +11,7 @@ target's state is read as the transaction sees it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import DataInvalid, DefinitionError
@@ -69,6 +70,7 @@ class EventData:
             DataInvalid (or what ``error`` builds): naming each field that failed.
         """
         variables = row.variables or {}
+        fields = self.with_options(fields, variables)
 
         def resolve(field: FormField, target_id: int) -> bool:
             ref = field.references
@@ -89,6 +91,18 @@ class EventData:
         if problems:
             raise error(problems) if error else DataInvalid(where, problems)
         return values
+
+    def with_options(
+        self, fields: tuple[FormField, ...], variables: Mapping[str, Any]
+    ) -> tuple[FormField, ...]:
+        """``fields`` with the options of those declared ``options: {from: name}`` resolved for
+        an instance with ``variables`` (what its form offers, and all it accepts)."""
+        return tuple(
+            replace(f, options=self.registry.options_of(f.options_from, variables))
+            if f.options_from is not None
+            else f
+            for f in fields
+        )
 
     def reference_options(self, tx: Tx, row: Any, field: FormField) -> list[InstanceView]:
         """The instances a ``reference`` field of ``row``'s task may name now."""
@@ -116,6 +130,9 @@ class EventData:
                     row.variables or {},
                     spec.tags if spec else frozenset(),
                     spec.label if spec else None,
+                    frozenset(definition.outgoing(row.state))
+                    if spec and definition
+                    else frozenset(),
                 )
             )
         return views

@@ -7,8 +7,10 @@ value is parsed by its type. The result holds normalised values only (an amount 
 ID number with an upper-case ``X``, a boolean as ``true``), so the same submission through two doors
 writes the same history.
 
-Built-in types: ``text``, ``choice``, ``boolean``, ``amount``, ``integer``, ``date``, ``datetime``
-and ``reference`` (another instance, looked up by the caller's resolver). Types whose rules belong to
+Built-in types: ``text``, ``choice``, ``choices`` (any of its options: a list of values, normalised
+to the values offered, in order, once each), ``boolean``, ``amount``, ``integer``, ``date``,
+``datetime`` and ``reference`` (another instance, looked up by the caller's resolver). A field's
+options are listed or, with ``options_from``, resolved for the instance before ``clean``. Types whose rules belong to
 the domain (``id_number``) are checked by functions the registry supplies.
 """
 
@@ -24,7 +26,17 @@ from typing import Any
 from engine.specs import FormField, Label
 
 DOMAIN_TYPES = ("id_number",)
-BUILTIN_TYPES = ("text", "choice", "boolean", "amount", "integer", "date", "datetime", "reference")
+BUILTIN_TYPES = (
+    "text",
+    "choice",
+    "choices",
+    "boolean",
+    "amount",
+    "integer",
+    "date",
+    "datetime",
+    "reference",
+)
 FIELD_TYPES = BUILTIN_TYPES + DOMAIN_TYPES
 
 MAX_TEXT = 500
@@ -39,6 +51,8 @@ _MOMENT = re.compile(
     r"20[0-9]{2}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
+_ANY_YEAR = re.compile("[0-9]{4}" + _MOMENT.pattern[len("20[0-9]{2}") :])
+"""A moment in the format of ``_MOMENT``, whatever its year (to say what is wrong with it)."""
 _TRUE = {"true", "yes", "1", "on", "是"}
 _FALSE = {"false", "no", "0", "off", "否"}
 
@@ -125,7 +139,29 @@ def clean(
 
 
 def _blank(raw: Any) -> bool:
+    if isinstance(raw, list | tuple):
+        return all(_blank(item) for item in raw)
     return raw is None or (isinstance(raw, str) and not raw.strip())
+
+
+def _choices(spec: FormField, raw: Any) -> list[str]:
+    """The options chosen (a list of values, or one value), each offered, once each."""
+    items = list(raw) if isinstance(raw, list | tuple) else [raw]
+    chosen: list[str] = []
+    for item in items:
+        if _blank(item):
+            continue
+        value = _text(item)
+        if not spec.allows(value):
+            offered_zh = "、".join(f"{label.zh}（{v}）" for v, label in spec.options) or "无"
+            offered_en = "; ".join(f"{v} ({label.en})" for v, label in spec.options) or "none"
+            raise FieldValueError(
+                f"“{value[:40]}”不是可选项（可选：{offered_zh}）",
+                f"{value[:40]!r} is not one of the options offered: {offered_en}",
+            )
+        if value not in chosen:
+            chosen.append(value)
+    return chosen
 
 
 def _text(raw: Any) -> str:
@@ -155,6 +191,8 @@ def _parse(
         return number
     if kind == "amount":
         return _amount(raw)
+    if kind == "choices":
+        return _choices(spec, raw)
     text = _text(raw)
     if kind == "choice" and not spec.allows(text):
         raise FieldValueError(
@@ -216,6 +254,11 @@ def parse_moment(text: str) -> datetime:
     """A moment an outside system reports, as RFC 3339 with its offset (``2022-02-01T10:00:00+08:00``,
     ``...Z``), the year as written from 2000 to 2099: the one format every door accepts."""
     if not _MOMENT.fullmatch(text):
+        if _ANY_YEAR.fullmatch(text):  # the format is right; the year is out of range
+            raise FieldValueError(
+                f"年份应在 {MOMENT_YEARS[0]} 至 {MOMENT_YEARS[-1]} 年之间",
+                f"the year must be from {MOMENT_YEARS[0]} to {MOMENT_YEARS[-1]}",
+            )
         raise FieldValueError(
             "应为带时区的时间，如 2022-02-01T10:00:00+08:00",
             "expected a time with its offset (RFC 3339), e.g. 2022-02-01T10:00:00+08:00",

@@ -19,6 +19,13 @@ into it runs: its user task (candidate group, scope from the variables, due date
 (durations, policy dates) are created exactly as they would be. A move is not an event of the
 definition: no guard, action or notice of any event runs.
 
+A move runs the checks the domain registered for the process (``Registry.add_move_check``,
+under the business key's lock, as ``Engine.check_exclusive`` takes it): each warning it returns
+(a card moved back into use while its holder has another usable one) refuses the move with
+``ConfirmationRequired`` unless the supervisor confirmed that warning's code; a confirmed move
+records the codes in its history row beside the reason. ``move_warnings`` gives the same warnings
+to the confirmation page, read without writing.
+
 **Cancel** puts the instance into ``CANCELLED``, a state reserved by the engine rather than one
 of the definition. Its name starts with an underscore, which no definition state may (state
 names are snake_case words), so it cannot be confused with a domain state such as the card's
@@ -35,11 +42,13 @@ cancelled or moved.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from engine import statements as st
 from engine.errors import WorkflowError
 from engine.outcomes import Transition
+from engine.registry import Move, MoveWarning
 from engine.specs import CANCELLED, CANCELLED_LABEL, Label, ProcessDefinition
 from engine.tx import Tx
 
@@ -88,6 +97,20 @@ class InvalidTarget(InterventionRefused):
             f"cannot move to {target}: it is not another state of this process",
         )
         self.target = target
+
+
+class ConfirmationRequired(InterventionRefused):
+    """The move breaks what the domain's checks guard, and the supervisor has not confirmed it."""
+
+    code = "confirmation_required"
+
+    def __init__(self, warnings: Sequence[MoveWarning]) -> None:
+        super().__init__(
+            "；".join(w.message_zh for w in warnings) + "。如确需移动，请勾选确认后再提交",
+            "; ".join(w.message_en for w in warnings)
+            + ". To move it all the same, tick the confirmation and send again",
+        )
+        self.warnings = list(warnings)
 
 
 class StaleIntervention(WorkflowError):
@@ -165,12 +188,15 @@ def move(
     expected_version: int,
     actor: str,
     reason: str,
+    confirmed: Collection[str] = (),
 ) -> Transition:
     """Move the instance to ``target`` (another state of its definition), entering it as a normal
-    transition would: its task and timers are created; the old state's are closed.
+    transition would: its task and timers are created; the old state's are closed. The domain's
+    move checks must pass, or their warnings' codes be in ``confirmed``.
 
     Raises:
-        InstanceNotFound, ReasonRequired, InstanceEnded, InvalidTarget, StaleIntervention.
+        InstanceNotFound, ReasonRequired, InstanceEnded, InvalidTarget, ConfirmationRequired,
+        StaleIntervention.
     """
     text = clean_reason(reason)
 
@@ -178,9 +204,44 @@ def move(
         row, definition = _load(engine, tx, instance_id, expected_version)
         if target not in move_targets(definition, row.state):
             raise InvalidTarget(target)
-        return _intervene(engine, tx, row, definition, target, MOVE_EVENT, actor, text)
+        warnings = _warnings(engine, tx, row, target, actor, lock=True)
+        unconfirmed = [w for w in warnings if w.code not in confirmed]
+        if unconfirmed:
+            raise ConfirmationRequired(unconfirmed)
+        codes = [w.code for w in warnings]
+        return _intervene(engine, tx, row, definition, target, MOVE_EVENT, actor, text, codes)
 
     return engine.transaction(work, retries=0)
+
+
+def move_warnings(engine: Engine, instance_id: int, target: str, actor: str) -> list[MoveWarning]:
+    """What moving the instance to ``target`` now would need confirmed (the domain's move
+    checks), read without writing; none for an unknown instance or target."""
+
+    def work(tx: Tx) -> list[MoveWarning]:
+        row = tx.one(engine.sql.select_instance, {"iid": instance_id})
+        if row is None:
+            return []
+        return _warnings(engine, tx, row, target, actor, lock=False)
+
+    return engine.read(work)
+
+
+def _warnings(
+    engine: Engine, tx: Tx, row: Any, target: str, actor: str, *, lock: bool
+) -> list[MoveWarning]:
+    checks = engine.registry.move_checks(row.process)
+    if not checks:
+        return []
+    if lock and row.business_key is not None:
+        tx.lock(f"{row.process}:{row.business_key}")  # as ``Engine.check_exclusive``
+    definition = engine.definition(row.process, row.definition_version)
+    source, entered = definition.states.get(row.state), definition.states.get(target)
+    if entered is None:
+        return []
+    move = Move(row.state, source.tags if source else frozenset(), target, entered.tags)
+    ctx = engine.context(tx, row, MOVE_EVENT, {"to": target}, actor, engine.clock.now())
+    return [w for check in checks if (w := check(ctx, move)) is not None]
 
 
 def _load(
@@ -204,16 +265,18 @@ def _intervene(
     event: str,
     actor: str,
     reason: str,
+    confirmed: Sequence[str] = (),
 ) -> Transition:
     now = engine.clock.now()
+    data: dict[str, Any] = {"reason": reason}
+    if confirmed:
+        data["confirmed"] = list(confirmed)
     if tx.run(engine.sql.update_instance, st.instance_move(row, target, now)) != 1:
         current = engine.load(tx, row.id).version
         raise StaleIntervention(row.id, row.version, current)
     tx.run(
         engine.sql.insert_history,
-        st.history_row(
-            row.id, row.process, event, row.state, target, actor, now, data={"reason": reason}
-        ),
+        st.history_row(row.id, row.process, event, row.state, target, actor, now, data=data),
     )
     # What leaving a state does (``StateEffects.leave``), for whatever is still open.
     tx.run(engine.sql.cancel_timers, {"iid": row.id})

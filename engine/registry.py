@@ -6,7 +6,7 @@ never imports the domain.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,9 @@ PeriodicJob = Callable[[Any, datetime], int]
 NoticeFact = Callable[[Mapping[str, Any], Mapping[str, Any], datetime], Any]
 """``fact(variables, data, now) -> value``: a named value a notice's text may show (a bank's name,
 the end of a payment period); a value with ``zh`` and ``en`` is shown in each text's language."""
+OptionSource = Callable[[Mapping[str, Any]], Sequence[tuple[str, Label]]]
+"""``source(variables) -> [(value, label)]``: the options a form field offers for one instance
+(``options: {from: name}``), as the declared reduction categories of a registration."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class InstanceView:
     """The tags of its current state."""
     label: Label | None = None
     """Its current state's label (for messages naming it), if its definition knows the state."""
+    events: frozenset[str] = frozenset()
+    """The events that may leave its current state under its own definition version (an
+    instance started on an older version may lack an event added since)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,35 @@ class FollowUp:
 
 
 Finder = Callable[[str, str], list[InstanceView]]
+
+
+@dataclass(frozen=True)
+class MoveWarning:
+    """What a supervisor's move would break that the domain wants confirmed knowingly (a
+    second usable card of one person): ``code`` is what the confirmation names; ``confirm_*``
+    the words of the box the supervisor ticks."""
+
+    code: str
+    message_zh: str
+    message_en: str
+    confirm_zh: str
+    confirm_en: str
+
+
+@dataclass(frozen=True)
+class Move:
+    """A supervisor's move as its checks see it: the state it leaves and the one it enters,
+    each with the tags its definition gives it."""
+
+    source: str
+    source_tags: frozenset[str]
+    target: str
+    target_tags: frozenset[str]
+
+
+MoveCheck = Callable[["TransitionContext", Move], "MoveWarning | None"]
+"""``check(ctx, move) -> warning``: the instance as a guard sees it (``ctx.event`` is the
+supervisor's move) and the move; None when the move breaks nothing the check guards."""
 
 
 @dataclass(slots=True)
@@ -149,6 +184,8 @@ class Registry:
         self._facts: dict[str, NoticeFact] = {}
         self._fact_uses: dict[str, tuple[str, ...]] = {}
         self._text_mask: Callable[[str], str] | None = None
+        self._options: dict[str, OptionSource] = {}
+        self._move_checks: dict[str, list[MoveCheck]] = {}
 
     def guard(self, name: str) -> Callable[[Guard], Guard]:
         """Decorator: register ``fn`` as the guard called ``name``."""
@@ -244,6 +281,29 @@ class Registry:
         self._facts[name] = fn
         if uses is not None:
             self._fact_uses[name] = tuple(uses)
+
+    def add_move_check(self, process: str, check: MoveCheck) -> None:
+        """A check a supervisor's move of a ``process`` instance must pass, or be confirmed
+        against (``engine.interventions.move``): no event runs on a move, so no guard does."""
+        self._move_checks.setdefault(process, []).append(check)
+
+    def move_checks(self, process: str) -> tuple[MoveCheck, ...]:
+        return tuple(self._move_checks.get(process, ()))
+
+    def add_options(self, name: str, fn: OptionSource) -> None:
+        """Register ``fn(variables) -> [(value, label)]`` as the option source ``name``: a form
+        field declared with ``options: {from: name}`` offers, for each instance, what it gives."""
+        if name in self._options and self._options[name] is not fn:
+            raise ValueError(f"option source {name!r} registered twice")
+        self._options[name] = fn
+
+    def has_options(self, name: str) -> bool:
+        return name in self._options
+
+    def options_of(self, name: str, variables: Mapping[str, Any]) -> tuple[tuple[str, Label], ...]:
+        """The options source ``name`` gives for an instance with ``variables`` (none unknown)."""
+        fn = self._options.get(name)
+        return () if fn is None else tuple(fn(variables))
 
     def set_text_mask(self, fn: Callable[[str], str]) -> None:
         """``fn(text) -> text`` with the personal data it finds masked (resident ID numbers typed

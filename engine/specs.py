@@ -52,11 +52,16 @@ class FormField:
     type: str = "text"
     required: bool = True
     options: tuple[tuple[str, Label], ...] = ()
-    """For a ``choice`` field: the values it may take, each with its label."""
+    """For a ``choice`` or ``choices`` field: the values it may take, each with its label."""
     references: Reference | None = None
     """For a ``reference`` field: which instances it may name."""
+    options_from: str | None = None
+    """Instead of listed options: the registry's option source (``options: {from: name}``)
+    that gives each instance its own (``Registry.add_options``); none resolved, none allowed."""
 
     def allows(self, value: str) -> bool:
+        if self.options_from is not None:
+            return value in {v for v, _ in self.options}
         return not self.options or value in {v for v, _ in self.options}
 
 

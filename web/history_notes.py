@@ -71,6 +71,19 @@ def _declared_fields(definition: Any, row: Mapping[str, Any]) -> list[FormField]
     return fields
 
 
+def _options(field: FormField, row: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A choices field's options: listed, or those its source gives the row's instance now."""
+    if field.options_from is None or not row.get("instance_id"):
+        return field.options
+    from engine import queries
+    from web.extensions import engine_of
+
+    engine = engine_of()
+    instance = queries.instance(engine.db, int(row["instance_id"]))
+    variables = (instance or {}).get("variables") or {}
+    return engine.with_options((field,), variables)[0].options
+
+
 def _decision(definition: Any, row: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
     """What a person chose or wrote when deciding (the form's choices, a note), by the fields'
     labels: never an ID number (only its check's outcome is history) nor an undeclared key."""
@@ -85,6 +98,13 @@ def _decision(definition: Any, row: Mapping[str, Any], data: Mapping[str, Any]) 
         if field.type == "choice":
             chosen = dict(field.options).get(str(value))
             value = i18n.message(chosen.zh, chosen.en) if chosen else value
+        elif field.type == "choices":  # the values chosen, in words where the form lists them
+            words = dict(_options(field, row))
+            values = value if isinstance(value, list) else [value]
+            shown = [
+                i18n.message(w.zh, w.en) if (w := words.get(str(v))) else str(v) for v in values
+            ]
+            value = ("、" if i18n.current_lang() == "zh" else ", ").join(shown)
         elif field.type == "boolean":
             value = i18n.t("yes") if value else i18n.t("no")
         elif field.type == "reference":

@@ -14,24 +14,29 @@ refusal) shows a resident ID number masked on every staff page, as the API shows
 that shows a person's own number masks it itself; the mask leaves a masked number as it is.
 The wiring hands ``mask_text`` to the engine's registry too, so the notices it writes (stored,
 listed, delivered) carry free text masked.
+
+One text is written out whole: what the user sent in this very request, given back in the field
+they typed it in when the form is refused (``{{ value|refill('field') }}`` in that field's
+``value``). A teller's mistyped ID number comes back as typed, to be corrected and sent again, not
+as ``440106********1234`` (which would be refused again, or stored masked in free text). The
+filter checks that this request's form sent exactly that value under that field's name; anything
+else (the page's text, the refusal, other people's data, the value anywhere else) stays masked,
+and the value is HTML-escaped as every other.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from markupsafe import Markup
 
-from workflows.identity import mask_id_number
+from workflows import identity
 
-ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
-"""Something that looks like a resident ID number: the word boundaries are those of a run of
-digits, so one glued to letters, underscores or Chinese text (``身份证440604199005170211号``) is
-found too, and 19 digits in a row are not an ID number."""
+ID_LIKE = identity.ID_LIKE
+"""Something that looks like a resident ID number (``workflows.identity.ID_LIKE``, the domain's)."""
 
 LOGGERS = ("", "werkzeug", "waitress")
 """The loggers the filter is put on: the root and the servers' own (access and error lines)."""
@@ -43,7 +48,7 @@ def mask_text(text: str) -> str:
     """``text`` with everything that looks like a resident ID number masked."""
     if not isinstance(text, str):
         return text
-    return ID_LIKE.sub(lambda found: mask_id_number(found.group(0)), text)
+    return identity.mask_id_numbers_in(text)
 
 
 def mask_value(value: Any) -> Any:
@@ -57,8 +62,28 @@ def mask_value(value: Any) -> Any:
     return value
 
 
+class Refill(str):
+    """A value this request's form sent under a field's name, written back into that field: the
+    one text ``mask_output`` leaves whole. Made only by ``refill``; any operation on it (joining,
+    formatting, a filter) gives a plain ``str`` again, masked as every other."""
+
+
+def refill(value: Any, name: str) -> Any:
+    """The ``refill(name)`` filter of the pages: ``value`` whole when this request's form sent
+    exactly it in field ``name`` (the user's own typing, given back after a refusal), else
+    ``value`` as it is (masked on output)."""
+    if not isinstance(value, str) or isinstance(value, Markup) or not has_request_context():
+        return value
+    if request.method != "POST" or value not in request.form.getlist(name):
+        return value
+    return Refill(value)
+
+
 def mask_output(value: Any) -> Any:
-    """What a template writes out, masked: a text, or HTML that is already safe (kept safe)."""
+    """What a template writes out, masked: a text, or HTML that is already safe (kept safe); a
+    ``Refill`` (the user's own value, back in its field) whole, HTML-escaped as any text."""
+    if type(value) is Refill:
+        return str(value)
     if isinstance(value, Markup):
         masked = mask_text(str(value))
         return value if masked == value else Markup(masked)  # noqa: S704 - digits for digits
@@ -69,8 +94,10 @@ def mask_output(value: Any) -> Any:
 
 def mask_pages(app: Flask) -> None:
     """Mask resident ID numbers in everything ``app``'s templates write out (before any
-    template is compiled: Jinja reads ``finalize`` when it compiles)."""
+    template is compiled: Jinja reads ``finalize`` when it compiles), but for the values the
+    ``refill`` filter gives back to the field they were typed in."""
     app.jinja_env.finalize = mask_output
+    app.jinja_env.filters["refill"] = refill
 
 
 def mask_record(record: logging.LogRecord) -> logging.LogRecord:

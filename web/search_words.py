@@ -57,4 +57,14 @@ SEARCH_WORDS: dict[str, Label] = {
     "record": Label("记录", "Record"),
     "card_reviews": Label("一人多卡核查", "Extra cards reviews"),
     "history_of": Label("{what}的办理记录", "History of {what}"),
+    "claim_reduction": Label("申请减免（资助参保）", "Claim a reduction"),
+    "claim_note": Label(
+        "参保后新符合减免条件的，凭证明材料申请，由医保经办人员审核。",
+        "Someone who comes into a reduction category after registering claims it with the"
+        " certificate; a medical-insurance clerk reviews it.",
+    ),
+    "claim_category": Label("减免类别", "Reduction category"),
+    "claim_evidence": Label("证明材料（证件名称及编号）", "Evidence (certificate and number)"),
+    "claim_submit": Label("提交减免申请", "File the claim"),
+    "claim_filed": Label("减免申请已提交，待审核", "The claim is filed for review"),
 }

@@ -50,6 +50,11 @@ SUPERVISOR_WORDS: dict[str, Label] = {
     ),
     "intervene_timer": Label("定时“{event}”（{due}）", "Timer “{event}” ({due})"),
     "intervene_nothing": Label("无", "Nothing"),
+    "intervene_warnings": Label("请注意", "Before you move it"),
+    "intervene_confirmed": Label("已确认知悉：", "Confirmed knowingly: "),
+    "intervene_confirmed_other_usable_card": Label(
+        "该居民另有可用社保卡", "the person has another usable card"
+    ),
     # the live process diagrams: heat, legend, time range, zoom, state filters
     "heat": Label("着色依据", "Colour by"),
     "heat_count": Label("实例数", "Instances"),

@@ -126,6 +126,7 @@ WORDS: dict[str, Label] = {
     ),
     "signed_in_as": Label("当前用户", "Signed in as"),
     "bank": Label("银行", "Bank"),
+    "collection_place": Label("卡片所在（待领取）", "Where the card is (to be collected)"),
     "legend": Label(
         "颜色表示负载：白=空闲，绿=低，黄=中，橙=高，红=最高",
         "Colour shows load: white idle, green low, yellow medium, orange high, red peak",

@@ -155,19 +155,23 @@ def retire_replaced_card(ctx: TransitionContext) -> None:
 COLLECTION_PLACE = "collection_place"
 """Where an uncollected card waits: at its bank's branch (no value), or ``card_centre`` once
 taken back from the branch (``take_back_uncollected``, the region's
-``card.uncollected_card_returned_after``)."""
+``card.uncollected_card_returned_after``); shown in words by ``workflows.card_collection``."""
+CARD_CENTRE = "card_centre"
+TAKE_BACK = "take_back_uncollected_card"
+"""The action that takes an uncollected card back: the states its events leave are those in
+which a card waits for collection."""
 
 
 def take_back_uncollected_card(ctx: TransitionContext) -> None:
     """A card uncollected past the region's term is taken back from the branch: it now waits
     for collection at the card centre (it can still be activated, and is still sealed when its
     year is up)."""
-    ctx.variables[COLLECTION_PLACE] = "card_centre"
+    ctx.variables[COLLECTION_PLACE] = CARD_CENTRE
 
 
 def register(registry: Registry) -> None:
     registry.add_action("retire_replaced_card", retire_replaced_card)
-    registry.add_action("take_back_uncollected_card", take_back_uncollected_card)
+    registry.add_action(TAKE_BACK, take_back_uncollected_card)
     registry.add_guard("fast_issuance_channel", fast_issuance_channel)
     registry.add_guard("presented_id_matches_application", presented_id_matches_application)
     registry.add_guard("presented_id_is_holders", presented_id_is_holders)

@@ -4,16 +4,17 @@ worth telling, rejected with their line numbers), and the verdict on a row whose
 state refused: the same result reported again (unchanged); a failure that came after the year was
 paid, lapsed or closed (unchanged: the failure no longer matters, and says why); or money taken
 twice for a year already paid, a duplicate payment to refund (rejected, saying when, how much and
-by whom the year was paid).
+by whom the year was paid). ``refused_result`` gives the same verdict to a result that came by
+the tax authority's API (``POST /api/v1/enrollments/{id}/events``): one rule, every door.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from engine.batch import BatchResult
@@ -22,12 +23,34 @@ from engine.errors import DataInvalid, EventNotAllowed
 from engine.forms import FieldCheck, clean
 from engine.interventions import is_ended, label_of
 from workflows.identity import mask_id_number
-from workflows.policy import Policy
+from workflows.people import ENROLLMENT
+from workflows.policy import Label, Policy
+
+if TYPE_CHECKING:
+    from engine.runtime import Engine
+    from workflows.domain import Domain
 
 DEDUCT, FAIL, LAPSE = "deduct", "fail_deduction", "lapse"
-ALREADY_PAID = "已缴费 the year is already paid"
-ALREADY_LAPSED = "已断保 the year has already lapsed"
-ALREADY_CLOSED = "已结束 the year is already closed"
+RESULTS = (DEDUCT, FAIL)
+"""The tax authority's deduction results: the events a file's rows and its API calls send."""
+WHY = {
+    "already_paid": Label("已缴费", "the year is already paid"),
+    "already_lapsed": Label("已断保", "the year has already lapsed"),
+    "already_closed": Label("已结束", "the year is already closed"),
+    "again": Label("该结果已记录", "this result is on record already"),
+}
+"""Why a refused result changes nothing, in both languages: the file's report says it in one line
+(``said``), the API's answer as a label."""
+
+
+def said(why: Label) -> str:
+    """A reason as a file's report line says it: ``已缴费 the year is already paid``."""
+    return f"{why.zh} {why.en}"
+
+
+ALREADY_PAID = said(WHY["already_paid"])
+ALREADY_LAPSED = said(WHY["already_lapsed"])
+ALREADY_CLOSED = said(WHY["already_closed"])
 
 
 @dataclass(frozen=True)
@@ -69,7 +92,7 @@ class ImportReport:
 
 
 def paid_twice(
-    policy: Policy, instance_id: int, data: Mapping[str, str], payment: Mapping[str, Any] | None
+    policy: Policy, instance_id: int, data: Mapping[str, Any], payment: Mapping[str, Any] | None
 ) -> str | None:
     """A successful deduction row for a year already paid: ``None`` when it is the deduction on
     record (a ``deduct`` of the same amount at the same ``paid_at``: the same result reported
@@ -119,14 +142,24 @@ def _instant(value: Any) -> datetime | None:
 class Unchanged:
     """A refused row that changes nothing, and why when it is worth telling (None: a repeat)."""
 
-    reason: str | None = None
+    why: Label | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """The reason as the file's report counts it (None: a repeat, counted without one)."""
+        return None if self.why is None else said(self.why)
+
+    @property
+    def words(self) -> Label:
+        """The reason in both languages, a repeat's included (what the API answers)."""
+        return self.why or WHY["again"]
 
 
 def malformed(
     definition: ProcessDefinition,
     checks: Mapping[str, FieldCheck],
     event: str,
-    data: Mapping[str, str],
+    data: Mapping[str, Any],
 ) -> str | None:
     """A refused row's data checked as the event checks it when allowed (types: an amount, a
     time with its zone): why it is malformed, or None. A malformed row is rejected whatever the
@@ -135,6 +168,53 @@ def malformed(
     if not problems:
         return None
     return DataInvalid(f"{definition.key}.{event}", problems).message_en
+
+
+def objection_to(
+    definition: ProcessDefinition,
+    checks: Mapping[str, FieldCheck],
+    policy: Policy,
+    instance_id: int,
+    state: str | None,
+    event: str,
+    data: Mapping[str, Any],
+    payment: Callable[[], Mapping[str, Any] | None],
+) -> str | None:
+    """Why a refused result is rejected whatever the year's state (``not_allowed``'s
+    ``objection``), or None: its data is malformed; else, a success for a year already paid is
+    money taken twice (``paid_twice``; ``payment`` reads the payment on record, only then)."""
+    found = malformed(definition, checks, event, data)
+    if found is None and event == DEDUCT and state in definition.tagged("paid"):
+        found = paid_twice(policy, instance_id, data, payment())
+    return found
+
+
+def refused_result(
+    engine: Engine, domain: Domain, row: Any, event: str, data: Mapping[str, Any]
+) -> Rejected | Unchanged | None:
+    """The verdict on a deduction result (``RESULTS``) whose event the year's state refused,
+    ``row`` the year as the refusing transaction read it, whichever door the result came by: the
+    file's verdict (``not_allowed``) for a result sent through the API. None for any other
+    event or process (the refusal stands as it is)."""
+    if event not in RESULTS or row.process != ENROLLMENT:
+        return None
+    definition = engine.definition(row.process, row.definition_version)
+    try:
+        policy = domain.policy_of(row.variables)
+    except LookupError:
+        return None
+    variables = row.variables or {}
+    objection = objection_to(
+        definition,
+        engine.registry.field_checks(),
+        policy,
+        row.id,
+        row.state,
+        event,
+        data,
+        lambda: variables.get("payment"),
+    )
+    return not_allowed(definition, row.id, row.state, event, objection)
 
 
 def not_allowed(
@@ -161,11 +241,11 @@ def not_allowed(
         return Unchanged()
     if event == FAIL and state is not None:
         if state in definition.tagged("paid"):
-            return Unchanged(ALREADY_PAID)
+            return Unchanged(WHY["already_paid"])
         if LAPSE in definition.events and state == definition.events[LAPSE].target:
-            return Unchanged(ALREADY_LAPSED)
+            return Unchanged(WHY["already_lapsed"])
         if is_ended(definition, state):
-            return Unchanged(ALREADY_CLOSED)
+            return Unchanged(WHY["already_closed"])
     now = label_of(definition, state) if state is not None else None
     was = f"{now.en} ({now.zh})" if now is not None else "-"
     what = definition.events[event].label

@@ -5,8 +5,9 @@ One row per insured person: ``id_number, policy_year, amount, result, reason`` a
 a failure ``fail_deduction`` (Foshan document, lines 57-58): the same events, with the same guards
 (the payment period, the amount due), as the tax authority's API calls. Every row carries an
 idempotency key, so importing the same file twice changes nothing the second time. Bad rows are
-reported with their line numbers and skipped; good rows are applied. Files in UTF-8 (with or
-without a byte order mark) and in GB 18030/GBK, which Chinese tax systems commonly export, are read.
+reported with their line numbers and skipped; good rows are applied. Reading the file (its
+encoding, its records, the rows rejected before matching) is ``workflows.deduction_file``'s; a
+file refused as a whole applies nothing.
 
 A province's file has millions of rows, so it is applied set-based (``import_deductions``): the
 file streams into a staging table (``workflows.deduction_staging``), is matched to the enrollments
@@ -21,8 +22,6 @@ What became of each row (the report, a duplicate payment) is ``workflows.deducti
 
 from __future__ import annotations
 
-import codecs
-import csv
 import gc
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -31,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Event, Lock
-from typing import TextIO, TypeVar
+from typing import TypeVar
 
 from engine import queries
 from engine.batch import DEFAULT_CHUNK, BatchFire, BatchItem, BatchResult
@@ -39,120 +38,40 @@ from engine.definition import ProcessDefinition
 from engine.errors import EventNotAllowed, WorkflowError
 from engine.runtime import Engine, Idempotency
 from engine.tx import Tx
+from workflows.deduction_file import (
+    DeductionFileError,
+    Row,
+    count_lines,
+    open_file,
+    parse_rows,
+    read_text,
+)
 from workflows.deduction_rows import (
-    DEDUCT,
     ImportReport,
     Rejected,
     classify,
     count_no_live_year,
     count_refused,
     malformed,
-    paid_twice,
+    objection_to,
 )
 from workflows.deduction_staging import StagedRow, Staging
-from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.people import ENROLLMENT, LIVE
 from workflows.policy import Policy
 from workflows.years import enrollment_key
 
-COLUMNS = ("id_number", "policy_year", "amount", "result", "reason", "paid_at")
-REQUIRED = COLUMNS[:4]
-RESULTS = {
-    "success": "deduct",
-    "成功": "deduct",
-    "failed": "fail_deduction",
-    "失败": "fail_deduction",
-}
-ENCODINGS = ("utf-8-sig", "gb18030")
 T = TypeVar("T")
 
-
-class DeductionFileError(WorkflowError):
-    """The file as a whole cannot be read (missing columns, an unknown encoding)."""
-
-    code = "deduction_file_invalid"
-
-
-@dataclass(frozen=True)
-class _Row:
-    line: int
-    id_number: str
-    event: str
-    data: dict[str, str]
-
-
-def read_text(path: Path) -> str:
-    """The file's text: UTF-8 (BOM or not), else GB 18030 (a superset of GBK)."""
-    encoding = detect_encoding(path)
-    try:
-        return path.read_bytes().decode(encoding)
-    except OSError as exc:
-        raise DeductionFileError(f"无法读取文件：{exc}", f"cannot read the file: {exc}") from None
-
-
-def detect_encoding(path: Path) -> str:
-    """UTF-8 (BOM or not) if the whole file decodes so, else GB 18030; read block by block."""
-    for encoding in ENCODINGS:
-        decoder = codecs.getincrementaldecoder(encoding)()
-        try:
-            with path.open("rb") as stream:
-                while block := stream.read(1 << 20):
-                    decoder.decode(block)
-                decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            continue
-        except OSError as exc:
-            raise DeductionFileError(
-                f"无法读取文件：{exc}", f"cannot read the file: {exc}"
-            ) from None
-        return encoding
-    raise DeductionFileError(
-        "文件编码无法识别（应为 UTF-8 或 GBK）", "the file is neither UTF-8 nor GBK/GB 18030"
-    )
-
-
-def count_lines(path: Path) -> int:
-    """Lines after the header (for a progress bar), counted without decoding the file."""
-    lines = 0
-    with path.open("rb") as stream:
-        while block := stream.read(1 << 20):
-            lines += block.count(b"\n")
-    return max(lines - 1, 0)
-
-
-def parse_rows(stream: TextIO, policy: Policy, report: ImportReport) -> Iterator[_Row]:
-    reader = csv.DictReader(stream)
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or ())]
-    if missing:
-        raise DeductionFileError(
-            f"缺少列：{', '.join(missing)}", f"missing columns: {', '.join(missing)}"
-        )
-    year = str(policy.year)
-    for record in reader:
-        line = reader.line_num
-        cell = {c: str(record.get(c) or "").strip() for c in COLUMNS}
-        problem = None
-        try:
-            number = validate_id_number(cell["id_number"])
-        except InvalidIdNumber as exc:
-            number, problem = "", f"id_number: {exc.message_en}"
-        event = RESULTS.get(cell["result"].lower())
-        if problem is None and cell["policy_year"] != year:
-            problem = f"policy_year {cell['policy_year']!r} is not {policy.year}"
-        if problem is None and event is None:
-            problem = f"result {cell['result']!r} is not success/failed"
-        if problem:
-            report.rejected.append(Rejected(line, problem))
-            continue
-        assert event is not None
-        data = {k: cell[k] for k in ("amount", "reason", "paid_at") if cell[k]}
-        yield _Row(line, number, event, data)
-
-
-def open_file(path: Path) -> TextIO:
-    """The file as a text stream in its encoding (``detect_encoding``)."""
-    encoding = detect_encoding(path)
-    return path.open(encoding=encoding, newline="")
+__all__ = [  # what callers read a file with, from here as before the file's module was apart
+    "DeductionFileError",
+    "count_lines",
+    "import_deductions",
+    "import_deductions_row_by_row",
+    "open_file",
+    "parse_rows",
+    "read_text",
+    "staged_rows",
+]
 
 
 def _key(id_number: str, event: str, data: dict[str, str]) -> str:
@@ -162,7 +81,7 @@ def _key(id_number: str, event: str, data: dict[str, str]) -> str:
     return f"{id_number}:{event}:{data.get('amount', '')}:{data.get('paid_at', '')}"
 
 
-def staged_rows(rows: Iterable[_Row], policy: Policy) -> Iterator[StagedRow]:
+def staged_rows(rows: Iterable[Row], policy: Policy) -> Iterator[StagedRow]:
     """The good rows as the staging table keeps them, with their enrollment's business key."""
     for row in rows:
         data = row.data
@@ -224,7 +143,6 @@ def import_deductions(
     live = definition.tagged(LIVE)
     batch = BatchFire(engine)
 
-    paid = definition.tagged("paid")
     checks = engine.registry.field_checks()
 
     def apply(
@@ -251,11 +169,16 @@ def import_deductions(
         data = {item.ref: item.data for item in items}
 
         def objection(r: BatchResult) -> str | None:
-            found = malformed(definition, checks, r.event, data[r.ref])
-            if found is None and r.event == DEDUCT and r.state in paid:
-                payment = engine.load(tx, r.instance_id).variables.get("payment")
-                found = paid_twice(policy, r.instance_id, data[r.ref], payment)
-            return found
+            return objection_to(
+                definition,
+                checks,
+                policy,
+                r.instance_id,
+                r.state,
+                r.event,
+                data[r.ref],
+                lambda: engine.load(tx, r.instance_id).variables.get("payment"),
+            )
 
         objections = {r.ref: objection(r) for r in results if isinstance(r.error, EventNotAllowed)}
         return results, missing, last, objections
@@ -351,18 +274,20 @@ def import_deductions_row_by_row(
     scope = f"deductions:{policy.policy}"
     definition = engine.definition(ENROLLMENT)
     live = definition.tagged(LIVE)
-    with open_file(Path(path)) as stream:
-        for row in parse_rows(stream, policy, report):
-            if progress:
-                progress(row.line)
-            _fire_row(engine, policy, row, scope, actor, live, definition, report)
+    with open_file(Path(path)) as stream:  # read whole first: a file refused applies nothing
+        rows = list(parse_rows(stream, policy, report))
+    for row in rows:
+        if progress:
+            progress(row.line)
+        _fire_row(engine, policy, row, scope, actor, live, definition, report)
+    report.rejected.sort(key=lambda r: r.line)
     return report
 
 
 def _fire_row(
     engine: Engine,
     policy: Policy,
-    row: _Row,
+    row: Row,
     scope: str,
     actor: str,
     live: tuple[str, ...],
@@ -385,11 +310,18 @@ def _fire_row(
     try:
         done = engine.fire(instance_id, row.event, actor=actor, data=row.data, idempotency=idem)
     except EventNotAllowed:
-        objection = malformed(definition, engine.registry.field_checks(), row.event, row.data)
-        if objection is None and row.event == DEDUCT and state in definition.tagged("paid"):
-            year = queries.instance(engine.db, instance_id) or {}
-            payment = (year.get("variables") or {}).get("payment")
-            objection = paid_twice(policy, instance_id, row.data, payment)
+        objection = objection_to(
+            definition,
+            engine.registry.field_checks(),
+            policy,
+            instance_id,
+            state,
+            row.event,
+            row.data,
+            lambda: ((queries.instance(engine.db, instance_id) or {}).get("variables") or {}).get(
+                "payment"
+            ),
+        )
         count_refused(report, row.line, definition, instance_id, state, row.event, objection)
         return
     except WorkflowError as exc:

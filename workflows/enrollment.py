@@ -20,7 +20,7 @@ from engine.registry import Registry, TransitionContext
 from workflows.identity import age_on, mask_id_number
 from workflows.people import ENROLLMENT
 from workflows.policy import LatePaymentRefused, Policy, PolicyError
-from workflows.years import enrollment_key
+from workflows.years import enrollment_key, unpaid_year
 
 if TYPE_CHECKING:
     from workflows.domain import Domain
@@ -32,9 +32,6 @@ ASSISTANCE = "medical_assistance"
 """Who paid a year whose whole contribution a fund pays (医疗救助资金全额补助)."""
 CLOSE_ON_LEAVING = "close_on_leaving"
 """The year's event that closes it when its person leaves the scheme (``enrollment.yaml``)."""
-PAYABLE = "payable"
-PAYS_LATE = "pays_late"
-"""Tags: a year awaiting payment; a lapsed year a late payment may still revive."""
 
 
 def amount_due(policy: Policy, variables: Mapping[str, Any], paid_at: datetime) -> Decimal:
@@ -229,8 +226,7 @@ class EnrollmentRules:
         region = self.domain.regions.find(str(ctx.variables.get("region", "")))
         for policy in region.policies if region else ():
             for year in ctx.find(ENROLLMENT, enrollment_key(number, policy.policy)):
-                late = PAYS_LATE in year.tags and policy.late_payment_accepted(ctx.now)
-                if PAYABLE in year.tags or late:
+                if unpaid_year(year.tags, policy, ctx.now):
                     ctx.emit(CLOSE_ON_LEAVING, year.id)
 
     @staticmethod

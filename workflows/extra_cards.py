@@ -7,6 +7,10 @@ region. Resolving it keeps one usable card (the form's reference field offers on
 transaction, and each cancelled card opens the account-closing task at its own bank. Cards already
 lost or cancelled keep the account-closing task they have. The same happens whichever door the
 resolution comes through (inbox, tasks API).
+
+A supervisor's move (``engine.interventions``) runs no event and so no guard: the move check
+``second_usable_card`` warns when a move would bring a card back into use beside another usable
+card of its holder, and the move is refused unless the supervisor confirms it knowingly.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import TransitionRefused
-from engine.registry import Registry, TransitionContext
+from engine.registry import Move, MoveWarning, Registry, TransitionContext
 from engine.runtime import Engine, Transition
 from engine.tx import Tx
 from workflows.cards import PROCESS as CARD
 from workflows.cards import REPLACES, USABLE
+from workflows.identity import mask_id_number
 
 PROCESS = "card_review"
 REASON = "省内一人一卡，核查后注销 / one person one card per province: cancelled on review"
@@ -37,8 +42,43 @@ def cancel_extra_cards(ctx: TransitionContext) -> None:
             ctx.emit("cancel", card.id, {"reason": REASON})
 
 
+OTHER_USABLE_CARD = "other_usable_card"
+
+
+def second_usable_card(ctx: TransitionContext, move: Move) -> MoveWarning | None:
+    """A supervisor's move that brings a card back into use (a cancelled or lost card moved to
+    a usable state) while its holder has another usable card in the province: one person one
+    card would no longer hold, so the move needs the supervisor's knowing confirmation. A card
+    and its replacement in progress (换领) count as one."""
+    if USABLE in move.source_tags or USABLE not in move.target_tags or not ctx.business_key:
+        return None
+    others = [
+        c
+        for c in ctx.find(CARD, ctx.business_key)
+        if c.id != ctx.instance_id
+        and USABLE in c.tags
+        and c.variables.get(REPLACES) != ctx.instance_id
+        and ctx.variables.get(REPLACES) != c.id
+    ]
+    if not others:
+        return None
+    other = others[0]
+    zh, en = (other.label.zh, other.label.en) if other.label else (other.state, other.state)
+    person = mask_id_number(str(ctx.variables.get("id_number", "")))
+    return MoveWarning(
+        OTHER_USABLE_CARD,
+        f"省内一人一卡：该居民（{person}）已有另一张可用社保卡（卡 {other.id}，状态：{zh}），"
+        "移动后将同时持有两张可用社保卡",
+        f"one person one card per province: this person ({person}) already has another usable "
+        f"card (card {other.id}, {en}); after this move they would hold two usable cards",
+        f"我已知悉该居民另有可用社保卡（卡 {other.id}），仍要移动",
+        f"I know the person has another usable card (card {other.id}) and still move this one",
+    )
+
+
 def register(registry: Registry) -> None:
     registry.add_action("cancel_extra_cards", cancel_extra_cards)
+    registry.add_move_check(CARD, second_usable_card)
 
 
 def review_if_needed(

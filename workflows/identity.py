@@ -20,11 +20,16 @@ __all__ = [
     "is_valid_id_number",
     "make_id_number",
     "mask_id_number",
+    "mask_id_numbers_in",
     "sex",
     "validate_id_number",
 ]
 
 LENGTH = 18
+ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+"""Something that looks like a resident ID number in free text: the word boundaries are those of
+a run of digits, so one glued to letters, underscores or Chinese text (``身份证440604199005170211号``)
+is found too, and 19 digits in a row are not an ID number."""
 EARLIEST_BIRTH_DATE = date(1800, 1, 1)
 """Earliest accepted birth date: 440524188001010014 (born 1880) is a published valid example."""
 
@@ -193,6 +198,12 @@ def mask_id_number(value: str) -> str:
     if len(text) <= 4:
         return "*" * len(text)
     return text[:2] + "*" * (len(text) - 4) + text[-2:]
+
+
+def mask_id_numbers_in(text: str) -> str:
+    """``text`` with everything that looks like a resident ID number (``ID_LIKE``) masked, the
+    rest as it is: what a log line, a notice or an import's report may echo of free text."""
+    return ID_LIKE.sub(lambda found: mask_id_number(found.group(0)), text)
 
 
 def make_id_number(region: str, born: date, sequence: int) -> str:

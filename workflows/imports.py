@@ -16,18 +16,19 @@ rejected row, and callers exit non-zero when there is one (``shebao import peopl
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import WorkflowError
+from engine.registry import InstanceView
 from engine.runtime import Engine
 from engine.tx import Tx
 from workflows import extra_cards
 from workflows.cards import PROCESS as CARD
 from workflows.cards import card_key, card_variables
+from workflows.csv_files import records, with_control_characters
 from workflows.people import ON_BOOKS, PERSON, Registration, checked, record_of
 from workflows.years import open_year_on_insurance_in
 
@@ -65,6 +66,7 @@ class RowResult:
     person_id: int | None = None
     card_id: int | None = None
     review_id: int | None = None
+    reason_zh: str | None = None
 
 
 @dataclass
@@ -86,24 +88,23 @@ class PeopleReport:
         return {
             "applied": self.count("applied"),
             "unchanged": self.count("unchanged"),
-            "rejected": [{"line": r.line, "reason": r.reason} for r in self.rejected],
+            "rejected": [
+                {"line": r.line, "reason": r.reason, "reason_zh": r.reason_zh}
+                for r in self.rejected
+            ],
             "reviews_opened": self.reviews_opened,
         }
 
 
 def read_people_csv(text: str) -> list[tuple[int, dict[str, str]]]:
-    """The rows of a people file, with their line numbers.
+    """The rows of a people file, with their line numbers (``workflows.csv_files.records``).
 
     Raises:
-        ImportRefused: a required column is missing.
+        ImportRefused: a required column is missing, or the file cannot be read as CSV (a quote
+            never closed, a field over ``csv.field_size_limit()``): the whole file is refused,
+            naming the line, since what follows such a line cannot be told apart reliably.
     """
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or ())]
-    if missing:
-        raise ImportRefused(
-            f"缺少列：{', '.join(missing)}", f"missing columns: {', '.join(missing)}"
-        )
-    return [(reader.line_num, {k: (v or "") for k, v in row.items() if k}) for row in reader]
+    return list(records(io.StringIO(text, newline=""), REQUIRED, ImportRefused))
 
 
 def import_people(
@@ -126,7 +127,7 @@ def import_people(
         try:
             result = engine.transaction(work)
         except WorkflowError as exc:
-            result = RowResult(line, "rejected", exc.message_en)
+            result = RowResult(line, "rejected", exc.message_en, reason_zh=exc.message_zh)
         report.results.append(result)
     return report
 
@@ -143,6 +144,12 @@ def _row(
     if unknown:
         raise ImportRefused(
             f"未知的列：{', '.join(unknown)}", f"unknown columns: {', '.join(unknown)}"
+        )
+    unreadable = with_control_characters({k: _cell(row, k) for k in row})
+    if unreadable:  # a NUL or a line break in a cell: never stored (PostgreSQL refuses a NUL)
+        raise ImportRefused(
+            f"以下列含有控制字符（如空字符、换行）：{', '.join(unreadable)}",
+            f"control characters (a NUL, a line break) in: {', '.join(unreadable)}",
         )
     categories = [c for c in _cell(row, "reduction_categories").replace(";", "|").split("|") if c]
     person = checked(
@@ -178,6 +185,7 @@ def _row(
                 f"this person's registration is in review (record {record.id}): they are "
                 "insured once a clerk approves it",
             )
+        _same_as_record(record, person, row)
     card_id = review_id = None
     if _cell(row, "card_number"):
         card_id, card_new = _card(engine, domain, tx, person, row, actor)
@@ -191,6 +199,48 @@ def _row(
     return RowResult(
         line, "applied" if changed else "unchanged", None, person_id, card_id, review_id
     )
+
+
+FACT_WORDS = {
+    "name": ("姓名", "name"),
+    "region": ("参保地", "region"),
+    "residence": ("户籍证件类型", "residence"),
+    "household": ("户号", "household"),
+    "reduction_categories": ("减免类别", "reduction categories"),
+}
+"""The facts of a row compared with the person on record, in words."""
+
+
+def _same_as_record(
+    record: InstanceView, person: Mapping[str, Any], row: Mapping[str, Any]
+) -> None:
+    """A row naming a person on record must say what the record says: name, region and
+    reduction categories always (none given is none), residence and household when given.
+    Reporting "unchanged" for other facts would tell the sender their data matched.
+
+    Raises:
+        ImportRefused: naming the facts that differ (never their values: no ID number).
+    """
+    held = record.variables
+    differ = [
+        fact
+        for fact in FACT_WORDS
+        if (fact not in ("residence", "household") or _cell(row, fact))
+        and _fact(held.get(fact)) != _fact(person.get(fact))
+    ]
+    if differ:
+        raise ImportRefused(
+            f"与已登记的资料不一致（档案 {record.id}）："
+            f"{'、'.join(FACT_WORDS[f][0] for f in differ)}；未作更改",
+            f"differs from the person on record (record {record.id}) in: "
+            f"{', '.join(FACT_WORDS[f][1] for f in differ)}; nothing was changed",
+        )
+
+
+def _fact(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return sorted(str(v) for v in value)
+    return "" if value is None else str(value).strip()
 
 
 def card_variables_code(domain: Domain, person: Mapping[str, Any], row: Mapping[str, Any]) -> str:

@@ -9,7 +9,8 @@ silent on someone who comes into a category after registering (a family newly on
 office does, they claim it with the certificate, a medical-insurance clerk of the region checks
 it (``person.yaml``: ``claim_reduction`` -> task ``review_reduction``), and an approval records
 the category on the person's record; their years not yet paid then owe the reduced amount
-(``enrollment.yaml``: ``reassess_reductions``, the fund paying at once a year left with nothing
+(``enrollment.yaml``: ``reassess_reductions`` and its kin, the year keeping its state, a
+lapsed one while it can still be paid late; the fund paying at once a year left with nothing
 to pay) and the years opened or renewed later take it from the record. A refusal, at
 registration or of a claim, names the categories and the reason, and the person is told.
 """
@@ -24,26 +25,36 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import TransitionRefused, WorkflowError
 from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine, Idempotency, Transition, request_hash
+from engine.specs import Label as EngineLabel
 from engine.tx import Tx
 from workflows.enrollment import amount_due
 from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.notices import Text
 from workflows.people import ENROLLMENT, ON_BOOKS, PERSON, insured_record
 from workflows.policy import Label, LatePaymentRefused, PolicyError
-from workflows.years import enrollment_key
+from workflows.years import enrollment_key, unpaid_year
 
 if TYPE_CHECKING:
     from workflows.domain import Domain
 
 CLAIM = "claim_reduction"
 """The person's event that opens a clerk's review of a category claimed after registering."""
-REASSESS = "reassess_reductions"
-"""The year's event that takes the record's categories (``enrollment.yaml``)."""
+REASSESS = (
+    "reassess_reductions",
+    "reassess_renewal_reductions",
+    "reassess_failed_reductions",
+    "reassess_lapsed_reductions",
+)
+"""A year's events that take the record's categories and keep its state (``enrollment.yaml``: an
+event has one target, so one per state a year not yet paid sits in): a year fires the one its
+state offers under its own definition version (a year started on an older version: what that
+version offers, if any)."""
+COVERED_AFTER = "covered_after_reassessment"
+"""The event by which the fund pays a reassessed year left with nothing to pay, where its state
+does not offer ``covered_in_full`` (which leaves only the states a year opens in)."""
 REFUSE = "refuse_reduction"
 """The person's event that tells them which categories were refused and why."""
 COVERED = "covered_in_full"
-PAYABLE = "payable"
-"""The tag of a year not yet paid, awaiting a payment (``enrollment.yaml``)."""
 MAX_EVIDENCE = 200
 PENDING = "pending"
 """A claim's decision while the clerk reviews it (then ``granted`` or ``refused``)."""
@@ -89,13 +100,15 @@ _SEPARATORS = re.compile(r"[,，、;；\n]+")
 def refused_reductions(
     domain: Domain, variables: Mapping[str, Any], data: Mapping[str, Any]
 ) -> list[str]:
-    """The declared categories a clerk's ``reductions_refused`` names (by key or by words).
+    """The declared categories a clerk's ``reductions_refused`` names (a list of keys, as the
+    form's ``choices`` field gives them; or text naming them by key or by words).
 
-    Raises:
-        TransitionRefused: a name that is no declared category, or no reason given.
+        Raises:
+            TransitionRefused: a name that is no declared category, or no reason given.
     """
-    raw = str(data.get("reductions_refused") or "")
-    names = [n.strip() for n in _SEPARATORS.split(raw) if n.strip()]
+    raw = data.get("reductions_refused") or ""
+    listed = raw if isinstance(raw, list | tuple) else _SEPARATORS.split(str(raw))
+    names = [str(n).strip() for n in listed if str(n).strip()]
     if not names:
         return []
     declared = [str(c) for c in variables.get("reduction_categories", ())]
@@ -145,6 +158,19 @@ def claim_problem(
     return None
 
 
+def evidence_problem(evidence: str) -> tuple[str, str] | None:
+    """Why a claim's evidence is refused (Chinese, English), or None: none given, over
+    ``MAX_EVIDENCE`` characters, or with characters that do not print (a tab, a line break)."""
+    evidence = evidence.strip()
+    if not evidence or len(evidence) > MAX_EVIDENCE or not evidence.isprintable():
+        return (
+            f"须写明证明材料（如低保证及其编号），1 至 {MAX_EVIDENCE} 个字符",
+            f"the evidence (the certificate and its number) is needed, 1 to {MAX_EVIDENCE} "
+            "characters",
+        )
+    return None
+
+
 def claim_reduction(
     engine: Engine,
     domain: Domain,
@@ -160,7 +186,8 @@ def claim_reduction(
 
     Raises:
         ReductionClaimRefused: a bad ID number, a category the region does not have or the person
-            holds, no evidence, or a claim in review already.
+            holds, no evidence or too much (``evidence_problem``, the event's guard), or a claim in
+            review already.
         NotRegistered: no insured record (or one still in review).
     """
     try:
@@ -168,12 +195,6 @@ def claim_reduction(
     except InvalidIdNumber as exc:
         raise ReductionClaimRefused(exc.message_zh, exc.message_en) from None
     category, evidence = category.strip(), evidence.strip()
-    if not evidence or len(evidence) > MAX_EVIDENCE or not evidence.isprintable():
-        raise ReductionClaimRefused(
-            "须写明证明材料（如低保证及其编号）",
-            f"the evidence (the certificate and its number) is needed, 1 to {MAX_EVIDENCE} "
-            "characters",
-        )
     data = {"category": category, "evidence": evidence}
 
     def work(tx: Tx) -> Transition:
@@ -190,7 +211,10 @@ def claim_reduction(
         problem = claim_problem(domain, record.variables, category)
         if problem is not None:
             raise ReductionClaimRefused(*problem)
-        return engine.fire_in(tx, row, CLAIM, actor, data)
+        try:  # the evidence is checked by the event's guard, as through every door
+            return engine.fire_in(tx, row, CLAIM, actor, data)
+        except TransitionRefused as refused:
+            raise ReductionClaimRefused(refused.message_zh, refused.message_en) from None
 
     if idempotency is None:
         return engine.transaction(work)
@@ -206,6 +230,13 @@ def _fund_pays_all(domain: Domain, variables: Mapping[str, Any], now: datetime) 
         return amount_due(policy, variables, now) == 0
     except (LookupError, LatePaymentRefused, PolicyError, ValueError):
         return False
+
+
+def _events_of(ctx: TransitionContext) -> frozenset[str]:
+    """The events the instance being fired may leave its state by (its own version's)."""
+    key = ctx.business_key
+    found = ctx.find(ctx.process, key) if key is not None else []
+    return next((view.events for view in found if view.id == ctx.instance_id), frozenset())
 
 
 def register(registry: Registry, domain: Domain) -> None:
@@ -232,8 +263,11 @@ def register(registry: Registry, domain: Domain) -> None:
         ctx.emit(REFUSE, ctx.instance_id, {"reason": reason})
 
     def reduction_claim_valid(ctx: TransitionContext) -> bool:
+        """A claim's category and evidence, checked whichever door the claim came by."""
         category = str(ctx.data.get("category", "")).strip()
-        problem = claim_problem(domain, ctx.variables, category)
+        problem = claim_problem(domain, ctx.variables, category) or evidence_problem(
+            str(ctx.data.get("evidence", ""))
+        )
         if problem is not None:
             raise TransitionRefused(*problem)
         return True
@@ -262,8 +296,9 @@ def register(registry: Registry, domain: Domain) -> None:
         region = domain.regions.find(str(ctx.variables.get("region", "")))
         for policy in region.policies if region else ():
             for year in ctx.find(ENROLLMENT, enrollment_key(number, policy.policy)):
-                if PAYABLE in year.tags:
-                    ctx.emit(REASSESS, year.id)
+                offered = [e for e in REASSESS if e in year.events]
+                if offered and unpaid_year(year.tags, policy, ctx.now):
+                    ctx.emit(offered[0], year.id)
 
     def record_reduction_refusal(ctx: TransitionContext) -> None:
         """A refused claim: the category and the reason, as a refusal at registration keeps
@@ -285,8 +320,9 @@ def register(registry: Registry, domain: Domain) -> None:
         }
 
     def take_reductions_of_record(ctx: TransitionContext) -> None:
-        """A year not yet paid takes its person's categories; left with nothing to pay, the
-        fund pays it at once (``covered_in_full``), as when a year opens so."""
+        """A year not yet paid takes its person's categories, in the state it is in; left with
+        nothing to pay, the fund pays it at once (``covered_in_full``, or from a failed or lapsed
+        year ``covered_after_reassessment``), as when a year opens so."""
         number = str(ctx.variables["id_number"])
         records = [r for r in ctx.find(PERSON, number) if ON_BOOKS in r.tags]
         if not records:
@@ -294,7 +330,8 @@ def register(registry: Registry, domain: Domain) -> None:
         held = records[-1].variables.get("reduction_categories", ())
         ctx.variables["reduction_categories"] = [str(c) for c in held]
         if _fund_pays_all(domain, ctx.variables, ctx.now):
-            ctx.emit(COVERED, ctx.instance_id)
+            covered = COVERED_AFTER if COVERED_AFTER in _events_of(ctx) else COVERED
+            ctx.emit(covered, ctx.instance_id)
 
     def refused_categories(
         variables: Mapping[str, Any], _data: Mapping[str, Any], _now: datetime
@@ -323,6 +360,27 @@ def register(registry: Registry, domain: Domain) -> None:
         "refused_reductions", refused_categories, uses=("reductions_refused", "region")
     )
     registry.add_fact("claimed_reduction", claimed_category, uses=("reduction_claim", "region"))
+    registry.add_options(DECLARED, lambda variables: declared_options(domain, variables))
+
+
+DECLARED = "declared_reductions"
+"""The option source of a form offering the categories a person declared (``person.yaml``)."""
+
+
+def declared_options(
+    domain: Domain, variables: Mapping[str, Any]
+) -> tuple[tuple[str, EngineLabel], ...]:
+    """The categories declared at registration, each with the policy's words (the key for one
+    the policies do not name): what a clerk approving the registration may refuse (and, once
+    refused, still named by the decision's history)."""
+    labels = reduction_labels(domain, str(variables.get("region", "")))
+    refused = (variables.get("reductions_refused") or {}).get("categories") or ()
+    found = []
+    held = variables.get("reduction_categories", ())
+    for category in dict.fromkeys(str(c) for c in (*held, *refused)):
+        label = labels.get(category, Label(category, category))
+        found.append((category, EngineLabel(label.zh, label.en)))
+    return tuple(found)
 
 
 __all__ = [
@@ -330,6 +388,8 @@ __all__ = [
     "categories_text",
     "claim_problem",
     "claim_reduction",
+    "declared_options",
+    "evidence_problem",
     "reduction_labels",
     "reduction_words",
     "refused_reductions",

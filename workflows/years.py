@@ -81,6 +81,20 @@ def is_first_year(
     return not any(find(ENROLLMENT, enrollment_key(id_number, p)) for p in earlier)
 
 
+PAYABLE = "payable"
+PAYS_LATE = "pays_late"
+"""Tags (``enrollment.yaml``): a year awaiting payment; a lapsed year a late payment may still
+revive while its policy accepts one."""
+
+
+def unpaid_year(tags: Iterable[str], policy: Policy, now: datetime) -> bool:
+    """Whether a year in a state with ``tags`` is not paid and can still be: awaiting payment, or
+    lapsed while ``policy`` still accepts a late payment at ``now``. The years a person's leaving
+    closes (``close_open_years``) and a reduction granted reassesses (``grant_reduction``)."""
+    found = frozenset(tags)
+    return PAYABLE in found or (PAYS_LATE in found and policy.late_payment_accepted(now))
+
+
 def live_year(engine: Engine, tx: Tx, id_number: str, policy: str) -> InstanceView | None:
     found = engine.find(tx, ENROLLMENT, enrollment_key(id_number, policy))
     return next((y for y in found if LIVE in y.tags), None)

@@ -201,6 +201,7 @@ def _shortest(definition: ProcessDefinition, state: str) -> list[Step]:
 def sample(field: FormField, refs: dict[str, int]) -> Any:
     return {
         "choice": field.options[0][0] if field.options else "x",
+        "choices": [field.options[0][0]] if field.options else [],
         "boolean": "true",
         "amount": "360.00",
         "integer": "1",

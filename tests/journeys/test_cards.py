@@ -45,7 +45,7 @@ def test_several_cards_are_reviewed_and_resolved_at_each_bank(journey_factory: A
 
     result = j.cli("import", "people", j.file("cards.csv", CARDS), exit_code=1)
     assert "applied: 5  unchanged: 0  rejected: 1  reviews opened: 1" in result.output
-    assert "line 7: nowhere_bank is not a partner bank of Foshan" in result.output
+    assert "/ nowhere_bank is not a partner bank of Foshan" in result.output  # 中文 / English
     again = j.cli("import", "people", j.file("cards.csv", CARDS), exit_code=1)
     assert "applied: 0  unchanged: 5  rejected: 1  reviews opened: 0" in again.output
 
@@ -359,6 +359,9 @@ def test_a_card_uncollected_for_six_months_is_taken_back_and_its_holder_told(
     j.sweep()
     notices = j.api("GET", f"/cards/{kept}/notices", "cmb", expect=200)["notices"]
     assert "card_taken_back" not in [n["kind"] for n in notices]
+    waiting = j.card(kept)
+    assert waiting["collection_place"] == "bank_branch"
+    assert "招商银行网点" in waiting["collection_place_label"]["zh"]
     j.at("2021-12-02T10:00:00+08:00")
     j.sweep()
     for card in cards:
@@ -368,9 +371,21 @@ def test_a_card_uncollected_for_six_months_is_taken_back_and_its_holder_told(
         assert "已从网点收回" in back["text"]["zh"] and "招商银行" in back["text"]["zh"]
         assert "12333" in back["text"]["zh"] and "taken back from the branch" in back["text"]["en"]
         assert NEWCOMER not in str(back) and KIOSK not in str(back)
+    # where the card now is, through the API and on the bank teller's record page
+    shown = j.card(kept)
+    assert shown["collection_place"] == "card_centre"
+    assert "社保卡中心" in shown["collection_place_label"]["zh"]
+    assert "card centre" in shown["collection_place_label"]["en"]
+    teller = j.staff("teller_cmb", "bank_teller", "cmb")
+    page = teller.page(f"/records/{kept}")
+    assert "社保卡中心" in page[page.index('id="collection-place"') :]
+    page = teller.page(f"/records/{kept}?lang=en")
+    assert "the card centre" in page[page.index('id="collection-place"') :]
     activate = {"event": "activate", "data": {"presented_id_number": KIOSK}}
     j.api("POST", f"/cards/{collected}/events", "cmb", activate, expect=200)
     assert j.card(collected)["state"] == "active"
+    assert j.card(collected)["collection_place"] is None  # with its holder now
+    assert 'id="collection-place"' not in teller.page(f"/records/{collected}")
     j.at("2022-06-02T10:00:00+08:00")  # a year after arriving: the seal still comes
     j.sweep()
     assert (j.card(kept)["state"], j.card(collected)["state"]) == ("cancelled", "active")

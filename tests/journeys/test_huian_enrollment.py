@@ -426,9 +426,7 @@ def test_a_clerk_refuses_a_declared_reduction_and_rejects_with_a_reason_only(
     clerk.get(f"/inbox/{task}?lang=zh")
 
     approve = {"document_kind": "household_register"}
-    no_reason = clerk.complete(
-        task, "approve_registration", **approve, reductions_refused="低保对象"
-    )
+    no_reason = clerk.complete(task, "approve_registration", **approve, reductions_refused="dibao")
     assert no_reason.status_code != 302 and "理由" in no_reason.get_data(as_text=True)
     undeclared = clerk.complete(
         task,
@@ -444,7 +442,7 @@ def test_a_clerk_refuses_a_declared_reduction_and_rejects_with_a_reason_only(
         task,
         "approve_registration",
         **approve,
-        reductions_refused="低保对象",
+        reductions_refused="dibao",
         reductions_refused_reason="低保证明已过期",
     )
     assert done.status_code == 302

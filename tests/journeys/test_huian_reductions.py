@@ -106,7 +106,8 @@ def test_a_reduction_claimed_after_registering_lowers_the_years_not_yet_paid(
     [task] = clerk.task_ids()
     assert clerk.complete(task, "approve_reduction", note="民政数据已核").status_code == 302
     year = j.years(LOW_INCOME)["huian-2023"]
-    assert (year["state"], year["amount_due"]) == ("registered", "108.00")
+    # the failed deduction is not forgotten: still hers to pay, at the new amount
+    assert (year["state"], year["amount_due"]) == ("deduction_failed", "108.00")
 
 
 def test_a_claim_at_the_counter_terminal_holds_for_next_year_and_a_refusal_is_told(

@@ -44,6 +44,7 @@ from web.api.spec import endpoint
 from web.api.tokens import Caller
 from web.extensions import domain_of, engine_of
 from web.reads import reader
+from workflows import card_collection
 from workflows import cards as card_rules
 from workflows.identity import mask_id_number
 
@@ -68,6 +69,7 @@ def _card_out(card_id: int) -> CardOut:
         version=row["version"],
         definition_version=row["definition_version"],
         replaces_card_id=variables.get(card_rules.REPLACES),
+        **_collection(definition, row["state"], variables),
         allowed_events=sendable_now(definition, card_id, row["state"]),
         progress=[
             ProgressStepOut(
@@ -76,6 +78,15 @@ def _card_out(card_id: int) -> CardOut:
             for s in card_rules.production_progress(engine, card_id)
         ],
     )
+
+
+def _collection(definition: Any, state: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """The card's ``collection_place`` and its words, while it waits to be collected."""
+    found = card_collection.collection_place(definition, domain_of().regions, state, variables)
+    if found is None:
+        return {}
+    label = Label(zh=found.label.zh, en=found.label.en)
+    return {"collection_place": found.place, "collection_place_label": label}
 
 
 SEES_EVERY_CARD = frozenset({"channel", "factory", "read"})

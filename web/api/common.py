@@ -185,12 +185,15 @@ def send_event(
     *,
     what: str,
     admit: Callable[[Any], None],
+    settle: Callable[[Any], BaseModel | None] | None = None,
 ) -> Any:
     """Fire the request's event as the caller, idempotently, and answer the transition.
 
     ``admit`` checks the instance as the engine's transaction reads it (``Engine.fire``): that it
     is a ``what`` (a card, an enrollment) the caller may send this event to. No instance at all
-    is answered as ``not_found(what)``, the same answer as one the caller may not see."""
+    is answered as ``not_found(what)``, the same answer as one the caller may not see.
+    ``settle(row)``: for an event the row's state refused, the domain's answer when the refusal
+    changes nothing and is no error (a deduction result that no longer matters), else None."""
 
     seen: list[Any] = []
 
@@ -198,7 +201,7 @@ def send_event(
         admit(row)
         seen.append(row)
 
-    def fire() -> Transition:
+    def fire() -> Transition | BaseModel:
         try:
             return engine_of().fire(
                 instance_id,
@@ -216,13 +219,17 @@ def send_event(
             if not seen:
                 raise
             row = seen[-1]
+            settled = settle(row) if settle is not None else None
+            if settled is not None:
+                return settled
             definition = engine_of().definition(row.process, row.definition_version)
             bank = (row.variables or {}).get("bank")
             now = sendable_now(definition, row.id, row.state, who, bank)
             refusal = EventNotAllowed(refused.event, row.state, now, definition)
             raise from_workflow_error(refusal) from None
 
-    return answer(transition_out(run(fire)))
+    done = run(fire)
+    return answer(done if isinstance(done, BaseModel) else transition_out(done))
 
 
 @endpoint(
@@ -241,10 +248,18 @@ def openapi() -> Any:
     return jsonify(document)
 
 
-def send_to_instance_of(process: str, instance_id: int, body: EventRequest, *, what: str) -> Any:
+def send_to_instance_of(
+    process: str,
+    instance_id: int,
+    body: EventRequest,
+    *,
+    what: str,
+    settle: Callable[[Any], BaseModel | None] | None = None,
+) -> Any:
     """An event to an instance of ``process`` (an enrollment, a person's record) from a token
     holding one of the event's ``senders:``. Refusals in order: 404 for no such ``what`` (as for
-    one the token may not see), 409 for an event no token may send, then 403."""
+    one the token may not see), 409 for an event no token may send, then 403; ``settle`` as
+    ``send_event`` takes it."""
     who = caller()
     kinds = senders_of(process, body.event)
     if kinds is None or not holds(who, *kinds):
@@ -261,4 +276,4 @@ def send_to_instance_of(process: str, instance_id: int, body: EventRequest, *, w
         if row.process != process:
             raise not_found(what, row.id)
 
-    return send_event(who, instance_id, body, what=what, admit=admit)
+    return send_event(who, instance_id, body, what=what, admit=admit, settle=settle)

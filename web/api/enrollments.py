@@ -21,6 +21,7 @@ from web.api.common import (
 )
 from web.api.errors import ApiError
 from web.api.models import (
+    EventOut,
     EventRequest,
     Label,
     PaymentOut,
@@ -36,6 +37,7 @@ from web.api.spec import endpoint
 from web.api.tokens import Caller
 from web.extensions import domain_of, engine_of
 from workflows import payments
+from workflows.deduction_rows import Unchanged, refused_result
 from workflows.identity import mask_id_number
 from workflows.people import ENROLLMENT
 from workflows.years import open_year
@@ -218,12 +220,31 @@ def open_enrollment(body: YearRequest) -> Any:
     bp,
     "POST",
     "/enrollments/{enrollment_id}/events",
-    summary="Send an event to an enrollment (deduction results, refund requests)",
+    summary="Send an event to an enrollment (deduction results, refund requests); a deduction "
+    "result that no longer matters is answered 200 with `unchanged`, as a deduction file reports it",
     scopes=("tax", "channel"),
     body=EventRequest,
-    response=TransitionOut,
+    response=EventOut,
     parameters=(int_param("enrollment_id"),),
 )
 def enrollment_event(enrollment_id: str, body: EventRequest) -> Any:
     ident = as_id(enrollment_id, "enrollment")
-    return send_to_instance_of(ENROLLMENT, ident, body, what="enrollment")
+
+    def settle(row: Any) -> EventOut | None:
+        """A deduction result the year's state refused: the file's verdict (unchanged, and why)."""
+        verdict = refused_result(engine_of(), domain_of(), row, body.event, body.data)
+        if not isinstance(verdict, Unchanged):
+            return None
+        words = verdict.words
+        return EventOut(
+            instance_id=row.id,
+            process=row.process,
+            event=body.event,
+            from_state=row.state,
+            to_state=row.state,
+            version=row.version,
+            replayed=False,
+            unchanged=Label(zh=words.zh, en=words.en),
+        )
+
+    return send_to_instance_of(ENROLLMENT, ident, body, what="enrollment", settle=settle)

@@ -26,14 +26,17 @@ TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 """Free text: tab, line feed and carriage return, but no other control character."""
 Line = Annotated[str, StringConstraints(pattern=ONE_LINE)]
 Code = Annotated[str, StringConstraints(pattern=NAME)]
+FieldText = Annotated[str, StringConstraints(pattern=TEXT, max_length=500)]
 FieldValue = (
-    Annotated[str, StringConstraints(pattern=TEXT, max_length=500)]
+    FieldText
     | StrictInt
     | StrictFloat
     | StrictBool
+    | Annotated[list[FieldText], Field(max_length=50)]
     | None
 )
-"""One value of an event's or a task's data: the definition's field types are all scalars."""
+"""One value of an event's or a task's data: a scalar, or the values chosen of a ``choices``
+field (a list of the options' keys)."""
 EventData = Annotated[
     dict[Code, FieldValue],
     Field(
@@ -74,6 +77,19 @@ class FollowUpOut(_Strict):
 class TransitionOut(FollowUpOut):
     followups: list[FollowUpOut] = Field(
         default_factory=list, description="what the event set off in the same transaction"
+    )
+
+
+class EventOut(TransitionOut):
+    """An event's answer; ``unchanged`` when it changed nothing and is no error."""
+
+    unchanged: Label | None = Field(
+        default=None,
+        description="present when the event changed nothing and why, in the words a deduction "
+        "file's report uses: a tax authority's deduction result that no longer matters (a "
+        "failure for a year already paid, lapsed or closed: 已缴费, 已断保, 已结束; a result "
+        "already on record); `from_state` = `to_state`, the year's state, and nothing is "
+        "written. Absent when the event moved the instance",
     )
 
 
@@ -233,6 +249,7 @@ class PeopleImport(_Strict):
 class RejectedRow(_Strict):
     line: int
     reason: str | None
+    reason_zh: str | None = None
 
 
 class ImportReportOut(_Strict):
@@ -266,6 +283,15 @@ class CardOut(_Strict):
     definition_version: int = Field(description="the version of the card process it runs on")
     replaces_card_id: int | None = Field(
         default=None, description="a replacement (换领): the card it replaces"
+    )
+    collection_place: Literal["bank_branch", "card_centre"] | None = Field(
+        default=None,
+        description="while the card waits to be collected (awaiting activation): where it is, "
+        "at its bank's branch, or at the card centre once taken back from the branch "
+        "uncollected (the region's `card.uncollected_card_returned_after`); null otherwise",
+    )
+    collection_place_label: Label | None = Field(
+        default=None, description="`collection_place` in words, with the bank's name"
     )
     allowed_events: list[str] = Field(
         description="events an outside system may send the card now (a 409's `allowed` narrows "

@@ -18,7 +18,8 @@ from flask.cli import with_appcontext
 
 from engine.errors import WorkflowError
 from web.extensions import domain_of, engine_of
-from workflows.deductions import count_lines, import_deductions, read_text
+from workflows.deduction_file import count_lines, read_text
+from workflows.deductions import import_deductions
 from workflows.imports import import_people, read_people_csv
 
 REJECTED_EXIT = 1
@@ -118,7 +119,7 @@ def people(file: Path, actor: str, dry_run: bool) -> None:
     _report(
         f"applied: {report.count('applied')}  unchanged: {report.count('unchanged')}  "
         f"rejected: {len(report.rejected)}  reviews opened: {report.reviews_opened}",
-        [(r.line, r.reason) for r in report.rejected],
+        [(r.line, f"{r.reason_zh} / {r.reason}") for r in report.rejected],
     )
 
 

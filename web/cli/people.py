@@ -84,7 +84,7 @@ def register(
     try:
         done = register_person(engine_of(), domain_of(), person, actor=actor)
     except WorkflowError as exc:
-        raise click.ClickException(exc.message_en) from None
+        raise click.ClickException(str(exc)) from None  # 中文 / English
     click.echo(
         f"registered {mask_id_number(person.id_number)}: record {done.instance_id} "
         f"({done.to_state}); a clerk of {region} checks the documents in the inbox"
@@ -104,7 +104,7 @@ def open_year_command(id_number: str, policy_id: str, actor: str) -> None:
     try:
         done = open_year(engine_of(), domain_of(), number, policy_id, actor=actor)
     except WorkflowError as exc:
-        raise click.ClickException(exc.message_en) from None
+        raise click.ClickException(str(exc)) from None  # 中文 / English
     click.echo(
         f"opened {policy_id} for {mask_id_number(number)}: enrollment {done.instance_id} "
         f"({done.to_state})"
@@ -129,7 +129,7 @@ def claim_reduction_command(id_number: str, category: str, evidence: str, actor:
     try:
         done = claim_reduction(engine_of(), domain_of(), number, category, evidence, actor=actor)
     except WorkflowError as exc:
-        raise click.ClickException(exc.message_en) from None
+        raise click.ClickException(str(exc)) from None  # 中文 / English
     click.echo(
         f"claimed {category} for {mask_id_number(number)}: record {done.instance_id} "
         f"({done.to_state}); a clerk reviews it in the inbox"

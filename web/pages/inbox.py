@@ -250,7 +250,7 @@ def _render_detail(
     instance = queries.instance(engine.db, task["instance_id"])
     assert instance is not None
     definition = engine.definition(instance["process"], instance["definition_version"])
-    spec = definition.states[task["state"]].task
+    spec = td.with_options(engine, definition.states[task["state"]].task, instance["variables"])
     history = queries.history(engine.db, instance["id"])
     outcomes = spec.events or definition.outgoing(task["state"]) if spec else ()
     return (
@@ -302,8 +302,9 @@ def _refused(task_id: int, work: Any) -> ResponseReturnValue | None:
         return _render_detail(task_id, 409)
     except WorkflowError as exc:
         flash(i18n.message(exc.message_zh, exc.message_en), "error")
-        form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "outcome")}
-        form = {k: v for k, v in form.items() if "id_number" not in k}  # never echo an ID number
+        # the form back as typed, ID numbers too: the page gives each back whole in its own field
+        # only (the ``refill`` filter), and masks them everywhere else
+        form = td.posted(request.form, ("csrf_token", "outcome"))  # the boxes ticked, all
         return _render_detail(task_id, 422, form)
     return None
 
@@ -331,10 +332,9 @@ def release_view(task_id: int) -> ResponseReturnValue:
 @bp.post("/<int:task_id>/complete")
 def complete_view(task_id: int) -> ResponseReturnValue:
     """Complete the task; an outcome that ends the instance is first shown back for confirmation
-    (``confirmed=<outcome>``), its form kept but for ID numbers, which are never echoed."""
-    form = {
-        k: v for k, v in request.form.items() if k not in ("csrf_token", "outcome", "confirmed")
-    }
+    (``confirmed=<outcome>``), its form kept but for ID numbers, which are typed again; a form
+    refused before the confirmation (a required field left empty) is given back whole."""
+    form = td.posted(request.form, ("csrf_token", "outcome", "confirmed"))
     outcome = request.form.get("outcome") or None
     if outcome and request.form.get("confirmed") != outcome and _irreversible(task_id, outcome):
         # a task someone else holds (or closed) is refused as the completion would be, first
@@ -345,7 +345,7 @@ def complete_view(task_id: int) -> ResponseReturnValue:
         missing = _missing(task_id, outcome, form)
         if missing:  # an incomplete form is refused before the confirmation is asked for
             flash(i18n.message(missing.message_zh, missing.message_en), "error")
-            return _render_detail(task_id, 422, kept)
+            return _render_detail(task_id, 422, form)
         return _render_detail(task_id, 200, kept, confirm=outcome)
     return _act(task_id, lambda: complete(engine_of(), _me(), task_id, form, outcome), "completed")
 

@@ -7,6 +7,9 @@ does it through ``engine.interventions``. Supervisors only (403 for anyone else,
 form carries the instance version the supervisor saw: a second submit, or a change by someone
 else meanwhile, answers 409 and changes nothing. A done intervention is in the instance's history
 (with the reason) and in the security event log (without it: the log holds facts, not prose).
+A move the domain's checks warn about (``Registry.add_move_check``: a card brought back into use
+while its holder has another usable one) shows the warning on the confirmation page with a box
+to tick for each; unticked, the POST answers 409 and changes nothing.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from engine.errors import InstanceNotFound, WorkflowError
 from engine.runtime import Engine
 from web import i18n, security_log
 from web.auth import add_error_pages
-from web.extensions import engine_of
+from web.extensions import domain_of, engine_of
 from web.ids import parse_id
 from web.log_masking import mask_text
+from workflows import card_collection
 
 bp = Blueprint("instance_actions", __name__, url_prefix="/processes/instances")
 add_error_pages(bp)
@@ -50,9 +54,13 @@ def instance_context(
 ) -> dict[str, Any]:
     """What the instance page needs for its supervisor actions: whether the instance has ended,
     the states it may be moved to, the interventions done on it (with their reasons), and a
-    ``state_label`` that names the reserved cancelled state."""
+    ``state_label`` that names the reserved cancelled state; and, for a card waiting to be
+    collected, where it is (``workflows.card_collection``)."""
     events = (interventions.CANCEL_EVENT, interventions.MOVE_EVENT)
     return {
+        "collection_place": card_collection.collection_place(
+            definition, domain_of().regions, row["state"], row["variables"] or {}
+        ),
         "ended": interventions.is_ended(definition, row["state"]),
         "move_targets": interventions.move_targets(definition, row["state"]),
         "interventions": [h for h in history if h["event"] in events],
@@ -98,6 +106,11 @@ def _page(
     if action == "move" and not ended and target and target not in targets:
         abort(400)
     opens = _entering(engine, definition, target, row) if target and not ended else None
+    warnings = (
+        interventions.move_warnings(engine, instance_id, target, _actor())
+        if action == "move" and target and not ended
+        else []
+    )
     page = render_template(
         "processes/instance_action.html",
         action=action,
@@ -109,8 +122,9 @@ def _page(
         tasks=queries.tasks_of(engine.db, instance_id, "open"),
         timers=queries.timers_of(engine.db, instance_id, "pending"),
         opens=opens,
+        warnings=warnings,
         error=error,
-        reason=mask_text(reason),
+        reason=reason,  # given back whole in its field only (``refill``), masked elsewhere
         max_reason=interventions.MAX_REASON,
         state_label=state_label_for(lang),
     )
@@ -140,6 +154,10 @@ def move(instance_id: int) -> ResponseReturnValue:
     return _act("move", instance_id)
 
 
+def _actor() -> str:
+    return f"staff:{current_user.username}"
+
+
 def _act(action: str, instance_id: int) -> ResponseReturnValue:
     """Parse the confirmation form, run the intervention, record it, go back to the instance."""
     engine = engine_of()
@@ -148,7 +166,7 @@ def _act(action: str, instance_id: int) -> ResponseReturnValue:
     reason = request.form.get("reason", "")
     if version is None:
         abort(400)
-    actor = f"staff:{current_user.username}"
+    actor = _actor()
     try:
         if action == "cancel":
             done = interventions.cancel(
@@ -162,6 +180,7 @@ def _act(action: str, instance_id: int) -> ResponseReturnValue:
                 expected_version=version,
                 actor=actor,
                 reason=mask_text(reason),
+                confirmed=request.form.getlist("confirm"),
             )
     except InstanceNotFound:
         abort(404)
@@ -170,6 +189,9 @@ def _act(action: str, instance_id: int) -> ResponseReturnValue:
         return _page(action, instance_id, target=target, error=text, reason=reason, status=400)
     except interventions.InvalidTarget:
         abort(400)
+    except interventions.ConfirmationRequired as exc:
+        text = i18n.message(exc.message_zh, exc.message_en)
+        return _page(action, instance_id, target=target, error=text, reason=reason, status=409)
     except (interventions.StaleIntervention, interventions.InstanceEnded) as exc:
         text = i18n.message(exc.message_zh, exc.message_en)
         return _page(action, instance_id, target=target, error=text, status=409)

@@ -8,7 +8,9 @@ the people, cards, years and open tasks the user may see (``web.pages.search_que
 numbers masked; each links to a page by instance id: ``/people/<id>`` (a person's cards, years,
 payments, open tasks and histories on one screen) or ``/records/<id>`` (one card or year). Every
 search and every person page opened is a security event (who, which kind of key, how many found;
-never the query itself).
+never the query itself). A medical-insurance clerk of the person's region files a reduction claim
+from the person page (``POST /people/<id>/reduction-claims``, ``web.pages.reduction_claims``):
+the ID number is the record's, never the URL's.
 """
 
 from __future__ import annotations
@@ -16,18 +18,21 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import Table, delete, insert, select
 
+from engine.errors import WorkflowError
 from web import i18n, security_log, sessions
 from web.auth import Staff, abort_hidden, add_error_pages
 from web.extensions import domain_of, engine_of
 from web.log_masking import ID_LIKE
 from web.models import SearchQuery
 from web.pages import person_file as pf
+from web.pages import reduction_claims as rc
 from web.pages import search_queries as sq
+from workflows import card_collection
 from workflows.identity import mask_id_number
 
 bp = Blueprint("search", __name__)
@@ -166,6 +171,13 @@ def _results(query: sq.Query) -> ResponseReturnValue:
 @bp.get("/people/<int:person_id>")
 def person(person_id: int) -> ResponseReturnValue:
     """A person's record, cards, years with payments, open tasks and histories."""
+    return _person_page(person_id)
+
+
+def _person_page(
+    person_id: int, status: int = 200, claim: dict[str, str] | None = None
+) -> ResponseReturnValue:
+    """The person page; ``claim``: a refused reduction claim's typed values, shown again."""
     engine = engine_of()
     try:
         found = pf.person_file(
@@ -180,15 +192,46 @@ def person(person_id: int) -> ResponseReturnValue:
         abort_hidden()
     if found is None:
         abort(404)
-    _audit("person_viewed", instance_id=person_id)
-    return render_template(
-        "search/person.html",
-        file=found,
-        processes=engine.processes,
-        definition_of=engine.definition,
-        mask=mask_id_number,
-        now=engine.clock.now(),
+    if status == 200:
+        _audit("person_viewed", instance_id=person_id)
+    variables = found.person["variables"] or {}
+    return (
+        render_template(
+            "search/person.html",
+            file=found,
+            processes=engine.processes,
+            definition_of=engine.definition,
+            mask=mask_id_number,
+            now=engine.clock.now(),
+            claim_categories=rc.categories(domain_of(), _me(), variables),
+            claim=claim or {},
+        ),
+        status,
     )
+
+
+@bp.post("/people/<int:person_id>/reduction-claims")
+def claim_reduction_view(person_id: int) -> ResponseReturnValue:
+    """File a reduction claim for the person at the counter (``claim_reduction``, as the API):
+    a refusal answers 422 on the person page in words, the typed values kept, nothing changed."""
+    engine, user = engine_of(), _me()
+    try:
+        row = pf.record(engine.db, user, person_id) if sq.sees_people(user) else None
+    except pf.NotAllowed:
+        abort_hidden()
+    if row is None or row["process"] != sq.PERSON:
+        abort(404)
+    variables = row["variables"] or {}
+    if not rc.may_claim(user, variables):
+        abort(403)
+    typed = {k: request.form.get(k, "") for k in ("category", "evidence")}
+    try:
+        rc.claim(engine, domain_of(), user, variables, typed["category"], typed["evidence"])
+    except WorkflowError as exc:
+        flash(i18n.message(exc.message_zh, exc.message_en), "error")
+        return _person_page(person_id, 422, typed)
+    flash(i18n.t("claim_filed"), "success")
+    return redirect(url_for(".person", person_id=person_id), 303)
 
 
 @bp.get("/records/<int:instance_id>")
@@ -205,10 +248,14 @@ def record(instance_id: int) -> ResponseReturnValue:
         return redirect(url_for(".person", person_id=instance_id))
     person_id = _person_of(row) if sq.sees_people(user) else None
     _audit("record_viewed", instance_id=instance_id, process=row["process"])
+    definition = engine.definition(row["process"], row["definition_version"])
     return render_template(
         "search/record.html",
         row=row,
-        definition=engine.definition(row["process"], row["definition_version"]),
+        definition=definition,
+        collection_place=card_collection.collection_place(
+            definition, domain_of().regions, row["state"], row["variables"] or {}
+        ),
         history=row["history"],
         person_id=person_id,
         processes=engine.processes,

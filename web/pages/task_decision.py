@@ -10,13 +10,16 @@ the inbox asks for a confirmation before completing with one (``needs_confirmati
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Engine as SqlEngine
+from werkzeug.datastructures import MultiDict
 
 from engine.definition import Label, ProcessDefinition
+from engine.runtime import Engine
+from engine.specs import TaskSpec
 from engine.tasks import REFUSED
 from web.pages import search_queries as sq
 from web.staff import Staff
@@ -106,3 +109,21 @@ def other_records(
         for r in rows
         if r["id"] != instance["id"] and sq.may_see(user, r["process"], r["variables"] or {})
     ]
+
+
+def with_options(engine: Engine, spec: TaskSpec | None, variables: Any) -> TaskSpec | None:
+    """The task with its form's options resolved for the instance (a field declared
+    ``options: {from: ...}`` offers the instance's own, as the declared reduction categories)."""
+    if spec is None:
+        return None
+    return replace(spec, form=engine.with_options(spec.form, variables or {}))
+
+
+def posted(form: MultiDict[str, str], leave: Collection[str]) -> dict[str, Any]:
+    """A posted form as the engine takes it: one value per field, or the list of them where a
+    field was posted more than once (the boxes ticked of a ``choices`` field)."""
+    return {
+        name: values[0] if len(values) == 1 else values
+        for name, values in form.to_dict(flat=False).items()
+        if name not in leave
+    }

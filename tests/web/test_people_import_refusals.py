@@ -1,0 +1,134 @@
+"""People imports and the ``shebao people`` commands, refusing in words: a row naming a person on
+record with other facts is rejected naming them (it was reported "unchanged": the sender believed
+it matched), a file the CSV reader cannot read is refused naming the line (it crashed with a
+traceback), a cell with a NUL is rejected (PostgreSQL refuses it), and the people commands print
+their refusals in Chinese and English as the import commands do."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from click.testing import Result
+from flask import Flask
+
+from engine import queries
+from engine.clock import SimulatedClock
+from web.api.tokens import create_token
+from web.app import create_app
+from web.cli.main import main
+from web.extensions import engine_of
+from workflows.identity import make_id_number, mask_id_number
+
+CHEN = make_id_number("440604", date(1980, 3, 3), 5)
+HUANG = make_id_number("350521", date(1975, 7, 7), 6)
+LIANG = make_id_number("440604", date(1990, 1, 1), 7)
+HEADER = "id_number,name,region,reduction_categories\n"
+
+
+def _app(url: str) -> Flask:
+    return create_app(
+        {"SHEBAO_DATABASE_URL": url, "TESTING": True},
+        clock=SimulatedClock(datetime(2021, 10, 12, 2, tzinfo=UTC)),
+    )
+
+
+def _run(app: Flask, *args: str) -> Result:
+    return app.test_cli_runner().invoke(main, list(args))
+
+
+def _file(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _person(app: Flask, id_number: str) -> dict[str, object]:
+    [(record, _state)] = queries.by_business_key(engine_of(app).db, "person", id_number)
+    found = queries.instance(engine_of(app).db, record)
+    assert found is not None
+    return dict(found["variables"])
+
+
+def test_a_person_on_record_with_other_facts_is_rejected_naming_them(
+    db_url: str, tmp_path: Path
+) -> None:
+    app = _app(db_url)
+    first = f"{CHEN},陈明,foshan,\n{HUANG},黄丽,huian,\n"
+    assert _run(app, "import", "people", _file(tmp_path, "a.csv", HEADER + first)).exit_code == 0
+    again = _run(app, "import", "people", _file(tmp_path, "a.csv", HEADER + first))
+    assert again.exit_code == 0 and "applied: 0  unchanged: 2  rejected: 0" in again.output
+    other = f"{CHEN},陈敏,huian,\n{HUANG},黄丽,huian,dibao\n{LIANG},梁军,foshan,\n"
+    result = _run(app, "import", "people", _file(tmp_path, "b.csv", HEADER + other))
+    assert result.exit_code == 1, result.output
+    assert "applied: 1  unchanged: 0  rejected: 2" in result.output  # the new person is applied
+    assert "line 2: 与已登记的资料不一致" in result.output and "姓名、参保地" in result.output
+    assert "differs from the person on record" in result.output and "name, region" in result.output
+    assert "line 3:" in result.output and "reduction categories" in result.output
+    assert CHEN not in result.output and HUANG not in result.output
+    assert _person(app, CHEN)["name"] == "陈明"  # nothing of a rejected row is written
+    assert _person(app, HUANG)["reduction_categories"] == []
+    # through the API: the rejected row names the facts in both languages
+    token = create_token(engine_of(app).db, "importer", ["import"])
+    rows = [{"id_number": CHEN, "name": "陈明", "region": "huian"}]
+    answer = app.test_client().post(
+        "/api/v1/imports/people",
+        json={"rows": rows},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.json
+    [rejected] = answer.json["rejected"]
+    assert "region" in rejected["reason"] and "name" not in rejected["reason"]
+    assert "参保地" in rejected["reason_zh"]
+
+
+def test_a_nul_in_a_cell_rejects_the_row(db_url: str, tmp_path: Path) -> None:
+    app = _app(db_url)
+    text = (
+        "id_number,name,region,household\n" + f"{CHEN},陈明,foshan,H\x0012\n{HUANG},黄丽,foshan,\n"
+    )
+    result = _run(app, "import", "people", _file(tmp_path, "n.csv", text))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "applied: 1  unchanged: 0  rejected: 1" in result.output
+    assert "line 2: 以下列含有控制字符" in result.output and "household" in result.output
+
+
+def test_a_file_the_csv_reader_cannot_read_is_refused_naming_the_line(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    app = _app(sqlite_url)
+    long = HEADER + f"{CHEN},陈明,foshan,\n{HUANG},{'黄' * 140_000},foshan,\n{LIANG},梁军,foshan,\n"
+    result = _run(app, "import", "people", _file(tmp_path, "long.csv", long))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "第 3 行起的记录无法读取" in result.output and "line 3" in result.output
+    assert "nothing was imported" in result.output
+    unclosed = HEADER + f'{CHEN},陈明,foshan,\n{HUANG},"黄丽,foshan,\n{LIANG},梁军,foshan,\n'
+    result = _run(app, "import", "people", _file(tmp_path, "quote.csv", unclosed))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "第 3 行起的记录无法读取（引号未闭合）" in result.output and "line 3" in result.output
+    assert queries.total_instances(engine_of(app).db) == 0  # nothing applied
+
+
+def test_people_commands_refuse_in_chinese_and_english(sqlite_url: str) -> None:
+    app = _app(sqlite_url)
+    typo = CHEN[:-1] + ("0" if CHEN[-1] != "0" else "1")
+    result = _run(
+        app, "people", "register", "--id-number", typo, "--name", "陈明", "--region", "foshan"
+    )
+    assert result.exit_code == 1
+    assert "校验位" in result.output and "check character" in result.output, result.output
+    assert typo not in result.output
+    result = _run(
+        app,
+        "people",
+        "claim-reduction",
+        "--id-number",
+        CHEN,
+        "--category",
+        "dibao",
+        "--evidence",
+        "x",
+    )
+    assert result.exit_code == 1, result.output
+    assert "没有医保参保档案" in result.output and "has no insured record" in result.output
+    assert mask_id_number(CHEN) in result.output and CHEN not in result.output

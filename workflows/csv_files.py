@@ -1,0 +1,65 @@
+"""Reading the records of an import's CSV file, the same way for every import (deduction results,
+people and cards): the header must name the required columns, and a file the CSV reader cannot
+read (a quote never closed, a field over ``csv.field_size_limit()`` characters) is refused as a
+whole, naming the line its unreadable record starts on, since what follows such a line cannot be
+told apart reliably. Each import raises the refusal as its own error type (``refuse``).
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+
+Refuse = Callable[[str, str], Exception]
+"""An import's error for a file it refuses, from the reason in Chinese and in English."""
+
+
+def records(
+    lines: Iterable[str], required: Sequence[str], refuse: Refuse
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The file's records in order, each with the line it ends on and its cells by column (a
+    missing cell is empty; cells beyond the header's columns are dropped).
+
+    ``lines``: the file's text as ``open(..., newline="")`` or ``io.StringIO(text, newline="")``
+    gives it. The records stream: a refusal may come after earlier records were yielded, so a
+    caller applies nothing before the last record is read.
+
+    Raises:
+        refuse(zh, en): a required column is missing, or a record cannot be read.
+    """
+    reader = csv.DictReader(lines, strict=True)
+    start = 1  # the line the record being read starts on
+    try:
+        missing = [c for c in required if c not in (reader.fieldnames or ())]
+        if missing:
+            raise refuse(f"缺少列：{', '.join(missing)}", f"missing columns: {', '.join(missing)}")
+        start = reader.line_num + 1
+        for row in reader:
+            yield reader.line_num, {k: (v or "") for k, v in row.items() if k}
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise unreadable(start, exc, refuse) from None
+
+
+def unreadable(line: int, exc: csv.Error, refuse: Refuse) -> Exception:
+    """The refusal of a file whose record starting on ``line`` the CSV reader cannot read."""
+    problem = str(exc)
+    if "field limit" in problem:
+        zh = f"字段超过 {csv.field_size_limit()} 个字符"
+    elif "end of data" in problem:
+        zh = "引号未闭合"
+    else:
+        zh = "引号或分隔符有误"
+    return refuse(
+        f"第 {line} 行起的记录无法读取（{zh}），整个文件未导入",
+        f"the record starting on line {line} cannot be read ({problem}); nothing was imported",
+    )
+
+
+def with_control_characters(cells: Mapping[str, str]) -> list[str]:
+    """The columns whose cell holds a control character (a NUL, a line break in quotes): such a
+    cell is never stored (PostgreSQL refuses a NUL in text), so its row is refused."""
+    return sorted(
+        k for k, v in cells.items() if any(unicodedata.category(c) == "Cc" for c in v.strip())
+    )

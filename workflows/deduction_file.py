@@ -1,0 +1,137 @@
+"""Reading a deduction result file of the tax authority: its encoding, its records and each row's
+verdict before anything is matched (``workflows.deductions`` applies the good rows).
+
+One row per insured person: ``id_number, policy_year, amount, result, reason`` and optionally
+``paid_at``. Files in UTF-8 (with or without a byte order mark) and in GB 18030/GBK, which Chinese
+tax systems commonly export, are read. A file the CSV reader cannot read (a quote never closed, a
+field over the reader's limit) or without the required columns is refused as a whole
+(``DeductionFileError``, ``workflows.csv_files``); a row with a bad ID number, another policy
+year, an unknown result or a control character in a cell is rejected with its line number, what
+it echoes of the file masked (an ID number in the wrong column), and the rest are read on.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from engine.errors import WorkflowError
+from workflows.csv_files import records, with_control_characters
+from workflows.deduction_rows import ImportReport, Rejected
+from workflows.identity import InvalidIdNumber, mask_id_numbers_in, validate_id_number
+from workflows.policy import Policy
+
+COLUMNS = ("id_number", "policy_year", "amount", "result", "reason", "paid_at")
+REQUIRED = COLUMNS[:4]
+RESULTS = {
+    "success": "deduct",
+    "成功": "deduct",
+    "failed": "fail_deduction",
+    "失败": "fail_deduction",
+}
+ENCODINGS = ("utf-8-sig", "gb18030")
+ECHOED = 40
+"""The most of a cell a rejection echoes (masked: ``mask_id_numbers_in``)."""
+
+
+class DeductionFileError(WorkflowError):
+    """The file as a whole cannot be read (missing columns, an unknown encoding, a record the CSV
+    reader cannot read)."""
+
+    code = "deduction_file_invalid"
+
+
+@dataclass(frozen=True)
+class Row:
+    """A good row of the file: its line, the person's ID number, the event and its data."""
+
+    line: int
+    id_number: str
+    event: str
+    data: dict[str, str]
+
+
+def read_text(path: Path) -> str:
+    """The file's text: UTF-8 (BOM or not), else GB 18030 (a superset of GBK)."""
+    encoding = detect_encoding(path)
+    try:
+        return path.read_bytes().decode(encoding)
+    except OSError as exc:
+        raise DeductionFileError(f"无法读取文件：{exc}", f"cannot read the file: {exc}") from None
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (BOM or not) if the whole file decodes so, else GB 18030; read block by block."""
+    for encoding in ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as stream:
+                while block := stream.read(1 << 20):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        except OSError as exc:
+            raise DeductionFileError(
+                f"无法读取文件：{exc}", f"cannot read the file: {exc}"
+            ) from None
+        return encoding
+    raise DeductionFileError(
+        "文件编码无法识别（应为 UTF-8 或 GBK）", "the file is neither UTF-8 nor GBK/GB 18030"
+    )
+
+
+def count_lines(path: Path) -> int:
+    """Lines after the header (for a progress bar), counted without decoding the file."""
+    lines = 0
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            lines += block.count(b"\n")
+    return max(lines - 1, 0)
+
+
+def open_file(path: Path) -> TextIO:
+    """The file as a text stream in its encoding (``detect_encoding``)."""
+    encoding = detect_encoding(path)
+    return path.open(encoding=encoding, newline="")
+
+
+def parse_rows(stream: TextIO, policy: Policy, report: ImportReport) -> Iterator[Row]:
+    """The file's good rows in order; a bad row goes to ``report`` rejected, with its line.
+
+    Raises:
+        DeductionFileError: the file cannot be read as CSV or lacks a required column (possibly
+            after good rows were yielded: apply nothing before the last row is read).
+    """
+    year = str(policy.year)
+    for line, record in records(stream, REQUIRED, DeductionFileError):
+        cell = {c: record.get(c, "").strip() for c in COLUMNS}
+        number, problem = "", None
+        unreadable = with_control_characters(record)
+        if unreadable:  # a NUL, a line break in quotes: never stored (PostgreSQL refuses a NUL)
+            names = ", ".join(unreadable)
+            problem = f"含有控制字符 control characters (a NUL, a line break) in: {names}"
+        else:
+            try:
+                number = validate_id_number(cell["id_number"])
+            except InvalidIdNumber as exc:
+                problem = f"id_number: {exc.message_en}"
+        event = RESULTS.get(cell["result"].lower())
+        if problem is None and cell["policy_year"] != year:
+            problem = f"policy_year {_echo(cell['policy_year'])} is not {policy.year}"
+        if problem is None and event is None:
+            problem = f"result {_echo(cell['result'])} is not success/failed"
+        if problem is not None or event is None:
+            report.rejected.append(Rejected(line, problem or ""))
+            continue
+        data = {k: cell[k] for k in ("amount", "reason", "paid_at") if cell[k]}
+        yield Row(line, number, event, data)
+
+
+def _echo(value: str) -> str:
+    """A cell as a rejection quotes it: any ID number in it masked, at most ``ECHOED`` long."""
+    shown = mask_id_numbers_in(value)
+    return repr(shown if len(shown) <= ECHOED else shown[:ECHOED] + "…")
