@@ -86,7 +86,9 @@ def test_teller_filters_claims_and_activates_a_card(
     assert page.locator("#task-attempts").inner_text() == "1"
     assert page.locator("#assignee").inner_text() == "wang"
     assert "不一致" in page.locator("#task-refusals").inner_text()
-    assert "440524188001010014" not in page.content()  # neither echoed nor in the record
+    # given back whole in the field it was typed in, to be corrected; nowhere else on the page
+    assert page.locator("input[name=presented_id_number]").input_value() == "440524188001010014"
+    assert page.content().count("440524188001010014") == 1
     for width, height in ((1280, 900), (768, 1000), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
         page.screenshot(path=str(screenshots / f"decision-refused-{width}.png"), full_page=True)
