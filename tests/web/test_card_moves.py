@@ -9,13 +9,11 @@ keeps the confirmation beside the reason in the history.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
-from staff_login import client_for
+from staff_login import logged_in, token_of
 from support import MakeApp, counter_card
 
 from engine import queries
@@ -24,7 +22,6 @@ from web.app import engine_of
 from workflows.identity import make_id_number, mask_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 HOLDER = make_id_number("440604", datetime(1980, 1, 1).date(), 11)
 ALONE = make_id_number("440604", datetime(1981, 2, 2).date(), 12)
 
@@ -34,18 +31,6 @@ def app(make_app: MakeApp) -> Flask:
     return make_app(SimulatedClock(NOW), staff=[("boss", "supervisor", None)])
 
 
-def logged_in(app: Flask) -> FlaskClient:
-    client = client_for(app, "boss")
-    app.config["WTF_CSRF_ENABLED"] = True
-    return client
-
-
-def token_of(page: str) -> str:
-    found = TOKEN.search(page)
-    assert found, "the page has no CSRF token"
-    return found.group(1)
-
-
 def test_moving_a_cancelled_card_back_beside_another_usable_one_needs_a_knowing_confirmation(
     app: Flask,
 ) -> None:
@@ -53,7 +38,7 @@ def test_moving_a_cancelled_card_back_beside_another_usable_one_needs_a_knowing_
     old = counter_card(app, HOLDER).instance_id
     engine.fire(old, "cancel")
     new = counter_card(app, HOLDER).instance_id  # the person's usable card now
-    boss = logged_in(app)
+    boss = logged_in(app, "boss")
     page = boss.get(f"/processes/instances/{old}/move?to=active").get_data(as_text=True)
     warning = page[page.index('id="action-warnings"') :]
     assert f"卡 {new}" in warning and "已申领" in warning and mask_id_number(HOLDER) in warning
@@ -94,7 +79,7 @@ def test_moving_a_cancelled_card_back_when_it_is_the_persons_only_card_asks_noth
     engine = engine_of(app)
     card = counter_card(app, ALONE).instance_id
     engine.fire(card, "cancel")
-    boss = logged_in(app)
+    boss = logged_in(app, "boss")
     page = boss.get(f"/processes/instances/{card}/move?to=active").get_data(as_text=True)
     assert 'id="action-warnings"' not in page and 'name="confirm"' not in page
     version = queries.instance(engine.db, card)["version"]  # type: ignore[index]
@@ -112,7 +97,7 @@ def test_moving_a_cancelled_card_back_when_it_is_the_persons_only_card_asks_noth
 def test_the_instance_page_says_where_an_uncollected_card_is(app: Flask) -> None:
     engine = engine_of(app)
     card = counter_card(app, ALONE, bank="cmb", events=("produce", "notify_holder")).instance_id
-    boss = logged_in(app)
+    boss = logged_in(app, "boss")
     page = boss.get(f"/processes/instances/{card}").get_data(as_text=True)
     assert "招商银行网点" in page[page.index('id="collection-place"') :]
     engine.fire(card, "take_back_uncollected")

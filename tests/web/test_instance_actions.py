@@ -7,14 +7,12 @@ only supervisors; bad forms are refused with nothing changed; what was done is i
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
-from staff_login import client_for
+from staff_login import logged_in, token_of
 from support import MakeApp, counter_card
 
 from engine import queries
@@ -25,7 +23,6 @@ from web.app import engine_of
 from workflows.identity import make_id_number, mask_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -39,19 +36,6 @@ def app(make_app: MakeApp) -> Flask:
             app, make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11), events=("produce",)
         )
     return app
-
-
-def logged_in(app: Flask, username: str) -> FlaskClient:
-    """A client of ``username``; from then on every form needs its CSRF token, as in service."""
-    client = client_for(app, username)
-    app.config["WTF_CSRF_ENABLED"] = True
-    return client
-
-
-def token_of(page: str) -> str:
-    found = TOKEN.search(page)
-    assert found, "the page has no CSRF token"
-    return found.group(1)
 
 
 def snapshot(app: Flask, instance_id: int) -> tuple[Any, ...]:

@@ -16,15 +16,13 @@ import pytest
 from flask import Flask, render_template_string, request
 from lxml import html as lxml_html
 from staff_login import client_for
-from support import TEAM, MakeApp, counter_card
+from support import TEAM, MakeApp, counter_card, registration_in_review
 
 from engine import queries
 from engine.clock import SimulatedClock
 from web.app import engine_of
 from web.auth import create_user
-from web.extensions import domain_of
 from workflows.identity import make_id_number, mask_id_number
-from workflows.people import Registration, register_person
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 PERSON = "11010519491231002X"
@@ -87,13 +85,7 @@ def test_free_text_comes_back_as_typed_escaped_and_is_stored_whole_when_sent_aga
     app: Flask,
 ) -> None:
     engine = engine_of(app)
-    person = register_person(
-        engine,
-        domain_of(app),
-        Registration(id_number=PERSON, name="李娜", region="foshan", household="H-0101"),
-        actor="counter",
-    ).instance_id
-    task = int(queries.tasks_of(engine.db, person, "open")[0]["id"])
+    person, task = registration_in_review(app, PERSON)
     clerk = client_for(app, "mi_foshan")
     note = f'户主{HEAD}"><script>alert(1)</script>'
     # the document checked is left out: the engine refuses the form by that field's label
