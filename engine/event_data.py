@@ -130,9 +130,7 @@ class EventData:
                     row.variables or {},
                     spec.tags if spec else frozenset(),
                     spec.label if spec else None,
-                    frozenset(definition.outgoing(row.state))
-                    if spec and definition
-                    else frozenset(),
+                    definition.events_from(row.state) if definition else frozenset(),
                 )
             )
         return views

@@ -114,6 +114,8 @@ class TransitionContext:
         actor: who fires it (a user name, ``scheduler``, a token name).
         now: the engine clock's time for this transaction.
         followups: what the action asked to happen next (``emit``, ``start``).
+        events: the events that may leave ``state`` under the instance's own definition
+            version, as the firing began (``InstanceView.events`` of the instance itself).
     """
 
     instance_id: int
@@ -128,6 +130,7 @@ class TransitionContext:
     refused_by: str | None = field(default=None)
     followups: list[FollowUp] = field(default_factory=list)
     finder: Finder | None = field(default=None, repr=False)
+    events: frozenset[str] = field(default=frozenset(), repr=False)
 
     def emit(self, event: str, instance_id: int, data: Mapping[str, Any] | None = None) -> None:
         """Fire ``event`` on ``instance_id`` in this transaction, after this transition."""

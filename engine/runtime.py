@@ -377,6 +377,7 @@ class Engine(Transactions, TaskOperations, EventData):
         ones to use) and the event's data; other instances are found in the same transaction.
         The one place a firing's context is built: the engine's, the batch's, guards judged
         ahead."""
+        definition = self._definitions.get((row.process, row.definition_version))
         return TransitionContext(
             row.id,
             row.process,
@@ -388,6 +389,7 @@ class Engine(Transactions, TaskOperations, EventData):
             actor,
             now,
             finder=lambda process, key: self.find(tx, process, key),
+            events=definition.events_from(row.state) if definition else frozenset(),
         )
 
     def load(self, tx: Tx, instance_id: int) -> Any:

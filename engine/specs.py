@@ -205,6 +205,14 @@ class ProcessDefinition:
         return self._outgoing.get(state, ())
 
     @cached_property
+    def _leaving(self) -> dict[str, frozenset[str]]:
+        return {state: frozenset(self.outgoing(state)) for state in self.states}
+
+    def events_from(self, state: str) -> frozenset[str]:
+        """The events allowed from ``state`` as a set (made once per state and version)."""
+        return self._leaving.get(state, frozenset())
+
+    @cached_property
     def _automatic(self) -> dict[str, tuple[str, ...]]:
         return {
             state: found

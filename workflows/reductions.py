@@ -232,13 +232,6 @@ def _fund_pays_all(domain: Domain, variables: Mapping[str, Any], now: datetime) 
         return False
 
 
-def _events_of(ctx: TransitionContext) -> frozenset[str]:
-    """The events the instance being fired may leave its state by (its own version's)."""
-    key = ctx.business_key
-    found = ctx.find(ctx.process, key) if key is not None else []
-    return next((view.events for view in found if view.id == ctx.instance_id), frozenset())
-
-
 def register(registry: Registry, domain: Domain) -> None:
     """The guards, actions, words and notice facts the definitions name about reductions."""
 
@@ -330,7 +323,7 @@ def register(registry: Registry, domain: Domain) -> None:
         held = records[-1].variables.get("reduction_categories", ())
         ctx.variables["reduction_categories"] = [str(c) for c in held]
         if _fund_pays_all(domain, ctx.variables, ctx.now):
-            covered = COVERED_AFTER if COVERED_AFTER in _events_of(ctx) else COVERED
+            covered = COVERED_AFTER if COVERED_AFTER in ctx.events else COVERED
             ctx.emit(covered, ctx.instance_id)
 
     def refused_categories(

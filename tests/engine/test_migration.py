@@ -156,3 +156,39 @@ def test_a_run_stopped_half_way_is_resumed_and_each_instance_moves_once(engine: 
             .group_by(history.c.instance_id)
         ).all()
     assert sorted(per_instance) == [(iid, 1) for iid in ids]
+
+
+def test_a_firing_sees_the_events_its_own_version_allows_as_other_instances_do(
+    db_url: str,
+) -> None:
+    """``ctx.events`` and ``InstanceView.events``: what may leave the state under the instance's
+    own definition version (an instance left on v1 lacks an event v2 added)."""
+    seen: dict[str, Any] = {}
+    registry = Registry()
+
+    def note(ctx: Any) -> None:
+        key = str(ctx.business_key)
+        seen[key] = (ctx.events, {v.business_key: v.events for v in ctx.find("claim", key)})
+
+    registry.add_action("note_events", note)
+    with_action = V1.replace(
+        "from: checking, to: checking}", "from: checking, to: checking, action: note_events}"
+    )
+    added = V2.replace(
+        "from: checking, to: checking}",
+        "from: checking, to: checking, action: note_events}\n"
+        "  escalate: {label: {zh: 上报, en: Escalate}, from: checking, to: closed}",
+    )
+    v1 = parse_definition(yaml.safe_load(with_action), "claim.v1.yaml", registry)
+    v2 = parse_definition(yaml.safe_load(added), "claim.v2.yaml", registry)
+    eng = Engine(make_engine(db_url), [v1, v2], registry, clock=SimulatedClock(START))
+    try:
+        old = eng.transaction(lambda tx: eng.start_in(tx, v1, "checking", "old", {}, "t"))
+        new = eng.transaction(lambda tx: eng.start_in(tx, v2, "checking", "new", {}, "t"))
+        eng.fire(old.instance_id, "remind")
+        eng.fire(new.instance_id, "remind")
+    finally:
+        eng.db.dispose()
+    assert seen["old"] == (frozenset({"remind"}), {"old": frozenset({"remind"})})
+    both = frozenset({"remind", "escalate"})
+    assert seen["new"] == (both, {"new": both})
