@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from web.api.answer_models import TokenList, TokenOut
 from web.api.common import answer, bp, caller, not_found
-from web.api.models import TokenList, TokenOut
 from web.api.spec import endpoint
 from web.api.tokens import list_tokens, revoke_token
 from web.extensions import engine_of

@@ -12,6 +12,7 @@ from sqlalchemy import Select, bindparam, select
 
 from engine import interventions, queries
 from engine import statements as st
+from web.api.answer_models import CardApplied, CardList, CardOut, ProgressStepOut, TransitionOut
 from web.api.common import (
     answer,
     as_id,
@@ -29,17 +30,8 @@ from web.api.common import (
     transition_out,
 )
 from web.api.errors import ApiError
-from web.api.models import (
-    CardApplication,
-    CardApplied,
-    CardList,
-    CardOut,
-    EventRequest,
-    Label,
-    PersonQuery,
-    ProgressStepOut,
-    TransitionOut,
-)
+from web.api.model_types import Label
+from web.api.request_models import CardApplication, EventRequest, PersonQuery
 from web.api.spec import endpoint
 from web.api.tokens import Caller
 from web.extensions import domain_of, engine_of

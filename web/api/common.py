@@ -20,14 +20,11 @@ from engine import guards_ahead, queries
 from engine.errors import EventNotAllowed, InstanceNotFound, WorkflowError
 from engine.runtime import Idempotency, Transition
 from engine.specs import ProcessDefinition
+from web.api.answer_models import OpenApiDocument, TransitionOut
 from web.api.bodies import body_digest
 from web.api.errors import ApiError, from_invalid_id, from_workflow_error
-from web.api.models import (
-    EventRequest,
-    OpenApiDocument,
-    TransitionOut,
-)
 from web.api.openapi import openapi_document
+from web.api.request_models import EventRequest
 from web.api.spec import current_caller, endpoint
 from web.api.tokens import Caller, holds, require
 from web.extensions import engine_of

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from engine import queries
+from engine.outcomes import Transition
+from web.api.answer_models import EventOut, PaymentOut, TransitionOut, YearList, YearOut
 from web.api.common import (
     answer,
     as_id,
@@ -20,17 +22,12 @@ from web.api.common import (
     transition_out,
 )
 from web.api.errors import ApiError
-from web.api.models import (
-    EventOut,
+from web.api.model_types import Label
+from web.api.request_models import (
     EventRequest,
-    Label,
-    PaymentOut,
     PaymentRequest,
     PersonPayment,
     PersonQuery,
-    TransitionOut,
-    YearList,
-    YearOut,
     YearRequest,
 )
 from web.api.spec import endpoint
@@ -236,15 +233,7 @@ def enrollment_event(enrollment_id: str, body: EventRequest) -> Any:
         if not isinstance(verdict, Unchanged):
             return None
         words = verdict.words
-        return EventOut(
-            instance_id=row.id,
-            process=row.process,
-            event=body.event,
-            from_state=row.state,
-            to_state=row.state,
-            version=row.version,
-            replayed=False,
-            unchanged=Label(zh=words.zh, en=words.en),
-        )
+        stayed = Transition(row.id, row.process, body.event, row.state, row.state, row.version)
+        return EventOut(**stayed.as_dict(), unchanged=Label(zh=words.zh, en=words.en))
 
     return send_to_instance_of(ENROLLMENT, ident, body, what="enrollment", settle=settle)

@@ -8,9 +8,9 @@ from typing import Any
 from flask import request
 
 from engine.incidents import list_incidents, resolve_incident, retry_incident
+from web.api.answer_models import IncidentList, IncidentOut
 from web.api.common import answer, as_id, bp, caller, int_param, run
 from web.api.errors import ApiError
-from web.api.models import IncidentList, IncidentOut
 from web.api.spec import endpoint
 from web.extensions import engine_of
 

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine import queries
 from engine.outbox_queries import NoticeRow, list_notices
 from web.api.common import answer, as_id, bp, caller, int_param, not_found, person_number
-from web.api.models import Label, PersonQuery
+from web.api.model_types import Label
+from web.api.request_models import PersonQuery
 from web.api.spec import endpoint
 from web.extensions import engine_of
 from web.log_masking import mask_text

@@ -9,6 +9,7 @@ from flask import request
 
 from engine import interventions, queries
 from web import security_log
+from web.api.answer_models import ImportReportOut, PersonOut, Registered, TransitionOut
 from web.api.common import (
     answer,
     as_id,
@@ -21,16 +22,12 @@ from web.api.common import (
     send_to_instance_of,
     transition_out,
 )
-from web.api.models import (
+from web.api.model_types import Label
+from web.api.request_models import (
     EventRequest,
-    ImportReportOut,
-    Label,
     PeopleImport,
-    PersonOut,
     ReductionClaimRequest,
-    Registered,
     RegistrationRequest,
-    TransitionOut,
 )
 from web.api.spec import endpoint
 from web.extensions import domain_of, engine_of

@@ -13,6 +13,7 @@ from sqlalchemy import and_, false, or_, select
 
 from engine import queries
 from engine.statements import tasks as task_table
+from web.api.answer_models import Counts, TaskList, TaskOut, TransitionOut
 from web.api.common import (
     MAX_ID,
     answer,
@@ -27,13 +28,7 @@ from web.api.common import (
     transition_out,
 )
 from web.api.errors import ApiError
-from web.api.models import (
-    Counts,
-    TaskCompletion,
-    TaskList,
-    TaskOut,
-    TransitionOut,
-)
+from web.api.request_models import TaskCompletion
 from web.api.spec import endpoint
 from web.api.tokens import Caller
 from web.extensions import engine_of

@@ -1,0 +1,218 @@
+"""The API's answers (pydantic): what each endpoint returns, as OpenAPI shows it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from web.api.model_types import Label, StrictModel
+
+
+class FollowUpOut(StrictModel):
+    instance_id: int
+    process: str
+    event: str
+    from_state: str | None
+    to_state: str
+    version: int
+    replayed: bool
+
+
+class TransitionOut(FollowUpOut):
+    followups: list[FollowUpOut] = Field(
+        default_factory=list, description="what the event set off in the same transaction"
+    )
+
+
+class EventOut(TransitionOut):
+    """An event's answer; ``unchanged`` when it changed nothing and is no error."""
+
+    unchanged: Label | None = Field(
+        default=None,
+        description="present when the event changed nothing and why, in the words a deduction "
+        "file's report uses: a tax authority's deduction result that no longer matters (a "
+        "failure for a year already paid, lapsed or closed: 已缴费, 已断保, 已结束; a result "
+        "already on record); `from_state` = `to_state`, the year's state, and nothing is "
+        "written. Absent when the event moved the instance",
+    )
+
+
+class PersonOut(StrictModel):
+    id: int
+    state: str
+    state_label: Label
+    id_number_masked: str
+    region: str | None
+    open_tasks: list[str]
+
+
+class Registered(StrictModel):
+    transition: TransitionOut
+    person: PersonOut
+
+
+class RejectedRow(StrictModel):
+    line: int
+    reason: str | None
+    reason_zh: str | None = None
+
+
+class ImportReportOut(StrictModel):
+    applied: int
+    unchanged: int
+    rejected: list[RejectedRow]
+    reviews_opened: int
+
+
+class ProgressStepOut(StrictModel):
+    step: str
+    label: Label
+    done_at: datetime | None
+
+
+class CardOut(StrictModel):
+    id: int
+    state: str
+    state_label: Label
+    id_number_masked: str
+    bank: str | None
+    channel: str | None
+    region_code: str | None
+    electronic_card: Literal["usable", "unusable"]
+    version: int
+    definition_version: int = Field(description="the version of the card process it runs on")
+    replaces_card_id: int | None = Field(
+        default=None, description="a replacement (换领): the card it replaces"
+    )
+    collection_place: Literal["bank_branch", "card_centre"] | None = Field(
+        default=None,
+        description="while the card waits to be collected (awaiting activation): where it is, "
+        "at its bank's branch, or at the card centre once taken back from the branch "
+        "uncollected (the region's `card.uncollected_card_returned_after`); null otherwise",
+    )
+    collection_place_label: Label | None = Field(
+        default=None, description="`collection_place` in words, with the bank's name"
+    )
+    allowed_events: list[str] = Field(
+        description="events an outside system may send the card now (a 409's `allowed` narrows "
+        "this to what the asking token may send)"
+    )
+    progress: list[ProgressStepOut]
+
+
+class CardApplied(StrictModel):
+    transition: TransitionOut
+    card: CardOut
+
+
+class CardList(StrictModel):
+    id_number_masked: str
+    cards: list[CardOut]
+
+
+class YearOut(StrictModel):
+    enrollment_id: int
+    policy: str
+    year: int
+    state: str
+    state_label: Label
+    paid: bool
+    amount_due: str | None
+    amount_paid: str | None
+    paid_at: datetime | None
+    payer_kind: str | None
+    payer_id_number_masked: str | None
+    channel: str | None
+    benefit_start: dict[str, date]
+    refunded: bool = False
+    refund_amount: str | None = None
+    refunded_at: datetime | None = None
+
+
+class YearList(StrictModel):
+    id_number_masked: str
+    paid: list[YearOut]
+    unpaid: list[YearOut]
+    refunded: list[YearOut] = []
+    """Years whose payment was given back: nothing due, not paid."""
+
+
+class PaymentOut(StrictModel):
+    transition: TransitionOut
+    amount: str
+    benefit_start: dict[str, date]
+
+
+class TaskOut(StrictModel):
+    id: int
+    instance_id: int
+    process: str
+    name: str
+    state: str
+    candidate_group: str
+    scope: str | None
+    assignee: str | None
+    created_at: datetime
+    due_at: datetime | None
+
+
+class TaskList(StrictModel):
+    tasks: list[TaskOut]
+    next_after_id: int | None
+
+
+class Counts(StrictModel):
+    process: str
+    states: dict[str, int]
+    total: int
+
+
+class TokenOut(StrictModel):
+    """An API token as the admin sees it: never the token itself, only its first characters."""
+
+    name: str
+    prefix: str | None = Field(description="the token's first 8 characters after sb_")
+    scopes: list[str]
+    status: Literal["valid", "expired", "revoked"]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = Field(description="updated at most once a minute")
+    revoked_at: datetime | None
+
+
+class TokenList(StrictModel):
+    tokens: list[TokenOut]
+
+
+class IncidentOut(StrictModel):
+    """A step that failed all its attempts: a timer's event or a notice's delivery."""
+
+    id: int
+    kind: Literal["timer", "notice"]
+    ref_id: int = Field(description="the timer's or the notice's id")
+    instance_id: int | None
+    process: str | None
+    state: str | None
+    step: str = Field(description="the timer's event or the notice's kind")
+    error: str = Field(description="the last error (long numbers masked)")
+    attempts: int
+    status: Literal["open", "closed"]
+    created_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution: Literal["retry", "resolve"] | None = Field(
+        description="how it was closed: its step put back, or closed without running it"
+    )
+
+
+class IncidentList(StrictModel):
+    incidents: list[IncidentOut]
+
+
+class OpenApiDocument(BaseModel):
+    """The OpenAPI 3.1 document itself."""
+
+    model_config = ConfigDict(extra="allow")
+    openapi: str
