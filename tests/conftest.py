@@ -9,7 +9,6 @@ numbers fails the run if it found one (see ``PersonalDataScan``).
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import re
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import flask
+import lxml.html
 import pytest
 import werkzeug.exceptions
 from sqlalchemy import create_engine, text
@@ -81,29 +81,23 @@ SCANNED_TYPES = ("application/json", "text/", "image/svg+xml", "application/xml"
 # A refused form gives the user's own typing back, ID numbers whole, in the field they typed it in
 # (``web.log_masking.refill``): an ``<input>`` or ``<textarea>`` named as a field of the request's
 # form, holding exactly what the request sent in it, is the one place an answer may hold one.
-FIELD_TAG = re.compile(
-    r"<input\b[^>]*>|<textarea\b([^>]*)>(.*?)</textarea>", re.IGNORECASE | re.DOTALL
-)
-TAG_ATTRIBUTE = re.compile(r"""([a-zA-Z_:-]+)\s*=\s*("([^"]*)"|'([^']*)')""")
+FIELD_TAGS = ("<input", "<textarea")
 
 
 def without_typed_fields(body: str, sent: dict[str, list[str]]) -> str:
     """``body`` with the form fields that give back exactly what ``sent`` (the request's form)
-    carried under their names left out."""
-
-    def given_back(found: re.Match[str]) -> str:
-        tag = found.group(0)
-        head = found.group(1) if found.group(1) is not None else tag
-        attributes = {
-            m.group(1).lower(): html.unescape(m.group(3) if m.group(3) is not None else m.group(4))
-            for m in TAG_ATTRIBUTE.finditer(head)
-        }
-        shown = attributes.get("value", "") if found.group(1) is None else found.group(2)
-        if found.group(1) is not None:
-            shown = html.unescape(shown.removeprefix("\n"))
-        return "" if shown in sent.get(attributes.get("name", ""), []) else tag
-
-    return FIELD_TAG.sub(given_back, body) if sent else body
+    carried under their names left out (the page parsed as a browser would, by lxml)."""
+    if not sent or not any(tag in body.lower() for tag in FIELD_TAGS):
+        return body
+    page = lxml.html.document_fromstring(body)
+    for field in list(page.iter("input", "textarea")):
+        if field.tag == "input":
+            shown = field.get("value", "")
+        else:
+            shown = (field.text or "").removeprefix("\n")
+        if shown in sent.get(field.get("name", ""), []):
+            field.drop_tree()
+    return str(lxml.html.tostring(page, encoding="unicode"))
 
 
 def resident_ids_in(text: str) -> list[str]:

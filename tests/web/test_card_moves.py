@@ -31,6 +31,12 @@ def app(make_app: MakeApp) -> Flask:
     return make_app(SimulatedClock(NOW), staff=[("boss", "supervisor", None)])
 
 
+def _move_form(app: Flask, card: int, page: str, reason: str) -> dict[str, str]:
+    """The move page's form for moving ``card`` to active, as the supervisor fills it in."""
+    version = queries.instance(engine_of(app).db, card)["version"]  # type: ignore[index]
+    return {"csrf_token": token_of(page), "version": str(version), "to": "active", "reason": reason}
+
+
 def test_moving_a_cancelled_card_back_beside_another_usable_one_needs_a_knowing_confirmation(
     app: Flask,
 ) -> None:
@@ -47,13 +53,7 @@ def test_moving_a_cancelled_card_back_beside_another_usable_one_needs_a_knowing_
     en = boss.get(f"/processes/instances/{old}/move?to=active&lang=en").get_data(as_text=True)
     assert f"another usable card (card {new}, Applied)" in en
     assert "I know the person has another usable card" in en
-    version = queries.instance(engine.db, old)["version"]  # type: ignore[index]
-    form = {
-        "csrf_token": token_of(page),
-        "version": str(version),
-        "to": "active",
-        "reason": "误注销，恢复旧卡",
-    }
+    form = _move_form(app, old, page, "误注销，恢复旧卡")
     refused = boss.post(f"/processes/instances/{old}/move", data=form)
     assert refused.status_code == 409
     text = refused.get_data(as_text=True)
@@ -82,13 +82,7 @@ def test_moving_a_cancelled_card_back_when_it_is_the_persons_only_card_asks_noth
     boss = logged_in(app, "boss")
     page = boss.get(f"/processes/instances/{card}/move?to=active").get_data(as_text=True)
     assert 'id="action-warnings"' not in page and 'name="confirm"' not in page
-    version = queries.instance(engine.db, card)["version"]  # type: ignore[index]
-    form = {
-        "csrf_token": token_of(page),
-        "version": str(version),
-        "to": "active",
-        "reason": "误注销",
-    }
+    form = _move_form(app, card, page, "误注销")
     assert boss.post(f"/processes/instances/{card}/move", data=form).status_code == 303
     assert queries.instance(engine.db, card)["state"] == "active"  # type: ignore[index]
     assert queries.history(engine.db, card)[-1]["data"] == {"reason": "误注销"}
