@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import TransitionRefused, WorkflowError
+from engine.errors import DataInvalid, TransitionRefused, WorkflowError
+from engine.forms import FieldProblem
 from engine.registry import Registry, TransitionContext
 from engine.runtime import Engine, Idempotency, Transition, request_hash
 from engine.specs import Label as EngineLabel
@@ -215,6 +216,9 @@ def claim_reduction(
             return engine.fire_in(tx, row, CLAIM, actor, data)
         except TransitionRefused as refused:
             raise ReductionClaimRefused(refused.message_zh, refused.message_en) from None
+        except DataInvalid as invalid:  # the guard's words, without the event's name
+            [problem] = invalid.problems
+            raise ReductionClaimRefused(problem.message_zh, problem.message_en) from None
 
     if idempotency is None:
         return engine.transaction(work)
@@ -256,13 +260,16 @@ def register(registry: Registry, domain: Domain) -> None:
         ctx.emit(REFUSE, ctx.instance_id, {"reason": reason})
 
     def reduction_claim_valid(ctx: TransitionContext) -> bool:
-        """A claim's category and evidence, checked whichever door the claim came by."""
+        """A claim's category and evidence, checked whichever door the claim came by: refused
+        as the event's data (a 422 naming the field), as the claims endpoint refuses them."""
         category = str(ctx.data.get("category", "")).strip()
-        problem = claim_problem(domain, ctx.variables, category) or evidence_problem(
-            str(ctx.data.get("evidence", ""))
-        )
-        if problem is not None:
-            raise TransitionRefused(*problem)
+        for field, problem in (
+            ("category", claim_problem(domain, ctx.variables, category)),
+            ("evidence", evidence_problem(str(ctx.data.get("evidence", "")))),
+        ):
+            if problem is not None:
+                found = FieldProblem(field, *problem, checked=True)
+                raise DataInvalid(f"{ctx.process}.{ctx.event}", [found])
         return True
 
     def record_reduction_claim(ctx: TransitionContext) -> None:

@@ -117,10 +117,14 @@ def test_the_event_door_checks_a_claims_evidence_as_the_other_doors(
     events = f"/registrations/{person['id']}/events"
     for evidence in ("x" * 201, "x" * 500, "低保证\t1"):
         body = {"event": "claim_reduction", "data": {"category": "dibao", "evidence": evidence}}
-        answer = j.api("POST", events, "counter", body)
+        answer = j.api("POST", events, "counter", body, expect=422)  # as the claims endpoint
         said = str(answer)
         assert "1 to 200 characters" in said and "1 至 200 个字符" in said, said
+        assert answer["details"][0]["field"] == "evidence", answer
         assert j.api("GET", f"/registrations/{person['id']}", "counter")["state"] == "insured"
+    body = {"event": "claim_reduction", "data": {"category": "royalty", "evidence": "证 1"}}
+    answer = j.api("POST", events, "counter", body, expect=422)
+    assert answer["details"][0]["field"] == "category" and "royalty" in answer["message_en"]
     out = j.cli(
         "people", "claim-reduction", "--id-number", CLAIMING, "--category", "dibao",
         "--evidence", "y" * 300, exit_code=1,
