@@ -50,9 +50,10 @@ REASSESS = (
 event has one target, so one per state a year not yet paid sits in): a year fires the one its
 state offers under its own definition version (a year started on an older version: what that
 version offers, if any)."""
-COVERED_AFTER = "covered_after_reassessment"
-"""The event by which the fund pays a reassessed year left with nothing to pay, where its state
-does not offer ``covered_in_full`` (which leaves only the states a year opens in)."""
+COVERED_AFTER = ("covered_late_after_reassessment", "covered_after_reassessment")
+"""The events by which the fund pays a reassessed year left with nothing to pay, where its state
+does not offer ``covered_in_full`` (which leaves only the states a year opens in): late for a
+lapsed year, else in time; a year fires the first its state offers."""
 REFUSE = "refuse_reduction"
 """The person's event that tells them which categories were refused and why."""
 COVERED = "covered_in_full"
@@ -321,8 +322,8 @@ def register(registry: Registry, domain: Domain) -> None:
 
     def take_reductions_of_record(ctx: TransitionContext) -> None:
         """A year not yet paid takes its person's categories, in the state it is in; left with
-        nothing to pay, the fund pays it at once (``covered_in_full``, or from a failed or lapsed
-        year ``covered_after_reassessment``), as when a year opens so."""
+        nothing to pay, the fund pays it at once (``covered_in_full``; from a failed year
+        ``covered_after_reassessment``, from a lapsed one late), as when a year opens so."""
         number = str(ctx.variables["id_number"])
         records = [r for r in ctx.find(PERSON, number) if ON_BOOKS in r.tags]
         if not records:
@@ -330,7 +331,7 @@ def register(registry: Registry, domain: Domain) -> None:
         held = records[-1].variables.get("reduction_categories", ())
         ctx.variables["reduction_categories"] = [str(c) for c in held]
         if _fund_pays_all(domain, ctx.variables, ctx.now):
-            covered = COVERED_AFTER if COVERED_AFTER in ctx.events else COVERED
+            covered = next((e for e in COVERED_AFTER if e in ctx.events), COVERED)
             ctx.emit(covered, ctx.instance_id)
 
     def refused_categories(

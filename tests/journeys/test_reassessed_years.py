@@ -6,7 +6,8 @@ the reduced amount), a renewed year stays ``renewal_pending``, and a lapsed year
 still lets be paid late (huian-2022: late payment accepted through 2022-12-31) stays ``lapsed``
 with the reduced amount, so the late payer pays that; a lapsed year past that stays as it was.
 Left with nothing to pay (低保, paid in full by the medical assistance fund, huian.txt:55), a
-failed or lapsed year is paid by the fund at once, as a year opening with nothing to pay is.
+failed year is paid by the fund at once, as a year opening with nothing to pay is, and a lapsed
+year is paid late by the fund (``paid_late``, as any late payment).
 """
 
 from __future__ import annotations
@@ -116,11 +117,14 @@ def test_a_lapsed_year_still_payable_late_owes_the_reduced_amount(journey_factor
 
     _grant(j, clerk, LATE_DIBAO, "dibao")
     year = j.years(LATE_DIBAO)["huian-2022"]
+    # paid late by the fund, so paid late: benefits from the payment as for any late payer
     assert (year["state"], year["amount_paid"], year["payer_kind"]) == (
-        "deducted",
+        "paid_late",
         "0.00",
         "medical_assistance",
     )
+    assert year["state_label"] == {"zh": "逾期缴费", "en": "Paid late"}
+    assert year["benefit_start"] == j.years(LATE)["huian-2022"]["benefit_start"]
 
     # past the late payment: the lapsed year stays as it is, and the grant still goes through
     j.at("2023-01-05T10:00:00+08:00")
