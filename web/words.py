@@ -237,10 +237,6 @@ WORDS: dict[str, Label] = {
         "您选择了“{choice}”。此操作不可撤销，确认后立即生效。",
         "You chose “{choice}”. This cannot be undone and takes effect at once.",
     ),
-    "confirm_reenter": Label(
-        "为保护个人信息，证件号码需重新输入。",
-        "To protect personal data, ID numbers must be entered again.",
-    ),
     "confirm_do": Label("确认办理", "Confirm"),
     "confirm_back": Label("返回修改", "Go back"),
     "person_records": Label("此人的其他业务", "This person's other records"),

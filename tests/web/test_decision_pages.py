@@ -4,8 +4,11 @@ recorded with its reason and counted, and leaves the task's claimant as it was."
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
+import lxml.html
 import pytest
 from flask import Flask
 from staff_login import client_for
@@ -17,6 +20,7 @@ from engine.clock import SimulatedClock
 from engine.runtime import Engine
 from web.app import engine_of
 from web.auth import create_user
+from web.config import PROJECT_ROOT
 from web.extensions import domain_of
 from workflows.people import Registration, register_person
 
@@ -138,6 +142,58 @@ def test_closing_a_bank_account_is_confirmed_before_it_happens(app: Flask) -> No
         data={"outcome": "close_bank_account", "confirmed": "close_bank_account"},
     )
     assert done.status_code == 302
+    assert queries.instance(engine.db, card)["state"] == "bank_account_closed"  # type: ignore[index]
+
+
+def _form_as_sent(page: str, button: str) -> dict[str, str]:
+    """What a browser sends when ``button`` (an element id) of ``page``'s form is clicked: its
+    inputs' values as the page holds them, and the button's own name and value."""
+    tree = lxml.html.document_fromstring(page)
+    [clicked] = tree.xpath(f'//button[@id="{button}"]')
+    form = next(clicked.iterancestors("form"))
+    sent = {i.get("name"): i.get("value", "") for i in form.iter("input") if i.get("name")}
+    return {**sent, clicked.get("name"): clicked.get("value")}
+
+
+def test_the_confirmation_keeps_the_typed_id_number_in_its_field_only(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    """An outcome that ends the instance and asks for an ID number (here closing the bank
+    account with the holder's ID presented, in a copy of the definitions): the confirmation
+    gives the typed number back in its own field, so the teller confirms without typing it
+    again, and masks it everywhere else on the page."""
+    definitions = tmp_path / "definitions"
+    shutil.copytree(PROJECT_ROOT / "definitions", definitions)
+    card_file = definitions / "card.yaml"
+    text = card_file.read_text(encoding="utf-8")
+    closing = "from: [lost, cancelled]\n    to: bank_account_closed\n"
+    presented = (
+        "    fields:\n      - {name: presented_id_number, label: {zh: 出示证件号码, "
+        "en: Presented ID number}, type: id_number}\n"
+    )
+    assert closing in text
+    card_file.write_text(text.replace(closing, closing + presented), encoding="utf-8")
+    app = make_app(SimulatedClock(NOW), staff=TEAM, SHEBAO_DEFINITIONS=str(definitions))
+    engine = engine_of(app)
+    card = card_awaiting_activation(app)
+    engine.fire(card, "activate", data={"presented_id_number": PERSON})
+    engine.fire(card, "report_loss")
+    engine.fire(card, "report_loss_formally", data={"presented_id_number": PERSON})
+    task = open_task(engine, card)
+    assert task["name"] == "close_bank_account"
+    wang = client_for(app, "wang")
+    form = {"outcome": "close_bank_account", "presented_id_number": PERSON}
+    asked = wang.post(f"/inbox/{task['id']}/complete", data=form)
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and 'id="confirm-panel"' in page
+    tree = lxml.html.document_fromstring(page)
+    [field] = tree.xpath('//input[@name="presented_id_number"]')
+    assert field.get("value") == PERSON
+    field.drop_tree()
+    assert PERSON not in lxml.html.tostring(tree, encoding="unicode")  # only in its field
+
+    done = wang.post(f"/inbox/{task['id']}/complete", data=_form_as_sent(page, "confirm-do"))
+    assert done.status_code == 302, done.get_data(as_text=True)
     assert queries.instance(engine.db, card)["state"] == "bank_account_closed"  # type: ignore[index]
 
 

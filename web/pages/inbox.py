@@ -332,8 +332,9 @@ def release_view(task_id: int) -> ResponseReturnValue:
 @bp.post("/<int:task_id>/complete")
 def complete_view(task_id: int) -> ResponseReturnValue:
     """Complete the task; an outcome that ends the instance is first shown back for confirmation
-    (``confirmed=<outcome>``), its form kept but for ID numbers, which are typed again; a form
-    refused before the confirmation (a required field left empty) is given back whole."""
+    (``confirmed=<outcome>``), its form kept whole (an ID number given back only in the field it
+    was typed in, by the ``refill`` filter); a form refused before the confirmation (a required
+    field left empty) is given back whole too."""
     form = td.posted(request.form, ("csrf_token", "outcome", "confirmed"))
     outcome = request.form.get("outcome") or None
     if outcome and request.form.get("confirmed") != outcome and _irreversible(task_id, outcome):
@@ -341,12 +342,11 @@ def complete_view(task_id: int) -> ResponseReturnValue:
         refused = _refused(task_id, lambda: may_complete(engine_of(), _me(), task_id))
         if refused is not None:
             return refused
-        kept = {k: v for k, v in form.items() if "id_number" not in k}
         missing = _missing(task_id, outcome, form)
         if missing:  # an incomplete form is refused before the confirmation is asked for
             flash(i18n.message(missing.message_zh, missing.message_en), "error")
             return _render_detail(task_id, 422, form)
-        return _render_detail(task_id, 200, kept, confirm=outcome)
+        return _render_detail(task_id, 200, form, confirm=outcome)
     return _act(task_id, lambda: complete(engine_of(), _me(), task_id, form, outcome), "completed")
 
 
