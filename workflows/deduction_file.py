@@ -7,7 +7,8 @@ tax systems commonly export, are read. A file the CSV reader cannot read (a quot
 field over the reader's limit) or without the required columns is refused as a whole
 (``DeductionFileError``, ``workflows.csv_files``); a row with a bad ID number, another policy
 year, an unknown result or a control character in a cell is rejected with its line number, what
-it echoes of the file masked (an ID number in the wrong column), and the rest are read on.
+it echoes of the file masked (an ID number in the wrong column), and the rest are read on. The
+reasons' words, in Chinese and English, are ``workflows.deduction_reasons``'s.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import TextIO
 
 from engine.errors import WorkflowError
+from workflows import deduction_reasons as because
 from workflows.csv_files import records, with_control_characters
 from workflows.deduction_rows import ImportReport, Rejected
-from workflows.identity import InvalidIdNumber, mask_id_numbers_in, validate_id_number
+from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.policy import Policy
 
 COLUMNS = ("id_number", "policy_year", "amount", "result", "reason", "paid_at")
@@ -33,8 +35,6 @@ RESULTS = {
     "失败": "fail_deduction",
 }
 ENCODINGS = ("utf-8-sig", "gb18030")
-ECHOED = 40
-"""The most of a cell a rejection echoes (masked: ``mask_id_numbers_in``)."""
 
 
 class DeductionFileError(WorkflowError):
@@ -112,26 +112,19 @@ def parse_rows(stream: TextIO, policy: Policy, report: ImportReport) -> Iterator
         number, problem = "", None
         unreadable = with_control_characters(record)
         if unreadable:  # a NUL, a line break in quotes: never stored (PostgreSQL refuses a NUL)
-            names = ", ".join(unreadable)
-            problem = f"含有控制字符 control characters (a NUL, a line break) in: {names}"
+            problem = because.control_characters(unreadable)
         else:
             try:
                 number = validate_id_number(cell["id_number"])
             except InvalidIdNumber as exc:
-                problem = f"id_number: {exc.message_en}"
+                problem = because.bad_id_number(exc)
         event = RESULTS.get(cell["result"].lower())
         if problem is None and cell["policy_year"] != year:
-            problem = f"policy_year {_echo(cell['policy_year'])} is not {policy.year}"
-        if problem is None and event is None:
-            problem = f"result {_echo(cell['result'])} is not success/failed"
+            problem = because.other_year(cell["policy_year"], policy.year)
         if problem is not None or event is None:
-            report.rejected.append(Rejected(line, problem or ""))
+            report.rejected.append(
+                Rejected(line, problem or because.unknown_result(cell["result"]))
+            )
             continue
         data = {k: cell[k] for k in ("amount", "reason", "paid_at") if cell[k]}
         yield Row(line, number, event, data)
-
-
-def _echo(value: str) -> str:
-    """A cell as a rejection quotes it: any ID number in it masked, at most ``ECHOED`` long."""
-    shown = mask_id_numbers_in(value)
-    return repr(shown if len(shown) <= ECHOED else shown[:ECHOED] + "…")

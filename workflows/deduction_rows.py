@@ -5,7 +5,8 @@ state refused: the same result reported again (unchanged); a failure that came a
 paid, lapsed or closed (unchanged: the failure no longer matters, and says why); or money taken
 twice for a year already paid, a duplicate payment to refund (rejected, saying when, how much and
 by whom the year was paid). ``refused_result`` gives the same verdict to a result that came by
-the tax authority's API (``POST /api/v1/enrollments/{id}/events``): one rule, every door.
+the tax authority's API (``POST /api/v1/enrollments/{id}/events``): one rule, every door. Each
+reason's words, in Chinese and English, are ``workflows.deduction_reasons``'s.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from engine.definition import ProcessDefinition
 from engine.errors import DataInvalid, EventNotAllowed
 from engine.forms import FieldCheck, clean
 from engine.interventions import is_ended, label_of
-from workflows.identity import mask_id_number
+from workflows import deduction_reasons as because
+from workflows.identity import mask_id_number, mask_id_numbers_in
 from workflows.people import ENROLLMENT
 from workflows.policy import Label, Policy
 
@@ -33,12 +35,7 @@ if TYPE_CHECKING:
 DEDUCT, FAIL, LAPSE = "deduct", "fail_deduction", "lapse"
 RESULTS = (DEDUCT, FAIL)
 """The tax authority's deduction results: the events a file's rows and its API calls send."""
-WHY = {
-    "already_paid": Label("已缴费", "the year is already paid"),
-    "already_lapsed": Label("已断保", "the year has already lapsed"),
-    "already_closed": Label("已结束", "the year is already closed"),
-    "again": Label("该结果已记录", "this result is on record already"),
-}
+WHY = because.UNCHANGED
 """Why a refused result changes nothing, in both languages: the file's report says it in one line
 (``said``), the API's answer as a label."""
 
@@ -55,10 +52,25 @@ ALREADY_CLOSED = said(WHY["already_closed"])
 
 @dataclass(frozen=True)
 class Rejected:
-    """A row not applied: its line in the file and why."""
+    """A row not applied: its line in the file and why, in both languages
+    (``workflows.deduction_reasons``); anything in them that looks like an ID number is masked."""
 
     line: int
-    reason: str
+    why: Label
+
+    def __post_init__(self) -> None:
+        masked = Label(mask_id_numbers_in(self.why.zh), mask_id_numbers_in(self.why.en))
+        object.__setattr__(self, "why", masked)
+
+    @property
+    def reason(self) -> str:
+        """Why, in English."""
+        return self.why.en
+
+    @property
+    def reason_zh(self) -> str:
+        """Why, in Chinese."""
+        return self.why.zh
 
 
 @dataclass
@@ -93,7 +105,7 @@ class ImportReport:
 
 def paid_twice(
     policy: Policy, instance_id: int, data: Mapping[str, Any], payment: Mapping[str, Any] | None
-) -> str | None:
+) -> Label | None:
     """A successful deduction row for a year already paid: ``None`` when it is the deduction on
     record (a ``deduct`` of the same amount at the same ``paid_at``: the same result reported
     again) or took nothing (0 yuan), else why it is rejected: money was taken twice (or from
@@ -112,14 +124,12 @@ def paid_twice(
     ):
         return None
     when = f"{recorded_at.astimezone(ZoneInfo(policy.timezone)):%Y-%m-%d}" if recorded_at else "?"
-    who = payment.get("payer_kind") or "?"
+    who = str(payment.get("payer_kind") or "?")
     channel = payment.get("channel")
-    by = f"{who} via {channel}" if channel and channel != who else who
-    paid = f"{recorded_amount} yuan" if recorded_amount is not None else "?"
-    taken = f"{amount} yuan" if amount is not None else str(data.get("amount", ""))
-    return (
-        f"enrollment {instance_id} was already paid on {when} ({paid}, by {by}): this "
-        f"deduction of {taken} is a duplicate payment, refund needed"
+    paid = str(recorded_amount) if recorded_amount is not None else "?"
+    taken = str(amount) if amount is not None else str(data.get("amount", ""))
+    return because.duplicate_payment(
+        instance_id, when, paid, who, None if channel is None else str(channel), taken
     )
 
 
@@ -160,14 +170,14 @@ def malformed(
     checks: Mapping[str, FieldCheck],
     event: str,
     data: Mapping[str, Any],
-) -> str | None:
+) -> Label | None:
     """A refused row's data checked as the event checks it when allowed (types: an amount, a
     time with its zone): why it is malformed, or None. A malformed row is rejected whatever the
     year's state, so a bad row never passes as unchanged."""
     _, problems = clean(definition.events[event].fields, data, checks=checks)
     if not problems:
         return None
-    return DataInvalid(f"{definition.key}.{event}", problems).message_en
+    return because.refused(DataInvalid(f"{definition.key}.{event}", problems))
 
 
 def objection_to(
@@ -179,7 +189,7 @@ def objection_to(
     event: str,
     data: Mapping[str, Any],
     payment: Callable[[], Mapping[str, Any] | None],
-) -> str | None:
+) -> Label | None:
     """Why a refused result is rejected whatever the year's state (``not_allowed``'s
     ``objection``), or None: its data is malformed; else, a success for a year already paid is
     money taken twice (``paid_twice``; ``payment`` reads the payment on record, only then)."""
@@ -222,7 +232,7 @@ def not_allowed(
     instance_id: int,
     state: str | None,
     event: str,
-    objection: str | None,
+    objection: Label | None,
 ) -> Rejected | Unchanged:
     """The verdict on a row whose event the year's state does not allow (a rejection's line is
     filled in by the caller, 0 here). ``objection``: why the row is rejected whatever the state
@@ -247,9 +257,9 @@ def not_allowed(
         if is_ended(definition, state):
             return Unchanged(WHY["already_closed"])
     now = label_of(definition, state) if state is not None else None
-    was = f"{now.en} ({now.zh})" if now is not None else "-"
+    was = None if now is None else Label(now.zh, now.en)
     what = definition.events[event].label
-    return Rejected(0, f"enrollment {instance_id} is {was}: {what.en} ({what.zh}) not allowed now")
+    return Rejected(0, because.not_allowed_now(instance_id, was, Label(what.zh, what.en)))
 
 
 def count_refused(
@@ -259,14 +269,14 @@ def count_refused(
     instance_id: int,
     state: str | None,
     event: str,
-    objection: str | None,
+    objection: Label | None,
 ) -> None:
     """Count a row whose event the year's state refused (``not_allowed``'s verdict)."""
     verdict = not_allowed(definition, instance_id, state, event, objection)
     if isinstance(verdict, Unchanged):
         report.pass_over(verdict.reason)
     else:
-        report.rejected.append(Rejected(line, verdict.reason))
+        report.rejected.append(Rejected(line, verdict.why))
 
 
 def count_no_live_year(
@@ -277,7 +287,7 @@ def count_no_live_year(
     id_number: str,
     event: str,
     newest: tuple[int, str] | None,
-    objection: str | None,
+    objection: Label | None,
 ) -> None:
     """Count a row that names no live year of ``policy``; ``newest``: the newest instance of the
     person's year in any state (None: there was never one); ``objection``: ``malformed``'s
@@ -289,14 +299,14 @@ def count_no_live_year(
         count_refused(report, line, definition, newest[0], newest[1], event, objection)
         return
     who = mask_id_number(id_number)
-    report.rejected.append(Rejected(line, f"no {policy.policy} enrollment for {who}"))
+    report.rejected.append(Rejected(line, because.no_enrollment(policy.policy, who)))
 
 
 def classify(
     report: ImportReport,
     result: BatchResult,
     definition: ProcessDefinition,
-    objections: Mapping[int, str | None],
+    objections: Mapping[int, Label | None],
 ) -> None:
     """Count one row's outcome as the row-by-row import does (``objections``: by line, the
     objection to each refused row, as ``not_allowed`` takes it)."""
@@ -320,4 +330,4 @@ def classify(
         )
         return
     assert error is not None
-    report.rejected.append(Rejected(result.ref, error.message_en))
+    report.rejected.append(Rejected(result.ref, because.refused(error)))

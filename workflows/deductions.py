@@ -38,6 +38,7 @@ from engine.definition import ProcessDefinition
 from engine.errors import EventNotAllowed, WorkflowError
 from engine.runtime import Engine, Idempotency
 from engine.tx import Tx
+from workflows import deduction_reasons as because
 from workflows.deduction_file import (
     DeductionFileError,
     Row,
@@ -57,7 +58,7 @@ from workflows.deduction_rows import (
 )
 from workflows.deduction_staging import StagedRow, Staging
 from workflows.people import ENROLLMENT, LIVE
-from workflows.policy import Policy
+from workflows.policy import Label, Policy
 from workflows.years import enrollment_key
 
 T = TypeVar("T")
@@ -147,7 +148,7 @@ def import_deductions(
 
     def apply(
         tx: Tx, lo: int, hi: int, after: Event | None, locked: Event | None
-    ) -> tuple[list[BatchResult], list[_Missing], int, dict[int, str | None]]:
+    ) -> tuple[list[BatchResult], list[_Missing], int, dict[int, Label | None]]:
         items, missing, last = [], [], 0
         for row in stage.matched(tx, lo, hi, ENROLLMENT, live):
             last = row.line
@@ -168,7 +169,7 @@ def import_deductions(
         # record? (rare: read each)
         data = {item.ref: item.data for item in items}
 
-        def objection(r: BatchResult) -> str | None:
+        def objection(r: BatchResult) -> Label | None:
             return objection_to(
                 definition,
                 checks,
@@ -185,7 +186,7 @@ def import_deductions(
 
     def chunk_in_turn(
         lo: int, hi: int, after: Event | None = None, locked: Event | None = None
-    ) -> tuple[list[BatchResult], list[_Missing], int, dict[int, str | None]]:
+    ) -> tuple[list[BatchResult], list[_Missing], int, dict[int, Label | None]]:
         try:
             return batch.transaction(lambda tx: apply(tx, lo, hi, after, locked))
         finally:
@@ -325,7 +326,7 @@ def _fire_row(
         count_refused(report, row.line, definition, instance_id, state, row.event, objection)
         return
     except WorkflowError as exc:
-        report.rejected.append(Rejected(row.line, exc.message_en))
+        report.rejected.append(Rejected(row.line, because.refused(exc)))
         return
     if done.replayed:
         report.pass_over()

@@ -51,7 +51,8 @@ def test_a_control_character_in_a_cell_rejects_its_line_and_the_rest_are_applied
     )
     out = j.cli("import", "deductions", path, "--policy", "huian-2023", exit_code=1).output
     assert "applied: 2  unchanged: 0  rejected: 1" in out
-    assert "line 3: 含有控制字符 control characters (a NUL, a line break) in: reason" in out
+    assert "line 3: 含有控制字符（如空字符、引号内换行）的列：reason" in out
+    assert " / control characters (a NUL, a line break) in: reason" in out
     assert _state(j, FIRST) == "deducted" and _state(j, THIRD) == "deducted"
     assert _state(j, SECOND) == "registered"  # the rejected row changed nothing
 
@@ -82,8 +83,10 @@ def test_a_rejected_row_never_echoes_an_id_number(journey_factory: Any) -> None:
     out = j.cli("import", "deductions", path, "--policy", "huian-2023", exit_code=1).output
     assert "rejected: 2" in out
     assert SECOND not in out and THIRD not in out
-    assert "line 2: result '350521********002X' is not success/failed" in out
-    assert "line 3: policy_year '350521********0032' is not 2023" in out
+    assert " / result '350521********002X' is not success/failed" in out
+    assert " / policy_year '350521********0032' is not 2023" in out
+    assert "line 2: 扣费结果 '350521********002X' 不是 成功/失败" in out
+    assert "line 3: 参保年度 '350521********0032' 不是 2023 年" in out
 
 
 def test_a_time_before_2000_is_refused_saying_the_years_allowed(journey_factory: Any) -> None:

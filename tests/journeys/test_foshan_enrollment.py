@@ -76,7 +76,10 @@ def test_renewal_deduction_file_self_payment_lapse_and_refunds(journey_factory: 
     deductions = j.file("deductions.csv", rows, encoding="gbk")
     first = j.cli("import", "deductions", deductions, "--policy", "foshan-2022", exit_code=1)
     assert "applied: 2  unchanged: 0  rejected: 3" in first.output
-    assert "line 4: the amount due is 320.00 yuan, got 300.00" in first.output
+    assert (
+        "line 4: 应缴金额为 320.00 元，收到 300.00 元 / the amount due is 320.00 yuan, got 300.00"
+        in first.output
+    )
     again = j.cli("import", "deductions", deductions, "--policy", "foshan-2022", exit_code=1)
     assert "applied: 0  unchanged: 2  rejected: 3" in again.output
     assert j.years(A)["foshan-2022"]["state"] == "deducted"

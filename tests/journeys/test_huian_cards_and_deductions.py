@@ -97,7 +97,10 @@ def test_cards_reviewed_and_closed_at_their_banks_then_deductions_and_payments(
         "import", "deductions", j.file("d.csv", rows), "--policy", "huian-2023", exit_code=1
     ).output
     assert "applied: 2  unchanged: 1  rejected: 1" in result
-    assert "line 5: the amount due is 360.00 yuan, got 108.00" in result
+    assert (
+        "line 5: 应缴金额为 360.00 元，收到 108.00 元 / the amount due is 360.00 yuan, got 108.00"
+        in result
+    )
     assert j.years(PLAIN)["huian-2023"]["state"] == "deduction_failed"
     # self-payment after the failure, within the period
     paid = j.api(

@@ -117,8 +117,11 @@ def test_import_deductions_reports_applied_unchanged_and_rejected(
     first = runner.invoke(main, ["import", "deductions", str(path), "--policy", "huian-2023"])
     assert first.exit_code == 1, first.output
     assert "applied: 3  unchanged: 0  rejected: 2" in first.output
-    assert "line 5: the amount due is 360.00 yuan, got 300.00" in first.output
-    assert "line 6: id_number:" in first.output
+    assert (
+        "line 5: 应缴金额为 360.00 元，收到 300.00 元 / the amount due is 360.00 yuan, got 300.00"
+        in first.output
+    )
+    assert "line 6: id_number 列：" in first.output and " / id_number: " in first.output
     # the first release's command name still works, and a second import changes nothing
     again = runner.invoke(main, ["import-deductions", str(path), "--policy", "huian-2023"])
     assert again.exit_code == 1, again.output

@@ -93,7 +93,7 @@ def deductions(file: Path, policy_id: str, actor: str, dry_run: bool) -> None:
             report = import_deductions(engine_of(), policy, file, actor=actor, progress=advance)
     except WorkflowError as exc:
         raise click.ClickException(str(exc)) from None
-    _report(report.totals(), [(r.line, r.reason) for r in report.rejected])
+    _report(report.totals(), [(r.line, f"{r.reason_zh} / {r.reason}") for r in report.rejected])
 
 
 @import_group.command("people")
