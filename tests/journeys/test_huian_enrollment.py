@@ -551,3 +551,14 @@ def test_a_deduction_for_a_year_already_paid_is_rejected_as_a_duplicate_payment(
     for person in (DUP_DIBAO, DUP_SELF, DUP_TAX):
         assert j.years(person)["huian-2023"]["state"] == "deducted"
         assert person not in out
+    # the same second deduction sent through the API: refused with the file's words (one rule)
+    again = {"amount": "360.00", "paid_at": "2022-10-19T10:00:00+08:00"}
+    refused = j.api(
+        "POST", f"/enrollments/{year}/events", "tax", {"event": "deduct", "data": again}, expect=409
+    )
+    assert refused["code"] == "deduction_refused", refused
+    assert "duplicate payment, refund needed" in refused["message_en"]
+    assert "重复缴费，需要退费" in refused["message_zh"] and DUP_TAX not in str(refused)
+    same = {"event": "deduct", "data": deducted}  # the deduction on record, reported again
+    assert j.api("POST", f"/enrollments/{year}/events", "tax", same, expect=200)["unchanged"]
+    assert j.years(DUP_TAX)["huian-2023"]["state"] == "deducted"

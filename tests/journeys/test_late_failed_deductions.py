@@ -127,9 +127,10 @@ def test_a_late_failure_through_the_api_is_unchanged_as_in_a_file(journey_factor
     # a failure for a year that can still take it applies, and says nothing of unchanged
     still = send(STILL, failure, 200)
     assert still["to_state"] == "deduction_failed" and "unchanged" not in still
-    # malformed data is still refused, as the file rejects the row
+    # malformed data is still refused, with the words the file rejects the row with
     bad = {**failure, "data": {**failure["data"], "paid_at": "yesterday"}}
-    assert send(PAID, bad, 409)["code"] == "event_not_allowed"
+    refused = send(PAID, bad, 409)
+    assert refused["code"] == "deduction_refused" and "RFC 3339" in refused["message_en"]
 
     # a year closed when its person left the scheme
     leave = {"event": "leave_scheme", "data": {"reason": "参加职工医保"}}

@@ -34,7 +34,7 @@ from web.api.spec import endpoint
 from web.api.tokens import Caller
 from web.extensions import domain_of, engine_of
 from workflows import payments
-from workflows.deduction_rows import Unchanged, refused_result
+from workflows.deduction_rows import Rejected, Unchanged, refused_result
 from workflows.identity import mask_id_number
 from workflows.people import ENROLLMENT
 from workflows.years import open_year
@@ -228,8 +228,11 @@ def enrollment_event(enrollment_id: str, body: EventRequest) -> Any:
     ident = as_id(enrollment_id, "enrollment")
 
     def settle(row: Any) -> EventOut | None:
-        """A deduction result the year's state refused: the file's verdict (unchanged, and why)."""
+        """A deduction result the year's state refused: the file's verdict, unchanged and why,
+        or rejected with the file's words (a duplicate payment to refund, malformed data)."""
         verdict = refused_result(engine_of(), domain_of(), row, body.event, body.data)
+        if isinstance(verdict, Rejected):
+            raise ApiError(409, "deduction_refused", verdict.reason_zh, verdict.reason)
         if not isinstance(verdict, Unchanged):
             return None
         words = verdict.words
