@@ -117,20 +117,23 @@ class EventData:
 
     def find(self, tx: Tx, process: str, business_key: str) -> list[InstanceView]:
         """Instances of ``process`` with ``business_key`` inside ``tx``, oldest first."""
-        views = []
-        for row in tx.all(self.sql.select_family, {"process": process, "bkey": business_key}):
-            definition = self._definitions.get((row.process, row.definition_version))
-            spec = definition.states.get(row.state) if definition else None
-            views.append(
-                InstanceView(
-                    row.id,
-                    row.process,
-                    row.state,
-                    row.business_key,
-                    row.variables or {},
-                    spec.tags if spec else frozenset(),
-                    spec.label if spec else None,
-                    definition.events_from(row.state) if definition else frozenset(),
-                )
-            )
-        return views
+        return [
+            view_of(row, row.state, self._definitions.get((row.process, row.definition_version)))
+            for row in tx.all(self.sql.select_family, {"process": process, "bkey": business_key})
+        ]
+
+
+def view_of(row: Any, state: str, definition: ProcessDefinition | None) -> InstanceView:
+    """The instance ``row`` as a guard sees it, in ``state`` under ``definition`` (its own
+    version's, or None when it is not loaded: no tags, label or events)."""
+    spec = definition.states.get(state) if definition else None
+    return InstanceView(
+        row.id,
+        row.process,
+        state,
+        row.business_key,
+        row.variables or {},
+        spec.tags if spec else frozenset(),
+        spec.label if spec else None,
+        definition.events_from(state) if definition else frozenset(),
+    )

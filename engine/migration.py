@@ -13,18 +13,34 @@ refused, naming the states.
 ``migrate``, with both versions), and their tasks and timers follow the plan. A chunk selects only
 instances still on the source version, so a run that was killed half-way is resumed by running it
 again: every instance is migrated exactly once.
+
+**Move checks.** An instance whose state changes (``mapping``) is moved as a supervisor's move
+moves one, so the domain's move checks run for it (``engine.migration_checks``): the plan counts
+their warnings per code (``MigrationPlan.warnings``), and ``migrate`` refuses a plan with a
+warning whose code is not in ``confirmed`` before moving anything (``ConfirmationNeeded``). Each
+chunk runs the checks again in its transaction, under the business keys' locks: a warning that
+appeared since the plan and is not confirmed stops the run there, that chunk unmoved (the chunks
+before it stay moved; running it again resumes). An instance moved with confirmed warnings keeps
+their codes in its history row (``confirmed``), as a supervisor's confirmed move does.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, literal, select, update
 
+from engine.migration_checks import (
+    MigratedView,
+    Unconfirmed,
+    WarningCount,
+    candidates,
+    confirmation_messages,
+)
 from engine.models import History, Instance, Task, Timer
 from engine.runtime import Engine
 from engine.specs import ProcessDefinition, StateSpec
@@ -41,6 +57,20 @@ DEFAULT_CHUNK = 5000
 
 class MigrationRefused(ValueError):
     """The plan cannot be applied: names the populated states that have no target."""
+
+
+class ConfirmationNeeded(MigrationRefused):
+    """The domain's move checks warn about instances the plan moves, and the operator has not
+    confirmed those warnings' codes: nothing was moved (``migrated`` 0), or, when the warnings
+    appeared only while moving, the chunks before (``migrated`` instances) and not that one."""
+
+    code = "confirmation_required"
+
+    def __init__(self, warnings: list[WarningCount], *, migrated: int | None = None) -> None:
+        self.message_zh, self.message_en = confirmation_messages(warnings, migrated)
+        super().__init__(f"{self.message_zh} / {self.message_en}")
+        self.warnings = warnings
+        self.migrated = migrated or 0
 
 
 @dataclass(frozen=True)
@@ -68,16 +98,30 @@ class MigrationPlan:
     moves: list[StateMove] = field(default_factory=list)
     unmapped: dict[str, int] = field(default_factory=dict)
     """Populated source states with no target state, and their instances."""
+    warnings: dict[str, WarningCount] = field(default_factory=dict)
+    """The domain's move checks' warnings about the instances whose state changes, per code."""
 
     @property
     def instances(self) -> int:
         return sum(move.instances for move in self.moves) + sum(self.unmapped.values())
+
+    @property
+    def targets(self) -> dict[str, str]:
+        """Each populated source state with a target, and that target."""
+        return {move.source: move.target for move in self.moves}
+
+    def unconfirmed(self, confirmed: Collection[str]) -> list[WarningCount]:
+        """The warnings whose code is not in ``confirmed``."""
+        return [w for code, w in self.warnings.items() if code not in confirmed]
 
     def lines(self) -> list[str]:
         head = f"{self.process} v{self.source_version} -> v{self.target_version}"
         found = [f"{head}: {self.instances:,} instances"]
         found += [f"  {move.describe()}" for move in self.moves]
         found += [f"  {s}: {n:,} instances, NO TARGET STATE" for s, n in self.unmapped.items()]
+        for w in self.warnings.values():
+            found.append(f"  WARNING {w.code}: {w.instances:,} instances (ids {w.shown_ids()})")
+            found += [f"    {w.message_zh}", f"    {w.message_en}"]
         return found
 
 
@@ -86,6 +130,8 @@ class MigrationReport:
     migrated: int = 0
     chunks: int = 0
     seconds: float = 0.0
+    confirmed: dict[str, int] = field(default_factory=dict)
+    """Per confirmed warning code, the instances migrated with it."""
 
 
 def _same_task(old: StateSpec, new: StateSpec) -> str:
@@ -117,8 +163,12 @@ def plan(
     source_version: int,
     target_version: int,
     mapping: Mapping[str, str] | None = None,
+    *,
+    actor: str = "migration",
 ) -> MigrationPlan:
-    """The plan for the process's instances on ``source_version`` (see the module docstring).
+    """The plan for the process's instances on ``source_version`` (see the module docstring),
+    with the warnings of the domain's move checks (run as ``actor``) for the instances whose
+    state changes.
 
     Raises:
         UnknownProcess: either version is not loaded.
@@ -154,6 +204,9 @@ def plan(
             continue
         old, new = source.states[state], target.states[goal]
         result.moves.append(StateMove(state, goal, n, _same_task(old, new), _same_timers(old, new)))
+    view = MigratedView(engine, source, target, result.targets, EVENT)
+    if any(view.checks_state(move.source) for move in result.moves):
+        result.warnings = view.survey(actor)
     return result
 
 
@@ -165,58 +218,74 @@ def migrate(
     chunk: int = DEFAULT_CHUNK,
     on_chunk: Callable[[int], None] | None = None,
     max_chunks: int | None = None,
+    confirmed: Collection[str] = (),
 ) -> MigrationReport:
     """Apply ``migration`` chunk by chunk (resumable: see the module docstring).
 
+    Args:
+        confirmed: the codes of the move checks' warnings the operator accepts.
+
     Raises:
         MigrationRefused: a populated state has no target state.
+        ConfirmationNeeded: a move check warns with a code not in ``confirmed`` (in the plan:
+            nothing moved; in a chunk: that chunk not moved, the ones before it moved).
     """
     if migration.unmapped:
         states = ", ".join(sorted(migration.unmapped))
         raise MigrationRefused(f"no target state for {states}: map them with --map OLD=NEW")
+    if pending := migration.unconfirmed(confirmed):
+        raise ConfirmationNeeded(pending)
     source = engine.definition(migration.process, migration.source_version)
     target = engine.definition(migration.process, migration.target_version)
+    view = MigratedView(engine, source, target, migration.targets, EVENT)
     report = MigrationReport()
     began = time.perf_counter()
     for move in migration.moves:
         after = 0  # keyset: each chunk starts past the last id of the one before
         while max_chunks is None or report.chunks < max_chunks:
-            moved, after = _chunk(engine, source, target, move, actor, chunk, after)
-            if not moved:
+            try:
+                moved, last, codes = _chunk(engine, view, move, actor, chunk, after, confirmed)
+            except Unconfirmed as exc:
+                raise ConfirmationNeeded(exc.warnings, migrated=report.migrated) from None
+            if last == after:
                 break
-            report.migrated += moved
-            report.chunks += 1
-            if on_chunk is not None:
-                on_chunk(moved)
+            after = last
+            for code in (code for found in codes.values() for code in found):
+                report.confirmed[code] = report.confirmed.get(code, 0) + 1
+            if moved:
+                report.migrated += moved
+                report.chunks += 1
+                if on_chunk is not None:
+                    on_chunk(moved)
     report.seconds = time.perf_counter() - began
     return report
 
 
 def _chunk(
     engine: Engine,
-    source: ProcessDefinition,
-    target: ProcessDefinition,
+    view: MigratedView,
     move: StateMove,
     actor: str,
     size: int,
     after: int,
-) -> tuple[int, int]:
+    confirmed: Collection[str],
+) -> tuple[int, int, dict[int, list[str]]]:
+    """Move one chunk; the number moved, the last id looked at (``after`` when none was left)
+    and the confirmed codes of each instance moved with warnings."""
+    source, target = view.source, view.target
     now = engine.clock.now()
+    codes: dict[int, list[str]] = {}
     with engine.db.begin() as conn:
-        rows = conn.execute(
-            select(INSTANCES.c.id, INSTANCES.c.variables)
-            .where(
-                INSTANCES.c.process == source.key,
-                INSTANCES.c.definition_version == source.version,
-                INSTANCES.c.state == move.source,
-                INSTANCES.c.id > after,
+        if view.checks_state(move.source):
+            rows, last, codes = view.checked_chunk(
+                conn, move.source, after, size, actor, now, confirmed
             )
-            .order_by(INSTANCES.c.id)
-            .limit(size)
-            .with_for_update(skip_locked=True)
-        ).all()
+        else:
+            query = candidates(source, move.source, after, size)
+            rows = list(conn.execute(query.with_for_update(skip_locked=True)).all())
+            last = rows[-1].id if rows else after
         if not rows:
-            return 0, after
+            return 0, last, codes
         ids = [row.id for row in rows]
         conn.execute(
             update(INSTANCES)
@@ -228,9 +297,9 @@ def _chunk(
                 updated_at=now,
             )
         )
-        _audit(conn, source, target, move, ids, actor, now)
+        _audit(conn, source, target, move, ids, actor, now, codes)
         _follow(conn, engine, target, move, list(rows), actor, now)
-    return len(ids), ids[-1]
+    return len(ids), last, codes
 
 
 def _audit(
@@ -241,24 +310,32 @@ def _audit(
     ids: list[int],
     actor: str,
     now: datetime,
+    confirmed: Mapping[int, list[str]],
 ) -> None:
-    data = {"from_version": source.version, "to_version": target.version}
-    conn.execute(
-        insert(HISTORY).from_select(
-            ["instance_id", "process", "event", "from_state", "to_state", "actor"]
-            + ["occurred_at", "data"],
-            select(
-                INSTANCES.c.id,
-                literal(source.key),
-                literal(EVENT),
-                literal(move.source),
-                literal(move.target),
-                literal(actor),
-                literal(now, type_=HISTORY.c.occurred_at.type),
-                literal(data, type_=HISTORY.c.data.type),
-            ).where(INSTANCES.c.id.in_(ids)),
+    """One history row per instance; ``confirmed`` beside the versions for the instances moved
+    with confirmed warnings."""
+    base = {"from_version": source.version, "to_version": target.version}
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for iid in ids:
+        groups.setdefault(tuple(confirmed.get(iid, ())), []).append(iid)
+    for codes, members in groups.items():
+        data = {**base, "confirmed": list(codes)} if codes else base
+        conn.execute(
+            insert(HISTORY).from_select(
+                ["instance_id", "process", "event", "from_state", "to_state", "actor"]
+                + ["occurred_at", "data"],
+                select(
+                    INSTANCES.c.id,
+                    literal(source.key),
+                    literal(EVENT),
+                    literal(move.source),
+                    literal(move.target),
+                    literal(actor),
+                    literal(now, type_=HISTORY.c.occurred_at.type),
+                    literal(data, type_=HISTORY.c.data.type),
+                ).where(INSTANCES.c.id.in_(members)),
+            )
         )
-    )
 
 
 def _follow(

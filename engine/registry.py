@@ -287,7 +287,9 @@ class Registry:
 
     def add_move_check(self, process: str, check: MoveCheck) -> None:
         """A check a supervisor's move of a ``process`` instance must pass, or be confirmed
-        against (``engine.interventions.move``): no event runs on a move, so no guard does."""
+        against (``engine.interventions.move``): no event runs on a move, so no guard does. An
+        instance migration that changes an instance's state runs it too (``engine.migration``,
+        ``ctx.event`` then ``migrate``)."""
         self._move_checks.setdefault(process, []).append(check)
 
     def move_checks(self, process: str) -> tuple[MoveCheck, ...]:

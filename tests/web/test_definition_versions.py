@@ -24,7 +24,8 @@ from web.config import PROJECT_ROOT
 from web.extensions import domain_of
 from web.mfa import enroll
 from workflows.cards import apply_for_card
-from workflows.identity import make_id_number
+from workflows.extra_cards import OTHER_USABLE_CARD
+from workflows.identity import make_id_number, mask_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 ONE_STEP_LOSS = PROJECT_ROOT / "tests" / "engine" / "fixtures" / "card_one_step_loss.yaml"
@@ -150,6 +151,55 @@ def test_shebao_instances_migrate_moves_v1_cards_to_v2(db_url: str, definitions:
     listed = runner.invoke(main, ["definitions", "versions", "card"]).output
     assert listed.splitlines()[0].startswith("card v2\t3 instances")
     engine_of(second).db.dispose()
+
+
+def test_migrating_cancelled_cards_into_use_needs_the_one_card_rule_confirmed(
+    db_url: str, definitions: Path
+) -> None:
+    """`--map cancelled=active` would give a person with another usable card a second one: the
+    plan names the warning, the migration is refused (exit 1, nothing moved) until the operator
+    confirms its code, and the warned card's history keeps the confirmation."""
+    first = service(db_url, definitions)
+    engine = engine_of(first)
+    holder = make_id_number("440604", datetime(1980, 1, 2).date(), 11)
+    warned = card(first, 1)
+    engine.fire(warned, "cancel", data={"reason": "test"})
+    other = card(first, 1)  # the same person's new card: usable
+    alone = card(first, 2)  # another person, no other card: no warning
+    engine.fire(alone, "cancel", data={"reason": "test"})
+    engine.db.dispose()
+    path = definitions / "card.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("events:\n", "events:\n" + NEW_EVENT, 1), encoding="utf-8")
+    second = service(db_url, definitions)
+    engine = engine_of(second)
+    runner = second.test_cli_runner()
+    args = ["instances", "migrate", "card", "--from", "1", "--to", "2"]
+    args += ["--map", "cancelled=active", "--actor", "ops"]
+
+    dry = runner.invoke(main, [*args, "--dry-run"])
+    assert dry.exit_code == 1, dry.output
+    assert f"WARNING {OTHER_USABLE_CARD}: 1 instances (ids {warned})" in dry.stdout
+    assert f"card {other}" in dry.stdout and mask_id_number(holder) in dry.stdout
+    refused = runner.invoke(main, args)
+    assert refused.exit_code == 1
+    assert f"--confirm {OTHER_USABLE_CARD}" in refused.stderr
+    assert "nothing was moved" in refused.stderr and "未迁移任何实例" in refused.stderr
+    assert holder not in refused.output and holder not in dry.output
+    assert {version_of(second, iid) for iid in (warned, other, alone)} == {1}
+    assert queries.instance(engine.db, warned)["state"] == "cancelled"  # type: ignore[index]
+
+    done = runner.invoke(main, [*args, "--confirm", OTHER_USABLE_CARD])
+    assert done.exit_code == 0, done.output
+    assert f'"confirmed": {{"{OTHER_USABLE_CARD}": 1}}' in done.stdout
+    for iid in (warned, alone):
+        found = queries.instance(engine.db, iid)
+        assert found is not None and (found["definition_version"], found["state"]) == (2, "active")
+    moved = queries.history(engine.db, warned)[-1]
+    assert (moved["event"], moved["actor"]) == ("migrate", "ops")
+    assert moved["data"]["confirmed"] == [OTHER_USABLE_CARD]
+    assert "confirmed" not in queries.history(engine.db, alone)[-1]["data"]
+    engine.db.dispose()
 
 
 def test_cards_lost_before_loss_reports_became_temporary_keep_their_rules(

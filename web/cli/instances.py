@@ -1,6 +1,8 @@
 """The ``shebao instances migrate`` command: move a process's running instances from one
 definition version to another on purpose (``engine.migration``): the plan first, then the move in
-chunks with a progress bar; resumable by running it again."""
+chunks with a progress bar; resumable by running it again. Instances whose state changes run the
+domain's move checks: their warnings are in the plan, and refuse the migration (exit 1, nothing
+moved) unless each code is confirmed with ``--confirm CODE``."""
 
 from __future__ import annotations
 
@@ -10,7 +12,13 @@ import click
 from flask.cli import with_appcontext
 
 from engine.errors import UnknownProcess
-from engine.migration import DEFAULT_CHUNK, MigrationRefused, migrate, plan
+from engine.migration import (
+    DEFAULT_CHUNK,
+    ConfirmationNeeded,
+    MigrationRefused,
+    migrate,
+    plan,
+)
 from web.extensions import engine_of
 
 
@@ -36,6 +44,13 @@ def instances() -> None:
 @click.option("--from", "source", type=click.IntRange(min=1), required=True, help="Version.")
 @click.option("--to", "target", type=click.IntRange(min=1), required=True, help="Version.")
 @click.option("--map", "pairs", multiple=True, metavar="OLD=NEW", help="A state's target.")
+@click.option(
+    "--confirm",
+    "confirmed",
+    multiple=True,
+    metavar="CODE",
+    help="Migrate all the same the instances a move check warns about with this code.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--chunk", type=click.IntRange(min=1), default=DEFAULT_CHUNK, show_default=True)
 @click.option("--actor", default="cli", show_default=True, help="Who migrates (history).")
@@ -45,6 +60,7 @@ def instances_migrate(
     source: int,
     target: int,
     pairs: tuple[str, ...],
+    confirmed: tuple[str, ...],
     dry_run: bool,
     chunk: int,
     actor: str,
@@ -52,29 +68,42 @@ def instances_migrate(
     """Move PROCESS's instances on version --from to version --to (see `shebao definitions
     versions`): each source state goes to the state of the same name unless --map says; open
     tasks and pending timers are kept where the target state declares the same, recreated
-    otherwise. Refused when a populated state has no target. Run it again to resume."""
+    otherwise. Refused when a populated state has no target, and when the domain's move checks
+    warn about an instance whose state changes, unless --confirm names each warning's code (the
+    history keeps the confirmation). Run it again to resume."""
     engine = engine_of()
     try:
-        migration = plan(engine, process, source, target, _mapping(pairs))
+        migration = plan(engine, process, source, target, _mapping(pairs), actor=actor)
     except (UnknownProcess, MigrationRefused) as exc:
         raise click.ClickException(str(exc)) from None
     for line in migration.lines():
         click.echo(line)
     if migration.unmapped:
         raise click.ClickException("states without a target: map them with --map OLD=NEW")
+    if pending := migration.unconfirmed(confirmed):
+        raise click.ClickException(str(ConfirmationNeeded(pending)))
     if dry_run:
         return
-    with click.progressbar(length=migration.instances, label="migrating", file=None) as bar:
-        report = migrate(engine, migration, actor=actor, chunk=chunk, on_chunk=bar.update)
-    click.echo(
-        json.dumps(
-            {
-                "migrated": report.migrated,
-                "chunks": report.chunks,
-                "seconds": round(report.seconds, 2),
-            }
-        )
-    )
+    try:
+        with click.progressbar(length=migration.instances, label="migrating", file=None) as bar:
+            report = migrate(
+                engine,
+                migration,
+                actor=actor,
+                chunk=chunk,
+                on_chunk=bar.update,
+                confirmed=confirmed,
+            )
+    except MigrationRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    done: dict[str, object] = {
+        "migrated": report.migrated,
+        "chunks": report.chunks,
+        "seconds": round(report.seconds, 2),
+    }
+    if report.confirmed:
+        done["confirmed"] = report.confirmed
+    click.echo(json.dumps(done, ensure_ascii=False))
 
 
 def register(main: click.Group) -> None:
