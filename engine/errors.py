@@ -201,15 +201,22 @@ class InvalidTaskOutcome(WorkflowError):
     code = "invalid_task_outcome"
 
     def __init__(
-        self, task_id: int, outcome: str, allowed: Sequence[str], definition: Any = None
+        self, task_id: int, outcome: str | None, allowed: Sequence[str], definition: Any = None
     ) -> None:
+        """``outcome`` None: none was chosen, and the task has more than one."""
         zh = "、".join(f"“{_event_word(definition, e, 'zh')}”" for e in allowed)
         en = ", ".join(f"“{_event_word(definition, e, 'en')}”" for e in allowed)
-        super().__init__(
-            f"任务 {task_id} 不能以“{_event_word(definition, outcome, 'zh')}”完成；可选：{zh}",
-            f"task {task_id} cannot complete with “{_event_word(definition, outcome, 'en')}”; "
-            f"choose one of: {en}",
-        )
+        if outcome is None:
+            super().__init__(
+                f"任务 {task_id} 有多个办理结果，须选择其一：{zh}",
+                f"task {task_id} has several outcomes: choose one of: {en}",
+            )
+        else:
+            super().__init__(
+                f"任务 {task_id} 不能以“{_event_word(definition, outcome, 'zh')}”完成；可选：{zh}",
+                f"task {task_id} cannot complete with “{_event_word(definition, outcome, 'en')}”; "
+                f"choose one of: {en}",
+            )
         self.allowed = list(allowed)
 
 

@@ -102,7 +102,8 @@ class TaskOperations:
         outcome: str | None = None,
         idempotency: Idempotency | None = None,
     ) -> Transition:
-        """Complete an open task with one of its events; the instance moves on."""
+        """Complete an open task with one of its events (``outcome``; may be left out only when
+        the task has one); the instance moves on."""
         payload = dict(data or {})
 
         def work(tx: Tx) -> Transition:
@@ -113,6 +114,8 @@ class TaskOperations:
             if row.state != task.state or spec is None:
                 raise TaskNotOpen(task_id, "stale")
             choices = spec.events or definition.outgoing(task.state)
+            if outcome is None and len(choices) > 1:  # never a default for a choice to make
+                raise InvalidTaskOutcome(task_id, None, choices, definition)
             event = outcome or choices[0]
             if event not in choices:
                 raise InvalidTaskOutcome(task_id, event, choices, definition)

@@ -16,6 +16,7 @@ from engine.definition import parse_definition
 from engine.errors import (
     EventNotAllowed,
     IdempotencyConflict,
+    InvalidTaskOutcome,
     TaskClaimedByOther,
     TaskFormInvalid,
     TaskNotOpen,
@@ -193,8 +194,10 @@ def test_complete_task_validates_claim_and_form(engine: Engine) -> None:
     engine.claim_task(task["id"], "carol")
     with pytest.raises(TaskClaimedByOther):
         engine.complete_task(task["id"], actor="dave", data={"note": "x"})
+    with pytest.raises(InvalidTaskOutcome, match="choose one of"):  # two outcomes: never guessed
+        engine.complete_task(task["id"], actor="carol", data={"note": "x"})
     with pytest.raises(TaskFormInvalid) as caught:
-        engine.complete_task(task["id"], actor="carol", data={})
+        engine.complete_task(task["id"], actor="carol", data={}, outcome="approve")
     assert caught.value.missing == ["note"]
     done = engine.complete_task(task["id"], actor="carol", data={"note": "ok"}, outcome="reject")
     assert done.to_state == "rejected"

@@ -138,6 +138,15 @@ def test_renewal_deduction_file_self_payment_lapse_and_refunds(journey_factory: 
     [task] = clerk.task_ids()
     page = clerk.page(f"/inbox/{task}")
     assert "职工医保参保证明 2022-01" in page and "320.00" in page
+    # a decision is never guessed: no outcome for a task with two is refused at both doors
+    j.token("mi", "clerk:foshan")
+    note = {"data": {"note": "材料不全，不予退费"}}
+    unsaid = j.api("POST", f"/tasks/{task}/complete", "mi", note, expect=422)
+    assert unsaid["code"] == "invalid_task_outcome", unsaid
+    assert "“Refund approved”" in unsaid["message_en"] and "choose one of" in unsaid["message_en"]
+    refused = clerk.complete(task, "", note="材料不全，不予退费")
+    assert refused.status_code == 422 and "须选择其一" in refused.get_data(as_text=True)
+    assert j.years(A)["foshan-2022"]["state"] == "refund_review"
     assert clerk.complete(task, "approve_refund").status_code == 302
     assert j.years(A)["foshan-2022"]["state"] == "refunded"
 

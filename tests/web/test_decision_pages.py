@@ -129,6 +129,11 @@ def test_closing_a_bank_account_is_confirmed_before_it_happens(app: Flask) -> No
     assert queries.instance(engine.db, card)["state"] == "lost"  # type: ignore[index]
     assert open_task(engine, card)["status"] == "open"
 
+    # a form sent without choosing is the task's one outcome, and is confirmed like it
+    unsaid = wang.post(f"/inbox/{task['id']}/complete", data={})
+    assert unsaid.status_code == 200 and 'id="confirm-panel"' in unsaid.get_data(as_text=True)
+    assert queries.instance(engine.db, card)["state"] == "lost"  # type: ignore[index]
+
     # a confirmation for another outcome does not count
     wrong = wang.post(
         f"/inbox/{task['id']}/complete",

@@ -99,7 +99,10 @@ def test_a_year_opens_only_for_an_insured_person_of_its_region(
     started = register_person(engine, domain, registration(), actor="counter")
     [task] = queries.tasks_of(engine.db, started.instance_id, "open")
     done = engine.complete_task(
-        task["id"], actor="clerk", data={"document_kind": "residence_permit"}
+        task["id"],
+        actor="clerk",
+        data={"document_kind": "residence_permit"},
+        outcome="approve_registration",
     )
     assert done.followups == ()
     with pytest.raises(RegistrationRefused):

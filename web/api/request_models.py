@@ -151,7 +151,12 @@ class PeopleImport(StrictModel):
 
 
 class TaskCompletion(StrictModel):
-    outcome: str | None = Field(default=None, pattern=NAME)
+    outcome: str | None = Field(
+        default=None,
+        pattern=NAME,
+        description="the task's event to complete it with; may be left out only when the task "
+        "has one (a task with several answers 422 `invalid_task_outcome` without one)",
+    )
     data: EventData
 
 

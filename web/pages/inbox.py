@@ -336,7 +336,7 @@ def complete_view(task_id: int) -> ResponseReturnValue:
     was typed in, by the ``refill`` filter); a form refused before the confirmation (a required
     field left empty) is given back whole too."""
     form = td.posted(request.form, ("csrf_token", "outcome", "confirmed"))
-    outcome = request.form.get("outcome") or None
+    outcome = request.form.get("outcome") or _only_outcome(task_id)
     if outcome and request.form.get("confirmed") != outcome and _irreversible(task_id, outcome):
         # a task someone else holds (or closed) is refused as the completion would be, first
         refused = _refused(task_id, lambda: may_complete(engine_of(), _me(), task_id))
@@ -360,6 +360,18 @@ def _definition_of(task_id: int) -> tuple[ProcessDefinition, dict[str, Any]] | N
     if instance is None:
         return None
     return engine.definition(instance["process"], instance["definition_version"]), task
+
+
+def _only_outcome(task_id: int) -> str | None:
+    """The task's outcome when it has only one (a form sent without choosing is that one, and
+    is confirmed like it); None when it has several (the engine then refuses to guess)."""
+    found = _definition_of(task_id)
+    if found is None:
+        return None
+    definition, task = found
+    spec = definition.states[task["state"]].task if task["state"] in definition.states else None
+    choices = (spec.events if spec else ()) or definition.outgoing(task["state"])
+    return choices[0] if len(choices) == 1 else None
 
 
 def _irreversible(task_id: int, outcome: str) -> bool:
