@@ -62,9 +62,9 @@ def record(
     log.info(
         "security_event kind=%s actor=%s remote_addr=%s detail=%s",
         kind,
-        actor or "-",
-        remote_addr or "-",
-        json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
+        _value(actor or "-"),
+        _value(remote_addr or "-"),
+        _printable(json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)),
     )
     with db.begin() as conn:
         conn.execute(
@@ -76,6 +76,29 @@ def record(
                 detail={**detail, **({"reason": reason[:500]} if reason else {})} or None,
             )
         )
+
+
+def _value(text: str) -> str:
+    """A value of the log line as one token: as it is when it is plain (printable, no space, no
+    quote, ``=`` or backslash), else quoted with everything else escaped, so that what a caller
+    typed (a username with a line break, a terminal escape) can never start a line of its own
+    or pass for another field."""
+    if text and all(c.isprintable() and not c.isspace() and c not in '"=\\' for c in text):
+        return text
+    return _printable(json.dumps(text, ensure_ascii=False))
+
+
+def _printable(text: str) -> str:
+    """``text`` with every character that does not print (control characters, U+2028 and
+    U+2029 line separators, format characters) written as a JSON escape."""
+    return "".join(c if c.isprintable() else _escaped(ord(c)) for c in text)
+
+
+def _escaped(code: int) -> str:
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a UTF-16 surrogate pair, as JSON writes it
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def recent(db: Engine, limit: int = 100, kind: str | None = None) -> list[Mapping[str, Any]]:

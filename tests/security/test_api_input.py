@@ -241,6 +241,14 @@ def test_tab_newline_and_return_are_text_but_not_in_one_line_fields(
     )
     found = assert_error(answer, 422, "invalid_request")  # a name is one line
     assert found["details"][0]["loc"] == ["name"]
+    for separator in ("\u2028", "\u2029"):  # Unicode's line and paragraph separators too
+        answer = client.post(
+            "/api/v1/registrations",
+            json={"id_number": PERSON, "name": "张三", "household": f"H{separator}1"},
+            headers=bearer(tokens["app"]),
+        )
+        found = assert_error(answer, 422, "invalid_request")
+        assert ["household"] in [d["loc"] for d in found["details"]]
     nothing_written(app)
 
 

@@ -3,6 +3,9 @@ ends, password and second-factor changes; never an ID number; a supervisors' pag
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pytest
 from flask import Flask
 from staff_helpers import (
@@ -107,6 +110,23 @@ def test_an_id_number_typed_as_username_is_not_logged(app: Flask) -> None:
         from web.login_throttle import attempts
 
         assert PERSON not in str(list(conn.execute(select(attempts))))
+
+
+def test_a_typed_username_cannot_forge_a_line_of_the_log(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA: a username with a line break wrote a second, forged security event into the log."""
+    forged = "evil\r\x1b[31m\u2028\u2029\nINFO:shebao.security:security_event kind=login_succeeded"
+    with caplog.at_level(logging.INFO, logger="shebao.security"):
+        post_password(app.test_client(), forged, "guess-guess-guess")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "shebao.security"]
+    assert line.count("security_event") == 2  # its own, and the quoted words in the username
+    start = 'security_event kind=login_failed actor="evil\\r\\u001b[31m\\u2028\\u2029\\nINFO:'
+    assert line.startswith(start), line
+    assert all(c.isprintable() for c in line), line
+    logged = json.loads(line.split("actor=", 1)[1].split(" remote_addr=")[0])
+    [failed] = events(app, "login_failed")
+    assert logged == failed["actor"] and forged.startswith(logged)  # as typed (cut short)
 
 
 def test_supervisors_read_the_latest_events_first(app: Flask) -> None:

@@ -18,8 +18,9 @@ from pydantic import (
 NAME = r"^[a-z][a-z0-9_]{0,63}$"
 
 
-ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
-"""Text on one line: no control characters (the body check refuses the rest before this)."""
+ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+"""Text on one line: no control characters, no line or paragraph separator (U+2028, U+2029; the
+body check refuses the rest before this)."""
 
 
 TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
