@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from engine.errors import TransitionRefused
+from engine.errors import DataInvalid, TransitionRefused
+from engine.forms import FieldProblem
 from engine.registry import Registry, TransitionContext
 from workflows.identity import age_on, mask_id_number
 from workflows.people import ENROLLMENT
@@ -30,6 +31,8 @@ SELF = "self"
 TAX_BATCH = "tax_batch"
 ASSISTANCE = "medical_assistance"
 """Who paid a year whose whole contribution a fund pays (医疗救助资金全额补助)."""
+RESERVED_CHANNELS = frozenset({TAX_BATCH, ASSISTANCE})
+"""Channels a payment never names: the service writes them for the payments of their events."""
 CLOSE_ON_LEAVING = "close_on_leaving"
 """The year's event that closes it when its person leaves the scheme (``enrollment.yaml``)."""
 
@@ -105,7 +108,19 @@ class EnrollmentRules:
         return True
 
     def payer_accepted(self, ctx: TransitionContext) -> bool:
-        """Who pays: one of the policy's payer kinds; someone else's payment names the payer."""
+        """Who pays: one of the policy's payer kinds; someone else's payment names the payer;
+        and through a channel of the payer's, never one the service writes itself (the tax
+        authority's batch deduction, the assistance fund), whose payments come by their own
+        events."""
+        channel = ctx.data.get("channel")
+        if channel in RESERVED_CHANNELS:  # the payment's data: a 422 naming the field
+            words = (
+                f"渠道 {channel} 由系统记录（税务批量扣费、医疗救助资金），缴费时不能指定",
+                f"{channel} is written by the service (the tax authority's batch deduction, the "
+                "medical assistance fund): a payment cannot name it",
+            )
+            found = FieldProblem("channel", *words)
+            raise DataInvalid(f"{ctx.process}.{ctx.event}", [found])
         policy = self.policy_of(ctx.variables)
         kind = str(ctx.data.get("payer_kind", SELF))
         payer = ctx.data.get("payer_id_number")

@@ -622,6 +622,11 @@ def test_payments_by_id_number_check_the_amount_the_payer_and_the_time(
         {"id_number": CAROL, "amount": "360", "paid_at": "2022-09-02T10:00:00+08:00"},
     )
     assert backdated.status_code == 422 and backdated.json["code"] == "paid_at_not_allowed"
+    for written_by_us in ("tax_batch", "medical_assistance"):  # nor says where it came from
+        posed = {"id_number": CAROL, "amount": "360", "channel": written_by_us}
+        refused = api.call("POST", "/payments", "app", posed)
+        assert refused.status_code == 422 and refused.json["code"] == "invalid_data"
+        assert refused.json["details"][0]["field"] == "channel", refused.json
     nameless = api.call(
         "POST", "/payments", "app", {"id_number": CAROL, "amount": "360", "payer_kind": "family"}
     )
