@@ -41,9 +41,10 @@ def follow(
     now: datetime,
     cause: dict[str, Any],
     budget: list[int],
-) -> Transition:
-    """Run one follow-up an action asked for: fire its event, or start its instance (unless
-    one with the same business key sits in a state tagged ``unless_tagged``)."""
+) -> Transition | None:
+    """Run one follow-up an action asked for: fire its event, or start its instance, unless
+    one with the same business key sits in a state tagged ``unless_tagged``: then nothing
+    happens and None says so (a start that did not happen is not listed as if it had)."""
     _spend(budget)
     data = {**asked.data, "cause": cause}
     if asked.event is not None:
@@ -58,8 +59,8 @@ def follow(
         blocking = definition.tagged(asked.unless_tagged)
         try:
             engine.check_exclusive(tx, asked.process, str(asked.business_key), blocking)
-        except DuplicateInstance as found:
-            return Transition(found.instance_id, asked.process, "start", None, found.state, 0, True)
+        except DuplicateInstance:
+            return None
     return engine.start_in(
         tx, definition, state, asked.business_key, dict(asked.variables), actor, data, now
     )

@@ -352,7 +352,9 @@ class Engine(Transactions, TaskOperations, EventData):
         budget = budget if budget is not None else follow_ups.new_budget()
         cause = {"instance_id": row.id, "process": row.process, "event": event}
         followed = [
-            follow_ups.follow(self, tx, f, actor, now, cause, budget) for f in ctx.followups
+            done_too
+            for f in ctx.followups
+            if (done_too := follow_ups.follow(self, tx, f, actor, now, cause, budget)) is not None
         ]
         if automatic:
             then = follow_ups.automatic(self, tx, definition, target, row.id, actor, now, budget)

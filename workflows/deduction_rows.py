@@ -4,7 +4,9 @@ worth telling, rejected with their line numbers), and the verdict on a row whose
 state refused: the same result reported again (unchanged); a failure that came after the year was
 paid, lapsed or closed (unchanged: the failure no longer matters, and says why); or money taken
 twice for a year already paid, a duplicate payment to refund (rejected, saying when, how much and
-by whom the year was paid). ``refused_result`` gives the same verdict to a result that came by
+by whom the year was paid); a success for a year that has ended (refunded, closed on leaving the
+scheme) other than the deduction on record (rejected in the words every door says of that year,
+``workflows.years.ENDED_YEARS``). ``refused_result`` gives the same verdict to a result that came by
 the tax authority's API (``POST /api/v1/enrollments/{id}/events``): one rule, every door. Each
 reason's words, in Chinese and English, are ``workflows.deduction_reasons``'s.
 """
@@ -27,6 +29,7 @@ from workflows import deduction_reasons as because
 from workflows.identity import mask_id_number, mask_id_numbers_in
 from workflows.people import ENROLLMENT
 from workflows.policy import Label, Policy
+from workflows.years import ended_year_refusal
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
@@ -103,26 +106,32 @@ class ImportReport:
         return "\n".join(lines)
 
 
+def on_record(data: Mapping[str, Any], payment: Mapping[str, Any] | None) -> bool:
+    """Whether a ``deduct`` row is the deduction on record (``payment``): the same amount at the
+    same ``paid_at``, the same result reported again."""
+    payment = payment or {}
+    amount, paid_at = _decimal(data.get("amount")), _instant(data.get("paid_at"))
+    return (
+        payment.get("event") == "deduct"
+        and amount is not None
+        and amount == _decimal(payment.get("amount"))
+        and paid_at is not None
+        and paid_at == _instant(payment.get("paid_at"))
+    )
+
+
 def paid_twice(
     policy: Policy, instance_id: int, data: Mapping[str, Any], payment: Mapping[str, Any] | None
 ) -> Label | None:
     """A successful deduction row for a year already paid: ``None`` when it is the deduction on
-    record (a ``deduct`` of the same amount at the same ``paid_at``: the same result reported
-    again) or took nothing (0 yuan), else why it is rejected: money was taken twice (or from
-    someone a fund pays for), so it is a duplicate payment to refund, not a row to pass over."""
+    record (``on_record``) or took nothing (0 yuan), else why it is rejected: money was taken
+    twice (or from someone a fund pays for), so it is a duplicate payment to refund, not a row
+    to pass over."""
+    amount = _decimal(data.get("amount"))
+    if (amount is not None and amount == 0) or on_record(data, payment):
+        return None  # nothing was taken, or the same result again: nothing to refund
     payment = payment or {}
-    amount, paid_at = _decimal(data.get("amount")), _instant(data.get("paid_at"))
     recorded_amount, recorded_at = _decimal(payment.get("amount")), _instant(payment.get("paid_at"))
-    if amount is not None and amount == 0:
-        return None  # nothing was taken: nothing to refund
-    if (
-        payment.get("event") == "deduct"
-        and amount is not None
-        and amount == recorded_amount
-        and paid_at is not None
-        and paid_at == recorded_at
-    ):
-        return None
     when = f"{recorded_at.astimezone(ZoneInfo(policy.timezone)):%Y-%m-%d}" if recorded_at else "?"
     who = str(payment.get("payer_kind") or "?")
     channel = payment.get("channel")
@@ -131,6 +140,14 @@ def paid_twice(
     return because.duplicate_payment(
         instance_id, when, paid, who, None if channel is None else str(channel), taken
     )
+
+
+def ended(definition: ProcessDefinition, state: str | None) -> Label | None:
+    """Why a year in ``state`` takes no payment or deduction any more (``ENDED_YEARS``: a
+    refunded year, one closed when its person left the scheme), by the state's tags; None
+    when that is not so."""
+    spec = definition.states.get(state) if state is not None else None
+    return ended_year_refusal(spec.tags) if spec is not None else None
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -192,11 +209,20 @@ def objection_to(
 ) -> Label | None:
     """Why a refused result is rejected whatever the year's state (``not_allowed``'s
     ``objection``), or None: its data is malformed; else, a success for a year already paid is
-    money taken twice (``paid_twice``; ``payment`` reads the payment on record, only then)."""
+    money taken twice (``paid_twice``), and one for a year that has ended (``ended``: refunded,
+    closed on leaving) is refused in the words every door says, unless it is the deduction on
+    record (``on_record``: the refunded payment reported again). ``payment`` reads the payment on
+    record, only then. Every caller of ``not_allowed`` passes this objection: a success with none
+    for a paid or ended year is the deduction on record."""
     found = malformed(definition, checks, event, data)
-    if found is None and event == DEDUCT and state in definition.tagged("paid"):
-        found = paid_twice(policy, instance_id, data, payment())
-    return found
+    if found is not None or event != DEDUCT:
+        return found
+    if state in definition.tagged("paid"):
+        return paid_twice(policy, instance_id, data, payment())
+    why = ended(definition, state)
+    if why is not None and not on_record(data, payment()):
+        return why
+    return None
 
 
 def refused_result(
@@ -239,13 +265,13 @@ def not_allowed(
     (``malformed``; else, for a success row for a year already paid, ``paid_twice``'s verdict).
 
     Unchanged: the year is where the row would have put it (a failure reported again; the
-    deduction on record), or a failure arrived after the year was paid (online, late, by a fund),
-    lapsed or closed: the tax authority's attempt no longer matters, so it is passed over, saying
-    why, however late or often it is reported. Anything else is rejected, the state and the event
-    named by their labels."""
+    deduction on record, paid or refunded since), or a failure arrived after the year was paid
+    (online, late, by a fund), lapsed or closed: the tax authority's attempt no longer matters, so
+    it is passed over, saying why, however late or often it is reported. Anything else is
+    rejected, the state and the event named by their labels."""
     if objection is not None:
         return Rejected(0, objection)
-    if event == DEDUCT and state in definition.tagged("paid"):
+    if event == DEDUCT and (state in definition.tagged("paid") or ended(definition, state)):
         return Unchanged()  # the deduction on record, reported again
     if state == definition.events[event].target:
         return Unchanged()
@@ -290,11 +316,12 @@ def count_no_live_year(
     objection: Label | None,
 ) -> None:
     """Count a row that names no live year of ``policy``; ``newest``: the newest instance of the
-    person's year in any state (None: there was never one); ``objection``: ``malformed``'s
-    verdict on the row (``not_allowed``). A failure for a year that has ended
+    person's year in any state (None: there was never one); ``objection``: ``objection_to``'s
+    verdict on the row for that year (``not_allowed``). A failure for a year that has ended
     and is no longer the person's live year (closed on leaving the scheme, cancelled) is passed
-    over as the year's other late failures are; a success for a year that has ended is rejected
-    naming its state (Closed: left the scheme); anything else is rejected, the person masked."""
+    over as the year's other late failures are; a success for a year that has ended is rejected,
+    saying why it takes no deduction (``ENDED_YEARS``, as every door says it) or else naming its
+    state; anything else is rejected, the person masked."""
     if newest is not None and (event == FAIL or is_ended(definition, newest[1])):
         count_refused(report, line, definition, newest[0], newest[1], event, objection)
         return

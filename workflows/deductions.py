@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Event, Lock
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from engine import queries
 from engine.batch import DEFAULT_CHUNK, BatchFire, BatchItem, BatchResult
@@ -202,7 +202,9 @@ def import_deductions(
             chunks = (chunk_in_turn(lo, hi) for lo, hi in stage.ranges(chunk))
         for results, missing, last, objections in chunks:
             for m in missing:
-                objection = malformed(definition, checks, m.event, m.data)
+                objection = _objection_without_live_year(
+                    engine, policy, definition, m.event, m.data, m.newest
+                )
                 count_no_live_year(
                     report, m.line, policy, definition, m.id_number, m.event, m.newest, objection
                 )
@@ -212,6 +214,38 @@ def import_deductions(
                 progress(last)
     report.rejected.sort(key=lambda r: r.line)
     return report
+
+
+def _objection_without_live_year(
+    engine: Engine,
+    policy: Policy,
+    definition: ProcessDefinition,
+    event: str,
+    data: dict[str, str],
+    newest: tuple[int, str] | None,
+) -> Label | None:
+    """``objection_to`` a row that names no live year, for the newest year of its person
+    (``newest``; None: none, then only malformed data objects): a year closed on leaving
+    takes no deduction, in the words every door says (rare: its payment read apart)."""
+    checks = engine.registry.field_checks()
+    if newest is None:
+        return malformed(definition, checks, event, data)
+    instance_id, state = newest
+    return objection_to(
+        definition,
+        checks,
+        policy,
+        instance_id,
+        state,
+        event,
+        data,
+        lambda: _payment_of(engine, instance_id),
+    )
+
+
+def _payment_of(engine: Engine, instance_id: int) -> Any:
+    """The payment on record of an enrollment (None: none), read in a transaction of its own."""
+    return ((queries.instance(engine.db, instance_id) or {}).get("variables") or {}).get("payment")
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,8 +334,9 @@ def _fire_row(
     found = next(((i, s) for i, s in years if s in live), None)
     if found is None:
         newest = years[-1] if years else None
-        checks = engine.registry.field_checks()
-        objection = malformed(definition, checks, row.event, row.data)
+        objection = _objection_without_live_year(
+            engine, policy, definition, row.event, row.data, newest
+        )
         count_no_live_year(
             report, row.line, policy, definition, row.id_number, row.event, newest, objection
         )
@@ -319,9 +354,7 @@ def _fire_row(
             state,
             row.event,
             row.data,
-            lambda: ((queries.instance(engine.db, instance_id) or {}).get("variables") or {}).get(
-                "payment"
-            ),
+            lambda: _payment_of(engine, instance_id),
         )
         count_refused(report, row.line, definition, instance_id, state, row.event, objection)
         return

@@ -26,11 +26,12 @@ from engine.statements import instances
 from engine.tx import Tx
 from workflows.enrollment import amount_due, payer_masked
 from workflows.identity import InvalidIdNumber, validate_id_number
-from workflows.people import ENROLLMENT, LIVE, NotRegistered, insured_record
+from workflows.people import ENROLLMENT, LIVE, NotRegistered
 from workflows.policy import BENEFIT_KINDS, LatePaymentRefused, Policy, PolicyError
 from workflows.years import (
     ended_year_refusal,
     enrollment_key,
+    insured_unless_ended,
     live_year,
     open_year_in,
     year_variables,
@@ -181,7 +182,9 @@ def pay_for_person(
 
     Raises:
         NotRegistered: the person has no insured record (register first, huian.txt:31).
-        EnrollmentRefused, TransitionRefused, ...: as ``pay_enrollment``.
+        EnrollmentRefused: the year has ended (``ENDED_YEARS``' words, whether the person is on
+            the books or has left the scheme since); as ``pay_enrollment``.
+        TransitionRefused, ...: as ``pay_enrollment``.
     """
     try:
         number = validate_id_number(id_number)
@@ -191,7 +194,7 @@ def pay_for_person(
     chosen: dict[str, Policy] = {}
 
     def work(tx: Tx) -> Transition:
-        record = insured_record(engine, tx, number)
+        record = insured_unless_ended(engine, tx, domain, number, policy_id, EnrollmentRefused)
         region = domain.regions.get(str(record.variables["region"]))
         policy = domain.regions.policy(policy_id) if policy_id else region.current(now)
         if policy is None:
@@ -254,7 +257,11 @@ def open_renewals(
     return opened
 
 
-def _summary(row: Any, policy: Policy, definition: ProcessDefinition, now: datetime) -> YearSummary:
+def year_summary(
+    row: Any, policy: Policy, definition: ProcessDefinition, now: datetime
+) -> YearSummary:
+    """What one year (an enrollment row) amounts to at ``now``: due, paid, refunded, the benefit
+    start; the API's year list and the staff person page show it alike."""
     payment = row.variables.get("payment") or {}
     spec = definition.states.get(row.state)
     tags = spec.tags if spec is not None else frozenset()
@@ -318,7 +325,7 @@ def enrollment_years(engine: Engine, domain: Domain, id_number: str) -> Sequence
     for row in rows:
         policy = domain.regions.policy(str(row.variables.get("policy")))
         if policy is not None:
-            years.append(_summary(row, policy, definition, now))
+            years.append(year_summary(row, policy, definition, now))
     return years
 
 

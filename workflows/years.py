@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import DuplicateInstance
+from engine.errors import DuplicateInstance, WorkflowError
 from engine.interventions import label_of
 from engine.registry import InstanceView, Registry, TransitionContext
 from engine.runtime import Engine, Idempotency, Transition, request_hash
@@ -27,8 +27,10 @@ from workflows.people import (
     ON_BOOKS,
     PERSON,
     RENEWAL,
+    NotRegistered,
     RegistrationRefused,
     insured_record,
+    record_of,
 )
 from workflows.policy import Label, Policy
 from workflows.regions import RegionInfo
@@ -108,20 +110,71 @@ ENDED_YEARS = {
         "closed and can no longer be paid or deducted; to join again, register again first",
     ),
     "refund_given": Label(
-        "本年度已缴费用已核定退还（已参加职工医保），不能再为本年度缴费，也不能再开立本年度；"
-        "如需重新参加城乡居民医保，请重新办理参保登记或提出申诉",
-        "this year's payment was refunded (the person is insured as an employee): the year can "
-        "no longer be paid and no second year of it opens; to be insured as a resident again, "
-        "register again or appeal",
+        "本年度已缴费用已核定退还（已参加职工医保），本年度仍记在该居民名下，"
+        "不能再为本年度缴费或扣费，也不能再开立本年度（重新办理参保登记也不能）；"
+        "可在下一年度的缴费期内参保缴费，或对退费决定提出申诉",
+        "this year's payment was refunded (the person is insured as an employee): the year "
+        "stays the person's and can no longer be paid or deducted, and no second year of it "
+        "opens, not even after registering again; the person may enrol and pay for the next "
+        "policy year in its payment period, or appeal the refund decision",
     ),
 }
-"""Why a year in a state with one of these tags (enrollment.yaml) takes no payment: what every door says (a payment through the
-API by enrollment or by ID number, opening the year again, a deduction file's row)."""
+"""Why a year in a state with one of these tags (enrollment.yaml) takes no payment: what every
+door says (a payment through the API by enrollment or by ID number, opening the year again, a
+deduction file's row, the tax authority's event door, ``shebao people open-year``), whether or not
+the person is on the books (``ended_year_of``)."""
 
 
 def ended_year_refusal(tags: Iterable[str]) -> Label | None:
     """Why a year whose state has ``tags`` can no longer be paid, or None when that is not why."""
     return next((ENDED_YEARS[t] for t in tags if t in ENDED_YEARS), None)
+
+
+def ended_year_of(
+    engine: Engine, tx: Tx, domain: Domain, id_number: str, policy_id: str | None
+) -> Label | None:
+    """Why a person whose record is not on the books (they left the scheme) cannot pay or open
+    ``policy_id``'s year (None: their region's current one, by their last record): their year
+    of it has ended (``ENDED_YEARS``: its live year, else the newest). None when it has not, or
+    there is no such year: then registering first is what they need."""
+    if policy_id is None:
+        records = engine.find(tx, PERSON, id_number)
+        region = region_of(domain, dict(records[-1].variables)) if records else None
+        current = region.current(engine.clock.now()) if region is not None else None
+        policy_id = current.policy if current is not None else None
+    if policy_id is None:
+        return None
+    found = engine.find(tx, ENROLLMENT, enrollment_key(id_number, policy_id))
+    year = next((y for y in found if LIVE in y.tags), found[-1] if found else None)
+    return ended_year_refusal(year.tags) if year is not None else None
+
+
+def insured_unless_ended(
+    engine: Engine,
+    tx: Tx,
+    domain: Domain,
+    id_number: str,
+    policy_id: str | None,
+    refused: Callable[[str, str], WorkflowError],
+) -> InstanceView:
+    """The person's insured record (``insured_record``), for paying or opening ``policy_id``'s
+    year (None: their region's current one). A person no longer on the books whose year of it
+    has ended is told why that year takes nothing (``ended_year_of``, raised as
+    ``refused(zh, en)``), not to register first: the same words as when they are insured.
+
+    Raises:
+        NotRegistered: no record on the books and no ended year to tell of, or a registration
+            in review.
+    """
+    try:
+        return insured_record(engine, tx, id_number)
+    except NotRegistered:
+        if record_of(engine, tx, id_number) is not None:
+            raise  # a registration in review: its approval is what comes next
+        ended = ended_year_of(engine, tx, domain, id_number, policy_id)
+        if ended is None:
+            raise
+        raise refused(ended.zh, ended.en) from None
 
 
 def open_year_in(
@@ -130,16 +183,16 @@ def open_year_in(
     """Open ``policy_id``'s year for an insured person inside ``tx``.
 
     Raises:
-        NotRegistered: no insured record.
+        NotRegistered: no insured record (and no ended year of ``policy_id``).
         RegistrationRefused: another region's policy, a year that is open already, or one that
-            can no longer be paid.
+            can no longer be paid (``ENDED_YEARS``' words, on the books or not).
     """
     policy = domain.regions.policy(policy_id)
     if policy is None:
         raise RegistrationRefused(
             f"未知的年度政策：{policy_id}", f"unknown policy year {policy_id!r}"
         )
-    record = insured_record(engine, tx, id_number)
+    record = insured_unless_ended(engine, tx, domain, id_number, policy_id, RegistrationRefused)
     if record.variables.get("region") != policy.region.key:
         found_in = domain.regions.find(str(record.variables.get("region") or ""))
         zh, en = (

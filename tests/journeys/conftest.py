@@ -163,9 +163,11 @@ class Journey:
         return answer.get_json()
 
     def years(self, id_number: str, token: str = "counter") -> dict[str, dict[str, Any]]:
-        """A person's years by policy, paid and unpaid (缴费情况查询)."""
+        """A person's years by policy, every list (缴费情况查询); a year closed on leaving gives
+        way to the same policy's year opened after registering again."""
         found = self.api("POST", "/people/enrollments", token, {"id_number": id_number}, expect=200)
-        return {y["policy"]: y for y in found["paid"] + found["unpaid"] + found["refunded"]}
+        lists = ("closed", "paid", "unpaid", "refunded")
+        return {y["policy"]: y for name in lists for y in found.get(name, [])}
 
     def card(self, card_id: int, token: str = "counter") -> dict[str, Any]:
         return dict(self.api("GET", f"/cards/{card_id}", token, expect=200))

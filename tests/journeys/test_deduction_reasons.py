@@ -82,7 +82,9 @@ def test_every_rejected_row_says_why_in_chinese_and_in_english(journey_factory: 
     assert "应缴金额为 360.00 元" in reasons[8][0] and "the amount due is 360.00" in reasons[8][1]
     assert "重复缴费，需要退费" in reasons[9][0]
     assert "duplicate payment, refund needed" in reasons[9][1]
-    assert "「结束参保（已终止参保）」" in reasons[11][0]
-    assert "is Closed: left the scheme: Batch deduction succeeded not allowed now" in reasons[11][1]
+    # a year closed on leaving: why it takes no deduction, as its payment doors say it
+    assert "该居民已终止参保" in reasons[11][0] and "请先重新办理参保登记" in reasons[11][0]
+    assert "the person left the scheme" in reasons[11][1]
+    assert "can no longer be paid or deducted" in reasons[11][1]
     assert j.years(OPEN)["huian-2023"]["state"] == "registered"  # nothing was applied
     assert j.years(PAID)["huian-2023"]["state"] == "deducted"

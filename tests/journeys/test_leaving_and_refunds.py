@@ -87,7 +87,7 @@ def test_leaving_the_scheme_closes_the_unpaid_years_at_every_door(journey_factor
         "POST", f"/enrollments/{late}/payments", "counter", {"amount": "900.00"}, expect=422
     )
     assert LEFT in refused["message_en"]
-    # the tax authority's file: the leaver's row rejected, saying the year closed on leaving
+    # the tax authority's file: the leaver's row rejected in the words the payment doors say
     rows = f"id_number,policy_year,amount,result,reason\n{NEW},2023,360.00,成功,\n"
     report = j.cli(
         "import",
@@ -97,7 +97,7 @@ def test_leaving_the_scheme_closes_the_unpaid_years_at_every_door(journey_factor
         "huian-2023",
         exit_code=1,
     ).output
-    assert "rejected: 1" in report and "Closed: left the scheme" in report
+    assert "rejected: 1" in report and by_year["message_en"] in report
 
     # the period ends: nothing lapses, nobody is told their cover lapsed
     j.at("2023-01-02T10:00:00+08:00")
@@ -145,3 +145,41 @@ def test_a_refunded_year_owes_nothing_and_takes_no_second_payment(journey_factor
     assert [y["enrollment_id"] for y in found["paid"] + found["unpaid"] + found["refunded"]] == [
         year
     ]
+
+
+RETURNS = "440604199001010018"  # leaves with 2022 unpaid, registers again, pays 2022
+
+
+def test_a_year_closed_on_leaving_is_listed_as_closed_not_as_unpaid(journey_factory: Any) -> None:
+    j: Journey = journey_factory("2022-01-10T10:00:00+08:00")
+    j.token("counter", "channel")
+    clerk = j.staff("mi_foshan", "medical_insurance_clerk", "foshan")
+    body = {"id_number": RETURNS, "name": "张三", "region": "foshan"}
+    record = int(j.api("POST", "/registrations", "counter", body, expect=201)["person"]["id"])
+    [task] = clerk.task_ids()
+    clerk.complete(task, "approve_registration", document_kind="household_register")
+    closed = j.years(RETURNS)["foshan-2022"]["enrollment_id"]
+    _leave(j, record)
+
+    found = j.api("POST", "/people/enrollments", "counter", {"id_number": RETURNS}, expect=200)
+    assert (found["paid"], found["unpaid"], found["refunded"]) == ([], [], [])
+    [year] = found["closed"]
+    assert (year["enrollment_id"], year["state"], year["paid"], year["amount_due"]) == (
+        closed,
+        "closed_on_leaving",
+        False,
+        None,
+    )
+
+    # registered again and approved: 2022 opens anew and is paid; the closed year stays closed
+    j.api("POST", "/registrations", "counter", body, expect=201)
+    [task] = clerk.task_ids()
+    clerk.complete(task, "approve_registration", document_kind="household_register")
+    pay = {"id_number": RETURNS, "amount": "320.00"}
+    j.api("POST", "/payments", "counter", pay, expect=200)
+    found = j.api("POST", "/people/enrollments", "counter", {"id_number": RETURNS}, expect=200)
+    [paid] = found["paid"]
+    assert (paid["policy"], paid["amount_paid"]) == ("foshan-2022", "320.00")
+    assert paid["enrollment_id"] != closed
+    assert found["unpaid"] == [] and found["refunded"] == []
+    assert [(y["enrollment_id"], y["amount_due"]) for y in found["closed"]] == [(closed, None)]

@@ -134,9 +134,20 @@ class YearOut(StrictModel):
 class YearList(StrictModel):
     id_number_masked: str
     paid: list[YearOut]
-    unpaid: list[YearOut]
-    refunded: list[YearOut] = []
-    """Years whose payment was given back: nothing due, not paid."""
+    unpaid: list[YearOut] = Field(
+        description="years not paid that have not ended: `amount_due` is what is due now, null "
+        "when the year can no longer be paid (a lapsed year past its late payment)"
+    )
+    refunded: list[YearOut] = Field(
+        default_factory=list,
+        description="years whose payment was given back: nothing due, not paid; the payment "
+        "(`amount_paid`, `paid_at`) and the refund (`refund_amount`, `refunded_at`) both shown",
+    )
+    closed: list[YearOut] = Field(
+        default_factory=list,
+        description="years closed unpaid when the person left the scheme: nothing due, not "
+        "paid; a later registration may open the same policy year again, listed with the others",
+    )
 
 
 class PaymentOut(StrictModel):

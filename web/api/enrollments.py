@@ -37,7 +37,7 @@ from workflows import payments
 from workflows.deduction_rows import Rejected, Unchanged, refused_result
 from workflows.identity import mask_id_number
 from workflows.people import ENROLLMENT
-from workflows.years import open_year
+from workflows.years import ended_year_refusal, open_year
 
 TRUSTED_TIME = "tax"
 """The one scope whose word on when a payment happened is taken (the tax authority)."""
@@ -53,8 +53,8 @@ def state_label(states: Any, state: str) -> Label:
     bp,
     "POST",
     "/people/enrollments",
-    summary="A person's paid and unpaid years with amounts (缴费情况查询); the ID number in the "
-    "body, never in the URL",
+    summary="A person's years with amounts (缴费情况查询): paid, unpaid, refunded, and closed "
+    "when the person left the scheme; the ID number in the body, never in the URL",
     scopes=("channel", "tax", "read"),
     body=PersonQuery,
     response=YearList,
@@ -64,6 +64,8 @@ def person_enrollments(body: PersonQuery) -> Any:
     person = person_number(body.id_number)
     engine = engine_of()
     states = engine.definition("enrollment").states
+    # ended (a refund given, the person left): nothing due; a refunded year has its own list
+    ended = {name for name, spec in states.items() if ended_year_refusal(spec.tags)}
     years = [
         YearOut(
             enrollment_id=y.enrollment_id,
@@ -89,8 +91,9 @@ def person_enrollments(body: PersonQuery) -> Any:
         YearList(
             id_number_masked=mask_id_number(person),
             paid=[y for y in years if y.paid],
-            unpaid=[y for y in years if not y.paid and not y.refunded],
+            unpaid=[y for y in years if not y.paid and not y.refunded and y.state not in ended],
             refunded=[y for y in years if y.refunded],
+            closed=[y for y in years if y.state in ended and not y.refunded],
         )
     )
 

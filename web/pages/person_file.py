@@ -1,5 +1,7 @@
 """The person page's read: one person's record, cards, policy years with their payments, open
 tasks and the history of each, as the staff member asking may see them (``web.pages.search_queries``).
+A year's amounts (due, paid, refunded) are those the API's year list answers
+(``payments.enrollment_years``), from the same summary of the same row.
 
 Reads only, by index: the person by id, then the exact business keys of their cards, reviews and
 years (``search_queries.keys_of_person``), their open tasks and histories by instance id.
@@ -7,21 +9,23 @@ years (``search_queries.keys_of_person``), their open tasks and histories by ins
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy import Engine as SqlEngine
 
 from engine import statements as st
+from engine.specs import ProcessDefinition
 from web.pages import search_queries as sq
 from web.staff import Staff
-from workflows.enrollment import amount_due, payer_masked
-from workflows.policy import LatePaymentRefused, PolicyError
+from workflows.payments import year_summary  # what the API's year list says of a year
 from workflows.regions import Regions
+from workflows.years import ended_year_refusal
 
 
 class NotAllowed(Exception):
@@ -30,16 +34,22 @@ class NotAllowed(Exception):
 
 @dataclass(frozen=True)
 class Year:
-    """One policy year of the person, with what was paid or is still due."""
+    """One policy year of the person as the API's year list tells it (``payments.YearSummary``):
+    what is due, what was paid, what was given back and when."""
 
     row: dict[str, Any]
     year: int | None
     paid: bool
+    ended: bool
+    """Refunded, or closed when the person left the scheme: nothing is due."""
+    refunded: bool
     amount_due: Decimal | None
-    amount_paid: str | None
+    amount_paid: Decimal | None
     paid_at: datetime | None
     payer_masked: str | None
     channel: str | None
+    refund_amount: Decimal | None
+    refunded_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -70,30 +80,39 @@ def histories(conn: Connection, ids: Collection[int]) -> dict[int, list[dict[str
 
 
 def year_of(
-    row: dict[str, Any], regions: Regions, paid_states: Collection[str], now: datetime
+    row: dict[str, Any], regions: Regions, enrollment: ProcessDefinition, now: datetime
 ) -> Year:
-    """A year's payment facts from its variables and its region's policy."""
-    variables: Mapping[str, Any] = row["variables"] or {}
-    policy = regions.policy(str(variables.get("policy", "")))
-    payment: Mapping[str, Any] = variables.get("payment") or {}
-    paid = row["state"] in paid_states
-    due: Decimal | None = None
-    if not paid and policy is not None:
-        try:
-            due = amount_due(policy, variables, now)
-        except (LatePaymentRefused, PolicyError, ValueError):
-            due = None  # the year can no longer be paid
-    paid_at = payment.get("paid_at") if paid else None
+    """A year's payment facts as the API's year list has them: its summary from its variables, its
+    region's policy and its state's tags in the latest ``enrollment`` definition."""
+    policy = regions.policy(str((row["variables"] or {}).get("policy", "")))
+    spec = enrollment.states.get(row["state"])
+    ended = ended_year_refusal(spec.tags if spec is not None else ()) is not None
+    if policy is None:  # a policy the service does not know: nothing to tell
+        return _untold(row, None, ended)
+    facts = SimpleNamespace(id=row["id"], state=row["state"], variables=row["variables"] or {})
+    try:
+        summary = year_summary(facts, policy, enrollment, now)
+    except ValueError:  # variables the policy cannot read: the year can no longer be paid
+        return _untold(row, policy.year, ended)
     return Year(
         row=row,
-        year=policy.year if policy else None,
-        paid=paid,
-        amount_due=due,
-        amount_paid=str(payment["amount"]) if paid and payment.get("amount") else None,
-        paid_at=datetime.fromisoformat(paid_at) if paid_at else None,
-        payer_masked=payer_masked(payment) if paid else None,
-        channel=payment.get("channel") if paid else None,
+        year=summary.year,
+        paid=summary.paid,
+        ended=ended,
+        refunded=summary.refunded,
+        amount_due=summary.amount_due,
+        amount_paid=summary.amount_paid,
+        paid_at=summary.paid_at,
+        payer_masked=summary.payer_masked,
+        channel=summary.channel,
+        refund_amount=summary.refund_amount,
+        refunded_at=summary.refunded_at,
     )
+
+
+def _untold(row: dict[str, Any], year: int | None, ended: bool) -> Year:
+    """A year whose amounts cannot be told: nothing paid, refunded or payable shown."""
+    return Year(row, year, False, ended, False, None, None, None, None, None, None, None)
 
 
 def person_file(
@@ -102,10 +121,11 @@ def person_file(
     user: Staff,
     person_id: int,
     *,
-    paid_states: Collection[str],
+    enrollment: ProcessDefinition,
     now: datetime,
 ) -> PersonFile | None:
     """The person ``person_id`` as ``user`` may see them; None when no such person.
+    ``enrollment``: the latest definition of a year, whose tags say what a state owes.
 
     Raises:
         NotAllowed: the user may not read this person's record.
@@ -129,7 +149,7 @@ def person_file(
     by_process: dict[str, list[dict[str, Any]]] = {}
     for row in related:
         by_process.setdefault(row["process"], []).append(row)
-    years = [year_of(r, regions, paid_states, now) for r in by_process.get(sq.ENROLLMENT, [])]
+    years = [year_of(r, regions, enrollment, now) for r in by_process.get(sq.ENROLLMENT, [])]
     return PersonFile(
         person=person,
         cards=by_process.get(sq.CARD, []),

@@ -185,7 +185,7 @@ def _person_page(
             domain_of().regions,
             _me(),
             person_id,
-            paid_states=engine.definition(sq.ENROLLMENT).tagged("paid"),
+            enrollment=engine.definition(sq.ENROLLMENT),
             now=engine.clock.now(),
         )
     except pf.NotAllowed:
