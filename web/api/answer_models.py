@@ -34,7 +34,8 @@ class EventOut(TransitionOut):
         description="present when the event changed nothing and why, in the words a deduction "
         "file's report uses: a tax authority's deduction result that no longer matters (a "
         "failure for a year already paid, lapsed or closed: 已缴费, 已断保, 已结束; a result "
-        "already on record); `from_state` = `to_state`, the year's state, and nothing is "
+        "already on record, also after the year's refund); `from_state` = `to_state`, the "
+        "year's state, and nothing is "
         "written. Absent when the event moved the instance",
     )
 
