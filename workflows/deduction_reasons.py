@@ -92,6 +92,15 @@ def duplicate_payment(
     )
 
 
+def taken_for_ended(why: Label, taken: str) -> Label:
+    """Money deducted for a year that has ended (``why``: refunded, closed on leaving): the
+    year's words, and the deduction of ``taken`` yuan to give back."""
+    return Label(
+        f"{why.zh}；本次扣款 {_yuan_zh(taken)}需要退还",
+        f"{why.en}; this deduction of {_yuan_en(taken)} is to be refunded",
+    )
+
+
 def refused(error: WorkflowError) -> Label:
     """A row the event's checks or guards refused (malformed data, the amount due, the payment
     period): the error's own two texts."""

@@ -210,8 +210,9 @@ def objection_to(
     """Why a refused result is rejected whatever the year's state (``not_allowed``'s
     ``objection``), or None: its data is malformed; else, a success for a year already paid is
     money taken twice (``paid_twice``), and one for a year that has ended (``ended``: refunded,
-    closed on leaving) is refused in the words every door says, unless it is the deduction on
-    record (``on_record``: the refunded payment reported again). ``payment`` reads the payment on
+    closed on leaving) is refused in the words every door says, and the money it took is to be
+    given back, unless it is the deduction on record (``on_record``: the refunded payment
+    reported again). ``payment`` reads the payment on
     record, only then. Every caller of ``not_allowed`` passes this objection: a success with none
     for a paid or ended year is the deduction on record."""
     found = malformed(definition, checks, event, data)
@@ -220,9 +221,10 @@ def objection_to(
     if state in definition.tagged("paid"):
         return paid_twice(policy, instance_id, data, payment())
     why = ended(definition, state)
-    if why is not None and not on_record(data, payment()):
-        return why
-    return None
+    if why is None or on_record(data, payment()):
+        return None
+    taken = _decimal(data.get("amount"))
+    return because.taken_for_ended(why, str(taken)) if taken else why
 
 
 def refused_result(

@@ -97,7 +97,8 @@ def test_the_deduction_on_record_is_unchanged_after_its_refund_at_both_doors(
     out = _import(j, "same.csv", same_row, exit_code=0)
     assert "applied: 0  unchanged: 1  rejected: 0" in out
 
-    # a deduction that is not the one on record: the refunded year's own words at both doors
+    # a deduction that is not the one on record: the refunded year's own words at both doors,
+    # and the money it took is to be given back
     other = {
         "event": "deduct",
         "data": {"amount": "320.00", "paid_at": "2022-01-09T10:00:00+08:00"},
@@ -105,10 +106,12 @@ def test_the_deduction_on_record_is_unchanged_after_its_refund_at_both_doors(
     refused = j.api("POST", f"/enrollments/{year}/events", "tax", other, expect=409)
     assert refused["code"] == "deduction_refused"
     paying = _pay_year(j, year)
-    assert _words(refused) == _words(paying)
+    zh = f"{paying['message_zh']}；本次扣款 320.00 元需要退还"
+    en = f"{paying['message_en']}; this deduction of 320.00 yuan is to be refunded"
+    assert (refused["message_zh"], refused["message_en"]) == (zh, en)
     other_row = f"{REFUNDED},2022,320.00,成功,,2022-01-09T10:00:00+08:00\n"
     out = _import(j, "other.csv", other_row, exit_code=1)
-    assert f"line 2: {paying['message_zh']} / {paying['message_en']}" in out
+    assert f"line 2: {zh} / {en}" in out
     assert j.years(REFUNDED)["foshan-2022"]["state"] == "refunded"  # nothing was written
 
 
@@ -189,10 +192,15 @@ def test_a_year_closed_on_leaving_says_why_at_every_door(journey_factory: Any) -
         "people", "open-year", "--id-number", LEAVER, "--policy", "foshan-2022", exit_code=1
     )
     assert en in cli.output and zh in cli.output
+    # money deducted all the same: the same words, and it is to be given back
+    taken = (
+        f"{zh}；本次扣款 320.00 元需要退还",
+        f"{en}; this deduction of 320.00 yuan is to be refunded",
+    )
     deducted = j.api("POST", f"/enrollments/{year}/events", "tax", DEDUCT, expect=409)
-    assert deducted["code"] == "deduction_refused" and _words(deducted) == (zh, en)
+    assert deducted["code"] == "deduction_refused" and _words(deducted) == taken
     out = _import(j, "left.csv", f"{LEAVER},2022,320.00,成功,,{TAKEN_AT}\n", exit_code=1)
-    assert f"line 2: {zh} / {en}" in out
+    assert f"line 2: {taken[0]} / {taken[1]}" in out
     assert LEAVER not in out and LEAVER not in zh + en
     # a failure reported for the closed year no longer matters, at both doors
     failed = {"event": "fail_deduction", "data": {"reason": "余额不足"}}
