@@ -128,7 +128,30 @@ def configure(
     elif LEVEL_VARIABLE in (os.environ if environ is None else environ):
         root.setLevel(level)
     log_masking.install()
+    _keep_security_events(chosen)
     return chosen
+
+
+SECURITY_LOGGER = "shebao.security"
+"""The security event log (``web.security_log``): an audit trail, written at INFO."""
+
+
+def _keep_security_events(chosen: str) -> None:
+    """The security event log writes its lines whatever the root's level (a service started at
+    WARNING): its logger is at INFO, and, where nothing above it writes lines (the text mode
+    leaves a root without handlers alone), it gets a handler of its own on stderr in the chosen
+    format, masked like the rest."""
+    security = logging.getLogger(SECURITY_LOGGER)
+    if security.level == logging.NOTSET or security.level > logging.INFO:
+        security.setLevel(logging.INFO)
+    if logging.getLogger().handlers or security.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    text = logging.Formatter("%(levelname)s:%(name)s:%(message)s")
+    handler.setFormatter(JsonFormatter() if chosen == "json" else text)
+    handler.addFilter(log_masking.FILTER)
+    security.addHandler(handler)
+    security.propagate = False  # one line, even if a root handler comes later
 
 
 def _drop_flask_text_handlers() -> None:

@@ -29,6 +29,7 @@ from workflows import extra_cards
 from workflows.cards import PROCESS as CARD
 from workflows.cards import card_key, card_variables
 from workflows.csv_files import records, with_control_characters
+from workflows.identity import mask_id_number
 from workflows.people import ON_BOOKS, PERSON, Registration, checked, record_of
 from workflows.years import open_year_on_insurance_in
 
@@ -276,8 +277,9 @@ def _card(
     if seen is not None:
         owner = (seen.response or {}).get("id_number")
         if owner != person["id_number"]:
+            shown = mask_id_number(number)  # as the pages show a card number: never whole
             raise ImportRefused(
-                f"社保卡号 {number} 已属于另一居民", f"card {number} belongs to another person"
+                f"社保卡号 {shown} 已属于另一居民", f"card {shown} belongs to another person"
             )
         return int(seen.response["instance_id"]), False
     key = card_key(str(person["id_number"]), region_code)

@@ -118,3 +118,34 @@ def test_a_process_configured_for_json_writes_json_lines_on_stderr() -> None:
     assert by_logger["shebao.test"]["count"] == 3 and by_logger["shebao.test"]["level"] == "INFO"
     assert by_logger["web.app"]["message"].endswith(mask_id_number(PERSON))
     assert PERSON not in done.stderr
+
+
+SECURITY = textwrap.dedent(
+    """
+    import logging, sys
+    from web import log_format
+    log_format.configure(logging.WARNING)  # as `shebao run` and the WSGI entry point do
+    from web.security_log import log
+    log.info("security_event kind=login_failed actor=%s", sys.argv[1])
+    """
+)
+
+
+@pytest.mark.parametrize("chosen", ["text", "json"])
+def test_the_security_log_writes_its_lines_in_a_service_started_at_warning(chosen: str) -> None:
+    """QA: the service configures logging at WARNING, so the INFO lines of the security event
+    log were dropped unless SHEBAO_LOG_LEVEL said otherwise."""
+    env = {k: v for k, v in os.environ.items() if k != "SHEBAO_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-c", SECURITY, PERSON],
+        env={**env, "SHEBAO_LOG_FORMAT": chosen},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    [line] = [x for x in done.stderr.splitlines() if "security_event" in x]
+    assert f"actor={mask_id_number(PERSON)}" in line and PERSON not in done.stderr
+    if chosen == "json":
+        assert json.loads(line)["logger"] == "shebao.security"

@@ -132,3 +132,24 @@ def test_people_commands_refuse_in_chinese_and_english(sqlite_url: str) -> None:
     assert result.exit_code == 1, result.output
     assert "没有医保参保档案" in result.output and "has no insured record" in result.output
     assert mask_id_number(CHEN) in result.output and CHEN not in result.output
+
+
+def test_a_card_number_of_another_person_is_never_echoed_whole(db_url: str) -> None:
+    """QA: a careless sender put an ID number in the card-number column; the row of a second
+    person with the same card number was rejected quoting it whole, to the API and the CLI."""
+    app = _app(db_url)
+    token = create_token(engine_of(app).db, "importer", ["import"])
+    card = {"card_number": CHEN, "card_bank": "icbc", "card_state": "active"}
+    answers = [
+        app.test_client().post(
+            "/api/v1/imports/people",
+            json={"rows": [{"id_number": who, "name": "某", "region": "foshan", **card}]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        for who in (CHEN, LIANG)
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    [rejected] = answers[1].json["rejected"]
+    assert "belongs to another person" in rejected["reason"], rejected
+    assert mask_id_number(CHEN) in rejected["reason"] + rejected["reason_zh"]
+    assert CHEN not in str(answers[1].json)
