@@ -188,6 +188,12 @@ def test_migrating_cancelled_cards_into_use_needs_the_one_card_rule_confirmed(
     assert holder not in refused.output and holder not in dry.output
     assert {version_of(second, iid) for iid in (warned, other, alone)} == {1}
     assert queries.instance(engine.db, warned)["state"] == "cancelled"  # type: ignore[index]
+    # a typo'd code, or a state mapped twice, is refused before anything moves
+    typo = runner.invoke(main, [*args, "--confirm", OTHER_USABLE_CARD, "--confirm", "bogus"])
+    assert typo.exit_code == 2 and "bogus" in typo.output and OTHER_USABLE_CARD in typo.output
+    twice = runner.invoke(main, [*args, "--map", "cancelled=lost", "--confirm", OTHER_USABLE_CARD])
+    assert twice.exit_code == 2 and "mapped twice" in twice.output
+    assert queries.instance(engine.db, warned)["state"] == "cancelled"  # type: ignore[index]
 
     done = runner.invoke(main, [*args, "--confirm", OTHER_USABLE_CARD])
     assert done.exit_code == 0, done.output

@@ -30,7 +30,12 @@ def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(
                 f"expected OLD_STATE=NEW_STATE, got {pair!r}", param_hint="--map"
             )
-        found[old.strip()] = new.strip()
+        old, new = old.strip(), new.strip()
+        if found.get(old, new) != new:
+            raise click.BadParameter(
+                f"{old!r} is mapped twice: to {found[old]!r} and to {new!r}", param_hint="--map"
+            )
+        found[old] = new
     return found
 
 
@@ -82,6 +87,12 @@ def instances_migrate(
         raise click.ClickException("states without a target: map them with --map OLD=NEW")
     if pending := migration.unconfirmed(confirmed):
         raise click.ClickException(str(ConfirmationNeeded(pending)))
+    if stray := sorted(set(confirmed) - set(migration.warnings)):
+        found = ", ".join(migration.warnings) or "none"
+        raise click.BadParameter(
+            f"no warning of this plan has the code {', '.join(stray)} (its warnings: {found})",
+            param_hint="--confirm",
+        )
     if dry_run:
         return
     try:
