@@ -19,6 +19,7 @@ from web.api.common import (
     person_number,
     run,
     send_to_instance_of,
+    sendable_now,
     transition_out,
 )
 from web.api.errors import ApiError
@@ -234,8 +235,12 @@ def enrollment_event(enrollment_id: str, body: EventRequest) -> Any:
         """A deduction result the year's state refused: the file's verdict, unchanged and why,
         or rejected with the file's words (a duplicate payment to refund, malformed data)."""
         verdict = refused_result(engine_of(), domain_of(), row, body.event, body.data)
-        if isinstance(verdict, Rejected):
-            raise ApiError(409, "deduction_refused", verdict.reason_zh, verdict.reason)
+        if isinstance(verdict, Rejected):  # what may be sent now listed, as for any 409
+            definition = engine_of().definition(row.process, row.definition_version)
+            allowed = sendable_now(definition, row.id, row.state, caller())
+            raise ApiError(
+                409, "deduction_refused", verdict.reason_zh, verdict.reason, allowed=allowed
+            )
         if not isinstance(verdict, Unchanged):
             return None
         words = verdict.words
