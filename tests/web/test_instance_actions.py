@@ -70,16 +70,18 @@ def test_a_supervisor_moves_a_card_as_the_banks_notice_would_and_the_page_says_w
     page = boss.get("/processes/instances/1/move?to=awaiting_activation").get_data(as_text=True)
     assert "将从“已制卡”移动到“待激活”" in page
     assert "核验身份并激活" in page and "提醒领卡激活" in page  # the task and timer it opens
-    answer = boss.post(
-        "/processes/instances/1/move",
-        data={
-            "csrf_token": token_of(page),
-            "version": "2",
-            "to": "awaiting_activation",
-            "reason": "银行通知漏发，人工补推",
-        },
-    )
+    form = {
+        "csrf_token": token_of(page),
+        "version": "2",
+        "to": "awaiting_activation",
+        "reason": "银行通知漏发，人工补推",
+    }
+    answer = boss.post("/processes/instances/1/move", data=form)
     assert answer.status_code == 303 and answer.location == "/processes/instances/1"
+    before = snapshot(app, 1)
+    again = boss.post("/processes/instances/1/move", data=form)  # sent twice: stale, not 400
+    assert again.status_code == 409 and "在您查看后已变更" in again.get_data(as_text=True)
+    assert snapshot(app, 1) == before
     assert queries.instance(engine.db, 1)["state"] == "awaiting_activation"  # type: ignore[index]
     assert without_ids(queries.tasks_of(engine.db, 1)) == without_ids(
         queries.tasks_of(engine.db, 2)

@@ -104,7 +104,9 @@ def _page(
     ended = interventions.is_ended(definition, row["state"])
     targets = interventions.move_targets(definition, row["state"])
     if action == "move" and not ended and target and target not in targets:
-        abort(400)
+        if status == 200:  # asked for a move the instance cannot make
+            abort(400)
+        target = None  # a refusal (a form sent twice: the instance is there now): no target
     opens = _entering(engine, definition, target, row) if target and not ended else None
     warnings = (
         interventions.move_warnings(engine, instance_id, target, _actor())
