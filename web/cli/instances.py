@@ -23,7 +23,7 @@ from web.extensions import engine_of
 
 
 def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
-    found = {}
+    found: dict[str, str] = {}
     for pair in pairs:
         old, sep, new = pair.partition("=")
         if not sep or not old or not new:
