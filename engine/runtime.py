@@ -154,12 +154,19 @@ class Engine(Transactions, TaskOperations, EventData):
         Takes a transaction-scoped lock on the key first, so two concurrent starts of the same
         key are serialised (SQLite serialises every writer already).
         """
-        tx.lock(f"{process}:{business_key}")
+        self.lock_key(tx, process, business_key)
         rows = tx.all(self.sql.select_by_business_key, {"process": process, "bkey": business_key})
         for row in rows:
             if row.state in states:
                 definition = self.definition(process)  # the latest one's labels
                 raise DuplicateInstance(process, business_key, row.id, row.state, definition)
+
+    def lock_key(self, tx: Tx, process: str, business_key: str) -> None:
+        """Hold, until ``tx`` ends, the lock ``check_exclusive`` takes on ``business_key``: a
+        domain path whose own reads decide what to start (a replacement card, an import) takes
+        it before them, so that it and every start of the same key run one after another. Take
+        several in a fixed order (the domain's: a person's key before their card's)."""
+        tx.lock(f"{process}:{business_key}")
 
     def start_in(
         self,
@@ -220,6 +227,7 @@ class Engine(Transactions, TaskOperations, EventData):
         data: Mapping[str, Any] | None = None,
         idempotency: Idempotency | None = None,
         admit: Callable[[Any], None] | None = None,
+        respect_claims: bool = False,
     ) -> Transition:
         """Fire ``event`` on an instance in one transaction.
 
@@ -227,6 +235,14 @@ class Engine(Transactions, TaskOperations, EventData):
         process, state, variables: whether this caller may send this event to it), run before
         anything else; what it raises ends the transaction with nothing written. A replayed
         delivery answers its recorded result: the check ran when it was first applied.
+
+        ``respect_claims``: the event comes from outside (an outside system through the API) and
+        is held to what completing the task would be: when it is an outcome of the open task of
+        the instance's state and someone other than ``actor`` holds that task (claimed, or
+        delegated), it is refused as ``complete_task`` refuses it (``TaskClaimedByOther``,
+        ``TaskDelegated``), in this transaction, before the data is checked: nothing is written
+        and no refused attempt is counted. Off for the engine's own firings (timers, the
+        scheduler, follow-ups), which a claim never blocks.
 
         Raises:
             InstanceNotFound, UnknownEvent, EventNotAllowed, TransitionRefused,
@@ -239,6 +255,8 @@ class Engine(Transactions, TaskOperations, EventData):
             if admit is not None:
                 admit(row)
             definition = self.allowing(row, event)
+            if respect_claims:
+                self.refuse_if_held(tx, row, definition, event, actor)
             fields = definition.events[event].fields
             values = self.clean_data(tx, row, fields, payload, f"{row.process}.{event}")
             return self.fire_in(tx, row, event, actor, values)

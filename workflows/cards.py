@@ -320,7 +320,10 @@ def _bank_words(regions: Regions, code: Any) -> tuple[str, str]:
 def card_to_replace(engine: Engine, tx: Tx, key: str) -> int:
     """The card a replacement (换领) for ``key`` replaces: the person's one usable card in the
     province, in a state tagged ``replaceable`` (active); refused when there is none, when it is
-    not active, or when a replacement is in progress already (two usable cards)."""
+    not active, or when a replacement is in progress already (two usable cards). Read under the
+    key's lock (``refuse_second_card``'s): concurrent replacements and applications of one
+    person run one after another, so a second one sees the first's card and is refused."""
+    engine.lock_key(tx, PROCESS, key)
     definition = engine.definition(PROCESS)
     usable = [c for c in engine.find(tx, PROCESS, key) if c.state in definition.tagged(USABLE)]
     if not usable:

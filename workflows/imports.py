@@ -164,6 +164,7 @@ def _row(
             reduction_categories=tuple(categories),
         ),
     )
+    _lock_keys(engine, domain, tx, person, row)
     changed = False
     record = record_of(engine, tx, person["id_number"])
     if record is None:
@@ -200,6 +201,23 @@ def _row(
     return RowResult(
         line, "applied" if changed else "unchanged", None, person_id, card_id, review_id
     )
+
+
+def _lock_keys(
+    engine: Engine, domain: Domain, tx: Tx, person: Mapping[str, Any], row: Mapping[str, Any]
+) -> None:
+    """Before the reads that decide, the locks the single paths take (``register_person``'s on
+    the person, ``apply_for_card``'s on the card key), person before card: a row waits for a
+    concurrent import, registration or card application of the same person, and then sees
+    what it wrote (one record, one usable card or one review). Last, the card number's: a number
+    imported for two people at once is then the first one's, the other row rejected as in
+    sequence (taken only here, last, so no two rows wait for each other)."""
+    engine.lock_key(tx, PERSON, str(person["id_number"]))
+    number = _cell(row, "card_number")
+    if number:
+        region_code = card_variables_code(domain, person, row)
+        engine.lock_key(tx, CARD, card_key(str(person["id_number"]), region_code))
+        tx.lock(f"{KEY_SCOPE}:{number}")
 
 
 FACT_WORDS = {
