@@ -7,7 +7,10 @@ said no, or a field's check refused its value) changes nothing of the task but i
 refused ``attempts``, and is recorded in the instance's history (event ``task_refused``, the state
 unchanged, the reason as the check gave it, the task's claimant untouched), whichever door the
 completion came by. A malformed submission (a field missing, unknown or of the wrong type) is bad
-input, not a failed check: refused with its problems, it changes nothing.
+input, not a failed check: refused with its problems, it changes nothing. ``check_task_form``
+checks a completion as ``complete_task`` would without firing (a page asks it before a
+confirmation). An event sent straight to the instance by an outside system that is an outcome of
+a task someone holds is refused as completing that task would be (``refuse_if_held``).
 """
 
 from __future__ import annotations
@@ -107,30 +110,7 @@ class TaskOperations:
         payload = dict(data or {})
 
         def work(tx: Tx) -> Transition:
-            task = self._completable(tx, task_id, actor)
-            row = self.load(tx, task.instance_id)
-            definition = self.definition(row.process, row.definition_version)
-            spec = definition.states[task.state].task
-            if row.state != task.state or spec is None:
-                raise TaskNotOpen(task_id, "stale")
-            choices = spec.events or definition.outgoing(task.state)
-            if outcome is None and len(choices) > 1:  # never a default for a choice to make
-                raise InvalidTaskOutcome(task_id, None, choices, definition)
-            event = outcome or choices[0]
-            if event not in choices:
-                raise InvalidTaskOutcome(task_id, event, choices, definition)
-            # a field only other outcomes carry is not asked for, and what the form (one on a
-            # page for every outcome) holds in it is not this outcome's
-            others = definition.outcome_only_fields(task.state)
-            given = {k: v for k, v in payload.items() if event in others.get(k, (event,))}
-            values = self.clean_data(
-                tx,
-                row,
-                definition.outcome_form(task.state, event),
-                given,
-                f"task {task_id}",
-                error=lambda problems: TaskFormInvalid(task_id, problems),
-            )
+            row, event, values = self._completion(tx, task_id, actor, outcome, payload)
             return self.fire_in(tx, row, event, actor, values, task_id=task_id)
 
         try:
@@ -149,6 +129,61 @@ class TaskOperations:
             if invalid.checked:  # a verification failed; a malformed form changes nothing
                 self._record_refusal(task_id, actor, outcome, invalid)
             raise
+
+    def check_task_form(
+        self,
+        task_id: int,
+        *,
+        actor: str,
+        data: Mapping[str, Any] | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        """Raise what ``complete_task`` would before it fires: the task's holder (not open,
+        claimed by someone else, delegated), the outcome, and the form checked by the same
+        ``clean_data`` (types, options, the references the task may name), firing nothing: a
+        page asks this before it asks for a confirmation. A form a check refused (a reference
+        the task may not name) is recorded as the completion would record it (a refused attempt
+        in the history); a malformed one changes nothing. Guards, which need the firing, are
+        judged by the completion itself."""
+        payload = dict(data or {})
+        try:
+            self.read(lambda tx: self._completion(tx, task_id, actor, outcome, payload))
+        except DataInvalid as invalid:
+            if invalid.checked:  # a verification failed: counted as the completion counts it
+                self._record_refusal(task_id, actor, outcome, invalid)
+            raise
+
+    def _completion(
+        self, tx: Tx, task_id: int, actor: str, outcome: str | None, payload: Mapping[str, Any]
+    ) -> tuple[Any, str, dict[str, Any]]:
+        """What completing the task would fire, checked in ``tx``: the instance row, the event
+        (``outcome``, or the task's only one) and the form's cleaned values; a typed error when
+        ``actor`` may not complete it, the outcome is not the task's or the form is invalid."""
+        task = self._completable(tx, task_id, actor)
+        row = self.load(tx, task.instance_id)
+        definition = self.definition(row.process, row.definition_version)
+        spec = definition.states[task.state].task
+        if row.state != task.state or spec is None:
+            raise TaskNotOpen(task_id, "stale")
+        choices = spec.events or definition.outgoing(task.state)
+        if outcome is None and len(choices) > 1:  # never a default for a choice to make
+            raise InvalidTaskOutcome(task_id, None, choices, definition)
+        event = outcome or choices[0]
+        if event not in choices:
+            raise InvalidTaskOutcome(task_id, event, choices, definition)
+        # a field only other outcomes carry is not asked for, and what the form (one on a page
+        # for every outcome) holds in it is not this outcome's
+        others = definition.outcome_only_fields(task.state)
+        given = {k: v for k, v in payload.items() if event in others.get(k, (event,))}
+        values = self.clean_data(
+            tx,
+            row,
+            definition.outcome_form(task.state, event),
+            given,
+            f"task {task_id}",
+            error=lambda problems: TaskFormInvalid(task_id, problems),
+        )
+        return row, event, values
 
     def _record_refusal(
         self, task_id: int, actor: str, outcome: str | None, refused: Exception
@@ -191,6 +226,21 @@ class TaskOperations:
                     self._write_refusal(tx, task, actor, event, refused)
 
         self.transaction(work)
+
+    def refuse_if_held(
+        self, tx: Tx, row: Any, definition: ProcessDefinition, event: str, actor: str
+    ) -> None:
+        """Raise what ``complete_task`` would for ``actor`` (``TaskClaimedByOther``,
+        ``TaskDelegated``) when ``event``, sent straight to the loaded instance ``row``, is an
+        outcome of the open task of its state and someone else holds that task: an event that
+        completes a task has the same effect whichever door it comes by, a claim included.
+        Reads nothing unless the state has a task with that outcome."""
+        spec = definition.states[row.state].task
+        if spec is None or event not in (spec.events or definition.outgoing(row.state)):
+            return
+        for task in tx.all(self.sql.open_tasks_of_instance, {"iid": row.id}):
+            if task.state == row.state:
+                self._completable(tx, task.id, actor)
 
     def _write_refusal(
         self, tx: Tx, task: Any, actor: str, outcome: str | None, refused: Exception
@@ -238,11 +288,6 @@ class TaskOperations:
                 self._explain_task(tx, task_id, actor)
 
         self.transaction(work)
-
-    def check_completable(self, task_id: int, actor: str) -> None:
-        """Raise what ``complete_task`` would for who holds the task (not open, claimed by
-        someone else, delegated), changing nothing: a page asks before it confirms an outcome."""
-        self.read(lambda tx: self._completable(tx, task_id, actor))
 
     def _completable(self, tx: Tx, task_id: int, actor: str) -> Any:
         """The task row, if ``actor`` may complete it now; a typed error otherwise."""

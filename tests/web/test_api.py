@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from staff_login import client_for
 from support import MakeApp
 
 from engine import queries
 from engine.clock import SimulatedClock
+from engine.timers import TimerSweep
 from web.api.tokens import create_token
 from web.app import create_app, engine_of
+from web.auth import create_user
 from web.extensions import domain_of
 from workflows.identity import make_id_number, mask_id_number
 from workflows.imports import import_people
@@ -816,6 +819,45 @@ def test_bank_tokens_list_and_complete_their_own_tasks(app: Flask, api: Api) -> 
         ).status_code
         == 409
     )
+
+
+def test_a_banks_event_is_refused_on_a_task_a_teller_holds_but_not_a_timer(
+    app: Flask, api: Api, clock: SimulatedClock
+) -> None:
+    """A completion has the same effect whichever door it comes by: the bank's activation event
+    is refused as ``/tasks/{id}/complete`` refuses it while a teller holds the task (409
+    ``task_claimed``, nothing written, no refused attempt counted); a timer is not held up."""
+    engine = engine_of(app)
+    create_user(engine.db, "ticbc", "pw", "bank_teller", "icbc")
+    card = applied_card(api, bank="icbc")
+    api.call("POST", f"/cards/{card}/events", "factory", {"event": "produce"})
+    api.call("POST", f"/cards/{card}/events", "icbc", {"event": "notify_holder"})
+    [task] = queries.tasks_of(engine.db, card, "open")
+    assert client_for(app, "ticbc").post(f"/inbox/{task['id']}/claim").status_code == 302
+    history = queries.history(engine.db, card)
+
+    by_task = api.call(
+        "POST", f"/tasks/{task['id']}/complete", "icbc", {"data": {"presented_id_number": ALICE}}
+    )
+    assert by_task.status_code == 409 and by_task.json["code"] == "task_claimed"
+    wrong = make_id_number("440604", date(1990, 5, 17), 33)
+    for presented in (wrong, ALICE):
+        event = {"event": "activate", "data": {"presented_id_number": presented}}
+        by_event = api.call("POST", f"/cards/{card}/events", "icbc", event)
+        assert by_event.status_code == 409, by_event.json
+        assert {k: by_event.json[k] for k in ("code", "message_zh", "message_en")} == {
+            k: by_task.json[k] for k in ("code", "message_zh", "message_en")
+        }
+        assert ALICE not in by_event.get_data(as_text=True)
+    assert queries.instance(engine.db, card)["state"] == "awaiting_activation"  # type: ignore[index]
+    assert queries.history(engine.db, card) == history  # nothing written, no refusal recorded
+    [still] = queries.tasks_of(engine.db, card, "open")
+    assert (still["assignee"], still["attempts"]) == ("ticbc", task["attempts"])
+
+    # the engine's own firings are not held up by a claim: the card is sealed uncollected
+    clock.advance(timedelta(days=800))
+    TimerSweep(engine).sweep()
+    assert queries.instance(engine.db, card)["state"] == "cancelled"  # type: ignore[index]
 
 
 def test_counts_and_the_openapi_description(api: Api) -> None:

@@ -422,3 +422,60 @@ def test_a_reference_field_offers_the_persons_usable_cards_only(app: Flask) -> N
     # the cancelled card's account is closed at its own bank's counter
     [closing] = queries.tasks_of(engine.db, ids["icbc"], "open")  # type: ignore[arg-type]
     assert (closing["name"], closing["scope"]) == ("close_bank_account", "icbc")
+
+
+def test_a_malformed_reference_is_refused_before_the_confirmation(app: Flask) -> None:
+    """A form the engine refuses (a reference of the wrong type, or one the task may not name)
+    is refused before the confirmation is asked for, as a missing field is: 422 with the field
+    by its label, the typed value given back, nothing changed; a reference a check refused
+    counts as a refused attempt, as the confirmed completion would."""
+    engine = engine_of(app)
+    create_user(engine.db, "ss_foshan", "pw", "social_security_clerk", "foshan")
+    cards = [("icbc", "active"), ("abc", "lost"), ("boc", "awaiting_activation")]
+    rows = [
+        (
+            line,
+            {
+                "id_number": number,
+                "name": "陈明",
+                "region": "foshan",
+                "card_number": f"4400000000{line:02d}",
+                "card_bank": bank,
+                "card_state": state,
+                "card_region_code": "440604",
+            },
+        )
+        for line, (number, (bank, state)) in enumerate(
+            [(HOLDER, c) for c in cards] + [(OTHER, ("icbc", "active"))], start=2
+        )
+    ]
+    report = import_people(engine, domain_of(app), rows, actor="t")
+    [review] = [r.review_id for r in report.results if r.review_id is not None]
+    other_card = report.results[-1].card_id
+    task = open_task(engine, review)  # type: ignore[arg-type]
+    clerk = client_for(app, "ss_foshan")
+
+    def attempts() -> int:
+        [row] = queries.tasks_of(engine.db, review, "open")  # type: ignore[arg-type]
+        return int(row["attempts"])
+
+    before = queries.history(engine.db, review)  # type: ignore[arg-type]
+    malformed = clerk.post(
+        f"/inbox/{task}/complete", data={"outcome": "resolve", "keep_card_id": "abc"}
+    )
+    page = malformed.get_data(as_text=True)
+    assert malformed.status_code == 422 and 'id="confirm-panel"' not in page
+    assert "填写的内容有误：保留的社保卡：应为整数" in page
+    assert queries.history(engine.db, review) == before  # type: ignore[arg-type]
+    assert attempts() == 0
+
+    not_theirs = clerk.post(
+        f"/inbox/{task}/complete", data={"outcome": "resolve", "keep_card_id": str(other_card)}
+    )
+    page = not_theirs.get_data(as_text=True)
+    assert not_theirs.status_code == 422 and 'id="confirm-panel"' not in page
+    assert "不是可选的对象" in page
+    assert attempts() == 1
+    assert queries.history(engine.db, review)[-1]["event"] == "task_refused"  # type: ignore[arg-type]
+    states = {queries.instance(engine.db, r.card_id)["state"] for r in report.results}  # type: ignore[arg-type,index]
+    assert states == {"active", "lost", "awaiting_activation"}

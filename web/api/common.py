@@ -188,7 +188,11 @@ def send_event(
 
     ``admit`` checks the instance as the engine's transaction reads it (``Engine.fire``): that it
     is a ``what`` (a card, an enrollment) the caller may send this event to. No instance at all
-    is answered as ``not_found(what)``, the same answer as one the caller may not see.
+    is answered as ``not_found(what)``, the same answer as one the caller may not see. An event
+    that would complete a task a staff member holds (claimed in the inbox, or delegated) is
+    refused as ``/tasks/{id}/complete`` refuses it (409 ``task_claimed``; the engine's
+    ``respect_claims``, in the firing's transaction): nothing is written and no refused attempt
+    is counted. Timers and the scheduler fire without this door, and a claim never blocks them.
     ``settle(row)``: for an event the row's state refused, the domain's answer when the refusal
     changes nothing and is no error (a deduction result that no longer matters), else None."""
 
@@ -207,6 +211,7 @@ def send_event(
                 data=body.data,
                 idempotency=idempotency(who),
                 admit=admit_and_keep,
+                respect_claims=True,
             )
         except InstanceNotFound as missing:
             if missing.instance_id != instance_id:

@@ -4,8 +4,10 @@ The operations (``claim``, ``release``, ``complete``) check the user's group and
 engine with the username as the actor (the engine checks the form by the definition's field types,
 as it does for the tasks API); the views parse the request, call one of them and render. A workflow error
 (someone else was faster, a guard said no) becomes a message on the page, never an error page;
-an outcome that asks for a confirmation first is refused as the completion would be (409, the
-holder named) when the task is closed or someone else holds it (``may_complete``).
+an outcome that asks for a confirmation first is refused as the completion would be, before the
+confirmation, when the task is closed or someone else holds it (409, the holder named) or its form
+is one the engine refuses (422: a field missing, of the wrong type, a reference the task may not
+name; ``may_complete``).
 """
 
 from __future__ import annotations
@@ -21,11 +23,9 @@ from engine import queries
 from engine.errors import (
     TaskClaimedByOther,
     TaskDelegated,
-    TaskFormInvalid,
     TaskNotOpen,
     WorkflowError,
 )
-from engine.forms import FieldProblem
 from engine.runtime import Engine
 from engine.specs import ProcessDefinition
 from web import i18n
@@ -129,10 +129,14 @@ def reference_choices(
     return engine.read(work)
 
 
-def may_complete(engine: Engine, user: Staff, task_id: int) -> None:
-    """Raise what completing the task would for its scope and holder, changing nothing."""
+def may_complete(
+    engine: Engine, user: Staff, task_id: int, form: Mapping[str, str], outcome: str
+) -> None:
+    """Raise what completing the task with ``form`` and ``outcome`` would before it fires: its
+    scope, its holder, and the form as the engine checks it (``Engine.check_task_form``: a field
+    missing, of the wrong type, a reference the task may not name); fires nothing."""
     _task_for(engine, user, task_id, act=True)
-    engine.check_completable(task_id, user.username)
+    engine.check_task_form(task_id, actor=user.username, data=dict(form), outcome=outcome)
 
 
 def complete(
@@ -333,19 +337,18 @@ def release_view(task_id: int) -> ResponseReturnValue:
 def complete_view(task_id: int) -> ResponseReturnValue:
     """Complete the task; an outcome that ends the instance is first shown back for confirmation
     (``confirmed=<outcome>``), its form kept whole (an ID number given back only in the field it
-    was typed in, by the ``refill`` filter); a form refused before the confirmation (a required
-    field left empty) is given back whole too."""
+    was typed in, by the ``refill`` filter). What the completion would refuse before firing (a
+    task someone else holds or closed, a required field left empty, a value of the wrong type, a
+    reference the task may not name) is refused before the confirmation, as the engine refuses
+    it, the form given back whole too."""
     form = td.posted(request.form, ("csrf_token", "outcome", "confirmed"))
     outcome = request.form.get("outcome") or _only_outcome(task_id)
     if outcome and request.form.get("confirmed") != outcome and _irreversible(task_id, outcome):
-        # a task someone else holds (or closed) is refused as the completion would be, first
-        refused = _refused(task_id, lambda: may_complete(engine_of(), _me(), task_id))
+        refused = _refused(
+            task_id, lambda: may_complete(engine_of(), _me(), task_id, form, outcome)
+        )
         if refused is not None:
             return refused
-        missing = _missing(task_id, outcome, form)
-        if missing:  # an incomplete form is refused before the confirmation is asked for
-            flash(i18n.message(missing.message_zh, missing.message_en), "error")
-            return _render_detail(task_id, 422, form)
         return _render_detail(task_id, 200, form, confirm=outcome)
     return _act(task_id, lambda: complete(engine_of(), _me(), task_id, form, outcome), "completed")
 
@@ -378,18 +381,3 @@ def _irreversible(task_id: int, outcome: str) -> bool:
     """Whether completing ``task_id`` with ``outcome`` ends its instance (unknown: no)."""
     found = _definition_of(task_id)
     return found is not None and td.needs_confirmation(found[0], outcome)
-
-
-def _missing(task_id: int, outcome: str, form: Mapping[str, str]) -> TaskFormInvalid | None:
-    """The required fields of ``outcome``'s form left empty, as the engine would refuse them
-    (each named by its label), or None when none is."""
-    found = _definition_of(task_id)
-    if found is None:
-        return None
-    definition, task = found
-    problems = [
-        FieldProblem(f.name, "必填", "required", f.label)
-        for f in definition.outcome_form(task["state"], outcome)
-        if f.required and not str(form.get(f.name) or "").strip()
-    ]
-    return TaskFormInvalid(task_id, problems) if problems else None
