@@ -211,6 +211,7 @@ OPEN_TASKS_OF_INSTANCE = select(
     tasks.c.state,
     tasks.c.status,
     tasks.c.assignee,
+    tasks.c.owner,
 ).where(tasks.c.instance_id == bindparam("iid"), tasks.c.status == "open")
 
 COUNT_REFUSED_ATTEMPT = (

@@ -234,13 +234,18 @@ class TaskOperations:
         ``TaskDelegated``) when ``event``, sent straight to the loaded instance ``row``, is an
         outcome of the open task of its state and someone else holds that task: an event that
         completes a task has the same effect whichever door it comes by, a claim included.
-        Reads nothing unless the state has a task with that outcome."""
+        Reads nothing unless the state has a task with that outcome, then one statement (the
+        instance's open tasks, with who holds them)."""
         spec = definition.states[row.state].task
         if spec is None or event not in (spec.events or definition.outgoing(row.state)):
             return
         for task in tx.all(self.sql.open_tasks_of_instance, {"iid": row.id}):
-            if task.state == row.state:
-                self._completable(tx, task.id, actor)
+            if task.state != row.state:
+                continue
+            if task.assignee and task.assignee != actor:  # as ``_open_task``, from this read
+                raise TaskClaimedByOther(task.id, task.assignee)
+            if task.owner:  # as ``_completable``
+                raise TaskDelegated(task.id, task.owner)
 
     def _write_refusal(
         self, tx: Tx, task: Any, actor: str, outcome: str | None, refused: Exception

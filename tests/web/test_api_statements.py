@@ -44,14 +44,21 @@ READS = 1
 AWAITING_TIMERS = len(
     load_definitions(PROJECT_ROOT / "definitions")["card"].states["awaiting_activation"].timers
 )
+# An event that is an outcome of the state's task (activate) reads that task once more: a task
+# a teller holds is not completed by the bank's event (``Engine.fire(respect_claims=True)``).
+CLAIM_CHECK = 1
 MOST_ON_SQLITE = {
     "produce": READS + 7,
     "notify_holder": READS + 9 + AWAITING_TIMERS,
-    "activate": READS + 9,
+    "activate": READS + 9 + CLAIM_CHECK,
 }
 # On PostgreSQL: BEGIN, the instance read that takes the key's advisory lock first, the key, the
 # writes fused into one statement (``engine.tx.Tx``), COMMIT; whatever the event writes.
-MOST_ON_POSTGRES = {"produce": READS + 5, "notify_holder": READS + 5, "activate": READS + 5}
+MOST_ON_POSTGRES = {
+    "produce": READS + 5,
+    "notify_holder": READS + 5,
+    "activate": READS + 5 + CLAIM_CHECK,
+}
 
 
 @pytest.fixture
