@@ -52,6 +52,7 @@ from workflows.deductions import (
 )
 from workflows.identity import check_character
 from workflows.policy_loader import load_policies
+from workflows.service_date import service_today
 
 POLICY = "huian-2023"
 CREATED = datetime(2022, 9, 1, 1, 0, tzinfo=UTC)
@@ -196,7 +197,11 @@ def run_floor(url: str, path: Path, n: int) -> float:
     report = ImportReport()
     began = time.perf_counter()
     with Staging(engine) as stage, open_file(path) as stream:
-        stage.load(staged_rows(parse_rows(stream, policy, report), policy))
+        stage.load(
+            staged_rows(
+                parse_rows(stream, policy, report, today=service_today(engine.clock.now())), policy
+            )
+        )
         fill = {"now": now, "stage": stage.table, "data": _DATA[dialect]}
 
         def work(tx: Tx) -> list[int]:

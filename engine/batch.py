@@ -46,10 +46,10 @@ from engine.errors import (
 )
 from engine.machine import SharedMachine
 from engine.outcomes import Idempotency, Transition, request_hash
-from engine.registry import TransitionContext
 from engine.runtime import Engine
 from engine.set_effects import SetEffects
 from engine.sweep_statements import SweepSql
+from engine.transition_context import TransitionContext
 from engine.tx import Tx
 
 log = logging.getLogger(__name__)
@@ -233,8 +233,9 @@ class BatchFire:
         the guards passed and the actions run (they may change ``ctx.variables``)."""
         engine, event = self.engine, item.event
         definition = engine.allowing(row, event)
-        fields = definition.events[event].fields
-        values = engine.clean_data(tx, row, fields, item.data, f"{row.process}.{event}")
+        spec = definition.events[event]
+        where = f"{row.process}.{event}"
+        values = engine.clean_data(tx, row, spec.fields, item.data, where, label=spec.label)
         ctx = engine.context(tx, row, event, values, actor, now)
         try:
             moved = self._machine(definition).fire(ctx)
@@ -301,7 +302,7 @@ class BatchFire:
                     target,
                     actor,
                     now,
-                    data=dict(move.values) if move.values else None,
+                    data=self.engine.registry.mask_data(move.values),
                 )
             )
         changed = self.bulk.update_instances(tx, updates, with_variables)

@@ -47,7 +47,8 @@ _SQLITE_KEYS = (
 )
 
 _PG_UPDATE = (
-    "UPDATE wf_instance AS i SET state = v.state, version = v.version, updated_at = %(now)s{vars} "
+    "UPDATE wf_instance AS i SET state = v.state, version = v.version, updated_at = %(now)s, "
+    "state_entered_at = CASE WHEN i.state = v.state THEN i.state_entered_at ELSE %(now)s END{vars} "
     "FROM jsonb_to_recordset(%(rows)s::jsonb) "
     "AS v(id bigint, seen int, state text, version int{var_name}) "
     "WHERE i.id = v.id AND i.version = v.seen"

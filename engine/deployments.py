@@ -4,11 +4,14 @@ deployments, so that instances are judged by the rules they started under.
 
 ``deploy`` stores each definition file whose content differs from its process's latest version as
 version N+1 (the file's own ``version:`` is the least it deploys as; an unchanged file deploys
-nothing). ``install_deployed`` loads every stored version into an engine: running instances keep
-the version they started on (``wf_instance.definition_version``), new ones start on the latest.
-The service deploys the files at start-up (``web.wiring``), and ``shebao definitions deploy``
-does it by hand; a process picks up a deployment made by another at its next start. A process's
-first deployment also creates its partitions on a partitioned PostgreSQL (``engine.partitions``).
+nothing). ``follow_deployments`` loads every stored version into an engine and has it follow the
+table (``DeployedVersions``, ``engine.catalog``): running instances keep the version they started
+on (``wf_instance.definition_version``), new ones start on the latest, and a version another
+process deploys is loaded when the engine meets one of its instances, or at its next periodic
+look. The service deploys the files when it starts (``web.wiring``: ``shebao run``, the WSGI app,
+``shebao scheduler``, ``shebao demo``), and ``shebao definitions deploy`` does it by hand; other
+commands only load. A process's first deployment also creates its partitions on a partitioned
+PostgreSQL (``engine.partitions``).
 
 A stored version that no longer parses (a guard removed from the code) is logged and left out:
 its instances answer "unknown process version" until it is fixed, the others run on.
@@ -19,11 +22,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine as Database
 from sqlalchemy import Table, func, insert, inspect, select
@@ -34,8 +37,10 @@ from engine.definition import parse_text
 from engine.definition_checks import NameRegistry
 from engine.errors import DefinitionError
 from engine.models import DeployedDefinition, Instance
-from engine.runtime import Engine
 from engine.specs import ProcessDefinition
+
+if TYPE_CHECKING:
+    from engine.runtime import Engine
 
 log = logging.getLogger(__name__)
 
@@ -127,27 +132,65 @@ def _latest(db: Database, key: str) -> Any:
         ).first()
 
 
-def deployed_definitions(db: Database, registry: NameRegistry | None) -> list[ProcessDefinition]:
-    """Every stored version, parsed (a version that no longer parses is logged and left out)."""
-    with db.connect() as conn:
-        rows = conn.execute(select(DEPLOYED).order_by(DEPLOYED.c.key, DEPLOYED.c.version)).all()
-    found = []
-    for row in rows:
-        try:
-            parsed = parse_text(row.source, row.path, registry)
-        except DefinitionError as exc:
-            log.error("%s v%d no longer loads, its instances wait: %s", row.key, row.version, exc)
-            continue
-        found.append(dataclasses.replace(parsed, version=row.version))
-    return found
+DEFAULT_CHECK_SECONDS = 5.0
+"""How often a following engine looks for versions deployed elsewhere (``check_deployments``)."""
 
 
-def install_deployed(engine: Engine, registry: NameRegistry | None) -> int:
-    """Load every stored version into ``engine`` (replacing what it loaded from files under the
-    same key and version); the number of versions."""
-    definitions = deployed_definitions(engine.db, registry)
-    engine.install(definitions)
-    return len(definitions)
+class DeployedVersions:
+    """The deployments table as the versions an engine follows (``engine.catalog``).
+
+    Args:
+        db: the database.
+        registry: what the definitions name (their guards, actions, policy dates).
+        every: seconds between the engine's periodic looks (0: whenever asked).
+    """
+
+    def __init__(
+        self, db: Database, registry: NameRegistry | None, every: float = DEFAULT_CHECK_SECONDS
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.every = every
+
+    def signature(self) -> tuple[int, int | None]:
+        """How many versions are stored and the newest row's id: one indexed read, and it
+        changes with every deployment (also one committed after a later one)."""
+        with self.db.connect() as conn:
+            count, newest = conn.execute(select(func.count(), func.max(DEPLOYED.c.id))).one()
+        return int(count), newest
+
+    def load(self, loaded: Collection[tuple[str, int]] = ()) -> list[ProcessDefinition]:
+        """The stored versions but those in ``loaded``, parsed (one that no longer parses is
+        logged and left out)."""
+        with self.db.connect() as conn:
+            idents = conn.execute(select(DEPLOYED.c.id, DEPLOYED.c.key, DEPLOYED.c.version)).all()
+            wanted = [row.id for row in idents if (row.key, row.version) not in loaded]
+            if not wanted:
+                return []
+            rows = conn.execute(
+                select(DEPLOYED)
+                .where(DEPLOYED.c.id.in_(wanted))
+                .order_by(DEPLOYED.c.key, DEPLOYED.c.version)
+            ).all()
+        found = []
+        for row in rows:
+            try:
+                parsed = parse_text(row.source, row.path, self.registry)
+            except DefinitionError as exc:
+                log.error(
+                    "%s v%d no longer loads, its instances wait: %s", row.key, row.version, exc
+                )
+                continue
+            found.append(dataclasses.replace(parsed, version=row.version))
+        return found
+
+
+def follow_deployments(
+    engine: Engine, registry: NameRegistry | None, every: float = DEFAULT_CHECK_SECONDS
+) -> int:
+    """Load every stored version into ``engine`` (in place of the versions it loaded from files
+    for the same processes) and have it follow the table from now on; the number of versions."""
+    return engine.follow(DeployedVersions(engine.db, registry, every))
 
 
 def versions(db: Database, key: str | None = None) -> list[dict[str, Any]]:

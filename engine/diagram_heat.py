@@ -3,7 +3,8 @@
 Owns the choice between the three heats a supervisor can pick (``HEAT_MODES``): how many instances
 sit in a state (``count``), how much work is late there (``overdue``: open tasks past their due
 date plus pending timers whose due time has passed), and how long instances have sat there (``age``:
-the oldest ``updated_at`` per state). Each is one ``GROUP BY state`` (or one probe per state on an
+the oldest ``state_entered_at`` per state: a reminder that leaves an instance where it is does not
+make it younger). Each is one ``GROUP BY state`` (or one probe per state on an
 index) for one process, never a scan per instance. Also owns ``since`` (the time range of the flow
 counts, ``7d`` ... ``all``) and the legend rows that say what each colour means. Colours and words
 come from ``engine.diagram_styles``.
@@ -100,16 +101,16 @@ def overdue_timers_query(process: str, now: datetime) -> Select[Any]:
 
 
 def oldest_query(definition: ProcessDefinition) -> tuple[list[str], CompoundSelect[Any] | None]:
-    """The non-final states, and one ``MIN(updated_at)`` per state (by its position in that
-    list), each the first entry of its range of ``ix_wf_instance_state_age``."""
+    """The non-final states, and one ``MIN(state_entered_at)`` per state (by its position in
+    that list), each the first entry of its range of ``ix_wf_instance_state_entered``."""
     i = st.instances
     states = [s for s in definition.states if s not in set(definition.final_states)]
     if not states:
         return states, None
     probes: list[Any] = [
-        select(literal_column(str(n)).label("n"), func.min(i.c.updated_at).label("oldest")).where(
-            i.c.process == definition.key, i.c.state == state
-        )
+        select(
+            literal_column(str(n)).label("n"), func.min(i.c.state_entered_at).label("oldest")
+        ).where(i.c.process == definition.key, i.c.state == state)
         for n, state in enumerate(states)
     ]
     return states, union_all(*probes)
@@ -128,10 +129,10 @@ def overdue_timers_by_state(db: Engine, process: str, now: datetime) -> dict[str
 
 
 def oldest_by_state(db: Engine, definition: ProcessDefinition, now: datetime) -> dict[str, float]:
-    """Seconds since the longest-waiting instance of each non-final state last moved.
+    """Seconds since the longest-waiting instance of each non-final state entered it.
 
-    One statement: a ``MIN(updated_at)`` per state, each answered by the first entry of the
-    ``(process, state, updated_at)`` index, so its cost follows the number of states, not of
+    One statement: a ``MIN(state_entered_at)`` per state, each answered by the first entry of the
+    ``(process, state, state_entered_at)`` index, so its cost follows the number of states, not of
     instances.
     """
     states, query = oldest_query(definition)

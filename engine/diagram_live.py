@@ -2,8 +2,8 @@
 
 Owns the live layout (``LiveLayout``, cached per process, version, file and language by
 ``live_layout``): ``dot`` runs once with placeholder colours and text slots, and every render after
-that fills the slots instead of running ``dot`` again. Also owns the figures it shows, each from one
-``GROUP BY`` query (``state_counts``: instances per state; ``flow_counts``: transitions per flow),
+that fills the slots instead of running ``dot`` again. Also owns the transitions per flow it shows
+(``flow_counts``, one ``GROUP BY`` query; instances per state are ``engine.process_counts``'s),
 and ``live_svg``: counts per state and flow, states coloured by a heat (``engine.diagram_heat``) and
 linked to their instances. The graph, its DOT text and ``dot`` come from ``engine.diagram``; looks
 from ``engine.diagram_styles``.
@@ -22,7 +22,6 @@ from engine import diagram, diagram_heat
 from engine import diagram_styles as ds
 from engine import statements as st
 from engine.definition import ProcessDefinition
-from engine.queries import counts_by_state
 
 COUNT_SLOT = ds.COUNT_SLOT  # reserves the width of a count in the cached live layout
 HEAT_SLOT = ds.HEAT_SLOT  # and of a state's heat line (overdue, age, incidents)
@@ -144,11 +143,6 @@ def live_layout(definition: ProcessDefinition, lang: str = "zh") -> LiveLayout:
     return _LAYOUTS[key]
 
 
-def state_counts(db: Engine, definition: ProcessDefinition) -> dict[str, int]:
-    """Instances of the process per state, from one ``GROUP BY state`` query."""
-    return counts_by_state(db, definition.key)
-
-
 def flow_counts(
     db: Engine, definition: ProcessDefinition, since: datetime | None = None
 ) -> dict[str, int]:
@@ -196,7 +190,7 @@ def live_svg(
 
     Args:
         definition: the process.
-        states: instances per state name (``state_counts``).
+        states: instances per state name (``engine.process_counts``).
         flows: transitions per flow id (``flow_counts``); flows into end events default to the
             final states' counts.
         lang: ``zh`` or ``en``.

@@ -10,7 +10,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from engine.specs import CANCELLED, CANCELLED_LABEL
+from engine.field_words import NO_SUCH_EVENT
+from engine.forms import FieldProblem
+from engine.specs import CANCELLED, CANCELLED_LABEL, Label
 
 
 class WorkflowError(Exception):
@@ -63,6 +65,9 @@ class InstanceNotFound(WorkflowError):
 
 
 class UnknownEvent(WorkflowError):
+    """No event of that name in the instance's definition: a request naming it is malformed
+    (``problems`` names the field ``event``)."""
+
     code = "unknown_event"
 
     def __init__(self, process: str, event: str, allowed: Sequence[str]) -> None:
@@ -71,17 +76,25 @@ class UnknownEvent(WorkflowError):
         )
         self.event = event
         self.allowed = list(allowed)
+        self.problems = [FieldProblem("event", *NO_SUCH_EVENT)]
 
 
 class EventNotAllowed(WorkflowError):
     """The event exists but not from the instance's current state. Given the instance's
     ``definition``, the message names the state and the events in its labels (the keys stay in
-    ``state``, ``event`` and ``allowed``)."""
+    ``state``, ``event`` and ``allowed``; ``instance_id``, when known, names the instance, so a
+    door can say what its caller may send now instead of every event leaving the state)."""
 
     code = "event_not_allowed"
 
     def __init__(
-        self, event: str, state: str, allowed: Sequence[str], definition: Any = None
+        self,
+        event: str,
+        state: str,
+        allowed: Sequence[str],
+        definition: Any = None,
+        *,
+        instance_id: int | None = None,
     ) -> None:
         zh = (
             f"当前状态“{_state_word(definition, state, 'zh')}”不允许"
@@ -97,6 +110,7 @@ class EventNotAllowed(WorkflowError):
         self.event = event
         self.state = state
         self.allowed = list(allowed)
+        self.instance_id = instance_id
 
 
 def _state_word(definition: Any, state: str, lang: str) -> str:
@@ -150,17 +164,25 @@ class TaskNotFound(WorkflowError):
 
 
 class TaskNotOpen(WorkflowError):
-    """The task was completed or cancelled already (someone else was faster)."""
+    """The task was completed or cancelled already (by someone else, or by the same person in
+    another tab): a completed task names who completed it (``closed_by``)."""
 
     code = "task_not_open"
 
-    def __init__(self, task_id: int, status: str) -> None:
+    def __init__(self, task_id: int, status: str, closed_by: str | None = None) -> None:
         zh, en = _TASK_STATUS.get(status, ("已关闭", "closed"))
-        super().__init__(
-            f"任务 {task_id} 已处理（{zh}）", f"task {task_id} is no longer open ({en})"
-        )
+        if status == "completed" and closed_by:
+            who = closed_by.removeprefix("staff:")
+            super().__init__(
+                f"任务 {task_id} 已由 {who} 办结", f"task {task_id} was already completed by {who}"
+            )
+        else:
+            super().__init__(
+                f"任务 {task_id} 已处理（{zh}）", f"task {task_id} is no longer open ({en})"
+            )
         self.task_id = task_id
         self.status = status
+        self.closed_by = closed_by
 
 
 _TASK_STATUS = {
@@ -235,16 +257,32 @@ class IdempotencyConflict(WorkflowError):
 
 
 class DataInvalid(WorkflowError):
-    """An event's data or a task's form failed its fields' checks; ``problems`` says which."""
+    """An event's data or a task's form failed its fields' checks; ``problems`` says which.
+
+    ``where`` is the internal name (``enrollment.deduct``, kept for logs); the message names the
+    event by ``label``, its words (``about`` gives them to a refusal raised without them)."""
 
     code = "invalid_data"
 
-    def __init__(self, where: str, problems: Sequence[Any]) -> None:
-        zh = "；".join(f"{_named(p, 'zh')}：{p.message_zh}" for p in problems)
-        en = "; ".join(f"{_named(p, 'en')}: {p.message_en}" for p in problems)
-        super().__init__(f"填写的内容有误：{zh}", f"invalid data for {where}: {en}")
+    def __init__(self, where: str, problems: Sequence[Any], label: Label | None = None) -> None:
+        zh, en = _listed(problems)
+        if label is None:
+            super().__init__(f"填写的内容有误：{zh}", f"the data sent is not valid: {en}")
+        else:
+            super().__init__(
+                f"“{label.zh}”的数据有误：{zh}",
+                f"the data sent for “{label.en}” is not valid: {en}",
+            )
+        self.where = where
+        self.label = label
         self.problems = list(problems)
         self.missing = [p.field for p in problems]
+
+    def about(self, label: Label) -> DataInvalid:
+        """This refusal naming its event by ``label`` (itself when it names one already)."""
+        if self.label is not None or type(self) is not DataInvalid:
+            return self
+        return DataInvalid(self.where, self.problems, label)
 
     @property
     def checked(self) -> bool:
@@ -253,16 +291,34 @@ class DataInvalid(WorkflowError):
         return any(getattr(p, "checked", False) for p in self.problems)
 
 
+def _listed(problems: Sequence[Any]) -> tuple[str, str]:
+    """Each problem's field, as people read it, with what is wrong, in Chinese and English."""
+    zh = "；".join(f"{_named(p, 'zh')}：{p.message_zh}" for p in problems)
+    en = "; ".join(f"{_named(p, 'en')}: {p.message_en}" for p in problems)
+    return zh, en
+
+
 def _named(problem: Any, lang: str) -> str:
     named = getattr(problem, "named", None)
     return str(named(lang)) if callable(named) else str(problem.field)
 
 
 class TaskFormInvalid(DataInvalid):
+    """A task's form failed its fields' checks: the message names the task by its number and,
+    given its ``label``, its words."""
+
     code = "task_form_invalid"
 
-    def __init__(self, task_id: int, problems: Sequence[Any]) -> None:
+    def __init__(self, task_id: int, problems: Sequence[Any], label: Label | None = None) -> None:
         super().__init__(f"task {task_id}", problems)
+        zh, en = _listed(problems)
+        task_zh = f"任务 {task_id}" + (f"“{label.zh}”" if label else "")
+        task_en = f"task {task_id}" + (f" “{label.en}”" if label else "")
+        WorkflowError.__init__(
+            self,
+            f"{task_zh}填写的内容有误：{zh}",
+            f"the form of {task_en} is not filled in correctly: {en}",
+        )
         self.task_id = task_id
 
 

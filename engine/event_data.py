@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import DataInvalid, DefinitionError
 from engine.forms import clean
-from engine.registry import InstanceView, Registry
-from engine.specs import FormField
+from engine.registry import Registry
+from engine.specs import FormField, Label
+from engine.transition_context import InstanceView
 from engine.tx import Tx
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ class EventData:
     registry: Registry
     _definitions: dict[tuple[str, int], ProcessDefinition]
     _latest: dict[str, ProcessDefinition]
+
+    if TYPE_CHECKING:
+
+        def loaded(self, key: str, version: int) -> ProcessDefinition | None: ...
 
     def check_references(self) -> None:
         """Every ``reference`` field names a loaded process and a tag one of its states carries."""
@@ -63,11 +68,13 @@ class EventData:
         data: Mapping[str, Any],
         where: str,
         error: Callable[[list[Any]], Exception] | None = None,
+        label: Label | None = None,
     ) -> dict[str, Any]:
         """``data`` checked against ``fields`` (types, choices, references) and normalised.
 
         Raises:
-            DataInvalid (or what ``error`` builds): naming each field that failed.
+            DataInvalid (or what ``error`` builds): naming each field that failed, and the event
+                by ``label`` (its words; ``where`` is its internal name).
         """
         variables = row.variables or {}
         fields = self.with_options(fields, variables)
@@ -83,13 +90,13 @@ class EventData:
                 return False
             if ref.tag is None:
                 return True
-            definition = self._definitions.get((target.process, target.definition_version))
+            definition = self.loaded(target.process, target.definition_version)
             spec = definition.states.get(target.state) if definition else None
             return spec is not None and ref.tag in spec.tags
 
         values, problems = clean(fields, data, checks=self.registry.field_checks(), resolve=resolve)
         if problems:
-            raise error(problems) if error else DataInvalid(where, problems)
+            raise error(problems) if error else DataInvalid(where, problems, label)
         return values
 
     def with_options(
@@ -116,9 +123,10 @@ class EventData:
         return [v for v in found if ref.tag is None or ref.tag in v.tags]
 
     def find(self, tx: Tx, process: str, business_key: str) -> list[InstanceView]:
-        """Instances of ``process`` with ``business_key`` inside ``tx``, oldest first."""
+        """Instances of ``process`` with ``business_key`` inside ``tx``, oldest first, each seen
+        under its own version (one deployed by another process is loaded first)."""
         return [
-            view_of(row, row.state, self._definitions.get((row.process, row.definition_version)))
+            view_of(row, row.state, self.loaded(row.process, row.definition_version))
             for row in tx.all(self.sql.select_family, {"process": process, "bkey": business_key})
         ]
 

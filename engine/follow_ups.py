@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import DuplicateInstance, TooManyFollowUps, TransitionRefused
 from engine.outcomes import Transition
-from engine.registry import FollowUp
 from engine.specs import ProcessDefinition
+from engine.transition_context import FollowUp
 from engine.tx import Tx
 
 if TYPE_CHECKING:

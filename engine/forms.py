@@ -23,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from engine import field_words as words
 from engine.specs import FormField, Label
 
 DOMAIN_TYPES = ("id_number",)
@@ -107,7 +108,8 @@ def clean(
     checks: Mapping[str, FieldCheck],
     resolve: ReferenceResolver | None = None,
 ) -> tuple[dict[str, Any], list[FieldProblem]]:
-    """The submission's values, normalised by type, and the problems found.
+    """The submission's values, normalised by type, and the problems found: the malformed ones
+    (a field unknown, missing or of the wrong type) if there are any, else the checks' refusals.
 
     Args:
         fields: what may be submitted.
@@ -116,26 +118,25 @@ def clean(
         resolve: answers whether a ``reference`` value is allowed; without it references fail.
     """
     known = {f.name: f for f in fields}
-    problems = [
-        FieldProblem(str(name), "不是此表单的字段", "not a field of this form")
-        for name in data
-        if name not in known
-    ]
+    problems = [FieldProblem(str(name), *words.NOT_A_FIELD) for name in data if name not in known]
     values: dict[str, Any] = {}
+    refused: list[FieldProblem] = []  # a check's verdict on a well-formed value
     for spec in fields:
         raw = data.get(spec.name)
         if _blank(raw):
             if spec.required:
-                problems.append(FieldProblem(spec.name, "必填", "required", spec.label))
+                problems.append(FieldProblem(spec.name, *words.REQUIRED, spec.label))
             continue
         try:
             values[spec.name] = _parse(spec, raw, checks, resolve)
+        except _CheckRefused as exc:
+            problem = FieldProblem(spec.name, exc.message_zh, exc.message_en, spec.label, True)
+            refused.append(problem)
         except FieldValueError as exc:
-            checked = isinstance(exc, _CheckRefused)
-            problems.append(
-                FieldProblem(spec.name, exc.message_zh, exc.message_en, spec.label, checked)
-            )
-    return values, problems
+            problems.append(FieldProblem(spec.name, exc.message_zh, exc.message_en, spec.label))
+    # a malformed submission (a field missing, unknown or of the wrong type) is answered as that
+    # alone: no check's verdict comes with it, so it is never counted as a refused attempt
+    return values, problems or refused
 
 
 def _blank(raw: Any) -> bool:
@@ -166,12 +167,12 @@ def _choices(spec: FormField, raw: Any) -> list[str]:
 
 def _text(raw: Any) -> str:
     if not isinstance(raw, str):
-        raise FieldValueError("应为文本", "expected text")
+        raise FieldValueError(*words.EXPECTED_TEXT)
     value = raw.strip()
     if len(value) > MAX_TEXT:
-        raise FieldValueError(f"不能超过 {MAX_TEXT} 个字符", f"at most {MAX_TEXT} characters")
+        raise FieldValueError(*words.too_long(MAX_TEXT))
     if _CONTROL.search(value):
-        raise FieldValueError("含有控制字符", "contains control characters")
+        raise FieldValueError(*words.CONTROL_CHARACTERS)
     return value
 
 
@@ -190,20 +191,22 @@ def _parse(
             raise _CheckRefused(f"{number} 不是可选的对象", f"{number} is not one you may choose")
         return number
     if kind == "amount":
-        return _amount(raw)
+        return parse_amount(raw)
     if kind == "choices":
         return _choices(spec, raw)
     text = _text(raw)
     if kind == "choice" and not spec.allows(text):
         raise FieldValueError(
-            f"应为以下之一：{'、'.join(label.zh for _, label in spec.options)}",
-            f"expected one of: {', '.join(f'{v} ({label.en})' for v, label in spec.options)}",
+            *words.one_of(
+                [label.zh for _, label in spec.options],
+                [f"{v} ({label.en})" for v, label in spec.options],
+            )
         )
     if kind == "date":
         try:
             return date.fromisoformat(text).isoformat()
         except ValueError:
-            raise FieldValueError("应为日期 YYYY-MM-DD", "expected a date YYYY-MM-DD") from None
+            raise FieldValueError(*words.EXPECTED_DATE) from None
     if kind == "datetime":
         return _datetime(text)
     if kind in checks:
@@ -219,30 +222,29 @@ def _boolean(raw: Any) -> bool:
         return raw
     if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
         return raw.strip().lower() in _TRUE
-    raise FieldValueError("应为是或否", "expected true or false")
+    raise FieldValueError(*words.EXPECTED_BOOLEAN)
 
 
 def _integer(raw: Any) -> int:
     if isinstance(raw, bool):
-        raise FieldValueError("应为整数", "expected a whole number")
+        raise FieldValueError(*words.EXPECTED_WHOLE_NUMBER)
     if isinstance(raw, int):
         value = raw
     elif isinstance(raw, str) and _WHOLE.fullmatch(raw.strip()):
         value = int(raw.strip())
     else:
-        raise FieldValueError("应为整数", "expected a whole number")
+        raise FieldValueError(*words.EXPECTED_WHOLE_NUMBER)
     if not 0 <= value < 2**53:
-        raise FieldValueError("超出范围", "out of range")
+        raise FieldValueError(*words.OUT_OF_RANGE)
     return value
 
 
-def _amount(raw: Any) -> str:
+def parse_amount(raw: Any) -> str:
+    """An amount as every door takes it (text, ``AMOUNT_PATTERN``), normalised to cents."""
     if not isinstance(raw, str):
-        raise FieldValueError('金额应写成文本，如 "360.00"', 'an amount is text, e.g. "360.00"')
+        raise FieldValueError(*words.AMOUNT_NOT_TEXT)
     if not _AMOUNT.match(raw.strip()):
-        raise FieldValueError(
-            "金额应在 0 到 10,000,000 元之间，最多两位小数", "0 to 10,000,000 yuan, cents at most"
-        )
+        raise FieldValueError(*words.AMOUNT_FORMAT)
     return str(Decimal(raw.strip()).quantize(Decimal("0.01")))
 
 
@@ -255,18 +257,12 @@ def parse_moment(text: str) -> datetime:
     ``...Z``), the year as written from 2000 to 2099: the one format every door accepts."""
     if not _MOMENT.fullmatch(text):
         if _ANY_YEAR.fullmatch(text):  # the format is right; the year is out of range
-            raise FieldValueError(
-                f"年份应在 {MOMENT_YEARS[0]} 至 {MOMENT_YEARS[-1]} 年之间",
-                f"the year must be from {MOMENT_YEARS[0]} to {MOMENT_YEARS[-1]}",
-            )
-        raise FieldValueError(
-            "应为带时区的时间，如 2022-02-01T10:00:00+08:00",
-            "expected a time with its offset (RFC 3339), e.g. 2022-02-01T10:00:00+08:00",
-        )
+            raise FieldValueError(*words.years_between(MOMENT_YEARS[0], MOMENT_YEARS[-1]))
+        raise FieldValueError(*words.EXPECTED_MOMENT)
     try:
         return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError:
-        raise FieldValueError("时间不存在", "no such date or time") from None
+        raise FieldValueError(*words.NO_SUCH_MOMENT) from None
 
 
 def problem_text(problems: Sequence[FieldProblem], lang: str) -> str:

@@ -4,7 +4,8 @@ delivery) becomes a row that waits for a person, as in Camunda's incidents.
 ``open_incident`` writes one inside the transaction that gave up on the step; ``list_incidents``,
 ``retry_incident`` (the step goes back to pending with its attempts reset, and the scheduler runs it
 again at its next sweep) and ``resolve_incident`` (closed without running the step again) are what
-the supervisor page, ``shebao incidents`` and the API call. Error texts are stored with long digit
+the supervisor page, ``shebao incidents`` and the API call. A timer's incident closes by itself
+(``LEFT``) when its instance leaves the timer's state. Error texts are stored with long digit
 runs masked: an exception's message may quote a resident ID number or a bank account.
 """
 
@@ -21,6 +22,7 @@ from engine.errors import IncidentNotFound, IncidentNotOpen
 from engine.models import Incident, Notice, Timer
 from engine.runtime import Engine
 from engine.sqlexec import Prepared
+from engine.statements import LEFT_STATE
 from engine.tx import Tx
 
 INCIDENTS: Table = Incident.__table__  # type: ignore[assignment]
@@ -29,6 +31,9 @@ NOTICES: Table = Notice.__table__  # type: ignore[assignment]
 OPEN, CLOSED = "open", "closed"
 RETRY, RESOLVE = "retry", "resolve"
 """How an incident was closed: its step put back, or closed without running it again."""
+LEFT = LEFT_STATE
+"""How a timer's incident was closed when its instance left the timer's state (the state effects
+close it as they cancel the timer, ``engine.state_effects``): nothing is left to retry."""
 KINDS = ("timer", "notice")
 MAX_ERROR = 2000
 

@@ -8,9 +8,9 @@ two operations, as functions taking the ``Engine``. Each runs in one transaction
   nothing changes (a double submit, or someone else moved the instance meanwhile); the UPDATE
   itself is versioned (``version = version + 1 WHERE version = :seen``) as ``fire_in``'s is;
 * every open task of the instance is closed (``cancelled``, ``closed_by`` the supervisor, the
-  outcome the intervention's event) and every pending timer cancelled: the statements the
-  state effects run when a state is left, here unconditionally, so nothing of the old state
-  survives;
+  outcome the intervention's event) and every pending or failed timer cancelled, the open
+  incidents of its timers closed (resolution ``state_left``): the statements the state effects
+  run when a state is left, here unconditionally, so nothing of the old state survives;
 * a history row records the intervention (event ``supervisor_cancel`` or ``supervisor_move``,
   from and to state, the supervisor, ``data = {"reason": ...}``).
 
@@ -48,8 +48,9 @@ from typing import TYPE_CHECKING, Any
 from engine import statements as st
 from engine.errors import WorkflowError
 from engine.outcomes import Transition
-from engine.registry import Move, MoveWarning
+from engine.registry import Move, MoveCheck, MoveWarning
 from engine.specs import CANCELLED, CANCELLED_LABEL, Label, ProcessDefinition
+from engine.transition_context import TransitionContext
 from engine.tx import Tx
 
 if TYPE_CHECKING:
@@ -97,6 +98,21 @@ class InvalidTarget(InterventionRefused):
             f"cannot move to {target}: it is not another state of this process",
         )
         self.target = target
+
+
+class AlreadyInState(InvalidTarget):
+    """A move to the state the instance is in (a confirmation page reached again with the
+    browser's Back after the move was done): not another state, so nothing to do."""
+
+    code = "already_in_state"
+
+    def __init__(self, instance_id: int, state: str, label: Label) -> None:
+        InterventionRefused.__init__(
+            self,
+            f"流程实例 {instance_id} 已处于“{label.zh}”，无需移动",
+            f"Instance {instance_id} is already in “{label.en}”: there is nothing to move",
+        )
+        self.target = state
 
 
 class ConfirmationRequired(InterventionRefused):
@@ -195,13 +211,15 @@ def move(
     move checks must pass, or their warnings' codes be in ``confirmed``.
 
     Raises:
-        InstanceNotFound, ReasonRequired, InstanceEnded, InvalidTarget, ConfirmationRequired,
-        StaleIntervention.
+        InstanceNotFound, ReasonRequired, InstanceEnded, AlreadyInState, InvalidTarget,
+        ConfirmationRequired, StaleIntervention.
     """
     text = clean_reason(reason)
 
     def work(tx: Tx) -> Transition:
         row, definition = _load(engine, tx, instance_id, expected_version)
+        if target == row.state:
+            raise AlreadyInState(instance_id, target, label_of(definition, target))
         if target not in move_targets(definition, row.state):
             raise InvalidTarget(target)
         warnings = _warnings(engine, tx, row, target, actor, lock=True)
@@ -236,11 +254,25 @@ def _warnings(
     if lock and row.business_key is not None:
         tx.lock(f"{row.process}:{row.business_key}")  # as ``Engine.check_exclusive``
     definition = engine.definition(row.process, row.definition_version)
-    source, entered = definition.states.get(row.state), definition.states.get(target)
-    if entered is None:
+    if target not in definition.states:
         return []
-    move = Move(row.state, source.tags if source else frozenset(), target, entered.tags)
     ctx = engine.context(tx, row, MOVE_EVENT, {"to": target}, actor, engine.clock.now())
+    return run_move_checks(checks, ctx, definition, definition, row.state, target)
+
+
+def run_move_checks(
+    checks: Sequence[MoveCheck],
+    ctx: TransitionContext,
+    source: ProcessDefinition,
+    target: ProcessDefinition,
+    state: str,
+    goal: str,
+) -> list[MoveWarning]:
+    """What the domain's move ``checks`` say of moving the instance of ``ctx`` from ``state``
+    (tagged as ``source`` tags it; untagged when ``source`` has no such state) to ``goal`` (as
+    ``target`` tags it): a supervisor's move (one version) and a migration's mapped state (two)."""
+    old = source.states.get(state)
+    move = Move(state, old.tags if old else frozenset(), goal, target.states[goal].tags)
     return [w for check in checks if (w := check(ctx, move)) is not None]
 
 
@@ -276,10 +308,19 @@ def _intervene(
         raise StaleIntervention(row.id, row.version, current)
     tx.run(
         engine.sql.insert_history,
-        st.history_row(row.id, row.process, event, row.state, target, actor, now, data=data),
+        st.history_row(
+            row.id,
+            row.process,
+            event,
+            row.state,
+            target,
+            actor,
+            now,
+            data=engine.registry.mask_data(data),
+        ),
     )
     # What leaving a state does (``StateEffects.leave``), for whatever is still open.
-    tx.run(engine.sql.cancel_timers, {"iid": row.id})
+    engine.effects.cancel_timers(tx, row.id, actor, now)
     tx.run(
         engine.sql.close_tasks,
         {"iid": row.id, "b_status": "cancelled", "b_now": now, "b_actor": actor, "b_event": event},

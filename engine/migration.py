@@ -6,7 +6,9 @@ state name in the target unless ``mapping`` says otherwise) and what happens to 
 and pending timers: **kept** when the target state declares the same task (name and group) or the
 same timers (event and when), otherwise **recreated** by the target version's rules as on entering
 the state (the old ones closed and cancelled). A plan with a populated state that has no target is
-refused, naming the states.
+refused, naming the states; so is a plan from a version to itself (nothing to migrate: moving
+instances between states is a supervisor's move). A target before the source is allowed on
+purpose: moving instances back from a version that proved wrong is a migration like any other.
 
 ``migrate`` applies a plan set-based, a chunk of instances per transaction: the instances move
 (``definition_version``, ``state``, ``version + 1``), each gets one history row (event
@@ -41,10 +43,10 @@ from engine.migration_checks import (
     candidates,
     confirmation_messages,
 )
-from engine.models import History, Instance, Task, Timer
+from engine.models import History, Instance, Task, Timer, UtcDateTime
 from engine.runtime import Engine
 from engine.specs import ProcessDefinition, StateSpec
-from engine.statements import TIMER_COLUMNS
+from engine.statements import TIMER_COLUMNS, state_entered
 
 INSTANCES: Table = Instance.__table__  # type: ignore[assignment]
 HISTORY: Table = History.__table__  # type: ignore[assignment]
@@ -172,8 +174,14 @@ def plan(
 
     Raises:
         UnknownProcess: either version is not loaded.
-        MigrationRefused: ``mapping`` names a state neither version has.
+        MigrationRefused: the two versions are the same; ``mapping`` names a state neither
+            version has.
     """
+    if source_version == target_version:
+        raise MigrationRefused(
+            f"from v{source_version} to v{target_version}: the same version, nothing to migrate "
+            f"/ 源版本与目标版本相同，无需迁移"
+        )
     source = engine.definition(process, source_version)
     target = engine.definition(process, target_version)
     mapping = dict(mapping or {})
@@ -295,6 +303,8 @@ def _chunk(
                 state=move.target,
                 version=INSTANCES.c.version + 1,
                 updated_at=now,
+                # a state the map leaves as it is keeps its time (see ``statements.state_entered``)
+                state_entered_at=state_entered(move.target, literal(now, UtcDateTime())),
             )
         )
         _audit(conn, source, target, move, ids, actor, now, codes)

@@ -30,9 +30,11 @@ from sqlalchemy import Connection, Select, Table, select
 from engine.definition import ProcessDefinition
 from engine.errors import UnknownProcess
 from engine.event_data import view_of
+from engine.interventions import run_move_checks
 from engine.models import Instance
-from engine.registry import InstanceView, Move, MoveWarning
+from engine.registry import MoveWarning
 from engine.runtime import Engine
+from engine.transition_context import InstanceView
 from engine.tx import Tx
 
 INSTANCES: Table = Instance.__table__  # type: ignore[assignment]
@@ -183,12 +185,10 @@ class MigratedView:
         """What the checks say of moving the instance ``row`` (on the source version) to its
         target state."""
         goal = self.targets[row.state]
-        old, new = self.source.states.get(row.state), self.target.states[goal]
-        move = Move(row.state, old.tags if old else frozenset(), goal, new.tags)
         data = {"to": goal, "from_version": self.source.version, "to_version": self.target.version}
         ctx = self.engine.context(tx, row, self.event, data, actor, now)
         ctx.finder = lambda process, key: self.find(tx, process, key)
-        return [w for check in self.checks if (w := check(ctx, move)) is not None]
+        return run_move_checks(self.checks, ctx, self.source, self.target, row.state, goal)
 
     def survey(self, actor: str) -> dict[str, WarningCount]:
         """The warnings of every checked instance, read without writing (the plan's)."""

@@ -83,11 +83,18 @@ class Instance(Base):
     variables: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    state_entered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=utcnow)
+    """When the instance entered its current state: set at the start and by every write that
+    changes ``state``, kept by a transition that stays (a reminder, a take-back), which moves
+    ``updated_at`` only. Null only for a row written by hand without it (0016 filled the rest)."""
 
     __table_args__ = (
         Index("ix_wf_instance_process_state", "process", "state"),
-        # the diagrams' age heat: the oldest instance per state is the first entry (0012)
+        # retention: finished instances by their last change (0012)
         Index("ix_wf_instance_state_age", "process", "state", "updated_at"),
+        # the diagrams' age heat, the state page's "in this state for N days" (0016) and its
+        # pages, the longest waiting first: a range from the cursor's (state_entered_at, id) (0017)
+        Index("ix_wf_instance_state_entered", "process", "state", "state_entered_at", "id"),
     )
 
 

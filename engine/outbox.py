@@ -10,15 +10,25 @@ that causes them. An ``OutboxWorker`` delivers them to a channel (``engine.outbo
 2. **Send** each one outside any transaction. The notice carries its id: the receiver
    deduplicates by it (``Idempotency-Key: notice-<id>``), so at-least-once sending has an
    exactly-once effect.
-3. **Record** the outcome in one transaction, fenced by ``locked_by = me AND status = 'pending'``:
+3. **Record** the outcomes in one transaction, fenced by ``locked_by = me AND status = 'pending'``:
    a worker whose lease ran out and was taken over by another changes nothing. A delivered notice
    is ``delivered``; a failed attempt counts, keeps its error (long digit runs masked) and waits
    ``backoff * 2**(attempts - 1)`` (at most ``max_backoff``) before the next; after
    ``max_attempts`` it is ``failed`` with an incident (``engine.incidents``), whose retry puts it
    back to pending.
 
+A slow batch (a receiver that hangs until the timeout) does not outlast its lease: before each
+send, once half the lease has gone by since the claim was stamped, the worker records the outcomes
+it has so far and extends the lease of the notices it has not sent yet, in one transaction (as a
+Camunda external task's lock extension, or a Temporal activity's heartbeat). A notice another
+worker has taken over meanwhile is dropped from the batch unsent. Each send thus starts with at
+least half a lease in hand: a channel's timeout must stay below it.
+
 A worker that dies mid-batch leaves its claimed notices to whoever claims them after the lease;
 those it had sent are sent again, and the receiver drops them by id.
+
+This module claims; sending a claimed batch, recording its outcomes and extending its lease are
+``engine.outbox_batch``'s.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -44,8 +54,8 @@ from sqlalchemy import (
 )
 
 from engine.id_lists import InIds
-from engine.incidents import IncidentLog, redact
 from engine.models import Notice, UtcDateTime
+from engine.outbox_batch import BatchDelivery
 from engine.runtime import Engine
 from engine.sqlexec import Prepared
 from engine.tx import Tx
@@ -53,7 +63,6 @@ from engine.tx import Tx
 log = logging.getLogger(__name__)
 
 NOTICES: Table = Notice.__table__  # type: ignore[assignment]
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 DEFAULT_BATCH = 100
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -119,7 +128,8 @@ class DeliveryReport:
         delivered: notices the channel took, recorded as delivered.
         retried: failed attempts that will be tried again after the backoff.
         failed: notices that failed their last attempt (status ``failed``, an incident).
-        lost: outcomes not recorded because another worker had taken the notice over.
+        lost: outcomes not recorded, or notices left unsent, because another worker had taken
+            the notice over.
         batches: claims that found work.
     """
 
@@ -179,38 +189,6 @@ STAMP = (
     .where(InIds(NOTICES.c.id, "ids"))
     .values(locked_by=_ME, lock_expires_at=bindparam("b_until", type_=UtcDateTime()))
 )
-_MINE = (NOTICES.c.locked_by == _ME, NOTICES.c.status == _PENDING)
-MARK_DELIVERED = (
-    update(NOTICES)
-    .where(InIds(NOTICES.c.id, "ids"), *_MINE)
-    .values(
-        status=DELIVERED,
-        delivered_at=bindparam("b_at", type_=UtcDateTime()),
-        lock_expires_at=None,
-        attempts=NOTICES.c.attempts + 1,
-    )
-)
-MARK_RETRY = (
-    update(NOTICES)
-    .where(NOTICES.c.id == bindparam("nid"), *_MINE)
-    .values(
-        attempts=NOTICES.c.attempts + 1,
-        last_error=bindparam("b_error"),
-        lock_expires_at=bindparam("b_next", type_=UtcDateTime()),
-        locked_by=None,
-    )
-)
-MARK_FAILED = (
-    update(NOTICES)
-    .where(NOTICES.c.id == bindparam("nid"), *_MINE)
-    .values(
-        status=FAILED,
-        attempts=NOTICES.c.attempts + 1,
-        last_error=bindparam("b_error"),
-        lock_expires_at=None,
-        locked_by=None,
-    )
-)
 
 
 def worker_name() -> str:
@@ -260,10 +238,15 @@ class OutboxWorker:
         self._claim_due = Prepared(CLAIM_DUE, dialect)
         self._claim_new = Prepared(CLAIM_NEW, dialect)
         self._stamp = Prepared(STAMP, dialect)
-        self._delivered = Prepared(MARK_DELIVERED, dialect)
-        self._retry = Prepared(MARK_RETRY, dialect)
-        self._failed = Prepared(MARK_FAILED, dialect)
-        self._incidents = IncidentLog(engine)
+        self._sending = BatchDelivery(self)
+        timeout = getattr(channel, "timeout", None)
+        if isinstance(timeout, int | float) and timeout >= lease.total_seconds() / 2:
+            log.warning(
+                "the channel's timeout (%g s) is not below half the lease (%g s): a slow send "
+                "may outlast its claim, and another worker send the notice meanwhile",
+                timeout,
+                lease.total_seconds(),
+            )
 
     def delay(self, attempts: int) -> timedelta:
         """The wait after the ``attempts``-th failed attempt."""
@@ -293,7 +276,8 @@ class OutboxWorker:
         return total
 
     def deliver_batch(self, now: datetime, began: float | None = None) -> DeliveryReport:
-        """Claim one batch due at ``now``, send it, record the outcomes.
+        """Claim one batch due at ``now``, send it, record the outcomes; once half the lease has
+        gone by, record what is done and extend the lease of the rest before the next send.
 
         Args:
             began: the ``time.monotonic()`` when the run began (default: now); the time since
@@ -304,21 +288,10 @@ class OutboxWorker:
         def clock() -> datetime:
             return now + timedelta(seconds=time.monotonic() - start)
 
-        claimed = self.engine.transaction(lambda tx: self._claim(tx, now, clock()))
+        stamped = clock()
+        claimed = self.engine.transaction(lambda tx: self._claim(tx, now, stamped))
         report = DeliveryReport(claimed=len(claimed), batches=1 if claimed else 0)
-        if not claimed:
-            return report
-        sent: list[int] = []
-        errors: list[tuple[OutboxNotice, str]] = []
-        for notice in claimed:
-            try:
-                self.channel.send(notice)
-            except Exception as exc:  # noqa: BLE001 - any failure of a channel is a failed attempt
-                errors.append((notice, redact(f"{type(exc).__name__}: {exc}")))
-            else:
-                sent.append(notice.id)
-        at = clock()
-        self.engine.transaction(lambda tx: self._record(tx, now, at, sent, errors, report))
+        self._sending.send(claimed, now, stamped, clock, report)
         return report
 
     def _claim(self, tx: Tx, now: datetime, at: datetime) -> list[OutboxNotice]:
@@ -330,59 +303,6 @@ class OutboxWorker:
         ids = [row.id for row in rows]
         tx.run(self._stamp, {"ids": ids, "b_me": self.name, "b_until": at + self.lease})
         return [OutboxNotice(**row._asdict()) for row in rows]
-
-    def _record(
-        self,
-        tx: Tx,
-        now: datetime,
-        at: datetime,
-        sent: Sequence[int],
-        errors: Sequence[tuple[OutboxNotice, str]],
-        report: DeliveryReport,
-    ) -> None:
-        if sent:
-            marked = tx.run(self._delivered, {"ids": list(sent), "b_me": self.name, "b_at": at})
-            report.delivered += marked
-            report.lost += len(sent) - marked
-        for notice, error in errors:
-            attempts = notice.attempts + 1
-            values = {"nid": notice.id, "b_me": self.name, "b_error": error}
-            if attempts < self.max_attempts:
-                values["b_next"] = now + self.delay(attempts)
-                changed = tx.run(self._retry, values)
-                report.retried += changed
-            else:
-                changed = tx.run(self._failed, values)
-                if changed:
-                    self._open_incident(tx, notice, error, attempts, at)
-                report.failed += changed
-            report.lost += 1 - changed
-
-    def _open_incident(
-        self, tx: Tx, notice: OutboxNotice, error: str, attempts: int, at: datetime
-    ) -> None:
-        state = None
-        if notice.process and notice.event:
-            try:
-                spec = self.engine.definition(notice.process).events.get(notice.event)
-            except LookupError:
-                spec = None
-            state = spec.target if spec else None
-        log.warning(
-            "notice %s (%s) failed %d attempts: %s", notice.id, notice.kind, attempts, error
-        )
-        self._incidents.open(
-            tx,
-            kind="notice",
-            ref_id=notice.id,
-            step=notice.kind,
-            error=error,
-            attempts=attempts,
-            now=at,
-            instance_id=notice.instance_id,
-            process=notice.process,
-            state=state,
-        )
 
 
 __all__ = [

@@ -8,7 +8,9 @@ A channel has ``send(notice) -> None`` and raises when the receiver did not take
   service's instance folder), the recipient masked;
 - ``webhook:URL``: an HTTP ``POST`` of the notice as JSON (an SMS gateway, a partner bank's
   endpoint) with ``Idempotency-Key: notice-<id>``; any answer but 2xx, or none within the
-  timeout, is a failed attempt. The receiver gets the real recipient, in the body only;
+  timeout, is a failed attempt. The receiver gets the real recipient, in the body only. A URL
+  with credentials (``https://user:secret@host/path``) sends them as HTTP basic authentication
+  (``Authorization: Basic``), never in the URL; errors and logs never show them;
 - ``python:MODULE:FACTORY[:ARG]``: ``MODULE.FACTORY()`` (or ``FACTORY(ARG)``) returns the channel.
 
 Every notice carries its id, so a receiver that keeps the ids it has taken turns the worker's
@@ -17,6 +19,7 @@ at-least-once sending into an exactly-once effect.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import logging
@@ -83,16 +86,37 @@ class FileChannel:
             os.close(fd)
 
 
+def basic_auth(parsed: urllib.parse.SplitResult) -> str | None:
+    """The ``Authorization`` header of a URL's ``user:password@`` part (percent-decoded), or
+    None when it has none."""
+    if parsed.username is None and parsed.password is None:
+        return None
+    user = urllib.parse.unquote(parsed.username or "")
+    password = urllib.parse.unquote(parsed.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
 class WebhookChannel:
-    """POSTs each notice as JSON to ``url`` with ``Idempotency-Key: notice-<id>``."""
+    """POSTs each notice as JSON to ``url`` with ``Idempotency-Key: notice-<id>``; the URL's
+    ``user:password@``, if any, as HTTP basic authentication."""
 
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
-        parsed = urllib.parse.urlsplit(url)
+        try:
+            parsed = urllib.parse.urlsplit(url)
+            parsed.port  # noqa: B018 - a port that is not a number raises here, not at each send
+        except ValueError:
+            raise ValueError("a webhook needs a well-formed http:// or https:// URL") from None
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError("a webhook needs an http:// or https:// URL")
-        self.url = url
+        self.authorization = basic_auth(parsed)
+        host = parsed.netloc.rpartition("@")[2]
+        self.url = urllib.parse.urlunsplit(parsed._replace(netloc=host))  # no credentials
         self.timeout = timeout
         self.where = f"{parsed.scheme}://{parsed.hostname}"  # errors never show the path or query
+
+    def __repr__(self) -> str:
+        return f"WebhookChannel({self.where!r})"
 
     def send(self, notice: OutboxNotice) -> None:
         body = json.dumps(notice.message(), ensure_ascii=False).encode("utf-8")
@@ -105,6 +129,8 @@ class WebhookChannel:
                 "Idempotency-Key": notice.key,
             },
         )
+        if self.authorization:
+            request.add_unredirected_header("Authorization", self.authorization)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
                 status = answer.status

@@ -7,14 +7,22 @@ never imports the domain.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from engine.specs import Label
+from engine.transition_context import TransitionContext
+from engine.value_masking import mask_values
 
 Guard = Callable[["TransitionContext"], bool | None]
+DataCheck = Callable[["TransitionContext"], list[Any]]
+"""``check(ctx) -> [FieldProblem]``: what a guard finds wrong in the event's data alone (a
+problem without a label gets its field's, from the event's ``fields:``)."""
 Action = Callable[["TransitionContext"], None]
+ValueWords = Callable[[Mapping[str, Any], Any], Any]
+"""``words(variables, value)``: a value as staff read it (``zh`` and ``en``), where the domain owns
+the words (a policy's labels of its reduction categories)."""
 FieldCheck = Callable[[str], str]
 PolicyDateResolver = Callable[[str, Mapping[str, Any], datetime], tuple[datetime, str | None]]
 PolicyRefResolver = Callable[[str], datetime]
@@ -27,47 +35,6 @@ the end of a payment period); a value with ``zh`` and ``en`` is shown in each te
 OptionSource = Callable[[Mapping[str, Any]], Sequence[tuple[str, Label]]]
 """``source(variables) -> [(value, label)]``: the options a form field offers for one instance
 (``options: {from: name}``), as the declared reduction categories of a registration."""
-
-
-@dataclass(frozen=True)
-class InstanceView:
-    """Another instance as a guard or an action sees it (read in the same transaction)."""
-
-    id: int
-    process: str
-    state: str
-    business_key: str | None
-    variables: Mapping[str, Any]
-    tags: frozenset[str]
-    """The tags of its current state."""
-    label: Label | None = None
-    """Its current state's label (for messages naming it), if its definition knows the state."""
-    events: frozenset[str] = frozenset()
-    """The events that may leave its current state under its own definition version (an
-    instance started on an older version may lack an event added since)."""
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """Work an action asks for, done in the same transaction after its own transition: fire
-    ``event`` on ``instance_id``, or (``event`` None) start ``process``."""
-
-    event: str | None
-    instance_id: int | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
-    process: str | None = None
-    state: str | None = None
-    business_key: str | None = None
-    variables: Mapping[str, Any] = field(default_factory=dict)
-    unless_tagged: str | None = None
-    """For a start: skip it when ``business_key`` already has an instance in a state with this
-    tag (of the started process's definition)."""
-    state_tagged: str | None = None
-    """For a start without ``state``: the initial state carrying this tag (``renewal``), so the
-    domain names what the state means, not its name."""
-
-
-Finder = Callable[[str, str], list[InstanceView]]
 
 
 @dataclass(frozen=True)
@@ -99,78 +66,6 @@ MoveCheck = Callable[["TransitionContext", Move], "MoveWarning | None"]
 supervisor's move) and the move; None when the move breaks nothing the check guards."""
 
 
-@dataclass(slots=True)
-class TransitionContext:
-    """What a guard or an action sees of one firing; actions may change ``variables``.
-
-    Attributes:
-        instance_id: the instance (0 while it is being started).
-        process: the definition key.
-        business_key: the instance's business key, if any.
-        state: the current state (the model attribute the shared Machine reads and writes).
-        event: the event being fired.
-        variables: the instance's variables; an action's changes are saved with the transition.
-        data: the event's payload (form fields, message body).
-        actor: who fires it (a user name, ``scheduler``, a token name).
-        now: the engine clock's time for this transaction.
-        followups: what the action asked to happen next (``emit``, ``start``).
-        events: the events that may leave ``state`` under the instance's own definition
-            version, as the firing began (``InstanceView.events`` of the instance itself).
-    """
-
-    instance_id: int
-    process: str
-    business_key: str | None
-    state: str
-    event: str
-    variables: dict[str, Any]
-    data: Mapping[str, Any]
-    actor: str
-    now: datetime
-    refused_by: str | None = field(default=None)
-    followups: list[FollowUp] = field(default_factory=list)
-    finder: Finder | None = field(default=None, repr=False)
-    events: frozenset[str] = field(default=frozenset(), repr=False)
-
-    def emit(self, event: str, instance_id: int, data: Mapping[str, Any] | None = None) -> None:
-        """Fire ``event`` on ``instance_id`` in this transaction, after this transition."""
-        self.followups.append(FollowUp(event, instance_id, dict(data or {})))
-
-    def start(
-        self,
-        process: str,
-        *,
-        state: str | None = None,
-        business_key: str | None = None,
-        variables: Mapping[str, Any] | None = None,
-        data: Mapping[str, Any] | None = None,
-        unless_tagged: str | None = None,
-        state_tagged: str | None = None,
-    ) -> None:
-        """Start ``process`` in this transaction, after this transition (skipped when
-        ``business_key`` already has an instance in a state tagged ``unless_tagged``), in
-        ``state``, else the initial state tagged ``state_tagged``, else the first initial one."""
-        self.followups.append(
-            FollowUp(
-                None,
-                data=dict(data or {}),
-                process=process,
-                state=state,
-                business_key=business_key,
-                variables=dict(variables or {}),
-                unless_tagged=unless_tagged,
-                state_tagged=state_tagged,
-            )
-        )
-
-    def find(self, process: str, business_key: str) -> list[InstanceView]:
-        """The instances of ``process`` with ``business_key``, oldest first, as this transaction
-        sees them."""
-        if self.finder is None:
-            raise LookupError("this context cannot read other instances")
-        return self.finder(process, business_key)
-
-
 class Registry:
     """Named guards, actions and the policy-date resolver."""
 
@@ -184,11 +79,13 @@ class Registry:
         self._periodic: dict[str, PeriodicJob] = {}
         self._field_checks: dict[str, FieldCheck] = {}
         self._value_words: dict[str, Callable[[Mapping[str, Any], Any], Any]] = {}
+        self._history_fields: dict[tuple[str, str, str], ValueWords | None] = {}
         self._facts: dict[str, NoticeFact] = {}
         self._fact_uses: dict[str, tuple[str, ...]] = {}
         self._text_mask: Callable[[str], str] | None = None
         self._options: dict[str, OptionSource] = {}
         self._move_checks: dict[str, list[MoveCheck]] = {}
+        self._data_checks: dict[str, DataCheck] = {}
 
     def guard(self, name: str) -> Callable[[Guard], Guard]:
         """Decorator: register ``fn`` as the guard called ``name``."""
@@ -218,6 +115,16 @@ class Registry:
             raise ValueError(f"action {name!r} registered twice")
         self._actions[name] = fn
 
+    def add_data_check(self, guard: str, check: DataCheck) -> None:
+        """The part of guard ``guard`` that reads the event's data alone (a field one choice
+        makes required): every event naming the guard runs it after its fields' types are
+        checked and before any guard (``engine.machine``), so that bad data is a ``DataInvalid``
+        naming the field, whatever the rules would say."""
+        self._data_checks[guard] = check
+
+    def data_check(self, guard: str) -> DataCheck | None:
+        return self._data_checks.get(guard)
+
     def add_field_type(self, name: str, check: FieldCheck) -> None:
         """The check of a form field type whose rules the domain owns (``id_number``)."""
         self._field_checks[name] = check
@@ -230,6 +137,21 @@ class Registry:
         value)`` gives a value with ``zh`` and ``en`` (or a list of such) where the domain owns
         the words, as a policy's labels of its reduction categories."""
         self._value_words[path] = words
+
+    def add_history_field(
+        self, process: str, event: str, field: str, words: ValueWords | None = None
+    ) -> None:
+        """A field of ``event``'s data that an instance's history shows whichever door it came
+        by (a page shows an outside door's text only when declared so: a reduction claimed at a
+        counter or through the API, the reason a refusal passed on by the domain carries), by
+        the field's label; ``words(variables, value)`` gives the value in words (``zh`` and
+        ``en``, or a list of such), else it shows as written (masked, as history keeps it)."""
+        self._history_fields[(process, event, field)] = words
+
+    def history_field(self, process: str, event: str, field: str) -> tuple[bool, ValueWords | None]:
+        """Whether ``add_history_field`` declared the field, and its words if any."""
+        key = (process, event, field)
+        return key in self._history_fields, self._history_fields.get(key)
 
     def value_words(self, path: str, variables: Mapping[str, Any], value: Any) -> Any:
         """The value at ``path`` in words (``add_value_words``), or the value itself."""
@@ -319,6 +241,16 @@ class Registry:
     def mask_text(self, text: str) -> str:
         """``text`` through the mask ``set_text_mask`` registered (unchanged without one)."""
         return text if self._text_mask is None else self._text_mask(text)
+
+    def mask_data(self, data: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """An event's data as a history row keeps it: every text in it, nested ones too, through
+        ``mask_text`` (a reason or a note quoting a resident ID number, an ID number presented);
+        numbers, booleans and keys as they are. None for no data. What a history row holds goes
+        out to pages and archive files; the rules read the data before it is written."""
+        if not data:
+            return None
+        masked: dict[str, Any] = mask_values(data, self.mask_text)
+        return masked
 
     def fact_uses(self, name: str) -> tuple[str, ...] | None:
         """The variables the fact depends on alone, if it said so (``add_fact(uses=...)``)."""

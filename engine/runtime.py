@@ -11,6 +11,7 @@ allowed now.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import datetime
@@ -20,23 +21,21 @@ from sqlalchemy import Engine as SqlEngine
 
 from engine import follow_ups
 from engine import statements as st
+from engine.catalog import DefinitionCatalog
 from engine.clock import Clock, SystemClock
 from engine.definition import ProcessDefinition
 from engine.errors import (
     ConcurrentModification,
     DataInvalid,
-    DuplicateInstance,
     EventNotAllowed,
-    InstanceNotFound,
     TransitionRefused,
-    UnknownEvent,
-    UnknownProcess,
 )
 from engine.event_data import EventData
+from engine.instance_access import InstanceAccess
 from engine.machine import SharedMachine
 from engine.notices import NoticeWriter
 from engine.outcomes import Idempotency, Transition, request_hash
-from engine.registry import Registry, TransitionContext
+from engine.registry import Registry
 from engine.state_effects import StateEffects
 from engine.statements import HotPath
 from engine.tasks import TaskOperations
@@ -48,7 +47,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class Engine(Transactions, TaskOperations, EventData):
+class Engine(DefinitionCatalog, InstanceAccess, Transactions, TaskOperations, EventData):
     """Runs process instances of the loaded definitions against one database.
 
     Args:
@@ -75,40 +74,14 @@ class Engine(Transactions, TaskOperations, EventData):
         self._definitions: dict[tuple[str, int], ProcessDefinition] = {}
         self._latest: dict[str, ProcessDefinition] = {}
         self._machines: dict[tuple[str, int], SharedMachine] = {}
+        self._source = None
+        self._seen = None
+        self._next_look = 0.0
+        self._follow_lock = threading.Lock()
         self.effects = StateEffects(registry, self.sql)
         self.notices = NoticeWriter(registry, db.dialect)
         self._rehearsal: ContextVar[Any] = ContextVar(f"rehearsal-{id(self)}", default=None)
         self.install(definitions)
-
-    # -- definitions -------------------------------------------------------------------------
-
-    @property
-    def processes(self) -> dict[str, ProcessDefinition]:
-        """The latest version of every process, by key."""
-        return dict(self._latest)
-
-    def install(self, definitions: Iterable[ProcessDefinition]) -> None:
-        """Add definition versions (at start, and from ``engine.deployments``): one of the same
-        key and version replaces the one loaded before; the highest version of a key is where new
-        instances start."""
-        for definition in definitions:
-            ident = (definition.key, definition.version)
-            self._definitions[ident] = definition
-            self._machines[ident] = SharedMachine(definition, self.registry)
-            latest = self._latest.get(definition.key)
-            if latest is None or latest.version <= definition.version:
-                self._latest[definition.key] = definition
-        self.check_references()
-
-    def all_definitions(self) -> list[ProcessDefinition]:
-        """Every loaded version of every process, by key and version."""
-        return [self._definitions[ident] for ident in sorted(self._definitions)]
-
-    def definition(self, key: str, version: int | None = None) -> ProcessDefinition:
-        found = self._latest.get(key) if version is None else self._definitions.get((key, version))
-        if found is None:
-            raise UnknownProcess(key, version)
-        return found
 
     # -- start -------------------------------------------------------------------------------
 
@@ -146,28 +119,6 @@ class Engine(Transactions, TaskOperations, EventData):
 
         return self.transaction(work)
 
-    def check_exclusive(
-        self, tx: Tx, process: str, business_key: str, states: Collection[str]
-    ) -> None:
-        """Raise ``DuplicateInstance`` if ``business_key`` has an instance in one of ``states``.
-
-        Takes a transaction-scoped lock on the key first, so two concurrent starts of the same
-        key are serialised (SQLite serialises every writer already).
-        """
-        self.lock_key(tx, process, business_key)
-        rows = tx.all(self.sql.select_by_business_key, {"process": process, "bkey": business_key})
-        for row in rows:
-            if row.state in states:
-                definition = self.definition(process)  # the latest one's labels
-                raise DuplicateInstance(process, business_key, row.id, row.state, definition)
-
-    def lock_key(self, tx: Tx, process: str, business_key: str) -> None:
-        """Hold, until ``tx`` ends, the lock ``check_exclusive`` takes on ``business_key``: a
-        domain path whose own reads decide what to start (a replacement card, an import) takes
-        it before them, so that it and every start of the same key run one after another. Take
-        several in a fixed order (the domain's: a person's key before their card's)."""
-        tx.lock(f"{process}:{business_key}")
-
     def start_in(
         self,
         tx: Tx,
@@ -192,6 +143,7 @@ class Engine(Transactions, TaskOperations, EventData):
                 "variables": variables,
                 "created_at": now,
                 "updated_at": now,
+                "state_entered_at": now,
             },
         )
         tx.run(
@@ -204,7 +156,7 @@ class Engine(Transactions, TaskOperations, EventData):
                 state,
                 actor,
                 now,
-                data=dict(data) if data else None,
+                data=self.registry.mask_data(data),
             ),
         )
         self.effects.enter(tx, definition, state, instance_id, variables, now)
@@ -257,8 +209,9 @@ class Engine(Transactions, TaskOperations, EventData):
             definition = self.allowing(row, event)
             if respect_claims:
                 self.refuse_if_held(tx, row, definition, event, actor)
-            fields = definition.events[event].fields
-            values = self.clean_data(tx, row, fields, payload, f"{row.process}.{event}")
+            spec = definition.events[event]
+            where = f"{row.process}.{event}"
+            values = self.clean_data(tx, row, spec.fields, payload, where, label=spec.label)
             return self.fire_in(tx, row, event, actor, values)
 
         try:
@@ -279,18 +232,6 @@ class Engine(Transactions, TaskOperations, EventData):
             if invalid.checked:  # a verification failed; malformed data changes nothing
                 self.record_refused_event(instance_id, event, actor, invalid)
             raise
-
-    def allowing(self, row: Any, event: str) -> ProcessDefinition:
-        """The row's definition, if ``event`` may leave the row's state (a typed error if not)."""
-        definition = self._definitions.get((row.process, row.definition_version))
-        if definition is None:
-            raise UnknownProcess(row.process, row.definition_version)
-        allowed = definition.outgoing(row.state)
-        if event not in allowed:
-            if event not in definition.events:
-                raise UnknownEvent(row.process, event, allowed)
-            raise EventNotAllowed(event, row.state, allowed, definition)
-        return definition
 
     def fire_in(
         self,
@@ -345,7 +286,7 @@ class Engine(Transactions, TaskOperations, EventData):
                 target,
                 actor,
                 now,
-                data=dict(data) if data else None,
+                data=self.registry.mask_data(data),
                 due_at=due_at,
                 task_id=task_id,
             ),
@@ -378,44 +319,3 @@ class Engine(Transactions, TaskOperations, EventData):
             then = follow_ups.automatic(self, tx, definition, target, row.id, actor, now, budget)
             followed += [then] if then else []
         return done.with_followups(followed)
-
-    # -- helpers -----------------------------------------------------------------------------
-
-    def context(
-        self,
-        tx: Tx,
-        row: Any,
-        event: str,
-        data: Mapping[str, Any],
-        actor: str,
-        now: datetime,
-        *,
-        variables: dict[str, Any] | None = None,
-    ) -> TransitionContext:
-        """What a guard or an action sees of ``event`` fired on a loaded instance row in ``tx``
-        (by ``actor`` at ``now``): the row's variables (a copy, unless ``variables`` gives the
-        ones to use) and the event's data; other instances are found in the same transaction.
-        The one place a firing's context is built: the engine's, the batch's, guards judged
-        ahead."""
-        definition = self._definitions.get((row.process, row.definition_version))
-        return TransitionContext(
-            row.id,
-            row.process,
-            row.business_key,
-            row.state,
-            event,
-            dict(row.variables or {}) if variables is None else variables,
-            data,
-            actor,
-            now,
-            finder=lambda process, key: self.find(tx, process, key),
-            events=definition.events_from(row.state) if definition else frozenset(),
-        )
-
-    def load(self, tx: Tx, instance_id: int) -> Any:
-        """The instance row (id, process, definition_version, business_key, state, version,
-        variables) inside a transaction; ``InstanceNotFound`` if there is none."""
-        row = tx.one(self.sql.select_instance, {"iid": instance_id})
-        if row is None:
-            raise InstanceNotFound(instance_id)
-        return row

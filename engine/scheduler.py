@@ -11,6 +11,8 @@ coordinate only through the database's row locks. Misfires are handled deliberat
   next run sweeps the same rows.
 - the first run is scheduled for start-up, so timers that came due while no scheduler ran fire at
   once (catch-up); history keeps their ``due_at`` next to ``occurred_at``.
+- each run first loads the definition versions another process deployed (``engine.catalog``),
+  so that what its periodic jobs start starts on the latest.
 - a run during a database outage (cannot connect, connection lost, statement timeout) logs one
   warning and returns; the next run tries again. A chunk is one transaction, so nothing of a chunk
   the outage interrupted is kept, and a policy file change that could not be applied yet is
@@ -22,6 +24,11 @@ readiness checks and pages read it), and, when given an outbox worker, delivers 
 second job on a thread of its own, so a long delivery (a slow SMS gateway) never delays a
 deadline.
 
+Stopping (``shutdown``; ``shebao scheduler`` on SIGTERM or Ctrl+C): no new chunk, cleanup chunk or
+periodic job starts; the chunks in hand (and a notice delivery run) finish; the timers this process
+leased and did not fire are given back at once (not left for their lease to run out), and its
+heartbeat row is removed, so the pages and ``shebao_scheduler_heartbeat_age_seconds`` forget it.
+
 Time comes from the engine's clock; ``run_once`` with a ``SimulatedClock`` is the time-skipping path
 that tests and the demo use.
 """
@@ -31,6 +38,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,6 +53,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from engine.db import is_unavailable
 from engine.heartbeat import Heartbeat, end_stalled_sessions
 from engine.policy_timers import move_policy_timers
+from engine.retention import ArchiveUnwritable
 from engine.runtime import Engine
 from engine.specs import RetrySpec
 from engine.timers import (
@@ -68,8 +77,9 @@ def run_once(
     engine: Engine, now: datetime | None = None, chunk: int = DEFAULT_CHUNK
 ) -> SweepReport:
     """Fire every timer due at ``now`` (the engine clock's time by default), run the registry's
-    periodic jobs, and return."""
+    periodic jobs, and return. Versions deployed by another process are looked for first."""
     moment = now or engine.clock.now()
+    engine.check_deployments()
     report = TimerSweep(engine, chunk).sweep(moment)
     run_periodic(engine, moment)
     return report
@@ -126,7 +136,9 @@ class Outbox(Protocol):
 class Cleanup(Protocol):
     """What the scheduler needs of the history cleanup (``engine.retention``)."""
 
-    def run_once(self, now: datetime | None = None) -> Any: ...
+    def run_once(
+        self, now: datetime | None = None, *, stop: Callable[[], bool] | None = None
+    ) -> Any: ...
 
 
 class Scheduler:
@@ -178,6 +190,8 @@ class Scheduler:
         self.last: SweepReport | None = None
         self.failed_ticks = 0  # runs in a row that found the database unavailable
         self.swept = threading.Event()
+        self.stopping = threading.Event()
+        """Set by ``shutdown`` (or a signal handler): the jobs stop after the chunk in hand."""
         kind = BlockingScheduler if blocking else BackgroundScheduler
         self.apscheduler: BaseScheduler = kind(
             jobstores={"default": MemoryJobStore()},  # per process: our timer table is the truth
@@ -212,6 +226,8 @@ class Scheduler:
         When the database is unavailable the run logs it and returns an empty report; the next
         run (one interval later) tries again. Other errors propagate (APScheduler logs them).
         """
+        if self.stopping.is_set():
+            return SweepReport()
         try:
             report = self._sweep()
             if self.failed_ticks:
@@ -240,14 +256,14 @@ class Scheduler:
         try:
             report = self._sweep()
             self.last = report
-            if self.outbox is not None:
+            if self.outbox is not None and not self.stopping.is_set():
                 self.outbox.run_once(self.engine.clock.now())
             return report
         finally:
             self.swept.set()
 
     def _beat(self, report: SweepReport | None = None, force: bool = True) -> None:
-        if self.heartbeat is None:
+        if self.heartbeat is None or self.stopping.is_set():  # its row is going
             return
         if force or self.heartbeat.due(timedelta(seconds=self.interval)):
             info = {"interval_s": self.interval, "last": report.as_dict() if report else None}
@@ -264,22 +280,33 @@ class Scheduler:
                 self.watcher.unseen()  # not applied: the next run sees the change again
                 raise
             log.info("policy files changed: moved %d pending timers", sum(moved.values()))
-        report = self.sweeper.sweep(on_chunk=lambda done: self._beat(done, force=False))
-        now = self.engine.clock.now()
-        run_periodic(self.engine, now)
+        self.engine.check_deployments()  # versions deployed elsewhere: what it starts uses them
+        report = self.sweeper.sweep(
+            on_chunk=lambda done: self._beat(done, force=False), stop=self.stopping.is_set
+        )
+        if not self.stopping.is_set():
+            run_periodic(self.engine, self.engine.clock.now())
         if report.claimed:
             log.info("timer sweep: %s", report.as_dict())
         self._beat(report)
         return report
 
     def clean(self) -> Any:
-        """One run of the cleanup job, inside its window only; an outage skips the run."""
-        if self.cleanup is None:
+        """One run of the cleanup job, inside its window only; an outage or an archive that
+        cannot be written skips the run (one log line; nothing removed)."""
+        if self.cleanup is None or self.stopping.is_set():
             return None
         window = self.cleanup_window
         if window is not None and not window.contains(datetime.now(UTC)):
             return None
-        return self._unless_unavailable("history cleanup", self.cleanup.run_once)
+        cleanup = self.cleanup
+        try:
+            return self._unless_unavailable(
+                "history cleanup", lambda: cleanup.run_once(stop=self.stopping.is_set)
+            )
+        except ArchiveUnwritable as exc:
+            log.error("history cleanup skipped: %s", exc)
+            return None
 
     def deliver(self) -> Any:
         """One run of the delivery job: send the notices that are due; a database outage skips
@@ -306,10 +333,19 @@ class Scheduler:
         self.apscheduler.start()
 
     def shutdown(self, wait: bool = True) -> None:
+        """Stop (see the module docstring): with ``wait``, return once the jobs in hand have
+        finished; then give back this process's timer leases and remove its heartbeat row."""
+        self.stopping.set()
         if self.apscheduler.running:
             self.apscheduler.shutdown(wait=wait)
-        if self.heartbeat is not None and self.heartbeat.last is not None:
-            try:
+        beat = self.heartbeat is not None and self.heartbeat.last is not None
+        if not (beat or self.swept.is_set()):
+            return  # never swept: it holds no lease and has no row
+        try:
+            released = self.sweeper.release()
+            if beat and self.heartbeat is not None:
                 self.heartbeat.stop()
-            except Exception as exc:  # noqa: BLE001 - the database may be gone; the row ages
-                log.warning("could not remove the heartbeat row: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - the database may be gone; leases and row age
+            log.warning("could not give back the leases or remove the heartbeat row: %s", exc)
+            return
+        log.info("scheduler %s stopped: %d leased timer(s) given back", self.name, released)

@@ -3,9 +3,10 @@
 The set-based counterpart of ``engine.state_effects`` (one instance at a time), shared by the two
 paths that move many instances in one transaction: the timer sweep (``engine.timers``) and the
 batch firing of a file's rows (``engine.batch``). Leaving a state cancels the group's pending
-timers and closes its open tasks, one UPDATE each (``engine.sweep_statements``); entering builds
-every entered state's timer and task rows as ``StateEffects`` builds them for one instance, for
-the caller to insert in one statement each (``executemany``, or ``COPY``).
+timers and closes its open tasks, one UPDATE each (``engine.sweep_statements``); a timer that had
+failed is cancelled too, and its instance's open timer incidents closed (one more UPDATE, only
+then). Entering builds every entered state's timer and task rows as ``StateEffects`` builds them
+for one instance, for the caller to insert in one statement each (``executemany``, or ``COPY``).
 """
 
 from __future__ import annotations
@@ -41,11 +42,16 @@ class SetEffects:
         *,
         cancel_timers: bool = True,
     ) -> None:
-        """``iids`` leave ``source`` by ``event``: its pending timers cancelled (unless
-        ``cancel_timers`` is false: the caller has marked them otherwise), its open task closed
-        (``completed`` by one of the task's own events, ``cancelled`` by any other)."""
+        """``iids`` leave ``source`` by ``event``: its pending and failed timers cancelled and
+        their incidents closed (unless ``cancel_timers`` is false: the caller has marked them
+        otherwise), its open task closed (``completed`` by one of the task's own events,
+        ``cancelled`` by any other)."""
         if source.timers and cancel_timers:
-            tx.run(self.sql.cancel_timers, {"iids": iids})
+            cancelled = tx.all(self.sql.cancel_timers, {"iids": iids})
+            failed = sorted({row.instance_id for row in cancelled if row.attempts})
+            if failed:  # an incident of a failed timer may be open: closed, the state left
+                values = {"iids": failed, "b_now": now, "b_actor": actor}
+                tx.run(self.sql.close_timer_incidents, values)
         if source.task:
             values = {
                 "iids": iids,

@@ -3,6 +3,8 @@
 Entering creates the state's timer rows (a duration from now, or a policy date the registry
 resolves) and its task row (scoped by an instance variable); leaving cancels the pending timers and
 closes the open task: ``completed`` when the event is one of the task's own, ``cancelled`` otherwise.
+A timer that failed every attempt is cancelled too, and its open incident closed (resolution
+``state_left``): nothing is left to retry once the instance has left the timer's state.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ class StateEffects:
         self, tx: Tx, spec: StateSpec, instance_id: int, event: str, actor: str, now: datetime
     ) -> None:
         if spec.timers:
-            tx.send(self.sql.cancel_timers, {"iid": instance_id})
+            self.cancel_timers(tx, instance_id, actor, now)
         if spec.task:
             status = closing_status(spec, event)
             tx.send(
@@ -130,3 +132,15 @@ class StateEffects:
                     "b_event": event,
                 },
             )
+
+    def cancel_timers(self, tx: Tx, instance_id: int, actor: str, now: datetime) -> None:
+        """Cancel the instance's pending and failed timers, and close the open incidents of its
+        timers (``actor`` closes them). In a pipeline the two go out fused with the firing's
+        other writes (no round trip of their own); otherwise the cancel tells whether a
+        cancelled timer had failed attempts, and only then are incidents looked for."""
+        closing = {"iid": instance_id, "b_now": now, "b_actor": actor}
+        if tx.pipeline is not None:
+            tx.send(self.sql.cancel_timers, {"iid": instance_id})
+            tx.send(self.sql.close_timer_incidents, closing)
+        elif any(row.attempts for row in tx.all(self.sql.cancel_timers_returning, closing)):
+            tx.run(self.sql.close_timer_incidents, closing)

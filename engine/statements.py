@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    case,
     func,
     insert,
     literal_column,
@@ -29,10 +30,12 @@ from sqlalchemy.engine import Dialect
 from engine.models import (
     History,
     IdempotencyKey,
+    Incident,
     Instance,
     PolicyChange,
     Task,
     Timer,
+    UtcDateTime,
 )
 from engine.sqlexec import Prepared
 
@@ -42,6 +45,10 @@ tasks: Table = Task.__table__  # type: ignore[assignment]
 timers: Table = Timer.__table__  # type: ignore[assignment]
 policy_changes: Table = PolicyChange.__table__  # type: ignore[assignment]
 keys: Table = IdempotencyKey.__table__  # type: ignore[assignment]
+incidents: Table = Incident.__table__  # type: ignore[assignment]
+
+LEFT_STATE = "state_left"
+"""The resolution of a timer's incident closed because its instance left the timer's state."""
 
 
 def column_names(table: Table) -> list[str]:
@@ -93,13 +100,25 @@ _VERSION_CHECK = (
     instances.c.process == bindparam("process"),
 )
 
+
+def state_entered(target: Any, now: Any) -> Any:
+    """``state_entered_at`` of an UPDATE moving an instance to ``target`` at ``now``: kept when
+    the instance is already there (a reminder, a take-back: a transition that stays), ``now``
+    otherwise. In the same UPDATE (no statement more per event): the SET reads the row's old
+    ``state``, on SQLite and PostgreSQL alike."""
+    return case((instances.c.state == target, instances.c.state_entered_at), else_=now)
+
+
+_B_NOW = bindparam("b_now", type_=UtcDateTime())
+
 UPDATE_INSTANCE = (
     update(instances)
     .where(*_VERSION_CHECK)
     .values(
         state=bindparam("b_state"),
         version=bindparam("b_version"),
-        updated_at=bindparam("b_now"),
+        updated_at=_B_NOW,
+        state_entered_at=state_entered(bindparam("b_state"), _B_NOW),
     )
 )
 
@@ -109,7 +128,8 @@ UPDATE_INSTANCE_WITH_VARIABLES = (
     .values(
         state=bindparam("b_state"),
         version=bindparam("b_version"),
-        updated_at=bindparam("b_now"),
+        updated_at=_B_NOW,
+        state_entered_at=state_entered(bindparam("b_state"), _B_NOW),
         variables=bindparam("b_variables", type_=instances.c.variables.type),
     )
 )
@@ -177,10 +197,33 @@ def history_row(
     }
 
 
+# Leaving a state cancels its timers still pending, and those that failed every attempt (their
+# incident is closed with them: ``CLOSE_TIMER_INCIDENTS``).
 CANCEL_TIMERS = (
     update(timers)
-    .where(timers.c.instance_id == bindparam("iid"), timers.c.status == "pending")
+    .where(
+        timers.c.instance_id == bindparam("iid"),
+        or_(timers.c.status == "pending", timers.c.status == "failed"),
+    )
     .values(status="cancelled")
+)
+CANCEL_TIMERS_RETURNING = CANCEL_TIMERS.returning(timers.c.attempts)
+"""The same, telling each cancelled timer's failed attempts: its incident may be open only when
+there were some."""
+
+CLOSE_TIMER_INCIDENTS = (
+    update(incidents)
+    .where(
+        incidents.c.instance_id == bindparam("iid"),
+        incidents.c.kind == "timer",
+        incidents.c.status == "open",
+    )
+    .values(
+        status="closed",
+        resolved_at=bindparam("b_now"),
+        resolved_by=bindparam("b_actor"),
+        resolution=LEFT_STATE,
+    )
 )
 
 CLOSE_TASKS = (
@@ -202,6 +245,7 @@ SELECT_TASK = select(
     tasks.c.status,
     tasks.c.assignee,
     tasks.c.owner,
+    tasks.c.closed_by,
 ).where(tasks.c.id == bindparam("tid"))
 
 OPEN_TASKS_OF_INSTANCE = select(
@@ -213,6 +257,15 @@ OPEN_TASKS_OF_INSTANCE = select(
     tasks.c.assignee,
     tasks.c.owner,
 ).where(tasks.c.instance_id == bindparam("iid"), tasks.c.status == "open")
+
+REFUSALS_OF_TASK = select(history.c.data).where(
+    history.c.instance_id == bindparam("iid"),
+    history.c.process == bindparam("process"),
+    history.c.task_id == bindparam("tid"),
+    history.c.event == "task_refused",  # ``engine.tasks.REFUSED``
+)
+"""The data of the refusals of one task recorded in its instance's history (their submission
+keys: a refused submission sent again is not counted again)."""
 
 COUNT_REFUSED_ATTEMPT = (
     update(tasks)
@@ -241,7 +294,7 @@ RELEASE_TASK = (
 )
 
 SELECT_BY_BUSINESS_KEY = (
-    select(instances.c.id, instances.c.state)
+    select(instances.c.id, instances.c.definition_version, instances.c.state)
     .where(instances.c.process == bindparam("process"))
     .where(instances.c.business_key == bindparam("bkey"))
     .order_by(instances.c.id)
@@ -289,11 +342,14 @@ class HotPath:
         self.update_instance = Prepared(UPDATE_INSTANCE, dialect)
         self.update_instance_with_variables = Prepared(UPDATE_INSTANCE_WITH_VARIABLES, dialect)
         self.cancel_timers = Prepared(CANCEL_TIMERS, dialect)
+        self.cancel_timers_returning = Prepared(CANCEL_TIMERS_RETURNING, dialect)
+        self.close_timer_incidents = Prepared(CLOSE_TIMER_INCIDENTS, dialect)
         self.close_tasks = Prepared(CLOSE_TASKS, dialect)
         self.select_task = Prepared(SELECT_TASK, dialect)
         self.claim_task = Prepared(CLAIM_TASK, dialect)
         self.release_task = Prepared(RELEASE_TASK, dialect)
         self.count_refused_attempt = Prepared(COUNT_REFUSED_ATTEMPT, dialect)
+        self.refusals_of_task = Prepared(REFUSALS_OF_TASK, dialect)
         self.open_tasks_of_instance = Prepared(OPEN_TASKS_OF_INSTANCE, dialect)
         self.select_idempotency = Prepared(SELECT_IDEMPOTENCY, dialect)
         self.select_by_business_key = Prepared(SELECT_BY_BUSINESS_KEY, dialect)
@@ -306,6 +362,7 @@ class HotPath:
             self.update_instance,
             self.update_instance_with_variables,
             self.cancel_timers,
+            self.close_timer_incidents,
             self.close_tasks,
         ):
             write.fusable = True

@@ -16,7 +16,17 @@ from sqlalchemy.sql.elements import ColumnElement
 from engine.id_lists import InIds
 from engine.models import UtcDateTime
 from engine.sqlexec import Prepared
-from engine.statements import column_names, history, instances, policy_changes, tasks, timers
+from engine.statements import (
+    LEFT_STATE,
+    column_names,
+    history,
+    incidents,
+    instances,
+    policy_changes,
+    state_entered,
+    tasks,
+    timers,
+)
 
 _PENDING: ColumnElement[Any] = literal_column(
     "'pending'"
@@ -51,6 +61,14 @@ LEASE_DUE_TIMERS = (
     )
     .values(locked_by=_ME, lock_expires_at=bindparam("b_until", type_=UtcDateTime()))
     .returning(timers.c.id)
+)
+
+# A scheduler that stops gives back the leases it holds on timers it has not fired (the chunk it
+# leased last, timers a firing skipped), so that the others need not wait for them to run out.
+RELEASE_LEASES = (
+    update(timers)
+    .where(timers.c.status == _PENDING, timers.c.locked_by == _ME)
+    .values(locked_by=None, lock_expires_at=None)
 )
 
 # The firing transaction locks the leased timers still pending and still ours (another scheduler
@@ -90,7 +108,12 @@ SWEEP_TIMER_DUE = select(timers.c.due_at).where(timers.c.id == bindparam("tid"))
 SWEEP_MOVE_INSTANCES = (
     update(instances)
     .where(InIds(instances.c.id, "iids"), instances.c.state == bindparam("b_from"))
-    .values(state=bindparam("b_state"), version=instances.c.version + 1, updated_at=_NOW)
+    .values(
+        state=bindparam("b_state"),
+        version=instances.c.version + 1,
+        updated_at=_NOW,
+        state_entered_at=state_entered(bindparam("b_state"), _NOW),
+    )
 )
 
 SWEEP_INSERT_HISTORY = insert(history).from_select(
@@ -119,10 +142,28 @@ SWEEP_MARK_TIMERS = (
     .values(status=bindparam("b_status"))
 )
 
+# Leaving a state cancels its pending timers and its failed ones; each cancelled timer's instance
+# and failed attempts tell whether an incident of it may be open (``SWEEP_CLOSE_TIMER_INCIDENTS``).
 SWEEP_CANCEL_TIMERS = (
     update(timers)
-    .where(InIds(timers.c.instance_id, "iids"), timers.c.status == _PENDING)
+    .where(
+        InIds(timers.c.instance_id, "iids"),
+        or_(timers.c.status == _PENDING, timers.c.status == "failed"),
+    )
     .values(status="cancelled")
+    .returning(timers.c.instance_id, timers.c.attempts)
+)
+
+SWEEP_CLOSE_TIMER_INCIDENTS = (
+    update(incidents)
+    .where(
+        InIds(incidents.c.instance_id, "iids"),
+        incidents.c.kind == "timer",
+        incidents.c.status == "open",
+    )
+    .values(
+        status="closed", resolved_at=_NOW, resolved_by=bindparam("b_actor"), resolution=LEFT_STATE
+    )
 )
 
 SWEEP_CLOSE_TASKS = (
@@ -175,6 +216,7 @@ class SweepSql:
         self.fire_timers = Prepared(SWEEP_FIRE_TIMERS, dialect)
         self.mark_timers = Prepared(SWEEP_MARK_TIMERS, dialect)
         self.cancel_timers = Prepared(SWEEP_CANCEL_TIMERS, dialect)
+        self.close_timer_incidents = Prepared(SWEEP_CLOSE_TIMER_INCIDENTS, dialect)
         self.close_tasks = Prepared(SWEEP_CLOSE_TASKS, dialect)
         self.variables = Prepared(SWEEP_VARIABLES, dialect)
         self.policy_refs = Prepared(PENDING_POLICY_REFS, dialect)

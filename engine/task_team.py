@@ -5,7 +5,11 @@ bulk assignment of a selection in one set-based UPDATE.
 Plain functions taking the ``Engine``; each runs in one ``engine.transaction`` and writes one
 instance-history row per task it changed (``task_assigned``, ``task_delegated``, ...; from and to
 state are the instance's state, ``data`` says who and what it was before), so an instance's record
-shows who moved its task. Only open tasks change: a closed one is refused with ``TaskNotOpen``.
+shows who moved its task. Only open tasks change: a closed one is refused with ``TaskNotOpen``. A
+follow-up date (at most ``MAX_FOLLOW_UP_DAYS`` ahead) is set only by the task's holder, or by
+anyone while nobody holds it: a task a colleague has claimed is refused with
+``TaskClaimedByOther`` whoever asks, as claiming or completing it would be (assign and unassign
+take a task from its holder; they are not refused).
 The engine knows no users: whether an assignee may take a task is the web layer's check.
 """
 
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine as SqlEngine
@@ -25,6 +29,7 @@ from engine.id_lists import InIds
 from engine.models import TaskComment, UtcDateTime
 from engine.sqlexec import Prepared
 from engine.statements import history_row, instances, tasks
+from engine.tasks import refuse_claimed
 from engine.tx import Tx
 
 if TYPE_CHECKING:
@@ -45,6 +50,8 @@ EVENTS = (ASSIGNED, CLAIMED, DELEGATED, RESOLVED, UNASSIGNED, FOLLOW_UP, PRIORIT
 
 MAX_COMMENT = 2000
 MAX_BULK = 1000
+MAX_FOLLOW_UP_DAYS = 90
+"""A follow-up date is at most this many days ahead (a task is not put out of sight for longer)."""
 
 
 class TaskNotDelegated(WorkflowError):
@@ -87,6 +94,7 @@ _SELECT = (
         tasks.c.status,
         tasks.c.assignee,
         tasks.c.owner,
+        tasks.c.closed_by,
         tasks.c.priority,
         tasks.c.follow_up_at,
         instances.c.state.label("instance_state"),
@@ -183,7 +191,7 @@ def _open_row(engine: Engine, tx: Tx, task_id: int, expect_assignee: str | None)
     if row is None:
         raise TaskNotFound(task_id)
     if row.status != "open":
-        raise TaskNotOpen(task_id, row.status)
+        raise TaskNotOpen(task_id, row.status, row.closed_by)
     if expect_assignee is not None and row.assignee != expect_assignee:
         raise TaskClaimedByOther(task_id, row.assignee or "-")
     return row
@@ -251,10 +259,18 @@ def unassign(engine: Engine, task_id: int, actor: str) -> None:
 
 
 def set_follow_up(engine: Engine, task_id: int, when: datetime | None, actor: str) -> None:
-    """Hide the task from the default inbox view until ``when`` (None: show it again)."""
+    """Hide the task from the default inbox view until ``when`` (None: show it again); refused
+    (``TaskClaimedByOther``) when someone other than ``actor`` holds the task, and
+    (``TeamInputInvalid``) when ``when`` is more than ``MAX_FOLLOW_UP_DAYS`` days ahead."""
+    if when is not None and when > engine.clock.now() + timedelta(days=MAX_FOLLOW_UP_DAYS):
+        raise TeamInputInvalid(
+            f"跟进日期最晚为今天起 {MAX_FOLLOW_UP_DAYS} 天内",
+            f"a follow-up date can be at most {MAX_FOLLOW_UP_DAYS} days ahead",
+        )
 
     def work(tx: Tx) -> None:
         row = _open_row(engine, tx, task_id, None)
+        refuse_claimed(row, actor)
         tx.run(_sql(engine).follow_up, {"ids": [task_id], "b_follow_up": when})
         data = {"follow_up_at": _iso(when), "previous": _iso(row.follow_up_at)}
         _audit(engine, tx, [row], FOLLOW_UP, actor, [data])

@@ -6,7 +6,9 @@ state the instance has left, is refused with a typed error. A completion a check
 said no, or a field's check refused its value) changes nothing of the task but its count of
 refused ``attempts``, and is recorded in the instance's history (event ``task_refused``, the state
 unchanged, the reason as the check gave it, the task's claimant untouched), whichever door the
-completion came by. A malformed submission (a field missing, unknown or of the wrong type) is bad
+completion came by; one that names its submission (a page's form: its one-time id and values) is
+counted once, the same submission sent again (a reload) being refused again but neither counted
+nor recorded again. A malformed submission (a field missing, unknown or of the wrong type) is bad
 input, not a failed check: refused with its problems, it changes nothing. ``check_task_form``
 checks a completion as ``complete_task`` would without firing (a page asks it before a
 confirmation). An event sent straight to the instance by an outside system that is an outcome of
@@ -36,7 +38,8 @@ from engine.tx import Tx
 if TYPE_CHECKING:
     from engine.clock import Clock
     from engine.definition import ProcessDefinition
-    from engine.specs import FormField
+    from engine.registry import Registry
+    from engine.specs import FormField, Label
     from engine.statements import HotPath
 
 T = TypeVar("T")
@@ -50,6 +53,7 @@ class TaskOperations:
 
     sql: HotPath
     clock: Clock
+    registry: Registry
 
     if TYPE_CHECKING:
 
@@ -94,6 +98,7 @@ class TaskOperations:
             data: Mapping[str, Any],
             where: str,
             error: Callable[[list[Any]], Exception] | None = None,
+            label: Label | None = None,
         ) -> dict[str, Any]: ...
 
     def complete_task(
@@ -104,9 +109,12 @@ class TaskOperations:
         data: Mapping[str, Any] | None = None,
         outcome: str | None = None,
         idempotency: Idempotency | None = None,
+        submission: str | None = None,
     ) -> Transition:
         """Complete an open task with one of its events (``outcome``; may be left out only when
-        the task has one); the instance moves on."""
+        the task has one); the instance moves on. ``submission``: the key of what was sent (a
+        page's form: its one-time id and values), by which a refusal is counted once: the same
+        submission sent again (a reload) is refused again, not counted or recorded again."""
         payload = dict(data or {})
 
         def work(tx: Tx) -> Transition:
@@ -123,11 +131,11 @@ class TaskOperations:
                 ahead=lambda tx: tx.read_ahead(self.sql.select_task, {"tid": task_id}),
             )
         except TransitionRefused as refused:
-            self._record_refusal(task_id, actor, outcome, refused)
+            self._record_refusal(task_id, actor, outcome, refused, submission)
             raise
         except DataInvalid as invalid:
             if invalid.checked:  # a verification failed; a malformed form changes nothing
-                self._record_refusal(task_id, actor, outcome, invalid)
+                self._record_refusal(task_id, actor, outcome, invalid, submission)
             raise
 
     def check_task_form(
@@ -137,6 +145,7 @@ class TaskOperations:
         actor: str,
         data: Mapping[str, Any] | None = None,
         outcome: str | None = None,
+        submission: str | None = None,
     ) -> None:
         """Raise what ``complete_task`` would before it fires: the task's holder (not open,
         claimed by someone else, delegated), the outcome, and the form checked by the same
@@ -150,7 +159,7 @@ class TaskOperations:
             self.read(lambda tx: self._completion(tx, task_id, actor, outcome, payload))
         except DataInvalid as invalid:
             if invalid.checked:  # a verification failed: counted as the completion counts it
-                self._record_refusal(task_id, actor, outcome, invalid)
+                self._record_refusal(task_id, actor, outcome, invalid, submission)
             raise
 
     def _completion(
@@ -175,22 +184,28 @@ class TaskOperations:
         # for every outcome) holds in it is not this outcome's
         others = definition.outcome_only_fields(task.state)
         given = {k: v for k, v in payload.items() if event in others.get(k, (event,))}
+        named = spec.label
         values = self.clean_data(
             tx,
             row,
             definition.outcome_form(task.state, event),
             given,
             f"task {task_id}",
-            error=lambda problems: TaskFormInvalid(task_id, problems),
+            error=lambda problems: TaskFormInvalid(task_id, problems, named),
         )
         return row, event, values
 
     def _record_refusal(
-        self, task_id: int, actor: str, outcome: str | None, refused: Exception
+        self,
+        task_id: int,
+        actor: str,
+        outcome: str | None,
+        refused: Exception,
+        submission: str | None = None,
     ) -> None:
         """Count a refused completion on the task and write it to the instance's history, in a
         transaction of its own (the refused one was rolled back); nothing if the task has closed
-        meanwhile."""
+        meanwhile, or if a refusal of the same ``submission`` was recorded already."""
 
         def work(tx: Tx) -> None:
             task = tx.one(self.sql.select_task, {"tid": task_id})
@@ -203,7 +218,7 @@ class TaskOperations:
                 spec = definition.states[task.state].task
                 choices = (spec.events if spec else ()) or definition.outgoing(task.state)
                 event = choices[0] if choices else None
-            self._write_refusal(tx, task, actor, event, refused)
+            self._write_refusal(tx, task, actor, event, refused, submission)
 
         self.transaction(work)
 
@@ -240,16 +255,26 @@ class TaskOperations:
         if spec is None or event not in (spec.events or definition.outgoing(row.state)):
             return
         for task in tx.all(self.sql.open_tasks_of_instance, {"iid": row.id}):
-            if task.state != row.state:
-                continue
-            if task.assignee and task.assignee != actor:  # as ``_open_task``, from this read
-                raise TaskClaimedByOther(task.id, task.assignee)
-            if task.owner:  # as ``_completable``
-                raise TaskDelegated(task.id, task.owner)
+            if task.state == row.state:
+                _refuse_held(task, actor)
 
     def _write_refusal(
-        self, tx: Tx, task: Any, actor: str, outcome: str | None, refused: Exception
+        self,
+        tx: Tx,
+        task: Any,
+        actor: str,
+        outcome: str | None,
+        refused: Exception,
+        submission: str | None = None,
     ) -> None:
+        if submission is not None:  # counted once: the task's refusals read under a lock
+            tx.lock(f"wf_task_refusal:{task.id}")
+            where = {"iid": task.instance_id, "process": task.process, "tid": task.id}
+            if any(
+                (row.data or {}).get("submission") == submission
+                for row in tx.all(self.sql.refusals_of_task, where)
+            ):
+                return  # the same submission sent again (a reload): one attempt
         if tx.run(self.sql.count_refused_attempt, {"tid": task.id}) != 1:
             return  # closed meanwhile
         reason: dict[str, Any] = {
@@ -257,6 +282,8 @@ class TaskOperations:
             "reason_zh": getattr(refused, "message_zh", ""),
             "reason_en": getattr(refused, "message_en", ""),
         }
+        if submission is not None:
+            reason["submission"] = submission
         if isinstance(refused, TransitionRefused):
             reason["guard"] = refused.guard
         else:
@@ -271,7 +298,7 @@ class TaskOperations:
                 task.state,
                 actor,
                 self.clock.now(),
-                data=reason,
+                data=self.registry.mask_data(reason),
                 task_id=task.id,
             ),
         )
@@ -296,22 +323,41 @@ class TaskOperations:
 
     def _completable(self, tx: Tx, task_id: int, actor: str) -> Any:
         """The task row, if ``actor`` may complete it now; a typed error otherwise."""
-        task = self._open_task(tx, task_id, actor)
-        if task.owner:
-            raise TaskDelegated(task_id, task.owner)
+        task = self._open_row(tx, task_id)
+        _refuse_held(task, actor)
         return task
 
     def _open_task(self, tx: Tx, task_id: int, actor: str) -> Any:
         """The task row, if it is open and not claimed by someone else; a typed error otherwise."""
+        task = self._open_row(tx, task_id)
+        refuse_claimed(task, actor)
+        return task
+
+    def _open_row(self, tx: Tx, task_id: int) -> Any:
+        """The task row, if it exists and is open; a typed error otherwise."""
         task = tx.one(self.sql.select_task, {"tid": task_id})
         if task is None:
             raise TaskNotFound(task_id)
         if task.status != "open":
-            raise TaskNotOpen(task_id, task.status)
-        if task.assignee and task.assignee != actor:
-            raise TaskClaimedByOther(task_id, task.assignee)
+            raise TaskNotOpen(task_id, task.status, task.closed_by)
         return task
 
     def _explain_task(self, tx: Tx, task_id: int, actor: str) -> None:
         """Why a claim or release changed no row (raises), if the task itself explains it."""
         self._open_task(tx, task_id, actor)
+
+
+def refuse_claimed(task: Any, actor: str) -> None:
+    """Raise ``TaskClaimedByOther`` when someone other than ``actor`` has claimed ``task``: the
+    rule for claiming, releasing, completing (with ``_refuse_held``) and a team's follow-up date
+    (``engine.task_team.set_follow_up``)."""
+    if task.assignee and task.assignee != actor:
+        raise TaskClaimedByOther(task.id, task.assignee)
+
+
+def _refuse_held(task: Any, actor: str) -> None:
+    """Raise what keeps ``actor`` from completing ``task`` now: claimed by someone else, or
+    delegated (its owner waits for the delegate to resolve it). One rule for every door."""
+    refuse_claimed(task, actor)
+    if task.owner:
+        raise TaskDelegated(task.id, task.owner)

@@ -52,7 +52,7 @@ from engine.incidents import IncidentLog
 from engine.runtime import Engine
 from engine.set_effects import SetEffects
 from engine.specs import RetrySpec
-from engine.sweep_statements import SweepSql
+from engine.sweep_statements import RELEASE_LEASES, SweepSql
 from engine.timer_failures import TimerFailures
 from engine.tx import Tx
 
@@ -148,6 +148,7 @@ class TimerSweep:
         now: datetime | None = None,
         max_chunks: int | None = None,
         on_chunk: Callable[[SweepReport], None] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> SweepReport:
         """Fire every timer due, chunk by chunk, until none is left that this process can claim.
 
@@ -156,10 +157,13 @@ class TimerSweep:
                 history records when each timer actually fired.
             max_chunks: stop after this many chunks.
             on_chunk: called after each chunk that claimed timers (the scheduler's heartbeat).
+            stop: asked before each chunk; True ends the sweep there (the scheduler stopping).
         """
         total = SweepReport()
         idle = 0  # chunks in a row whose leased timers were all held by others for a moment
         while max_chunks is None or total.chunks < max_chunks:
+            if stop is not None and stop():
+                break
             done = self.sweep_chunk(now or self.engine.clock.now())
             total.add(done)
             if done.leased == 0:
@@ -192,6 +196,12 @@ class TimerSweep:
                 time.sleep(0.05 * 2**attempt)
         report.leased = len(tids)
         return report
+
+    def release(self) -> int:
+        """Give back the leases this scheduler holds on timers it has not fired (it is
+        stopping: the others may fire them at once); returns how many."""
+        with self.engine.db.begin() as conn:
+            return int(conn.execute(RELEASE_LEASES, {"b_me": self.name}).rowcount)
 
     def _lease(self, now: datetime) -> list[int]:
         lease = self.sql.lease

@@ -5,6 +5,11 @@ CI (``CI=true``), where a missing URL is an error rather than a silent skip.
 
 At the end of the session, a scan of every response and log line for unmasked resident ID
 numbers fails the run if it found one (see ``PersonalDataScan``).
+
+The suite runs in two phases (``scripts/test``): ``--phase parallel`` under pytest-xdist, every
+test but the benchmarks (``bench``) and those marked ``serial``; then ``--phase serial``, those
+alone. Each xdist worker has a PostgreSQL database of its own (see ``worker_database``), notices
+of its own, and hands its scan's findings and benchmark figures to the controller.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import lxml.html
 import pytest
 import werkzeug.exceptions
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from support import MakeApp, Staff
 
 from engine.db import normalise_url
@@ -34,6 +40,58 @@ from workflows.identity import is_valid_id_number
 
 POSTGRES_URL = os.environ.get("SHEBAO_TEST_POSTGRES_URL")
 BENCH_FIGURES: list[str] = []
+SERIAL_MARKERS = ("bench", "serial")
+"""Tests with these markers run in the serial phase, alone on the machine."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--phase",
+        choices=("parallel", "serial"),
+        default=None,
+        help="run only the tests of one phase: 'serial' those marked bench or serial, "
+        "'parallel' the others (default: all)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    phase = config.getoption("--phase")
+    if phase is None:
+        return
+    serial = phase == "serial"
+    kept, dropped = [], []
+    for item in items:
+        alone = any(item.get_closest_marker(name) for name in SERIAL_MARKERS)
+        (kept if alone == serial else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def worker_database(url: str, worker: str) -> str:
+    """``url`` naming the database of xdist worker ``worker`` (``test`` -> ``test_gw0``), which is
+    created through a connection to ``url``'s own database when it does not exist yet."""
+    parsed = make_url(normalise_url(url))
+    name = f"{parsed.database}_{worker}"
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if found.first() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # An xdist worker runs on a database of its own, for its tests and the processes they start
+    # (which read the variable too), so that workers never empty each other's tables.
+    global POSTGRES_URL
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and POSTGRES_URL:
+        POSTGRES_URL = worker_database(POSTGRES_URL, worker)
+        os.environ["SHEBAO_TEST_POSTGRES_URL"] = POSTGRES_URL
 
 
 @pytest.fixture
@@ -44,6 +102,18 @@ def bench_report() -> Callable[[str, str], None]:
         BENCH_FIGURES.append(f"{name}: {line}")
 
     return report
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: what a worker's scan found and its benchmark figures."""
+    output = getattr(node, "workeroutput", {})
+    BENCH_FIGURES.extend(output.get("shebao_bench_figures", []))
+    scan = output.get("shebao_personal_data")
+    if scan:
+        PERSONAL_DATA.findings.extend(scan["findings"])
+        PERSONAL_DATA.responses += scan["responses"]
+        PERSONAL_DATA.records += scan["records"]
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -102,7 +172,7 @@ def without_typed_fields(body: str, sent: dict[str, list[str]]) -> str:
 
 def resident_ids_in(text: str) -> list[str]:
     """The valid resident ID numbers written out in full in ``text``."""
-    return [found for found in ID_CANDIDATE.findall(text) if is_valid_id_number(found)]
+    return [found for found in ID_CANDIDATE.findall(text) if is_valid_id_number(found, today=None)]
 
 
 class PersonalDataScan:
@@ -180,9 +250,12 @@ NOTICE_FOLDER: list[str] = []
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Notices delivered by the apps and ``shebao`` processes of the tests go to a folder of the
     # session's, not to the checkout's instance/notices.jsonl (the service's default channel).
-    if "SHEBAO_NOTICE_CHANNEL" not in os.environ:
+    # An xdist worker inherits the controller's folder: it makes its own.
+    channel = os.environ.get("SHEBAO_NOTICE_CHANNEL")
+    if channel is None or channel == os.environ.get("SHEBAO_TEST_NOTICE_CHANNEL"):
         NOTICE_FOLDER.append(tempfile.mkdtemp(prefix="shebao-test-notices-"))
         os.environ["SHEBAO_NOTICE_CHANNEL"] = f"file:{NOTICE_FOLDER[0]}/notices.jsonl"
+        os.environ["SHEBAO_TEST_NOTICE_CHANNEL"] = os.environ["SHEBAO_NOTICE_CHANNEL"]
     log_masking.install()
     root = logging.getLogger()
     _SAVED_LEVELS[""] = root.level
@@ -202,7 +275,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for folder in NOTICE_FOLDER:
         os.environ.pop("SHEBAO_NOTICE_CHANNEL", None)
+        os.environ.pop("SHEBAO_TEST_NOTICE_CHANNEL", None)
         shutil.rmtree(folder, ignore_errors=True)
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:  # an xdist worker: the controller reports and judges
+        output["shebao_bench_figures"] = list(BENCH_FIGURES)
+        output["shebao_personal_data"] = {
+            "findings": list(PERSONAL_DATA.findings),
+            "responses": PERSONAL_DATA.responses,
+            "records": PERSONAL_DATA.records,
+        }
     if PERSONAL_DATA.active:
         flask.request_finished.disconnect(PERSONAL_DATA.on_response)
         logging.getLogger().removeHandler(_SCAN_HANDLER)

@@ -214,6 +214,8 @@ ISO_DURATION = re.compile(
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 FULL_WIDTH = re.compile(r"[\u3000-\u303f\uff00-\uffef]")
 """Chinese (full-width) punctuation: ，：；（）、。【】 and the ideographic space."""
+ASCII_COLON_AFTER_CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]\s?:")
+"""A Chinese label closed by an ASCII colon (``着色依据:``): Chinese pages use ``：``."""
 RAW_KEY = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 MASKED_ID = re.compile(r"[0-9*]{17}[0-9Xx*]")
 ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.'’-]*")
@@ -246,9 +248,10 @@ def untranslated(
     Both languages: ISO 8601 durations and raw keys (``snake_case`` words: i18n keys and state,
     event or task names). English pages: Chinese words not in ``allowed`` (people's names), and
     Chinese punctuation outside Chinese words (``Complete：Activate``).
-    Chinese pages also: ``raw_names`` (process names that have labels) and
+    Chinese pages also: ``raw_names`` (process names that have labels),
     any word of ASCII letters that is not in ``ALLOWED_IN_ZH`` or ``allowed`` (usernames); a word
-    with a digit in it is a number (card numbers, masked ID numbers, business keys), not a word.
+    with a digit in it is a number (card numbers, masked ID numbers, business keys), not a word;
+    and an ASCII colon closing Chinese words (``着色依据:``).
     """
     names = set(raw_names)
     ok = ALLOWED_IN_ZH | set(allowed)
@@ -267,6 +270,8 @@ def untranslated(
             if FULL_WIDTH.search(CJK.sub("", text)):
                 findings.append(Finding("Chinese punctuation in an English page", text))
             continue
+        if ASCII_COLON_AFTER_CHINESE.search(text):
+            findings.append(Finding("ASCII colon after Chinese words in a Chinese page", text))
         for match in ASCII_WORD.finditer(MASKED_ID.sub(" ", text)):
             word = match.group().strip(".'’-")
             if not word or word in ok or any(c.isdigit() for c in word):

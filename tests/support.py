@@ -3,7 +3,9 @@ type of the ``make_app`` fixture, and how Chromium is launched (browser tests an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import flask
 
@@ -85,3 +87,23 @@ def registration_in_review(app: flask.Flask, id_number: str) -> tuple[int, int]:
         actor="counter",
     ).instance_id
     return person, int(queries.tasks_of(engine.db, person, "open")[0]["id"])
+
+
+CONFIRMED = re.compile(r'name="confirmed" value="([^"]+)"')
+"""The inbox's confirmation token, bound to the outcome and values it confirms."""
+
+
+def confirmation_of(page: str) -> str:
+    """The ``confirmed`` token of a confirmation page (``id="confirm-panel"``)."""
+    found = CONFIRMED.search(page)
+    assert found, "the page asks for no confirmation"
+    return found.group(1)
+
+
+def complete_confirmed(client: Any, task_id: int, data: dict[str, str]) -> Any:
+    """Send a task's form with an outcome that ends the instance, as a clerk does: the page asks
+    back for confirmation, and the same form is sent again with its ``confirmed`` token."""
+    asked = client.post(f"/inbox/{task_id}/complete", data=data)
+    assert asked.status_code == 200, asked.get_data(as_text=True)[:500]
+    token = confirmation_of(asked.get_data(as_text=True))
+    return client.post(f"/inbox/{task_id}/complete", data={**data, "confirmed": token})

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime
 from pathlib import Path
 from time import monotonic
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
 from engine.clock import Clock, DatabaseClock, is_simulated
+from engine.db import is_unavailable
+from engine.deployments import DEFAULT_CHECK_SECONDS
 from engine.scheduler import PolicyWatcher
 from web import db_faults, replica
 from web.config import default_config, from_environment, number_setting
 from web.extensions import DOMAIN, ENGINE, SERVICE, domain_of, engine_of
 from web.ids import BoundedInt
-from web.wiring import Service, build_service, try_sync_definitions
+from web.wiring import Service, build_service, judge_faults, try_sync_definitions
+
+log = logging.getLogger(__name__)
 
 
-def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None) -> Flask:
+def create_app(
+    config: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+    *,
+    deploys: bool = True,
+    needs_definitions: bool = True,
+) -> Flask:
     """Create the service.
 
     Args:
@@ -27,6 +38,10 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
         clock: the engine's clock; by default the service clock, which every process of the
             service shares: the system clock plus the offset stored in the database, if any
             (``shebao clock set``, ``shebao demo``).
+        deploys: deploy the definition files that changed (the service starting: the WSGI app,
+            tests); the ``shebao`` commands pass False and only load what is deployed.
+        needs_definitions: False for a command that runs without them: a broken definition
+            file and nothing deployed do not stop it (``web.wiring.NothingToRunOn``).
     """
     app = Flask(__name__, instance_relative_config=True)
     app.url_map.converters["int"] = BoundedInt  # before any rule: ids past 2**53 match none
@@ -44,6 +59,11 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
         app.config["SHEBAO_DEFINITIONS"],
         app.config["SHEBAO_POLICIES"],
         clock=clock,
+        deploys=deploys,
+        check_every=number_setting(
+            app.config, "SHEBAO_DEFINITION_CHECK_SECONDS", DEFAULT_CHECK_SECONDS
+        ),
+        needs_definitions=needs_definitions,
     )
     if clock is None:
         service.engine.clock = DatabaseClock(service.engine.db)
@@ -84,16 +104,32 @@ def create_app(config: dict[str, Any] | None = None, clock: Clock | None = None)
 
 def _load_versions_when_reachable(app: Flask, service: Service) -> None:
     """A worker that started while the database was unreachable loads the deployed definition
-    versions before its first request that finds it reachable."""
+    versions before its first request that finds it reachable; one that has them looks for
+    versions another process deployed before a request, at most every
+    ``SHEBAO_DEFINITION_CHECK_SECONDS`` (5 by default; 0: before every request), so that new
+    instances start on the latest (``engine.catalog``). The health endpoints read nothing."""
     lock = threading.Lock()
 
     @app.before_request
     def load_versions() -> None:
         if service.versions_loaded:
+            if request.blueprint != "health":
+                _check_deployments(service)
             return
         with lock:
-            if not service.versions_loaded:
-                try_sync_definitions(service)
+            if not service.versions_loaded and try_sync_definitions(service):
+                judge_faults(service, True, refuse=False)  # what runs for a broken file
+
+
+def _check_deployments(service: Service) -> None:
+    """``Engine.check_deployments``; an outage leaves the versions loaded as they are (the
+    request meets the outage itself if it needs the database)."""
+    try:
+        service.engine.check_deployments()
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        log.warning("could not look for deployed definition versions: %s", exc)
 
 
 POLICY_CHECK_SECONDS = 1.0

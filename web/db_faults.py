@@ -5,7 +5,9 @@ the statement or lock timeout, or when SQLite stays locked past its busy timeout
 answers ``503 Service Unavailable`` with ``Retry-After`` (``SHEBAO_RETRY_AFTER_S``, 5 s by
 default): the API's JSON error body (``code: database_unavailable``) under ``/api/``, a plain page
 elsewhere. A transaction the fault interrupted committed nothing, so a client may repeat the
-request (state-changing API calls with the same ``Idempotency-Key``).
+request (state-changing API calls with the same ``Idempotency-Key``). A database without the
+schema (never migrated, or behind: ``web.migrate.schema_fault``) answers the same 503, and the
+log says to run ``shebao db upgrade``.
 
 The page is standalone on purpose: ``error.html`` extends ``base.html``, which reads the signed-in
 user and the service clock from the database, the very thing that is unavailable.
@@ -22,6 +24,8 @@ from sqlalchemy import exc as sa_exc
 from engine.db import is_unavailable
 from web.api.errors import ApiError
 from web.config import retry_after_seconds
+from web.extensions import engine_of
+from web.migrate import schema_fault
 
 CODE = "database_unavailable"
 MESSAGE_ZH = "数据库暂时不可用，请稍后重试。"
@@ -79,7 +83,11 @@ def init_app(app: Flask) -> None:
 
     def database_fault(error: Exception) -> Response:
         if not is_unavailable(error):
-            raise error  # not an outage: the 500 it always was
+            fault = schema_fault(engine_of(app).db)
+            if fault is None:
+                raise error  # not an outage: the 500 it always was
+            app.logger.error("%s %s answered 503: %s", request.method, request.path, fault)
+            return unavailable_response(retry_after)
         first_line = next(iter(str(error).strip().splitlines()), "")
         app.logger.warning(
             "database unavailable: %s %s answered 503 (%s: %s)",

@@ -8,7 +8,9 @@ Accounts: one supervisor, a social-security and a medical-insurance clerk per re
 teller per demo bank (the regions and banks of the domain's region registry, the banks those the
 simulation's cards are at), each with a strong random password that is shown once (only its hash
 is stored). The supervisor also gets a TOTP second factor (supervisors need one), whose secret and
-``otpauth://`` URI are shown once too, to add to an authenticator app.
+``otpauth://`` URI are shown once too, to add to an authenticator app. Each account's display
+name is a person's name (``demo_display_name``): names read alike in both languages, while the
+pages show the account's group and scope beside it in the page's language.
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 
 from engine import statements as st
 from engine.clock import DatabaseClock
+from engine.models import Incident
 from engine.queries import total_instances
 from engine.runtime import Engine
 from web.i18n import LOCAL_TZ
 from web.mfa import enroll, provisioning_uri
+from web.models import TaskFilter
 from web.passwords import random_password
-from web.sessions import delete_all as delete_all_sessions
+from web.sessions import searches, sessions
 from web.staff import SUPERVISOR, attempts, create_user, users
 from workflows.demo import (
     DEFAULT_PEOPLE,
@@ -49,26 +53,36 @@ class DemoAccount:
     totp_secret: str | None = None
 
 
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN_NAMES = (
+    "芳", "伟", "静", "磊", "敏", "洋", "婷", "军", "丽", "强",
+    "娜", "杰", "燕", "涛", "霞", "超", "玲", "斌", "萍", "鹏",
+)  # fmt: skip
+
+
+def demo_display_name(index: int) -> str:
+    """The ``index``-th demo account's display name: a person's name, as staff accounts carry in
+    service (not a role: the pages show the group and scope beside the name, translated). Distinct
+    for the first 400 accounts (a surname, and a given name shifted along with each round of
+    surnames)."""
+    rounds, surname = divmod(index, len(SURNAMES))
+    return SURNAMES[surname] + GIVEN_NAMES[(rounds + surname) % len(GIVEN_NAMES)]
+
+
 def demo_account_plan(
     domain: Domain, banks: Iterable[str]
 ) -> list[tuple[str, str, str | None, str]]:
     """(username, group, scope, display name) of every demo account: the supervisor, two clerks
     per region, and a teller for each of ``banks`` that is a partner bank of some region."""
-    plan: list[tuple[str, str, str | None, str]] = [("supervisor", "supervisor", None, "业务主管")]
+    accounts: list[tuple[str, str, str | None]] = [("supervisor", "supervisor", None)]
     wanted = set(banks)
-    tellers: dict[str, str] = {}
+    tellers: list[str] = []
     for region in domain.regions:
-        name = region.name.zh
-        plan.append((f"ss_{region.key}", "social_security_clerk", region.key, f"社保经办员 {name}"))
-        plan.append(
-            (f"mi_{region.key}", "medical_insurance_clerk", region.key, f"医保经办员 {name}")
-        )
-        for code, label in region.banks.items():
-            if code in wanted:
-                tellers.setdefault(code, label.zh)
-    for code, bank_name in tellers.items():
-        plan.append((f"teller_{code}", "bank_teller", code, f"银行柜员 {bank_name}"))
-    return plan
+        accounts.append((f"ss_{region.key}", "social_security_clerk", region.key))
+        accounts.append((f"mi_{region.key}", "medical_insurance_clerk", region.key))
+        tellers += [code for code in region.banks if code in wanted and code not in tellers]
+    accounts += [(f"teller_{code}", "bank_teller", code) for code in tellers]
+    return [(*account, demo_display_name(i)) for i, account in enumerate(accounts)]
 
 
 def create_demo_accounts(engine: Engine, domain: Domain, banks: Iterable[str]) -> list[DemoAccount]:
@@ -83,12 +97,31 @@ def create_demo_accounts(engine: Engine, domain: Domain, banks: Iterable[str]) -
     return created
 
 
+INCIDENTS: Table = Incident.__table__  # type: ignore[assignment]
+SAVED_FILTERS: Table = TaskFilter.__table__  # type: ignore[assignment]
+
+
+def instance_tables() -> list[Table]:
+    """``wf_instance`` and every table whose rows hang on an instance by a foreign key, directly
+    (history, tasks, timers, notices) or through another (a task's comments), read from the
+    engine's metadata: the referencing tables first, so that deleting in order breaks no key."""
+    ordered = st.instances.metadata.sorted_tables  # a referenced table before its referrers
+    found = {st.instances}
+    for table in ordered:
+        if any(key.column.table in found for key in table.foreign_keys):
+            found.add(table)
+    return [table for table in reversed(ordered) if table in found]
+
+
 def wipe(engine: Engine) -> None:
-    """Delete every instance, its history, tasks, timers and keys, and every account with its
-    sessions (the security event log stays)."""
-    delete_all_sessions(engine.db)
+    """Delete, in one transaction, every instance with all that hangs on it
+    (``instance_tables``), the idempotency keys and the incidents (their steps went with the
+    instances), and every account with its sessions, searches, saved filters and login attempts.
+    The security event log, the API tokens, the deployed definitions and the policy changes
+    stay."""
+    accounts = (searches, sessions, SAVED_FILTERS, attempts, users)
     with engine.db.begin() as conn:
-        for table in (st.history, st.tasks, st.timers, st.keys, st.instances, attempts, users):
+        for table in (*instance_tables(), st.keys, INCIDENTS, *accounts):
             conn.execute(delete(table))
 
 

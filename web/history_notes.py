@@ -1,5 +1,8 @@
 """What a history row changed besides the state, in the page's language: who a task went to (and
-from), a follow-up date, a priority, why a check refused a completion, a supervisor's reason.
+from), a follow-up date, a priority, why a check refused a completion, a supervisor's reason, what
+a decision chose or wrote, and what the domain has the history show of an event whichever door it
+came by (``Registry.add_history_field``: a reduction claim's category in words and its evidence,
+the reason of a refusal the domain passed on).
 
 Only the keys named here are shown, each through its own wording: a history row's ``data`` may
 hold anything an event carried (form fields, payloads), and a page shows none of that raw.
@@ -84,6 +87,37 @@ def _options(field: FormField, row: Mapping[str, Any]) -> tuple[tuple[str, Any],
     return engine.with_options((field,), variables)[0].options
 
 
+def _history_field(definition: Any, row: Mapping[str, Any], name: str) -> tuple[bool, Any]:
+    """Whether the domain has the history show the row's event's field ``name`` whichever door
+    it came by (``Registry.add_history_field``), and its words if any."""
+    from web.extensions import engine_of
+
+    process = str(row.get("process") or getattr(definition, "key", ""))
+    return engine_of().registry.history_field(process, str(row.get("event")), name)
+
+
+def _variables(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The row's instance's variables now (what the domain's words of a value read: its
+    region)."""
+    from engine import queries
+    from web.extensions import engine_of
+
+    if not row.get("instance_id"):
+        return {}
+    instance = queries.instance(engine_of().db, int(row["instance_id"]))
+    return (instance or {}).get("variables") or {}
+
+
+def _in_words(value: Any) -> str:
+    """A value with ``zh`` and ``en`` (or a list of such) in the page's language."""
+    if isinstance(value, list | tuple):
+        return ("、" if i18n.current_lang() == "zh" else ", ").join(_in_words(v) for v in value)
+    zh, en = getattr(value, "zh", None), getattr(value, "en", None)
+    if isinstance(zh, str) and isinstance(en, str):
+        return i18n.message(zh, en)
+    return str(value)
+
+
 def _decision(definition: Any, row: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
     """What a person chose or wrote when deciding (the form's choices, a note), by the fields'
     labels: never an ID number (only its check's outcome is history) nor an undeclared key."""
@@ -92,10 +126,13 @@ def _decision(definition: Any, row: Mapping[str, Any], data: Mapping[str, Any]) 
         value = data.get(field.name)
         if value in (None, "") or field.type in SHOWN_ELSEWHERE:
             continue
-        if field.type == "text" and not row.get("task_id"):
+        declared, words = _history_field(definition, row, field.name)
+        if field.type == "text" and not row.get("task_id") and not declared:
             continue  # an outside system's words (a bank's reason) are its data, not a decision
         label = i18n.message(field.label.zh, field.label.en)
-        if field.type == "choice":
+        if words is not None:  # in the domain's words (a reduction category's label)
+            value = _in_words(words(_variables(row), value))
+        elif field.type == "choice":
             chosen = dict(field.options).get(str(value))
             value = i18n.message(chosen.zh, chosen.en) if chosen else value
         elif field.type == "choices":  # the values chosen, in words where the form lists them

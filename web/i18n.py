@@ -10,6 +10,7 @@ labels, times and durations into text.
 
 from __future__ import annotations
 
+import string
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -24,6 +25,7 @@ from engine.definition import Label, ProcessDefinition
 from web.staff import ID_LIKE
 from web.words import GROUPS, WORDS
 from workflows.identity import mask_id_number
+from workflows.payment_words import channel_name
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -45,10 +47,36 @@ def current_lang() -> str:
     return DEFAULT_LANG
 
 
+class _Counting(string.Formatter):
+    """``str.format`` that also reads ``{count:one|many}``: ``one`` for a count of 1."""
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if "|" in format_spec:
+            one, many = format_spec.split("|", 1)
+            return one if value == 1 else many
+        return super().format_field(value, format_spec)
+
+
+_COUNTING = _Counting()
+
+
+class CountedWords(str):
+    """A word that says a count (``sends {count} {count:notice|notices}``): its ``format``
+    picks the singular or the plural, so a template formats it as any other word."""
+
+    __slots__ = ()
+
+    def format(self, *args: Any, **kwargs: Any) -> str:
+        return _COUNTING.format(str(self), *args, **kwargs)
+
+
 def t(key: str) -> str:
     """A page word in the current language (the key itself when unknown)."""
     label = WORDS.get(key)
-    return label.get(current_lang()) if label else key
+    if not label:
+        return key
+    text = label.get(current_lang())
+    return CountedWords(text) if "|" in text else text
 
 
 def group_label(group: str) -> str:
@@ -70,6 +98,21 @@ def scope_label(scope: str | None) -> str:
     if bank is not None:
         return bank.zh if current_lang() == "zh" else bank.en
     return scope
+
+
+def policy_label(policy_id: str | None, year: int | None = None) -> str:
+    """A policy year in words: its region's name and the year (``佛山市 2022年度``, ``Foshan
+    2022``), not its key; ``year`` (or the key itself) when the service does not know it."""
+    from web.extensions import domain_of
+
+    if not policy_id:
+        return str(year) if year else "-"
+    policy = domain_of().regions.policy(str(policy_id))
+    if policy is None:
+        return str(year) if year else str(policy_id)
+    if current_lang() == "zh":
+        return f"{policy.region.name.zh} {policy.year}年度"
+    return f"{policy.region.name.en} {policy.year}"
 
 
 def fact_value(value: Any) -> str:
@@ -160,6 +203,8 @@ def _template_globals() -> dict[str, Any]:
         "lang": current_lang(),
         "group_label": group_label,
         "scope_label": scope_label,
+        "policy_label": policy_label,
+        "notice_kind_label": notice_kind_label,
         "local_time": local_time,
         "state_label": state_label,
         "event_label": event_label,
@@ -221,8 +266,12 @@ def task_status_label(status: str | None) -> str:
 
 
 def channel_label(channel: str | None) -> str:
-    """A channel (12333, counter, wechat, ...) in words; an unknown one as it is."""
-    return "-" if not channel else _word_or(f"channel_{channel}", channel)
+    """A channel (12333, counter, wechat, ...) in words, the domain's (``CHANNELS``); an unknown
+    one as it is."""
+    if not channel:
+        return "-"
+    words = channel_name(channel)
+    return message(words.zh, words.en)
 
 
 def actor_label(actor: str | None) -> str:
@@ -235,6 +284,11 @@ def actor_label(actor: str | None) -> str:
     if actor.startswith("channel:"):
         return t("actor_channel").format(channel=channel_label(actor.split(":", 1)[1]))
     return _word_or(f"actor_{actor}", actor)
+
+
+def notice_kind_label(kind: str) -> str:
+    """What a notice says, in words (``card_ready``: 制卡完成待领取); the kind if unknown."""
+    return _word_or(f"notice_kind_{kind}", kind)
 
 
 def security_kind_label(kind: str) -> str:

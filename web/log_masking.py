@@ -33,6 +33,7 @@ from typing import Any
 from flask import Flask, has_request_context, request
 from markupsafe import Markup
 
+from engine.value_masking import mask_values
 from workflows import identity
 
 ID_LIKE = identity.ID_LIKE
@@ -53,13 +54,7 @@ def mask_text(text: str) -> str:
 
 def mask_value(value: Any) -> Any:
     """A JSON-like value (dicts, lists, strings) with every string, keys included, masked."""
-    if isinstance(value, str):
-        return mask_text(value)
-    if isinstance(value, dict):
-        return {mask_value(k): mask_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask_value(v) for v in value]
-    return value
+    return mask_values(value, mask_text, keys=True)
 
 
 class Refill(str):

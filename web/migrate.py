@@ -1,5 +1,6 @@
 """Runs the Alembic migrations under ``migrations/`` against a database URL, and tells whether a
-database is at their head (the readiness check)."""
+database is at their head (the readiness check, and ``schema_fault``: why a query failed on a
+database that was never migrated or is behind)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,23 @@ def database_revisions(db: Engine) -> frozenset[str]:
             return frozenset()
         found = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
         return frozenset(str(revision) for revision in found)
+
+
+UPGRADE = "run `shebao db upgrade`"
+
+
+def schema_fault(db: Engine) -> str | None:
+    """In words, why a query failed if the schema is the cause: the database has none (a new or
+    a mistyped SQLite file, an empty PostgreSQL database) or it is not at the head; None when
+    it is at the head or cannot be asked (then the query's own error stands)."""
+    try:
+        found = database_revisions(db)
+    except Exception:  # a database that cannot be asked now: the failure is not the schema's
+        return None
+    if not found:
+        return f"the database has no schema: {UPGRADE}"
+    heads = head_revisions()
+    if found != heads:
+        at, head = ",".join(sorted(found)), ",".join(sorted(heads))
+        return f"the database schema is at {at}, not at {head}: {UPGRADE}"
+    return None

@@ -25,10 +25,15 @@ DETAIL_KEYS: dict[str, Label] = {
     "prefix": Label("令牌前缀", "Token prefix"),
     "scopes": Label("权限范围", "Scopes"),
     "expires_in_days": Label("有效天数", "Valid for (days)"),
+    "first_use": Label("首次使用", "First use of the token"),
     "method": Label("请求方法", "Method"),
     "endpoint": Label("接口", "Endpoint"),
     "path": Label("路径", "Path"),
+    "record": Label("记录类型", "Record kind"),
+    "record_id": Label("记录编号", "Record id"),
     "what": Label("导入内容", "Imported"),
+    "policy": Label("年度政策", "Policy year"),
+    "dry_run": Label("试运行（未写入）", "Dry run (nothing written)"),
     "rows": Label("行数", "Rows"),
     "applied": Label("已导入", "Applied"),
     "unchanged": Label("未变化", "Unchanged"),
@@ -70,10 +75,19 @@ DETAIL_CODES: dict[str, dict[str, Label]] = {
         "password": Label("密码", "Password"),
         "totp": Label("动态验证码", "Authentication code"),
     },
-    "what": {"people": Label("人员及社保卡", "People and cards")},
+    "what": {
+        "people": Label("人员及社保卡", "People and cards"),
+        "deductions": Label("税务扣费结果", "Deduction results"),
+    },
     "action": {
         "move": Label("移动", "Move"),
         "cancel": Label("取消", "Cancel"),
+    },
+    "record": {
+        "card": Label("社保卡", "Card"),
+        "task": Label("任务", "Task"),
+        "enrollment": Label("参保年度", "Policy year"),
+        "registration": Label("参保档案", "Registration"),
     },
     "key": {
         "id_number": Label("身份证号", "ID number"),
@@ -84,6 +98,26 @@ DETAIL_CODES: dict[str, dict[str, Label]] = {
 }
 """The codes a key's value may be, by their words; a value not listed is data, shown as it is
 (a supervisor's reason for an intervention is their own words)."""
+
+ENDPOINT_AREAS: dict[str, Label] = {
+    "inbox": Label("任务箱", "Task inbox"),
+    "inbox_team": Label("任务箱·团队任务", "Task inbox, team work"),
+    "processes": Label("流程监控页面", "Process pages"),
+    "instance_actions": Label("主管操作（终止、移动实例）", "Supervisor actions on an instance"),
+    "search": Label("查询与个人档案", "Search and person pages"),
+    "account": Label("账号与安全", "Account and security"),
+    "auth": Label("登录", "Login"),
+    "api": Label("JSON 接口", "JSON API"),
+    "health": Label("健康检查", "Health check"),
+}
+"""An ``endpoint`` detail (Flask's ``blueprint.view``, e.g. ``inbox_team.bulk_view``) by the
+part of the service it belongs to; the ``path`` beside it says which page."""
+
+
+def endpoint_words(endpoint: str, lang: str) -> str | None:
+    """The part of the service ``endpoint`` belongs to, in words (None when not known)."""
+    area = ENDPOINT_AREAS.get(endpoint.split(".", 1)[0]) if "." in endpoint else None
+    return area.get(lang) if area else None
 
 
 @dataclass(frozen=True)
@@ -122,6 +156,8 @@ def detail_parts(
             words = code.get(lang)
         elif key == "process":
             words = process_label(str(value))
+        elif key == "endpoint":
+            words = endpoint_words(str(value), lang)
         elif key in ("from_state", "to_state") and detail.get("process"):
             words = state_label(str(detail["process"]), str(value))
         if words is not None:

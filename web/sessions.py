@@ -228,13 +228,6 @@ def live_sessions(
     return [dict(r._mapping) for r in rows if is_live(r, now, limits)]
 
 
-def delete_all(db: SqlEngine) -> None:
-    """Forget every session (the demo's wipe: account ids may be given out again)."""
-    with db.begin() as conn:
-        conn.execute(delete(searches))
-        conn.execute(delete(sessions))
-
-
 # -- the request's session -------------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@ fields) are the definitions' own ``Label``s; region names come from the policy f
 module: ``web.i18n`` picks the language and looks words up here. The search pages' words
 (``web.search_words``), the supervisors' process pages' (``web.supervisor_words``) and the
 account and security pages' (``web.account_words``) are kept in modules of their own and merged
-into ``WORDS``."""
+into ``WORDS``. The channels' names (a payment's, a card application's) are the domain's one table
+(``workflows.payment_words.CHANNELS``), which ``web.i18n.channel_label`` reads."""
 
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ WORDS: dict[str, Label] = {
     "resolve": Label("关闭", "Resolve"),
     "incident_retry": Label("已放回重试", "Put back for a retry"),
     "incident_resolve": Label("已关闭（不再执行）", "Closed without running it"),
+    "incident_state_left": Label(
+        "已自动关闭：实例已离开该状态", "Closed: the instance left the state"
+    ),
     "incident_kind_timer": Label("定时器", "Timer"),
     "incident_kind_notice": Label("通知", "Notice"),
     "forbidden": Label(
@@ -76,7 +80,7 @@ WORDS: dict[str, Label] = {
     "follow_up_none": Label("无", "none"),
     "history_note": Label("说明", "Details"),
     "overdue_only": Label("仅逾期", "Overdue only"),
-    "due_within": Label("天内到期", "due within days"),
+    "due_within": Label("天内到期", "Due within (days)"),
     "mine": Label("我认领的", "Claimed by me"),
     "filter": Label("筛选", "Filter"),
     "reset": Label("清除", "Reset"),
@@ -90,7 +94,8 @@ WORDS: dict[str, Label] = {
     "claimed": Label("已认领任务", "Task claimed"),
     "released": Label("已退回任务", "Task released"),
     "completed": Label("任务已办结", "Task completed"),
-    "already": Label("该任务已由他人处理", "This task was already handled by someone else"),
+    # before why (claimed by a colleague, or completed: by whom, perhaps oneself in another tab)
+    "already": Label("该任务已不能办理", "This task can no longer be done here"),
     "claim_first": Label("请先认领该任务", "Claim the task first"),
     "read_only": Label("您可查看但不能办理此任务", "You may read this task but not act on it"),
     "held_by_other": Label(
@@ -145,8 +150,21 @@ WORDS: dict[str, Label] = {
         "该人员不是此任务所属组和范围的在岗人员",
         "That person is not active staff of the task's group and scope",
     ),
+    "not_a_colleague_of_tasks": Label(
+        "{name} 不是以下任务所属组和范围的在岗人员，所选任务均未指派：{tasks}",
+        "{name} is not active staff of the group and scope of these tasks, so none of the "
+        "selection was assigned: {tasks}",
+    ),
+    "task_named": Label("#{id} {task}（{person}，{scope}）", "#{id} {task} ({person}, {scope})"),
+    "list_separator": Label("；", "; "),
+    "and_more_tasks": Label("等共 {count} 个任务", " and {more} more"),
     "bad_date": Label("日期格式不正确（年-月-日）", "Not a date (year-month-day)"),
     "follow_up_future": Label("跟进日期须晚于今天", "The follow-up date must be after today"),
+    "follow_up_too_late": Label(
+        "跟进日期最晚为 {last}（今天起 {days} 天内）",
+        "The follow-up date can be at most {days} days ahead (until {last})",
+    ),
+    "followed_up_until": Label("跟进至 {day}", "followed up until {day}"),
     "bad_priority": Label(
         "优先级须为 0 到 100 的整数", "The priority must be a whole number from 0 to 100"
     ),
@@ -203,7 +221,8 @@ WORDS: dict[str, Label] = {
     "delegate_to": Label("委派给", "Delegate to"),
     "delegate": Label("委派", "Delegate"),
     "follow_up_on": Label(
-        "跟进日期（此前在任务箱中隐藏）", "Follow up on (hidden from the inbox until then)"
+        "跟进日期（此前不在待办列表中显示，逾期视图照常显示）",
+        "Follow up on (hidden from the to-do list until then; overdue views still show it)",
     ),
     "save": Label("保存", "Save"),
     "team_history": Label("协作记录", "Team record"),
@@ -226,7 +245,7 @@ WORDS: dict[str, Label] = {
     "goes_to": Label("流程转入“{state}”", "Moves to “{state}”"),
     "opens_task": Label("生成任务“{task}”", "opens the task “{task}”"),
     "sets_timers": Label("设置定时：{timers}", "sets timers: {timers}"),
-    "sends_notices": Label("发送通知 {count} 条", "sends {count} notice(s)"),
+    "sends_notices": Label("发送通知 {count} 条", "sends {count} {count:notice|notices}"),
     "ends_instance": Label("流程办结，不可撤销", "ends the instance; cannot be undone"),
     "irreversible": Label("不可撤销", "Cannot be undone"),
     # punctuation of sentences built from words: full-width in Chinese only
@@ -239,6 +258,18 @@ WORDS: dict[str, Label] = {
     ),
     "confirm_do": Label("确认办理", "Confirm"),
     "confirm_back": Label("返回修改", "Go back"),
+    "leave_typed_form": Label(
+        "本页填写的内容尚未提交，切换语言会丢失这些内容。仍要切换吗？",
+        "What you typed here has not been sent and would be lost. Switch the language anyway?",
+    ),
+    "bad_inbox_argument": Label(
+        "筛选条件“{name}”的值无效，请返回任务箱重新选择",
+        "The filter “{name}” has a value the inbox does not offer; go back and choose again",
+    ),
+    "confirm_again": Label(
+        "填写的内容与先前确认的不同，请按下列内容再次确认。",
+        "The values differ from those confirmed before: please confirm these.",
+    ),
     "person_records": Label("此人的其他业务", "This person's other records"),
     "refusals": Label("未通过的办理", "Refused completions"),
     "facts": Label("办理依据", "Facts of the decision"),
@@ -267,8 +298,9 @@ WORDS: dict[str, Label] = {
         "调度器停止（最后心跳于 {age}前）", "Scheduler not running (last heartbeat {age} ago)"
     ),
     "scheduler_stopped": Label("调度器停止", "Scheduler not running"),
-    # -- issue 18: task statuses, who did it (system actors, channels), durations, and the
-    # layout's landmarks (security event kinds: web.account_words)
+    # -- issue 18: task statuses, who did it (system actors; channels' names are the domain's,
+    # workflows.payment_words), durations, and the layout's landmarks (security event kinds:
+    # web.account_words)
     "task_status_open": Label("待办", "Open"),
     "task_status_claimed": Label("已认领", "Claimed"),
     "task_status_completed": Label("已办结", "Completed"),
@@ -286,17 +318,6 @@ WORDS: dict[str, Label] = {
     "actor_system": Label("系统", "System"),
     "actor_tax_batch": Label("税务批量扣款", "Tax batch deduction"),
     "actor_channel": Label("渠道：{channel}", "Channel: {channel}"),
-    "channel_12333": Label("12333 热线", "12333 hotline"),
-    "channel_counter": Label("柜台", "Counter"),
-    "channel_online": Label("网上办事大厅", "Online service hall"),
-    "channel_tax_hall": Label("办税服务厅", "Tax service hall"),
-    "channel_tax_app": Label("个人所得税客户端", "Tax authority app"),
-    "channel_wechat": Label("微信", "WeChat"),
-    "channel_alipay": Label("支付宝", "Alipay"),
-    "channel_bank_counter": Label("银行柜台", "Bank counter"),
-    "channel_fast_issuance": Label("即时制卡", "Instant card issuance"),
-    "channel_tax_batch": Label("税务批量扣款", "Tax batch deduction"),
-    "channel_office": Label("经办机构", "Insurance office"),
     # supervisor interventions on an instance: cancel or move, with a reason
     "history_event_supervisor_cancel": Label("主管终止流程", "Cancelled by a supervisor"),
     "history_event_supervisor_move": Label("主管移动流程", "Moved by a supervisor"),

@@ -16,6 +16,7 @@ import logging
 
 from web import log_format
 from web.app import create_app
+from web.wiring import NothingToRunOn
 from workflows.policy import PolicyError
 
 log_format.configure(logging.WARNING)  # SHEBAO_LOG_FORMAT=json: one JSON object per line
@@ -24,5 +25,8 @@ try:
 except PolicyError as exc:  # a broken policy file: refuse to start, one line, no traceback
     logging.getLogger(__name__).critical("invalid: %s", exc)
     raise SystemExit(3) from None  # gunicorn's "worker failed to boot": the arbiter stops
+except NothingToRunOn as exc:  # a broken definition file and no deployed version instead
+    logging.getLogger(__name__).critical("%s", exc)
+    raise SystemExit(3) from None
 gc.collect()  # what starting left behind goes now; the rest is the app, kept for good
 gc.freeze()

@@ -22,7 +22,7 @@ from workflows.regions import Regions
 BANK_BRANCH = "bank_branch"
 PLACES = (BANK_BRANCH, CARD_CENTRE)
 _WORDS = {
-    BANK_BRANCH: ("{bank}网点（待本人领取）", "a {bank} branch (waiting to be collected)"),
+    BANK_BRANCH: ("{bank}网点（待本人领取）", "a branch of {bank} (waiting to be collected)"),
     CARD_CENTRE: (
         "社保卡中心：已从{bank}网点逾期未领收回，集中保管（领卡地点可致电12333查询）",
         "the card centre: taken back from the {bank} branch, not collected in time, and kept "

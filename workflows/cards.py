@@ -1,32 +1,28 @@
 """Card rules and operations: channels, same-ID activation, one person one card per province.
 
 Sources: foshan-card-one-card-and-2022-medical-insurance.txt (lines 18-34: fast issuance on the
-spot, online and counter applications produced then activated in person with the ID used to apply,
-production progress; lines 36-40: the electronic card issued alongside a third-generation card;
+spot, online and counter applications produced then activated in person with the ID used to apply;
 line 26: partner banks) and quanzhou-huian-cards-and-2023-medical-insurance.txt (lines 7-9: one
 person one card per province; unusable cards have their bank account closed at the bank's counter).
-Which states are usable, which are steps of production progress and in which the electronic card
-works are tags of ``definitions/card.yaml``; regions and their partner banks come from the policies.
+Which states are usable or replaceable are tags of ``definitions/card.yaml``, each card judged by
+the tags of its own definition version (a card left on an older version whose state a newer one
+renamed is still usable); regions and their partner banks come from the policies. What a holder is
+told of their cards (production progress, the electronic card) is ``workflows.card_status``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
-from engine import queries
 from engine.errors import DuplicateInstance, TransitionRefused, WorkflowError
-from engine.interventions import label_of
-from engine.registry import Registry, TransitionContext
+from engine.registry import Registry
 from engine.runtime import Engine, Idempotency, Transition, request_hash
-from engine.statements import instances
+from engine.transition_context import InstanceView, TransitionContext
 from engine.tx import Tx
 from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
 from workflows.regions import Regions
+from workflows.service_date import service_today
 
 FAST_ISSUANCE = "fast_issuance"
 CHANNELS = (FAST_ISSUANCE, "online", "counter")
@@ -49,14 +45,6 @@ class CardApplicationRefused(WorkflowError):
     code = "card_application_refused"
 
 
-@dataclass(frozen=True)
-class ProgressStep:
-    step: str
-    label_zh: str
-    label_en: str
-    done_at: datetime | None
-
-
 def card_key(id_number: str, region_code: str) -> str:
     """The card's business key: the province (first two digits of the region code) and the ID."""
     return f"{region_code[:2]}:{id_number}"
@@ -76,7 +64,7 @@ def _presented_id(ctx: TransitionContext) -> tuple[str, bool]:
     """The ID number presented in person (validated), and whether it is the card holder's."""
     presented = str(ctx.data.get("presented_id_number", ""))
     try:
-        presented = validate_id_number(presented)
+        presented = validate_id_number(presented, today=service_today(ctx.now))
     except InvalidIdNumber as exc:
         raise TransitionRefused(exc.message_zh, exc.message_en) from None
     return presented, presented == ctx.variables.get("id_number")
@@ -120,7 +108,7 @@ def no_other_usable_card(ctx: TransitionContext) -> bool:
     ]
     if others:
         other = others[0]
-        zh, en = (other.label.zh, other.label.en) if other.label else (other.state, other.state)
+        zh, en = _state_words(other)
         raise TransitionRefused(
             f"省内一人一卡：该居民已有可用社保卡（卡 {other.id}，状态：{zh}），本卡不能恢复使用",
             f"one person one card per province: this person has a usable card already "
@@ -179,15 +167,22 @@ def register(registry: Registry) -> None:
 
 
 def card_variables(
-    regions: Regions, *, id_number: str, bank: str, region_code: str, channel: str
+    regions: Regions,
+    *,
+    id_number: str,
+    bank: str,
+    region_code: str,
+    channel: str,
+    now: datetime,
 ) -> dict[str, Any]:
-    """A card's variables, checked: a valid ID, a covered region, one of its partner banks.
+    """A card's variables, checked: a valid ID (born by ``now``'s day, the service clock's),
+    a covered region, one of its partner banks.
 
     Raises:
         CardApplicationRefused: naming what is wrong.
     """
     try:
-        person = validate_id_number(id_number)
+        person = validate_id_number(id_number, today=service_today(now))
     except InvalidIdNumber as exc:
         raise CardApplicationRefused(exc.message_zh, exc.message_en) from None
     if channel not in CHANNELS:
@@ -241,7 +236,12 @@ def apply_for_card(
             progress already.
     """
     variables = card_variables(
-        regions, id_number=id_number, bank=bank, region_code=region_code, channel=channel
+        regions,
+        id_number=id_number,
+        bank=bank,
+        region_code=region_code,
+        channel=channel,
+        now=engine.clock.now(),
     )
     variables["outlet"] = outlet
     if replacement_reason is not None:
@@ -272,40 +272,61 @@ def apply_for_card(
     return engine.run_idempotent(idempotency, request_hash("apply_for_card", variables), work)
 
 
+def usable_in_any_version(engine: Engine) -> frozenset[str]:
+    """The states tagged ``usable`` in any loaded version of the card definition: what
+    ``Engine.check_exclusive`` is given, as it judges state names, not tags per version. A
+    superset: a name usable in one version only is judged by each card's own version after."""
+    return frozenset(
+        state
+        for definition in engine.all_definitions()
+        if definition.key == PROCESS
+        for state in definition.tagged(USABLE)
+    )
+
+
+def usable_cards(engine: Engine, tx: Tx, key: str) -> list[InstanceView]:
+    """The cards of ``key`` usable by the tags of their own definition version, oldest first."""
+    return [c for c in engine.find(tx, PROCESS, key) if USABLE in c.tags]
+
+
+def _state_words(card: InstanceView) -> tuple[str, str]:
+    """A card's state in Chinese and English, in its own version's words (the name if none)."""
+    return (card.label.zh, card.label.en) if card.label else (card.state, card.state)
+
+
 def refuse_second_card(engine: Engine, regions: Regions, tx: Tx, key: str) -> None:
-    """One person one card per province: refuse when ``key`` holds a usable card already, naming
-    it by its state's label and bank. A card only temporarily reported lost (a state tagged
-    ``loss_pending``) still counts; the refusal then says that reissue (补领) needs the loss
-    report made formal in person at the card's bank (NOTES.md, "Loss")."""
-    definition = engine.definition(PROCESS)
-    usable = definition.tagged(USABLE)
+    """One person one card per province: refuse when ``key`` holds a card usable by its own
+    version's tags, naming it by its state's label and bank. A card only temporarily reported
+    lost (a state tagged ``loss_pending``) still counts; the refusal then says that reissue (补领)
+    needs the loss report made formal in person at the card's bank (NOTES.md, "Loss"). The
+    cards are read only when ``check_exclusive`` finds one in a state usable in some version."""
     try:
-        engine.check_exclusive(tx, PROCESS, key, usable)
-    except DuplicateInstance as found:
-        pending = definition.tagged(LOSS_PENDING)
-        held = [c for c in engine.find(tx, PROCESS, key) if c.state in usable]
+        engine.check_exclusive(tx, PROCESS, key, usable_in_any_version(engine))
+    except DuplicateInstance:
+        held = usable_cards(engine, tx, key)
+        if not held:
+            return  # its state is usable in another version only, not in the card's own
         # the card to name: one in normal use, before one only temporarily reported lost
-        held.sort(key=lambda c: c.state in pending)
-        card_id, state = (held[0].id, held[0].state) if held else (found.instance_id, found.state)
-        bank = _bank_words(regions, held[0].variables.get("bank") if held else None)
-        if state in pending:
+        held.sort(key=lambda c: LOSS_PENDING in c.tags)
+        card = held[0]
+        bank = _bank_words(regions, card.variables.get("bank"))
+        if LOSS_PENDING in card.tags:
             raise CardApplicationRefused(
-                f"省内一人一卡：该居民的社保卡（卡 {card_id}，{bank[0]}）仅为临时挂失，仍是其本人"
+                f"省内一人一卡：该居民的社保卡（卡 {card.id}，{bank[0]}）仅为临时挂失，仍是其本人"
                 f"的社保卡，不能再次申领。如卡片确已遗失，请本人携带身份证件到{bank[0]}网点办理正式"
                 "挂失，之后方可补领新卡",
-                f"one person one card per province: this person's card {card_id} ({bank[1]}) is "
+                f"one person one card per province: this person's card {card.id} ({bank[1]}) is "
                 "only temporarily reported lost and is still their card, so a new application is "
                 "refused; if the card is really lost, the holder must make the loss report formal "
                 f"in person at a branch of {bank[1]}, with their ID document, before a new card "
                 "can be issued (reissue)",
             ) from None
-        label = label_of(definition, state)
-        zh, en = label.zh, label.en
+        zh, en = _state_words(card)
         raise CardApplicationRefused(
-            f"省内一人一卡：该居民已有可用社保卡（卡 {card_id}，{bank[0]}，状态：{zh}），"
+            f"省内一人一卡：该居民已有可用社保卡（卡 {card.id}，{bank[0]}，状态：{zh}），"
             "不能再次申领",
             f"one person one card per province: this person already has a usable card "
-            f"(card {card_id}, {bank[1]}, {en}); a second application is refused",
+            f"(card {card.id}, {bank[1]}, {en}); a second application is refused",
         ) from None
 
 
@@ -319,13 +340,13 @@ def _bank_words(regions: Regions, code: Any) -> tuple[str, str]:
 
 def card_to_replace(engine: Engine, tx: Tx, key: str) -> int:
     """The card a replacement (换领) for ``key`` replaces: the person's one usable card in the
-    province, in a state tagged ``replaceable`` (active); refused when there is none, when it is
-    not active, or when a replacement is in progress already (two usable cards). Read under the
-    key's lock (``refuse_second_card``'s): concurrent replacements and applications of one
-    person run one after another, so a second one sees the first's card and is refused."""
+    province, in a state tagged ``replaceable`` (active), each judged by its own version's tags;
+    refused when there is none, when it is not active, or when a replacement is in progress
+    already (two usable cards). Read under the key's lock (``refuse_second_card``'s): concurrent
+    replacements and applications of one person run one after another, so a second one sees the
+    first's card and is refused."""
     engine.lock_key(tx, PROCESS, key)
-    definition = engine.definition(PROCESS)
-    usable = [c for c in engine.find(tx, PROCESS, key) if c.state in definition.tagged(USABLE)]
+    usable = usable_cards(engine, tx, key)
     if not usable:
         raise CardApplicationRefused(
             "该居民在本省没有可换领的社保卡，请按新申领办理",
@@ -333,8 +354,7 @@ def card_to_replace(engine: Engine, tx: Tx, key: str) -> int:
         )
     if len(usable) > 1:
         newest = usable[-1]
-        label = label_of(definition, newest.state)
-        zh, en = label.zh, label.en
+        zh, en = _state_words(newest)
         raise CardApplicationRefused(
             f"省内一人一卡：该居民已有换领或其他可用社保卡在办理中（卡 {newest.id}，"
             f"状态：{zh}），不能再次换领",
@@ -342,51 +362,10 @@ def card_to_replace(engine: Engine, tx: Tx, key: str) -> int:
             f"progress already (card {newest.id}, {en}); a second replacement is refused",
         )
     [card] = usable
-    if card.state not in definition.tagged(REPLACEABLE):
-        label = label_of(definition, card.state)
-        zh, en = label.zh, label.en
+    if REPLACEABLE not in card.tags:
+        zh, en = _state_words(card)
         raise CardApplicationRefused(
             f"只有正常状态的社保卡可以换领（卡 {card.id}，状态 {zh}）",
             f"only an active card can be replaced (card {card.id} is {en})",
         )
     return card.id
-
-
-def production_progress(engine: Engine, card_id: int) -> list[ProgressStep]:
-    """The card's production progress (制卡进度, Foshan document line 34): the states tagged
-    ``progress`` in order, each done when the card first reached it or a later step."""
-    definition = engine.definition(PROCESS)
-    steps = definition.tagged("progress")
-    reached: dict[str, datetime] = {}
-    for entry in queries.history(engine.db, card_id):
-        reached.setdefault(entry["to_state"], entry["occurred_at"])
-    found = []
-    for i, step in enumerate(steps):
-        times = [reached[s] for s in steps[i:] if s in reached]
-        label = definition.states[step].label
-        found.append(ProgressStep(step, label.zh, label.en, min(times) if times else None))
-    return found
-
-
-def electronic_card_status(engine: Engine, card_state: str) -> str:
-    """The electronic card follows the physical one: usable in the states tagged for it."""
-    tagged = engine.definition(PROCESS).tagged("electronic_card")
-    return "usable" if card_state in tagged else "unusable"
-
-
-def cards_of(engine: Engine, id_number: str) -> Sequence[dict[str, Any]]:
-    """Every card of a person, in any province, oldest first."""
-    person = validate_id_number(id_number)
-    query = (
-        select(
-            instances.c.id,
-            instances.c.business_key,
-            instances.c.state,
-            instances.c.variables,
-            instances.c.created_at,
-        )
-        .where(instances.c.process == PROCESS, instances.c.business_key.like(f"%:{person}"))
-        .order_by(instances.c.id)
-    )
-    with engine.db.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]

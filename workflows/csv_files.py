@@ -1,8 +1,10 @@
 """Reading the records of an import's CSV file, the same way for every import (deduction results,
-people and cards): the header must name the required columns, and a file the CSV reader cannot
-read (a quote never closed, a field over ``csv.field_size_limit()`` characters) is refused as a
-whole, naming the line its unreadable record starts on, since what follows such a line cannot be
-told apart reliably. Each import raises the refusal as its own error type (``refuse``).
+people and cards): the header must name the required columns, each once, and a file the CSV reader
+cannot read (a quote never closed, a field over ``csv.field_size_limit()`` characters) is refused
+as a whole, naming the line its unreadable record starts on, since what follows such a line cannot
+be told apart reliably. A record with more cells than the header has columns (an unquoted comma)
+carries ``EXTRA_CELLS``, so that its import rejects that row (``extra_cells``). Each import raises
+the refusal as its own error type (``refuse``).
 """
 
 from __future__ import annotations
@@ -13,30 +15,46 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 Refuse = Callable[[str, str], Exception]
 """An import's error for a file it refuses, from the reason in Chinese and in English."""
+EXTRA_CELLS = "\x00extra_cells"
+"""The key under which a record carries how many cells it has beyond the header's columns (a
+name no header can give: a NUL is never a column's name, ``with_control_characters``)."""
 
 
 def records(
     lines: Iterable[str], required: Sequence[str], refuse: Refuse
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """The file's records in order, each with the line it ends on and its cells by column (a
-    missing cell is empty; cells beyond the header's columns are dropped).
+    missing cell is empty; cells beyond the header's columns are counted under ``EXTRA_CELLS``
+    instead of their values).
 
     ``lines``: the file's text as ``open(..., newline="")`` or ``io.StringIO(text, newline="")``
     gives it. The records stream: a refusal may come after earlier records were yielded, so a
     caller applies nothing before the last record is read.
 
     Raises:
-        refuse(zh, en): a required column is missing, or a record cannot be read.
+        refuse(zh, en): a required column is missing, a column is named twice (which of its
+            cells counts cannot be told), or a record cannot be read.
     """
     reader = csv.DictReader(lines, strict=True)
     start = 1  # the line the record being read starts on
     try:
-        missing = [c for c in required if c not in (reader.fieldnames or ())]
+        names = list(reader.fieldnames or ())
+        missing = [c for c in required if c not in names]
         if missing:
             raise refuse(f"缺少列：{', '.join(missing)}", f"missing columns: {', '.join(missing)}")
+        twice = sorted({n for n in names if n and names.count(n) > 1})
+        if twice:
+            raise refuse(
+                f"表头列名重复：{', '.join(twice)}，整个文件未导入",
+                f"the header has columns named twice: {', '.join(twice)}; nothing was imported",
+            )
         start = reader.line_num + 1
         for row in reader:
-            yield reader.line_num, {k: (v or "") for k, v in row.items() if k}
+            cells = {k: (v or "") for k, v in row.items() if isinstance(k, str) and k}
+            extra = row.get(None)  # type: ignore[call-overload]
+            if extra:
+                cells[EXTRA_CELLS] = str(len(extra))
+            yield reader.line_num, cells
             start = reader.line_num + 1
     except csv.Error as exc:
         raise unreadable(start, exc, refuse) from None
@@ -62,4 +80,15 @@ def with_control_characters(cells: Mapping[str, str]) -> list[str]:
     cell is never stored (PostgreSQL refuses a NUL in text), so its row is refused."""
     return sorted(
         k for k, v in cells.items() if any(unicodedata.category(c) == "Cc" for c in v.strip())
+    )
+
+
+def extra_cells(count: str) -> tuple[str, str]:
+    """Why a record with ``count`` cells beyond the header's columns is rejected (Chinese,
+    English): which column a cell belongs to cannot be told (an unquoted comma in a cell?)."""
+    cells = "cell" if count == "1" else "cells"
+    return (
+        f"本行比表头多 {count} 个单元格（单元格内的逗号是否未加引号？），本行未导入",
+        f"this row has {count} more {cells} than the header has columns (an unquoted comma in "
+        "a cell?): not imported",
     )

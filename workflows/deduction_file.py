@@ -5,10 +5,12 @@ One row per insured person: ``id_number, policy_year, amount, result, reason`` a
 ``paid_at``. Files in UTF-8 (with or without a byte order mark) and in GB 18030/GBK, which Chinese
 tax systems commonly export, are read. A file the CSV reader cannot read (a quote never closed, a
 field over the reader's limit) or without the required columns is refused as a whole
-(``DeductionFileError``, ``workflows.csv_files``); a row with a bad ID number, another policy
-year, an unknown result or a control character in a cell is rejected with its line number, what
-it echoes of the file masked (an ID number in the wrong column), and the rest are read on. The
-reasons' words, in Chinese and English, are ``workflows.deduction_reasons``'s.
+(``DeductionFileError``, ``workflows.csv_files``), as is one cut short in the middle of a UTF-8
+character or whose header names a column twice; a row with a bad ID number, another policy year,
+an unknown result, more cells than the header or a control character in a cell is rejected with
+its line number, what it echoes of the file masked (an ID number in the wrong column), and the
+rest are read on. The reasons' words, in Chinese and English, are
+``workflows.deduction_reasons``'s.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TextIO
 
 from engine.errors import WorkflowError
 from workflows import deduction_reasons as because
-from workflows.csv_files import records, with_control_characters
+from workflows.csv_files import EXTRA_CELLS, extra_cells, records, with_control_characters
 from workflows.deduction_rows import ImportReport, Rejected
 from workflows.identity import InvalidIdNumber, validate_id_number
-from workflows.policy import Policy
+from workflows.policy import Label, Policy
 
 COLUMNS = ("id_number", "policy_year", "amount", "result", "reason", "paid_at")
 REQUIRED = COLUMNS[:4]
@@ -35,6 +38,8 @@ RESULTS = {
     "失败": "fail_deduction",
 }
 ENCODINGS = ("utf-8-sig", "gb18030")
+"""Tried in order; a file that is UTF-8 but for a character cut at its end is refused, not
+read as the next."""
 
 
 class DeductionFileError(WorkflowError):
@@ -64,20 +69,34 @@ def read_text(path: Path) -> str:
 
 
 def detect_encoding(path: Path) -> str:
-    """UTF-8 (BOM or not) if the whole file decodes so, else GB 18030; read block by block."""
+    """UTF-8 (BOM or not) if the whole file decodes so, else GB 18030; read block by block.
+
+    Raises:
+        DeductionFileError: the file is UTF-8 up to its last bytes, which stop in the middle of
+            a character (a file cut short: never read as GB 18030 and applied), or is neither.
+    """
     for encoding in ENCODINGS:
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
             with path.open("rb") as stream:
                 while block := stream.read(1 << 20):
                     decoder.decode(block)
-                decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
         except OSError as exc:
             raise DeductionFileError(
                 f"无法读取文件：{exc}", f"cannot read the file: {exc}"
             ) from None
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            if encoding == ENCODINGS[0]:  # all UTF-8 but a character cut at the very end
+                raise DeductionFileError(
+                    "文件在一个字符的中间结束（UTF-8），可能不完整或被截断，整个文件未导入",
+                    "the file ends in the middle of a character (UTF-8): it looks cut short; "
+                    "nothing was imported",
+                ) from None
+            continue
         return encoding
     raise DeductionFileError(
         "文件编码无法识别（应为 UTF-8 或 GBK）", "the file is neither UTF-8 nor GBK/GB 18030"
@@ -99,8 +118,11 @@ def open_file(path: Path) -> TextIO:
     return path.open(encoding=encoding, newline="")
 
 
-def parse_rows(stream: TextIO, policy: Policy, report: ImportReport) -> Iterator[Row]:
-    """The file's good rows in order; a bad row goes to ``report`` rejected, with its line.
+def parse_rows(
+    stream: TextIO, policy: Policy, report: ImportReport, *, today: date
+) -> Iterator[Row]:
+    """The file's good rows in order; a bad row goes to ``report`` rejected, with its line
+    (an ID number is valid for people born by ``today``, the service clock's date).
 
     Raises:
         DeductionFileError: the file cannot be read as CSV or lacks a required column (possibly
@@ -111,11 +133,13 @@ def parse_rows(stream: TextIO, policy: Policy, report: ImportReport) -> Iterator
         cell = {c: record.get(c, "").strip() for c in COLUMNS}
         number, problem = "", None
         unreadable = with_control_characters(record)
-        if unreadable:  # a NUL, a line break in quotes: never stored (PostgreSQL refuses a NUL)
+        if EXTRA_CELLS in record:  # which column a cell belongs to cannot be told
+            problem = Label(*extra_cells(record[EXTRA_CELLS]))
+        elif unreadable:  # a NUL, a line break in quotes: never stored (PostgreSQL refuses a NUL)
             problem = because.control_characters(unreadable)
         else:
             try:
-                number = validate_id_number(cell["id_number"])
+                number = validate_id_number(cell["id_number"], today=today)
             except InvalidIdNumber as exc:
                 problem = because.bad_id_number(exc)
         event = RESULTS.get(cell["result"].lower())

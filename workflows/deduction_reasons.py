@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from engine.errors import WorkflowError
 from workflows.identity import InvalidIdNumber, mask_id_numbers_in
+from workflows.payment_words import channel_words, payer_words
 from workflows.policy import Label
 
 ECHOED = 40
@@ -19,6 +20,7 @@ ECHOED = 40
 UNCHANGED = {
     "already_paid": Label("已缴费", "the year is already paid"),
     "already_lapsed": Label("已断保", "the year has already lapsed"),
+    "already_refunded": Label("已退费", "the year's payment was refunded"),
     "already_closed": Label("已结束", "the year is already closed"),
     "again": Label("该结果已记录", "this result is on record already"),
 }
@@ -61,9 +63,10 @@ def unknown_result(cell: str) -> Label:
     )
 
 
-def no_enrollment(policy: str, masked: str) -> Label:
-    """The person (``masked``: their masked ID number) has no live year of ``policy``."""
-    return Label(f"{masked} 没有 {policy} 的参保记录", f"no {policy} enrollment for {masked}")
+def no_enrollment(policy: Label, masked: str) -> Label:
+    """The person (``masked``: their masked ID number) has no live year of ``policy`` (its
+    name in words: ``Policy.title``)."""
+    return Label(f"{masked} 没有{policy.zh}的参保记录", f"no {policy.en} enrollment for {masked}")
 
 
 def not_allowed_now(instance_id: int, state: Label | None, event: Label) -> Label:
@@ -81,9 +84,13 @@ def duplicate_payment(
 ) -> Label:
     """Money taken for a year already paid: a duplicate payment to refund. ``paid`` and
     ``taken``: amounts in yuan (digits) or what the row said; ``payer`` and ``channel``: the
-    payer kind and the channel of the payment on record (codes, as the payment keeps them)."""
-    by_zh = f"{payer}，渠道 {channel}" if channel and channel != payer else payer
-    by_en = f"{payer} via {channel}" if channel and channel != payer else payer
+    payer kind and the channel of the payment on record (codes, as the payment keeps them),
+    named in words (``workflows.payment_words``)."""
+    who = payer_words(payer)
+    by_zh, by_en = who.zh, who.en
+    if channel and channel != payer:
+        via = channel_words(channel)
+        by_zh, by_en = f"{who.zh}，渠道 {via.zh}", f"{who.en} via {via.en}"
     return Label(
         f"参保记录 {instance_id} 已于 {when} 缴费（{_yuan_zh(paid)}，缴费方 {by_zh}），"
         f"本次扣款 {_yuan_zh(taken)}属重复缴费，需要退费",

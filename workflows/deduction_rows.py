@@ -2,9 +2,10 @@
 import (``workflows.deductions``): the import's report (rows applied, unchanged with the reasons
 worth telling, rejected with their line numbers), and the verdict on a row whose event the year's
 state refused: the same result reported again (unchanged); a failure that came after the year was
-paid, lapsed or closed (unchanged: the failure no longer matters, and says why); or money taken
-twice for a year already paid, a duplicate payment to refund (rejected, saying when, how much and
-by whom the year was paid); a success for a year that has ended (refunded, closed on leaving the
+paid, lapsed, refunded or closed (unchanged: the failure no longer matters, and says why); money
+taken twice for a year already paid, a duplicate payment to refund (rejected, saying when, how much
+and by whom the year was paid: a success is the deduction on record only as ``on_record`` says);
+a success for a year that has ended (refunded, closed on leaving the
 scheme) other than the deduction on record (rejected in the words every door says of that year,
 ``workflows.years.ENDED_YEARS``). ``refused_result`` gives the same verdict to a result that came by
 the tax authority's API (``POST /api/v1/enrollments/{id}/events``): one rule, every door. Each
@@ -36,11 +37,10 @@ if TYPE_CHECKING:
     from workflows.domain import Domain
 
 DEDUCT, FAIL, LAPSE = "deduct", "fail_deduction", "lapse"
+REFUND_GIVEN = "refund_given"
+"""The tag of a year whose payment was refunded (``enrollment.yaml``)."""
 RESULTS = (DEDUCT, FAIL)
 """The tax authority's deduction results: the events a file's rows and its API calls send."""
-WHY = because.UNCHANGED
-"""Why a refused result changes nothing, in both languages: the file's report says it in one line
-(``said``), the API's answer as a label."""
 
 
 def said(why: Label) -> str:
@@ -48,9 +48,10 @@ def said(why: Label) -> str:
     return f"{why.zh} {why.en}"
 
 
-ALREADY_PAID = said(WHY["already_paid"])
-ALREADY_LAPSED = said(WHY["already_lapsed"])
-ALREADY_CLOSED = said(WHY["already_closed"])
+ALREADY_PAID = said(because.UNCHANGED["already_paid"])
+ALREADY_LAPSED = said(because.UNCHANGED["already_lapsed"])
+ALREADY_CLOSED = said(because.UNCHANGED["already_closed"])
+ALREADY_REFUNDED = said(because.UNCHANGED["already_refunded"])
 
 
 @dataclass(frozen=True)
@@ -106,18 +107,28 @@ class ImportReport:
         return "\n".join(lines)
 
 
-def on_record(data: Mapping[str, Any], payment: Mapping[str, Any] | None) -> bool:
-    """Whether a ``deduct`` row is the deduction on record (``payment``): the same amount at the
-    same ``paid_at``, the same result reported again."""
+def on_record(data: Mapping[str, Any], payment: Mapping[str, Any] | None, policy: Policy) -> bool:
+    """Whether a ``deduct`` result is the deduction on record (``payment``), reported again at
+    either of the tax authority's doors: the payment on record is the tax authority's deduction
+    (``deduct``, its batch-deduction channel) of the same amount, and the result gives no
+    ``paid_at`` (the authority's API and a file's optional column leave it out: the service
+    recorded when the result arrived, so it cannot be told apart) or one on the same day, in
+    ``policy``'s time zone, as the one on record (the authority deducts a year once; a time of
+    another precision, or the arrival's time on record, is the same deduction). A deduction on
+    another day, of another amount, or for a year paid some other way is money taken again."""
     payment = payment or {}
-    amount, paid_at = _decimal(data.get("amount")), _instant(data.get("paid_at"))
-    return (
-        payment.get("event") == "deduct"
-        and amount is not None
-        and amount == _decimal(payment.get("amount"))
-        and paid_at is not None
-        and paid_at == _instant(payment.get("paid_at"))
-    )
+    amount = _decimal(data.get("amount"))
+    if payment.get("event") != DEDUCT or amount is None:
+        return False
+    if amount != _decimal(payment.get("amount")):
+        return False
+    if data.get("paid_at") in (None, ""):
+        return True
+    stated, recorded = _instant(data.get("paid_at")), _instant(payment.get("paid_at"))
+    if stated is None or recorded is None:
+        return False
+    zone = ZoneInfo(policy.timezone)
+    return stated.astimezone(zone).date() == recorded.astimezone(zone).date()
 
 
 def paid_twice(
@@ -128,7 +139,7 @@ def paid_twice(
     twice (or from someone a fund pays for), so it is a duplicate payment to refund, not a row
     to pass over."""
     amount = _decimal(data.get("amount"))
-    if (amount is not None and amount == 0) or on_record(data, payment):
+    if (amount is not None and amount == 0) or on_record(data, payment, policy):
         return None  # nothing was taken, or the same result again: nothing to refund
     payment = payment or {}
     recorded_amount, recorded_at = _decimal(payment.get("amount")), _instant(payment.get("paid_at"))
@@ -179,7 +190,7 @@ class Unchanged:
     @property
     def words(self) -> Label:
         """The reason in both languages, a repeat's included (what the API answers)."""
-        return self.why or WHY["again"]
+        return self.why or because.UNCHANGED["again"]
 
 
 def malformed(
@@ -194,7 +205,8 @@ def malformed(
     _, problems = clean(definition.events[event].fields, data, checks=checks)
     if not problems:
         return None
-    return because.refused(DataInvalid(f"{definition.key}.{event}", problems))
+    label = definition.events[event].label  # the event in words, as every door names it
+    return because.refused(DataInvalid(f"{definition.key}.{event}", problems, label))
 
 
 def objection_to(
@@ -221,7 +233,7 @@ def objection_to(
     if state in definition.tagged("paid"):
         return paid_twice(policy, instance_id, data, payment())
     why = ended(definition, state)
-    if why is None or on_record(data, payment()):
+    if why is None or on_record(data, payment(), policy):
         return None
     taken = _decimal(data.get("amount"))
     return because.taken_for_ended(why, str(taken)) if taken else why
@@ -268,9 +280,9 @@ def not_allowed(
 
     Unchanged: the year is where the row would have put it (a failure reported again; the
     deduction on record, paid or refunded since), or a failure arrived after the year was paid
-    (online, late, by a fund), lapsed or closed: the tax authority's attempt no longer matters, so
-    it is passed over, saying why, however late or often it is reported. Anything else is
-    rejected, the state and the event named by their labels."""
+    (online, late, by a fund), lapsed, refunded (已退费) or closed: the tax authority's attempt no
+    longer matters, so it is passed over, saying why, however late or often it is reported.
+    Anything else is rejected, the state and the event named by their labels."""
     if objection is not None:
         return Rejected(0, objection)
     if event == DEDUCT and (state in definition.tagged("paid") or ended(definition, state)):
@@ -279,11 +291,13 @@ def not_allowed(
         return Unchanged()
     if event == FAIL and state is not None:
         if state in definition.tagged("paid"):
-            return Unchanged(WHY["already_paid"])
+            return Unchanged(because.UNCHANGED["already_paid"])
         if LAPSE in definition.events and state == definition.events[LAPSE].target:
-            return Unchanged(WHY["already_lapsed"])
+            return Unchanged(because.UNCHANGED["already_lapsed"])
+        if state in definition.tagged(REFUND_GIVEN):
+            return Unchanged(because.UNCHANGED["already_refunded"])
         if is_ended(definition, state):
-            return Unchanged(WHY["already_closed"])
+            return Unchanged(because.UNCHANGED["already_closed"])
     now = label_of(definition, state) if state is not None else None
     was = None if now is None else Label(now.zh, now.en)
     what = definition.events[event].label
@@ -328,7 +342,7 @@ def count_no_live_year(
         count_refused(report, line, definition, newest[0], newest[1], event, objection)
         return
     who = mask_id_number(id_number)
-    report.rejected.append(Rejected(line, because.no_enrollment(policy.policy, who)))
+    report.rejected.append(Rejected(line, because.no_enrollment(policy.title, who)))
 
 
 def classify(

@@ -59,6 +59,7 @@ from workflows.deduction_rows import (
 from workflows.deduction_staging import StagedRow, Staging
 from workflows.people import ENROLLMENT, LIVE
 from workflows.policy import Label, Policy
+from workflows.service_date import service_today
 from workflows.years import enrollment_key
 
 T = TypeVar("T")
@@ -195,7 +196,12 @@ def import_deductions(
 
     with _fewer_collections(), Staging(engine) as stage:
         with open_file(Path(path)) as stream:
-            stage.load(staged_rows(parse_rows(stream, policy, report), policy))
+            stage.load(
+                staged_rows(
+                    parse_rows(stream, policy, report, today=service_today(engine.clock.now())),
+                    policy,
+                )
+            )
         if stage.postgres and not engine.rehearsing:
             chunks = _overlapped(stage.ranges(chunk), chunk_in_turn)
         else:
@@ -310,7 +316,7 @@ def import_deductions_row_by_row(
     definition = engine.definition(ENROLLMENT)
     live = definition.tagged(LIVE)
     with open_file(Path(path)) as stream:  # read whole first: a file refused applies nothing
-        rows = list(parse_rows(stream, policy, report))
+        rows = list(parse_rows(stream, policy, report, today=service_today(engine.clock.now())))
     for row in rows:
         if progress:
             progress(row.line)

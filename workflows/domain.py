@@ -11,7 +11,7 @@ in ``fault`` (``/readyz`` shows it) until a good reload. The engine never import
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 from engine.durations import Duration, parse_duration
 from engine.forms import FieldValueError
 from engine.registry import Registry
-from workflows import cards, extra_cards, people, reductions, years
+from workflows import cards, extra_cards, people, reduction_conditions, reductions, years
 from workflows.enrollment import EnrollmentRules
 from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.notices import NoticeFacts
@@ -28,16 +28,9 @@ from workflows.policy import Policy, PolicyError
 from workflows.policy_loader import load_policies
 from workflows.regions import Regions
 from workflows.renewals import RenewalOpener
+from workflows.service_date import service_today
 
 log = logging.getLogger(__name__)
-
-
-def check_id_number(value: str) -> str:
-    """The ``id_number`` form field type: a valid GB 11643 number, normalised."""
-    try:
-        return validate_id_number(value)
-    except InvalidIdNumber as exc:
-        raise FieldValueError(exc.message_zh, exc.message_en) from None
 
 
 class Domain:
@@ -51,11 +44,14 @@ class Domain:
         self._timer_values: dict[tuple[str, str], datetime | Duration] = {}
         self.enrollment = EnrollmentRules(self)
         self.registry = Registry()
-        self.registry.add_field_type("id_number", check_id_number)
+        self.now: Callable[[], datetime] | None = None
+        """The service clock's time (``use_clock``): the date ``check_id_number`` judges by."""
+        self.registry.add_field_type("id_number", self.check_id_number)
         cards.register(self.registry)
         extra_cards.register(self.registry)
         people.register(self.registry, self)
         years.register(self.registry, self)
+        reduction_conditions.register(self.registry, self)
         reductions.register(self.registry, self)
         self.enrollment.register(self.registry)
         self.registry.set_policy_date_resolver(self.policy_date)
@@ -63,6 +59,26 @@ class Domain:
         self.registry.set_policy_path_check(self.policy_path_problem)
         self.registry.add_periodic("open_renewals", RenewalOpener(self))
         NoticeFacts(self).register(self.registry)
+
+    def use_clock(self, now: Callable[[], datetime]) -> None:
+        """Judge the dates of form fields by ``now()``: the engine's clock, read each time (a
+        command or the app may put another clock in the engine after it is built)."""
+        self.now = now
+
+    def check_id_number(self, value: str) -> str:
+        """The ``id_number`` form field type: a valid GB 11643 number, normalised, its holder
+        born by the service clock's date (a presented ID, a payer's).
+
+        Raises:
+            FieldValueError: the number is not valid.
+            RuntimeError: no clock was given (``use_clock``).
+        """
+        if self.now is None:
+            raise RuntimeError("the domain has no clock: call use_clock first")
+        try:
+            return validate_id_number(value, today=service_today(self.now()))
+        except InvalidIdNumber as exc:
+            raise FieldValueError(exc.message_zh, exc.message_en) from None
 
     @property
     def policies(self) -> dict[str, Policy]:

@@ -15,11 +15,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from engine.errors import DataInvalid, TransitionRefused
+from engine.errors import TransitionRefused
 from engine.forms import FieldProblem
-from engine.registry import Registry, TransitionContext
+from engine.registry import Registry
+from engine.transition_context import TransitionContext
 from workflows.identity import age_on, mask_id_number
-from workflows.people import ENROLLMENT
+from workflows.payment_words import payer_words
+from workflows.people import ENROLLMENT, LEFT_AT
 from workflows.policy import LatePaymentRefused, Policy, PolicyError
 from workflows.years import enrollment_key, unpaid_year
 
@@ -51,11 +53,16 @@ def amount_due(policy: Policy, variables: Mapping[str, Any], paid_at: datetime) 
     )
 
 
-def local_day(policy: Policy, moment: datetime) -> str:
-    """The day ``moment`` falls on in the region, as the rules compare it: ``2021-08-31 23:30
-    (Asia/Shanghai)``, so a refusal names the date it decided on, not the caller's offset."""
+def local_day(policy: Policy, moment: datetime) -> tuple[str, str]:
+    """The time ``moment`` is in the region, as the rules compare it, in Chinese and English:
+    ``2021-08-31 23:30（北京时间）``, ``2021-08-31 23:30 (Beijing time)``, so that a refusal names
+    the date it decided on, not the caller's offset (a zone other than China's by its name)."""
     local = moment.astimezone(ZoneInfo(policy.timezone))
-    return f"{local:%Y-%m-%d %H:%M} ({policy.timezone})"
+    zh, en = _ZONE_WORDS.get(policy.timezone, (policy.timezone, policy.timezone))
+    return f"{local:%Y-%m-%d %H:%M}（{zh}）", f"{local:%Y-%m-%d %H:%M} ({en})"
+
+
+_ZONE_WORDS = {"Asia/Shanghai": ("北京时间", "Beijing time")}
 
 
 class EnrollmentRules:
@@ -81,21 +88,22 @@ class EnrollmentRules:
             return ctx.now
         moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
         if moment.tzinfo is None:
-            raise TransitionRefused("缴费时间必须带时区", "paid_at needs a time zone")
+            raise TransitionRefused("缴费时间必须带时区", "the time of payment needs its time zone")
         if moment > ctx.now:
             raise TransitionRefused(
-                "缴费时间不能晚于当前时间", "paid_at cannot be later than the service clock"
+                "缴费时间不能晚于当前时间",
+                "the time of payment cannot be later than the service's clock",
             )
         return moment
 
     def within_payment_period(self, ctx: TransitionContext) -> bool:
         policy, paid_at = self.policy_of(ctx.variables), self.moment(ctx)
         if not policy.is_within_period(paid_at):
-            day = local_day(policy, paid_at)
+            day_zh, day_en = local_day(policy, paid_at)
             raise TransitionRefused(
-                f"{day} 不在 {policy.policy} 的集中缴费期"
+                f"{day_zh} 不在{policy.title.zh}的集中缴费期"
                 f"（{policy.payment_period.start} 至 {policy.payment_period.end}）内",
-                f"{day} is outside the payment period of {policy.policy} "
+                f"{day_en} is outside the payment period of {policy.title.en} "
                 f"({policy.payment_period.start} to {policy.payment_period.end})",
             )
         return True
@@ -107,38 +115,57 @@ class EnrollmentRules:
             raise TransitionRefused(refusal.zh, refusal.en)
         return True
 
-    def payer_accepted(self, ctx: TransitionContext) -> bool:
-        """Who pays: one of the policy's payer kinds; someone else's payment names the payer;
-        and through a channel of the payer's, never one the service writes itself (the tax
-        authority's batch deduction, the assistance fund), whose payments come by their own
-        events."""
+    @staticmethod
+    def payer_data_problems(ctx: TransitionContext) -> list[FieldProblem]:
+        """What ``payer_accepted`` finds wrong in the payment's data alone, checked before any
+        rule (``Registry.add_data_check``): a channel the service writes itself (the tax
+        authority's batch deduction, the assistance fund: their payments come by their own
+        events), and someone else's payment without the payer's ID number."""
+        found = []
         channel = ctx.data.get("channel")
-        if channel in RESERVED_CHANNELS:  # the payment's data: a 422 naming the field
-            words = (
-                f"渠道 {channel} 由系统记录（税务批量扣费、医疗救助资金），缴费时不能指定",
-                f"{channel} is written by the service (the tax authority's batch deduction, the "
-                "medical assistance fund): a payment cannot name it",
+        if channel in RESERVED_CHANNELS:
+            found.append(
+                FieldProblem(
+                    "channel",
+                    f"渠道 {channel} 由系统记录（税务批量扣费、医疗救助资金），缴费时不能指定",
+                    f"{channel} is written by the service (the tax authority's batch deduction, "
+                    "the medical assistance fund): a payment cannot name it",
+                )
             )
-            found = FieldProblem("channel", *words)
-            raise DataInvalid(f"{ctx.process}.{ctx.event}", [found])
+        if ctx.data.get("payer_kind", SELF) != SELF and not ctx.data.get("payer_id_number"):
+            found.append(
+                FieldProblem(
+                    "payer_id_number",
+                    "家庭缴费或代他人缴费须填写缴费人的证件号码",
+                    "required for a family or on-behalf payment: the payer's ID number",
+                )
+            )
+        return found
+
+    def payer_accepted(self, ctx: TransitionContext) -> bool:
+        """Who pays: one of the policy's payer kinds; someone else's payment names a payer who
+        is not the insured; and through a channel of the payer's (``payer_data_problems``, run
+        before any rule)."""
         policy = self.policy_of(ctx.variables)
         kind = str(ctx.data.get("payer_kind", SELF))
         payer = ctx.data.get("payer_id_number")
-        if kind not in policy.payers:
+        if kind not in policy.payers:  # the kind sent is echoed; the accepted ones in words
+            kinds = [(payer_words(p), p) for p in policy.payers]
             raise TransitionRefused(
-                f"{policy.policy} 不接受缴费类型 {kind}（可选：{'、'.join(policy.payers)}）",
-                f"{policy.policy} does not accept payer kind {kind} "
-                f"(accepted: {', '.join(policy.payers)})",
+                f"{policy.title.zh}不接受缴费类型 {kind}"
+                f"（可选：{'、'.join(f'{w.zh}（{p}）' for w, p in kinds)}）",
+                f"{policy.title.en} does not accept payer kind {kind} "
+                f"(accepted: {', '.join(f'{w.en} ({p})' for w, p in kinds)})",
             )
         insured = ctx.variables.get("id_number")
         if kind == SELF and payer not in (None, insured):
             raise TransitionRefused(
                 "本人缴费时缴费人应为参保人本人", "a self-payment is paid by the insured person"
             )
-        if kind != SELF and (payer is None or payer == insured):
+        if kind != SELF and payer == insured:
             raise TransitionRefused(
-                "家庭缴费或代他人缴费需填写缴费人的证件号码（且不是参保人本人）",
-                "a family or on-behalf payment needs the payer's ID number (not the insured's)",
+                "家庭缴费或代他人缴费的缴费人不能是参保人本人",
+                "a family or on-behalf payment is made by someone other than the insured person",
             )
         return True
 
@@ -236,7 +263,9 @@ class EnrollmentRules:
     def close_open_years(self, ctx: TransitionContext) -> None:
         """A person who leaves the scheme owes nothing more: each of their years not paid (and
         each lapsed year a late payment could still revive) closes in this transaction
-        (``close_on_leaving``); a year paid stays paid."""
+        (``close_on_leaving``); a year paid stays paid. The record keeps when they left
+        (``LEFT_AT``), which every door refusing them names."""
+        ctx.variables[LEFT_AT] = ctx.now.isoformat()
         number = str(ctx.variables["id_number"])
         region = self.domain.regions.find(str(ctx.variables.get("region", "")))
         for policy in region.policies if region else ():
@@ -258,6 +287,7 @@ class EnrollmentRules:
         registry.add_guard("within_payment_period", self.within_payment_period)
         registry.add_guard("late_payment_accepted", self.late_payment_accepted)
         registry.add_guard("payer_accepted", self.payer_accepted)
+        registry.add_data_check("payer_accepted", self.payer_data_problems)
         registry.add_guard("amount_is_due", self.amount_is_due)
         registry.add_guard("refund_rule", self.refund_rule)
         registry.add_action("record_payment", self.record_payment)

@@ -18,8 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import TransitionRefused
-from engine.registry import Move, MoveWarning, Registry, TransitionContext
+from engine.registry import Move, MoveWarning, Registry
 from engine.runtime import Engine, Transition
+from engine.transition_context import TransitionContext
 from engine.tx import Tx
 from workflows.cards import PROCESS as CARD
 from workflows.cards import REPLACES, USABLE
@@ -30,9 +31,16 @@ REASON = "省内一人一卡，核查后注销 / one person one card per provinc
 
 
 def cancel_extra_cards(ctx: TransitionContext) -> None:
-    """Keep ``keep_card_id``; emit ``cancel`` to the person's other usable cards."""
+    """Keep ``keep_card_id``; emit ``cancel`` to the person's other usable cards.
+
+    The cards are read under the card key's lock (the one a card application, replacement or
+    import of the person takes): a card imported meanwhile is then either among the cards read
+    here (and cancelled) or imported after this review is resolved (and opens a new one), as in
+    sequence; never a usable card that neither this review nor a new one sees."""
     keep = ctx.data.get("keep_card_id")
-    cards = [c for c in ctx.find(CARD, str(ctx.variables["card_key"])) if USABLE in c.tags]
+    key = str(ctx.variables["card_key"])
+    ctx.lock_key(CARD, key)
+    cards = [c for c in ctx.find(CARD, key) if USABLE in c.tags]
     if keep not in {c.id for c in cards}:
         raise TransitionRefused(
             f"卡 {keep} 不是该居民的可用社保卡", f"card {keep} is not a usable card of this person"

@@ -3,7 +3,8 @@
 This module owns everything the service knows about the 18-character number: a 6-digit address code,
 the birth date as YYYYMMDD, a 3-digit sequence (odd for men) and an ISO 7064 MOD 11-2 check
 character. The social insurance number is the ID number, so this is also how people are keyed.
-Nothing here touches storage; the functions are pure apart from reading today's date by default.
+Nothing here touches storage or a clock: whoever asks whether a birth date has come passes the
+service clock's date (``today``), never the machine's.
 """
 
 from __future__ import annotations
@@ -84,14 +85,16 @@ def check_character(first17: str) -> str:
     return _CHECK_CHARACTERS[total % 11]
 
 
-def validate_id_number(value: str, *, today: date | None = None) -> str:
+def validate_id_number(value: str, *, today: date) -> str:
     """Check a resident ID number and return it normalised.
 
     Surrounding whitespace is stripped and a trailing lower-case ``x`` is upper-cased.
 
     Args:
         value: the number as typed.
-        today: the latest acceptable birth date; defaults to ``date.today()``.
+        today: the latest acceptable birth date: the service clock's date (``RegionInfo.today``,
+            ``workflows.service_date.service_today``), never the machine's: a simulated clock
+            may be years behind it, so no default is taken.
 
     Returns:
         The normalised 18-character number.
@@ -99,6 +102,28 @@ def validate_id_number(value: str, *, today: date | None = None) -> str:
     Raises:
         InvalidIdNumber: with ``check`` naming the first check that failed.
     """
+    text = _well_formed(value)
+    born = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    if born > today:
+        raise InvalidIdNumber(
+            "birth_date",
+            f"身份证号码中的出生日期晚于今天（{today}）",
+            f"the birth date in the ID number is in the future (after {today})",
+        )
+    expected = check_character(text[:17])
+    if text[17] != expected:
+        raise InvalidIdNumber(
+            "check_digit",
+            f"身份证号码校验位错误，应为 {expected}",
+            f"wrong check character, expected {expected}",
+        )
+    return text
+
+
+def _well_formed(value: str) -> str:
+    """The number normalised, its form, address code and birth date (a real date, not before
+    ``EARLIEST_BIRTH_DATE``) checked; whether that date has come and the check character are
+    the caller's (``validate_id_number``)."""
     if not isinstance(value, str):
         raise InvalidIdNumber("format", "身份证号码必须是文本", "the ID number must be text")
     text = value.strip()
@@ -129,40 +154,29 @@ def validate_id_number(value: str, *, today: date | None = None) -> str:
             "身份证号码中的出生日期无效",
             "the birth date in the ID number is not a valid date",
         )
-    if born > (today or date.today()):
-        raise InvalidIdNumber(
-            "birth_date",
-            "身份证号码中的出生日期晚于今天",
-            "the birth date in the ID number is in the future",
-        )
-    expected = check_character(text[:17])
-    if text[17] != expected:
-        raise InvalidIdNumber(
-            "check_digit",
-            f"身份证号码校验位错误，应为 {expected}",
-            f"wrong check character, expected {expected}",
-        )
     return text
 
 
-def is_valid_id_number(value: object, *, today: date | None = None) -> bool:
-    """Whether ``value`` is a valid resident ID number (see ``validate_id_number``)."""
+def is_valid_id_number(value: object, *, today: date | None) -> bool:
+    """Whether ``value`` is a valid resident ID number (see ``validate_id_number``) born by
+    ``today``; None: whenever born (finding numbers in a text, where a date does not matter)."""
     if not isinstance(value, str):
         return False
     try:
-        validate_id_number(value, today=today)
+        validate_id_number(value, today=date.max if today is None else today)
     except InvalidIdNumber:
         return False
     return True
 
 
 def birth_date(id_number: str) -> date:
-    """The birth date encoded in a valid ID number.
+    """The birth date encoded in a valid ID number (one on file: whether it has come is the
+    registration's check).
 
     Raises:
         InvalidIdNumber: the number is not valid.
     """
-    text = validate_id_number(id_number)
+    text = validate_id_number(id_number, today=date.max)
     return date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
 
 
@@ -182,7 +196,7 @@ def sex(id_number: str) -> str:
     Raises:
         InvalidIdNumber: the number is not valid.
     """
-    text = validate_id_number(id_number)
+    text = validate_id_number(id_number, today=date.max)
     return "male" if int(text[16]) % 2 else "female"
 
 

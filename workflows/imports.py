@@ -16,19 +16,21 @@ rejected row, and callers exit non-zero when there is one (``shebao import peopl
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import WorkflowError
-from engine.registry import InstanceView
 from engine.runtime import Engine
+from engine.transition_context import InstanceView
 from engine.tx import Tx
 from workflows import extra_cards
 from workflows.cards import PROCESS as CARD
 from workflows.cards import card_key, card_variables
-from workflows.csv_files import records, with_control_characters
+from workflows.csv_files import EXTRA_CELLS, extra_cells, records, with_control_characters
 from workflows.identity import mask_id_number
 from workflows.people import ON_BOOKS, PERSON, Registration, checked, record_of
 from workflows.years import open_year_on_insurance_in
@@ -43,6 +45,7 @@ COLUMNS = (
     "residence",
     "household",
     "reduction_categories",
+    "flags",
     "card_number",
     "card_bank",
     "card_state",
@@ -51,6 +54,7 @@ COLUMNS = (
 REQUIRED = ("id_number", "name", "region")
 KEY_SCOPE = "import:card"
 MAX_CARD_NUMBER = 32
+log = logging.getLogger(__name__)
 
 
 class ImportRefused(WorkflowError):
@@ -89,8 +93,14 @@ class PeopleReport:
         return {
             "applied": self.count("applied"),
             "unchanged": self.count("unchanged"),
-            "rejected": [
-                {"line": r.line, "reason": r.reason, "reason_zh": r.reason_zh}
+            "rejected": [  # reason, reason_zh: the first version's names of the messages
+                {
+                    "line": r.line,
+                    "message_zh": r.reason_zh,
+                    "message_en": r.reason,
+                    "reason": r.reason,
+                    "reason_zh": r.reason_zh,
+                }
                 for r in self.rejected
             ],
             "reviews_opened": self.reviews_opened,
@@ -125,12 +135,51 @@ def import_people(
         def work(tx: Tx, line: int = line, row: Mapping[str, Any] = row) -> RowResult:
             return _row(engine, domain, tx, line, row, actor)
 
-        try:
-            result = engine.transaction(work)
-        except WorkflowError as exc:
-            result = RowResult(line, "rejected", exc.message_en, reason_zh=exc.message_zh)
-        report.results.append(result)
+        report.results.append(_run_row(engine, work, line, row))
     return report
+
+
+def _run_row(
+    engine: Engine, work: Callable[[Tx], RowResult], line: int, row: Mapping[str, Any]
+) -> RowResult:
+    """One row's transaction; a refusal is a rejected row. A unique violation (the import key
+    of the card number, ``uq_wf_idempotency_key_scope_key``, the only unique constraint a row
+    writes: stored meanwhile by a writer that did not take the number's lock) rolls the row
+    back; the row then runs once more and answers as in sequence (unchanged, or the number is
+    another person's). A second one is a rejected row too: never the whole import's failure."""
+    clash = engine.db.dialect.loaded_dbapi.IntegrityError
+    for _ in range(2):
+        try:
+            return engine.transaction(work)
+        except WorkflowError as exc:
+            return RowResult(line, "rejected", exc.message_en, reason_zh=exc.message_zh)
+        except clash as exc:
+            # the constraint's name only: the driver's message shows the key's value
+            log.warning("people import line %d: unique violation (%s)", line, _constraint(exc))
+    return _clashed(line, row)
+
+
+def _constraint(exc: Exception) -> str:
+    """The violated constraint's name (PostgreSQL), or SQLite's columns (no values in them)."""
+    name = getattr(getattr(exc, "diag", None), "constraint_name", None)
+    return str(name) if name else str(exc).split("\n", 1)[0]
+
+
+def _clashed(line: int, row: Mapping[str, Any]) -> RowResult:
+    """A row that met a unique violation twice, in words (the card number masked)."""
+    number = _cell(row, "card_number")
+    zh, en = (
+        ("社保卡号 " + mask_id_number(number), "card " + mask_id_number(number))
+        if number
+        else ("该居民", "this person")
+    )
+    return RowResult(
+        line,
+        "rejected",
+        f"{en} was written by another import at the same time; nothing of this row was "
+        "written: import the row again",
+        reason_zh=f"{zh}的资料正由另一导入同时写入，本行未写入任何内容，请重新导入本行",
+    )
 
 
 def _cell(row: Mapping[str, Any], name: str) -> str:
@@ -138,9 +187,16 @@ def _cell(row: Mapping[str, Any], name: str) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _listed(row: Mapping[str, Any], name: str) -> list[str]:
+    """A cell holding several values (``low_income|dibao``; ``;`` separates them too)."""
+    return [v.strip() for v in _cell(row, name).replace(";", "|").split("|") if v.strip()]
+
+
 def _row(
     engine: Engine, domain: Domain, tx: Tx, line: int, row: Mapping[str, Any], actor: str
 ) -> RowResult:
+    if EXTRA_CELLS in row:  # a file's row with cells beyond its header's columns
+        raise ImportRefused(*extra_cells(str(row[EXTRA_CELLS])))
     unknown = sorted(set(row) - set(COLUMNS))
     if unknown:
         raise ImportRefused(
@@ -152,21 +208,24 @@ def _row(
             f"以下列含有控制字符（如空字符、换行）：{', '.join(unreadable)}",
             f"control characters (a NUL, a line break) in: {', '.join(unreadable)}",
         )
-    categories = [c for c in _cell(row, "reduction_categories").replace(";", "|").split("|") if c]
-    person = checked(
-        domain,
-        Registration(
-            id_number=_cell(row, "id_number"),
-            name=_cell(row, "name"),
-            region=_cell(row, "region"),
-            residence=_cell(row, "residence") or "household_register",
-            household=_cell(row, "household") or None,
-            reduction_categories=tuple(categories),
-        ),
+    registration = Registration(
+        id_number=_cell(row, "id_number"),
+        name=_cell(row, "name"),
+        region=_cell(row, "region"),
+        residence=_cell(row, "residence") or "household_register",
+        household=_cell(row, "household") or None,
+        reduction_categories=tuple(_listed(row, "reduction_categories")),
+        flags=tuple(_listed(row, "flags")),
     )
-    _lock_keys(engine, domain, tx, person, row)
+    # what does not depend on the record (its flags); the ID's birth date by the service's date
+    facts = checked(domain, registration, engine.clock.now(), conditions=False)
+    _lock_keys(engine, domain, tx, facts, row)
+    record = record_of(engine, tx, facts["id_number"])
+    if "flags" not in row and record is not None:  # a file without the column: flags on record
+        held = tuple(str(f) for f in record.variables.get("flags") or ())
+        registration = dataclasses.replace(registration, flags=held)
+    person = checked(domain, registration, engine.clock.now())
     changed = False
-    record = record_of(engine, tx, person["id_number"])
     if record is None:
         definition = engine.definition(PERSON)
         [on_books] = [s for s in definition.initial if ON_BOOKS in definition.states[s].tags]
@@ -226,6 +285,7 @@ FACT_WORDS = {
     "residence": ("户籍证件类型", "residence"),
     "household": ("户号", "household"),
     "reduction_categories": ("减免类别", "reduction categories"),
+    "flags": ("申报的情形", "flags"),
 }
 """The facts of a row compared with the person on record, in words."""
 
@@ -234,7 +294,8 @@ def _same_as_record(
     record: InstanceView, person: Mapping[str, Any], row: Mapping[str, Any]
 ) -> None:
     """A row naming a person on record must say what the record says: name, region and
-    reduction categories always (none given is none), residence and household when given.
+    reduction categories always (none given is none), residence and household when given, flags
+    when the file has the column (a file without it says nothing of them).
     Reporting "unchanged" for other facts would tell the sender their data matched.
 
     Raises:
@@ -245,6 +306,7 @@ def _same_as_record(
         fact
         for fact in FACT_WORDS
         if (fact not in ("residence", "household") or _cell(row, fact))
+        and (fact != "flags" or fact in row)
         and _fact(held.get(fact)) != _fact(person.get(fact))
     ]
     if differ:
@@ -289,6 +351,7 @@ def _card(
         bank=_cell(row, "card_bank"),
         region_code=region_code,
         channel="counter",
+        now=engine.clock.now(),
     )
     variables.update(card_number=number, imported=True)
     seen = tx.one(engine.sql.select_idempotency, {"scope": KEY_SCOPE, "key": number})

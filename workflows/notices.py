@@ -35,6 +35,7 @@ from engine.statements import instances
 from workflows.cards import REPLACES
 from workflows.identity import validate_id_number
 from workflows.policy import Label, Policy
+from workflows.service_date import service_today
 
 if TYPE_CHECKING:
     from workflows.domain import Domain
@@ -138,7 +139,7 @@ def person_instance_ids(engine: Engine, id_number: str) -> list[int]:
     Raises:
         InvalidIdNumber: ``id_number`` is not a valid resident ID number.
     """
-    person = validate_id_number(id_number)
+    person = validate_id_number(id_number, today=service_today(engine.clock.now()))
     key = instances.c.business_key
     query = (
         select(instances.c.id)

@@ -28,6 +28,7 @@ from workflows.enrollment import amount_due, payer_masked
 from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.people import ENROLLMENT, LIVE, NotRegistered
 from workflows.policy import BENEFIT_KINDS, LatePaymentRefused, Policy, PolicyError
+from workflows.service_date import service_today
 from workflows.years import (
     ended_year_refusal,
     enrollment_key,
@@ -115,10 +116,9 @@ def _pay_in(
     policy = domain.policy_of(row.variables)
     moment = request.paid_at or engine.clock.now()
     event = "pay" if policy.is_within_period(moment) else "pay_late"
-    definition = engine.allowing(row, event)
-    values = engine.clean_data(
-        tx, row, definition.events[event].fields, request.data(), f"{row.process}.{event}"
-    )
+    paying = engine.allowing(row, event).events[event]
+    where = f"{row.process}.{event}"
+    values = engine.clean_data(tx, row, paying.fields, request.data(), where, label=paying.label)
     return engine.fire_in(tx, row, event, actor, values)
 
 
@@ -186,11 +186,11 @@ def pay_for_person(
             the books or has left the scheme since); as ``pay_enrollment``.
         TransitionRefused, ...: as ``pay_enrollment``.
     """
+    now = engine.clock.now()
     try:
-        number = validate_id_number(id_number)
+        number = validate_id_number(id_number, today=service_today(now))
     except InvalidIdNumber as exc:
         raise EnrollmentRefused(exc.message_zh, exc.message_en) from None
-    now = engine.clock.now()
     chosen: dict[str, Policy] = {}
 
     def work(tx: Tx) -> Transition:
@@ -258,16 +258,22 @@ def open_renewals(
 
 
 def year_summary(
-    row: Any, policy: Policy, definition: ProcessDefinition, now: datetime
+    enrollment_id: int,
+    state: str,
+    variables: Mapping[str, Any],
+    policy: Policy,
+    definition: ProcessDefinition,
+    now: datetime,
 ) -> YearSummary:
-    """What one year (an enrollment row) amounts to at ``now``: due, paid, refunded, the benefit
-    start; the API's year list and the staff person page show it alike."""
-    payment = row.variables.get("payment") or {}
-    spec = definition.states.get(row.state)
+    """What one year (the enrollment ``enrollment_id`` in ``state`` with ``variables``) amounts
+    to at ``now``: due, paid, refunded, the benefit start; the API's year list and the staff
+    person page show it alike."""
+    payment = variables.get("payment") or {}
+    spec = definition.states.get(state)
     tags = spec.tags if spec is not None else frozenset()
     paid = PAID in tags
     refunded = REFUND_GIVEN in tags
-    refund = row.variables.get("refund") if refunded else None
+    refund = variables.get("refund") if refunded else None
     shown = paid or refunded  # a refunded year shows the payment it gave back
     paid_at = (
         datetime.fromisoformat(payment["paid_at"]) if shown and payment.get("paid_at") else None
@@ -275,7 +281,7 @@ def year_summary(
     due: Decimal | None = None
     try:
         ended = ended_year_refusal(tags) is not None
-        due = None if paid or ended else amount_due(policy, row.variables, now)
+        due = None if paid or ended else amount_due(policy, variables, now)
     except (LatePaymentRefused, PolicyError):
         due = None  # the year can no longer be paid
     starts: dict[str, date] = {}
@@ -285,10 +291,10 @@ def year_summary(
         except (LatePaymentRefused, ValueError):
             starts = {}
     return YearSummary(
-        enrollment_id=row.id,
+        enrollment_id=enrollment_id,
         policy=policy.policy,
         year=policy.year,
-        state=row.state,
+        state=state,
         paid=paid,
         amount_due=due,
         amount_paid=Decimal(payment["amount"]) if shown and payment.get("amount") else None,
@@ -311,7 +317,7 @@ def year_summary(
 
 def enrollment_years(engine: Engine, domain: Domain, id_number: str) -> Sequence[YearSummary]:
     """Every policy year of a person with what was paid or is still due (缴费情况查询)."""
-    person = validate_id_number(id_number)
+    person = validate_id_number(id_number, today=service_today(engine.clock.now()))
     query = (
         select(instances.c.id, instances.c.state, instances.c.variables)
         .where(instances.c.process == ENROLLMENT, instances.c.business_key.like(f"{person}:%"))
@@ -325,7 +331,7 @@ def enrollment_years(engine: Engine, domain: Domain, id_number: str) -> Sequence
     for row in rows:
         policy = domain.regions.policy(str(row.variables.get("policy")))
         if policy is not None:
-            years.append(year_summary(row, policy, definition, now))
+            years.append(year_summary(row.id, row.state, row.variables, policy, definition, now))
     return years
 
 

@@ -10,17 +10,19 @@ per ID number); each policy year is an ``enrollment`` instance opened for a pers
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from engine.errors import DuplicateInstance, WorkflowError
 from engine.interventions import label_of
-from engine.registry import InstanceView, Registry
+from engine.registry import Registry
 from engine.runtime import Engine, Idempotency, Transition, request_hash
+from engine.transition_context import InstanceView
 from engine.tx import Tx
 from workflows.identity import InvalidIdNumber, birth_date, mask_id_number, validate_id_number
-from workflows.policy import Label
+from workflows.person_flags import PERSON_FLAG_WORDS, PERSON_FLAGS
+from workflows.reduction_conditions import DECLARED_AT_REGISTRATION, condition_problem
+from workflows.service_date import service_today
 
 if TYPE_CHECKING:
     from workflows.domain import Domain
@@ -33,16 +35,6 @@ LIVE = "live"
 ON_BOOKS = "on_books"
 # huian.txt:35 户口簿 / 居住证 / 港澳台居民居住证: what a person registers with
 RESIDENCE_DOCUMENTS = ("household_register", "residence_permit", "hmt_residence_permit")
-# facts a person declares that the policies' rules read: huian.txt:59 the low-income reduction
-# for the disabled (残疾人); NOTES.md (Quanzhou 2023) who is spared the subsidy when paying late
-# with the words each reads as to staff (a clerk checking a registration sees them)
-PERSON_FLAG_WORDS = {
-    "disabled": Label("残疾人", "Disabled person"),  # huian.txt:59
-    "newborn": Label("新生儿", "Newborn"),
-    "new_student": Label("新入学学生", "New student"),
-    "left_employee_insurance": Label("职工医保转出人员", "Left employee medical insurance"),
-}
-PERSON_FLAGS = tuple(PERSON_FLAG_WORDS)
 MAX_NAME = 64
 
 
@@ -54,11 +46,20 @@ class RegistrationRefused(WorkflowError):
 
 class NotRegistered(WorkflowError):
     """The person has no insured record: registration (参保登记) comes first (huian.txt:31), or
-    their registration is still awaiting the clerk's check (``in_review``)."""
+    their registration is still awaiting the clerk's check (``in_review``), or they left the
+    scheme (``left``: their record ended by ``leave_scheme``; ``left_on``: the day, when the
+    record keeps it): then they register again. Whatever was asked for (a payment, a year)."""
 
     code = "not_registered"
 
-    def __init__(self, id_number: str, *, in_review: bool = False) -> None:
+    def __init__(
+        self,
+        id_number: str,
+        *,
+        in_review: bool = False,
+        left: bool = False,
+        left_on: date | None = None,
+    ) -> None:
         masked = mask_id_number(id_number)
         if in_review:
             super().__init__(
@@ -66,10 +67,20 @@ class NotRegistered(WorkflowError):
                 f"the registration of {masked} is awaiting the clerk's review: years can be "
                 "opened and paid once it is approved",
             )
+        elif left:
+            zh_when = f"已于 {left_on} " if left_on is not None else "已"
+            en_when = f" on {left_on}" if left_on is not None else ""
+            super().__init__(
+                f"{masked} {zh_when}终止参保（迁出、参加职工医保等）；"
+                "如需重新参加城乡居民医保（开立年度、缴费），请先重新办理参保登记",
+                f"{masked} left the scheme{en_when} (moved away, insured as an employee, ...): "
+                "to join again (to open or pay a year), register again first",
+            )
         else:
             super().__init__(
-                f"{masked} 没有医保参保档案，请先办理参保登记（如无医保档案，请先参保登记完再进行缴费）",
-                f"{masked} has no insured record: register first (参保登记) before paying",
+                f"{masked} 没有医保参保档案，请先办理参保登记，登记通过后才能开立年度和缴费",
+                f"{masked} has no insured record: register first; years can be opened and "
+                "paid once the registration is approved",
             )
 
 
@@ -97,11 +108,16 @@ days for cover from birth, and the flag's exemptions are for babies enrolled in 
 year)."""
 
 
-def checked(domain: Domain, person: Registration, now: datetime | None = None) -> dict[str, Any]:
+def checked(
+    domain: Domain, person: Registration, now: datetime, *, conditions: bool = True
+) -> dict[str, Any]:
     """The record's variables, every fact checked against the rules and the region's policy
-    (with ``now``, the facts that depend on the day too: ``newborn`` within a year of birth)."""
+    on the day of ``now`` (the service clock's time): born by that day, ``newborn`` within a
+    year of birth, and (``conditions``) each declared reduction category's condition met that
+    day (``condition_problem``, the check a claim after registering gets; False: the facts
+    before the record's flags are read)."""
     try:
-        number = validate_id_number(person.id_number)
+        number = validate_id_number(person.id_number, today=service_today(now))
     except InvalidIdNumber as exc:
         raise RegistrationRefused(exc.message_zh, exc.message_en) from None
     name = person.name.strip()
@@ -124,9 +140,9 @@ def checked(domain: Domain, person: Registration, now: datetime | None = None) -
             f"未知的申报情形：{'、'.join(odd)}（可选：{'、'.join(PERSON_FLAGS)}）",
             f"unknown flag {', '.join(odd)} (one of {', '.join(PERSON_FLAGS)})",
         )
-    if NEWBORN in person.flags and now is not None:
-        today = now.astimezone(ZoneInfo(region.latest().timezone)).date()
-        if (today - birth_date(number)).days > NEWBORN_FOR_DAYS:
+    today = region.today(now)
+    if NEWBORN in person.flags:
+        if not 0 <= (today - birth_date(number)).days <= NEWBORN_FOR_DAYS:
             raise _refuse(
                 "申报“新生儿”须在出生后一年内办理参保登记",
                 "the newborn flag is for a registration within a year of birth",
@@ -138,15 +154,22 @@ def checked(domain: Domain, person: Registration, now: datetime | None = None) -
             f"{region.name.zh}没有减免类别：{'、'.join(unknown)}",
             f"{region.name.en} has no reduction category {', '.join(unknown)}",
         )
-    return {
+    declared = sorted(set(person.reduction_categories))
+    variables: dict[str, Any] = {
         "id_number": number,
         "name": name,
         "region": region.key,
         "residence": person.residence,
         "household": person.household,
-        "reduction_categories": sorted(set(person.reduction_categories)),
+        "reduction_categories": declared,
         "flags": sorted(set(person.flags)),
     }
+    if conditions:
+        for category in declared:
+            problem = condition_problem(domain, variables, category, now)
+            if problem is not None:  # as a claim after registering is refused
+                raise _refuse(*problem)
+    return variables
 
 
 def register_person(
@@ -164,6 +187,8 @@ def register_person(
         RegistrationRefused: bad facts, or the person already has a live record.
     """
     variables = checked(domain, person, engine.clock.now())
+    # as declared, for the review's fact (a refusal at approval narrows reduction_categories)
+    variables[DECLARED_AT_REGISTRATION] = list(variables["reduction_categories"])
     definition = engine.definition(PERSON)
 
     def work(tx: Tx) -> Transition:
@@ -194,12 +219,42 @@ def insured_record(engine: Engine, tx: Tx, id_number: str) -> InstanceView:
     """The person's insured record, for whatever needs one (a year, a payment, a claim).
 
     Raises:
-        NotRegistered: no record, or a registration still awaiting the clerk's review.
+        NotRegistered: no record, a registration still awaiting the clerk's review, or a
+            record that left the scheme (saying when, and to register again).
     """
     record = record_of(engine, tx, id_number)
-    if record is None or ON_BOOKS not in record.tags:
-        raise NotRegistered(id_number, in_review=record is not None)
-    return record
+    if record is not None and ON_BOOKS in record.tags:
+        return record
+    if record is None:
+        gone = left_record(engine, tx, id_number)
+        if gone is not None:
+            raise NotRegistered(id_number, left=True, left_on=left_on(gone))
+    raise NotRegistered(id_number, in_review=record is not None)
+
+
+LEAVE_SCHEME = "leave_scheme"
+LEFT_AT = "left_scheme_at"
+"""The person's event of leaving the scheme (person.yaml), and the variable that keeps when."""
+
+
+def left_record(engine: Engine, tx: Tx, id_number: str) -> InstanceView | None:
+    """The person's newest record, when it ended by their leaving the scheme (its state is
+    where ``leave_scheme`` leads, by the latest definition), else None."""
+    records = engine.find(tx, PERSON, id_number)
+    event = engine.definition(PERSON).events.get(LEAVE_SCHEME)
+    if not records or event is None or records[-1].state != event.target:
+        return None
+    return records[-1]
+
+
+def left_on(record: InstanceView) -> date | None:
+    """The day (in China) a record left the scheme, when it keeps it (``LEFT_AT``: records
+    that left before it was kept have none)."""
+    raw = record.variables.get(LEFT_AT)
+    try:
+        return service_today(datetime.fromisoformat(str(raw))) if raw else None
+    except ValueError:
+        return None
 
 
 def flag_words(value: Any) -> Any:

@@ -68,10 +68,18 @@ class Policy:
     this payment period opens (默认续保)."""
     source: str = field(default="", metadata={"internal": True})
 
+    @property
+    def title(self) -> Label:
+        """The policy year in words, as texts for people name it (佛山市 2022 年度 / Foshan 2022),
+        never its id (``foshan-2022``)."""
+        name = self.region.name
+        return Label(f"{name.zh} {self.year} 年度", f"{name.en} {self.year}")
+
     def _midnight(self, day: date) -> datetime:
         return datetime.combine(day, time(0), ZoneInfo(self.timezone))
 
-    def _local_day(self, moment: datetime) -> date:
+    def local_day(self, moment: datetime) -> date:
+        """The calendar date of ``moment`` in the policy's time zone."""
         return _aware(moment).astimezone(ZoneInfo(self.timezone)).date()
 
     def deadline_instant(self) -> datetime:
@@ -98,10 +106,43 @@ class Policy:
         return self.date_value("payment_period.start") <= _aware(paid_at) < self.deadline_instant()
 
     def late_payment_accepted(self, paid_at: datetime) -> bool:
-        """Whether ``paid_at`` (aware) is after the period and still accepted as a late payment."""
+        """Whether ``paid_at`` (aware) is after the period and still accepted as a late payment:
+        before ``late_payment.until``, and early enough that its waiting days end within the
+        insurance year (a payment whose benefits would start after 31 December buys no cover)."""
         if not self.late_payment.accepted or paid_at < self.deadline_instant():
             return False
-        return paid_at < self.date_value("late_payment.until")
+        if paid_at >= self.date_value("late_payment.until"):
+            return False
+        return self._late_start(self.local_day(paid_at)).year <= self.year
+
+    def _late_start(self, day: date) -> date:
+        """When the benefits of a late payment on ``day`` would start (its waiting days)."""
+        return day + timedelta(days=self.late_payment.rule_on(day).waiting_days)
+
+    def _after_year(self, paid_at: datetime) -> Label | None:
+        """Why a late payment at ``paid_at`` (after the period) is refused because its benefits
+        would start after the insurance year ends; ``None`` when that is not why (they would
+        start within it, or the policy takes no late payment then at all)."""
+        late = self.late_payment
+        if (
+            not late.accepted
+            or late.until is None
+            or paid_at >= self.date_value("late_payment.until")
+        ):
+            return None
+        day = self.local_day(paid_at)
+        start = self._late_start(day)
+        if start.year <= self.year:
+            return None
+        wait, end = self.late_payment.rule_on(day).waiting_days, date(self.year, 12, 31)
+        title = self.title
+        return Label(
+            f"{title.zh}：{day} 逾期缴费须等待 {wait} 天，待遇将自 {start} 起享受，"
+            f"已在 {self.year} 年度结束（{end}）之后，不予受理（视为放弃当年待遇）",
+            f"{title.en}: a late payment on {day} waits {wait} days, so benefits would start "
+            f"on {start}, after the {self.year} insurance year ends ({end}): not accepted "
+            "(the year's benefits were given up)",
+        )
 
     def late_payment_refusal(self, paid_at: datetime) -> Label | None:
         """Why a payment at ``paid_at`` (aware) is not accepted as a late payment, in Chinese and
@@ -109,46 +150,52 @@ class Policy:
         all; within the period it is not late; after it, the policy's late rules decide."""
         local = _aware(paid_at).astimezone(ZoneInfo(self.timezone))
         start, day = self.payment_period.start, f"{local:%Y-%m-%d %H:%M} ({self.timezone})"
+        title = self.title
         if paid_at < self.date_value("payment_period.start"):
             return Label(
-                f"{self.policy} 的缴费期自 {start} 起，此前的缴费不予受理（缴费时间：{day}）",
-                f"the payment period of {self.policy} opens on {start}: a payment before it is "
+                f"{title.zh}的缴费期自 {start} 起，此前的缴费不予受理（缴费时间：{day}）",
+                f"the payment period of {title.en} opens on {start}: a payment before it is "
                 f"not accepted (paid at {day})",
             )
         if paid_at < self.deadline_instant():
             end = self.payment_period.end
             return Label(
-                f"{day} 在 {self.policy} 的缴费期（{start} 至 {end}）内，不是逾期缴费",
-                f"{day} is within the payment period of {self.policy} ({start} to {end}): "
+                f"{day} 在{title.zh}的缴费期（{start} 至 {end}）内，不是逾期缴费",
+                f"{day} is within the payment period of {title.en} ({start} to {end}): "
                 "not a late payment",
             )
         if not self.late_payment_accepted(paid_at):
+            after_year = self._after_year(paid_at)
+            if after_year is not None:
+                return after_year
             return Label(
-                f"{self.policy} 不接受 {day} 的逾期缴费（视为放弃当年参保）",
-                f"{self.policy} does not accept a late payment on {day} "
+                f"{title.zh}不接受 {day} 的逾期缴费（视为放弃当年参保）",
+                f"{title.en} does not accept a late payment on {day} "
                 "(the year's benefits were given up)",
             )
         return None
 
     def _late_rule(self, paid_at: datetime) -> LateRule | None:
         """``None`` when paid by the deadline, else the late rule; raises if refused."""
-        day = self._local_day(paid_at)
+        day = self.local_day(paid_at)
         if paid_at < self.deadline_instant():
             return None
         if not self.late_payment_accepted(paid_at):
-            raise LatePaymentRefused(self.policy, day)
+            raise LatePaymentRefused(self.policy, day, self._after_year(paid_at), self.title)
         return self.late_payment.rule_on(day)
 
     def benefit_start(self, paid_at: datetime, kind: str) -> date:
-        """The first day of ``kind`` benefits for a payment at ``paid_at``; never before 1 January.
+        """The first day of ``kind`` benefits for a payment at ``paid_at``; never before 1 January
+        (and a late payment whose waiting days would end after 31 December is refused).
 
         Raises:
             ValueError: ``kind`` is not one of ``BENEFIT_KINDS``, or ``paid_at`` is naive.
-            LatePaymentRefused: the payment is after the period and not accepted.
+            LatePaymentRefused: the payment is after the period and not accepted (too late, or
+                its benefits would start after the insurance year).
         """
         if kind not in BENEFIT_KINDS:
             raise ValueError(f"unknown benefit kind {kind!r}; expected one of {BENEFIT_KINDS}")
-        day, year_start = self._local_day(paid_at), date(self.year, 1, 1)
+        day, year_start = self.local_day(paid_at), date(self.year, 1, 1)
         late, rule = self._late_rule(paid_at), getattr(self.benefit_rules, kind)
         if late is not None:
             start = day + timedelta(days=late.waiting_days)
@@ -173,13 +220,17 @@ class Policy:
             age: age in full years (see ``identity.age_on``).
             flags: facts that conditions and exemptions test (``disabled``, ``newborn``, ...).
             paid_at: when late and the late rule ``owes_subsidy``, the subsidy is added unless a
-                held category or flag is in ``late_payment.subsidy_exempt``.
+                held category or flag is in ``late_payment.subsidy_exempt``; a held category
+                with a condition (``requires_any``) counts only while the person meets it.
 
         Raises:
             LatePaymentRefused: ``paid_at`` is after the period and not accepted.
         """
         held, facts = frozenset(categories), frozenset(flags)
-        shares = [r.share for r in self.reductions if r.category in held and r.applies(age, facts)]
+        met = {r.category for r in self.reductions if r.applies(age, facts)}
+        known = {r.category for r in self.reductions}
+        held = frozenset(c for c in held if c in met or c not in known)  # huian.txt:59
+        shares = [r.share for r in self.reductions if r.category in held]
         due = self.contribution.individual * (1 - max(shares, default=Decimal(0)))
         late = self._late_rule(paid_at) if paid_at is not None else None
         if late and late.owes_subsidy and not (held | facts) & self.late_payment.subsidy_exempt:
@@ -199,37 +250,38 @@ class Policy:
         Raises:
             ValueError: ``at`` is naive.
         """
-        at, duplicate, name = _aware(at), self.refund.duplicate_with_employee_insurance, self.policy
+        at, duplicate = _aware(at), self.refund.duplicate_with_employee_insurance
+        name, name_en = self.title.zh, self.title.en
         if duplicate is None:
             return _refused(
                 "no_refund_in_policy",
                 f"{name}：本年度政策没有重复参保退费",
-                f"{name}: this policy year has no refund of duplicate payments",
+                f"{name_en}: this policy year has no refund of duplicate payments",
             )
         until = duplicate.accepted_until
         if at >= self.date_value(f"refund.{_DUPLICATE}.accepted_until"):
             return _refused(
                 "window_closed",
                 f"{name}：重复参保退费受理期已于 {until} 结束",
-                f"{name}: duplicate-payment refunds were accepted until {until}",
+                f"{name_en}: duplicate-payment refunds were accepted until {until}",
             )
         if not employee_insurance_elsewhere:
             return _refused(
                 "not_employee_insured",
                 f"{name}：只退还职工医保参保人重复缴纳的居民医保费",
-                f"{name}: refunds are only for people also insured as employees",
+                f"{name_en}: refunds are only for people also insured as employees",
             )
         if benefits_used:
             return _refused(
                 "benefits_used",
                 f"{name}：已享受居民医保待遇，不予退费",
-                f"{name}: resident insurance benefits were used, so no refund",
+                f"{name_en}: resident insurance benefits were used, so no refund",
             )
         return RefundDecision(
             True,
             None,
             f"{name}：受理重复参保退费（受理期至 {until}）",
-            f"{name}: duplicate-payment refund accepted (applications until {until})",
+            f"{name_en}: duplicate-payment refund accepted (applications until {until})",
         )
 
     def duplicate_refund_accepted(self, at: datetime) -> bool:

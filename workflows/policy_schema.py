@@ -34,9 +34,17 @@ class LatePaymentRefused(Exception):
 
     code = "late_payment_refused"
 
-    def __init__(self, policy: str, paid_on: date) -> None:
-        self.message_zh = f"{policy}：{paid_on} 已过缴费期，不再接受缴费，视为放弃当年待遇"
-        self.message_en = f"{policy}: payment period over on {paid_on}, payment not accepted"
+    def __init__(
+        self, policy: str, paid_on: date, why: Label | None = None, title: Label | None = None
+    ) -> None:
+        """``policy``: the policy's id; ``title``: its name in words (``Policy.title``), which
+        the message names (the id when not given)."""
+        named = title or Label(policy, policy)
+        if why is not None:  # e.g. the benefits would start after the insurance year
+            self.message_zh, self.message_en = why.zh, why.en
+        else:
+            self.message_zh = f"{named.zh}：{paid_on} 已过缴费期，不再接受缴费，视为放弃当年待遇"
+            self.message_en = f"{named.en}: payment period over on {paid_on}, payment not accepted"
         super().__init__(f"{self.message_zh} / {self.message_en}")
         self.policy, self.paid_on = policy, paid_on
 
@@ -151,7 +159,7 @@ class Requirement:
             return self.flag in flags
         if self.age_at_least is not None:
             return age >= self.age_at_least
-        return self.age_under is not None and age < self.age_under
+        return self.age_under is not None and 0 <= age < self.age_under  # never a negative age
 
 
 @dataclass(frozen=True)

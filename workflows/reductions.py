@@ -13,26 +13,41 @@ the category on the person's record; their years not yet paid then owe the reduc
 lapsed one while it can still be paid late; the fund paying at once a year left with nothing
 to pay) and the years opened or renewed later take it from the record. A refusal, at
 registration or of a claim, names the categories and the reason, and the person is told.
+
+This module owns the claim's flow and the words of a decision: the claim, its review, the grant
+reassessing the years, the refusals recorded. A category's condition, whether a claim names one
+the person can have, the clerk's refusals at approval and the guards that keep a category whose
+condition fails off a record are ``workflows.reduction_conditions``'s.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.definition import ProcessDefinition
 from engine.errors import DataInvalid, TransitionRefused, WorkflowError
 from engine.forms import FieldProblem
-from engine.registry import Registry, TransitionContext
+from engine.interventions import label_of
+from engine.registry import Registry
 from engine.runtime import Engine, Idempotency, Transition, request_hash
 from engine.specs import Label as EngineLabel
+from engine.transition_context import TransitionContext
 from engine.tx import Tx
 from workflows.enrollment import amount_due
 from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.notices import Text
 from workflows.people import ENROLLMENT, ON_BOOKS, PERSON, insured_record
 from workflows.policy import Label, LatePaymentRefused, PolicyError
+from workflows.reduction_conditions import (
+    DECLARED_AT_REGISTRATION,
+    claim_problem,
+    reason_problems,
+    reduction_labels,
+    refused_reductions,
+)
+from workflows.service_date import service_today
 from workflows.years import enrollment_key, unpaid_year
 
 if TYPE_CHECKING:
@@ -68,16 +83,6 @@ class ReductionClaimRefused(WorkflowError):
     code = "reduction_claim_refused"
 
 
-def reduction_labels(domain: Domain, region_key: str) -> dict[str, Label]:
-    """The region's reduction categories with their words, the latest policy's first."""
-    region = domain.regions.find(region_key)
-    found: dict[str, Label] = {}
-    for policy in reversed(region.policies) if region else ():
-        for reduction in policy.reductions:
-            found.setdefault(reduction.category, reduction.label)
-    return found
-
-
 def reduction_words(domain: Domain, variables: Mapping[str, Any], value: Any) -> Any:
     """Reduction categories (a list, or one) as the clerk reads them: ``低保对象`` / ``Minimum
     living allowance recipients``, the key for one the policies do not name."""
@@ -96,70 +101,6 @@ def categories_text(domain: Domain, region_key: str, categories: Any) -> Text:
     return Text("、".join(w.zh for w in words), "; ".join(w.en for w in words))
 
 
-_SEPARATORS = re.compile(r"[,，、;；\n]+")
-
-
-def refused_reductions(
-    domain: Domain, variables: Mapping[str, Any], data: Mapping[str, Any]
-) -> list[str]:
-    """The declared categories a clerk's ``reductions_refused`` names (a list of keys, as the
-    form's ``choices`` field gives them; or text naming them by key or by words).
-
-        Raises:
-            TransitionRefused: a name that is no declared category, or no reason given.
-    """
-    raw = data.get("reductions_refused") or ""
-    listed = raw if isinstance(raw, list | tuple) else _SEPARATORS.split(str(raw))
-    names = [str(n).strip() for n in listed if str(n).strip()]
-    if not names:
-        return []
-    declared = [str(c) for c in variables.get("reduction_categories", ())]
-    labels = reduction_labels(domain, str(variables.get("region", "")))
-    words = {c: labels.get(c, Label(c, c)) for c in declared}
-    refused: list[str] = []
-    for name in names:
-        found = next(
-            (
-                c
-                for c, w in words.items()
-                if name.casefold() in (c.casefold(), w.zh.casefold(), w.en.casefold())
-            ),
-            None,
-        )
-        if found is None:
-            zh = "、".join(f"{w.zh}（{c}）" for c, w in words.items()) or "无"
-            en = "; ".join(f"{w.en} ({c})" for c, w in words.items()) or "none"
-            raise TransitionRefused(
-                f"“{name}”不是申报的减免类别（申报的：{zh}）",
-                f"{name!r} is not a declared reduction category (declared: {en})",
-            )
-        if found not in refused:
-            refused.append(found)
-    if not str(data.get("reductions_refused_reason") or "").strip():
-        raise TransitionRefused("不予认定减免时须写明理由", "refusing a reduction needs the reason")
-    return refused
-
-
-def claim_problem(
-    domain: Domain, variables: Mapping[str, Any], category: str
-) -> tuple[str, str] | None:
-    """Why an insured person with ``variables`` may not claim ``category`` now (Chinese,
-    English), or None: a category the region's policies do not name, or one the person holds."""
-    region = str(variables.get("region", ""))
-    labels = reduction_labels(domain, region)
-    if category not in labels:
-        known = "、".join(f"{w.zh}（{c}）" for c, w in labels.items()) or "无"
-        known_en = "; ".join(f"{w.en} ({c})" for c, w in labels.items()) or "none"
-        return (
-            f"参保地没有减免类别“{category}”（可申请：{known}）",
-            f"the region has no reduction category {category!r} (one of: {known_en})",
-        )
-    if category in [str(c) for c in variables.get("reduction_categories", ())]:
-        label = labels[category]
-        return (f"已认定为{label.zh}，无须再申请", f"{label.en} is held already: nothing to claim")
-    return None
-
-
 def evidence_problem(evidence: str) -> tuple[str, str] | None:
     """Why a claim's evidence is refused (Chinese, English), or None: none given, over
     ``MAX_EVIDENCE`` characters, or with characters that do not print (a tab, a line break)."""
@@ -171,6 +112,34 @@ def evidence_problem(evidence: str) -> tuple[str, str] | None:
             "characters",
         )
     return None
+
+
+def why_no_claim(definition: ProcessDefinition, state: str) -> tuple[str, str] | None:
+    """Why no reduction can be claimed for a record in ``state`` under its own definition version
+    (Chinese, English), or None when the definition lets a claim leave that state: a claim in
+    review (the state a claim leads to) is decided first; any other state names those a claim
+    can be made in. The words the refusal and the person page both say."""
+    event = definition.events.get(CLAIM)
+    if event is not None and CLAIM in definition.outgoing(state):
+        return None
+    here = label_of(definition, state)
+    if event is None:
+        return (
+            f"当前状态（{here.zh}）不能申请减免（此版本的流程不受理）",
+            f"no reduction can be claimed in state {here.en} (not under this process version)",
+        )
+    if state == event.target:
+        return (
+            f"已有一项减免申请在审核中（{here.zh}），审核结果出来后才能再申请",
+            f"a reduction claim is in review ({here.en}): another can be claimed once it is "
+            "decided",
+        )
+    allowed = [label_of(definition, s) for s in event.sources]
+    return (
+        f"当前状态（{here.zh}）不能申请减免，{'、'.join(a.zh for a in allowed)}时才能申请",
+        f"no reduction can be claimed in state {here.en}: only in "
+        f"{', '.join(a.en for a in allowed)}",
+    )
 
 
 def claim_reduction(
@@ -193,7 +162,7 @@ def claim_reduction(
         NotRegistered: no insured record (or one still in review).
     """
     try:
-        number = validate_id_number(id_number)
+        number = validate_id_number(id_number, today=service_today(engine.clock.now()))
     except InvalidIdNumber as exc:
         raise ReductionClaimRefused(exc.message_zh, exc.message_en) from None
     category, evidence = category.strip(), evidence.strip()
@@ -202,15 +171,10 @@ def claim_reduction(
     def work(tx: Tx) -> Transition:
         record = insured_record(engine, tx, number)
         row = engine.load(tx, record.id)
-        if CLAIM not in engine.definition(PERSON, row.definition_version).outgoing(row.state):
-            label = record.label
-            raise ReductionClaimRefused(
-                f"当前状态（{label.zh if label else row.state}）不能申请减免，"
-                "如有申请在审核中，请等待审核结果",
-                f"no reduction can be claimed in state {label.en if label else row.state} "
-                "(a claim in review is decided first)",
-            )
-        problem = claim_problem(domain, record.variables, category)
+        closed = why_no_claim(engine.definition(PERSON, row.definition_version), row.state)
+        if closed is not None:
+            raise ReductionClaimRefused(*closed)
+        problem = claim_problem(domain, record.variables, category, engine.clock.now())
         if problem is not None:
             raise ReductionClaimRefused(*problem)
         try:  # the evidence is checked by the event's guard, as through every door
@@ -241,6 +205,7 @@ def register(registry: Registry, domain: Domain) -> None:
     """The guards, actions, words and notice facts the definitions name about reductions."""
 
     def reductions_refused_were_declared(ctx: TransitionContext) -> bool:
+        """The categories ticked as refused were declared (the reason given: its data check)."""
         refused_reductions(domain, ctx.variables, ctx.data)
         return True
 
@@ -248,9 +213,10 @@ def register(registry: Registry, domain: Domain) -> None:
         """Keep only the reductions the clerk accepted; the refused ones, with the reason, stay on
         the record (the person's years get the accepted ones), and the person is told."""
         refused = refused_reductions(domain, ctx.variables, ctx.data)
+        declared = [str(c) for c in ctx.variables.get("reduction_categories", ())]
+        ctx.variables.setdefault(DECLARED_AT_REGISTRATION, declared)  # registered before it was
         if not refused:
             return
-        declared = [str(c) for c in ctx.variables.get("reduction_categories", ())]
         ctx.variables["reduction_categories"] = [c for c in declared if c not in refused]
         reason = str(ctx.data.get("reductions_refused_reason", "")).strip()
         ctx.variables["reductions_refused"] = {
@@ -265,7 +231,7 @@ def register(registry: Registry, domain: Domain) -> None:
         as the event's data (a 422 naming the field), as the claims endpoint refuses them."""
         category = str(ctx.data.get("category", "")).strip()
         for field, problem in (
-            ("category", claim_problem(domain, ctx.variables, category)),
+            ("category", claim_problem(domain, ctx.variables, category, ctx.now)),
             ("evidence", evidence_problem(str(ctx.data.get("evidence", "")))),
         ):
             if problem is not None:
@@ -347,16 +313,29 @@ def register(registry: Registry, domain: Domain) -> None:
         return categories_text(domain, str(variables.get("region", "")), [claim.get("category")])
 
     registry.add_guard("reductions_refused_were_declared", reductions_refused_were_declared)
+    registry.add_data_check(  # a category ticked without its reason: an incomplete form
+        "reductions_refused_were_declared", lambda ctx: reason_problems(ctx.data)
+    )
     registry.add_action("decide_reductions", decide_reductions)
     registry.add_guard("reduction_claim_valid", reduction_claim_valid)
     registry.add_action("record_reduction_claim", record_reduction_claim)
     registry.add_action("grant_reduction", grant_reduction)
     registry.add_action("record_reduction_refusal", record_reduction_refusal)
     registry.add_action("take_reductions_of_record", take_reductions_of_record)
-    for path in ("reduction_categories", "reduction_claim.category"):
+    for path in ("reduction_categories", "reduction_claim.category", DECLARED_AT_REGISTRATION):
         registry.add_value_words(
             path, lambda variables, value: reduction_words(domain, variables, value)
         )
+    # the history says what a claim declared (whoever filed it: a counter, the API) and why a
+    # refusal passed on from a registration's approval happened
+    registry.add_history_field(
+        PERSON,
+        CLAIM,
+        "category",
+        lambda variables, value: reduction_words(domain, variables, value),
+    )
+    registry.add_history_field(PERSON, CLAIM, "evidence")
+    registry.add_history_field(PERSON, REFUSE, "reason")
     registry.add_fact(
         "refused_reductions", refused_categories, uses=("reductions_refused", "region")
     )
@@ -387,12 +366,10 @@ def declared_options(
 __all__ = [
     "ReductionClaimRefused",
     "categories_text",
-    "claim_problem",
     "claim_reduction",
     "declared_options",
     "evidence_problem",
-    "reduction_labels",
     "reduction_words",
-    "refused_reductions",
     "register",
+    "why_no_claim",
 ]

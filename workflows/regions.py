@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
+from zoneinfo import ZoneInfo
 
 from workflows.policy import Label, Policy, PolicyError
 from workflows.policy_loader import load_policies
@@ -75,6 +76,11 @@ class RegionInfo:
 
     def latest(self) -> Policy:
         return self.policies[-1]
+
+    def today(self, moment: datetime) -> date:
+        """The region's calendar date at ``moment`` (aware; the service clock's time), in its
+        latest policy's time zone: what "born by today" is judged against."""
+        return moment.astimezone(ZoneInfo(self.latest().timezone)).date()
 
     def policy_for_year(self, year: int) -> Policy | None:
         return next((p for p in self.policies if p.year == year), None)

@@ -11,13 +11,15 @@ was down when the period began does it at its first tick after.
 The same job opens the year of every insured person (record ``insured``) of the region who has
 never had a year there: registered or imported between two periods, when no year could open
 (``open_year_on_insurance_in``, as an approval opens one: ``registered``, or paid at once when a
-fund pays it all). People whose last year lapsed or was refunded are not carried: they gave that
-year up (NOTES.md, ``lapsed``), and a year opens for them when they pay (``pay_for_person``).
+fund pays it all). Someone whose last year was closed when they left the scheme and who registered
+again counts as such (a closed year is not ``live``: nothing renews from it). People whose last
+year lapsed or was refunded are not carried: they gave that year up (NOTES.md, ``lapsed``), and a
+year opens for them when they pay (``pay_for_person``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -28,7 +30,7 @@ from engine.runtime import Engine
 from engine.statements import instances
 from engine.tx import Tx
 from workflows.payments import open_renewals
-from workflows.people import ENROLLMENT, ON_BOOKS, PERSON
+from workflows.people import ENROLLMENT, LIVE, ON_BOOKS, PERSON
 from workflows.policy import Policy
 from workflows.years import enrollment_key, open_year_on_insurance_in
 
@@ -111,12 +113,15 @@ class RenewalOpener:
 
 
 def open_first_years(engine: Engine, domain: Domain, policy: Policy) -> int:
-    """Open ``policy``'s year for every insured person of its region who has no year of any of
-    the region's policies, a page of records per transaction (keyset on the id); returns how
-    many opened. Idempotent: a person with a live year is skipped."""
+    """Open ``policy``'s year for every insured person of its region whose last year there (of
+    the latest policy they have one of) is not ``live``: who has none, or whose last one was
+    closed when they left the scheme (``_carried``), a page of records per transaction (keyset
+    on the id); returns how many opened. Idempotent: a person with a live year is skipped."""
     insured = engine.definition(PERSON).tagged(ON_BOOKS)
+    live = engine.definition(ENROLLMENT).tagged(LIVE)
     region = policy.region.key
-    policies = [p.policy for p in domain.policies.values() if p.region.key == region]
+    years = {p.policy: p.year for p in domain.policies.values() if p.region.key == region}
+    policies = list(years)
     after, opened = 0, 0
     while True:
         with engine.db.connect() as conn:
@@ -132,10 +137,11 @@ def open_first_years(engine: Engine, domain: Domain, policy: Policy) -> int:
             ).all()
             people = [r for r in rows if r.variables.get("region") == region]
             keys = [enrollment_key(r.business_key, p) for r in people for p in policies]
-            had = select(instances.c.business_key).where(
+            had = select(instances.c.business_key, instances.c.state).where(
                 instances.c.process == ENROLLMENT, instances.c.business_key.in_(keys)
             )
-            enrolled = {str(k).split(":", 1)[0] for (k,) in conn.execute(had)} if keys else set()
+            found = [(str(k), str(s)) for (k, s) in conn.execute(had)] if keys else []
+        enrolled = _carried(found, years, live)
         first = [dict(r.variables) for r in people if r.business_key not in enrolled]
         if first:
             opened += engine.transaction(
@@ -144,6 +150,25 @@ def open_first_years(engine: Engine, domain: Domain, policy: Policy) -> int:
         if len(rows) < NEW_PAGE:
             return opened
         after = rows[-1].id
+
+
+def _carried(
+    found: Iterable[tuple[str, str]], years: Mapping[str, int], live: Iterable[str]
+) -> set[str]:
+    """The ID numbers whose last year (of the latest policy year among ``found``, their years'
+    business keys and states; ``years``: policy id -> year) is in a ``live`` state: theirs, to be
+    renewed, paid or given up; an earlier year does not count (registering again starts anew)."""
+    alive = frozenset(live)
+    last: dict[str, tuple[int, bool]] = {}
+    for key, state in found:
+        number, policy_id = key.split(":", 1)
+        year, is_live = years[policy_id], state in alive
+        seen = last.get(number)
+        if seen is None or year > seen[0]:
+            last[number] = (year, is_live)
+        elif year == seen[0]:
+            last[number] = (year, seen[1] or is_live)
+    return {number for number, (_, is_live) in last.items() if is_live}
 
 
 def _opener(engine: Engine, policy: Policy, previous: Policy) -> Callable[[], int]:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import DuplicateInstance, WorkflowError
 from engine.interventions import label_of
-from engine.registry import InstanceView, Registry, TransitionContext
+from engine.registry import Registry
 from engine.runtime import Engine, Idempotency, Transition, request_hash
+from engine.transition_context import InstanceView, TransitionContext
 from engine.tx import Tx
 from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.people import (
@@ -34,6 +35,7 @@ from workflows.people import (
 )
 from workflows.policy import Label, Policy
 from workflows.regions import RegionInfo
+from workflows.service_date import service_today
 
 if TYPE_CHECKING:
     from workflows.domain import Domain
@@ -199,8 +201,8 @@ def open_year_in(
             (found_in.name.zh, found_in.name.en) if found_in else ("其他地区", "another region")
         )
         raise RegistrationRefused(
-            f"该居民在{zh}参保，不能开立 {policy_id} 年度",
-            f"this person is insured in {en}, not under {policy_id}",
+            f"该居民在{zh}参保，不能开立{policy.title.zh}",
+            f"this person is insured in {en}, not under {policy.title.en}",
         )
     found = live_year(engine, tx, id_number, policy_id)
     ended = ended_year_refusal(found.tags) if found is not None else None
@@ -210,13 +212,14 @@ def open_year_in(
         label = label_of(engine.definition(ENROLLMENT), found.state)
         zh, en = label.zh, label.en
         raise RegistrationRefused(
-            f"{policy_id} 年度已有参保记录（{found.id}，{zh}）",
-            f"a {policy_id} year is open already ({found.id}, {en})",
+            f"{policy.title.zh}已有参保记录（{found.id}，{zh}）",
+            f"a {policy.title.en} year is open already ({found.id}, {en})",
         )
     now = engine.clock.now()
     if now >= policy.deadline_instant() and not policy.late_payment_accepted(now):
         raise RegistrationRefused(
-            f"{policy_id} 年度已不能缴费，不能再开立", f"{policy_id} can no longer be paid for"
+            f"{policy.title.zh}已不能缴费，不能再开立",
+            f"{policy.title.en} can no longer be paid for",
         )
     definition = engine.definition(ENROLLMENT)
     key = enrollment_key(id_number, policy_id)
@@ -237,7 +240,7 @@ def open_year(
 ) -> Transition:
     """Open a policy year for an insured person (awaiting the first payment)."""
     try:
-        number = validate_id_number(id_number)
+        number = validate_id_number(id_number, today=service_today(engine.clock.now()))
     except InvalidIdNumber as exc:
         raise RegistrationRefused(exc.message_zh, exc.message_en) from None
 
@@ -322,9 +325,10 @@ def register(registry: Registry, domain: Domain) -> None:
     def renew_if_next_year_open(ctx: TransitionContext) -> None:
         """A year that reaches good standing while the next year's payment period is open
         already is renewed now (默认续保, huian.txt:29): the periodic job renewed the others when
-        that period began, and a late payment (or a deduction result that came late) would
-        otherwise be left out. Only for a person still insured; the new year takes the record's
-        facts (a reduction granted since this year opened counts)."""
+        that period began, and a late payment (or a deduction result that came late, or a
+        refund rejected after the review outlasted that start) would otherwise be left out.
+        Only for a person still insured; the new year takes the record's facts (a reduction
+        granted since this year opened counts)."""
         number = str(ctx.variables["id_number"])
         for following in domain.policies.values():
             if following.renews_from != ctx.variables.get("policy"):

@@ -69,6 +69,14 @@ def test_the_claim_form_and_the_refused_categories_boxes_are_accessible(
         a11y_page, f"{site.url}/inbox/{task['id']}", "reductions-refused-boxes", screenshots
     )
     assert a11y_page.locator("#choices-reductions_refused input[type=checkbox]").count() == 2
+    # in review: no form, the page says why
+    problems += check_page(a11y_page, f"{site.url}/people/{person}", "claim-closed", screenshots)
+    assert a11y_page.locator("#reduction-claim-form").count() == 0
+    assert a11y_page.locator("#claim-unavailable").count() == 1
+    approve = {"document_kind": "household_register"}
+    engine.complete_task(
+        task["id"], actor="mi_huian_a11y", data=approve, outcome="approve_registration"
+    )
     problems += check_page(a11y_page, f"{site.url}/people/{person}", "claim-form", screenshots)
     assert a11y_page.locator("#reduction-claim-form").count() == 1
     assert not problems, "\n".join(problems)

@@ -27,7 +27,7 @@ ID_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 
 
 def _ids_in(url: str) -> list[str]:
-    return [found for found in ID_IN_TEXT.findall(url) if is_valid_id_number(found)]
+    return [found for found in ID_IN_TEXT.findall(url) if is_valid_id_number(found, today=None)]
 
 
 def _foshan_person_with_a_numbered_card(site: Any) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -9,6 +9,9 @@ site's simulated clock; the test moves both by the same amount.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -37,14 +40,49 @@ def _later(page: Any, site: Any, minutes: float) -> None:
     page.clock.fast_forward(int(minutes * 60_000))
 
 
-def _wait_until_seen_now(page: Any, site: Any) -> None:
-    """The server counted a request of the page at the server's present time."""
+def _answers(page: Any) -> int:
+    """How many answers of the server the page's script has learned the session's ends from."""
+    return int(page.locator("#session-warning").get_attribute("data-answers") or 0)
+
+
+def _wait_until_kept_alive(page: Any, site: Any, answers_before: int) -> None:
+    """The server counted a request of the page at the server's present time, and the page has
+    learned from the answer (its timers count from it: the clocks may move on)."""
     now = engine_of(site.app).clock.now()
     for _ in range(50):
         if now in _last_seen(site):
-            return
+            break
         page.wait_for_timeout(100)
-    raise AssertionError(f"the session was not kept alive at {now}: {_last_seen(site)}")
+    else:
+        raise AssertionError(f"the session was not kept alive at {now}: {_last_seen(site)}")
+    page.wait_for_function(
+        "n => Number(document.querySelector('#session-warning').dataset.answers) > n",
+        arg=answers_before,
+    )
+
+
+@contextmanager
+def _slow_server(site: Any) -> Iterator[None]:
+    """The server takes a while to send ``session.js`` (a teller may type before it runs) and to
+    answer a keep-alive once it has counted it (the page learns of it later than the server)."""
+    views = site.app.view_functions
+    send_static, keep_alive = views["static"], views["account.keep_alive"]
+
+    def script_slowly(**arguments: Any) -> Any:
+        if arguments.get("filename") == "session.js":
+            time.sleep(0.8)
+        return send_static(**arguments)
+
+    def answer_slowly() -> Any:
+        answer = keep_alive()
+        time.sleep(0.5)
+        return answer
+
+    views["static"], views["account.keep_alive"] = script_slowly, answer_slowly
+    try:
+        yield
+    finally:
+        views["static"], views["account.keep_alive"] = send_static, keep_alive
 
 
 def test_the_session_warning_keeps_typed_text(browser: Any, site: Any) -> None:
@@ -52,6 +90,11 @@ def test_the_session_warning_keeps_typed_text(browser: Any, site: Any) -> None:
     card = counter_card(site.app, holder, events=("produce", "notify_holder"))
     task_id = int(queries.tasks_of(engine_of(site.app).db, card.instance_id, "open")[0]["id"])
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    with _slow_server(site):
+        _keep_typed_text(context, site, card, task_id, holder)
+
+
+def _keep_typed_text(context: Any, site: Any, card: Any, task_id: int, holder: str) -> None:
     try:
         page = context.new_page()
         page.set_default_timeout(10_000)
@@ -62,10 +105,13 @@ def test_the_session_warning_keeps_typed_text(browser: Any, site: Any) -> None:
         warning = page.locator("#session-warning")
         assert warning.is_hidden()
 
-        # typing is activity: near the idle end the page keeps the session alive by itself
+        # typing is activity, also before the page's script has run (it comes slowly here): near
+        # the idle end the page keeps the session alive by itself
         page.fill("input[name=presented_id_number]", holder)
+        page.wait_for_load_state("domcontentloaded")  # the script has run: its timers are set
+        answers = _answers(page)
         _later(page, site, 28.5)
-        _wait_until_seen_now(page, site)
+        _wait_until_kept_alive(page, site, answers)
         assert warning.is_hidden()
 
         # no typing: the warning counts down; "stay signed in" restarts the idle time
@@ -74,9 +120,10 @@ def test_the_session_warning_keeps_typed_text(browser: Any, site: Any) -> None:
         assert warning.get_attribute("data-phase") == "idle"
         assert "无操作的登录将在" in warning.inner_text()
         assert re.search(r"\b1:[0-3][0-9]\b", page.locator(".countdown").inner_text())
+        answers = _answers(page)
         page.click("#session-stay")
         warning.wait_for(state="hidden")
-        _wait_until_seen_now(page, site)
+        _wait_until_kept_alive(page, site, answers)
 
         # the session ends: the form is not sent, the text stays, a new login lets it go
         _later(page, site, 31)

@@ -285,7 +285,7 @@ def test_camunda_dialect_has_what_camunda_modeler_reads(exports: dict) -> None:
     assert task.get(f"{CAMUNDA}dueDate") == "${dateTime().plusDays(15).toDate()}"
     assert task.find("bpmn:potentialOwner", NS) is None
     fields = task.findall(".//camunda:formField", NS)
-    assert [f.get("id") for f in fields] == ["outcome", "note"]
+    assert [f.get("id") for f in fields] == ["outcome", "note", "reason"]
     assert [v.get("id") for v in fields[0].findall("camunda:value", NS)] == [
         "approve_refund",
         "reject_refund",

@@ -38,10 +38,11 @@ from engine.clock import SimulatedClock
 from engine.db import make_engine
 from engine.definition import ProcessDefinition, load_definition, load_definitions, parse_definition
 from engine.errors import TransitionRefused
-from engine.registry import Registry, TransitionContext
+from engine.registry import Registry
 from engine.runtime import Engine
 from engine.specs import FormField
 from engine.timers import TimerSweep
+from engine.transition_context import TransitionContext
 from web.cli.diagrams import policy_values
 from workflows.domain import Domain
 

@@ -15,7 +15,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from sqlalchemy import create_engine
 
-from engine import diagram, diagram_live
+from engine import diagram, diagram_live, queries
 from engine import diagram_styles as ds
 from engine.definition import ProcessDefinition, load_definitions
 
@@ -220,13 +220,13 @@ def test_counts_come_from_the_database(
                 )
     db = create_engine(sqlite_url)
     card = processes["card"]
-    assert diagram_live.state_counts(db, card) == {"applied": 1, "produced": 2}
+    assert queries.counts_by_state(db, card.key) == {"applied": 1, "produced": 2}
     assert diagram_live.flow_counts(db, card) == {
         "flow_start__applied": 3,
         "flow_produce__applied": 2,
     }
     svg = diagram_live.live_svg(
-        card, diagram_live.state_counts(db, card), diagram_live.flow_counts(db, card)
+        card, queries.counts_by_state(db, card.key), diagram_live.flow_counts(db, card)
     )
     assert "2" in [t.text for t in group(svg, "state_produced").iter(f"{SVG}text")]
     db.dispose()
@@ -272,7 +272,7 @@ def test_bench_live_card_diagram_over_a_million_instances(
     runs = []
     for _ in range(5):
         t0 = time.perf_counter()
-        counts = diagram_live.state_counts(db, card)
+        counts = queries.counts_by_state(db, card.key)
         flows = diagram_live.flow_counts(db, card)
         t1 = time.perf_counter()
         svg = diagram_live.live_svg(card, counts, flows, "zh")

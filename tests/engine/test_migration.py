@@ -192,3 +192,34 @@ def test_a_firing_sees_the_events_its_own_version_allows_as_other_instances_do(
     assert seen["old"] == (frozenset({"remind"}), {"old": frozenset({"remind"})})
     both = frozenset({"remind", "escalate"})
     assert seen["new"] == (both, {"new": both})
+
+
+def test_state_entered_at_moves_with_the_state_only(engine: Engine) -> None:
+    """``state_entered_at`` through every writer: a batch (set-based UPDATE) and a migration
+    keep it for an instance that stays in its state and set it for one that changes state."""
+    from engine.batch import BatchFire, BatchItem
+
+    checking = on_v1(engine, "checking", 2)
+    parked = on_v1(engine, "parked", 2)
+    clock = engine.clock
+    assert isinstance(clock, SimulatedClock)
+    clock.set(LATER)
+    batch = BatchFire(engine)
+    items = [
+        BatchItem(1, checking[0], "remind", {}),
+        BatchItem(2, parked[0], "unpark", {}),
+    ]
+    results = engine.transaction(lambda tx: batch.apply_in(tx, items, actor="test"))
+    assert [r.error for r in results] == [None, None]
+    entered = {iid: instance(engine, iid)["state_entered_at"] for iid in checking + parked}
+    assert entered == {checking[0]: START, checking[1]: START, parked[0]: LATER, parked[1]: START}
+
+    clock.set(LATER + timedelta(days=1))
+    migrate(engine, plan(engine, "claim", 1, 2, {"parked": "on_hold"}), actor="ops")
+    entered = {iid: instance(engine, iid)["state_entered_at"] for iid in checking + parked}
+    assert entered == {
+        checking[0]: START,  # still checking, through the remind and the migration
+        checking[1]: START,
+        parked[0]: LATER,  # unparked (checking) at LATER
+        parked[1]: LATER + timedelta(days=1),  # parked -> on_hold by the map
+    }

@@ -21,8 +21,9 @@ from engine.clock import SimulatedClock
 from engine.db import make_engine
 from engine.definition import parse_definition
 from engine.migration import ConfirmationNeeded, migrate, plan
-from engine.registry import Move, MoveWarning, Registry, TransitionContext
+from engine.registry import Move, MoveWarning, Registry
 from engine.runtime import Engine
+from engine.transition_context import TransitionContext
 from engine.tx import Tx
 
 V1 = """

@@ -26,7 +26,7 @@ from engine.db import make_engine
 from web.app import create_app, engine_of
 from web.config import PROJECT_ROOT
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.serial]  # kill mid-way
 
 SHEBAO = Path(sys.executable).with_name("shebao")
 STATES = ("registered", "renewal_pending", "deduction_failed", "deducted", "lapsed")

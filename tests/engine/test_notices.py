@@ -24,9 +24,10 @@ from engine.definition import parse_definition
 from engine.errors import DefinitionError, EventNotAllowed
 from engine.models import Notice
 from engine.notice_templates import MISSING, parse_template, show
-from engine.registry import Registry, TransitionContext
+from engine.registry import Registry
 from engine.runtime import Engine
 from engine.specs import Label, NoticeSpec
+from engine.transition_context import TransitionContext
 
 LETTER = """
 process: letter

@@ -278,6 +278,30 @@ def test_a_long_run_extends_its_leases_by_the_time_it_took(engine: Engine) -> No
     assert second.delivered_at >= START + timedelta(seconds=0.4)
 
 
+@pytest.mark.serial  # a lease of 0.4 s on the wall clock: failed on a loaded machine
+def test_a_batch_slower_than_half_its_lease_records_and_extends_before_the_next_send(
+    engine: Engine,
+) -> None:
+    ids = add_notices(engine, 4)
+    rival = worker(engine, Recorder(), name="rival")
+    seen: list[int] = []
+    midway: list[Any] = []
+
+    class Slow:
+        def send(self, notice: OutboxNotice) -> None:
+            seen.append(notice.id)
+            if len(seen) == 3:  # past the first lease: what a rival finds, what is recorded
+                midway.append(rival.run_once(START + timedelta(seconds=0.45)).claimed)
+                midway.append({rows(engine)[i].status for i in ids[:2]})
+            time.sleep(0.15)
+
+    slow = worker(engine, Slow(), name="slow", lease=timedelta(seconds=0.4))
+    report = slow.run_once(START)
+    assert midway == [0, {"delivered"}]
+    assert (report.claimed, report.delivered, report.lost) == (4, 4, 0)
+    assert seen == ids
+
+
 def test_the_report_is_false_when_nothing_was_due() -> None:
     assert not DeliveryReport()
     assert DeliveryReport(claimed=1)

@@ -23,8 +23,9 @@ from engine.errors import (
     TransitionRefused,
     UnknownEvent,
 )
-from engine.registry import Registry, TransitionContext
+from engine.registry import Registry
 from engine.runtime import Engine, Idempotency
+from engine.transition_context import TransitionContext
 
 ORDER = """
 process: order

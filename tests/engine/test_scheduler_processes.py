@@ -24,7 +24,7 @@ from sqlalchemy import text
 from benchmarks.deadline_sweep import DUE, seed_due_enrollments
 from engine.db import make_engine
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.serial]  # kills, leases
 
 SHEBAO = Path(sys.executable).with_name("shebao")
 AFTER = "2023-01-01T01:00:00+08:00"  # an hour after Hui'an 2023's payment period ended

@@ -16,9 +16,10 @@ from engine.db import make_engine
 from engine.definition import parse_definition
 from engine.errors import DefinitionError, IncidentNotFound, IncidentNotOpen
 from engine.incidents import list_incidents, redact, resolve_incident, retry_incident
-from engine.registry import Registry, TransitionContext
+from engine.registry import Registry
 from engine.runtime import Engine
 from engine.timers import TimerSweep
+from engine.transition_context import TransitionContext
 
 JOB = """
 process: job

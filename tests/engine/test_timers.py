@@ -18,10 +18,11 @@ from engine.durations import parse_duration
 from engine.incidents import list_incidents
 from engine.models import PolicyChange
 from engine.policy_timers import move_policy_timers
-from engine.registry import Registry, TransitionContext
+from engine.registry import Registry
 from engine.runtime import Engine
 from engine.specs import RetrySpec
 from engine.timers import TimerSweep
+from engine.transition_context import TransitionContext
 
 PARCEL = """
 process: parcel

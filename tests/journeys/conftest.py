@@ -18,6 +18,7 @@ import pytest
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
+from support import confirmation_of
 from werkzeug.test import TestResponse
 
 from engine.clock import SimulatedClock
@@ -75,7 +76,8 @@ class Staff:
         data = {**form, "outcome": outcome, "csrf_token": _token(page)}
         answer = self.client.post(f"/inbox/{task_id}/complete", data=data)
         if answer.status_code == 200 and 'id="confirm-panel"' in answer.get_data(as_text=True):
-            data = {**data, "confirmed": outcome, "csrf_token": _token(answer)}
+            page = answer.get_data(as_text=True)
+            data = {**data, "confirmed": confirmation_of(page), "csrf_token": _token(answer)}
             answer = self.client.post(f"/inbox/{task_id}/complete", data=data)
         return answer
 
@@ -161,6 +163,29 @@ class Journey:
         if expect is not None:
             assert answer.status_code == expect, (path, answer.status_code, answer.get_json())
         return answer.get_json()
+
+    def card_at_activation(
+        self, id_number: str, *, channel: str, factory: str, bank: str, bank_code: str = "cmb"
+    ) -> tuple[int, int]:
+        """A card applied for at the counter (through ``channel``'s token), made by ``factory``
+        and its holder told by ``bank``: the card's id and its activation task's."""
+        applied = self.api(
+            "POST",
+            "/cards",
+            channel,
+            {
+                "id_number": id_number,
+                "channel": "counter",
+                "bank": bank_code,
+                "region_code": "440604",
+            },
+            expect=201,
+        )
+        card = int(applied["card"]["id"])
+        self.api("POST", f"/cards/{card}/events", factory, {"event": "produce"}, expect=200)
+        self.api("POST", f"/cards/{card}/events", bank, {"event": "notify_holder"}, expect=200)
+        [task] = self.api("GET", "/tasks", bank, expect=200)["tasks"]
+        return card, int(task["id"])
 
     def years(self, id_number: str, token: str = "counter") -> dict[str, dict[str, Any]]:
         """A person's years by policy, every list (缴费情况查询); a year closed on leaving gives

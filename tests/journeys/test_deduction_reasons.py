@@ -77,8 +77,8 @@ def test_every_rejected_row_says_why_in_chinese_and_in_english(journey_factory: 
     for number in (OPEN, PAID, NOBODY, LEFT, STRAY):
         assert number not in out  # echoed masked, if at all
     assert "不是 2023 年" in reasons[4][0] and "is not 2023" in reasons[4][1]
-    assert "没有 huian-2023 的参保记录" in reasons[6][0]
-    assert "no huian-2023 enrollment for 350521********0032" == reasons[6][1]
+    assert "没有惠安县 2023 年度的参保记录" in reasons[6][0]
+    assert "no Hui'an County 2023 enrollment for 350521********0032" == reasons[6][1]
     assert "应缴金额为 360.00 元" in reasons[8][0] and "the amount due is 360.00" in reasons[8][1]
     assert "重复缴费，需要退费" in reasons[9][0]
     assert "duplicate payment, refund needed" in reasons[9][1]

@@ -79,17 +79,8 @@ def _without_refusals(found: dict[str, Any]) -> dict[str, Any]:
 
 
 def card_awaiting_activation(j: Journey) -> dict[str, Any]:
-    applied = j.api(
-        "POST",
-        "/cards",
-        "channel",
-        {"id_number": HOLDER, "channel": "counter", "bank": "cmb", "region_code": "440604"},
-        expect=201,
-    )
-    card = applied["card"]["id"]
-    j.api("POST", f"/cards/{card}/events", "factory", {"event": "produce"}, expect=200)
-    j.api("POST", f"/cards/{card}/events", "bank", {"event": "notify_holder"}, expect=200)
-    return {"card": card, "task": j.api("GET", "/tasks", "bank", expect=200)["tasks"][0]["id"]}
+    card, task = j.card_at_activation(HOLDER, channel="channel", factory="factory", bank="bank")
+    return {"card": card, "task": task}
 
 
 def card_loss_reported(j: Journey) -> dict[str, Any]:

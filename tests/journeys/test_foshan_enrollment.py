@@ -162,6 +162,8 @@ def test_renewal_deduction_file_self_payment_lapse_and_refunds(journey_factory: 
         expect=409,
     )
     assert "outside the payment period" in late["message_en"]
+    assert "(Beijing time)" in late["message_en"] and "（北京时间）" in late["message_zh"]
+    assert "Asia/Shanghai" not in late["message_zh"] + late["message_en"]
     assert j.years(D)["foshan-2022"]["state"] == "renewal_pending"
     j.sweep()
     assert j.years(D)["foshan-2022"]["state"] == "lapsed"  # foshan.txt:67

@@ -80,7 +80,7 @@ def test_a_failure_for_a_year_already_paid_or_lapsed_is_unchanged(journey_factor
     assert "applied: 0  unchanged: 0  rejected: 2" in out
     lines = _rejected(out)
     assert sorted(lines) == [2, 3]
-    assert "no huian-2023 enrollment" in lines[2] and "Attempted at" in lines[3]
+    assert "no Hui'an County 2023 enrollment" in lines[2] and "Attempted at" in lines[3]
     for person in (PAID, LAPSED, NOBODY):
         assert person not in out
 

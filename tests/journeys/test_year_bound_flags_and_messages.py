@@ -81,7 +81,7 @@ def test_a_payment_dated_before_the_period_opens_is_refused_as_early(
     year = j.years(PAYER, "tax")["foshan-2022"]
     early = {"id_number": PAYER, "amount": "320.00", "paid_at": "2021-08-01T10:00:00+08:00"}
     refused = j.api("POST", "/payments", "tax", early, expect=409)
-    assert "the payment period of foshan-2022 opens on 2021-09-01" in refused["message_en"]
+    assert "the payment period of Foshan 2022 opens on 2021-09-01" in refused["message_en"]
     assert "a payment before it is not accepted" in refused["message_en"]
     assert "缴费期自 2021-09-01 起" in refused["message_zh"]
     assert "late payment" not in refused["message_en"]

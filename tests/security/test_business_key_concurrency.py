@@ -9,19 +9,24 @@ must answer the same.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from psycopg.types.json import Jsonb
 from support import MakeApp
 
 from engine import queries
 from engine.clock import SimulatedClock
 from web.api.tokens import create_token
 from web.app import engine_of
+from web.cli.main import main
 from workflows.identity import make_id_number
 
 NOW = datetime(2022, 1, 10, 2, tzinfo=UTC)  # Foshan's 2022 payment period is open
@@ -250,3 +255,132 @@ def test_one_card_number_imported_for_two_people_at_once_is_theirs_once(app: Fla
         keys = [f"{REGION_CODE[:2]}:{row['id_number']}" for row in rows]
         cards = [c for key in keys for c in in_states_tagged(app, "card", key, "usable")]
         assert len(cards) == 1, cards
+
+
+def test_a_review_resolved_while_a_card_is_imported_leaves_one_card_or_a_review(
+    app: Flask,
+) -> None:
+    """A clerk resolves a person's extra-cards review (keeping one card) while another card of
+    theirs is imported: as in sequence, the imported card is either cancelled with the other
+    extra ones (the import ran first) or opens a new review beside the kept card (the
+    resolution ran first); never two usable cards with no review open."""
+    importer = bearer(app, "importer", "import")
+    clerk = bearer(app, "clerk", "clerk:foshan")
+    for n in range(ROUNDS):
+        person = make_id_number("440604", date(1985, 1, 1 + n), 501)
+        key = f"{REGION_CODE[:2]}:{person}"
+
+        def card_row(number: str, person: str = person) -> dict[str, Any]:
+            return {"rows": [{"id_number": person, "name": "周七", "region": "foshan"}
+                             | {"card_number": number, "card_bank": "boc"}
+                             | {"card_state": "active"}]}  # fmt: skip
+
+        client = app.test_client()
+        for number in (f"6301{n}", f"6302{n}"):
+            made = client.post("/api/v1/imports/people", json=card_row(number), headers=importer)
+            assert made.get_json()["rejected"] == [], made.get_json()
+        [review] = in_states_tagged(app, "card_review", key, "live")
+        [task] = [
+            t["id"]
+            for t in client.get("/api/v1/tasks", headers=clerk).get_json()["tasks"]
+            if t["instance_id"] == review
+        ]
+        keep = min(in_states_tagged(app, "card", key, "usable"))
+        resolve = {"data": {"keep_card_id": keep}}
+        resolved, imported = all_at_once(
+            app,
+            [
+                post(f"/api/v1/tasks/{task}/complete", resolve, clerk),
+                post("/api/v1/imports/people", card_row(f"6303{n}"), importer),
+            ],
+        )
+        assert resolved[0] == 200, resolved
+        assert imported[0] == 200 and imported[1]["rejected"] == [], imported
+        usable = in_states_tagged(app, "card", key, "usable")
+        reviews = in_states_tagged(app, "card_review", key, "live")
+        assert keep in usable, (n, usable)
+        assert (len(usable), len(reviews)) in ((1, 0), (2, 1)), (n, usable, reviews)
+
+
+class OutsideWriter:
+    """A transaction of PostgreSQL's own that writes a card number's import key without the
+    service's locks (a worker of an older release during a rolling upgrade): uncommitted, it
+    holds the key's unique index entry, and a row importing the same number waits on it."""
+
+    def __init__(self, app: Flask, number: str, owner: str) -> None:
+        url = engine_of(app).db.url.set(drivername="postgresql").render_as_string(False)
+        self.conn = psycopg.connect(url)
+        self.conn.execute(
+            "INSERT INTO wf_idempotency_key (scope, key, request_hash, response, created_at) "
+            "VALUES ('import:card', %s, '', %s, now())",
+            (number, Jsonb({"instance_id": 0, "id_number": owner})),
+        )
+
+    def commit_once_waited_on(self) -> None:
+        """Commit as soon as another session waits on this transaction."""
+        pid = self.conn.info.backend_pid
+        waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
+        waiting += " AND transactionid = (SELECT backend_xid FROM pg_stat_activity WHERE pid = %s)"
+        deadline = time.monotonic() + 30
+        while self.conn.execute(waiting, (pid,)).fetchone() == (0,):
+            assert time.monotonic() < deadline, "the import never reached the key's write"
+            time.sleep(0.01)
+        self.conn.commit()
+        self.conn.close()
+
+
+@pytest.mark.parametrize("door", ["api", "cli"])
+def test_a_card_number_written_outside_the_locks_is_a_rejected_row(
+    app: Flask, door: str, tmp_path: Path
+) -> None:
+    """A card number whose import key another writer stores while a row imports it (the unique
+    index, not the read, finds the clash): the row is rejected, as in sequence, with the number
+    masked, and nothing of it is written; not a unique-violation failure of the whole import
+    (the API's 500, the CLI's traceback)."""
+    if engine_of(app).dialect != "postgresql":
+        pytest.skip("SQLite has a single writer: no one writes between the read and the insert")
+    number, other = "6217009", make_id_number("440604", date(1979, 2, 2), 411)
+    row = {"id_number": PERSON, "name": "李四", "region": "foshan", "card_number": number}
+    row.update(card_bank="boc", card_state="active")
+    outside = OutsideWriter(app, number, other)
+    answer: list[Any] = []
+
+    def bring_in() -> None:
+        try:
+            if door == "api":
+                importer = bearer(app, "importer", "import")
+                got = app.test_client().post(
+                    "/api/v1/imports/people", json={"rows": [row]}, headers=importer
+                )
+                answer.append((got.status_code, got.get_json()))
+            else:
+                path = tmp_path / "people.csv"
+                path.write_text(",".join(row) + "\n" + ",".join(row.values()) + "\n")
+                runner = app.test_cli_runner()
+                got = runner.invoke(main, ["import", "people", str(path)], catch_exceptions=False)
+                answer.append((got.exit_code, got.output))
+        except BaseException as exc:  # reported below
+            answer.append(exc)
+
+    thread = threading.Thread(target=bring_in)
+    thread.start()
+    outside.commit_once_waited_on()
+    thread.join(timeout=60)
+    [got] = answer
+    assert isinstance(got, tuple), got  # an answer, not the unique violation raised
+    status, said = got
+    text = str(said)
+    if door == "api":
+        assert status == 200 and said["applied"] == 0, said
+        [rejected] = said["rejected"]
+        assert rejected["line"] == 1
+        assert "62***09 已属于另一居民" in rejected["reason_zh"]
+        assert "card 62***09 belongs to another person" in rejected["reason"]
+    else:
+        assert status == 1, said  # a row was rejected
+        assert "applied: 0  unchanged: 0  rejected: 1" in said
+        assert "line 2: 社保卡号 62***09 已属于另一居民 / card 62***09 belongs to another" in said
+    assert number not in text and PERSON not in text and other not in text
+    # nothing of the row: no record, no card
+    assert in_states_tagged(app, "person", PERSON, "live") == []
+    assert queries.by_business_key(engine_of(app).db, "card", CARD_KEY) == []

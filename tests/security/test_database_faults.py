@@ -545,6 +545,7 @@ RETRY_AFTER_S = 1
 
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.serial  # stops the server every worker uses
 def test_stopping_postgres_mid_load_answers_503_and_retries_apply_each_request_once(
     pg_url: str, monkeypatch: pytest.MonkeyPatch, bench_report: Callable[[str, str], None]
 ) -> None:

@@ -50,7 +50,7 @@ from workflows.imports import import_people
 from workflows.payments import open_renewals
 from workflows.people import Registration, register_person
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # busy on both CPUs by itself
 
 EXAMPLES = 500
 """Per operation, in the fuzzing phase (the coverage phase and the stateful sequences add more)."""

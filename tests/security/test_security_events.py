@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -129,6 +130,20 @@ def test_a_typed_username_cannot_forge_a_line_of_the_log(
     assert logged == failed["actor"] and forged.startswith(logged)  # as typed (cut short)
 
 
+def test_a_denied_pages_endpoint_is_shown_in_words(app: Flask) -> None:
+    task = card_task(app, "icbc")
+    chen = log_in(app, "chen")
+    assert chen.get(f"/inbox/{task}").status_code == 404
+    assert chen.get("/processes/").status_code == 403
+    boss = log_in(app, "boss")
+    zh = boss.get("/security/events?kind=permission_denied&lang=zh").get_data(as_text=True)
+    assert "接口：流程监控页面" in zh and "接口：任务箱" in zh and "收件箱" not in zh
+    en = boss.get("/security/events?kind=permission_denied&lang=en").get_data(as_text=True)
+    assert "Endpoint: Process pages" in en and "Endpoint: Task inbox" in en
+    for raw in ("processes.index", "inbox.detail"):
+        assert raw not in zh and raw not in en, raw
+
+
 def test_supervisors_read_the_latest_events_first(app: Flask) -> None:
     post_password(app.test_client(), "nobody", "guess-guess-guess")
     boss = log_in(app, "boss")
@@ -155,3 +170,60 @@ def test_event_details_are_shown_by_their_labels_in_both_languages(app: Flask) -
     assert "Reason: Wrong user name or password" in every and "Second factor: Yes" in every
     for raw in ("bad_credentials", "known_user", "retry_after", "mfa=", "reason="):
         assert raw not in zh and raw not in every, raw
+
+
+def test_command_line_imports_are_recorded_without_personal_data(
+    app: Flask, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA 7: ``shebao import people`` and ``shebao import deductions`` wrote no security event
+    (``POST /imports/people`` does): each now writes one log line and one row, by the command's
+    actor, with the counts and no ID number; a dry run is recorded as one."""
+    from web.cli.main import main
+
+    people = tmp_path / "people.csv"
+    people.write_text(f"id_number,name,region\n{PERSON},陈明,foshan\n", encoding="utf-8")
+    deductions = tmp_path / "deductions.csv"
+    deductions.write_text(
+        f"id_number,policy_year,amount,result,reason\n{PERSON},2022,320.00,成功,\n",
+        encoding="utf-8",
+    )
+    runner = app.test_cli_runner()
+    with caplog.at_level(logging.INFO, logger="shebao.security"):
+        done = runner.invoke(main, ["import", "people", str(people)])
+        assert done.exit_code == 0, done.output
+        rehearsed = runner.invoke(main, ["import", "people", str(people), "--dry-run"])
+        assert rehearsed.exit_code == 0, rehearsed.output
+        args = ["import", "deductions", str(deductions), "--policy", "foshan-2022"]
+        refused = runner.invoke(main, args)
+        assert refused.exit_code == 1, refused.output  # no foshan-2022 year (it is 2024)
+    lines = [r.getMessage() for r in caplog.records if r.name == "shebao.security"]
+    assert len(lines) == 3 and all("kind=import" in line for line in lines), lines
+    assert all(PERSON not in line and "陈明" not in line for line in lines), lines
+    taxed, dry, imported = events(app, "import")
+    assert (imported["actor"], dry["actor"], taxed["actor"]) == (
+        "import",
+        "import",
+        "tax-authority",
+    )
+    assert imported["detail"] == {
+        "what": "people",
+        "rows": 1,
+        "applied": 1,
+        "unchanged": 0,
+        "rejected": 0,
+        "reviews_opened": 0,
+    }
+    rehearsal = dict(dry["detail"])  # type: ignore[call-overload]
+    assert rehearsal["dry_run"] is True and rehearsal["unchanged"] == 1
+    assert taxed["detail"] == {
+        "what": "deductions",
+        "policy": "foshan-2022",
+        "rows": 1,
+        "applied": 0,
+        "unchanged": 0,
+        "rejected": 1,
+    }
+    assert PERSON not in str(events(app))
+    page = log_in(app, "boss").get("/security/events?kind=import&lang=en").get_data(as_text=True)
+    assert "Imported: Deduction results" in page and "Policy year: " in page
+    assert "Dry run (nothing written): Yes" in page and PERSON not in page

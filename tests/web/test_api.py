@@ -475,7 +475,7 @@ def test_a_deduction_outside_the_payment_period_is_refused(
         "tax",
         {"event": "deduct", "data": {"amount": "360", "paid_at": "2022-10-11T10:00:00+08:00"}},
     )
-    assert ahead.status_code == 409 and "later than the service clock" in ahead.json["message_en"]
+    assert ahead.status_code == 409 and "later than the service's clock" in ahead.json["message_en"]
     clock.set(datetime(2023, 1, 1, 0, 30, tzinfo=UTC))  # 08:30 on 2023-01-01 in Shanghai
     late = api.call(
         "POST",
@@ -633,7 +633,9 @@ def test_payments_by_id_number_check_the_amount_the_payer_and_the_time(
     nameless = api.call(
         "POST", "/payments", "app", {"id_number": CAROL, "amount": "360", "payer_kind": "family"}
     )
-    assert nameless.status_code == 409 and "payer's ID number" in nameless.json["message_en"]
+    # the payer's number missing is the data's fault, named as such (422), before any rule
+    assert nameless.status_code == 422 and nameless.json["code"] == "invalid_data"
+    assert [d["field"] for d in nameless.json["details"]] == ["payer_id_number"], nameless.json
     oneself = api.call(
         "POST",
         "/payments",
@@ -680,7 +682,7 @@ def test_payments_by_id_number_check_the_amount_the_payer_and_the_time(
         "tax",
         {"id_number": ERIN, "amount": "360", "paid_at": "2022-10-11T09:00:00+08:00"},
     )
-    assert ahead.status_code == 409 and "later than the service clock" in ahead.json["message_en"]
+    assert ahead.status_code == 409 and "later than the service's clock" in ahead.json["message_en"]
     hall = api.call(
         "POST",
         "/payments",

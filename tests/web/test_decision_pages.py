@@ -13,7 +13,13 @@ import pytest
 from flask import Flask
 from staff_login import client_for
 from staff_pages import visible_text
-from support import TEAM, MakeApp, counter_card, registration_in_review
+from support import (
+    TEAM,
+    MakeApp,
+    confirmation_of,
+    counter_card,
+    registration_in_review,
+)
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -110,7 +116,8 @@ def test_the_decision_page_says_why_and_what_each_choice_does(app: Flask) -> Non
     assert "What each choice does" in english and "Moves to “Active”" in english
 
 
-def test_closing_a_bank_account_is_confirmed_before_it_happens(app: Flask) -> None:
+def card_at_account_closing(app: Flask) -> tuple[int, dict]:  # type: ignore[type-arg]
+    """A card activated, then lost formally: the card and its open ``close_bank_account`` task."""
     engine = engine_of(app)
     card = card_awaiting_activation(app)
     engine.fire(card, "activate", data={"presented_id_number": PERSON})
@@ -118,6 +125,12 @@ def test_closing_a_bank_account_is_confirmed_before_it_happens(app: Flask) -> No
     engine.fire(card, "report_loss_formally", data={"presented_id_number": PERSON})
     task = open_task(engine, card)
     assert task["name"] == "close_bank_account"
+    return card, task
+
+
+def test_closing_a_bank_account_is_confirmed_before_it_happens(app: Flask) -> None:
+    engine = engine_of(app)
+    card, task = card_at_account_closing(app)
     wang = client_for(app, "wang")
     page = wang.get(f"/inbox/{task['id']}").get_data(as_text=True)
     assert "流程办结，不可撤销" in page and 'data-irreversible="1"' in page
@@ -144,7 +157,7 @@ def test_closing_a_bank_account_is_confirmed_before_it_happens(app: Flask) -> No
 
     done = wang.post(
         f"/inbox/{task['id']}/complete",
-        data={"outcome": "close_bank_account", "confirmed": "close_bank_account"},
+        data={"outcome": "close_bank_account", "confirmed": confirmation_of(body)},
     )
     assert done.status_code == 302
     assert queries.instance(engine.db, card)["state"] == "bank_account_closed"  # type: ignore[index]
@@ -180,12 +193,7 @@ def test_the_confirmation_keeps_the_typed_id_number_in_its_field_only(
     card_file.write_text(text.replace(closing, closing + presented), encoding="utf-8")
     app = make_app(SimulatedClock(NOW), staff=TEAM, SHEBAO_DEFINITIONS=str(definitions))
     engine = engine_of(app)
-    card = card_awaiting_activation(app)
-    engine.fire(card, "activate", data={"presented_id_number": PERSON})
-    engine.fire(card, "report_loss")
-    engine.fire(card, "report_loss_formally", data={"presented_id_number": PERSON})
-    task = open_task(engine, card)
-    assert task["name"] == "close_bank_account"
+    card, task = card_at_account_closing(app)
     wang = client_for(app, "wang")
     form = {"outcome": "close_bank_account", "presented_id_number": PERSON}
     asked = wang.post(f"/inbox/{task['id']}/complete", data=form)

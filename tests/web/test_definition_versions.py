@@ -153,6 +153,45 @@ def test_shebao_instances_migrate_moves_v1_cards_to_v2(db_url: str, definitions:
     engine_of(second).db.dispose()
 
 
+def test_migrating_to_the_same_version_is_refused_and_back_to_an_earlier_one_is_allowed(
+    db_url: str, definitions: Path
+) -> None:
+    """``--from 2 --to 2`` once "migrated" every instance onto its own version (a history row and
+    a version bump each): refused, nothing written. Back to an earlier version is a deliberate
+    rollback (a version that proved wrong): planned and moved as any other migration."""
+    first = service(db_url, definitions)
+    old = [card(first, n) for n in range(2)]
+    engine_of(first).db.dispose()
+    path = definitions / "card.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("events:\n", "events:\n" + NEW_EVENT, 1), encoding="utf-8")
+    second = service(db_url, definitions)
+    engine = engine_of(second)
+    runner = second.test_cli_runner()
+    before = [(queries.instance(engine.db, iid), queries.history(engine.db, iid)) for iid in old]
+    for version in ("1", "2"):
+        same = runner.invoke(
+            main, ["instances", "migrate", "card", "--from", version, "--to", version]
+        )
+        assert same.exit_code == 1, same.output
+        assert f"v{version} to v{version}" in same.stderr and "版本相同" in same.stderr
+        assert '"migrated"' not in same.output
+    assert [(queries.instance(engine.db, iid), queries.history(engine.db, iid)) for iid in old] == (
+        before
+    )
+
+    up = runner.invoke(main, ["instances", "migrate", "card", "--from", "1", "--to", "2"])
+    assert up.exit_code == 0 and '"migrated": 2' in up.output, up.output
+    down = runner.invoke(main, ["instances", "migrate", "card", "--from", "2", "--to", "1"])
+    assert down.exit_code == 0, down.output
+    assert "card v2 -> v1: 2 instances" in down.output and '"migrated": 2' in down.output
+    assert {version_of(second, iid) for iid in old} == {1}
+    assert queries.history(engine.db, old[0])[-1]["data"] == {"from_version": 2, "to_version": 1}
+    with pytest.raises(WorkflowError):
+        engine.fire(old[0], "note_received", actor="clerk")  # v1's rules again
+    engine.db.dispose()
+
+
 def test_migrating_cancelled_cards_into_use_needs_the_one_card_rule_confirmed(
     db_url: str, definitions: Path
 ) -> None:

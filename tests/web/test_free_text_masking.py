@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from staff_login import client_for
-from support import TEAM, MakeApp
+from support import TEAM, MakeApp, complete_confirmed
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -74,7 +74,7 @@ def rejected_registration(app: Flask) -> tuple[int, int]:
     comment = clerk.post(f"/inbox/{task}/comments", data={"body": f"已核对户主 {HEAD} 的户口簿"})
     assert comment.status_code == 303
     reject = {"outcome": "reject_registration", "reason": REASON}
-    done = clerk.post(f"/inbox/{task}/complete", data={**reject, "confirmed": reject["outcome"]})
+    done = complete_confirmed(clerk, task, reject)
     assert done.status_code == 302, done.get_data(as_text=True)[:500]
     assert queries.instance(engine_of(app).db, person)["state"] == "registration_rejected"  # type: ignore[index]
     return person, task
@@ -151,3 +151,13 @@ def test_the_webhook_gets_the_reason_masked_and_the_recipient_whole(
     assert HEAD not in body
     assert notice["data"]["reason"] == f"户口簿户主{mask_id_number(HEAD)}与申报不符"
     assert notice["recipient"] == PERSON  # the gateway's address of the person, in the body only
+
+
+def test_the_history_keeps_a_typed_reason_masked(app: Flask) -> None:
+    """The rejection's reason is stored in the history masked, not only shown masked: the rows
+    go out whole to archive files (``shebao history cleanup --archive``)."""
+    person, _ = rejected_registration(app)
+    rows = queries.history(engine_of(app).db, person)
+    assert HEAD not in json.dumps([r["data"] for r in rows], ensure_ascii=False)
+    [rejected] = [r for r in rows if r["event"] == "reject_registration"]
+    assert rejected["data"]["reason"] == f"户口簿户主{mask_id_number(HEAD)}与申报不符"

@@ -17,7 +17,7 @@ from engine import queries
 from engine import statements as st
 from engine import task_team as tt
 from engine.clock import SimulatedClock
-from engine.errors import TaskDelegated, TaskNotOpen
+from engine.errors import TaskClaimedByOther, TaskDelegated, TaskNotOpen
 from web.app import engine_of
 from web.pages import inbox_queries as iq
 from web.pages import inbox_team_queries as tq
@@ -186,7 +186,7 @@ def test_a_selection_with_a_task_out_of_scope_changes_nothing(app: Flask) -> Non
     mine, theirs = new_task(app), new_task(app, bank="boc")
     wang = client_for(app, "wang")
     data = {"action": "claim", "task_id": [str(mine), str(theirs)]}
-    assert wang.post("/inbox/bulk", data=data).status_code == 403
+    assert wang.post("/inbox/bulk", data=data).status_code == 404  # as for an unknown task
     assert wang.post("/inbox/bulk", data={"action": "claim", "task_id": "abc"}).status_code == 400
     assert wang.post("/inbox/bulk", data={"action": "claim"}).status_code == 400
     assert wang.post("/inbox/bulk", data={"action": "assign", "task_id": mine}).status_code == 403
@@ -281,6 +281,35 @@ def test_the_follow_up_log_shows_local_dates_not_utc_timestamps(app: Flask) -> N
     assert "follow-up: 2024-03-05 → 2024-03-08" in english
 
 
+def test_only_the_holder_sets_a_follow_up_on_a_claimed_task_not_even_a_supervisor(
+    app: Flask,
+) -> None:
+    task = new_task(app)
+    wang, boss = client_for(app, "wang"), client_for(app, "boss")
+    assert wang.post(f"/inbox/{task}/claim").status_code == 302
+    page = boss.get(f"/inbox/{task}").get_data(as_text=True)
+    assert 'id="follow-up-form"' not in page
+    assert 'id="unassign-form"' in page and 'id="assign-form"' in page  # the supervisor's own
+    for lang, says in (("zh", "此任务已由同事认领"), ("en", "A colleague has claimed this task")):
+        refused = boss.post(
+            f"/inbox/{task}/follow-up?lang={lang}", data={"follow_up": "2024-03-05"}
+        )
+        assert refused.status_code == 409 and says in refused.get_data(as_text=True)
+    # the engine's team operation holds the same rule, whichever door calls it
+    with pytest.raises(TaskClaimedByOther):
+        tt.set_follow_up(engine_of(app), task, NOW + timedelta(days=4), "boss")
+    assert task_row(app, task)["follow_up_at"] is None
+    assert [h["event"] for h in team_history(app, task)] == []
+    # the holder keeps the form; a task nobody holds any more is the supervisor's to follow up
+    assert 'id="follow-up-form"' in wang.get(f"/inbox/{task}").get_data(as_text=True)
+    assert boss.post(f"/inbox/{task}/unassign").status_code == 303
+    assert 'id="follow-up-form"' in boss.get(f"/inbox/{task}").get_data(as_text=True)
+    assert (
+        boss.post(f"/inbox/{task}/follow-up", data={"follow_up": "2024-03-05"}).status_code == 303
+    )
+    assert task_row(app, task)["follow_up_at"] is not None
+
+
 def test_priorities_are_set_by_supervisors_within_0_to_100(app: Flask) -> None:
     low, high = new_task(app), new_task(app)
     boss, wang = client_for(app, "boss"), client_for(app, "wang")
@@ -358,7 +387,7 @@ def test_saved_filters_private_or_shared_with_the_group(app: Flask) -> None:
     assert saved.status_code == 303 and "mine=1" in saved.location
     wang.post("/inbox/filters", data={"name": "Team <all>", "shared": "1", "sort": "priority"})
     assert wang.post("/inbox/filters", data={"name": ""}).status_code == 422
-    own = tq.filters_for(engine_of(app).db, "wang", "bank_teller")
+    own = tq.filters_for(engine_of(app).db, "wang", "bank_teller", "icbc")
     assert [f["name"] for f in own] == ["Mine only", "Team <all>"]
     assert own[0]["criteria"] == {"mine": "1", "sort": "created"} and own[0]["shared_group"] is None
     page = zhao.get("/inbox/").get_data(as_text=True)

@@ -33,18 +33,23 @@ def app(make_app: MakeApp) -> Flask:
     )
 
 
-def broken_timer(app: Flask) -> tuple[int, int]:
-    """A card whose pending timer names an event its state does not have (as after a careless
-    definition change): no attempt can succeed, so the sweep opens an incident at once."""
+def broken_timer(
+    app: Flask, person: str | None = None, events: tuple[str, ...] = ()
+) -> tuple[int, int]:
+    """A card (brought through ``events``) whose pending timer, of the state the card is in,
+    names an event that state does not have (as after a careless definition change): no
+    attempt can succeed, so the sweep opens an incident at once."""
     engine = engine_of(app)
-    card = counter_card(app, make_id_number("440604", datetime(1980, 1, 2).date(), 11))
+    person = person or make_id_number("440604", datetime(1980, 1, 2).date(), 11)
+    card = counter_card(app, person, events=events).instance_id
+    state = queries.instance(engine.db, card)["state"]  # type: ignore[index]
     with engine.db.begin() as conn:
         timer_id = conn.execute(
             insert(TIMERS)
             .values(
-                instance_id=card.instance_id,
+                instance_id=card,
                 process="card",
-                state="applied",
+                state=state,
                 event="renamed_event",
                 due_at=NOW - timedelta(days=1),
                 status="pending",
@@ -52,9 +57,8 @@ def broken_timer(app: Flask) -> tuple[int, int]:
             )
             .returning(TIMERS.c.id)
         ).scalar_one()
-    report = run_once(engine)
-    assert report.failed == 1
-    return card.instance_id, timer_id
+    assert run_once(engine).failed == 1
+    return card, timer_id
 
 
 def timer_status(app: Flask, timer_id: int) -> str:
@@ -163,3 +167,49 @@ def test_shebao_schedulers_shows_the_heartbeats(app: Flask) -> None:
 def test_history_is_untouched_by_a_failed_step(app: Flask) -> None:
     iid, _ = broken_timer(app)
     assert [h["event"] for h in queries.history(engine_of(app).db, iid)] == ["start"]
+
+
+def awaiting_card_with_incident(app: Flask) -> tuple[int, int]:
+    """A card at its bank, awaiting activation, with a timer of that state that can never fire
+    (its event renamed): the sweep opens its incident."""
+    person = make_id_number("440604", datetime(1981, 2, 3).date(), 12)
+    return broken_timer(app, person, events=("produce", "notify_holder"))
+
+
+@pytest.mark.parametrize("door", ["api_event", "supervisor_cancel", "sweep"])
+def test_an_incident_of_a_timer_closes_when_the_instance_leaves_its_state(
+    app: Flask, door: str
+) -> None:
+    from engine.incidents import list_incidents
+
+    engine = engine_of(app)
+    card, timer_id = awaiting_card_with_incident(app)
+    boss = client_for(app, "boss")
+    assert "⚠ 1" in boss.get("/processes/card").get_data(as_text=True)
+    if door == "api_event":  # the holder cancels the card through a channel
+        token = create_token(engine.db, "app", ["channel"])
+        answer = app.test_client().post(
+            f"/api/v1/cards/{card}/events",
+            json={"event": "cancel", "data": {"reason": "不再需要"}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert answer.status_code == 200, answer.json
+    elif door == "supervisor_cancel":
+        version = queries.instance(engine.db, card)["version"]  # type: ignore[index]
+        form = {"version": str(version), "reason": "重复申请"}
+        assert boss.post(f"/processes/instances/{card}/cancel", data=form).status_code == 303
+    else:  # a year later the card is sealed by its own timer (set-based, in the sweep)
+        run_once(engine, NOW + timedelta(days=800))
+    left = queries.history(engine.db, card)[-1]
+    assert left["from_state"] == "awaiting_activation" != left["to_state"]
+    [incident] = list_incidents(engine, status=None, instance_id=card)
+    assert (incident.ref_id, incident.status, incident.resolution) == (
+        timer_id,
+        "closed",
+        "state_left",
+    )
+    assert incident.resolved_by == left["actor"]
+    assert timer_status(app, timer_id) == "cancelled"
+    assert "⚠ 1" not in boss.get("/processes/card").get_data(as_text=True)
+    page = boss.get("/processes/incidents?status=closed").get_data(as_text=True)
+    assert "已自动关闭：实例已离开该状态" in page

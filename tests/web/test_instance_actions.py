@@ -209,17 +209,44 @@ def test_a_clerk_may_neither_see_nor_do_it(app: Flask) -> None:
 
 def test_a_move_to_the_current_or_an_unknown_state_is_refused(app: Flask) -> None:
     boss = logged_in(app, "boss")
-    assert boss.get("/processes/instances/1/move?to=produced").status_code == 400
+    assert boss.get("/processes/instances/1/move?to=produced").status_code == 409
     assert boss.get("/processes/instances/1/move?to=nowhere").status_code == 400
     assert boss.get("/processes/instances/99/cancel").status_code == 404
     token = token_of(boss.get("/processes/instances/1/cancel").get_data(as_text=True))
     before = snapshot(app, 1)
-    for target in ("produced", "nowhere", CANCELLED):
+    for target, status in (("produced", 409), ("nowhere", 400), (CANCELLED, 400)):
         form = {"csrf_token": token, "version": "2", "to": target, "reason": "x"}
-        assert boss.post("/processes/instances/1/move", data=form).status_code == 400
+        assert boss.post("/processes/instances/1/move", data=form).status_code == status
     form = {"csrf_token": token, "to": "active", "reason": "x"}  # no version
     assert boss.post("/processes/instances/1/move", data=form).status_code == 400
     assert snapshot(app, 1) == before
+
+
+@pytest.mark.parametrize(
+    ("lang", "says"),
+    [
+        ("zh", "流程实例 1 已处于“待激活”，无需移动"),
+        ("en", "Instance 1 is already in “Awaiting activation”: there is nothing to move"),
+    ],
+)
+def test_back_to_a_move_already_done_says_so_in_the_users_language(
+    app: Flask, lang: str, says: str
+) -> None:
+    boss = logged_in(app, "boss")
+    page = boss.get("/processes/instances/1/move?to=awaiting_activation").get_data(as_text=True)
+    form = {"csrf_token": token_of(page), "version": "2", "to": "awaiting_activation"}
+    done = boss.post("/processes/instances/1/move", data={**form, "reason": "漏发通知"})
+    assert done.status_code == 303
+    before = snapshot(app, 1)
+    boss.get(f"/processes/instances/1?lang={lang}")  # the language is kept from here on
+    back = boss.get("/processes/instances/1/move?to=awaiting_activation")  # the browser's Back
+    again = boss.post("/processes/instances/1/move", data={**form, "version": "3", "reason": "x"})
+    for answer in (back, again):
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 409 and says in text, text[-2000:]
+        assert 'id="action-error"' in text and 'href="/processes/instances/1"' in text
+        assert 'id="action-form"' not in text  # nothing to confirm
+    assert snapshot(app, 1) == before and len(interventions_logged(app)) == 1
 
 
 def test_an_id_number_in_the_reason_is_kept_masked(app: Flask) -> None:

@@ -61,6 +61,16 @@ def test_a_record_is_one_json_object_with_its_extras_and_ids_masked(
     assert PERSON not in stream.getvalue()
 
 
+def test_an_id_number_used_as_a_key_of_an_extra_field_is_masked_too(
+    json_log: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = json_log
+    logger.info("imported", extra={"rows": {PERSON: [{PERSON: "dup"}]}})
+    [entry] = lines(stream)
+    assert entry["rows"] == {mask_id_number(PERSON): [{mask_id_number(PERSON): "dup"}]}
+    assert PERSON not in stream.getvalue()
+
+
 def test_an_exception_stays_on_the_one_line_masked(
     json_log: tuple[logging.Logger, io.StringIO],
 ) -> None:

@@ -8,8 +8,12 @@ notices deliver`` / ``list`` deliver and show them.
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
+import threading
 from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +278,61 @@ def test_shebao_notices_deliver_and_list(
     )
     bad = runner.invoke(main, ["notices", "deliver", "--channel", "carrier-pigeon"])
     assert bad.exit_code == 2 and "unknown notice channel" in bad.output
+
+
+class Gateway(BaseHTTPRequestHandler):
+    """A partner's endpoint that takes a notice only with its basic-auth credentials."""
+
+    seen: list[tuple[str, str | None]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        given = self.headers.get("Authorization")
+        Gateway.seen.append((self.path, given))
+        expected = "Basic " + base64.b64encode(b"shebao:s3cret@1").decode()
+        self.send_response(200 if given == expected else 401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_webhook_url_with_credentials_delivers_with_basic_auth_and_never_shows_them(
+    app: Flask,
+    api: Api,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    card = ready_card(api)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    Gateway.seen = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    where = f"127.0.0.1:{server.server_address[1]}/hook?to=sms"
+    monkeypatch.setenv("SHEBAO_DATABASE_URL", db_url)
+    runner = CliRunner()
+
+    def deliver(at: str, channel: str) -> Any:  # an hour apart: past the first try's backoff
+        return runner.invoke(main, ["notices", "deliver", "--now", at, "--channel", channel])
+
+    try:
+        with caplog.at_level(logging.DEBUG):
+            wrong = deliver("2022-02-10T03:00:00Z", f"webhook:http://shebao:nope@{where}")
+            [row] = list_notices(engine_of(app), instance_ids=[card])
+            right = deliver("2022-02-10T04:00:00Z", f"webhook:http://shebao:s3cret%401@{where}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert wrong.exit_code == 0, wrong.output
+    assert json.loads(wrong.output.strip().splitlines()[-1])["retried"] == 1
+    assert row.last_error == "ChannelError: http://127.0.0.1 answered HTTP 401"
+    assert right.exit_code == 0, right.output
+    assert json.loads(right.output.strip().splitlines()[-1])["delivered"] == 1
+    assert [path for path, _ in Gateway.seen] == ["/hook?to=sms"] * 2
+    assert Gateway.seen[1][1] == "Basic " + base64.b64encode(b"shebao:s3cret@1").decode()
+    for shown in (wrong.output, right.output, caplog.text, row.last_error or ""):
+        assert "s3cret" not in shown and "nope" not in shown
 
 
 def test_a_replayed_request_writes_no_second_notice(app: Flask, api: Api) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 from flask import Flask
 from staff_login import client_for
-from support import TEAM, MakeApp, registration_in_review
+from support import TEAM, MakeApp, complete_confirmed, registration_in_review
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -42,7 +42,7 @@ def test_completing_a_task_a_colleague_claimed_is_refused_naming_the_holder(app:
         body = refused.get_data(as_text=True)
         assert refused.status_code == 409, data
         assert 'id="confirm-panel"' not in body
-        assert "该任务已由他人处理" in body and "mi_a" in body
+        assert "该任务已不能办理" in body and "mi_a" in body
     english = other.post(f"/inbox/{task}/complete?lang=en", data=REJECT).get_data(as_text=True)
     assert "claimed by mi_a" in english
     assert queries.instance(engine.db, person)["state"] == "registration_review"  # type: ignore[index]
@@ -80,3 +80,25 @@ def test_the_language_links_never_carry_an_id_number(app: Flask) -> None:
     assert page.status_code == 200 and len(links) == 2, page.status_code
     for link in links:
         assert PERSON[-4:] not in unquote(link), link  # neither the number nor its mask
+
+
+def test_a_stale_tab_completing_ones_own_finished_task_is_told_who_completed_it(
+    app: Flask,
+) -> None:
+    _, task = registration_in_review(app, PERSON)
+    clerk = client_for(app, "mi_a")
+    assert complete_confirmed(clerk, task, REJECT).status_code == 302
+    again = clerk.post(f"/inbox/{task}/complete", data=REJECT)  # the other tab, still open
+    body = again.get_data(as_text=True)
+    assert again.status_code == 409
+    assert "已由 mi_a 办结" in body and "他人" not in body
+    english = clerk.post(f"/inbox/{task}/complete?lang=en", data=REJECT).get_data(as_text=True)
+    assert "already completed by mi_a" in english and "someone else" not in english
+
+
+def test_a_choice_that_sends_one_notice_says_so_in_the_singular(app: Flask) -> None:
+    _, task = registration_in_review(app, PERSON)
+    page = client_for(app, "mi_a").get(f"/inbox/{task}?lang=en").get_data(as_text=True)
+    assert "sends 1 notice" in page and "notice(s)" not in page and "sends 1 notices" not in page
+    chinese = client_for(app, "mi_a").get(f"/inbox/{task}?lang=zh").get_data(as_text=True)
+    assert "发送通知 1 条" in chinese

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import Result
 from flask import Flask
 
@@ -18,6 +20,7 @@ from web.api.tokens import create_token
 from web.app import create_app
 from web.cli.main import main
 from web.extensions import engine_of
+from workflows import imports
 from workflows.identity import make_id_number, mask_id_number
 
 CHEN = make_id_number("440604", date(1980, 3, 3), 5)
@@ -153,3 +156,52 @@ def test_a_card_number_of_another_person_is_never_echoed_whole(db_url: str) -> N
     assert "belongs to another person" in rejected["reason"], rejected
     assert mask_id_number(CHEN) in rejected["reason"] + rejected["reason_zh"]
     assert CHEN not in str(answers[1].json)
+
+
+def test_a_row_that_meets_a_unique_violation_twice_is_rejected_in_words(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row whose writes meet a unique violation on every try (the database refusing a key the
+    row's read did not find) is a rejected row naming the card number masked, nothing of it
+    written; the other rows go on, through the API and the CLI (it was the API's 500 and the
+    CLI's traceback for the whole import)."""
+    app = _app(db_url)
+    clash = engine_of(app).db.dialect.loaded_dbapi.IntegrityError
+    real = imports._row
+
+    def clashing(*args: Any) -> Any:
+        done = real(*args)  # the row's writes, then the violation: all rolled back
+        if args[4]["id_number"] == LIANG:
+            raise clash(
+                "UNIQUE constraint failed: wf_idempotency_key.scope, wf_idempotency_key.key"
+            )
+        return done
+
+    monkeypatch.setattr(imports, "_row", clashing)
+    card = {"card_bank": "icbc", "card_state": "active"}
+    rows = [
+        {"id_number": LIANG, "name": "梁", "region": "foshan", "card_number": "6217555", **card},
+        {"id_number": CHEN, "name": "陈明", "region": "foshan", "card_number": "6217666", **card},
+    ]
+    token = create_token(engine_of(app).db, "importer", ["import"])
+    answer = app.test_client().post(
+        "/api/v1/imports/people",
+        json={"rows": rows},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.json["applied"] == 1
+    [rejected] = answer.json["rejected"]
+    assert rejected["line"] == 1
+    assert rejected["reason_zh"].startswith("社保卡号 62***55的资料正由另一导入同时写入")
+    assert "nothing of this row was written" in rejected["reason"]
+    assert "6217555" not in str(answer.json) and LIANG not in str(answer.json)
+    assert queries.by_business_key(engine_of(app).db, "person", LIANG) == []
+    assert queries.by_business_key(engine_of(app).db, "card", f"44:{LIANG}") == []
+
+    text = ",".join(rows[0]) + "\n" + ",".join(rows[0].values()) + "\n"
+    printed = _run(app, "import", "people", _file(tmp_path, "p.csv", text))
+    assert printed.exit_code == 1, printed.output
+    assert "line 2: 社保卡号 62***55的资料正由另一导入同时写入" in printed.output
+    assert "/ card 62***55 was written by another import at the same time" in printed.output
+    assert queries.by_business_key(engine_of(app).db, "person", LIANG) == []

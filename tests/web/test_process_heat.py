@@ -17,12 +17,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from staff_login import client_for
+from staff_login import client_for, token_of
 from support import MakeApp, counter_card
 
-from engine import diagram_heat
+from engine import diagram_heat, queries
 from engine import diagram_styles as ds
 from engine.clock import SimulatedClock
+from engine.specs import CANCELLED
+from engine.timers import TimerSweep
 from web.app import engine_of
 from web.pages import process_queries as pq
 from workflows.identity import make_id_number
@@ -144,7 +146,7 @@ def test_the_legend_says_what_each_colour_means_in_both_languages(boss: FlaskCli
         ("idle", "0"),
         ("high", "1"),
         ("peak", "2"),
-        ("incident", "有未处理的故障（⚠）"),
+        ("incident", "有待处理的事件单（⚠）"),
     ]
     page = boss.get("/processes/card").get_data(as_text=True)
     assert "颜色表示该状态的实例数" in page
@@ -211,6 +213,16 @@ def test_a_state_page_filters_overdue_and_old_instances(app: Flask, boss: FlaskC
     assert 'name="overdue" value="1" checked' in page
 
 
+def test_a_state_page_says_how_long_each_instance_has_waited(app: Flask, boss: FlaskClient) -> None:
+    ids = app.config["card_ids"]
+    page = boss.get("/processes/card/states/awaiting_activation").get_data(as_text=True)
+    waited = dict(re.findall(r'data-instance="(\d+)".*?class="num waited">([^<]*)<', page, re.S))
+    assert waited[str(ids["B"])].startswith("32 天") and waited[str(ids["C"])].startswith("27 天")
+    assert "停留时长" in page
+    english = boss.get("/processes/card/states/awaiting_activation?lang=en").get_data(as_text=True)
+    assert "Time in state" in english and "32 days" in english
+
+
 def test_a_state_page_goes_a_page_at_a_time_keeping_its_filter(
     app: Flask, boss: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -222,10 +234,49 @@ def test_a_state_page_goes_a_page_at_a_time_keeping_its_filter(
     found = re.search(r'href="([^"]+)" id="next-page"', first)
     assert found and found.group(1)
     next_url = found.group(1).replace("&amp;", "&")
-    assert "older=1" in next_url and f"after={ids['D']}" in next_url
+    assert "older=1" in next_url and re.search(r"after=\w+_" + str(ids["D"]) + r"\b", next_url)
     second = boss.get(next_url).get_data(as_text=True)
     assert re.findall(r'data-instance="(\d+)"', second) == [str(ids["E"])]
     assert 'id="next-page"' not in second and 'id="first-page"' in second
+
+
+def test_a_state_lists_the_longest_waiting_first_a_page_at_a_time(
+    app: Flask, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A supervisor looks for who has waited longest: by when they entered the state, ties by
+    id, and the pages keep that order (a card produced long ago with a higher id comes first)."""
+    engine, ids = engine_of(app), app.config["card_ids"]
+    late = counter_card(app, make_id_number("440604", datetime(1980, 2, 1).date(), 11))
+    ids["F"] = late.instance_id
+    clock.set(DAY0 + timedelta(days=43))
+    engine.fire(ids["E"], "produce")  # E and F produced at the same moment: E first, by id
+    engine.fire(ids["F"], "produce")
+    clock.set(DAY0 + timedelta(days=44))
+    engine.fire(ids["D"], "produce")  # D, the lowest of the three ids, entered last
+    oldest_first = [ids[name] for name in ("A", "E", "F", "D")]
+    assert sorted(oldest_first) != oldest_first
+    boss = client_for(app, "boss")  # signed in at the new time
+
+    def walk(url: str) -> list[list[int]]:
+        pages: list[list[int]] = []
+        while url:
+            answer = boss.get(url)
+            assert answer.status_code == 200, url
+            page = answer.get_data(as_text=True)
+            pages.append([int(n) for n in re.findall(r'data-instance="(\d+)"', page)])
+            found = re.search(r'href="([^"]+)" id="next-page"', page)
+            url = html.unescape(found.group(1)) if found else ""
+        return pages
+
+    base = "/processes/card/states/produced"
+    assert walk(base) == [oldest_first]
+    for size in (1, 2, 3):
+        monkeypatch.setattr(pq, "PAGE_SIZE", size)
+        pages = walk(base)
+        assert [n for page in pages for n in page] == oldest_first, size
+        assert all(len(page) == size for page in pages[:-1]), size
+    monkeypatch.setattr(pq, "PAGE_SIZE", 1)
+    assert walk(f"{base}?older=1") == [[ids["A"]], [ids["E"]], [ids["F"]]]  # D: today
 
 
 @pytest.mark.parametrize(
@@ -239,6 +290,13 @@ def test_a_state_page_goes_a_page_at_a_time_keeping_its_filter(
         "after=x",
         "after=99999999999999999999",
         "after=٦٨",
+        "after=5",  # a bare id: the list is no longer in id order
+        "after=20240301T020000000000_x",
+        "after=20240301T020000000000_99999999999999999999",
+        "after=2024-03-01_5",
+        "after=20241301T020000000000_5",
+        "after=_5",
+        "after=n_٦٨",
     ],
 )
 def test_bad_state_filters_are_a_400_on_the_services_own_page(
@@ -270,9 +328,12 @@ def test_ids_no_table_can_hold_are_a_404_page(boss: FlaskClient, path: str) -> N
     assert "页面不存在" in answer.get_data(as_text=True)
 
 
-def test_an_inbox_cursor_past_any_id_is_the_first_page(boss: FlaskClient) -> None:
+def test_an_inbox_cursor_past_any_id_is_a_bad_parameter_not_a_server_error(
+    boss: FlaskClient,
+) -> None:
     answer = boss.get("/inbox/?after=20220315T020000000000_99999999999999999999")
-    assert answer.status_code == 200
+    assert answer.status_code == 400  # as any malformed inbox parameter, in words
+    assert boss.get("/inbox/").status_code == 200
 
 
 def test_numbers_never_outgrow_the_width_the_layout_reserved() -> None:
@@ -290,7 +351,7 @@ def test_the_heat_queries_read_their_indexes(app: Flask) -> None:
     """Each heat query has the shape its index answers (SQLite's planner, or PostgreSQL's with
     sequential scans priced out: the tables here are too small for it to bother otherwise). On
     PostgreSQL the age probes are left out: with five rows it takes any index of the partition
-    (at a million instances it reads ``ix_wf_instance_state_age``, one entry per state)."""
+    (at a million instances it reads ``ix_wf_instance_state_entered``, one entry per state)."""
     engine = engine_of(app)
     card, now = engine.definition("card"), engine.clock.now()
     _, oldest = diagram_heat.oldest_query(card)
@@ -311,6 +372,82 @@ def test_the_heat_queries_read_their_indexes(app: Flask) -> None:
             if index == "state_age":
                 if postgres:
                     continue
-                index = "ix_wf_instance_state_age"
+                index = "ix_wf_instance_state_entered"
             assert index in plan, plan
         conn.rollback()
+
+
+def test_a_state_page_is_one_range_of_its_index_from_the_cursor_on(app: Flask) -> None:
+    """A page of a state's instances, longest waiting first, starts where the cursor points in
+    ``ix_wf_instance_state_entered`` (process, state, state_entered_at, id) and reads on in the
+    index's order: nothing sorted, however many instances (or ties) come before the cursor."""
+    engine = engine_of(app)
+    now = engine.clock.now()
+    cursor = pq.EnteredCursor(now - timedelta(days=20), 3)
+    with engine.db.connect() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+        for filters in (pq.StateFilter(), pq.StateFilter(older_days=1)):
+            dated = pq.state_page_queries("card", "produced", now, filters, cursor, 51)[0]
+            sql = str(dated.compile(conn, compile_kwargs={"literal_binds": True}))
+            explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(explain + sql))
+            if postgres:  # the partition's copy of the index is named by its columns
+                assert "state_entered_at_id_idx" in plan, plan
+                assert "ROW(state_entered_at, id) >" in plan.split("Filter:")[0], plan
+                assert "Sort" not in plan, plan
+            else:
+                assert "USING INDEX ix_wf_instance_state_entered" in plan, plan
+                assert "TEMP B-TREE" not in plan, plan
+        conn.rollback()
+
+
+def test_age_counts_from_entering_the_state_not_from_a_reminder(
+    app: Flask, boss: FlaskClient
+) -> None:
+    """A reminder (a timer, fired by the sweep) and one sent by hand leave the card where it is:
+    the age heat, ``?older=`` and the list's column still count from when it entered the state."""
+    engine, ids = engine_of(app), app.config["card_ids"]
+    assert TimerSweep(engine).sweep().fired >= 1  # B's reminder, due day 40
+    engine.fire(ids["C"], "remind_holder")  # C's, by hand, day 42
+    assert queries.history(engine.db, ids["B"])[-1]["event"] == "remind_holder"
+    page = boss.get("/processes/card?heat=age").get_data(as_text=True)
+    age = re.search(r'data-state="awaiting_activation">.*?class="num age">(.*?)</td>', page, re.S)
+    assert age and age.group(1) == "32"  # B, since day 10 (not 0: the reminder of day 42)
+    base = "/processes/card/states/awaiting_activation"
+    listed = boss.get(f"{base}?older=30").get_data(as_text=True)
+    assert re.findall(r'data-instance="(\d+)"', listed) == [str(ids["B"])]
+    row = listed[listed.index(f'data-instance="{ids["B"]}"') :]
+    assert "<th>进入该状态</th>" in listed and "2024-03-11" in row[: row.index("</tr>")]
+    english = boss.get(f"{base}?older=30&lang=en").get_data(as_text=True)
+    assert "<th>In this state since</th>" in english
+
+
+def test_instances_cancelled_by_a_supervisor_are_counted_and_listed(
+    app: Flask, boss: FlaskClient
+) -> None:
+    d = app.config["card_ids"]["D"]
+    form_page = boss.get(f"/processes/instances/{d}/cancel").get_data(as_text=True)
+    version = re.search(r'name="version" value="(\d+)"', form_page)
+    assert version
+    form = {"csrf_token": token_of(form_page), "version": version.group(1), "reason": "重复申领"}
+    assert boss.post(f"/processes/instances/{d}/cancel", data=form).status_code == 303
+
+    page = boss.get("/processes/card").get_data(as_text=True)
+    total = re.search(r"实例数 ([\d,]+)", page)
+    assert total and total.group(1) == "5"
+    table = page[page.index('id="state-counts"') :]
+    counts = [int(n.replace(",", "")) for n in re.findall(r'class="num count">([\d,]+)<', table)]
+    assert sum(counts) == 5
+    cancelled = re.search(rf'data-state="{CANCELLED}">(.*?)</tr>', table, re.S)
+    assert cancelled and "已由主管终止" in cancelled.group(1)
+    assert 'class="num count">1<' in cancelled.group(1)
+    assert 'id="cancelled-note"' in page
+    assert "已由主管终止 1" in boss.get("/processes/").get_data(as_text=True)
+
+    listed = boss.get(f"/processes/card/states/{CANCELLED}")
+    assert listed.status_code == 200
+    assert re.findall(r'data-instance="(\d+)"', listed.get_data(as_text=True)) == [str(d)]
+    english = boss.get(f"/processes/card/states/{CANCELLED}?lang=en").get_data(as_text=True)
+    assert "Cancelled by a supervisor" in english

@@ -63,13 +63,17 @@ def test_the_diagram_speaks_english_after_the_switch(app: Flask) -> None:
 
 
 def test_a_state_lists_its_instances_a_page_at_a_time(app: Flask) -> None:
-    from web.pages import inbox_queries as iq
+    from web.pages import process_queries as pq
 
     engine = engine_of(app)
-    rows, after = iq.instances_in_state(engine.db, "card", "produced", None, limit=3)
-    assert len(rows) == 3 and after == rows[-1]["id"]
-    rest, done = iq.instances_in_state(engine.db, "card", "produced", after, limit=3)
+    rows, after = pq.instances_in_state(engine.db, "card", "produced", NOW, limit=3)
+    assert len(rows) == 3 and after is not None and after.endswith(f"_{rows[-1]['id']}")
+    cursor = pq.EnteredCursor.decode(after)
+    assert cursor is not None and cursor.id == rows[-1]["id"]
+    assert cursor.entered_at == rows[-1]["state_entered_at"]
+    rest, done = pq.instances_in_state(engine.db, "card", "produced", NOW, after=cursor, limit=3)
     assert len(rest) == 1 and done is None
+    assert {r["id"] for r in rows}.isdisjoint(r["id"] for r in rest)
     page = client_for(app, "boss").get("/processes/card/states/produced").get_data(as_text=True)
     assert page.count("/processes/instances/") == 4
     assert "440604********" in page
@@ -86,6 +90,38 @@ def test_an_instance_shows_its_path_history_open_task_and_timers(app: Flask) -> 
     assert "<svg" in page and "步骤" in page  # the path's step numbers
     assert "银行通知领卡" in page and "核验身份并激活" in page
     assert "提醒领卡激活" in page  # the pending reminder timer
+
+
+def test_an_instances_notices_say_what_they_are_in_words(app: Flask) -> None:
+    engine = engine_of(app)
+    waiting = next(
+        i
+        for i in range(1, 8)
+        if queries.instance(engine.db, i)["state"] == "awaiting_activation"  # type: ignore[index]
+    )
+    boss = client_for(app, "boss")
+    for lang, words in (("zh", "制卡完成待领取"), ("en", "Card ready to collect")):
+        page = boss.get(f"/processes/instances/{waiting}?lang={lang}").get_data(as_text=True)
+        notices = page[page.index('id="instance-notices"') :]
+        notices = notices[: notices.index("</section>")]
+        assert words in notices
+        assert not re.search(r">[^<]*card_ready[^<]*<", notices)  # the kind, never as text
+
+
+def test_every_notice_kind_the_definitions_declare_has_words() -> None:
+    from engine.definition import load_definitions
+    from web.config import PROJECT_ROOT
+    from web.words import WORDS
+
+    kinds = {
+        notice.kind
+        for definition in load_definitions(PROJECT_ROOT / "definitions").values()
+        for event in definition.events.values()
+        for notice in event.notices
+    }
+    assert len(kinds) >= 13
+    missing = sorted(k for k in kinds if f"notice_kind_{k}" not in WORDS)
+    assert missing == []
 
 
 def test_overdue_lists_late_tasks_and_timers_that_did_not_fire(

@@ -201,6 +201,7 @@ STANDBY_URL = os.environ.get("SHEBAO_TEST_POSTGRES_STANDBY_URL")
 
 
 @pytest.mark.postgres
+@pytest.mark.serial  # the standby has the main test database, not a worker's
 @pytest.mark.skipif(
     not STANDBY_URL,
     reason="SHEBAO_TEST_POSTGRES_STANDBY_URL names no hot standby of SHEBAO_TEST_POSTGRES_URL's "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +27,9 @@ from web.staff import Staff
 from workflows.cards import apply_for_card
 from workflows.identity import mask_id_number
 from workflows.imports import import_people
+
+SEARCH_DAY = date(2026, 1, 1)
+"""The service clock's date the search is made on (ID numbers are born by it)."""
 
 NOW = datetime(2022, 1, 10, 2, 0, tzinfo=UTC)  # inside Foshan's 2022 payment period
 CHEN = "440604198003030050"  # Foshan: a lost card at ICBC (imported), a new one at BOC; a year
@@ -116,12 +119,17 @@ def _search(client: FlaskClient, q: str) -> tuple[int, str]:
 
 
 def test_classify_tells_the_four_keys_apart() -> None:
-    assert sq.classify(f"  {CHEN} ") == sq.Query("id_number", CHEN)
-    assert sq.classify("11010519491231002x").text == "11010519491231002X"
-    assert sq.classify(f"44:{CHEN}").kind == "business_key"
-    assert sq.classify(CHEN_CARD).kind == "card_number"
-    assert sq.classify("440604198003030051").kind == "card_number"  # wrong check character
-    assert sq.classify("陈").kind == "name" and sq.classify("Chen Ming").kind == "name"
+    assert sq.classify(f"  {CHEN} ", SEARCH_DAY) == sq.Query("id_number", CHEN)
+    assert sq.classify("11010519491231002x", SEARCH_DAY).text == "11010519491231002X"
+    assert sq.classify(f"44:{CHEN}", SEARCH_DAY).kind == "business_key"
+    assert sq.classify(CHEN_CARD, SEARCH_DAY).kind == "card_number"
+    assert (
+        sq.classify("440604198003030051", SEARCH_DAY).kind == "card_number"
+    )  # wrong check character
+    assert (
+        sq.classify("陈", SEARCH_DAY).kind == "name"
+        and sq.classify("Chen Ming", SEARCH_DAY).kind == "name"
+    )
 
 
 def test_a_supervisor_finds_a_person_by_id_number(app: Flask) -> None:
@@ -441,3 +449,21 @@ def test_the_search_box_is_on_every_staff_page(app: Flask) -> None:
         page = answer.get_data(as_text=True)
         assert 'id="search-form"' in page and 'method="post"' in page, path
     assert 'id="search-form"' not in app.test_client().get("/login").get_data(as_text=True)
+
+
+def test_policy_years_are_named_by_region_and_year_not_by_key(app: Flask) -> None:
+    boss = client_for(app, "boss")
+    _, results = _search(boss, CHEN)
+    table = results[results.index('id="enrollment-results"') :]
+    table = table[: table.index("</table>")]
+    assert "佛山市 2022年度" in table and "foshan-2022" not in table
+    person = _instance(app, "person", CHEN)
+    page = boss.get(f"/people/{person}").get_data(as_text=True)
+    year = re.search(r'id="year-\d+".*?</tr>', page, re.S)
+    assert year and "佛山市 2022年度" in year.group(0) and "foshan-2022" not in year.group(0)
+    english = boss.get(f"/people/{person}?lang=en").get_data(as_text=True)
+    year = re.search(r'id="year-\d+".*?</tr>', english, re.S)
+    assert year and "Foshan 2022" in year.group(0) and "foshan-2022" not in year.group(0)
+    record = boss.get(f"/records/{_instance(app, 'enrollment', f'{CHEN}:')}?lang=zh")
+    facts = record.get_data(as_text=True)
+    assert "佛山市 2022年度" in facts

@@ -201,6 +201,7 @@ def test_the_checker_catches_an_untranslated_string_injected_into_a_page(demo: D
         "<p>办理 PT1H</p>": "ISO 8601 duration",
         "<p>search_placeholder</p>": "raw key",
         "<td>awaiting_activation</td>": "raw process name 'awaiting_activation'",
+        "<nav>着色依据: <a>实例数</a></nav>": "ASCII colon after Chinese words",
     }
     for leak, problem in leaks.items():
         injected = page.replace("</main>", f"{leak}</main>")
@@ -295,3 +296,15 @@ def test_page_words_are_each_defined_once_across_their_modules() -> None:
     twice = sorted({k for k in keys if keys.count(k) > 1})
     assert not twice, f"defined more than once: {twice}"
     assert len(keys) == len(web.i18n.WORDS) > 300
+
+
+def test_the_inbox_has_one_name_in_chinese() -> None:
+    """The page is 任务箱 (its heading, the menu): no word, page or message of the service calls
+    it anything else (a 400 page once said "请返回收件箱")."""
+    from pathlib import Path
+
+    root = Path(web.i18n.__file__).parent
+    sources = [p for p in root.rglob("*") if p.suffix in (".py", ".html", ".js")]
+    assert web.i18n.WORDS["inbox"].zh == "任务箱" and len(sources) > 50
+    named = [p.relative_to(root) for p in sources if "收件箱" in p.read_text(encoding="utf-8")]
+    assert named == [], f"收件箱 in {named}"

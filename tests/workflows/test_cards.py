@@ -11,12 +11,8 @@ from engine.errors import TransitionRefused
 from engine.runtime import Engine
 from web.config import PROJECT_ROOT
 from workflows import cards
-from workflows.cards import (
-    CardApplicationRefused,
-    cards_of,
-    electronic_card_status,
-    production_progress,
-)
+from workflows.card_status import cards_of, electronic_card_status, production_progress
+from workflows.cards import CardApplicationRefused
 from workflows.identity import make_id_number
 from workflows.regions import Regions
 
@@ -50,6 +46,11 @@ def state_of(engine: Engine, card_id: int) -> str:
     return queries.instance(engine.db, card_id)["state"]
 
 
+def version_of(engine: Engine, card_id: int) -> int:
+    """The card's own definition version, which judges its status."""
+    return queries.instance(engine.db, card_id)["definition_version"]
+
+
 def test_fast_issuance_ends_active_in_one_visit(engine: Engine) -> None:
     # foshan...txt:19 申领、制卡、激活一站式服务; :30 快速发卡模式申领的，当场即可激活
     card = apply_for_card(
@@ -65,7 +66,12 @@ def test_fast_issuance_ends_active_in_one_visit(engine: Engine) -> None:
         "start",
         "issue_on_the_spot",
     ]
-    assert electronic_card_status(engine, state_of(engine, card.instance_id)) == "usable"
+    assert (
+        electronic_card_status(
+            engine, state_of(engine, card.instance_id), version_of(engine, card.instance_id)
+        )
+        == "usable"
+    )
 
 
 def test_activation_needs_the_id_used_to_apply(engine: Engine) -> None:
@@ -109,7 +115,10 @@ def test_lost_card_opens_a_bank_teller_task_for_its_bank_only(engine: Engine) ->
         "bank_teller",
         "cmb",
     )
-    assert electronic_card_status(engine, state_of(engine, card_id)) == "unusable"
+    assert (
+        electronic_card_status(engine, state_of(engine, card_id), version_of(engine, card_id))
+        == "unusable"
+    )
     with pytest.raises(TransitionRefused, match="not the card holder's"):
         engine.complete_task(formal["id"], actor="t", data={"presented_id_number": BOB})
     engine.complete_task(formal["id"], actor="t", data={"presented_id_number": ALICE})
@@ -121,7 +130,7 @@ def test_lost_card_opens_a_bank_teller_task_for_its_bank_only(engine: Engine) ->
     )
     engine.complete_task(task["id"], actor="cmb-teller")
     assert state_of(engine, card_id) == "bank_account_closed"
-    assert electronic_card_status(engine, "lost") == "unusable"
+    assert electronic_card_status(engine, "lost", version_of(engine, card_id)) == "unusable"
 
 
 def test_second_application_in_the_same_province_is_refused(engine: Engine) -> None:
@@ -206,7 +215,7 @@ def test_production_progress_follows_the_history(engine: Engine) -> None:
         engine, id_number=ALICE, channel="online", bank="icbc", region_code=FOSHAN, actor="app"
     )
     engine.fire(card.instance_id, "produce", actor="factory")
-    steps = production_progress(engine, card.instance_id)
+    steps = production_progress(engine, card.instance_id, version_of(engine, card.instance_id))
     assert [(s.step, s.done_at is not None) for s in steps] == [
         ("applied", True),
         ("produced", True),

@@ -133,8 +133,9 @@ def test_foshan_benefit_start_dates_and_the_family_payer(
     enrollment = renewal(engine, policies["foshan-2022"], insured)
     engine.fire(enrollment, "fail_deduction", actor="tax")  # foshan.txt:58 pay after a failure
     clock.set(at(paid_on))
-    with pytest.raises(TransitionRefused):  # a family payment names the payer
+    with pytest.raises(DataInvalid) as nameless:  # a family payment names the payer: its data
         pay(engine, domain, enrollment, "320", payer_kind="family")
+    assert nameless.value.missing == ["payer_id_number"]
     paid = pay(engine, domain, enrollment, "320", payer_kind="family", payer_id_number=spouse)
     assert paid.benefit_start["general_outpatient"] == outpatient  # type: ignore[attr-defined]
     assert paid.benefit_start["inpatient"] == inpatient  # type: ignore[attr-defined]

@@ -164,7 +164,12 @@ def test_huian_amount_due(huian, categories, age, flags, amount):
         pytest.param(at(2023, 9, 1), ["dibao"], 30, set(), "0", id="hardship group (practice)"),
         pytest.param(at(2023, 9, 1), ["low_income"], 65, set(), "108", id="low income (practice)"),
         pytest.param(
-            at(2023, 9, 1), ["low_income"], 30, set(), "360", id="category held, our reading"
+            at(2023, 9, 1),
+            ["low_income"],
+            30,
+            set(),
+            "970",
+            id="category held without its condition: no 减免对象, not exempt (huian.txt:59)",
         ),
     ],
 )
@@ -265,13 +270,24 @@ def test_foshan_refuses_late_payment(foshan, paid_at):
         pytest.param(at(2023, 3, 1), date(2023, 4, 30), id="March: 60 days (practice)"),
         pytest.param(at(2023, 3, 10), date(2023, 5, 9), id="March: 60 days (practice) b"),
         pytest.param(
-            at(2023, 12, 31, 23, 59), date(2024, 2, 29), id="last day: 60 days (practice)"
+            at(2023, 11, 1, 23, 59), date(2023, 12, 31), id="last day: 60 days to 31 December"
         ),
     ],
 )
 @pytest.mark.parametrize("kind", ["general_outpatient", "inpatient", "special_outpatient"])
 def test_huian_benefit_start(huian, paid_at, start, kind):
     assert huian.benefit_start(paid_at, kind) == start
+
+
+@pytest.mark.parametrize("paid_at", [at(2023, 11, 2, 0, 0), at(2023, 12, 31, 23, 59)])
+def test_huian_refuses_a_late_payment_whose_benefits_would_start_after_the_year(huian, paid_at):
+    assert not huian.late_payment_accepted(paid_at)
+    refusal = huian.late_payment_refusal(paid_at)
+    assert refusal is not None and "after the 2023 insurance year ends" in refusal.en
+    with pytest.raises(LatePaymentRefused, match="2023-12-31"):
+        huian.benefit_start(paid_at, "inpatient")
+    with pytest.raises(LatePaymentRefused):
+        huian.amount_due([], 30, paid_at=paid_at)
 
 
 def test_huian_2023_01_15_is_late_but_accepted(huian):
@@ -343,7 +359,9 @@ def test_unknown_date_paths(policies, policy, path):
         (at(2022, 9, 1, 0, 0), True, False),  # huian.txt:23
         (at(2022, 12, 31, 23, 59), True, False),  # huian.txt:23
         (at(2023, 1, 1, 0, 0), False, True),  # huian.txt:25, (practice) accepted late
-        (at(2023, 12, 31, 23, 59), False, True),  # (practice) until 2023-12-31
+        (at(2023, 11, 1, 23, 59), False, True),  # 60 days: benefits from 2023-12-31
+        (at(2023, 11, 2, 0, 0), False, False),  # benefits would start in 2024
+        (at(2023, 12, 31, 23, 59), False, False),  # (practice) until 2023-12-31, but as above
         (at(2024, 1, 1, 0, 0), False, False),
     ],
 )
@@ -390,7 +408,9 @@ def test_refund_decision(policies, policy, at_, employee, used, reason):
     assert decision.reason == reason and decision.accepted is (reason is None)
     assert reason is None or reason in REFUND_REASONS
     assert decision.message_zh and decision.message_en
-    assert policy in decision.message_zh and policy in decision.message_en
+    title = policies[policy].title  # the region and year in words, never the policy's id
+    assert title.zh in decision.message_zh and title.en in decision.message_en
+    assert policy not in decision.message_zh + decision.message_en
 
 
 def test_a_closed_refund_window_names_its_last_day(foshan):
@@ -642,7 +662,7 @@ def test_huian_2022_keeps_2023s_categories_exemptions_and_card_rules(policies, h
         pytest.param(at(2022, 1, 15), date(2022, 1, 15), "320", id="Jan: payment date"),
         pytest.param(at(2022, 3, 10), date(2022, 5, 9), "320", id="March: 60 days"),
         pytest.param(at(2022, 7, 1, 0, 0), date(2022, 8, 30), "900", id="July: 320 + 580"),
-        pytest.param(at(2022, 12, 31, 23, 59), date(2023, 3, 1), "900", id="last day"),
+        pytest.param(at(2022, 11, 1, 23, 59), date(2022, 12, 31), "900", id="last day"),
     ],
 )
 def test_huian_2022_late_payment_is_2023s_pattern_a_year_earlier(policies, paid_at, start, amount):

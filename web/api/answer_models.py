@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.specs import CANCELLED
 from web.api.model_types import Label, StrictModel
 
 
@@ -33,7 +34,8 @@ class EventOut(TransitionOut):
         default=None,
         description="present when the event changed nothing and why, in the words a deduction "
         "file's report uses: a tax authority's deduction result that no longer matters (a "
-        "failure for a year already paid, lapsed or closed: 已缴费, 已断保, 已结束; a result "
+        "failure for a year already paid, lapsed, refunded or closed: 已缴费, 已断保, 已退费, "
+        "已结束; a result "
         "already on record, also after the year's refund); `from_state` = `to_state`, the "
         "year's state, and nothing is "
         "written. Absent when the event moved the instance",
@@ -55,9 +57,18 @@ class Registered(StrictModel):
 
 
 class RejectedRow(StrictModel):
+    """A row the import refused: its line and why, in Chinese and English (``message_zh``,
+    ``message_en``, as every error says it)."""
+
     line: int
-    reason: str | None
-    reason_zh: str | None = None
+    message_zh: str | None = None
+    message_en: str | None = None
+    reason: str | None = Field(
+        default=None, description="the first version's name of `message_en`: read that instead"
+    )
+    reason_zh: str | None = Field(
+        default=None, description="the first version's name of `message_zh`: read that instead"
+    )
 
 
 class ImportReportOut(StrictModel):
@@ -176,9 +187,18 @@ class TaskList(StrictModel):
 
 
 class Counts(StrictModel):
+    """A process's instances per state, the figures of the supervisors' process page and of
+    ``shebao stats``."""
+
     process: str
-    states: dict[str, int]
-    total: int
+    states: dict[str, int] = Field(
+        description="instances per state: every state of the process's current version in its "
+        "order (zeros included), then any state only another version has, then "
+        f"`{CANCELLED}` (instances a supervisor cancelled; always present)"
+    )
+    total: int = Field(
+        description=f"every instance of the process, `{CANCELLED}` included: the sum of `states`"
+    )
 
 
 class TokenOut(StrictModel):
@@ -214,8 +234,9 @@ class IncidentOut(StrictModel):
     created_at: datetime
     resolved_at: datetime | None
     resolved_by: str | None
-    resolution: Literal["retry", "resolve"] | None = Field(
-        description="how it was closed: its step put back, or closed without running it"
+    resolution: Literal["retry", "resolve", "state_left"] | None = Field(
+        description="how it was closed: its step put back, closed without running it, or "
+        "closed when its instance left the timer's state"
     )
 
 

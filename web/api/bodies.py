@@ -2,8 +2,9 @@
 
 ``parse_body(model)`` reads the JSON body (400 not JSON or malformed, 413 too large, 400 nested
 more than ``MAX_DEPTH`` levels, 422 control characters or unpaired surrogates, duplicate keys or
-non-finite numbers refused) and validates it against the endpoint's pydantic model (422 with
-where and what, never the value). ``check_idempotency_key`` checks the header's form;
+non-finite numbers refused) and validates it against the endpoint's pydantic model (422
+``invalid_request`` naming each field with its words in Chinese and English, the event-data
+check's for the same fact: ``web.api.body_problems``; never the value). ``check_idempotency_key`` checks the header's form;
 ``body_digest`` is what a replay under the same key is compared by.
 """
 
@@ -18,6 +19,9 @@ from typing import Any
 from flask import g, request
 from pydantic import BaseModel, ValidationError
 
+from engine import field_words
+from engine.field_words import FieldWords
+from web.api.body_problems import body_problems, message
 from web.api.errors import ApiError
 
 MAX_DEPTH = 32
@@ -110,6 +114,18 @@ def loc_part(part: Any) -> str:
     return text if _FIELD_NAME.fullmatch(text) else "<key>"
 
 
+def _text_problem(loc: list[str], said: FieldWords, msg: str) -> dict[str, Any]:
+    """One place holding an unreadable character: the field named with the words, as every
+    detail (``loc`` and ``msg`` kept for clients of the first version)."""
+    return {
+        "field": ".".join(loc),
+        "message_zh": said.zh,
+        "message_en": said.en,
+        "loc": loc,
+        "msg": msg,
+    }
+
+
 def _text_problems(value: Any, loc: list[str]) -> list[dict[str, Any]]:
     """Where strings (keys too) hold control characters (other than tab, CR, LF) or unpaired
     surrogates; the depth is bounded already, so recursion is safe."""
@@ -117,13 +133,21 @@ def _text_problems(value: Any, loc: list[str]) -> list[dict[str, Any]]:
     if isinstance(value, str):
         if _FORBIDDEN_CHARACTER.search(value):
             problems.append(
-                {"loc": loc, "msg": "control character or unpaired surrogate in a string"}
+                _text_problem(
+                    loc,
+                    field_words.UNREADABLE_TEXT,
+                    "control character or unpaired surrogate in a string",
+                )
             )
     elif isinstance(value, dict):
         for key, item in value.items():
             if _FORBIDDEN_CHARACTER.search(key):
                 problems.append(
-                    {"loc": loc, "msg": "control character or unpaired surrogate in a key"}
+                    _text_problem(
+                        loc,
+                        field_words.UNREADABLE_KEY,
+                        "control character or unpaired surrogate in a key",
+                    )
                 )
             else:
                 problems.extend(_text_problems(item, [*loc, loc_part(key)]))
@@ -184,10 +208,13 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        details = [
-            {"loc": [loc_part(p) for p in e["loc"]], "msg": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
+        errors = exc.errors(include_url=False, include_input=False)
+        problems = body_problems(raw, errors, step=loc_part)
+        message_zh, message_en = message(problems)
         raise ApiError(
-            422, "invalid_request", "请求内容无效", "the request is invalid", details=details
+            422,
+            "invalid_request",
+            message_zh,
+            message_en,
+            details=[p.as_dict() for p in problems],
         ) from None

@@ -1,7 +1,8 @@
 """API endpoints for cards: apply, status and production progress, events, a person's cards.
 
 A bank's token sees only its bank's cards: another bank's card answers 404, as a card that does
-not exist does, so the token cannot learn that it exists or what state it is in."""
+not exist does, so the token cannot learn that it exists or what state it is in (the attempt is a
+``permission_denied`` security event)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from web.api.common import (
     as_id,
     bp,
     caller,
+    hidden,
     idempotency,
     int_param,
     not_found,
@@ -36,7 +38,7 @@ from web.api.spec import endpoint
 from web.api.tokens import Caller
 from web.extensions import domain_of, engine_of
 from web.reads import reader
-from workflows import card_collection
+from workflows import card_collection, card_status
 from workflows import cards as card_rules
 from workflows.identity import mask_id_number
 
@@ -57,7 +59,9 @@ def _card_out(card_id: int) -> CardOut:
         bank=variables.get("bank"),
         channel=variables.get("channel"),
         region_code=variables.get("region_code"),
-        electronic_card=card_rules.electronic_card_status(engine, row["state"]),  # type: ignore[arg-type]
+        electronic_card=card_status.electronic_card_status(
+            engine, row["state"], row["definition_version"]
+        ),
         version=row["version"],
         definition_version=row["definition_version"],
         replaces_card_id=variables.get(card_rules.REPLACES),
@@ -67,7 +71,7 @@ def _card_out(card_id: int) -> CardOut:
             ProgressStepOut(
                 step=s.step, label=Label(zh=s.label_zh, en=s.label_en), done_at=s.done_at
             )
-            for s in card_rules.production_progress(engine, card_id)
+            for s in card_status.production_progress(engine, card_id, row["definition_version"])
         ],
     )
 
@@ -91,11 +95,11 @@ def _may_see(who: Caller, bank: Any) -> bool:
 
 def _visible_card(who: Caller, card_id: int) -> CardOut:
     """The card, if the token may see it (``_may_see``). Otherwise 404, the same answer as for
-    no card at all."""
+    no card at all (``hidden``: the attempt is a security event)."""
     card = _card_out(card_id)
     if _may_see(who, card.bank):
         return card
-    raise not_found("card", card_id)
+    raise hidden("card", card_id)
 
 
 def _card_head() -> Select[Any]:
@@ -126,7 +130,7 @@ def _visible_card_head(who: Caller, card_id: int) -> CardHead:
         raise not_found("card", card_id)
     bank = (row.variables or {}).get("bank")
     if not _may_see(who, bank):
-        raise not_found("card", card_id)
+        raise hidden("card", card_id)
     return CardHead(row.id, row.definition_version, row.state, bank)
 
 
@@ -146,6 +150,7 @@ def _visible_card_head(who: Caller, card_id: int) -> CardHead:
 )
 def apply_card(body: CardApplication) -> Any:
     who = caller()
+    person_number(body.id_number)  # 422 as at every endpoint, before the rules
     done = run(
         lambda: card_rules.apply_for_card(
             engine_of(),
@@ -204,13 +209,15 @@ def card_event(card_id: str, body: EventRequest) -> Any:
 def _sender_check(who: Caller, event: str, kinds: tuple[str, ...]) -> Callable[[Any], None]:
     """The check of a card event's sender, on the card as the engine's transaction reads it
     (``Engine.fire``'s ``admit``): 404 for a card the token may not see (or no card), as
-    ``_visible_card``; 403 for an event its scopes may not send to this card (a bank's events
-    only to its own bank's cards)."""
+    ``_visible_card`` (another bank's card is written to the security event log); 403 for an
+    event its scopes may not send to this card (a bank's events only to its own bank's cards)."""
 
     def admit(row: Any) -> None:
         bank = (row.variables or {}).get("bank")
-        if row.process != card_rules.PROCESS or not _may_see(who, bank):
+        if row.process != card_rules.PROCESS:
             raise not_found("card", row.id)
+        if not _may_see(who, bank):
+            raise hidden("card", row.id)
         if not (
             ("bank" in kinds and bank in who.banks())
             or any(k in who.scopes for k in kinds if k != "bank")
@@ -237,7 +244,7 @@ def _sender_check(who: Caller, event: str, kinds: tuple[str, ...]) -> Callable[[
 )
 def person_cards(body: PersonQuery) -> Any:
     person = person_number(body.id_number)
-    found = card_rules.cards_of(engine_of(), person)
+    found = card_status.cards_of(engine_of(), person)
     return answer(
         CardList(id_number_masked=mask_id_number(person), cards=[_card_out(c["id"]) for c in found])
     )

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from pydantic import BaseModel
 
-from engine import guards_ahead, queries
+from engine import field_words, guards_ahead, queries
 from engine.errors import EventNotAllowed, InstanceNotFound, WorkflowError
 from engine.runtime import Idempotency, Transition
 from engine.specs import ProcessDefinition
@@ -25,11 +25,12 @@ from web.api.bodies import body_digest
 from web.api.errors import ApiError, from_invalid_id, from_workflow_error
 from web.api.openapi import openapi_document
 from web.api.request_models import EventRequest
-from web.api.spec import current_caller, endpoint
+from web.api.spec import OutOfScope, current_caller, endpoint
 from web.api.tokens import Caller, holds, require
 from web.extensions import engine_of
 from web.ids import MAX_ID, parse_id
 from workflows.identity import InvalidIdNumber, validate_id_number
+from workflows.service_date import service_today
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -80,11 +81,21 @@ def not_found(what: str, ident: int | None = None) -> ApiError:
     return ApiError(404, "not_found", f"{zh}不存在：{ident}", f"no such {what}: {ident}")
 
 
-def person_number(value: str) -> str:
+def hidden(what: str, ident: int) -> ApiError:
+    """``not_found(what, ident)`` for a ``what`` that exists outside the caller's scope (another
+    bank's card, another region's task): the same answer, and the attempt is written to the
+    security event log (``permission_denied`` with the record's kind and id) by ``@endpoint``."""
+    return OutOfScope(not_found(what, ident), what, ident)
+
+
+def person_number(value: str, field: str = "id_number") -> str:
+    """An ID number sent in a body's ``field``, checked (born by the service clock's date) before
+    anything is looked up: 422 ``invalid_id_number`` naming the field if not, whichever endpoint
+    it came to (the domain's own check, for the commands and pages, then finds it valid)."""
     try:
-        return validate_id_number(value)
+        return validate_id_number(value, today=service_today(engine_of().clock.now()))
     except InvalidIdNumber as exc:
-        raise from_invalid_id(exc) from None
+        raise from_invalid_id(exc, field) from None
 
 
 def caller() -> Caller:
@@ -113,6 +124,34 @@ def run(operation: Any) -> Any:
         raise from_workflow_error(exc) from None
 
 
+def run_as(who: Caller, operation: Any) -> Any:
+    """``run`` for a door that fires an event as ``who`` (a payment): an event the instance's
+    state refuses is answered listing what ``who`` may send now (``sendable_now``: a refund the
+    policy refuses whatever the request says is not offered), not every event leaving the state."""
+    try:
+        return operation()
+    except EventNotAllowed as refused:
+        raise from_workflow_error(refused_now(refused, who)) from None
+    except WorkflowError as exc:
+        raise from_workflow_error(exc) from None
+
+
+def refused_now(refused: EventNotAllowed, who: Caller) -> EventNotAllowed:
+    """``refused`` again, its ``allowed`` (and words) what ``who`` may send to the instance now;
+    as it was when the engine did not name the instance or it is gone."""
+    row = (
+        None
+        if refused.instance_id is None
+        else queries.instance(engine_of().db, refused.instance_id)
+    )
+    if row is None:
+        return refused
+    definition = engine_of().definition(row["process"], row["definition_version"])
+    bank = (row["variables"] or {}).get("bank")
+    now = sendable_now(definition, row["id"], row["state"], who, bank)
+    return EventNotAllowed(refused.event, row["state"], now, definition, instance_id=row["id"])
+
+
 def transition_out(done: Transition) -> TransitionOut:
     return TransitionOut(**done.as_dict())
 
@@ -122,8 +161,20 @@ def not_sendable(
 ) -> ApiError:
     """409 for an event outside systems may not send (timers and staff tasks send those),
     named by its label in ``definition``; ``allowed``: what this token may send now
-    (``sendable_now``)."""
+    (``sendable_now``). An event ``definition`` does not have is a malformed request: 422
+    ``unknown_event`` naming the field ``event`` (its value not repeated)."""
     spec = definition.events.get(event) if definition is not None else None
+    if spec is None and definition is not None:
+        said = field_words.NO_SUCH_EVENT
+        return ApiError(
+            422,
+            "unknown_event",
+            f"请求内容有误：event：“{definition.label.zh}”流程没有这个事件",
+            f"the request is invalid: event: the “{definition.label.en}” process has no event "
+            "of this name",
+            allowed=allowed,
+            details=[{"field": "event", "message_zh": said.zh, "message_en": said.en}],
+        )
     zh, en = (f"“{spec.label.zh}”", f"“{spec.label.en}”") if spec else (event, event)
     return ApiError(
         409,

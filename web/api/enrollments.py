@@ -18,6 +18,7 @@ from web.api.common import (
     not_found,
     person_number,
     run,
+    run_as,
     send_to_instance_of,
     sendable_now,
     transition_out,
@@ -106,14 +107,21 @@ def _enrollment(enrollment_id: int) -> None:
 
 
 def _payment_request(who: Caller, body: PaymentRequest) -> payments.PaymentRequest:
+    """The payment the body asks for; 422 for a time of payment from anyone but the tax
+    authority, or a payer's ID number that fails its check (as ``id_number`` at every door)."""
     if body.paid_at is not None and TRUSTED_TIME not in who.scopes:
+        zh = "只有税务机关可以指定缴费时间，其他渠道以系统时间为准"
+        en = "only the tax authority may say when a payment happened; others pay now"
+        detail = {"field": "paid_at", "message_zh": zh, "message_en": en}
         raise ApiError(
             422,
             "paid_at_not_allowed",
-            "只有税务机关可以指定缴费时间，其他渠道以系统时间为准",
-            "only the tax authority may say when a payment happened; others pay now",
-            details=[{"loc": ["paid_at"], "msg": "set by the service clock"}],
+            zh,
+            en,
+            details=[{**detail, "loc": ["paid_at"], "msg": "set by the service clock"}],
         )
+    if body.payer_id_number is not None:
+        person_number(body.payer_id_number, "payer_id_number")
     return payments.PaymentRequest(
         amount=body.amount,
         payer_kind=body.payer_kind,
@@ -158,7 +166,9 @@ def _pay(
     who: Caller, request: payments.PaymentRequest, operation: Callable[..., payments.Payment]
 ) -> Any:
     """Run a payment ``operation(request, actor=, idempotency=)`` as the caller and answer it."""
-    paid = run(lambda: operation(request, actor=f"api:{who.name}", idempotency=idempotency(who)))
+    paid = run_as(
+        who, lambda: operation(request, actor=f"api:{who.name}", idempotency=idempotency(who))
+    )
     return answer(_payment_out(paid))
 
 
@@ -179,6 +189,7 @@ def _pay(
 )
 def pay_person(body: PersonPayment) -> Any:
     who = caller()
+    person_number(body.id_number)  # 422 as at every endpoint, before the rules
     return _pay(
         who,
         _payment_request(who, body),
@@ -204,6 +215,7 @@ def pay_person(body: PersonPayment) -> Any:
 )
 def open_enrollment(body: YearRequest) -> Any:
     who = caller()
+    person_number(body.id_number)  # 422 as at every endpoint, before the rules
     done = run(
         lambda: open_year(
             engine_of(),

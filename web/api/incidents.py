@@ -7,10 +7,11 @@ from typing import Any
 
 from flask import request
 
+from engine import field_words
 from engine.incidents import list_incidents, resolve_incident, retry_incident
 from web.api.answer_models import IncidentList, IncidentOut
 from web.api.common import answer, as_id, bp, caller, int_param, run
-from web.api.errors import ApiError
+from web.api.query_args import refused
 from web.api.spec import endpoint
 from web.extensions import engine_of
 
@@ -46,9 +47,9 @@ def admin_incidents() -> Any:
     status = request.args.get("status", "open")
     process = request.args.get("process")
     if status not in _STATUSES:
-        raise ApiError(422, "invalid_request", "状态参数无效", "status must be open or closed")
+        raise refused([("status", field_words.one_of(["open", "closed"], ["open", "closed"]))])
     if process is not None and process not in engine_of().processes:
-        raise ApiError(422, "invalid_request", "未知流程", "unknown process")
+        raise refused([("process", field_words.FieldWords("未知流程", "no such process"))])
     rows = list_incidents(engine_of(), status=status, process=process)
     return answer(IncidentList(incidents=[IncidentOut(**r.as_dict()) for r in rows]))
 

@@ -1,12 +1,15 @@
 """The pieces the API's request bodies and answers share: name and text patterns, an event's
-data, an ID number field, the strict base model, a two-language label."""
+data, an ID number field, the strict base model, a two-language label, and ``checked_by``: an
+engine check run on a body's field, its words kept for the refusal (``web.api.body_problems``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -14,8 +17,18 @@ from pydantic import (
     StrictInt,
     StringConstraints,
 )
+from pydantic_core import PydanticCustomError
+
+from engine.field_words import FieldWords
+from engine.forms import FieldValueError
 
 NAME = r"^[a-z][a-z0-9_]{0,63}$"
+POLICY_PATTERN = r"^[a-z0-9_]+(-[a-z0-9_]+)*$"
+"""A policy's code: ``huian-2023``."""
+REGION_CODE_PATTERN = r"^[0-9]{6}$"
+"""An administrative region code: six digits."""
+FIELD_VALUE = "field_value"
+"""The pydantic error type of a value an engine check refused, its words in ``ctx``."""
 
 
 ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
@@ -66,6 +79,30 @@ ID_NUMBER = Field(
     pattern=ONE_LINE,
     description="18-character resident ID number",
 )
+
+
+def refusal(said: FieldWords | FieldValueError) -> PydanticCustomError:
+    """A body field's refusal in the words of the event-data check (``engine.field_words``)."""
+    if isinstance(said, FieldValueError):
+        said = FieldWords(said.message_zh, said.message_en)
+    return PydanticCustomError(
+        FIELD_VALUE, "{message_en}", {"message_zh": said.zh, "message_en": said.en}
+    )
+
+
+def checked_by(check: Callable[[Any], Any]) -> BeforeValidator:
+    """Run an event-data check (``engine.forms.parse_amount``) on a body's field before its
+    schema's own constraints, so that the same fact is refused in the same words at every door;
+    the value goes on as sent."""
+
+    def run(value: Any) -> Any:
+        try:
+            check(value)
+        except FieldValueError as exc:
+            raise refusal(exc) from None
+        return value
+
+    return BeforeValidator(run)
 
 
 class StrictModel(BaseModel):

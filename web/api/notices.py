@@ -15,7 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine import queries
 from engine.outbox_queries import NoticeRow, list_notices
-from web.api.common import answer, as_id, bp, caller, int_param, not_found, person_number
+from web.api.common import (
+    answer,
+    as_id,
+    bp,
+    caller,
+    hidden,
+    int_param,
+    not_found,
+    person_number,
+)
 from web.api.model_types import Label
 from web.api.request_models import PersonQuery
 from web.api.spec import endpoint
@@ -109,7 +118,7 @@ def card_notices(card_id: str) -> Any:
     if row is None or row["process"] != CARD:
         raise not_found("card", ident)
     if not (who.scopes & SEES_EVERY_CARD or row["variables"].get("bank") in who.banks()):
-        raise not_found("card", ident)
+        raise hidden("card", ident)
     return answer(_instance_notices(ident, row["process"]))
 
 

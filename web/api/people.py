@@ -18,6 +18,7 @@ from web.api.common import (
     idempotency,
     int_param,
     not_found,
+    person_number,
     run,
     send_to_instance_of,
     transition_out,
@@ -73,6 +74,7 @@ def _person_out(person_id: int) -> PersonOut:
 )
 def register(body: RegistrationRequest) -> Any:
     who = caller()
+    person_number(body.id_number)  # 422 as at every endpoint, before the rules
     person = Registration(
         id_number=body.id_number,
         name=body.name,
@@ -137,6 +139,7 @@ def registration_event(person_id: str, body: EventRequest) -> Any:
 )
 def claim_reduction_of_person(body: ReductionClaimRequest) -> Any:
     who = caller()
+    person_number(body.id_number)  # 422 as at every endpoint, before the rules
     done = run(
         lambda: claim_reduction(
             engine_of(),

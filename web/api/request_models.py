@@ -3,12 +3,25 @@ and what OpenAPI shows of it."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 
-from engine.forms import AMOUNT_PATTERN, FieldValueError, parse_moment
-from web.api.model_types import ID_NUMBER, NAME, ONE_LINE, Code, EventData, Line, StrictModel
+from engine import field_words
+from engine.forms import AMOUNT_PATTERN, FieldValueError, parse_amount, parse_moment
+from web.api.model_types import (
+    ID_NUMBER,
+    NAME,
+    ONE_LINE,
+    POLICY_PATTERN,
+    REGION_CODE_PATTERN,
+    Code,
+    EventData,
+    Line,
+    StrictModel,
+    checked_by,
+    refusal,
+)
 
 
 class CardApplication(StrictModel):
@@ -17,7 +30,7 @@ class CardApplication(StrictModel):
     id_number: str = ID_NUMBER
     channel: Literal["fast_issuance", "online", "counter"]
     bank: str = Field(pattern=NAME, description="partner bank code, e.g. icbc")
-    region_code: str = Field(pattern=r"^[0-9]{6}$", description="6-digit region code")
+    region_code: str = Field(pattern=REGION_CODE_PATTERN, description="6-digit region code")
     outlet: Line | None = Field(default=None, max_length=64)
     replacement_reason: Literal["damaged", "expired"] | None = Field(
         default=None,
@@ -33,7 +46,14 @@ class EventRequest(StrictModel):
     data: EventData
 
 
-AMOUNT = Field(pattern=AMOUNT_PATTERN, description="yuan, e.g. 360.00")
+Amount = Annotated[
+    str,
+    Field(pattern=AMOUNT_PATTERN, description="yuan, e.g. 360.00"),
+    checked_by(parse_amount),
+]
+"""An amount, checked as an event's ``amount`` field is (the same words when refused). The
+pattern comes before the check: after a validator pydantic could not say it in the schema, and
+the API description lost it (schemathesis then sent amounts it called valid and were refused)."""
 
 
 def _payment_years(schema: dict[str, Any]) -> None:
@@ -54,7 +74,7 @@ PAID_AT = Field(
 class PaymentRequest(StrictModel):
     """Pay an enrollment year: by the insured, a family member, or on behalf of another person."""
 
-    amount: str = AMOUNT
+    amount: Amount
     payer_kind: Literal["self", "family", "on_behalf"] = "self"
     payer_id_number: str | None = Field(
         default=None,
@@ -73,11 +93,11 @@ class PaymentRequest(StrictModel):
         if value is None:
             return value
         if not isinstance(value, str):
-            raise ValueError("a date and time with an offset, as text (RFC 3339)")
+            raise refusal(field_words.EXPECTED_TEXT)
         try:
             return parse_moment(value)
         except FieldValueError as exc:
-            raise ValueError(exc.message_en) from None
+            raise refusal(exc) from None
 
 
 class PersonPayment(PaymentRequest):
@@ -87,7 +107,7 @@ class PersonPayment(PaymentRequest):
     policy: str | None = Field(
         default=None,
         max_length=64,
-        pattern=r"^[a-z0-9_]+(-[a-z0-9_]+)*$",
+        pattern=POLICY_PATTERN,
         description="e.g. huian-2023",
     )
 
@@ -126,9 +146,7 @@ class YearRequest(StrictModel):
     """Open a policy year for an insured person."""
 
     id_number: str = ID_NUMBER
-    policy: str = Field(
-        max_length=64, pattern=r"^[a-z0-9_]+(-[a-z0-9_]+)*$", description="e.g. huian-2023"
-    )
+    policy: str = Field(max_length=64, pattern=POLICY_PATTERN, description="e.g. huian-2023")
 
 
 class ImportRow(StrictModel):
@@ -140,10 +158,15 @@ class ImportRow(StrictModel):
     residence: Line | None = Field(default=None, max_length=32)
     household: Line | None = Field(default=None, max_length=64)
     reduction_categories: Line | None = Field(default=None, max_length=400)
+    flags: Line | None = Field(
+        default=None,
+        max_length=400,
+        description="declared flags as at registration (disabled, newborn, ...), separated by |",
+    )
     card_number: Line | None = Field(default=None, max_length=32)
     card_bank: Line | None = Field(default=None, max_length=32)
     card_state: Line | None = Field(default=None, max_length=32)
-    card_region_code: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+    card_region_code: str | None = Field(default=None, pattern=REGION_CODE_PATTERN)
 
 
 class PeopleImport(StrictModel):

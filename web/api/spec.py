@@ -6,7 +6,8 @@ answers, in this order:
 
 1. 401: no bearer token, or an unknown, expired or revoked one;
 2. 403: the token holds none of the scopes the endpoint accepts (nothing is looked up first);
-3. 400/413/422: a bad ``Idempotency-Key``, a body that is not JSON, too large, nested more than
+3. 400/413/422: a query parameter the endpoint does not declare (422, ``web.api.query_args``),
+   a bad ``Idempotency-Key``, a body that is not JSON, too large, nested more than
    ``MAX_DEPTH`` levels, with control characters or unpaired surrogates in a string, or that
    does not match the model.
 
@@ -14,10 +15,10 @@ The view then looks things up (404) and applies the rules (409/422). An event's 
 task's form) is checked with the rules, after the lookup and once the event may leave the
 instance's state (else 409): its fields are those of the instance's own definition version. The
 view keeps the finer checks ("this bank's card": a card of another bank is 404, as if it did not
-exist). Every 403 is written
-to the security event log. ``openapi_document()`` is built from the same declarations, so the
-description cannot drift from what the code accepts (``web.api.openapi``). Bodies are read by
-``web.api.bodies``.
+exist). Every 403, and every such 404 for a record outside the token's scope (``OutOfScope``), is
+written to the security event log (``permission_denied``). ``openapi_document()`` is built from
+the same declarations, so the description cannot drift from what the code accepts
+(``web.api.openapi``). Bodies are read by ``web.api.bodies``.
 """
 
 from __future__ import annotations
@@ -29,15 +30,38 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, g, request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from web import security_log
 from web.api.bodies import check_idempotency_key, parse_body
 from web.api.errors import ApiError
+from web.api.query_args import check_known
 from web.api.tokens import Caller, authenticate, holds
 from web.extensions import engine_of
 
 _PLACEHOLDER = re.compile(r"<\w+>$")
+
+
+class ErrorDetail(BaseModel):
+    """One problem of a refused request, in every 422 that has details: the field, and what is
+    wrong with it in Chinese and English. Some refusals also give the place as a list (``loc``)
+    and ``msg``, as the first version did: read ``field`` and the messages instead."""
+
+    field: str = Field(
+        description="the field: its name, or its place in the body dotted (rows.0.name), or "
+        "a query parameter's name; empty for the body as a whole. A key that is no field-like "
+        "name is <key>",
+    )
+    message_zh: str
+    message_en: str
+    loc: list[str] | None = Field(
+        default=None, description="kept from the first version: `field` as a list of steps"
+    )
+    msg: str | None = Field(
+        default=None,
+        description="kept from the first version: English words or the check's name; read "
+        "`message_en`",
+    )
 
 
 class ErrorBody(BaseModel):
@@ -48,7 +72,25 @@ class ErrorBody(BaseModel):
     message_zh: str
     message_en: str
     allowed: list[str] | None = None
-    details: list[dict[str, Any]] | None = None
+    details: list[ErrorDetail] | None = None
+
+
+class OutOfScope(ApiError):
+    """404 for a record that exists outside the token's scope (another bank's card, another
+    region's task): the body a missing record gets (``missing``), so the token learns nothing,
+    while ``@endpoint`` writes the attempt to the security event log as it writes a 403, naming
+    the record's kind (``card``, ``task``) and id, never its data."""
+
+    def __init__(self, missing: ApiError, record: str, record_id: int) -> None:
+        super().__init__(
+            missing.status,
+            missing.body["code"],
+            missing.body["message_zh"],
+            missing.body["message_en"],
+        )
+        self.body = dict(missing.body)
+        self.record = record
+        self.record_id = record_id
 
 
 @dataclass(frozen=True)
@@ -124,11 +166,13 @@ def endpoint(
             ),
         )
         ENDPOINTS.append(spec)
+        in_query = frozenset(p["name"] for p in parameters if p.get("in") == "query")
 
         @functools.wraps(view)
         def wrapped(**kwargs: Any) -> Any:
             if scopes:
                 authorize(scopes)
+            check_known(in_query)
             if takes_key:
                 check_idempotency_key()
             if max_body is not None:
@@ -138,7 +182,7 @@ def endpoint(
             try:
                 return view(**kwargs)
             except ApiError as error:
-                if error.status == 403:
+                if error.status == 403 or isinstance(error, OutOfScope):
                     _denied(error)
                 raise
 
@@ -172,12 +216,18 @@ def authorize(scopes: tuple[str, ...]) -> Caller:
 
 
 def _denied(error: ApiError) -> None:
-    """Write a 403 to the security event log: who, which operation (never its data)."""
+    """Write a 403, or a 404 ``OutOfScope``, to the security event log: who, which operation
+    and, for the 404, which record by kind and id (never its data)."""
     if getattr(error, "recorded", False):
         return
     error.recorded = True  # type: ignore[attr-defined]
     who = g.get("api_caller")
     rule = request.url_rule.rule if request.url_rule is not None else request.path
+    hidden: dict[str, Any] = (
+        {"record": error.record, "record_id": error.record_id}
+        if isinstance(error, OutOfScope)
+        else {}
+    )
     security_log.record(
         engine_of().db,
         "permission_denied",
@@ -186,4 +236,5 @@ def _denied(error: ApiError) -> None:
         method=request.method,
         endpoint=rule,
         scopes=sorted(who.scopes) if who else [],
+        **hidden,
     )

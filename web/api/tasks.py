@@ -1,17 +1,15 @@
 """API endpoints for counter work done in outside systems (tasks) and counts per state.
 
 A token sees the tasks of its banks and regions only: another's task answers 404, as a task that
-does not exist does."""
+does not exist does (the attempt is a ``permission_denied`` security event)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from flask import request
 from sqlalchemy import and_, false, or_, select
 
-from engine import queries
+from engine.process_counts import process_counts
 from engine.statements import tasks as task_table
 from web.api.answer_models import Counts, TaskList, TaskOut, TransitionOut
 from web.api.common import (
@@ -20,6 +18,7 @@ from web.api.common import (
     as_id,
     bp,
     caller,
+    hidden,
     idempotency,
     int_param,
     not_found,
@@ -27,13 +26,11 @@ from web.api.common import (
     str_param,
     transition_out,
 )
-from web.api.errors import ApiError
+from web.api.query_args import whole_numbers
 from web.api.request_models import TaskCompletion
 from web.api.spec import endpoint
 from web.api.tokens import Caller
 from web.extensions import engine_of
-
-_NUMBER = re.compile(r"^[0-9]{1,16}$")
 
 
 def _task_filter(who: Caller) -> Any:
@@ -78,25 +75,17 @@ def _task_filter(who: Caller) -> Any:
 def list_tasks() -> Any:
     who = caller()
     where = _task_filter(who)
-    after = request.args.get("after_id", "0")
-    limit = request.args.get("limit", "100")
-    if not (
-        _NUMBER.match(after)
-        and int(after) <= MAX_ID
-        and _NUMBER.match(limit)
-        and 1 <= int(limit) <= 500
-    ):
-        raise ApiError(422, "invalid_request", "分页参数无效", "after_id/limit out of range")
+    after, limit = whole_numbers(("after_id", 0, 0, MAX_ID), ("limit", 100, 1, 500))
     query = (
         select(task_table)
-        .where(where, task_table.c.status == "open", task_table.c.id > int(after))
+        .where(where, task_table.c.status == "open", task_table.c.id > after)
         .order_by(task_table.c.id)
-        .limit(int(limit))
+        .limit(limit)
     )
     with engine_of().db.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     items = [TaskOut(**{k: r[k] for k in TaskOut.model_fields}) for r in rows]
-    next_after = items[-1].id if len(items) == int(limit) else None
+    next_after = items[-1].id if len(items) == limit else None
     return answer(TaskList(tasks=items, next_after_id=next_after))
 
 
@@ -114,11 +103,13 @@ def complete_task(task_id: str, body: TaskCompletion) -> Any:
     who = caller()
     ident = as_id(task_id, "task")
     with engine_of().db.connect() as conn:
-        visible = conn.execute(
-            select(task_table.c.id).where(task_table.c.id == ident, _task_filter(who))
+        found = conn.execute(
+            select(_task_filter(who).label("visible")).where(task_table.c.id == ident)
         ).first()
-    if visible is None:
+    if found is None:
         raise not_found("task", ident)
+    if not found.visible:  # another bank's or region's task: the same 404, recorded
+        raise hidden("task", ident)
     done = run(
         lambda: engine_of().complete_task(
             ident,
@@ -143,6 +134,5 @@ def complete_task(task_id: str, body: TaskCompletion) -> Any:
 def counts(process: str) -> Any:
     engine = engine_of()
     definition = run(lambda: engine.definition(process))
-    found = queries.counts_by_state(engine.db, process)
-    states = {s: found.get(s, 0) for s in definition.states}
-    return answer(Counts(process=process, states=states, total=sum(states.values())))
+    found = process_counts(engine.db, definition)
+    return answer(Counts(process=process, states=found.states, total=found.total))

@@ -13,6 +13,12 @@ its scopes, when it was made, when it expires (365 days by default), when it was
 (updated at most once a minute) and when it was revoked. An expired or revoked token is refused at
 once (401). Times here are the real UTC time, never the service's business clock, which the demo
 and ``shebao clock set`` move.
+
+Security events: creation, revocation and each refusal (``token_refused``); of the uses, a token's
+first use on each calendar day in Beijing (``token_used``, with the operation and the address it
+came from, and whether it is the token's first use ever): what an audit of a token asks (was it
+used, on which days, from where) without one row per request, which would bury every other event.
+The update of "last used" that opens a new day decides it, so one worker writes it, whichever.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import request
 from sqlalchemy import Engine, Select, Table, Update, bindparam, insert, or_, select, update
@@ -40,6 +47,8 @@ PREFIX_LENGTH = 8
 DEFAULT_DAYS = 365
 MAX_DAYS = 3650
 LAST_USED_EVERY = timedelta(minutes=1)
+USE_DAY_ZONE = ZoneInfo("Asia/Shanghai")
+"""Whose calendar day a token's daily ``token_used`` event follows: the staff's, in Beijing."""
 tokens: Table = ApiToken.__table__  # type: ignore[assignment]
 
 
@@ -195,9 +204,38 @@ def authenticate(db: Engine) -> Caller:
     state = status_of(row, now)
     if state != "valid":
         raise _refuse(db, state, row.name)
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
-        _touch(db, row.id, now)
+    day_start = _start_of_day(now)
+    if row.last_used_at is None or row.last_used_at < day_start:
+        # the day's first use: recorded by the one request whose update opened the day
+        if _touch(db, row.id, now, before=day_start - timedelta(microseconds=1)):
+            _record_use(db, row, now, first_use=row.last_used_at is None)
+    elif now - row.last_used_at >= LAST_USED_EVERY:
+        _touch(db, row.id, now, before=now - LAST_USED_EVERY)
     return Caller(row.name, frozenset(row.scopes or ()))
+
+
+def _start_of_day(now: datetime) -> datetime:
+    """When ``now``'s calendar day began in Beijing (``USE_DAY_ZONE``), in UTC."""
+    local = now.astimezone(USE_DAY_ZONE)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def _record_use(db: Engine, row: Any, now: datetime, *, first_use: bool) -> None:
+    """The ``token_used`` event of a token's first use on a day: the token, its scopes, the
+    operation (the URL rule, never the path) and the address; never the token itself."""
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    security_log.record(
+        db,
+        "token_used",
+        actor=f"api:{row.name}",
+        remote_addr=request.remote_addr,
+        at=now,
+        token=row.name,
+        scopes=sorted(row.scopes or ()),
+        method=request.method,
+        endpoint=rule,
+        first_use=first_use,
+    )
 
 
 def _by_hash() -> Select[Any]:
@@ -223,14 +261,17 @@ def _touch_statement() -> Update:
     )
 
 
-def _touch(db: Engine, token_id: int, now: datetime) -> None:
-    """Note the use, at most once a minute per token (one conditional UPDATE, any worker; on
-    its own, it commits at once)."""
+def _touch(db: Engine, token_id: int, now: datetime, *, before: datetime) -> bool:
+    """Note the use unless the token's last use is after ``before`` (a minute ago: at most once
+    a minute per token; the day's start: the day's first use). One conditional UPDATE, any
+    worker; on its own, it commits at once. Whether this request's UPDATE changed the row: of
+    workers racing, one."""
     found = reader(db)
-    found.run(
+    changed = found.run(
         found.prepared("api_token_touch", _touch_statement),
-        {"token_id": token_id, "before": now - LAST_USED_EVERY, "now": now},
+        {"token_id": token_id, "before": before, "now": now},
     )
+    return changed > 0
 
 
 def holds(caller: Caller, *accepted: str) -> bool:

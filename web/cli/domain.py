@@ -3,7 +3,9 @@ as the API (deduction results of the tax authority; a province's existing people
 
 Each prints what was applied, what was unchanged (imported before) and every rejected row with its
 line number and reason, and exits 1 when any row was rejected (0 when all were applied or
-unchanged), so a calling script notices a partly applied file.
+unchanged), so a calling script notices a partly applied file. Each import that ran (a dry run
+too) is one ``import`` security event by the command's actor, with its counts, as
+``POST /imports/people`` records one (``web.security_log``; no personal data).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from flask.cli import with_appcontext
 
 from engine.errors import WorkflowError
+from web import security_log
 from web.extensions import domain_of, engine_of
 from workflows.deduction_file import count_lines, read_text
 from workflows.deductions import import_deductions
@@ -61,6 +65,13 @@ def _report(totals: str, rejected: list[tuple[int, str | None]]) -> None:
         sys.exit(REJECTED_EXIT)
 
 
+def _record(actor: str, dry_run: bool, **counts: Any) -> None:
+    """The import's security event (``what`` was imported and the counts, never a row's data);
+    a dry run is marked as one."""
+    detail: dict[str, Any] = {**counts, **({"dry_run": True} if dry_run else {})}
+    security_log.record(engine_of().db, "import", actor=actor, **detail)
+
+
 def _lines(text: str) -> int:
     return max(text.count("\n") - 1, 0)
 
@@ -93,6 +104,16 @@ def deductions(file: Path, policy_id: str, actor: str, dry_run: bool) -> None:
             report = import_deductions(engine_of(), policy, file, actor=actor, progress=advance)
     except WorkflowError as exc:
         raise click.ClickException(str(exc)) from None
+    _record(
+        actor,
+        dry_run,
+        what="deductions",
+        policy=policy.policy,
+        rows=report.rows,
+        applied=report.applied,
+        unchanged=report.unchanged,
+        rejected=len(report.rejected),
+    )
     _report(report.totals(), [(r.line, f"{r.reason_zh} / {r.reason}") for r in report.rejected])
 
 
@@ -105,7 +126,8 @@ def people(file: Path, actor: str, dry_run: bool) -> None:
     """Bring in existing people and their cards from FILE (CSV).
 
     Columns: id_number, name, region (foshan, huian) and optionally residence, household,
-    reduction_categories (separated by |), card_number, card_bank, card_state, card_region_code.
+    reduction_categories and flags (each separated by |; flags as registration takes them, e.g.
+    disabled), card_number, card_bank, card_state, card_region_code.
     A person already on the books and a card number imported before are unchanged; a person with
     several usable cards in a province gets the extra-cards review. Exit 1 if any row was rejected.
     """
@@ -116,6 +138,16 @@ def people(file: Path, actor: str, dry_run: bool) -> None:
             report = import_people(engine_of(), domain_of(), rows, actor=actor, progress=advance)
     except WorkflowError as exc:
         raise click.ClickException(str(exc)) from None
+    _record(
+        actor,
+        dry_run,
+        what="people",
+        rows=len(rows),
+        applied=report.count("applied"),
+        unchanged=report.count("unchanged"),
+        rejected=len(report.rejected),
+        reviews_opened=report.reviews_opened,
+    )
     _report(
         f"applied: {report.count('applied')}  unchanged: {report.count('unchanged')}  "
         f"rejected: {len(report.rejected)}  reviews opened: {report.reviews_opened}",

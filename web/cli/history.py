@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from engine.retention import due_counts
+from engine.retention import ArchiveUnwritable, due_counts
 from web.extensions import engine_of
 from web.scheduling import history_cleanup
 
@@ -35,11 +35,15 @@ def history_due() -> None:
 @click.option("--chunk", type=click.IntRange(min=1), default=1000, show_default=True)
 @with_appcontext
 def history_cleanup_command(dry_run: bool, archive: str | None, chunk: int) -> None:
-    """Remove finished instances past their history_ttl now, in chunks (JSON report)."""
+    """Remove finished instances past their history_ttl now, in chunks (JSON report); exit 1
+    when the archive cannot be written (the chunk in hand kept)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     cleanup = history_cleanup(app, archive=archive)
     cleanup.chunk = chunk
-    report = cleanup.dry_run() if dry_run else cleanup.run_once()
+    try:
+        report = cleanup.dry_run() if dry_run else cleanup.run_once()
+    except ArchiveUnwritable as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(json.dumps({"dry_run": dry_run, **report.as_dict()}))
 
 

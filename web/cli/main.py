@@ -4,31 +4,36 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, NoAppException, with_appcontext
+from flask.cli import FlaskGroup, NoAppException, ScriptInfo, with_appcontext
 
 from engine import interventions, partitions
 from engine.definition import load_definition
 from engine.deployments import deploy, versions
 from engine.errors import DefinitionError
 from engine.heartbeat import wall_clock as utc_now
-from engine.queries import counts_by_state
+from engine.process_counts import process_counts
 from web.app import create_app, engine_of
+from web.db_faults import FAULTS
 from web.demo_accounts import seed_if_empty
 from web.extensions import SERVICE
-from web.migrate import upgrade_database
-from web.wiring import sync_definitions
+from web.migrate import schema_fault, upgrade_database
+from web.wiring import NothingToRunOn, sync_definitions
 from workflows.domain import build_registry
 from workflows.policy import PolicyError
 
 
-class BrokenPolicy(NoAppException):
-    """The service refuses to start on a broken policy file: one line, as ``definitions
-    validate`` prints a broken definition (the file, the key, the fault), exit 1, no traceback."""
+class RefusedStart(NoAppException):
+    """The service refuses to start on a broken policy file, or on a broken definition file
+    when no version is deployed to run on (``web.wiring.NothingToRunOn``): one line, as
+    ``definitions validate`` prints a broken definition (the file, the key, the fault), exit 1,
+    no traceback."""
 
     exit_code = 1
 
@@ -37,14 +42,44 @@ class BrokenPolicy(NoAppException):
 
 
 def start_app() -> Flask:
-    """``create_app`` for the commands; a broken policy file is a ``BrokenPolicy``."""
+    """``create_app`` for the commands, which load the deployed definition versions and deploy
+    nothing (``shebao run``, ``shebao scheduler``, ``shebao demo`` deploy as they start, and
+    ``shebao definitions deploy`` is the command for it); a broken policy file is a
+    ``RefusedStart``, and so is a broken definition file with nothing deployed, but for the
+    commands that need no definitions (``WITHOUT_DEFINITIONS``)."""
+    command = click.get_current_context(silent=True)
+    needed = command is None or command.command not in WITHOUT_DEFINITIONS
     try:
-        return create_app()
+        return create_app(deploys=False, needs_definitions=needed)
     except PolicyError as exc:
-        raise BrokenPolicy(f"invalid: {exc}") from None
+        raise RefusedStart(f"invalid: {exc}") from None
+    except NothingToRunOn as exc:
+        raise RefusedStart(str(exc)) from None
 
 
-@click.group(cls=FlaskGroup, create_app=start_app, add_default_commands=False)
+class ShebaoGroup(FlaskGroup):
+    """Flask's command group; a command that meets a broken definition file, or a database
+    without the schema (never migrated, or behind), says so in one line and exits 1, instead of
+    a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DefinitionError as exc:
+            raise click.ClickException(f"invalid: {exc}") from None
+        except FAULTS:
+            fault = _schema_fault(ctx)
+            if fault is None:
+                raise
+            raise click.ClickException(fault) from None
+
+
+def _schema_fault(ctx: click.Context) -> str | None:
+    app = ctx.ensure_object(ScriptInfo)._loaded_app  # the command's app, if it has one
+    return None if app is None else schema_fault(engine_of(app).db)
+
+
+@click.group(cls=ShebaoGroup, create_app=start_app, add_default_commands=False)
 def main() -> None:
     """shebao-workflow: social security cards and resident medical insurance as workflows."""
 
@@ -119,8 +154,8 @@ def definitions_validate(files: tuple[Path, ...]) -> None:
 @with_appcontext
 def definitions_deploy(actor: str) -> None:
     """Store each definition file that changed as its process's next version; running
-    instances keep theirs, new ones start on the latest (running services load it at their
-    next start)."""
+    instances keep theirs, new ones start on the latest (running services load it within
+    seconds, and at once when they meet an instance of it)."""
     service = current_app.extensions[SERVICE]
     files = sorted(Path(current_app.config["SHEBAO_DEFINITIONS"]).glob("*.yaml"))
     try:
@@ -153,22 +188,19 @@ def definitions_versions(process: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 def stats(process: str, as_json: bool) -> None:
-    """Instances of PROCESS per state."""
+    """Instances of PROCESS per state (those a supervisor cancelled in a row of their own), then
+    the total: the figures of the process page and of the API's counts."""
     engine = engine_of()
     definition = engine.definition(process)
-    counts = counts_by_state(engine.db, process)
-    ordered = {state: counts.get(state, 0) for state in definition.states}
+    counts = process_counts(engine.db, definition)
     if as_json:
-        click.echo(
-            json.dumps(
-                {"process": process, "states": ordered, "total": sum(ordered.values())},
-                ensure_ascii=False,
-            )
-        )
+        figures = {"process": process, "states": counts.states, "total": counts.total}
+        click.echo(json.dumps(figures, ensure_ascii=False))
         return
-    for state, count in ordered.items():
+    for state, count in counts.states.items():
         label = interventions.label_of(definition, state)
         click.echo(f"{state:24} {label.zh:10} {count:>10}")
+    click.echo(f"{'total':24} {'合计':10} {counts.total:>10}")
 
 
 @main.command("run")
@@ -211,11 +243,20 @@ def run(host: str, port: int, demo: bool, with_scheduler: bool) -> None:
         background.start()
         click.echo("scheduler: running in this process, firing due timers every 30 s")
     click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    signal.signal(signal.SIGTERM, _stop_serving)  # as Ctrl+C: a service manager's stop
     try:
         serve(current_app._get_current_object(), host=host, port=port)  # type: ignore[attr-defined]
     finally:
-        if background is not None:
-            background.shutdown(wait=False)
+        if background is not None:  # the chunk in hand finishes; leases and its row go back
+            click.echo("scheduler: stopping after the chunk in hand")
+            background.shutdown(wait=True)
+
+
+def _stop_serving(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM stops ``shebao run`` as Ctrl+C does (waitress leaves its loop, the scheduler
+    stops after its chunk); a second one stops the process at once."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _safe_url(url: str) -> str:
@@ -223,6 +264,9 @@ def _safe_url(url: str) -> str:
 
     return make_url(url).render_as_string(hide_password=True)
 
+
+WITHOUT_DEFINITIONS: tuple[click.Command, ...] = (db_upgrade, definitions_validate)
+"""Commands that run whatever the definition files and the deployments hold."""
 
 # Command modules of their own, each adding its commands to the main group.
 from web.cli import api as cli_api  # noqa: E402

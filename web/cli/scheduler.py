@@ -2,7 +2,9 @@
 
 ``shebao scheduler`` runs one scheduler process (start as many as you like, on any host: they share
 the due timers through row locks); ``--once`` fires what is due and exits; ``--now`` runs against a
-simulated clock standing at the given moment. ``shebao policy reload`` re-reads the policy files and
+simulated clock standing at the given moment. SIGTERM stops it as Ctrl+C does: the chunk in hand
+is finished, the timers it leased and did not fire are given back and its heartbeat row removed
+(``Scheduler.shutdown``); a second signal stops it at once. ``shebao policy reload`` re-reads the policy files and
 moves every pending timer derived from a policy date that changed.
 """
 
@@ -10,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import time
 from datetime import datetime
+from types import FrameType
 
 import click
 from flask import current_app
@@ -21,11 +25,35 @@ from sqlalchemy import select
 from engine.clock import SimulatedClock
 from engine.models import PolicyChange
 from engine.policy_timers import move_policy_timers
-from engine.scheduler import DEFAULT_INTERVAL
+from engine.scheduler import DEFAULT_INTERVAL, Scheduler
 from engine.timers import DEFAULT_CHUNK
 from web import log_format
-from web.extensions import domain_of, engine_of
+from web.extensions import SERVICE, domain_of, engine_of
 from web.scheduling import make_scheduler
+from web.wiring import sync_definitions
+
+log = logging.getLogger(__name__)
+
+
+class Stopping(Exception):
+    """Raised in the main thread by SIGTERM or SIGINT: leaves APScheduler's loop."""
+
+
+def stop_on_signals(runner: Scheduler, *, leave_loop: bool) -> None:
+    """SIGTERM and SIGINT ask ``runner`` to stop after the chunk in hand (``leave_loop``: and
+    raise ``Stopping`` in the main thread, idle in APScheduler's loop); a second one stops the
+    process at once."""
+
+    def ask_to_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after the chunk in hand", signum)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        runner.stopping.set()
+        if leave_loop:
+            raise Stopping
+
+    signal.signal(signal.SIGTERM, ask_to_stop)
+    signal.signal(signal.SIGINT, ask_to_stop)
 
 
 def parse_moment(text: str) -> datetime:
@@ -57,6 +85,7 @@ def scheduler(once: bool, now_text: str | None, interval: float, chunk: int) -> 
     """Fire due timers: payment periods ending, activation reminders (APScheduler)."""
     log_format.configure(logging.INFO, text_format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run
+    sync_definitions(current_app.extensions[SERVICE])  # a scheduler is the service starting
     engine = engine_of()
     if now_text:
         engine.clock = SimulatedClock(parse_moment(now_text))
@@ -64,19 +93,25 @@ def scheduler(once: bool, now_text: str | None, interval: float, chunk: int) -> 
     runner = make_scheduler(app, blocking=True, interval=interval, chunk=chunk)
     if once:
         began = time.perf_counter()
+        stop_on_signals(runner, leave_loop=False)
         try:
             report = runner.run_now()
+            signalled = runner.stopping.is_set()
         finally:
             runner.shutdown(wait=False)
         summary = {**report.as_dict(), "now": engine.clock.now().isoformat()}
         summary["seconds"] = round(time.perf_counter() - began, 3)
+        if signalled:  # stopped after the chunk in hand: what is left waits for the next run
+            summary["stopped"] = True
         click.echo(json.dumps(summary))
         return
     click.echo(f"scheduler: sweeping due timers every {interval:g} s (Ctrl+C to stop)")
+    stop_on_signals(runner, leave_loop=True)
     try:
         runner.start()
-    except (KeyboardInterrupt, SystemExit):
-        runner.shutdown(wait=False)
+    except (Stopping, KeyboardInterrupt, SystemExit):
+        click.echo("scheduler: stopping after the chunk in hand")
+        runner.shutdown(wait=True)
 
 
 @click.group("policy")

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from web.cli.scheduler import parse_moment
 from web.demo_accounts import reseed, service_clock
-from web.extensions import domain_of, engine_of
+from web.extensions import SERVICE, domain_of, engine_of
 from web.i18n import LOCAL_TZ
 from web.mfa import SecondFactorExists, enroll, provisioning_uri
 from web.migrate import upgrade_database
@@ -28,6 +28,7 @@ from web.staff import (
     set_password,
     set_scope,
 )
+from web.wiring import sync_definitions
 from workflows.demo import DEFAULT_PEOPLE, DEFAULT_SEED, DEMO_AT
 
 
@@ -186,6 +187,7 @@ def demo(at_text: str | None, people: int, seed: int, yes: bool) -> None:
     if not yes:
         click.confirm("This deletes every instance, task, timer and account. Go on?", abort=True)
     upgrade_database(current_app.config["SHEBAO_DATABASE_URL"])
+    sync_definitions(current_app.extensions[SERVICE])  # the demo runs on the files as deployed
     try:
         lines = reseed(engine_of(), domain_of(), people=people, at=at, seed=seed)
     except ValueError as exc:

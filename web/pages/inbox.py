@@ -15,7 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -31,9 +40,12 @@ from engine.specs import ProcessDefinition
 from web import i18n
 from web.auth import Staff, abort_hidden, add_error_pages, can_act_on_task, can_read_task
 from web.extensions import domain_of, engine_of
+from web.pages import inbox_args as ia
 from web.pages import inbox_queries as iq
 from web.pages import inbox_team_queries as tq
+from web.pages import task_confirmation as tc
 from web.pages import task_decision as td
+from web.pages import task_submission as ts
 from workflows.identity import mask_id_number
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -74,77 +86,36 @@ def release(engine: Engine, user: Staff, task_id: int) -> None:
     engine.release_task(task_id, user.username)
 
 
-def _in_words(value: Any, lang: str) -> Any:
-    """A value with ``zh`` and ``en`` (or a list of such) in ``lang``; anything else as it is."""
-    if isinstance(value, list | tuple):
-        return [_in_words(v, lang) for v in value]
-    zh, en = getattr(value, "zh", None), getattr(value, "en", None)
-    if isinstance(zh, str) and isinstance(en, str):
-        return en if lang == "en" else zh
-    return value
-
-
-def task_facts(
-    spec: Any, variables: Mapping[str, Any], registry: Any = None
-) -> list[tuple[Any, Any]]:
-    """The facts the task's decision depends on (``facts:`` in its definition), with their values
-    from the instance's variables (dotted paths); a missing one is None. A value whose words the
-    domain owns (``Registry.add_value_words``: a reduction category's label) shows in them."""
-    found = []
-    # a fact holding a value of one of the form's choices is shown as that choice's words
-    choices = (
-        {value: label for field in spec.form for value, label in field.options} if spec else {}
-    )
-    for fact in spec.facts if spec else ():
-        value: Any = variables
-        for part in fact.path.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
-        if isinstance(value, str) and value in choices:
-            value = choices[value].get(i18n.current_lang())
-        elif registry is not None and value is not None:
-            words = registry.value_words(fact.path, variables, value)
-            value = _in_words(words, i18n.current_lang())
-        found.append((fact.label, value))
-    return found
-
-
-def reference_choices(
-    engine: Engine, instance_id: int, spec: Any
-) -> dict[str, list[dict[str, Any]]]:
-    """For each ``reference`` field of the task's form: the instances it may name now."""
-    fields = [f for f in (spec.form if spec else ()) if f.type == "reference"]
-    if not fields:
-        return {}
-
-    def work(tx: Any) -> dict[str, list[dict[str, Any]]]:
-        row = engine.load(tx, instance_id)
-        return {
-            f.name: [
-                {"id": v.id, "state": v.state, "process": v.process, "variables": v.variables}
-                for v in engine.reference_options(tx, row, f)
-            ]
-            for f in fields
-        }
-
-    return engine.read(work)
-
-
 def may_complete(
-    engine: Engine, user: Staff, task_id: int, form: Mapping[str, str], outcome: str
+    engine: Engine,
+    user: Staff,
+    task_id: int,
+    form: Mapping[str, str],
+    outcome: str,
+    submission: str | None = None,
 ) -> None:
     """Raise what completing the task with ``form`` and ``outcome`` would before it fires: its
     scope, its holder, and the form as the engine checks it (``Engine.check_task_form``: a field
-    missing, of the wrong type, a reference the task may not name); fires nothing."""
+    missing, of the wrong type, a reference the task may not name); fires nothing. A refusal is
+    counted once per ``submission`` (``task_submission.key``)."""
     _task_for(engine, user, task_id, act=True)
-    engine.check_task_form(task_id, actor=user.username, data=dict(form), outcome=outcome)
+    engine.check_task_form(
+        task_id, actor=user.username, data=dict(form), outcome=outcome, submission=submission
+    )
 
 
 def complete(
-    engine: Engine, user: Staff, task_id: int, form: Mapping[str, str], outcome: str | None
+    engine: Engine,
+    user: Staff,
+    task_id: int,
+    form: Mapping[str, str],
+    outcome: str | None,
+    submission: str | None = None,
 ) -> None:
     """Complete a task with its form and chosen outcome. An unclaimed task is completed by the
     user without being claimed first, so a refused completion (recorded by the engine with its
-    reason) leaves the task's claimant as it was.
+    reason, once per ``submission``: a page posted again as it was is one attempt) leaves the
+    task's claimant as it was.
 
     Raises:
         OutOfScope: not the user's group or scope.
@@ -152,7 +123,9 @@ def complete(
             else, or a guard refused (e.g. the presented ID is not the one used to apply).
     """
     _task_for(engine, user, task_id, act=True)
-    engine.complete_task(task_id, actor=user.username, data=dict(form), outcome=outcome)
+    engine.complete_task(
+        task_id, actor=user.username, data=dict(form), outcome=outcome, submission=submission
+    )
 
 
 # -- views -----------------------------------------------------------------------------------
@@ -193,6 +166,11 @@ def index() -> ResponseReturnValue:
     groups = _task_groups(engine) if user.is_supervisor else [user.group]
     group = request.args.get("group") if user.is_supervisor else user.group
     group = group if group in groups else (groups[0] if groups else user.group)
+    kinds, regions = _task_kinds(engine, group), ia.regions_of(user.scope, i18n.regions())
+    bad = ia.bad_argument(request.args, groups=groups, kinds=kinds, regions=regions)
+    if bad is not None:
+        words = i18n.t("bad_inbox_argument").format(name=i18n.t(ia.WORD_OF[bad]))
+        return render_template("error.html", message=words, code=400), 400
     filters = _filters()
     page = iq.open_tasks(
         engine.db,
@@ -217,8 +195,8 @@ def index() -> ResponseReturnValue:
         here=request.full_path.rstrip("?"),
         group=group,
         groups=groups,
-        kinds=_task_kinds(engine, group),
-        regions=i18n.regions(),
+        kinds=kinds,
+        regions=regions,
         now=engine.clock.now(),
         processes=engine.processes,
         mask=mask_id_number,
@@ -239,9 +217,11 @@ def _render_detail(
     task_id: int,
     status: int = 200,
     form: Mapping[str, str] | None = None,
-    confirm: str | None = None,
+    confirm: tuple[str, str, bool] | None = None,
 ) -> Any:
-    """The task page; ``confirm``: the irreversible outcome chosen, to be confirmed."""
+    """The task page; ``confirm``: the irreversible outcome chosen, to be confirmed, the token
+    that binds the confirmation to the form's values, and whether an earlier confirmation was
+    sent for other values (it is asked again)."""
     from web.pages.processes import instance_svg
 
     engine = engine_of()
@@ -262,7 +242,10 @@ def _render_detail(
             "inbox/detail.html",
             task=task,
             choices_done=td.choices(definition, outcomes),
-            confirm=confirm,
+            submission_id=ts.new_id(),
+            confirm=confirm[0] if confirm else None,
+            confirm_token=confirm[1] if confirm else None,
+            confirm_again=bool(confirm and confirm[2]),
             why=td.why(history, task),
             refusals=td.refusals(history, task_id),
             others=td.other_records(engine.db, domain_of().regions, _me(), instance),
@@ -272,9 +255,9 @@ def _render_detail(
             form=form or {},
             can_act=can_act_on_task(_me(), task),
             history=history,
-            facts=task_facts(spec, instance["variables"], engine.registry),
+            facts=td.task_facts(spec, instance["variables"], engine.registry),
             processes=engine.processes,
-            choices=reference_choices(engine, instance["id"], spec)
+            choices=td.reference_choices(engine, instance["id"], spec)
             if task["status"] == "open"
             else {},
             svg=instance_svg(engine, instance, i18n.current_lang()),
@@ -335,22 +318,38 @@ def release_view(task_id: int) -> ResponseReturnValue:
 
 @bp.post("/<int:task_id>/complete")
 def complete_view(task_id: int) -> ResponseReturnValue:
-    """Complete the task; an outcome that ends the instance is first shown back for confirmation
-    (``confirmed=<outcome>``), its form kept whole (an ID number given back only in the field it
-    was typed in, by the ``refill`` filter). What the completion would refuse before firing (a
-    task someone else holds or closed, a required field left empty, a value of the wrong type, a
-    reference the task may not name) is refused before the confirmation, as the engine refuses
-    it, the form given back whole too."""
-    form = td.posted(request.form, ("csrf_token", "outcome", "confirmed"))
+    """Complete the task; an outcome that ends the instance is first shown back for confirmation,
+    its form kept whole (an ID number given back only in the field it was typed in, by the
+    ``refill`` filter) and locked. The confirmation is bound to the outcome and values it showed
+    (``task_confirmation``): a completion whose values differ is asked again, naming the new
+    ones; "go back" (``edit``) gives the form back to change, nothing checked. What the
+    completion would refuse before firing (a task someone else holds or closed, a required field
+    left empty, a value of the wrong type, a reference the task may not name) is refused before
+    the confirmation, as the engine refuses it, the form given back whole too. A refusal is
+    counted once per submission (``task_submission``): the page posted again as it was (a reload
+    of the page that answered it) is refused again, not counted again."""
+    form = td.posted(request.form, tc.NOT_VALUES)
+    if request.form.get("edit"):
+        return _render_detail(task_id, 200, form)
     outcome = request.form.get("outcome") or _only_outcome(task_id)
-    if outcome and request.form.get("confirmed") != outcome and _irreversible(task_id, outcome):
-        refused = _refused(
-            task_id, lambda: may_complete(engine_of(), _me(), task_id, form, outcome)
-        )
-        if refused is not None:
-            return refused
-        return _render_detail(task_id, 200, form, confirm=outcome)
-    return _act(task_id, lambda: complete(engine_of(), _me(), task_id, form, outcome), "completed")
+    key, name = current_app.secret_key or "", _me().username
+    submission = ts.key(key, task_id, name, outcome, request.form)
+    if outcome and _irreversible(task_id, outcome):
+        sent = request.form.get("confirmed")
+        if not tc.holds(key, sent, task_id, name, outcome, request.form):
+            refused = _refused(
+                task_id,
+                lambda: may_complete(engine_of(), _me(), task_id, form, outcome, submission),
+            )
+            if refused is not None:
+                return refused
+            bound = tc.token(key, task_id, name, outcome, request.form)
+            return _render_detail(task_id, 200, form, confirm=(outcome, bound, bool(sent)))
+    return _act(
+        task_id,
+        lambda: complete(engine_of(), _me(), task_id, form, outcome, submission),
+        "completed",
+    )
 
 
 def _definition_of(task_id: int) -> tuple[ProcessDefinition, dict[str, Any]] | None:

@@ -2,8 +2,9 @@
 
 Reads only (SQLAlchemy Core). Open tasks are ordered by ``(due_at, id)`` with tasks that have no due
 date last, or by ``(created_at, id)``, or by ``(priority desc, id)`` (``TaskFilter.sort``); tasks
-whose follow-up date is still ahead are left out unless ``following`` asks for just those. A page
-is one range scan of ``ix_wf_task_inbox`` (status, candidate group, scope, due, id), or of
+whose follow-up date is still ahead are left out unless ``following`` asks for just those, or
+``overdue`` for the late ones (a follow-up date never hides a late task from an overdue view). A
+page is one range scan of ``ix_wf_task_inbox`` (status, candidate group, scope, due, id), or of
 ``ix_wf_task_inbox_created`` / ``ix_wf_task_inbox_priority`` (migration 0013), from the cursor on,
 however many tasks are open. A user without a scope (all scopes of a group)
 gets one such scan per scope, merged: the scopes are found by a loose index scan (one ``MIN`` per
@@ -40,7 +41,8 @@ class TaskFilter:
     sort: str = "due"
     """``due`` (default), ``created`` or ``priority`` (see ``SORTS``)."""
     following: bool = False
-    """Only the tasks whose follow-up date is still ahead (hidden otherwise)."""
+    """Only the tasks whose follow-up date is still ahead (hidden otherwise, but for the late
+    ones in an ``overdue`` view)."""
 
 
 SORTS = ("due", "created", "priority")
@@ -175,7 +177,7 @@ def matching(
         base.append(t.c.scope == scope if scope is not None else t.c.scope.is_(None))
     if filters.following:
         base.append(t.c.follow_up_at > now)
-    else:
+    elif not filters.overdue:  # a follow-up date never hides late work from an overdue view
         base.append(or_(t.c.follow_up_at.is_(None), t.c.follow_up_at <= now))
     if filters.kind:
         base.append(t.c.name == filters.kind)
@@ -346,22 +348,6 @@ def task(db: SqlEngine, task_id: int) -> dict[str, Any] | None:
     with db.connect() as conn:
         row = conn.execute(select(st.tasks).where(st.tasks.c.id == task_id)).first()
     return dict(row._mapping) if row else None
-
-
-def instances_in_state(
-    db: SqlEngine, process: str, state: str, after_id: int | None, limit: int = PAGE_SIZE
-) -> tuple[list[dict[str, Any]], int | None]:
-    """A page of the instances of ``process`` in ``state``, by id, and the next page's ``after_id``."""
-    i = st.instances
-    query = select(i.c.id, i.c.business_key, i.c.state, i.c.variables, i.c.updated_at).where(
-        i.c.process == process, i.c.state == state
-    )
-    if after_id is not None:
-        query = query.where(i.c.id > after_id)
-    with db.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query.order_by(i.c.id).limit(limit + 1))]
-    more = len(rows) > limit
-    return rows[:limit], rows[limit - 1]["id"] if more else None
 
 
 def overdue_tasks(

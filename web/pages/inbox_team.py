@@ -1,6 +1,7 @@
 """The inbox's team work (issue 18): supervisors assign, reassign, delegate and unclaim tasks;
 staff delegate their own task to a colleague and give a delegated one back (resolve); a selection
-of tasks is claimed or assigned in one POST; follow-up dates, priorities, comments; saved filters.
+of tasks is claimed or assigned in one POST (``inbox_bulk``); follow-up dates, priorities,
+comments; saved filters, shared within the owner's group and scope.
 
 Who may do what is decided here (the engine knows no users): a task goes only to an active member
 of its candidate group and scope. The operations call ``engine.task_team``, which audits each
@@ -11,7 +12,7 @@ one 409, one a colleague holds 409; nothing changes then.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
@@ -29,24 +30,17 @@ from web.auth import (
     add_error_pages,
     can_act_on_task,
     can_read_task,
-    in_scope,
 )
 from web.extensions import engine_of
 from web.ids import parse_id
+from web.pages import inbox_bulk
 from web.pages import inbox_queries as iq
 from web.pages import inbox_team_queries as tq
+from web.pages.inbox_bulk import bulk
+from web.pages.inbox_refusal import Refused
 
 bp = Blueprint("inbox_team", __name__, url_prefix="/inbox")
 add_error_pages(bp)
-
-
-class Refused(Exception):
-    """The request is refused: ``status`` (400, 403, 422) and an ``i18n`` word."""
-
-    def __init__(self, status: int, word: str) -> None:
-        super().__init__(word)
-        self.status = status
-        self.word = word
 
 
 # -- operations ---------------------------------------------------------------------------------
@@ -112,19 +106,27 @@ def resolve(engine: Engine, user: Staff, task_id: int) -> None:
     tt.resolve(engine, task_id, user.username, expect_assignee=holder)
 
 
-def _may_act(user: Staff, task: dict[str, Any]) -> bool:
-    """Whether a member of the task's group and scope may work on it: not while a colleague holds
-    it (only its holder, or a supervisor, may)."""
-    return can_act_on_task(user, task) and task["assignee"] in (None, user.username)
+def _may_follow_up(user: Staff, task: dict[str, Any]) -> bool:
+    """Whether the user's follow-up date would be taken: a member of the task's group and scope
+    or a supervisor, while nobody but the user holds the task (as ``tt.set_follow_up`` rules)."""
+    allowed = user.is_supervisor or can_act_on_task(user, task)
+    return allowed and task["assignee"] in (None, user.username)
+
+
+def follow_up_days(engine: Engine) -> tuple[date, date]:
+    """The first and the last day a follow-up date may be set to: tomorrow (local time), and
+    ``tt.MAX_FOLLOW_UP_DAYS`` days from today."""
+    today = engine.clock.now().astimezone(i18n.LOCAL_TZ).date()
+    return today + timedelta(days=1), today + timedelta(days=tt.MAX_FOLLOW_UP_DAYS)
 
 
 def set_follow_up(engine: Engine, user: Staff, task_id: int, day: str) -> None:
-    """Hide the task until the start of ``day`` (``YYYY-MM-DD``, local time); empty: show it."""
+    """Hide the task from the to-do lists (not from the overdue ones) until the start of ``day``
+    (``YYYY-MM-DD``, local time, at most ``tt.MAX_FOLLOW_UP_DAYS`` days ahead); empty: show it.
+    A task someone else holds is refused (409), a supervisor asking too."""
     task = _task(engine, task_id, user)
     if not (user.is_supervisor or can_act_on_task(user, task)):
         raise Refused(403, "forbidden")
-    if not (user.is_supervisor or _may_act(user, task)):
-        raise Refused(409, "held_by_colleague")
     when = None
     if day:
         try:
@@ -134,7 +136,15 @@ def set_follow_up(engine: Engine, user: Staff, task_id: int, day: str) -> None:
         when = datetime.combine(parsed, time(), i18n.LOCAL_TZ)
         if when <= engine.clock.now():
             raise Refused(422, "follow_up_future")
-    tt.set_follow_up(engine, task_id, when, user.username)
+        last = follow_up_days(engine)[1]
+        if parsed > last:
+            raise Refused(
+                422, "follow_up_too_late", last=last.isoformat(), days=tt.MAX_FOLLOW_UP_DAYS
+            )
+    try:  # only the holder, or anyone while nobody holds it: the engine's rule
+        tt.set_follow_up(engine, task_id, when, user.username)
+    except TaskClaimedByOther:
+        raise Refused(409, "held_by_colleague") from None
 
 
 def set_priority(engine: Engine, user: Staff, task_id: int, value: str) -> None:
@@ -159,32 +169,6 @@ def comment(engine: Engine, user: Staff, task_id: int, body: str) -> None:
     if not body.strip() or len(body.strip()) > tt.MAX_COMMENT:
         raise Refused(422, "bad_comment")
     tt.add_comment(engine, task_id, user.username, body)
-
-
-def bulk(
-    engine: Engine, user: Staff, task_ids: list[int], action: str, assignee: str = ""
-) -> tt.BulkResult:
-    """``claim`` the selection (staff, tasks of their group and scope, unclaimed ones), or
-    ``assign`` it to a member of the tasks' group and scope (supervisors): one UPDATE."""
-    if not task_ids or len(task_ids) > tt.MAX_BULK:
-        raise Refused(400, "bad_selection")
-    tasks = tq.tasks_of(engine.db, task_ids)
-    if action == "claim":
-        if user.is_supervisor or not all(in_scope(user, t) for t in tasks):
-            raise Refused(403, "forbidden")
-        return tt.bulk_assign(engine, task_ids, user.username, user.username, only_unclaimed=True)
-    if action != "assign":
-        raise Refused(400, "bad_selection")
-    if not user.is_supervisor:
-        raise Refused(403, "forbidden")
-    taker = tq.colleagues(engine.db, tasks[0]["candidate_group"]) if tasks else []
-    member = next((c for c in taker if c["username"] == assignee), None)
-    if member is None or any(
-        t["candidate_group"] != tasks[0]["candidate_group"] or t["scope"] != member["scope"]
-        for t in tasks
-    ):
-        raise Refused(422, "not_a_colleague")
-    return tt.bulk_assign(engine, task_ids, assignee, user.username)
 
 
 # -- views --------------------------------------------------------------------------------------
@@ -220,7 +204,7 @@ def _run(task_id: int, work: Any, done_word: str) -> ResponseReturnValue:
     except Refused as exc:
         if exc.status == 403:
             abort(403)
-        return _refused(exc.status, i18n.t(exc.word), task_id)
+        return _refused(exc.status, exc.text(), task_id)
     except (TaskNotOpen, TaskClaimedByOther) as exc:
         text = f"{i18n.t('already')}{i18n.t('colon')}{i18n.message(exc.message_zh, exc.message_en)}"
         return _refused(409, text, task_id)
@@ -276,16 +260,21 @@ def comment_view(task_id: int) -> ResponseReturnValue:
 
 @bp.post("/bulk")
 def bulk_view() -> ResponseReturnValue:
-    """Claim or assign the ticked tasks; the answer says how many changed, how many had closed."""
+    """Claim or assign the ticked tasks; the answer says how many changed, how many had closed.
+    A selection naming an unknown task, or one the user may not read, is a 404 (``inbox_bulk``)."""
     try:
         ids = [_task_id(v) for v in request.form.getlist("task_id")]
         result = bulk(engine_of(), _me(), ids, _field("action"), _field("assignee"))
+    except inbox_bulk.Unknown as exc:
+        if exc.hidden:
+            abort_hidden()
+        abort(404)
     except ValueError:
         return _refused(400, i18n.t("bad_selection"), None)
     except Refused as exc:
         if exc.status == 403:
             abort(403)
-        return _refused(exc.status, i18n.t(exc.word), None)
+        return _refused(exc.status, exc.text(), None)
     except WorkflowError as exc:
         return _refused(422, i18n.message(exc.message_zh, exc.message_en), None)
     text = i18n.t("bulk_done").format(
@@ -364,11 +353,12 @@ def team_of(task: dict[str, Any]) -> dict[str, Any]:
         "supervise": user.is_supervisor and is_open,
         "delegate": is_open and bool(task["assignee"]) and (user.is_supervisor or holds),
         "resolve": is_open and bool(task.get("owner")) and (user.is_supervisor or holds),
-        "follow_up": is_open and (user.is_supervisor or _may_act(user, task)),
+        "follow_up": is_open and _may_follow_up(user, task),
         "comment": is_open,
         "follow_up_day": task["follow_up_at"].astimezone(i18n.LOCAL_TZ).strftime("%Y-%m-%d")
-        if task.get("follow_up_at")
+        if task.get("follow_up_at") and task["follow_up_at"] > engine.clock.now()
         else "",
+        "follow_up_range": [d.isoformat() for d in follow_up_days(engine)],
     }
 
 

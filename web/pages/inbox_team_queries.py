@@ -1,6 +1,7 @@
-"""Reads of the inbox's team work: a group's staff (who a task may go to), saved filters (with a
-capped count of the tasks each matches) and the overdue queues (per group and scope: how many
-tasks are late and the oldest one's days overdue). SQLAlchemy Core, reads only."""
+"""Reads of the inbox's team work: a group's staff (who a task may go to), saved filters (a user's
+own and those shared within the same group and scope, with a capped count of the tasks each
+matches) and the overdue queues (per group and scope: how many tasks are late and the oldest one's
+days overdue). SQLAlchemy Core, reads only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Table, and_, func, or_, select
 
 from engine import statements as st
 from web.models import TaskFilter as SavedFilter
@@ -46,15 +47,46 @@ def may_take(db: SqlEngine, username: str, task: Mapping[str, Any]) -> bool:
         return conn.execute(query).first() is not None
 
 
+def staff_member(db: SqlEngine, username: str) -> dict[str, Any] | None:
+    """The group and scope of the active staff member ``username`` (None: no such one)."""
+    u = users.c
+    query = select(u.username, u.group, u.scope).where(u.username == username, u.active)
+    with db.connect() as conn:
+        row = conn.execute(query).first()
+    return dict(row._mapping) if row else None
+
+
 def tasks_of(db: SqlEngine, task_ids: Iterable[int]) -> list[dict[str, Any]]:
-    """The group, scope and status of each of ``task_ids`` that exists."""
+    """The group, scope, status, holder and kind of each of ``task_ids`` that exists."""
     t = st.tasks.c
     ids = list(task_ids)
     if not ids:
         return []
-    query = select(t.id, t.candidate_group, t.scope, t.status, t.assignee).where(t.id.in_(ids))
+    query = select(
+        t.id,
+        t.candidate_group,
+        t.scope,
+        t.status,
+        t.assignee,
+        t.instance_id,
+        t.process,
+        t.state,
+        t.name,
+    ).where(t.id.in_(ids))
     with db.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def id_numbers_of(db: SqlEngine, instance_ids: Iterable[int]) -> dict[int, str]:
+    """The person's ID number (whole: mask it before showing it) of each instance that has one."""
+    i = st.instances.c
+    ids = list(instance_ids)
+    if not ids:
+        return {}
+    with db.connect() as conn:
+        rows = conn.execute(select(i.id, i.variables).where(i.id.in_(ids)))
+        found = {r.id: (r.variables or {}).get("id_number") for r in rows}
+    return {k: str(v) for k, v in found.items() if v}
 
 
 def criteria_of(args: Mapping[str, str]) -> dict[str, str]:
@@ -62,10 +94,19 @@ def criteria_of(args: Mapping[str, str]) -> dict[str, str]:
     return {k: str(args[k])[:64] for k in CRITERIA if args.get(k)}
 
 
-def filters_for(db: SqlEngine, username: str, group: str) -> list[dict[str, Any]]:
-    """The user's own filters and those shared with the user's group, by name."""
-    f = saved_filters.c
-    query = select(saved_filters).where(or_(f.owner == username, f.shared_group == group))
+def filters_for(
+    db: SqlEngine, username: str, group: str, scope: str | None
+) -> list[dict[str, Any]]:
+    """The user's own filters and those shared with the user's group by someone of the same
+    group and scope (another bank's or region's are not seen), by name."""
+    f, u = saved_filters.c, users.c
+    same_team = (
+        select(u.username)
+        .where(u.group == group, u.scope == scope if scope is not None else u.scope.is_(None))
+        .scalar_subquery()
+    )
+    shared = and_(f.shared_group == group, f.owner.in_(same_team))
+    query = select(saved_filters).where(or_(f.owner == username, shared))
     with db.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query.order_by(f.name, f.id))]
 
@@ -95,7 +136,7 @@ def saved_with_counts(
     db: SqlEngine, user: Staff, now: datetime, default_group: str
 ) -> list[dict[str, Any]]:
     """The filters the user sees, each with ``count``: the open tasks it matches now (capped)."""
-    found = filters_for(db, user.username, user.group)
+    found = filters_for(db, user.username, user.group, user.scope)
     for saved in found:
         criteria = dict(saved["criteria"] or {})
         group = criteria.get("group") or default_group if user.is_supervisor else user.group

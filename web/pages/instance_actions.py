@@ -5,8 +5,10 @@ say what will happen (the open tasks and pending timers that will be cancelled; 
 task and timers entering the target creates), with a reason to give; ``POST`` to the same address
 does it through ``engine.interventions``. Supervisors only (403 for anyone else, recorded). The
 form carries the instance version the supervisor saw: a second submit, or a change by someone
-else meanwhile, answers 409 and changes nothing. A done intervention is in the instance's history
-(with the reason) and in the security event log (without it: the log holds facts, not prose).
+else meanwhile, answers 409 and changes nothing; so does a move to the state the instance is in
+(its confirmation page reached again with Back after the move), saying so, with the way back to
+the instance. A done intervention is in the instance's history (with the reason) and in the
+security event log (without it: the log holds facts, not prose).
 A move the domain's checks warn about (``Registry.add_move_check``: a card brought back into use
 while its holder has another usable one) shows the warning on the confirmation page with a box
 to tick for each; unticked, the POST answers 409 and changes nothing.
@@ -89,6 +91,14 @@ def _entering(
     return {"task": task, "timers": timers}
 
 
+def _already(instance_id: int, definition: ProcessDefinition, state: str) -> str:
+    """The refusal of a move to the state the instance is in, in the user's language."""
+    refused = interventions.AlreadyInState(
+        instance_id, state, interventions.label_of(definition, state)
+    )
+    return i18n.message(refused.message_zh, refused.message_en)
+
+
 def _page(
     action: str,
     instance_id: int,
@@ -104,9 +114,12 @@ def _page(
     ended = interventions.is_ended(definition, row["state"])
     targets = interventions.move_targets(definition, row["state"])
     if action == "move" and not ended and target and target not in targets:
-        if status == 200:  # asked for a move the instance cannot make
+        if status != 200:
+            target = None  # a refusal (a form sent twice: the instance is there now): no target
+        elif target == row["state"]:  # the browser's Back after the move: nothing to confirm
+            error, status, target = _already(instance_id, definition, target), 409, None
+        else:  # asked for a move the instance cannot make
             abort(400)
-        target = None  # a refusal (a form sent twice: the instance is there now): no target
     opens = _entering(engine, definition, target, row) if target and not ended else None
     warnings = (
         interventions.move_warnings(engine, instance_id, target, _actor())
@@ -189,14 +202,18 @@ def _act(action: str, instance_id: int) -> ResponseReturnValue:
     except interventions.ReasonRequired as exc:
         text = i18n.message(exc.message_zh, exc.message_en)
         return _page(action, instance_id, target=target, error=text, reason=reason, status=400)
-    except interventions.InvalidTarget:
-        abort(400)
     except interventions.ConfirmationRequired as exc:
         text = i18n.message(exc.message_zh, exc.message_en)
         return _page(action, instance_id, target=target, error=text, reason=reason, status=409)
-    except (interventions.StaleIntervention, interventions.InstanceEnded) as exc:
+    except (
+        interventions.StaleIntervention,
+        interventions.InstanceEnded,
+        interventions.AlreadyInState,  # before InvalidTarget, which it is a case of
+    ) as exc:
         text = i18n.message(exc.message_zh, exc.message_en)
         return _page(action, instance_id, target=target, error=text, status=409)
+    except interventions.InvalidTarget:
+        abort(400)
     security_log.record(
         engine.db,
         "supervisor_intervention",

@@ -13,7 +13,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -89,9 +88,10 @@ def year_of(
     ended = ended_year_refusal(spec.tags if spec is not None else ()) is not None
     if policy is None:  # a policy the service does not know: nothing to tell
         return _untold(row, None, ended)
-    facts = SimpleNamespace(id=row["id"], state=row["state"], variables=row["variables"] or {})
     try:
-        summary = year_summary(facts, policy, enrollment, now)
+        summary = year_summary(
+            row["id"], row["state"], row["variables"] or {}, policy, enrollment, now
+        )
     except ValueError:  # variables the policy cannot read: the year can no longer be paid
         return _untold(row, policy.year, ended)
     return Year(

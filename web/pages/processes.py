@@ -3,7 +3,9 @@
 Every page here is for supervisors only (403 for anyone else). A process page shows the definition
 as an SVG with live counts per state and per flow, coloured by load (``engine.diagram_live``); a
 state lists its instances a page at a time; an instance shows its path, history, open tasks and
-timers. The diagrams' figures, a state's instances and the overdue work are read from the read
+timers. Instances a supervisor cancelled sit in the engine's reserved state (``CANCELLED``, in no
+definition, so not drawn): the process page counts them in a row and a note of their own, and
+their state lists them like any other. The diagrams' figures, a state's instances and the overdue work are read from the read
 replica when one is configured (``web.replica``); an instance and the incidents from the primary.
 """
 
@@ -31,11 +33,12 @@ from engine import (
 from engine.definition import ProcessDefinition
 from engine.errors import IncidentNotFound, IncidentNotOpen, UnknownProcess
 from engine.outbox_queries import list_notices
+from engine.process_counts import ProcessCounts, process_counts
 from engine.runtime import Engine
+from engine.specs import CANCELLED
 from web import i18n
 from web.auth import add_error_pages
 from web.extensions import engine_of
-from web.ids import parse_id
 from web.notices import notice_text
 from web.pages import inbox_queries as iq
 from web.pages import process_queries as pq
@@ -80,13 +83,13 @@ def instance_svg(engine: Engine, instance: dict[str, Any], lang: str) -> Markup 
 
 def live_counts(
     engine: Engine, definition: ProcessDefinition, since: timedelta | None = None
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Instances per state now, and transitions per flow since the start (an index-only count,
-    the figures the diagram bench measures) or over the last ``since``."""
+) -> tuple[ProcessCounts, dict[str, int]]:
+    """Instances per state now (as the API's counts and ``shebao stats`` give them), and
+    transitions per flow since the start (an index-only count, the figures the diagram bench
+    measures) or over the last ``since``."""
     start = engine.clock.now() - since if since is not None else None
     db = read_db()
-    states = diagram_live.state_counts(db, definition)
-    return states, diagram_live.flow_counts(db, definition, start)
+    return process_counts(db, definition), diagram_live.flow_counts(db, definition, start)
 
 
 def open_incidents(engine: Engine, definition: ProcessDefinition) -> dict[str, int]:
@@ -105,7 +108,8 @@ def live_diagram(
     """The live SVG and the figures behind it: instances per state, flows (over ``since``), the
     chosen heat with its legend, the overdue work and open incidents per state. Every state of
     the SVG links to its instances."""
-    states, flows = live_counts(engine, definition, since)
+    counts, flows = live_counts(engine, definition, since)
+    states = counts.states
     heat = diagram_heat.heat_of(read_db(), definition, heat_mode, engine.clock.now())
     trouble = open_incidents(engine, definition)
     link = url_for("processes.state", key=definition.key, state="__STATE__")
@@ -131,7 +135,8 @@ def live_diagram(
         "states": states,
         "flows": flows,
         "incidents": trouble,
-        "total": sum(states.values()),
+        "total": counts.total,
+        "ended_by_supervisor": counts.cancelled,
         "heat": heat,
         "legend": diagram_heat.legend(
             heat_mode,
@@ -172,7 +177,7 @@ def index() -> ResponseReturnValue:
         {"definition": d, **live_diagram(engine, d, lang)}
         for _, d in sorted(engine.processes.items())
     ]
-    return render_template("processes/index.html", cards=cards)
+    return render_template("processes/index.html", cards=cards, cancelled_state=CANCELLED)
 
 
 @bp.get("/<key>")
@@ -193,6 +198,7 @@ def process(key: str) -> ResponseReturnValue:
         since=since_text,
         since_choices=diagram_heat.SINCE_CHOICES,
         age_days=age_days,
+        cancelled_state=CANCELLED,
         incident_colours=diagram.ds.INCIDENT,
         versions=deployments.versions(engine.db, key) if deployments.is_ready(engine.db) else [],
         **live,
@@ -205,12 +211,12 @@ def process_svg(key: str) -> ResponseReturnValue:
     mode, _, since = heat_arguments()
     definition = _definition(key)
     engine = engine_of()
-    states, flows = live_counts(engine, definition, since)
+    counts, flows = live_counts(engine, definition, since)
     heat = diagram_heat.heat_of(read_db(), definition, mode, engine.clock.now())
     trouble = open_incidents(engine, definition)
     svg = diagram_live.live_svg(
         definition,
-        states,
+        counts.states,
         flows,
         i18n.current_lang(),
         incidents=trouble,
@@ -228,15 +234,16 @@ def age_days(seconds: float | None) -> str:
 
 @bp.get("/<key>/states/<state>")
 def state(key: str, state: str) -> ResponseReturnValue:
-    """The instances in one state, a page at a time (``?after=<id>``), optionally only those
-    with overdue work (``?overdue=1``) or unmoved for N days (``?older=N``)."""
+    """The instances in one state, the longest waiting first, a page at a time (``?after=`` the
+    cursor of the last one shown), optionally only those with overdue work (``?overdue=1``) or
+    in the state for N days (``?older=N``)."""
     definition = _definition(key)
-    if state not in definition.states:
+    if state not in definition.states and state != CANCELLED:
         abort(404)
     after_text = request.args.get("after")
-    after = parse_id(after_text) if after_text else None
+    after = pq.EnteredCursor.decode(after_text) if after_text else None
     if after_text and after is None:
-        abort(400, description="after must be an instance id")
+        abort(400, description="after must be the cursor of a page's next link")
     try:
         filters = pq.StateFilter.parse(request.args.get("overdue"), request.args.get("older"))
     except pq.BadStateFilter as exc:
@@ -251,6 +258,7 @@ def state(key: str, state: str) -> ResponseReturnValue:
         definition=definition,
         state=state,
         rows=rows,
+        now=engine.clock.now(),
         filters=filters,
         first_url=url_for(".state", key=key, state=state, **args) if after else None,
         next_url=url_for(".state", key=key, state=state, after=next_after, **args)

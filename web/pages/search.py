@@ -16,6 +16,7 @@ the ID number is the record's, never the URL's.
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -34,6 +35,7 @@ from web.pages import reduction_claims as rc
 from web.pages import search_queries as sq
 from workflows import card_collection
 from workflows.identity import mask_id_number
+from workflows.service_date import service_today
 
 bp = Blueprint("search", __name__)
 add_error_pages(bp)
@@ -96,7 +98,7 @@ def search() -> ResponseReturnValue:
     long, control characters."""
     raw = request.form.get("q", "")
     try:
-        query = sq.classify(raw)
+        query = sq.classify(raw, _today())
     except sq.BadQuery as exc:
         return _page(400, problem=i18n.t(exc.word))
     login = sessions.current()
@@ -114,7 +116,12 @@ def results(token: str) -> ResponseReturnValue:
     text = _kept(int(login.id), token) if login is not None else None
     if text is None:
         return _page(404, problem=i18n.t("search_expired"))
-    return _results(sq.classify(text))
+    return _results(sq.classify(text, _today()))
+
+
+def _today() -> date:
+    """The service clock's date: what an ID number typed in the search box is born by."""
+    return service_today(engine_of().clock.now())
 
 
 def _keep(session_id: int, text: str) -> str:
@@ -194,7 +201,8 @@ def _person_page(
         abort(404)
     if status == 200:
         _audit("person_viewed", instance_id=person_id)
-    variables = found.person["variables"] or {}
+    definition = engine.definition(found.person["process"], found.person["definition_version"])
+    offered, closed = rc.offer(domain_of(), _me(), found.person, definition)
     return (
         render_template(
             "search/person.html",
@@ -203,7 +211,8 @@ def _person_page(
             definition_of=engine.definition,
             mask=mask_id_number,
             now=engine.clock.now(),
-            claim_categories=rc.categories(domain_of(), _me(), variables),
+            claim_categories=offered,
+            claim_closed=closed,
             claim=claim or {},
         ),
         status,

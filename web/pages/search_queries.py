@@ -27,6 +27,7 @@ from __future__ import annotations
 import string
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -95,8 +96,9 @@ class Found:
         return len(self.people) + len(self.cards) + len(self.enrollments) + len(self.tasks)
 
 
-def classify(raw: str) -> Query:
-    """What a typed query is.
+def classify(raw: str, today: date) -> Query:
+    """What a typed query is (an ID number: one of someone born by ``today``, the service
+    clock's date).
 
     Raises:
         BadQuery: empty, longer than ``MAX_QUERY``, or with control characters (NUL, ...).
@@ -108,8 +110,8 @@ def classify(raw: str) -> Query:
         raise BadQuery("search_too_long")
     if not text.isprintable():
         raise BadQuery("search_bad_characters")
-    if is_valid_id_number(text):
-        return Query("id_number", validate_id_number(text))
+    if is_valid_id_number(text, today=today):
+        return Query("id_number", validate_id_number(text, today=today))
     if ":" in text:
         return Query("business_key", text)
     if any(c in string.digits for c in text):

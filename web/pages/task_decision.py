@@ -1,5 +1,6 @@
-"""What a decision page shows beside a task's form: what each choice does, why the task exists,
-the completions a check refused, and the person's other records.
+"""What a decision page shows beside a task's form: the facts the decision depends on, the
+instances a reference field may name, what each choice does, why the task exists, the
+completions a check refused, and the person's other records.
 
 Everything is read from the definition (the outcome events, their target states with the tasks,
 timers and notices those bring) and from the database (the instance's history, the person's other
@@ -21,6 +22,7 @@ from engine.definition import Label, ProcessDefinition
 from engine.runtime import Engine
 from engine.specs import TaskSpec
 from engine.tasks import REFUSED
+from web import i18n
 from web.pages import search_queries as sq
 from web.staff import Staff
 from workflows.regions import Regions
@@ -127,3 +129,58 @@ def posted(form: MultiDict[str, str], leave: Collection[str]) -> dict[str, Any]:
         for name, values in form.to_dict(flat=False).items()
         if name not in leave
     }
+
+
+def _in_words(value: Any, lang: str) -> Any:
+    """A value with ``zh`` and ``en`` (or a list of such) in ``lang``; anything else as it is."""
+    if isinstance(value, list | tuple):
+        return [_in_words(v, lang) for v in value]
+    zh, en = getattr(value, "zh", None), getattr(value, "en", None)
+    if isinstance(zh, str) and isinstance(en, str):
+        return en if lang == "en" else zh
+    return value
+
+
+def task_facts(
+    spec: Any, variables: Mapping[str, Any], registry: Any = None
+) -> list[tuple[Any, Any]]:
+    """The facts the task's decision depends on (``facts:`` in its definition), with their values
+    from the instance's variables (dotted paths); a missing one is None. A value whose words the
+    domain owns (``Registry.add_value_words``: a reduction category's label) shows in them."""
+    found = []
+    # a fact holding a value of one of the form's choices is shown as that choice's words
+    choices = (
+        {value: label for field in spec.form for value, label in field.options} if spec else {}
+    )
+    for fact in spec.facts if spec else ():
+        value: Any = variables
+        for part in fact.path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if isinstance(value, str) and value in choices:
+            value = choices[value].get(i18n.current_lang())
+        elif registry is not None and value is not None:
+            words = registry.value_words(fact.path, variables, value)
+            value = _in_words(words, i18n.current_lang())
+        found.append((fact.label, value))
+    return found
+
+
+def reference_choices(
+    engine: Engine, instance_id: int, spec: Any
+) -> dict[str, list[dict[str, Any]]]:
+    """For each ``reference`` field of the task's form: the instances it may name now."""
+    fields = [f for f in (spec.form if spec else ()) if f.type == "reference"]
+    if not fields:
+        return {}
+
+    def work(tx: Any) -> dict[str, list[dict[str, Any]]]:
+        row = engine.load(tx, instance_id)
+        return {
+            f.name: [
+                {"id": v.id, "state": v.state, "process": v.process, "variables": v.variables}
+                for v in engine.reference_options(tx, row, f)
+            ]
+            for f in fields
+        }
+
+    return engine.read(work)

@@ -97,3 +97,40 @@ document.querySelectorAll("#select-all").forEach(function (all) {
     });
   });
 });
+
+// A language link leaves the page: a form with typed values not yet sent (or given back by the
+// server after a refusal or for a confirmation, ``data-unsent``) would be lost, so ask first.
+(function () {
+  var langs = document.querySelector(".langs[data-leave-text]");
+  if (!langs) return;
+  // The option a drop-down shows untouched (what a form reset gives back): the last one marked
+  // ``selected``, else its first enabled option (-1 for a list box, which then shows none).
+  function defaultIndex(select) {
+    var options = Array.prototype.slice.call(select.options), marked = -1;
+    options.forEach(function (o, i) { if (o.defaultSelected) marked = i; });
+    if (marked !== -1 || select.size > 1) return marked;
+    return options.findIndex(function (o) {
+      return !o.disabled && !(o.parentNode.tagName === "OPTGROUP" && o.parentNode.disabled);
+    });
+  }
+  function changed(field) {
+    if (field.disabled || field.type === "hidden" || field.type === "submit" || field.type === "button") return false;
+    if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
+    if (field.tagName === "SELECT" && !field.multiple) return field.selectedIndex !== defaultIndex(field);
+    if (field.tagName === "SELECT") {
+      return Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
+    }
+    return "defaultValue" in field && field.value !== field.defaultValue;
+  }
+  function typed() {
+    return Array.prototype.some.call(document.querySelectorAll("main form"), function (form) {
+      if (form.method !== "post") return false; // a filter bar's values are in its URL
+      return form.hasAttribute("data-unsent") || Array.prototype.some.call(form.elements, changed);
+    });
+  }
+  langs.addEventListener("click", function (event) {
+    var link = event.target.closest("a");
+    if (!link || link.getAttribute("aria-current") || !typed()) return;
+    if (!window.confirm(langs.getAttribute("data-leave-text"))) event.preventDefault();
+  });
+})();

@@ -4,12 +4,16 @@
 // the server (/account/session, which is no activity: another tab may have kept the session
 // alive) and, if the end is still near, shows the warning with a countdown:
 // - idle: "Stay signed in" posts /account/session/keep-alive and the idle time starts again; typing
-//   on the page since the last request counts as activity, and keeps the session alive by itself;
+//   on the page since the last request (also before this script ran) counts as activity, and keeps
+//   the session alive by itself;
 // - at most: no button (a login's end does not move); send what you are filling in first.
 // When the session has ended, forms are not sent (a request would only meet the login page and the
-// text would be lost): the warning says to log in in a new tab and come back; "I have logged in
-// again" takes the new session's CSRF token into this page's forms, which can then be sent.
-// Every answer of the server brings a fresh CSRF token (a page's token expires after an hour).
+// text would be lost), also when it ended elsewhere: a logout in another tab tells this one at once
+// (a BroadcastChannel), and coming back to the page asks the server. The form stays as typed and
+// the warning says to log in in a new tab and come back; "I have logged in again" takes the new
+// session's CSRF token into this page's forms, which can then be sent.
+// Every answer of the server brings a fresh CSRF token (a page's token expires after an hour); the
+// box counts the answers it has learned from (data-answers: its timers count from the last one).
 (function () {
   var box = document.getElementById("session-warning");
   if (!box || !window.fetch) return;
@@ -19,12 +23,12 @@
   var login = document.getElementById("session-login");
   var back = document.getElementById("session-back");
   var warnMs = 1000 * Number(data.warnBefore);
-  var idleEnd = 0, hardEnd = 0, lastContact = 0, lastInput = 0;
+  var idleEnd = 0, hardEnd = 0, typed = false, answers = 0;
   var timer = null, ticker = null, ended = false;
 
   function learn(state) { // an answer of the server: the session's ends, a fresh CSRF token
     var now = Date.now();
-    lastContact = now;
+    box.setAttribute("data-answers", String(++answers)); // how many it has learned from
     idleEnd = now + 1000 * state.idle_left;
     hardEnd = now + 1000 * state.session_left;
     if (state.csrf_token) {
@@ -34,6 +38,23 @@
     }
   }
   learn({idle_left: Number(data.idleLeft), session_left: Number(data.sessionLeft)});
+
+  function changed(field) { // a field that no longer holds what the page came with
+    if (field.type === "hidden" || field.disabled) return false;
+    if (field.type === "checkbox" || field.type === "radio") {
+      return field.checked !== field.defaultChecked;
+    }
+    if (field.tagName === "SELECT") {
+      return Array.prototype.some.call(field.options, function (option, index) {
+        var initially = option.defaultSelected ||
+          (index === 0 && !field.multiple && !field.querySelector("option[selected]"));
+        return option.selected !== initially;
+      });
+    }
+    return field.value !== field.defaultValue;
+  }
+  // This script runs once the page is parsed: text typed before (a slow network) is activity too.
+  typed = Array.prototype.some.call(document.querySelectorAll("input, textarea, select"), changed);
 
   function clock(ms) { // "4:05"
     var s = Math.max(0, Math.ceil(ms / 1000));
@@ -82,8 +103,7 @@
     return response.json();
   }
   function ask() { // the server's word: typing here since the last request keeps the session
-    var typed = lastInput > lastContact && idleEnd <= hardEnd;
-    var request = typed ? keepAlive() : fetch(data.statusUrl, {
+    var request = typed && idleEnd <= hardEnd ? keepAlive() : fetch(data.statusUrl, {
       credentials: "same-origin", headers: {Accept: "application/json"}, cache: "no-store"
     }).then(answered);
     request.then(decide, function () { // the server is out of reach: try again shortly
@@ -91,12 +111,13 @@
       timer = setTimeout(ask, 15000);
     });
   }
-  function keepAlive() {
+  function keepAlive() { // activity: what was typed so far is told to the server
+    typed = false;
     var token = document.querySelector('input[name="csrf_token"]');
     return fetch(data.keepAliveUrl, {
       method: "POST", credentials: "same-origin", cache: "no-store",
       headers: {Accept: "application/json", "X-CSRFToken": token ? token.value : ""}
-    }).then(answered);
+    }).then(answered).catch(function (error) { typed = true; throw error; }); // told nobody
   }
   function decide(state) {
     if (!state.live) return end();
@@ -138,13 +159,35 @@
         schedule();
       }, end);
   });
-  document.addEventListener("input", function () { lastInput = Date.now(); }, true);
-  document.addEventListener("submit", function (event) { // nothing is sent into an ended session
-    if (!ended || event.target.closest("header")) return; // logging out, searching: no text
-    event.preventDefault();
+  document.addEventListener("input", function () { typed = true; }, true);
+  function stopped() { // the form stays as typed; the warning says how to go on
     show("ended", data.endedText);
     box.scrollIntoView({block: "nearest"});
     back.focus();
+  }
+  document.addEventListener("submit", function (event) { // nothing is sent into an ended session
+    var form = event.target;
+    if (form.getAttribute("action") === data.logoutUrl && channel) channel.postMessage("ended");
+    if (!ended || form.closest("header")) return; // logging out, searching: no text
+    event.preventDefault();
+    stopped();
   }, true);
+  // A session may end elsewhere: a logout in another tab of this browser says so at once; coming
+  // back to the page (another tab, another window) asks the server, so that a form typed here is
+  // not sent into a login ended meanwhile (the sessions page, another browser).
+  var channel = window.BroadcastChannel ? new BroadcastChannel("shebao-session") : null;
+  if (channel) channel.onmessage = function (event) { if (event.data === "ended") end(); };
+  var lastAsked = 0;
+  function returned() {
+    if (ended || document.visibilityState !== "visible" || Date.now() - lastAsked < 2000) return;
+    lastAsked = Date.now();
+    fetch(data.statusUrl, {
+      credentials: "same-origin", headers: {Accept: "application/json"}, cache: "no-store"
+    }).then(answered).then(function (state) {
+      if (!ended) decide(state);
+    }, function () {});
+  }
+  document.addEventListener("visibilitychange", returned);
+  window.addEventListener("focus", returned);
   schedule();
 })();

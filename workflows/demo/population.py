@@ -26,7 +26,7 @@ from workflows.demo.parameters import (
     RESIDENCE_PERMIT,
     SURNAMES,
 )
-from workflows.identity import make_id_number
+from workflows.identity import age_on, make_id_number
 from workflows.people import RESIDENCE_DOCUMENTS
 from workflows.regions import RegionInfo
 
@@ -57,9 +57,12 @@ def draw_population(
     regions: Sequence[RegionInfo],
     banks: Mapping[str, tuple[str, ...]],
     count: int,
+    story: tuple[date, date],
 ) -> tuple[list[Resident], dict[str, Resident]]:
     """``count`` residents alternating between ``regions`` (cards at the region's ``banks``),
-    and the last of each region (a newcomer of the demo's last days), by region key."""
+    and the last of each region (a newcomer of the demo's last days), by region key; a
+    resident holds a reduction category only if they meet its condition (an age) from the
+    story's first day to its last."""
     found: list[Resident] = []
     seen: set[str] = set()
     per_region: dict[str, int] = {}
@@ -73,7 +76,11 @@ def draw_population(
             sequence = (sequence + 1) % 1000
             number = make_id_number(region.code, born, sequence)
         seen.add(number)
-        reductions = region.latest().reductions
+        reductions = [
+            r
+            for r in region.latest().reductions
+            if all(r.applies(age_on(number, day), frozenset()) for day in story)
+        ]  # a category the registration or import refuses would break the story
         held = (
             (rng.choice(reductions).category,)
             if reductions and rng.random() < HOLDS_REDUCTION

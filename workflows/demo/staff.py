@@ -129,5 +129,5 @@ class Staff(Residents, Years):
         if self.rng.random() < REFUND_APPROVED:
             self._complete(task, actor, "approve_refund", {"note": "符合退费条件 / refund due"})
         else:
-            note = {"note": "职工医保参保时间不重叠 / the employee insurance does not overlap"}
-            self._complete(task, actor, "reject_refund", note)
+            reason = "职工医保参保时间不重叠 / the employee insurance does not overlap"
+            self._complete(task, actor, "reject_refund", {"reason": reason})

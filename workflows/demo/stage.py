@@ -81,7 +81,7 @@ class Stage:
             for region in self.regions
         }
         self.residents, self.last_newcomers = draw_population(
-            self.rng, self.regions, self.banks, people
+            self.rng, self.regions, self.banks, people, (self.start.date(), at.date())
         )
         self.by_number = {r.id_number: r for r in self.residents}
         # People a story of the last weeks has taken (chance events leave them alone).
