@@ -32,11 +32,33 @@ class ReceiverDown(Exception):
     """The receiver did not answer (before or after it took the notice)."""
 
 
+SETUP_DEADLINE_S = 60
+
+
 def _connect(path: str | Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
+    return sqlite3.connect(str(path), timeout=SETUP_DEADLINE_S, isolation_level=None)
+
+
+def _set_up(conn: sqlite3.Connection) -> None:
+    """WAL and the tables, written once by whichever receiver comes first. Two connections that
+    both upgrade a read lock to a write lock on a new file deadlock, and SQLite answers one of
+    them "database is locked" at once, without waiting: the setup is retried until it holds."""
+    deadline = time.monotonic() + SETUP_DEADLINE_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.execute("COMMIT")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class Receiver:
@@ -44,8 +66,7 @@ class Receiver:
 
     def __init__(self, path: str | Path, fail_rate: float = FAIL_RATE) -> None:
         self.conn = _connect(path)
-        for statement in _SCHEMA:
-            self.conn.execute(statement)
+        _set_up(self.conn)
         self.fail_rate = fail_rate
         self.random = random.Random()  # noqa: S311 - failures to inject, not secrets
 
@@ -79,6 +100,11 @@ def steady(path: str) -> Receiver:
     return Receiver(path, 0.0)
 
 
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    query = "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+    return int(conn.execute(query).fetchone()[0]) >= len(_SCHEMA)
+
+
 @dataclass(frozen=True)
 class Tally:
     """What a receiver saw."""
@@ -93,10 +119,10 @@ class Tally:
     def read(cls, path: str | Path) -> Tally:
         if not Path(path).exists():
             return cls(0, 0, 0, 0, 0)
-        conn = _connect(path)
+        conn = _connect(path)  # reads only: a reader never takes part in the setup's race
         try:
-            for statement in _SCHEMA:
-                conn.execute(statement)
+            if not _has_tables(conn):
+                return cls(0, 0, 0, 0, 0)
 
             def one(sql: str) -> int:
                 return int(conn.execute(sql).fetchone()[0])

@@ -25,7 +25,7 @@ from benchmarks.notice_receiver import Tally
 from engine.db import make_engine
 from engine.models import Incident, Notice
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # kill -9, deadlines
 
 SHEBAO = Path(sys.executable).with_name("shebao")
 N = 10_000
@@ -82,13 +82,20 @@ def deliver(url: str, receiver: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def wait_until(condition: object, what: str, processes: list[subprocess.Popen[bytes]]) -> None:
+def wait_until(
+    condition: object, what: str, processes: list[subprocess.Popen[bytes]], log: Path
+) -> None:
     deadline = time.monotonic() + DEADLINE_S
     while not condition():  # type: ignore[operator]
         for process in processes:
-            assert process.poll() is None, f"a worker ended early ({what})"
+            ended = process.poll()
+            assert ended is None, f"a worker ended early ({what}, exit {ended}): {_tail(log)}"
         assert time.monotonic() < deadline, f"not within {DEADLINE_S} s: {what}"
         time.sleep(0.05)
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
 
 
 @pytest.fixture
@@ -117,7 +124,7 @@ def test_ten_thousand_notices_through_a_flaky_receiver_and_a_kill_9(
     began = time.monotonic()
     running = [deliver(url, receiver, log) for _ in range(workers)]
 
-    wait_until(lambda: Tally.read(receiver).accepted >= N * 3 // 10, "30% accepted", running)
+    wait_until(lambda: Tally.read(receiver).accepted >= N * 3 // 10, "30% accepted", running, log)
     victim = running.pop(0)
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
@@ -126,7 +133,7 @@ def test_ten_thousand_notices_through_a_flaky_receiver_and_a_kill_9(
     assert 0 < at_kill.get("delivered", 0) < N, at_kill
 
     running.append(deliver(url, receiver, log))  # started again
-    wait_until(lambda: statuses(db) == {"delivered": N}, "every notice delivered", running)
+    wait_until(lambda: statuses(db) == {"delivered": N}, "every notice delivered", running, log)
     seconds = time.monotonic() - began
     for process in running:
         process.send_signal(signal.SIGTERM)  # a clean stop after the batch in hand
