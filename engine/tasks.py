@@ -17,6 +17,8 @@ a task someone holds is refused as completing that task would be (``refuse_if_he
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -114,19 +116,25 @@ class TaskOperations:
         """Complete an open task with one of its events (``outcome``; may be left out only when
         the task has one); the instance moves on. ``submission``: the key of what was sent (a
         page's form: its one-time id and values), by which a refusal is counted once: the same
-        submission sent again (a reload) is refused again, not counted or recorded again."""
+        submission sent again (a reload) is refused again, not counted or recorded again. Without
+        one, a completion with an ``idempotency`` key is its own submission (the key and what was
+        sent): a client retrying a refused request with the same key makes one attempt, as a
+        retried success replays one result."""
         payload = dict(data or {})
 
         def work(tx: Tx) -> Transition:
             row, event, values = self._completion(tx, task_id, actor, outcome, payload)
             return self.fire_in(tx, row, event, actor, values, task_id=task_id)
 
+        digest = request_hash(task_id, outcome, payload)
+        if submission is None and idempotency is not None:
+            submission = _retry_key(idempotency, digest)
         try:
             if idempotency is None:
                 return self.transaction(work, pipelined=True)
             return self.run_idempotent(
                 idempotency,
-                request_hash(task_id, outcome, payload),
+                digest,
                 work,
                 ahead=lambda tx: tx.read_ahead(self.sql.select_task, {"tid": task_id}),
             )
@@ -361,3 +369,14 @@ def _refuse_held(task: Any, actor: str) -> None:
     refuse_claimed(task, actor)
     if task.owner:
         raise TaskDelegated(task.id, task.owner)
+
+
+_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
+
+
+def _retry_key(idempotency: Idempotency, digest: str) -> str:
+    """The submission key of an idempotent completion: a hash of the key's scope, the key and
+    the request's hash, in letters (a history row keeps it; never the client's key itself, which
+    may have been built from personal data, nor a run of digits a page would mask)."""
+    text = json.dumps(["task-retry", idempotency.scope, idempotency.key, digest])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32].translate(_LETTERS)

@@ -307,7 +307,7 @@ def test_event_data_is_checked_against_the_events_fields(app: Flask, api: Api) -
         refused = api.call(
             "POST", f"/cards/{card}/events", "factory", {"event": "produce", "data": data}
         )
-        assert refused.status_code == 422, refused.json
+        assert refused.status_code == 409, refused.json
         assert refused.json["code"] == "invalid_data"
         [detail] = refused.json["details"]
         assert detail["field"] == field and detail["message_zh"] and detail["message_en"]
@@ -860,6 +860,39 @@ def test_a_banks_event_is_refused_on_a_task_a_teller_holds_but_not_a_timer(
     clock.advance(timedelta(days=800))
     TimerSweep(engine).sweep()
     assert queries.instance(engine.db, card)["state"] == "cancelled"  # type: ignore[index]
+
+
+def test_a_refused_completion_retried_with_its_key_is_one_attempt(app: Flask, api: Api) -> None:
+    """A client that retries a refused ``/tasks/{id}/complete`` with the same Idempotency-Key
+    (it lost the answer) makes one attempt, as a retried success replays one result; another key,
+    or another body under the same key, is another attempt."""
+    engine = engine_of(app)
+    card = applied_card(api, bank="icbc")
+    api.call("POST", f"/cards/{card}/events", "factory", {"event": "produce"})
+    api.call("POST", f"/cards/{card}/events", "icbc", {"event": "notify_holder"})
+    [task] = queries.tasks_of(engine.db, card, "open")
+    wrong = {"data": {"presented_id_number": make_id_number("440604", date(1990, 5, 17), 33)}}
+
+    def attempts() -> tuple[int, int]:
+        [row] = queries.tasks_of(engine.db, card, "open")
+        refusals = [h for h in queries.history(engine.db, card) if h["event"] == "task_refused"]
+        return row["attempts"], len(refusals)
+
+    path = f"/tasks/{task['id']}/complete"
+    for _ in range(3):
+        refused = api.call("POST", path, "icbc", wrong, key="retry-1")
+        assert refused.status_code == 409, refused.json
+    assert attempts() == (1, 1)
+    assert "retry-1" not in str(queries.history(engine.db, card))  # the key is not kept
+    assert api.call("POST", path, "icbc", wrong, key="retry-2").status_code == 409
+    assert attempts() == (2, 2)
+    assert api.call("POST", path, "icbc", wrong).status_code == 409  # no key: each counts
+    assert api.call("POST", path, "icbc", wrong).status_code == 409
+    assert attempts() == (4, 4)
+    right = {"data": {"presented_id_number": ALICE}}
+    done = api.call("POST", path, "icbc", right, key="retry-1")  # corrected under the same key
+    assert done.status_code == 200, done.json
+    assert queries.instance(engine.db, card)["state"] == "active"  # type: ignore[index]
 
 
 def test_counts_and_the_openapi_description(api: Api) -> None:

@@ -29,7 +29,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import request
 from sqlalchemy import Engine, Select, Table, Update, bindparam, insert, or_, select, update
@@ -38,6 +37,7 @@ from web import security_log
 from web.api.errors import ApiError
 from web.models import ApiToken
 from web.reads import reader
+from workflows.service_date import SERVICE_ZONE
 
 SCOPE = re.compile(r"^(channel|factory|tax|read|import|admin|bank:[a-z0-9_]+|clerk:[a-z0-9_]+)$")
 SCOPES_TEXT = "channel, factory, tax, read, import, admin, bank:<code>, clerk:<region>"
@@ -47,8 +47,6 @@ PREFIX_LENGTH = 8
 DEFAULT_DAYS = 365
 MAX_DAYS = 3650
 LAST_USED_EVERY = timedelta(minutes=1)
-USE_DAY_ZONE = ZoneInfo("Asia/Shanghai")
-"""Whose calendar day a token's daily ``token_used`` event follows: the staff's, in Beijing."""
 tokens: Table = ApiToken.__table__  # type: ignore[assignment]
 
 
@@ -215,8 +213,9 @@ def authenticate(db: Engine) -> Caller:
 
 
 def _start_of_day(now: datetime) -> datetime:
-    """When ``now``'s calendar day began in Beijing (``USE_DAY_ZONE``), in UTC."""
-    local = now.astimezone(USE_DAY_ZONE)
+    """When ``now``'s calendar day began in China (the service's ``SERVICE_ZONE``), in UTC: a
+    token's daily ``token_used`` event follows the staff's day."""
+    local = now.astimezone(SERVICE_ZONE)
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
