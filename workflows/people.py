@@ -59,29 +59,48 @@ class NotRegistered(WorkflowError):
         in_review: bool = False,
         left: bool = False,
         left_on: date | None = None,
+        wanted: Wanted | None = None,
     ) -> None:
         masked = mask_id_number(id_number)
+        wanted = wanted or YEARS_AND_PAYMENTS
         if in_review:
             super().__init__(
-                f"{masked} 的参保登记正在等待经办人员审核，审核通过后才能开立年度和缴费",
-                f"the registration of {masked} is awaiting the clerk's review: years can be "
-                "opened and paid once it is approved",
+                f"{masked} 的参保登记正在等待经办人员审核，审核通过后才能{wanted.zh}",
+                f"the registration of {masked} is awaiting the clerk's review: {wanted.en} "
+                "once it is approved",
             )
         elif left:
             zh_when = f"已于 {left_on} " if left_on is not None else "已"
             en_when = f" on {left_on}" if left_on is not None else ""
             super().__init__(
                 f"{masked} {zh_when}终止参保（迁出、参加职工医保等）；"
-                "如需重新参加城乡居民医保（开立年度、缴费），请先重新办理参保登记",
+                f"如需重新参加城乡居民医保（{wanted.zh_again}），请先重新办理参保登记",
                 f"{masked} left the scheme{en_when} (moved away, insured as an employee, ...): "
-                "to join again (to open or pay a year), register again first",
+                f"to join again ({wanted.en_again}), register again first",
             )
         else:
             super().__init__(
-                f"{masked} 没有医保参保档案，请先办理参保登记，登记通过后才能开立年度和缴费",
-                f"{masked} has no insured record: register first; years can be opened and "
-                "paid once the registration is approved",
+                f"{masked} 没有医保参保档案，请先办理参保登记，登记通过后才能{wanted.zh}",
+                f"{masked} has no insured record: register first; {wanted.en} once the "
+                "registration is approved",
             )
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What was asked for that needs an insured record, in the words ``NotRegistered`` says:
+    what can be done once registered, and what joining again is for."""
+
+    zh: str
+    en: str
+    zh_again: str
+    en_again: str
+
+
+YEARS_AND_PAYMENTS = Wanted(
+    "开立年度和缴费", "years can be opened and paid", "开立年度、缴费", "to open or pay a year"
+)
+A_REDUCTION = Wanted("申请减免", "a reduction can be claimed", "申请减免", "to claim a reduction")
 
 
 @dataclass(frozen=True)
@@ -215,8 +234,11 @@ def record_of(engine: Engine, tx: Tx, id_number: str) -> InstanceView | None:
     return next((r for r in engine.find(tx, PERSON, id_number) if LIVE in r.tags), None)
 
 
-def insured_record(engine: Engine, tx: Tx, id_number: str) -> InstanceView:
-    """The person's insured record, for whatever needs one (a year, a payment, a claim).
+def insured_record(
+    engine: Engine, tx: Tx, id_number: str, wanted: Wanted | None = None
+) -> InstanceView:
+    """The person's insured record, for whatever needs one (``wanted``: a year or a payment by
+    default, a reduction claim), the refusal's words naming it.
 
     Raises:
         NotRegistered: no record, a registration still awaiting the clerk's review, or a
@@ -228,8 +250,8 @@ def insured_record(engine: Engine, tx: Tx, id_number: str) -> InstanceView:
     if record is None:
         gone = left_record(engine, tx, id_number)
         if gone is not None:
-            raise NotRegistered(id_number, left=True, left_on=left_on(gone))
-    raise NotRegistered(id_number, in_review=record is not None)
+            raise NotRegistered(id_number, left=True, left_on=left_on(gone), wanted=wanted)
+    raise NotRegistered(id_number, in_review=record is not None, wanted=wanted)
 
 
 LEAVE_SCHEME = "leave_scheme"

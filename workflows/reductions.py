@@ -38,7 +38,7 @@ from engine.tx import Tx
 from workflows.enrollment import amount_due
 from workflows.identity import InvalidIdNumber, validate_id_number
 from workflows.notices import Text
-from workflows.people import ENROLLMENT, ON_BOOKS, PERSON, insured_record
+from workflows.people import A_REDUCTION, ENROLLMENT, ON_BOOKS, PERSON, insured_record
 from workflows.policy import Label, LatePaymentRefused, PolicyError
 from workflows.reduction_conditions import (
     DECLARED_AT_REGISTRATION,
@@ -169,7 +169,7 @@ def claim_reduction(
     data = {"category": category, "evidence": evidence}
 
     def work(tx: Tx) -> Transition:
-        record = insured_record(engine, tx, number)
+        record = insured_record(engine, tx, number, A_REDUCTION)
         row = engine.load(tx, record.id)
         closed = why_no_claim(engine.definition(PERSON, row.definition_version), row.state)
         if closed is not None:

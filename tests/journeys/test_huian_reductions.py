@@ -187,3 +187,36 @@ def test_a_reduction_refused_at_registration_is_told_with_the_reason(
     assert "低保对象" in notice["text"]["zh"] and "低保证明已过期" in notice["text"]["zh"]
     assert "Minimum living allowance recipients" in notice["text"]["en"]
     assert "低保证明已过期" in notice["text"]["en"] and "Hui'an" in notice["text"]["en"]
+
+
+def test_a_claim_before_the_registration_is_approved_is_refused_in_words_about_claims(
+    journey_factory: Any,
+) -> None:
+    """A claim for someone not on the books, or whose registration awaits the clerk, is refused
+    (422 ``not_registered``) saying a reduction can be claimed once registered, not that years
+    can be opened and paid (QA: the words were the year's); nothing is written."""
+    j: Journey = journey_factory("2022-10-10T10:00:00+08:00")
+    j.token("counter", "channel")
+    clerk = j.staff("mi_huian", "medical_insurance_clerk", "huian")
+    j.api(
+        "POST",
+        "/registrations",
+        "counter",
+        {"id_number": NEW_DIBAO, "name": "减", "region": "huian"},
+        expect=201,
+    )
+    [review] = clerk.task_ids()
+    for number, zh, en in (
+        (NEW_DIBAO, "审核通过后才能申请减免", "a reduction can be claimed once it is approved"),
+        (NOBODY, "登记通过后才能申请减免", "a reduction can be claimed once the registration"),
+    ):
+        claim = {"id_number": number, "category": "dibao", "evidence": "低保证 QZ2022-0815"}
+        answer = j.api("POST", "/people/reduction-claims", "counter", claim, expect=422)
+        assert answer["code"] == "not_registered", answer
+        assert zh in answer["message_zh"] and en in answer["message_en"], answer
+        assert "年度" not in answer["message_zh"] and number not in str(answer)
+    assert clerk.task_ids() == [review]  # the registration's review only: no claim was made
+    # a year asked for meanwhile keeps the year's words
+    body = {"id_number": NEW_DIBAO, "policy": "huian-2023"}
+    year = j.api("POST", "/enrollments", "counter", body, expect=422)
+    assert "开立年度和缴费" in year["message_zh"], year
