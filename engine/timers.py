@@ -17,7 +17,7 @@ none of them (fenced by ``locked_by``) and fires nothing twice. A leased timer t
 because another transaction held its row for a moment is leased again by the next chunk. History and
 ``fired_at`` record the chunk's own time (the firing), next to the timer's ``due_at``. The claimed
 timers are grouped by (process, definition version, state, event). A group whose event has no guard
-and no action fires set-based: one UPDATE of the instances still in the timer's state, one ``INSERT
+and no action fires set-based (``engine.timer_groups``): one UPDATE of the instances still in the timer's state, one ``INSERT
 INTO wf_history ... SELECT`` (due time and firing time), the timers marked fired, the source state's
 other timers and open task closed, the target state's timers and task created by ``executemany``
 (``engine.set_effects``, shared with the batch files), and the event's notices (``engine.notices``)
@@ -44,16 +44,15 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.definition import EventSpec, ProcessDefinition
 from engine.durations import parse_duration
-from engine.errors import ConcurrentModification, UnknownProcess, WorkflowError
+from engine.errors import UnknownProcess, WorkflowError
 from engine.heartbeat import session_name
 from engine.incidents import IncidentLog
 from engine.runtime import Engine
-from engine.set_effects import SetEffects
 from engine.specs import RetrySpec
 from engine.sweep_statements import RELEASE_LEASES, SweepSql
 from engine.timer_failures import TimerFailures
+from engine.timer_groups import SetFiring
 from engine.tx import Tx
 
 log = logging.getLogger(__name__)
@@ -134,7 +133,7 @@ class TimerSweep:
         self.lease = lease
         self.sql = SweepSql(engine.db.dialect)
         self.failures = TimerFailures(self.sql, IncidentLog(engine), retry)
-        self.effects = SetEffects(engine.effects, self.sql)
+        self.set_firing = SetFiring(engine, self.sql, actor)
         self._name_session = (
             f"SELECT set_config('application_name', '{session_name(self.name)}', false)"
             if engine.db.dialect.name == "postgresql"
@@ -253,7 +252,11 @@ class TimerSweep:
                 retry = self.failures.policy(definition, state, event)
                 self._fire_each(tx, live, now, states, handled, report, retry)
             else:
-                self._fire_set(tx, definition, spec, state, live, now, states, handled, report)
+                fired = self.set_firing.fire(tx, definition, spec, state, live, now)
+                if fired:
+                    states.update(dict.fromkeys((r.instance_id for r in live), spec.target))
+                    handled.update(fired)
+                    report.fired += len(fired)
         stale = [row.id for row in rows if row.id not in handled]
         if stale:
             report.stale += tx.run(self.sql.mark_timers, {"tids": stale, "b_status": "cancelled"})
@@ -277,83 +280,6 @@ class TimerSweep:
                 seen.add(row.instance_id)
                 live.append(row)
         return live
-
-    def _fire_set(
-        self,
-        tx: Tx,
-        definition: ProcessDefinition,
-        spec: EventSpec,
-        state: str,
-        live: list[Any],
-        now: datetime,
-        states: dict[int, str],
-        handled: set[int],
-        report: SweepReport,
-    ) -> None:
-        if not live:
-            return
-        iids, tids, target = [r.instance_id for r in live], [r.id for r in live], spec.target
-        moved = tx.run(
-            self.sql.move_instances,
-            {"iids": iids, "b_from": state, "b_state": target, "b_now": now},
-        )
-        if moved != len(iids):  # the claim locked them: only a bug or a foreign writer gets here
-            raise ConcurrentModification(iids[0])
-        base = {"b_event": spec.name, "b_from": state, "b_state": target, "b_now": now}
-        tx.run(self.sql.insert_history, {**base, "tids": tids, "b_actor": self.actor})
-        tx.run(self.sql.fire_timers, {"tids": tids, "b_now": now})
-        if target != state:
-            self._leave(tx, definition, state, spec.name, iids, now)
-            self._enter(tx, definition, target, iids, now)
-            states.update(dict.fromkeys(iids, target))
-        if spec.notices:
-            self._notify(tx, definition, spec, iids, now)
-        handled.update(tids)
-        report.fired += len(tids)
-
-    def _notify(
-        self,
-        tx: Tx,
-        definition: ProcessDefinition,
-        spec: EventSpec,
-        iids: list[int],
-        now: datetime,
-    ) -> None:
-        """The event's notices for the whole group: one read of the variables, one insert."""
-        variables = {r.id: r.variables or {} for r in tx.all(self.sql.variables, {"iids": iids})}
-        self.engine.notices.write_batch(tx, spec, definition.key, variables, now)
-
-    def _leave(
-        self,
-        tx: Tx,
-        definition: ProcessDefinition,
-        state: str,
-        event: str,
-        iids: list[int],
-        now: datetime,
-    ) -> None:
-        source = definition.states[state]
-        # With one timer, the one just fired (marked fired already) was its only pending one.
-        self.effects.leave(
-            tx, source, iids, event, self.actor, now, cancel_timers=len(source.timers) > 1
-        )
-
-    def _enter(
-        self, tx: Tx, definition: ProcessDefinition, target: str, iids: list[int], now: datetime
-    ) -> None:
-        spec = definition.states[target]
-        if not spec.timers and spec.task is None:
-            return
-        needs_variables = any(t.policy for t in spec.timers) or bool(
-            spec.task and (spec.task.scope or spec.task.due_policy)
-        )
-        variables: dict[int, Any] = {}
-        if needs_variables:
-            variables = {r.id: r.variables for r in tx.all(self.sql.variables, {"iids": iids})}
-        entered = ((iid, target, variables.get(iid) or {}) for iid in iids)
-        timer_rows, task_rows = self.effects.entered_rows(definition, entered, now)
-        tx.many(self.engine.sql.insert_timer, timer_rows)
-        tx.many(self.engine.sql.insert_task, task_rows)
 
     def _fire_each(
         self,
