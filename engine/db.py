@@ -10,14 +10,21 @@ server or a forgotten transaction cannot hold a request forever; the pool pings 
 handing it out, replaces old ones, and discards one the driver reports broken instead of taking it
 back, so a restarted database is picked up without restarting the service. ``is_unavailable``
 tells the errors that mean "the database cannot serve now, try again" from the others.
+
+An SQLite file holds the whole register (full ID numbers): ``make_engine`` creates it owner-only
+(0600; SQLite gives its ``-wal`` and ``-shm`` files the database file's mode), and
+``make_owner_only`` tightens one made before. A command that only works on an existing database
+opens it with ``create=False``: a mistyped path is an error, not a new empty file.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from sqlalchemy import Engine, create_engine, event
@@ -111,7 +118,12 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(
-    url: str, settings: ConnectionSettings | None = None, *, read_only: bool = False, **kwargs: Any
+    url: str,
+    settings: ConnectionSettings | None = None,
+    *,
+    read_only: bool = False,
+    create: bool = True,
+    **kwargs: Any,
 ) -> Engine:
     """Create the SQLAlchemy engine for ``url`` with the settings the service relies on.
 
@@ -123,6 +135,9 @@ def make_engine(
         read_only: every transaction is read-only (a replica's reads): PostgreSQL's
             ``default_transaction_read_only``, SQLite's ``query_only``; the SQLite file's journal
             mode is left as it is and no folder is made for it. A write through it fails.
+        create: an SQLite file that does not exist is created, owner-only (0600), with its
+            folder; False: neither is, and connecting fails as the database unavailable
+            (SQLite's "unable to open database file") until something creates it.
         kwargs: passed on to ``sqlalchemy.create_engine``.
     """
     url = normalise_url(url)
@@ -132,9 +147,14 @@ def make_engine(
     # SQLAlchemy's Connection rolls back on close): the pool's extra rollback on return is waste.
     kwargs.setdefault("pool_reset_on_return", None)
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:" and not read_only:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None and not path.exists():
+            if create and not read_only:
+                _create_owner_only(path)
+            elif not create:  # SQLite would create it: open it read-write only, as a URI
+                url = parsed.set(
+                    database=f"file:{quote(str(path))}", query={"mode": "rw", "uri": "true"}
+                ).render_as_string(hide_password=False)
         kwargs.setdefault("connect_args", {}).setdefault("timeout", settings.busy_timeout_ms / 1000)
         db = create_engine(url, **kwargs)
         _configure_sqlite(db, settings.busy_timeout_ms, read_only)
@@ -154,6 +174,50 @@ def make_engine(
     db = create_engine(url, **kwargs)
     event.listen(db.pool, "checkin", _discard_broken)
     return db
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite ``url``; None for another database, an in-memory one, or a URL that
+    is already an SQLite URI (``?uri=true``), or text that is no URL."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except sa_exc.ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or "uri" in parsed.query:
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _create_owner_only(path: Path) -> None:
+    """An empty file (SQLite's empty database) readable and writable by its owner only, and its
+    folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        pass  # another process made it first; or a folder we may not write: SQLite says so
+
+
+def make_owner_only(url: str) -> list[Path]:
+    """Take the group's and others' access away from an SQLite database file and its ``-wal``
+    and ``-shm`` files (one made before ``make_engine`` created them 0600, or copied in); the
+    files changed. Nothing for another database."""
+    path = sqlite_file(url)
+    if path is None:
+        return []
+    changed = []
+    for found in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = found.stat().st_mode & 0o777
+            if mode & 0o077:
+                found.chmod(mode & 0o700)
+                changed.append(found)
+        except OSError:  # no such file; or not ours to change
+            continue
+    return changed
 
 
 def is_broken(dbapi_connection: Any) -> bool:

@@ -224,3 +224,22 @@ def versions(db: Database, key: str | None = None) -> list[dict[str, Any]]:
         query = query.where(DEPLOYED.c.key == key)
     with db.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def deployed_version(
+    db: Database, registry: NameRegistry | None, key: str, version: int | None = None
+) -> ProcessDefinition | None:
+    """Version ``version`` of ``key`` as it was deployed (its latest when None), parsed, with
+    its stored version number; None when there is none. A stored text that no longer parses
+    raises ``DefinitionError``."""
+    query = select(DEPLOYED.c.source, DEPLOYED.c.path, DEPLOYED.c.version).where(
+        DEPLOYED.c.key == key
+    )
+    if version is not None:
+        query = query.where(DEPLOYED.c.version == version)
+    with db.connect() as conn:
+        row = conn.execute(query.order_by(DEPLOYED.c.version.desc()).limit(1)).first()
+    if row is None:
+        return None
+    parsed = parse_text(row.source, f"{row.path} (deployed v{row.version})", registry)
+    return dataclasses.replace(parsed, version=row.version)

@@ -3,8 +3,12 @@
 readiness check, the metrics and the staff pages can tell whether deadlines are being fired.
 
 Heartbeats are wall-clock UTC, not the service clock: they say whether a process is alive now,
-whatever business date the service clock shows. Rows of schedulers silent for a day are removed when
-another scheduler starts; a scheduler that shuts down cleanly removes its own.
+whatever business date the service clock shows. A scheduler that shuts down cleanly removes its
+own row. One killed (``kill -9``, an OOM kill, a lost host) leaves its row: ``schedulers`` marks
+it ``stale`` once its heartbeat is older than the threshold the readiness check uses
+(``SHEBAO_SCHEDULER_STALE_SECONDS``, given by the caller), ``forget`` removes such rows at once
+(``shebao schedulers forget``), and rows silent for a day are removed when another scheduler
+starts.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import os
 import re
 import socket
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +29,8 @@ from engine.models import SchedulerHeartbeat
 log = logging.getLogger(__name__)
 SCHEDULERS: Table = SchedulerHeartbeat.__table__  # type: ignore[assignment]
 FORGET_AFTER = timedelta(days=1)
+STALE_AFTER = timedelta(seconds=120)
+"""The default threshold past which a heartbeat is stale (``SHEBAO_SCHEDULER_STALE_SECONDS``)."""
 
 SESSION_PREFIX = "shebao-scheduler "
 """PostgreSQL sessions that sweep carry ``application_name`` = this prefix + the scheduler's name,
@@ -113,14 +120,7 @@ def end_stalled_sessions(db: Database, me: str, silent_for: timedelta) -> list[s
         ]
         if not stalled:
             return []
-        ended = conn.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = ANY(:names) AND datname = current_database() "
-                "AND pid <> pg_backend_pid()"
-            ),
-            {"names": [session_name(name) for name in stalled]},
-        ).scalar_one()
+        ended = _end_sessions(conn, stalled)
     if ended:
         log.warning(
             "ended %d database session(s) of stalled scheduler(s) %s (silent for over %s)",
@@ -131,12 +131,62 @@ def end_stalled_sessions(db: Database, me: str, silent_for: timedelta) -> list[s
     return stalled if ended else []
 
 
-def schedulers(db: Database) -> list[dict[str, Any]]:
-    """Every scheduler that beat in the last day, with the age of its last beat in seconds."""
+def _end_sessions(conn: Any, names: Sequence[str]) -> int:
+    """End the PostgreSQL sessions of the schedulers ``names`` (their ``application_name``)."""
+    return int(
+        conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = ANY(:names) AND datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            ),
+            {"names": [session_name(name) for name in names]},
+        ).scalar_one()
+    )
+
+
+def is_stale(age_s: float, stale_after: timedelta) -> bool:
+    """Whether a heartbeat ``age_s`` seconds old means its scheduler stopped or hangs (the
+    readiness check's rule: older than the threshold)."""
+    return age_s > stale_after.total_seconds()
+
+
+def schedulers(db: Database, stale_after: timedelta = STALE_AFTER) -> list[dict[str, Any]]:
+    """Every scheduler that beat in the last day, the latest beat first, with the age of its
+    last beat in seconds (``age_s``) and whether it is older than ``stale_after`` (``stale``)."""
     now = wall_clock()
     with db.connect() as conn:
         rows = conn.execute(select(SCHEDULERS).order_by(SCHEDULERS.c.heartbeat_at.desc())).all()
-    return [
-        {**row._asdict(), "age_s": max(0.0, (now - row.heartbeat_at).total_seconds())}
-        for row in rows
-    ]
+    found = []
+    for row in rows:
+        age = max(0.0, (now - row.heartbeat_at).total_seconds())
+        found.append({**row._asdict(), "age_s": age, "stale": is_stale(age, stale_after)})
+    return found
+
+
+def forget(db: Database, stale_after: timedelta, names: Sequence[str] = ()) -> list[str]:
+    """Remove the rows of stale schedulers (those named, or every stale one when ``names`` is
+    empty); a live scheduler's row is kept (it would write it again at its next beat). On
+    PostgreSQL their database sessions are ended first, so that a hung one's row locks go with
+    its row (as ``end_stalled_sessions`` does for one silent past its lease).
+
+    Returns:
+        The names of the schedulers forgotten.
+    """
+    cutoff = wall_clock() - stale_after
+    query = select(SCHEDULERS.c.name).where(SCHEDULERS.c.heartbeat_at < cutoff)
+    if names:
+        query = query.where(SCHEDULERS.c.name.in_(list(names)))
+    with db.begin() as conn:
+        gone = sorted(conn.execute(query).scalars())
+        if not gone:
+            return []
+        if db.dialect.name == "postgresql":
+            _end_sessions(conn, gone)
+        conn.execute(
+            delete(SCHEDULERS).where(
+                SCHEDULERS.c.name.in_(gone), SCHEDULERS.c.heartbeat_at < cutoff
+            )
+        )
+    log.info("forgot %d stale scheduler(s): %s", len(gone), ", ".join(gone))
+    return gone

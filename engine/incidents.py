@@ -4,9 +4,13 @@ delivery) becomes a row that waits for a person, as in Camunda's incidents.
 ``open_incident`` writes one inside the transaction that gave up on the step; ``list_incidents``,
 ``retry_incident`` (the step goes back to pending with its attempts reset, and the scheduler runs it
 again at its next sweep) and ``resolve_incident`` (closed without running the step again) are what
-the supervisor page, ``shebao incidents`` and the API call. A timer's incident closes by itself
-(``LEFT``) when its instance leaves the timer's state. Error texts are stored with long digit
-runs masked: an exception's message may quote a resident ID number or a bank account.
+the supervisor page, ``shebao incidents`` and the API call. ``retry_incidents`` and
+``resolve_incidents`` do the same to every open incident a ``Matching`` selects (after a receiver's
+outage: thousands of notices), a chunk per transaction, through the same statements as one
+incident (``_close_rows``): an incident is closed once, and only a step still ``failed`` is put
+back, so a notice is never made pending twice. A timer's incident closes by itself (``LEFT``)
+when its instance leaves the timer's state. Error texts are stored with long digit runs masked:
+an exception's message may quote a resident ID number or a bank account.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, and_, func, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from engine.errors import IncidentNotFound, IncidentNotOpen
 from engine.models import Incident, Notice, Timer
@@ -36,6 +41,8 @@ LEFT = LEFT_STATE
 close it as they cancel the timer, ``engine.state_effects``): nothing is left to retry."""
 KINDS = ("timer", "notice")
 MAX_ERROR = 2000
+CHUNK = 500
+"""Incidents closed per transaction by a bulk retry or resolve."""
 
 _LONG_NUMBER = re.compile(r"\d{14,}[\dXx]?")
 
@@ -69,6 +76,9 @@ class IncidentRow:
     resolved_at: datetime | None
     resolved_by: str | None
     resolution: str | None
+    event: str | None = None
+    """The event the step belongs to: a timer's own event (its step), or the event that wrote
+    the notice (None when the notice is gone)."""
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -125,6 +135,47 @@ class IncidentLog:
         )
 
 
+@dataclass(frozen=True)
+class Matching:
+    """Which incidents a list, a count or a bulk retry or resolve takes: every one by default,
+    narrowed by kind, process, step (a timer's event or a notice's kind), instance, and ``up_to``
+    (ids up to this one: those a page showed, not those opened since)."""
+
+    kind: str | None = None
+    process: str | None = None
+    step: str | None = None
+    instance_id: int | None = None
+    up_to: int | None = None
+
+    def where(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        for column, value in (
+            (INCIDENTS.c.kind, self.kind),
+            (INCIDENTS.c.process, self.process),
+            (INCIDENTS.c.step, self.step),
+            (INCIDENTS.c.instance_id, self.instance_id),
+        ):
+            if value is not None and value != "":
+                found.append(column == value)
+        if self.up_to is not None:
+            found.append(INCIDENTS.c.id <= self.up_to)
+        return found
+
+
+_WITH_EVENT = select(INCIDENTS, NOTICES.c.event.label("notice_event")).select_from(
+    INCIDENTS.outerjoin(
+        NOTICES, and_(INCIDENTS.c.kind == "notice", NOTICES.c.id == INCIDENTS.c.ref_id)
+    )
+)
+
+
+def _incident(row: Row[Any]) -> IncidentRow:
+    values = row._asdict()
+    notice_event = values.pop("notice_event")
+    values["event"] = values["step"] if values["kind"] == "timer" else notice_event
+    return IncidentRow(**values)
+
+
 def list_incidents(
     engine: Engine,
     *,
@@ -132,25 +183,33 @@ def list_incidents(
     process: str | None = None,
     instance_id: int | None = None,
     limit: int = 200,
+    matching: Matching | None = None,
 ) -> list[IncidentRow]:
-    """Incidents, newest first (open ones by default)."""
-    query = select(INCIDENTS).order_by(INCIDENTS.c.id.desc()).limit(limit)
+    """Incidents, newest first (open ones by default), at most ``limit``."""
+    given = Matching(process=process, instance_id=instance_id)
+    query = _WITH_EVENT.where(*given.where(), *(matching or Matching()).where())
     if status:
         query = query.where(INCIDENTS.c.status == status)
-    if process:
-        query = query.where(INCIDENTS.c.process == process)
-    if instance_id is not None:
-        query = query.where(INCIDENTS.c.instance_id == instance_id)
+    query = query.order_by(INCIDENTS.c.id.desc()).limit(limit)
     with engine.db.connect() as conn:
-        return [IncidentRow(**row._asdict()) for row in conn.execute(query)]
+        return [_incident(row) for row in conn.execute(query)]
+
+
+def count_incidents(engine: Engine, matching: Matching, status: str | None = OPEN) -> int:
+    """How many incidents ``matching`` selects (open ones by default)."""
+    query = select(func.count()).select_from(INCIDENTS).where(*matching.where())
+    if status:
+        query = query.where(INCIDENTS.c.status == status)
+    with engine.db.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def get_incident(engine: Engine, incident_id: int) -> IncidentRow:
     with engine.db.connect() as conn:
-        row = conn.execute(select(INCIDENTS).where(INCIDENTS.c.id == incident_id)).first()
+        row = conn.execute(_WITH_EVENT.where(INCIDENTS.c.id == incident_id)).first()
     if row is None:
         raise IncidentNotFound(incident_id)
-    return IncidentRow(**row._asdict())
+    return _incident(row)
 
 
 def open_counts(engine: Engine, process: str | None = None) -> dict[tuple[str, str], int]:
@@ -186,24 +245,42 @@ def resolve_incident(engine: Engine, incident_id: int, actor: str) -> IncidentRo
 def _close(engine: Engine, incident_id: int, actor: str, resolution: str) -> IncidentRow:
     now = engine.clock.now()
     with engine.db.begin() as conn:
-        closed = conn.execute(
-            update(INCIDENTS)
-            .where(INCIDENTS.c.id == incident_id, INCIDENTS.c.status == OPEN)
-            .values(status=CLOSED, resolved_at=now, resolved_by=actor, resolution=resolution)
-            .returning(INCIDENTS.c.kind, INCIDENTS.c.ref_id)
-        ).first()
-        if closed is None:
+        if not _close_rows(conn, [incident_id], actor, resolution, now):
             status = conn.execute(
                 select(INCIDENTS.c.status).where(INCIDENTS.c.id == incident_id)
             ).scalar()
             if status is None:
                 raise IncidentNotFound(incident_id)
             raise IncidentNotOpen(incident_id, status)
-        if resolution == RETRY:
-            table = TIMERS if closed.kind == "timer" else NOTICES
+    return get_incident(engine, incident_id)
+
+
+def _close_rows(
+    conn: Connection, ids: list[int], actor: str, resolution: str, now: datetime
+) -> list[Row[Any]]:
+    """Close the incidents ``ids`` that are still open (one statement: an incident another
+    person closed meanwhile is left as it is) and, for a retry, put their steps back: a timer
+    or notice still ``failed`` becomes pending, due at once, with no attempts counted.
+
+    Returns:
+        ``(id, kind, ref_id)`` of the incidents this call closed.
+    """
+    closed = list(
+        conn.execute(
+            update(INCIDENTS)
+            .where(INCIDENTS.c.id.in_(ids), INCIDENTS.c.status == OPEN)
+            .values(status=CLOSED, resolved_at=now, resolved_by=actor, resolution=resolution)
+            .returning(INCIDENTS.c.id, INCIDENTS.c.kind, INCIDENTS.c.ref_id)
+        )
+    )
+    if resolution == RETRY:
+        for kind, table in (("timer", TIMERS), ("notice", NOTICES)):
+            refs = [row.ref_id for row in closed if row.kind == kind]
+            if not refs:
+                continue
             conn.execute(
                 update(table)
-                .where(table.c.id == closed.ref_id, table.c.status == "failed")
+                .where(table.c.id.in_(refs), table.c.status == "failed")
                 .values(
                     status="pending",
                     attempts=0,
@@ -212,4 +289,41 @@ def _close(engine: Engine, incident_id: int, actor: str, resolution: str) -> Inc
                     last_error=None,
                 )
             )
-    return get_incident(engine, incident_id)
+    return closed
+
+
+@dataclass(frozen=True)
+class Closed:
+    """What a bulk retry or resolve closed: the incidents' ids, and how many of each kind."""
+
+    ids: tuple[int, ...]
+    by_kind: dict[str, int]
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+
+def retry_incidents(engine: Engine, matching: Matching, actor: str, chunk: int = CHUNK) -> Closed:
+    """``retry_incident`` for every open incident ``matching`` selects (see the module)."""
+    return _close_matching(engine, matching, actor, RETRY, chunk)
+
+
+def resolve_incidents(engine: Engine, matching: Matching, actor: str, chunk: int = CHUNK) -> Closed:
+    """``resolve_incident`` for every open incident ``matching`` selects."""
+    return _close_matching(engine, matching, actor, RESOLVE, chunk)
+
+
+def _close_matching(
+    engine: Engine, matching: Matching, actor: str, resolution: str, chunk: int
+) -> Closed:
+    query = select(INCIDENTS.c.id).where(INCIDENTS.c.status == OPEN, *matching.where())
+    with engine.db.connect() as conn:
+        ids = list(conn.execute(query.order_by(INCIDENTS.c.id)).scalars())
+    now = engine.clock.now()
+    done: list[Row[Any]] = []
+    for start in range(0, len(ids), chunk):
+        with engine.db.begin() as conn:  # a chunk is one transaction, as one incident is
+            done.extend(_close_rows(conn, ids[start : start + chunk], actor, resolution, now))
+    by_kind = {kind: sum(1 for row in done if row.kind == kind) for kind in KINDS}
+    return Closed(tuple(sorted(row.id for row in done)), by_kind)

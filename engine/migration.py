@@ -12,7 +12,10 @@ purpose: moving instances back from a version that proved wrong is a migration l
 
 ``migrate`` applies a plan set-based, a chunk of instances per transaction: the instances move
 (``definition_version``, ``state``, ``version + 1``), each gets one history row (event
-``migrate``, with both versions), and their tasks and timers follow the plan. A chunk selects only
+``migrate``, with both versions), and their tasks and timers follow the plan. A migration is no
+business step: ``state_entered_at`` stays what the event that entered the state set, also when
+the map renames the state (it is the same state under its new name), and the readers of the
+history see through the ``migrate`` rows (``engine.state_entries``). A chunk selects only
 instances still on the source version, so a run that was killed half-way is resumed by running it
 again: every instance is migrated exactly once.
 
@@ -45,10 +48,10 @@ from engine.migration_plan import (
     StateMove,
     plan,
 )
-from engine.models import History, Instance, Task, Timer, UtcDateTime
+from engine.models import History, Instance, Task, Timer
 from engine.runtime import Engine
 from engine.specs import ProcessDefinition
-from engine.statements import TIMER_COLUMNS, state_entered
+from engine.statements import TIMER_COLUMNS
 
 INSTANCES: Table = Instance.__table__  # type: ignore[assignment]
 HISTORY: Table = History.__table__  # type: ignore[assignment]
@@ -88,7 +91,10 @@ def migrate(
     """
     if migration.unmapped:
         states = ", ".join(sorted(migration.unmapped))
-        raise MigrationRefused(f"no target state for {states}: map them with --map OLD=NEW")
+        raise MigrationRefused(
+            f"{states} 在目标版本中没有对应状态，请用 --map 旧状态=新状态 指定 / "
+            f"no target state for {states}: map them with --map OLD=NEW"
+        )
     if pending := migration.unconfirmed(confirmed):
         raise ConfirmationNeeded(pending)
     source = engine.definition(migration.process, migration.source_version)
@@ -151,8 +157,8 @@ def _chunk(
                 state=move.target,
                 version=INSTANCES.c.version + 1,
                 updated_at=now,
-                # a state the map leaves as it is keeps its time (see ``statements.state_entered``)
-                state_entered_at=state_entered(move.target, literal(now, UtcDateTime())),
+                # ``state_entered_at`` stays: a migration enters no state, renamed or not (the
+                # same business state under its new name: ``engine.state_entries``)
             )
         )
         _audit(conn, source, target, move, ids, actor, now, codes)

@@ -47,11 +47,16 @@ class StateMove:
     instances: int
     task: str  # "kept", "recreated", "closed" (no task in the target) or "none"
     timers: str  # "kept", "recreated", "cancelled" or "none"
+    due_declared: str | None = None
+    """A kept task whose due date the target declares otherwise: the target version and what it
+    declares (``v2 declares P20D``); the open tasks keep theirs. (A kept timer has the same
+    duration: a timer declared otherwise is recreated.)"""
 
     def describe(self) -> str:
+        due = f" (its due date stays; {self.due_declared})" if self.due_declared else ""
         return (
             f"{self.source} -> {self.target}: {self.instances:,} instances, "
-            f"task {self.task}, timers {self.timers}"
+            f"task {self.task}{due}, timers {self.timers}"
         )
 
 
@@ -101,6 +106,17 @@ def _same_task(old: StateSpec, new: StateSpec) -> str:
     return "recreated"
 
 
+def _due_declared(old: StateSpec, new: StateSpec, version: int) -> str | None:
+    """What ``new``'s task declares as its due date, when it is not what ``old``'s declares."""
+    if old.task is None or new.task is None:
+        return None
+    declared = [(t.due.text if t.due else None, t.due_policy) for t in (old.task, new.task)]
+    if declared[0] == declared[1]:
+        return None
+    text, policy = declared[1]
+    return f"v{version} declares {text or (f'policy {policy}' if policy else 'no due date')}"
+
+
 def _same_timers(old: StateSpec, new: StateSpec) -> str:
     def shape(spec: StateSpec) -> list[tuple[Any, ...]]:
         return sorted(
@@ -133,17 +149,21 @@ def plan(
     """
     if source_version == target_version:
         raise MigrationRefused(
-            f"from v{source_version} to v{target_version}: the same version, nothing to migrate "
-            f"/ 源版本与目标版本相同，无需迁移"
+            f"源版本与目标版本相同，无需迁移 / from v{source_version} to v{target_version}: the "
+            "same version, nothing to migrate"
         )
     source = engine.definition(process, source_version)
     target = engine.definition(process, target_version)
     mapping = dict(mapping or {})
     for old_name, new_name in mapping.items():
         if old_name not in source.states:
-            raise MigrationRefused(f"v{source_version} has no state {old_name!r}")
+            raise MigrationRefused(
+                f"v{source_version} 没有状态 {old_name!r} / v{source_version} has no state {old_name!r}"
+            )
         if new_name not in target.states:
-            raise MigrationRefused(f"v{target_version} has no state {new_name!r}")
+            raise MigrationRefused(
+                f"v{target_version} 没有状态 {new_name!r} / v{target_version} has no state {new_name!r}"
+            )
     with engine.db.connect() as conn:
         counts: dict[str, int] = dict(
             conn.execute(
@@ -165,7 +185,9 @@ def plan(
             result.unmapped[state] = n
             continue
         old, new = source.states[state], target.states[goal]
-        result.moves.append(StateMove(state, goal, n, _same_task(old, new), _same_timers(old, new)))
+        task = _same_task(old, new)
+        due = _due_declared(old, new, target_version) if task == "kept" else None
+        result.moves.append(StateMove(state, goal, n, task, _same_timers(old, new), due))
     view = MigratedView(engine, source, target, result.targets, EVENT)
     if any(view.checks_state(move.source) for move in result.moves):
         result.warnings = view.survey(actor)

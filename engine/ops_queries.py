@@ -9,6 +9,11 @@ data: process and event names, groups, statuses, counts, ages.
 ``latest_heartbeat`` and ``heartbeats`` read ``wf_scheduler``; ``snapshot`` gathers every
 gauge and counter the metrics endpoint shows, family by family, so that one family whose table
 is missing (a database behind on its migrations) does not hide the others.
+
+Notices are counted by what they wait for (``NOTICE_STATUSES``): ``pending`` and ``delivered`` as
+the outbox has them, and a ``failed`` notice as ``failed`` while its incident is open (a person
+has to act) or ``resolved`` once the incident was closed without sending it (it never goes
+back), so that an alert on failed notices ends when a supervisor deals with them.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ LAG_BUCKETS: tuple[float, ...] = (
 )
 """Upper bounds (seconds) of the timer lag histogram: a sweep every 30 s puts most firings under
 a minute; catch-up after a scheduler outage lands in the hours and days."""
+NOTICE_STATUSES = ("pending", "delivered", "failed", "resolved")
+"""The ``status`` label values of the notices gauge (see the module)."""
 MAX_HEARTBEATS = 100
 """At most this many scheduler rows (the latest heartbeats first) are reported."""
 PING_TIMEOUT_MS = 2000
@@ -109,6 +116,7 @@ class Snapshot:
     open_tasks: dict[tuple[str, str], int] | None = None
     incidents_open: dict[tuple[str, str], int] | None = None
     notices: dict[str, int] | None = None
+    notice_backlog_s: float | None = None
     heartbeats: list[tuple[str, datetime]] | None = None
     failed: list[str] = field(default_factory=list)
     database_up: bool = True
@@ -172,9 +180,36 @@ def open_incident_counts(conn: Connection) -> dict[tuple[str, str], int]:
 
 
 def notice_counts(conn: Connection) -> dict[str, int]:
-    """Notices of the outbox per status."""
+    """Notices of the outbox per status, a failed one as ``failed`` while an incident of it is
+    open, else ``resolved`` (see the module); every status of ``NOTICE_STATUSES`` is there."""
     query = select(notices.c.status, func.count()).group_by(notices.c.status)
-    return {str(s): int(n) for s, n in conn.execute(query)}
+    found = {status: 0 for status in NOTICE_STATUSES}
+    found.update({str(s): int(n) for s, n in conn.execute(query)})
+    if found["failed"]:  # driven by the open incidents (their index), each joined by the key
+        waiting = (
+            select(func.count(func.distinct(notices.c.id)))
+            .select_from(
+                incidents.join(
+                    notices, (notices.c.id == incidents.c.ref_id) & (incidents.c.kind == "notice")
+                )
+            )
+            .where(incidents.c.status == "open", notices.c.status == "failed")
+        )
+        still = int(conn.execute(waiting).scalar_one())
+        found["resolved"] = found["failed"] - still
+        found["failed"] = still
+    return found
+
+
+def notice_backlog_seconds(conn: Connection, now: datetime) -> float:
+    """Seconds since the oldest pending notice was written (by the engine's clock ``now``), 0
+    when none waits: a slow or failing channel shows here before its notices fail."""
+    oldest = conn.execute(
+        select(func.min(notices.c.created_at)).where(notices.c.status == "pending")
+    ).scalar()
+    if not isinstance(oldest, datetime):
+        return 0.0
+    return max(0.0, (now - oldest).total_seconds())
 
 
 def snapshot(db: Engine, now: datetime) -> Snapshot:
@@ -189,6 +224,7 @@ def snapshot(db: Engine, now: datetime) -> Snapshot:
         "open_tasks": open_task_counts,
         "incidents_open": open_incident_counts,
         "notices": notice_counts,
+        "notice_backlog_s": lambda conn: notice_backlog_seconds(conn, now),
         "heartbeats": heartbeats,
     }
     try:

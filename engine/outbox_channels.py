@@ -10,11 +10,17 @@ A channel has ``send(notice) -> None`` and raises when the receiver did not take
   endpoint) with ``Idempotency-Key: notice-<id>``; any answer but 2xx, or none within the
   timeout, is a failed attempt. The receiver gets the real recipient, in the body only. A URL
   with credentials (``https://user:secret@host/path``) sends them as HTTP basic authentication
-  (``Authorization: Basic``), never in the URL; errors and logs never show them;
+  (``Authorization: Basic``), never in the URL; errors and logs never show them (nor the
+  query, which may carry a token), but name the receiver by scheme, host, port and path
+  (``http://127.0.0.1:5398/hook``), so that of several receivers the one down is told;
 - ``python:MODULE:FACTORY[:ARG]``: ``MODULE.FACTORY()`` (or ``FACTORY(ARG)``) returns the channel.
 
 Every notice carries its id, so a receiver that keeps the ids it has taken turns the worker's
 at-least-once sending into an exactly-once effect.
+
+``channel_failure(error)`` reads a failed attempt's error text (as the outbox stores it) back into
+what went wrong: the receiver refused the connection, did not answer in time, could not be
+reached, or answered an HTTP error; the pages say it in words (``web.incident_words``).
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ import importlib
 import json
 import logging
 import os
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from engine.outbox import Channel, OutboxNotice
 
@@ -113,7 +121,9 @@ class WebhookChannel:
         host = parsed.netloc.rpartition("@")[2]
         self.url = urllib.parse.urlunsplit(parsed._replace(netloc=host))  # no credentials
         self.timeout = timeout
-        self.where = f"{parsed.scheme}://{parsed.hostname}"  # errors never show the path or query
+        # errors name the receiver (port and path tell receivers on one host apart), never its
+        # credentials or query (a token may travel there)
+        self.where = f"{parsed.scheme}://{host}{parsed.path}"
 
     def __repr__(self) -> str:
         return f"WebhookChannel({self.where!r})"
@@ -141,6 +151,49 @@ class WebhookChannel:
             raise ChannelError(f"{self.where} unreachable: {reason}") from None
         if not 200 <= status < 300:
             raise ChannelError(f"{self.where} answered HTTP {status}")
+
+
+FailureKind = Literal["refused", "timeout", "unreachable", "http_5xx", "http_4xx"]
+
+_HTTP = re.compile(r"(?:^|: )(?P<where>\S+) answered HTTP (?P<status>\d{3})")
+_UNREACHABLE = re.compile(r"(?:^|: )(?P<where>\S+) unreachable: (?P<reason>.*)$", re.S)
+_TIMEOUT = re.compile(r"timed out|TimeoutError|\btimeout\b", re.I)
+_REFUSED = re.compile(r"Connection refused|ConnectionRefusedError|Errno 111\b", re.I)
+
+
+@dataclass(frozen=True)
+class ChannelFailure:
+    """What a failed delivery attempt's error says: its kind, the receiver (when the error
+    names it) and the HTTP status of an HTTP error."""
+
+    kind: FailureKind
+    where: str | None = None
+    status: int | None = None
+
+
+def channel_failure(error: str | None) -> ChannelFailure | None:
+    """The failure a notice's error text describes (a webhook's ``ChannelError``, or a
+    ``python:`` channel's ``ConnectionRefusedError``/``TimeoutError``), or None when it is none
+    of the common ones (the text is then shown as it is)."""
+    if not error:
+        return None
+    http = _HTTP.search(error)
+    if http:
+        status = int(http["status"])
+        if 400 <= status < 600:
+            kind: FailureKind = "http_5xx" if status >= 500 else "http_4xx"
+            return ChannelFailure(kind, http["where"], status)
+        return None
+    unreachable = _UNREACHABLE.search(error)
+    where = unreachable["where"] if unreachable else None
+    reason = unreachable["reason"] if unreachable else error
+    if _REFUSED.search(reason):
+        return ChannelFailure("refused", where)
+    if _TIMEOUT.search(reason):
+        return ChannelFailure("timeout", where)
+    if unreachable:
+        return ChannelFailure("unreachable", where)
+    return None
 
 
 def load_channel(spec: str, *, timeout: float = DEFAULT_TIMEOUT) -> Channel:
@@ -178,9 +231,11 @@ def load_channel(spec: str, *, timeout: float = DEFAULT_TIMEOUT) -> Channel:
 
 __all__ = [
     "ChannelError",
+    "ChannelFailure",
     "FileChannel",
     "LogChannel",
     "WebhookChannel",
+    "channel_failure",
     "load_channel",
     "mask_recipient",
 ]

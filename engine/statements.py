@@ -105,7 +105,8 @@ def state_entered(target: Any, now: Any) -> Any:
     """``state_entered_at`` of an UPDATE moving an instance to ``target`` at ``now``: kept when
     the instance is already there (a reminder, a take-back: a transition that stays), ``now``
     otherwise. In the same UPDATE (no statement more per event): the SET reads the row's old
-    ``state``, on SQLite and PostgreSQL alike."""
+    ``state``, on SQLite and PostgreSQL alike. (A migration does not write it at all: it enters
+    no state, ``engine.state_entries``.)"""
     return case((instances.c.state == target, instances.c.state_entered_at), else_=now)
 
 

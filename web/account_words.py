@@ -99,6 +99,8 @@ ACCOUNT_WORDS: dict[str, Label] = {
     "security_kind_password_changed": Label("修改密码", "Password changed"),
     "security_kind_totp_enrolled": Label("启用两步验证", "Second factor enrolled"),
     "security_kind_totp_failed": Label("动态验证码错误", "Wrong authentication code"),
+    "security_kind_account_disabled": Label("停用工作人员账号", "Staff account disabled"),
+    "security_kind_account_enabled": Label("重新启用工作人员账号", "Staff account enabled again"),
     "security_kind_permission_denied": Label("越权访问被拒绝", "Permission denied"),
     "security_kind_token_created": Label("创建接口令牌", "API token created"),
     "security_kind_token_revoked": Label("吊销接口令牌", "API token revoked"),

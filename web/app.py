@@ -30,6 +30,7 @@ def create_app(
     *,
     deploys: bool = True,
     needs_definitions: bool = True,
+    creates_database: bool = True,
 ) -> Flask:
     """Create the service.
 
@@ -42,6 +43,8 @@ def create_app(
             tests); the ``shebao`` commands pass False and only load what is deployed.
         needs_definitions: False for a command that runs without them: a broken definition
             file and nothing deployed do not stop it (``web.wiring.NothingToRunOn``).
+        creates_database: False for a command that only works on an existing database: a
+            missing SQLite file is not created (a mistyped path is an error).
     """
     app = Flask(__name__, instance_relative_config=True)
     app.url_map.converters["int"] = BoundedInt  # before any rule: ids past 2**53 match none
@@ -64,6 +67,7 @@ def create_app(
             app.config, "SHEBAO_DEFINITION_CHECK_SECONDS", DEFAULT_CHECK_SECONDS
         ),
         needs_definitions=needs_definitions,
+        creates_database=creates_database,
     )
     if clock is None:
         service.engine.clock = DatabaseClock(service.engine.db)

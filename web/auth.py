@@ -332,6 +332,14 @@ def _record_denial() -> None:
     )
 
 
+def forbidden_page(message: str) -> ResponseReturnValue:
+    """A 403 on the error page saying why (``message``, in the user's language, where the generic
+    ``forbidden`` words would not say what the user asked for), written to the security event
+    log as every 403 is."""
+    _record_denial()
+    return render_template("error.html", message=message, code=403), 403
+
+
 def abort_hidden() -> NoReturn:
     """Answer 404 for something outside the user's scope, as for one that does not exist (its
     existence is not revealed), and write the attempt to the security event log as a 403 is."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.db import ConnectionSettings
+from engine.heartbeat import STALE_AFTER
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,3 +114,26 @@ def retry_after_seconds(config: Mapping[str, Any]) -> int:
     if value is None or str(value).strip() == "":
         return DEFAULT_RETRY_AFTER_S
     return _whole_number("SHEBAO_RETRY_AFTER_S", value)
+
+
+STALE_VARIABLE = "SHEBAO_SCHEDULER_STALE_SECONDS"
+DEFAULT_STALE_SECONDS = STALE_AFTER.total_seconds()
+
+
+def stale_after(config: Mapping[str, Any]) -> float:
+    """``SHEBAO_SCHEDULER_STALE_SECONDS``: a scheduler whose heartbeat is older than this has
+    stopped or hangs (``/readyz``, ``shebao schedulers``, the metrics and the pages use it).
+
+    Raises:
+        ValueError: not a number, or not above 0 (naming the setting).
+    """
+    value = config.get(STALE_VARIABLE)
+    if value is None or str(value).strip() == "":
+        return DEFAULT_STALE_SECONDS
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{STALE_VARIABLE} must be a number of seconds, got {value!r}") from None
+    if seconds <= 0:
+        raise ValueError(f"{STALE_VARIABLE} must be > 0, got {value!r}")
+    return seconds

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,31 +34,15 @@ from sqlalchemy import Engine as SqlEngine
 from engine import ops_queries
 from engine.db import is_unavailable
 from web import i18n, metrics, replica
-from web.config import retry_after_seconds
+from web.config import retry_after_seconds, stale_after
 from web.extensions import domain_of, engine_of
 from web.migrate import database_revisions, head_revisions
 
 bp = Blueprint("health", __name__)
 
-STALE_VARIABLE = "SHEBAO_SCHEDULER_STALE_SECONDS"
-DEFAULT_STALE_SECONDS = 120.0
 SIGN_CACHE_SECONDS = 5.0
 HEADS = "shebao.migration_heads"
 SIGN = "shebao.scheduler_sign"
-
-
-def stale_after(config: Mapping[str, Any]) -> float:
-    """``SHEBAO_SCHEDULER_STALE_SECONDS``: a heartbeat older than this means no scheduler runs."""
-    value = config.get(STALE_VARIABLE)
-    if value is None or str(value).strip() == "":
-        return DEFAULT_STALE_SECONDS
-    try:
-        seconds = float(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{STALE_VARIABLE} must be a number of seconds, got {value!r}") from None
-    if seconds <= 0:
-        raise ValueError(f"{STALE_VARIABLE} must be > 0, got {value!r}")
-    return seconds
 
 
 def wall_now() -> datetime:

@@ -11,7 +11,10 @@ stack as the record is made; the JSON formatter masks the extra fields too (``ma
 the record factory does not reach.
 
 ``configure`` is called by ``shebao run``, ``shebao scheduler`` and the WSGI entry point
-(``web.wsgi``).
+(``web.wsgi``). Two kinds of INFO lines are written whatever the default level: the security event
+log (an audit trail), and the reports of a scheduler (``SCHEDULER_LOGGERS``: a sweep that fired
+timers, notices delivered, history removed), so that the scheduler inside ``shebao run`` is seen
+at work as the standalone ``shebao scheduler`` is (unless ``SHEBAO_LOG_LEVEL`` says otherwise).
 """
 
 from __future__ import annotations
@@ -128,30 +131,37 @@ def configure(
     elif LEVEL_VARIABLE in (os.environ if environ is None else environ):
         root.setLevel(level)
     log_masking.install()
-    _keep_security_events(chosen)
+    _keep_info(SECURITY_LOGGER, chosen, "%(levelname)s:%(name)s:%(message)s")
+    if LEVEL_VARIABLE not in (os.environ if environ is None else environ):
+        for name in SCHEDULER_LOGGERS:
+            _keep_info(name, chosen, "%(asctime)s %(name)s %(message)s")
     return chosen
 
 
 SECURITY_LOGGER = "shebao.security"
 """The security event log (``web.security_log``): an audit trail, written at INFO."""
+SCHEDULER_LOGGERS = ("engine.scheduler", "engine.outbox", "engine.retention")
+"""The loggers of a scheduler's reports, each an INFO line only when a run did something: a
+timer sweep that fired timers (``engine.scheduler``), notices delivered (``engine.outbox``),
+finished instances removed (``engine.retention``)."""
 
 
-def _keep_security_events(chosen: str) -> None:
-    """The security event log writes its lines whatever the root's level (a service started at
-    WARNING): its logger is at INFO, and, where nothing above it writes lines (the text mode
+def _keep_info(name: str, chosen: str, text_format: str) -> None:
+    """The logger ``name`` writes its INFO lines whatever the root's level (a service started
+    at WARNING): it is set to INFO, and, where nothing above it writes lines (the text mode
     leaves a root without handlers alone), it gets a handler of its own on stderr in the chosen
     format, masked like the rest."""
-    security = logging.getLogger(SECURITY_LOGGER)
-    if security.level == logging.NOTSET or security.level > logging.INFO:
-        security.setLevel(logging.INFO)
-    if logging.getLogger().handlers or security.handlers:
+    logger = logging.getLogger(name)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    if logging.getLogger().handlers or logger.handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
-    text = logging.Formatter("%(levelname)s:%(name)s:%(message)s")
+    text = logging.Formatter(text_format)
     handler.setFormatter(JsonFormatter() if chosen == "json" else text)
     handler.addFilter(log_masking.FILTER)
-    security.addHandler(handler)
-    security.propagate = False  # one line, even if a root handler comes later
+    logger.addHandler(handler)
+    logger.propagate = False  # one line, even if a root handler comes later
 
 
 def _drop_flask_text_handlers() -> None:

@@ -8,10 +8,17 @@ Two kinds of numbers:
   ``shebao_timer_lag_seconds`` (histogram of ``occurred_at - due_at`` of timer firings),
   ``shebao_timers_due_unfired{process}`` (pending timers due by the engine's clock: due dates are
   business dates), ``shebao_open_tasks{process,candidate_group}``,
-  ``shebao_incidents_open{process,kind}``, ``shebao_notices{status}``,
-  ``shebao_scheduler_heartbeat_age_seconds{scheduler}`` (by the wall clock) and
-  ``shebao_database_up`` (0 when the database could not be read; the other database families are
-  then left out, and the scrape still answers).
+  ``shebao_incidents_open{process,kind}``, ``shebao_notices{status}`` (a failed notice counted as
+  ``failed`` while its incident is open, ``resolved`` once closed without sending it),
+  ``shebao_notice_backlog_seconds`` (since the oldest pending notice was written),
+  ``shebao_schedulers{state}`` (``live``, or ``stale``: no heartbeat for longer than
+  ``SHEBAO_SCHEDULER_STALE_SECONDS``, by the wall clock, as ``/readyz`` judges it),
+  ``shebao_scheduler_heartbeat_age_seconds{scheduler}`` (live schedulers only: a killed one
+  leaves the series when it goes stale, not a day later) and ``shebao_database_up`` (0 when the
+  database could not be read; the other database families are then left out, and the scrape
+  still answers). Every label value the service knows (the definitions' processes and task
+  groups, the incident kinds, the notice statuses, both scheduler states) has a sample, 0 when
+  nothing is counted, so a series does not vanish when it returns to 0.
 - **In the process**: ``shebao_http_request_duration_seconds{method,route,status}``, recorded by a
   ``before_request``/``after_request`` pair; ``route`` is the URL rule
   (``/api/v1/cards/<int:card_id>``), never the path, which may carry an id. Each process counts its
@@ -33,7 +40,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Request, Response, g, request
@@ -51,6 +58,9 @@ from prometheus_client.utils import floatToGoString
 
 from engine import ops_queries
 from engine.db import is_unavailable
+from engine.heartbeat import is_stale
+from engine.incidents import KINDS
+from web.config import stale_after
 from web.extensions import engine_of
 
 log = logging.getLogger(__name__)
@@ -85,9 +95,12 @@ def multiprocess_dir() -> str | None:
 # -- from the database -------------------------------------------------------------------------
 
 
-def _families(snap: ops_queries.Snapshot, processes: dict[str, set[str]]) -> Iterator[Metric]:
+def _families(
+    snap: ops_queries.Snapshot, processes: dict[str, set[str]], stale: timedelta
+) -> Iterator[Metric]:
     """The metric families of a snapshot; gauges per process start from 0 for every process
-    (and task group) the definitions declare, so an empty queue reads 0 rather than nothing."""
+    (and task group) the definitions declare, so an empty queue reads 0 rather than nothing;
+    a heartbeat older than ``stale`` is a stale scheduler's."""
     if snap.transitions is not None:
         transitions = CounterMetricFamily(
             "shebao_transitions",
@@ -125,36 +138,67 @@ def _families(snap: ops_queries.Snapshot, processes: dict[str, set[str]]) -> Ite
         for (process, group), count in sorted((declared | snap.open_tasks).items()):
             open_tasks.add_metric([process, group], count)
         yield open_tasks
-    yield from _operations_families(snap)
+    yield from _operations_families(snap, sorted(processes))
+    yield from _scheduler_families(snap, stale)
 
 
-def _operations_families(snap: ops_queries.Snapshot) -> Iterator[Metric]:
+def _operations_families(snap: ops_queries.Snapshot, processes: list[str]) -> Iterator[Metric]:
     if snap.incidents_open is not None:
         incidents = GaugeMetricFamily(
             "shebao_incidents_open",
             "Open incidents (steps that failed every attempt), by process and kind.",
             labels=["process", "kind"],
         )
-        for (process, kind), count in sorted(snap.incidents_open.items()):
+        known = {(process, kind): 0 for process in processes for kind in KINDS}
+        for (process, kind), count in sorted((known | snap.incidents_open).items()):
             incidents.add_metric([process, kind], count)
         yield incidents
     if snap.notices is not None:
         notices = GaugeMetricFamily(
-            "shebao_notices", "Notices of the outbox, by status.", labels=["status"]
+            "shebao_notices",
+            "Notices of the outbox, by status: pending, delivered, failed (every attempt failed "
+            "and its incident is open) and resolved (failed, its incident closed without "
+            "sending it).",
+            labels=["status"],
         )
-        for status, count in sorted(snap.notices.items()):
+        known_statuses = dict.fromkeys(ops_queries.NOTICE_STATUSES, 0)
+        for status, count in sorted((known_statuses | snap.notices).items()):
             notices.add_metric([status], count)
         yield notices
-    if snap.heartbeats is not None:
-        ages = GaugeMetricFamily(
-            "shebao_scheduler_heartbeat_age_seconds",
-            "Seconds since each scheduler's last heartbeat (wall clock).",
-            labels=["scheduler"],
+    if snap.notice_backlog_s is not None:
+        yield GaugeMetricFamily(
+            "shebao_notice_backlog_seconds",
+            "Seconds (service clock) since the oldest pending notice was written; 0 when none "
+            "waits. Grows while the channel is slow or failing, before incidents open.",
+            value=round(snap.notice_backlog_s, 3),
         )
-        now = datetime.now(UTC)
-        for name, at in snap.heartbeats:
-            ages.add_metric([name], round((now - at).total_seconds(), 3))
-        yield ages
+
+
+def _scheduler_families(snap: ops_queries.Snapshot, stale: timedelta) -> Iterator[Metric]:
+    if snap.heartbeats is None:
+        return
+    now = datetime.now(UTC)
+    ages = [(name, max(0.0, (now - at).total_seconds())) for name, at in snap.heartbeats]
+    live = [(name, age) for name, age in ages if not is_stale(age, stale)]
+    states = GaugeMetricFamily(
+        "shebao_schedulers",
+        "Scheduler processes by state: live, or stale (no heartbeat for longer than "
+        "SHEBAO_SCHEDULER_STALE_SECONDS: killed without cleaning up, or hung; "
+        "`shebao schedulers forget --stale` removes them).",
+        labels=["state"],
+    )
+    states.add_metric(["live"], len(live))
+    states.add_metric(["stale"], len(ages) - len(live))
+    yield states
+    heartbeat_ages = GaugeMetricFamily(
+        "shebao_scheduler_heartbeat_age_seconds",
+        "Seconds since each live scheduler's last heartbeat (wall clock); a stale one leaves "
+        'this family and is counted in shebao_schedulers{state="stale"}.',
+        labels=["scheduler"],
+    )
+    for name, age in live:
+        heartbeat_ages.add_metric([name], round(age, 3))
+    yield heartbeat_ages
 
 
 class DatabaseCollector(Collector):
@@ -180,7 +224,7 @@ class DatabaseCollector(Collector):
             key: {s.task.candidate_group for s in d.states.values() if s.task is not None}
             for key, d in engine.processes.items()
         }
-        yield from _families(snap, groups)
+        yield from _families(snap, groups, timedelta(seconds=stale_after(self.app.config)))
 
     def describe(self) -> list[Metric]:
         return []  # no query when the collector is registered

@@ -3,13 +3,16 @@
 Supervisors need one to log in; anyone else may have one. ``shebao users totp NAME`` makes the
 secret (``web_user.totp_secret``, base32) and shows it once, with its ``otpauth://`` URI for an
 authenticator app. Codes are 6 digits, 30 seconds each; one step either side is accepted (clock
-drift), checked at the security clock's time (``web.sessions.security_now``).
+drift), checked at the security clock's time (``web.sessions.security_now``). A code typed with a
+Chinese input method in full-width digits (``１２３４５６``) is read as its ASCII digits (NFKC);
+anything else that is not 6 ASCII digits is a wrong code.
 """
 
 from __future__ import annotations
 
 import hmac
 import re
+import unicodedata
 from datetime import datetime
 
 import pyotp
@@ -20,7 +23,7 @@ from web.models import User
 
 ISSUER = "shebao-workflow"
 VALID_WINDOW = 1
-_CODE = re.compile(r"\d{6}")
+_CODE = re.compile(r"[0-9]{6}")
 
 users: Table = User.__table__  # type: ignore[assignment]
 
@@ -38,11 +41,18 @@ def provisioning_uri(secret: str, username: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
 
 
+def typed_code(code: str) -> str | None:
+    """The 6 ASCII digits of a typed code: full-width digits and spaces (``１２３　４５６``) made
+    ASCII (NFKC), spaces dropped; None when that is not 6 ASCII digits (``١٢٣٤٥٦``, ``abcdef``)."""
+    typed = "".join(unicodedata.normalize("NFKC", code).split())
+    return typed if _CODE.fullmatch(typed) else None
+
+
 def code_step(secret: str, code: str, now: datetime) -> int | None:
-    """The 30-second step whose code ``code`` (spaces ignored) is, within a step of ``now``;
+    """The 30-second step whose code ``code`` (``typed_code``) is, within a step of ``now``;
     None when it is none of them."""
-    typed = code.replace(" ", "").strip()
-    if not _CODE.fullmatch(typed):
+    typed = typed_code(code)
+    if typed is None:
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, String
+from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from engine.models import NAMING, UtcDateTime, utcnow
@@ -90,13 +90,18 @@ class LoginAttempt(WebBase):
     )
 
 
+LIVE_TOKEN = text("revoked_at IS NULL")
+
+
 class ApiToken(WebBase):
-    """A bearer token of an outside system; only its SHA-256 hash is stored."""
+    """A bearer token of an outside system; only its SHA-256 hash is stored. Its name is unique
+    among the tokens not revoked (migration 0018): a bank's token is rotated under its name, the
+    revoked rows kept for their history (``web.api.tokens``)."""
 
     __tablename__ = "web_api_token"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -105,6 +110,16 @@ class ApiToken(WebBase):
     """The token's first characters, shown to tell tokens apart (never enough to use one)."""
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index(
+            "uq_web_api_token_live_name",
+            "name",
+            unique=True,
+            sqlite_where=LIVE_TOKEN,
+            postgresql_where=LIVE_TOKEN,
+        ),
+    )
 
 
 class TaskFilter(WebBase):

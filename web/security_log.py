@@ -1,8 +1,9 @@
-"""The security event log: logins, failures, lockouts, token use, creation and revocation,
-permission denials, imports. Each event is one structured log line (logger ``shebao.security``,
-``key=value`` pairs) and one row of ``web_security_event`` that a supervisor can read. Events carry
-who acted (a staff username or a token name), from where, and what; never personal data of the
-people the service serves (no ID numbers, names or card numbers: pass counts and ids instead).
+"""The security event log: logins, failures, lockouts, staff accounts disabled and enabled, token
+use, creation and revocation, permission denials, imports. Each event is one structured log line
+(logger ``shebao.security``, ``key=value`` pairs) and one row of ``web_security_event`` that a
+supervisor can read. Events carry who acted (a staff username or a token name), from where, and
+what; never personal data of the people the service serves (no ID numbers, names or card
+numbers: pass counts and ids instead).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ KINDS = (
     "password_changed",
     "totp_enrolled",
     "totp_failed",
+    "account_disabled",
+    "account_enabled",
     "permission_denied",
     "token_created",
     "token_revoked",

@@ -63,6 +63,8 @@ DETAIL_CODES: dict[str, dict[str, Label]] = {
         "login": Label("登录", "Login"),
         "password_changed": Label("修改了密码", "Password changed"),
         "totp_replaced": Label("两步验证已更换", "Second factor replaced"),
+        "account_disabled": Label("账号已停用", "Account disabled"),
+        "name_reused": Label("名称已用于新令牌", "Its name was given to a new token"),
         "unknown": Label("令牌无效", "Unknown token"),
         "expired": Label("令牌已过期", "Token expired"),
         "revoked": Label("令牌已吊销", "Token revoked"),

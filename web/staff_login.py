@@ -55,13 +55,14 @@ def authenticate(
     stored = row.password_hash if row is not None else _dummy_hash()
     ok = check_password_hash(stored, password) and row is not None and bool(row.active)
     if not ok or row is None:
+        disabled = row is not None and not row.active  # the same answer; the log says why
         record(
             db,
             "login_failed",
             actor=name,
             remote_addr=remote_addr,
             at=now,
-            reason="bad_credentials",
+            reason="account_disabled" if disabled else "bad_credentials",
             known_user=row is not None,
         )
         raise LoginRefused(name)

@@ -103,4 +103,46 @@ SUPERVISOR_WORDS: dict[str, Label] = {
     "notice_kind_registration_rejected": Label("参保登记未通过", "Registration rejected"),
     "notice_kind_reduction_granted": Label("缴费减免已认定", "Reduction granted"),
     "notice_kind_reduction_refused": Label("缴费减免未认定", "Reduction refused"),
+    # the incidents page: filters, the count, what an error means, and the bulk actions
+    "incident_all_kinds": Label("全部类型", "All kinds"),
+    "incident_all_processes": Label("全部流程", "All processes"),
+    "incident_kind": Label("类型", "Kind"),
+    "incident_filter": Label("筛选", "Filter"),
+    "incidents_shown": Label(
+        "显示最新的 {shown:,} 条，共 {total:,} 条",
+        "Showing the newest {shown:,} of {total:,}",
+    ),
+    "incident_detail": Label("技术信息", "Technical detail"),
+    "incidents_bulk": Label("批量处理", "All at once"),
+    "incidents_bulk_note": Label(
+        "对当前筛选条件下、本页打开时已有的全部 {total:,} 条待处理事件单（包括未显示的较早事件单）："
+        "排除原因（如通知接收方已恢复）后一次性重试，或一次性关闭。",
+        "Every one of the {total:,} open {total:incident|incidents} of this filter that existed "
+        "when this page was opened (older ones not shown included): retry them at once after "
+        "the cause is fixed (say the notice receiver is back), or resolve them at once.",
+    ),
+    "incidents_retry_all": Label("全部重试（{total:,} 条）", "Retry all ({total:,})"),
+    "incidents_resolve_all": Label("全部关闭（{total:,} 条）", "Resolve all ({total:,})"),
+    "incidents_resolve_all_confirm": Label(
+        "我知道关闭后这些步骤不再执行（通知不再发送）",
+        "I know the steps will not run again (the notices will not be sent)",
+    ),
+    "incidents_retried": Label(
+        "已放回重试 {count} 条事件单（定时器 {timer} 条，通知 {notice} 条），调度器下一轮执行。",
+        "{count} {count:incident|incidents} put back for a retry (timers: {timer}, "
+        "notices: {notice}): the scheduler runs them at its next sweep.",
+    ),
+    "incidents_resolved": Label(
+        "已关闭 {count} 条事件单（定时器 {timer} 条，通知 {notice} 条），不再执行。",
+        "{count} {count:incident|incidents} resolved (timers: {timer}, notices: "
+        "{notice}): they will not run.",
+    ),
+    "incidents_none_matched": Label(
+        "没有符合条件的待处理事件单：可能已被他人处理。",
+        "No open incident matches: someone may have dealt with them already.",
+    ),
+    "incidents_confirm_needed": Label(
+        "请先勾选确认：关闭后这些步骤不再执行。",
+        "Tick the confirmation first: resolved steps will not run again.",
+    ),
 }

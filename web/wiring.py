@@ -124,7 +124,10 @@ def try_sync_definitions(service: Service) -> bool | None:
     except Exception as exc:
         if not is_unavailable(exc):
             raise
-        log.warning("definition versions not loaded yet, the database is unavailable: %s", exc)
+        # A command (one that does not deploy) says so itself, in one line, if it needs the
+        # database (``web.cli.main``); a service goes on and tries again.
+        level = logging.WARNING if service.deploys else logging.INFO
+        log.log(level, "definition versions not loaded yet, the database is unavailable: %s", exc)
         return None
 
 
@@ -159,6 +162,7 @@ def build_service(
     deploys: bool = True,
     check_every: float = DEFAULT_CHECK_SECONDS,
     needs_definitions: bool = True,
+    creates_database: bool = True,
 ) -> Service:
     """The engine over ``database_url`` with every definition, and the domain it runs.
 
@@ -170,6 +174,8 @@ def build_service(
         check_every: seconds between looks for versions another process deployed.
         needs_definitions: False for a command that runs without them (``db upgrade``,
             ``definitions validate``): broken files and nothing deployed do not stop it.
+        creates_database: a missing SQLite file is created (0600); False for a command that
+            only works on an existing database (``engine.db.make_engine``'s ``create``).
 
     Raises:
         NothingToRunOn: a definition file is broken and nothing is deployed (see the module).
@@ -177,7 +183,7 @@ def build_service(
     domain = Domain(policies_dir)
     domain.registry.set_text_mask(log_masking.mask_text)  # notices' texts: ID numbers masked
     definitions, faults = load_files(definitions_dir, domain.registry)
-    db = make_engine(database_url, connections or database_settings())
+    db = make_engine(database_url, connections or database_settings(), create=creates_database)
     engine = _engine(db, definitions, faults, domain, clock)
     domain.use_clock(lambda: engine.clock.now())  # birth dates judged by the service's date
     service = Service(engine, domain, definitions_dir, deploys, check_every, faults=faults)

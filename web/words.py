@@ -172,6 +172,10 @@ WORDS: dict[str, Label] = {
         "评论不能为空，且不超过 2000 字", "A comment must be 1 to 2000 characters"
     ),
     "bad_selection": Label("请选择 1 到 1000 个任务及操作", "Select 1 to 1000 tasks and an action"),
+    "supervisors_only_action": Label(
+        "此操作仅限主管；您可以认领所选任务",
+        "That action is for supervisors; you can claim the selected tasks",
+    ),
     "team_assigned": Label("已指派", "Assigned"),
     "team_unassigned": Label("已撤回认领", "Unclaimed"),
     "team_delegated": Label("已委派", "Delegated"),
@@ -265,6 +269,10 @@ WORDS: dict[str, Label] = {
     "bad_inbox_argument": Label(
         "筛选条件“{name}”的值无效，请返回任务箱重新选择",
         "The filter “{name}” has a value the inbox does not offer; go back and choose again",
+    ),
+    "unknown_inbox_argument": Label(
+        "任务箱没有名为“{name}”的筛选条件，请返回任务箱重新选择",
+        "The inbox has no filter called “{name}”; go back and choose again",
     ),
     "confirm_again": Label(
         "填写的内容与先前确认的不同，请按下列内容再次确认。",

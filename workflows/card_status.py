@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from engine import queries
 from engine.runtime import Engine
+from engine.state_entries import entries
 from engine.statements import instances
 from workflows.cards import PROCESS
 from workflows.identity import validate_id_number
@@ -39,12 +40,13 @@ class ProgressStep:
 def production_progress(engine: Engine, card_id: int, version: int) -> list[ProgressStep]:
     """The card's production progress (制卡进度, Foshan document line 34): the states tagged
     ``progress`` in its own definition ``version``, in order, each done when
-    the card first reached it or a later step."""
+    the card first reached it or a later step: by the business event that entered it, a
+    migration (which may have renamed the state) being no step (``engine.state_entries``)."""
     definition = engine.definition(PROCESS, version)
     steps = definition.tagged(PROGRESS)
     reached: dict[str, datetime] = {}
-    for entry in queries.history(engine.db, card_id):
-        reached.setdefault(entry["to_state"], entry["occurred_at"])
+    for row, entered in entries(queries.history(engine.db, card_id)):
+        reached.setdefault(row["to_state"], entered["occurred_at"])
     found = []
     for i, step in enumerate(steps):
         times = [reached[s] for s in steps[i:] if s in reached]

@@ -20,7 +20,12 @@ from engine.registry import Registry
 from engine.runtime import Engine, Idempotency, Transition, request_hash
 from engine.transition_context import InstanceView, TransitionContext
 from engine.tx import Tx
-from workflows.identity import InvalidIdNumber, mask_id_number, validate_id_number
+from workflows.identity import (
+    InvalidIdNumber,
+    mask_id_number,
+    mask_id_numbers_in,
+    validate_id_number,
+)
 from workflows.regions import Regions
 from workflows.service_date import service_today
 
@@ -185,18 +190,22 @@ def card_variables(
         person = validate_id_number(id_number, today=service_today(now))
     except InvalidIdNumber as exc:
         raise CardApplicationRefused(exc.message_zh, exc.message_en) from None
+    # what a refusal quotes of the caller's values, any ID number in them masked (a column
+    # shifted in an import's row puts someone's number in the bank's or the region code's place)
     if channel not in CHANNELS:
-        raise CardApplicationRefused(f"未知的申领渠道：{channel}", f"unknown channel: {channel}")
+        shown = mask_id_numbers_in(channel)
+        raise CardApplicationRefused(f"未知的申领渠道：{shown}", f"unknown channel: {shown}")
     region = regions.by_code(region_code) if len(region_code) == 6 else None
     if region is None:
+        shown = mask_id_numbers_in(region_code)
         raise CardApplicationRefused(
-            f"本系统不办理该地区的社保卡：{region_code}",
-            f"no region served here has the code {region_code}",
+            f"本系统不办理该地区的社保卡：{shown}", f"no region served here has the code {shown}"
         )
     if bank not in region.banks:
+        shown = mask_id_numbers_in(bank)
         raise CardApplicationRefused(
-            f"{bank} 不是{region.name.zh}的社保卡合作银行",
-            f"{bank} is not a partner bank of {region.name.en}",
+            f"{shown} 不是{region.name.zh}的社保卡合作银行",
+            f"{shown} is not a partner bank of {region.name.en}",
         )
     return {
         "id_number": person,

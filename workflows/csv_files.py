@@ -1,7 +1,8 @@
 """Reading the records of an import's CSV file, the same way for every import (deduction results,
-people and cards): the header must name the required columns, each once, and a file the CSV reader
-cannot read (a quote never closed, a field over ``csv.field_size_limit()`` characters) is refused
-as a whole, naming the line its unreadable record starts on, since what follows such a line cannot
+people and cards): the header must name the required columns, each once (a refusal shows the
+header as it was read, ID numbers masked: ``header_as_read``), and a file the CSV reader cannot
+read (a quote never closed, a field over ``csv.field_size_limit()`` characters) is refused as a
+whole, naming the line its unreadable record starts on, since what follows such a line cannot
 be told apart reliably. A record with more cells than the header has columns (an unquoted comma)
 carries ``EXTRA_CELLS``, so that its import rejects that row (``extra_cells``). Each import raises
 the refusal as its own error type (``refuse``).
@@ -13,8 +14,13 @@ import csv
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
+from workflows.identity import mask_id_numbers_in
+
 Refuse = Callable[[str, str], Exception]
 """An import's error for a file it refuses, from the reason in Chinese and in English."""
+HEADER_CELLS = 12
+HEADER_CELL = 40
+"""How much of a header a refusal shows (``header_as_read``): its first cells, each cut."""
 EXTRA_CELLS = "\x00extra_cells"
 """The key under which a record carries how many cells it has beyond the header's columns (a
 name no header can give: a NUL is never a column's name, ``with_control_characters``)."""
@@ -41,12 +47,19 @@ def records(
         names = list(reader.fieldnames or ())
         missing = [c for c in required if c not in names]
         if missing:
-            raise refuse(f"缺少列：{', '.join(missing)}", f"missing columns: {', '.join(missing)}")
-        twice = sorted({n for n in names if n and names.count(n) > 1})
+            read = header_as_read(names)
+            raise refuse(
+                f"缺少列：{', '.join(missing)}（读到的表头：{read}），整个文件未导入",
+                f"missing columns: {', '.join(missing)} (the header read: {read}); nothing was "
+                "imported",
+            )
+        twice = ", ".join(
+            mask_id_numbers_in(n) for n in sorted({n for n in names if n and names.count(n) > 1})
+        )
         if twice:
             raise refuse(
-                f"表头列名重复：{', '.join(twice)}，整个文件未导入",
-                f"the header has columns named twice: {', '.join(twice)}; nothing was imported",
+                f"表头列名重复：{twice}，整个文件未导入",
+                f"the header has columns named twice: {twice}; nothing was imported",
             )
         start = reader.line_num + 1
         for row in reader:
@@ -58,6 +71,23 @@ def records(
             start = reader.line_num + 1
     except csv.Error as exc:
         raise unreadable(start, exc, refuse) from None
+
+
+def header_as_read(names: Sequence[str]) -> str:
+    """The header's cells as the reader took them, for a refusal: each quoted (``repr``: a stray
+    space or an invisible character shows), any resident ID number masked (a file without a
+    header line has a row read as one), at most ``HEADER_CELLS`` cells of ``HEADER_CELL``
+    characters. What a wrong encoding (``锘縤d_number``) or separator (``id_number;name``) made
+    of the header is then plain to see."""
+    if not names:
+        return "-"
+    shown = [_clipped(mask_id_numbers_in(name)) for name in names[:HEADER_CELLS]]
+    more = ", …" if len(names) > HEADER_CELLS else ""
+    return ", ".join(repr(cell) for cell in shown) + more
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= HEADER_CELL else text[:HEADER_CELL] + "…"
 
 
 def unreadable(line: int, exc: csv.Error, refuse: Refuse) -> Exception:

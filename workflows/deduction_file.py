@@ -6,7 +6,8 @@ One row per insured person: ``id_number, policy_year, amount, result, reason`` a
 tax systems commonly export, are read. A file the CSV reader cannot read (a quote never closed, a
 field over the reader's limit) or without the required columns is refused as a whole
 (``DeductionFileError``, ``workflows.csv_files``), as is one cut short in the middle of a UTF-8
-character or whose header names a column twice; a row with a bad ID number, another policy year,
+character, one that starts with UTF-8's byte order mark but is not UTF-8 (GBK with the mark), or
+one whose header names a column twice; a row with a bad ID number, another policy year,
 an unknown result, more cells than the header or a control character in a cell is rejected with
 its line number, what it echoes of the file masked (an ID number in the wrong column), and the
 rest are read on. The reasons' words, in Chinese and English, are
@@ -72,6 +73,8 @@ def detect_encoding(path: Path) -> str:
     """UTF-8 (BOM or not) if the whole file decodes so, else GB 18030; read block by block.
 
     Raises:
+        DeductionFileError: the file starts with UTF-8's byte order mark but is not UTF-8 (a GBK
+            file with the mark: read as GB 18030 its header's first column is ``锘縤d_number``).
         DeductionFileError: the file is UTF-8 up to its last bytes, which stop in the middle of
             a character (a file cut short: never read as GB 18030 and applied), or is neither.
     """
@@ -82,6 +85,8 @@ def detect_encoding(path: Path) -> str:
                 while block := stream.read(1 << 20):
                     decoder.decode(block)
         except UnicodeDecodeError:
+            if encoding == ENCODINGS[0] and _starts_with_utf8_mark(path):
+                raise _mark_but_not_utf8() from None
             continue
         except OSError as exc:
             raise DeductionFileError(
@@ -101,6 +106,24 @@ def detect_encoding(path: Path) -> str:
     raise DeductionFileError(
         "文件编码无法识别（应为 UTF-8 或 GBK）", "the file is neither UTF-8 nor GBK/GB 18030"
     )
+
+
+def _mark_but_not_utf8() -> DeductionFileError:
+    """The refusal of a file that starts with UTF-8's byte order mark but is not UTF-8."""
+    return DeductionFileError(
+        "文件以 UTF-8 的字节顺序标记（BOM）开头，其余内容却不是 UTF-8（是否为加了 BOM 的 GBK "
+        "文件？），请另存为 UTF-8，或不带 BOM 的 GBK，整个文件未导入",
+        "the file starts with a UTF-8 byte order mark (BOM) but the rest is not UTF-8 (a GBK "
+        "file given the mark?): save it as UTF-8, or as GBK without the mark; nothing was "
+        "imported",
+    )
+
+
+def _starts_with_utf8_mark(path: Path) -> bool:
+    """Whether the file's first bytes are UTF-8's byte order mark: such a file is not GB 18030
+    (the mark would be read as ``锘`` and swallow the first letter of the header)."""
+    with path.open("rb") as stream:
+        return stream.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
 
 
 def count_lines(path: Path) -> int:

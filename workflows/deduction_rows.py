@@ -8,7 +8,8 @@ and by whom the year was paid: a success is the deduction on record only as ``on
 a success for a year that has ended (refunded, closed on leaving the
 scheme) other than the deduction on record (rejected in the words every door says of that year,
 ``workflows.years.ENDED_YEARS``). ``refused_result`` gives the same verdict to a result that came by
-the tax authority's API (``POST /api/v1/enrollments/{id}/events``): one rule, every door. Each
+the tax authority's API (``POST /api/v1/enrollments/{id}/events``): one rule, every door (there,
+malformed data is raised as the engine raises it for a year that takes the result). Each
 reason's words, in Chinese and English, are ``workflows.deduction_reasons``'s.
 """
 
@@ -193,20 +194,33 @@ class Unchanged:
         return self.why or because.UNCHANGED["again"]
 
 
+def data_invalid(
+    definition: ProcessDefinition,
+    checks: Mapping[str, FieldCheck],
+    event: str,
+    data: Mapping[str, Any],
+) -> DataInvalid | None:
+    """A refused result's data checked as the event checks it when allowed (types: an amount,
+    a time with its zone; no field the event does not have): the ``DataInvalid`` the engine
+    raises for it, naming each field and the event in words, or None."""
+    _, problems = clean(definition.events[event].fields, data, checks=checks)
+    if not problems:
+        return None
+    label = definition.events[event].label  # the event in words, as every door names it
+    return DataInvalid(f"{definition.key}.{event}", problems, label)
+
+
 def malformed(
     definition: ProcessDefinition,
     checks: Mapping[str, FieldCheck],
     event: str,
     data: Mapping[str, Any],
 ) -> Label | None:
-    """A refused row's data checked as the event checks it when allowed (types: an amount, a
-    time with its zone): why it is malformed, or None. A malformed row is rejected whatever the
-    year's state, so a bad row never passes as unchanged."""
-    _, problems = clean(definition.events[event].fields, data, checks=checks)
-    if not problems:
-        return None
-    label = definition.events[event].label  # the event in words, as every door names it
-    return because.refused(DataInvalid(f"{definition.key}.{event}", problems, label))
+    """Why a refused row's data is malformed (``data_invalid``, in its words), or None. A
+    malformed row is rejected whatever the year's state, so a bad row never passes as
+    unchanged."""
+    found = data_invalid(definition, checks, event, data)
+    return None if found is None else because.refused(found)
 
 
 def objection_to(
@@ -245,10 +259,20 @@ def refused_result(
     """The verdict on a deduction result (``RESULTS``) whose event the year's state refused,
     ``row`` the year as the refusing transaction read it, whichever door the result came by: the
     file's verdict (``not_allowed``) for a result sent through the API. None for any other
-    event or process (the refusal stands as it is)."""
+    event or process (the refusal stands as it is).
+
+    Raises:
+        DataInvalid: the data is malformed (``data_invalid``), checked before any rule: the
+            same refusal, naming the field, as for a year whose state takes the result, so a
+            paid year's result is not judged by the rules (the deduction on record, money taken
+            twice) before its data's shape.
+    """
     if event not in RESULTS or row.process != ENROLLMENT:
         return None
     definition = engine.definition(row.process, row.definition_version)
+    invalid = data_invalid(definition, engine.registry.field_checks(), event, data)
+    if invalid is not None:
+        raise invalid
     try:
         policy = domain.policy_of(row.variables)
     except LookupError:

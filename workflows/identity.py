@@ -27,16 +27,20 @@ __all__ = [
 ]
 
 LENGTH = 18
-ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+ID_LIKE = re.compile(r"(?<![0-9０-９])[0-9０-９]{17}[0-9０-９XxＸｘ](?![0-9０-９])")
 """Something that looks like a resident ID number in free text: the word boundaries are those of
 a run of digits, so one glued to letters, underscores or Chinese text (``身份证440604199005170211号``)
-is found too, and 19 digits in a row are not an ID number."""
+is found too, and 19 digits in a row are not an ID number. Full-width digits count (a comment typed
+with a Chinese input method in full-width mode: ``４４０６０４...``), alone or mixed with ASCII ones."""
 EARLIEST_BIRTH_DATE = date(1800, 1, 1)
 """Earliest accepted birth date: 440524188001010014 (born 1880) is a published valid example."""
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARACTERS = "10X98765432"  # indexed by (weighted sum mod 11)
-_FORMAT = re.compile(r"^\d{17}[\dX]$")
+_FORMAT = re.compile(r"^[0-9]{17}[0-9X]$")
+_FULL_WIDTH = re.compile(r"[０-９Ｘｘ]")
+"""Full-width digits and X, as a Chinese input method in full-width mode types them: refused (the
+number is ASCII), in words that say to type half-width ones."""
 PROVINCE_CODES = frozenset(
     ["11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37"]
     + ["41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64"]
@@ -127,6 +131,13 @@ def _well_formed(value: str) -> str:
     if not isinstance(value, str):
         raise InvalidIdNumber("format", "身份证号码必须是文本", "the ID number must be text")
     text = value.strip()
+    if _FULL_WIDTH.search(text):
+        raise InvalidIdNumber(
+            "format",
+            "身份证号码应为 17 位数字加 1 位数字或 X，请使用半角数字（0-9），不要使用全角数字",
+            "an ID number is 17 digits followed by a digit or X: use half-width digits (0-9), "
+            "not full-width ones",
+        )
     if len(text) != LENGTH:
         raise InvalidIdNumber(
             "length",

@@ -31,7 +31,7 @@ from workflows import extra_cards
 from workflows.cards import PROCESS as CARD
 from workflows.cards import card_key, card_variables
 from workflows.csv_files import EXTRA_CELLS, extra_cells, records, with_control_characters
-from workflows.identity import mask_id_number
+from workflows.identity import mask_id_number, mask_id_numbers_in
 from workflows.people import ON_BOOKS, PERSON, Registration, checked, record_of
 from workflows.years import open_year_on_insurance_in
 
@@ -65,6 +65,11 @@ class ImportRefused(WorkflowError):
 
 @dataclass(frozen=True)
 class RowResult:
+    """What became of a row; a rejected one says why in English (``reason``) and Chinese, anything
+    in the words that looks like a resident ID number masked (a column shift puts someone's number
+    where a bank, a region or a flag belongs, and a rejection quotes what the row said): the one
+    place every door's report (``shebao import people``, ``POST /imports/people``) takes them."""
+
     line: int
     status: str  # applied | unchanged | rejected
     reason: str | None = None
@@ -72,6 +77,12 @@ class RowResult:
     card_id: int | None = None
     review_id: int | None = None
     reason_zh: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("reason", "reason_zh"):
+            said = getattr(self, name)
+            if said is not None:
+                object.__setattr__(self, name, mask_id_numbers_in(said))
 
 
 @dataclass
@@ -188,7 +199,11 @@ def _cell(row: Mapping[str, Any], name: str) -> str:
 
 
 def _listed(row: Mapping[str, Any], name: str) -> list[str]:
-    """A cell holding several values (``low_income|dibao``; ``;`` separates them too)."""
+    """A cell holding several values (``low_income|dibao``; ``;`` separates them too), or a
+    list of them (as the API's JSON may send them, and ``/registrations`` takes them)."""
+    value = row.get(name)
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if str(v).strip()]
     return [v.strip() for v in _cell(row, name).replace(";", "|").split("|") if v.strip()]
 
 
@@ -197,11 +212,9 @@ def _row(
 ) -> RowResult:
     if EXTRA_CELLS in row:  # a file's row with cells beyond its header's columns
         raise ImportRefused(*extra_cells(str(row[EXTRA_CELLS])))
-    unknown = sorted(set(row) - set(COLUMNS))
-    if unknown:
-        raise ImportRefused(
-            f"未知的列：{', '.join(unknown)}", f"unknown columns: {', '.join(unknown)}"
-        )
+    unknown = ", ".join(mask_id_numbers_in(c) for c in sorted(set(row) - set(COLUMNS)))
+    if unknown:  # a file's header cells (a data row read as the header: ID numbers)
+        raise ImportRefused(f"未知的列：{unknown}", f"unknown columns: {unknown}")
     unreadable = with_control_characters({k: _cell(row, k) for k in row})
     if unreadable:  # a NUL or a line break in a cell: never stored (PostgreSQL refuses a NUL)
         raise ImportRefused(

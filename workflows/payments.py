@@ -181,6 +181,7 @@ def pay_for_person(
     ``policy_id``, or the region's current year; a registered person's year opens if needed.
 
     Raises:
+        UnknownPolicy: ``policy_id`` names no policy year (before any rule).
         NotRegistered: the person has no insured record (register first, huian.txt:31).
         EnrollmentRefused: the year has ended (``ENDED_YEARS``' words, whether the person is on
             the books or has left the scheme since); as ``pay_enrollment``.
@@ -191,14 +192,13 @@ def pay_for_person(
         number = validate_id_number(id_number, today=service_today(now))
     except InvalidIdNumber as exc:
         raise EnrollmentRefused(exc.message_zh, exc.message_en) from None
+    named = domain.regions.policy_named(policy_id) if policy_id else None
     chosen: dict[str, Policy] = {}
 
     def work(tx: Tx) -> Transition:
         record = insured_unless_ended(engine, tx, domain, number, policy_id, EnrollmentRefused)
         region = domain.regions.get(str(record.variables["region"]))
-        policy = domain.regions.policy(policy_id) if policy_id else region.current(now)
-        if policy is None:
-            raise EnrollmentRefused(f"未知的年度政策：{policy_id}", f"unknown policy {policy_id}")
+        policy = named or region.current(now)
         chosen["policy"] = policy
         year = live_year(engine, tx, number, policy.policy)
         if year is None:

@@ -14,12 +14,20 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import DuplicateInstance, WorkflowError
+from engine.field_words import FieldWords, one_of
+from engine.forms import FieldProblem
 from engine.interventions import label_of
 from engine.registry import Registry
 from engine.runtime import Engine, Idempotency, Transition, request_hash
 from engine.transition_context import InstanceView
 from engine.tx import Tx
-from workflows.identity import InvalidIdNumber, birth_date, mask_id_number, validate_id_number
+from workflows.identity import (
+    InvalidIdNumber,
+    birth_date,
+    mask_id_number,
+    mask_id_numbers_in,
+    validate_id_number,
+)
 from workflows.person_flags import PERSON_FLAG_WORDS, PERSON_FLAGS
 from workflows.reduction_conditions import DECLARED_AT_REGISTRATION, condition_problem
 from workflows.service_date import service_today
@@ -39,9 +47,23 @@ MAX_NAME = 64
 
 
 class RegistrationRefused(WorkflowError):
-    """A registration, or the opening of a year, that the rules refuse."""
+    """A registration, or the opening of a year, that the rules refuse. ``field``: the fact of
+    the registration refused (``name``, ``region``...), named in ``problems`` with ``words``
+    (what is wrong with its value; the message itself when not given)."""
 
     code = "registration_refused"
+
+    def __init__(
+        self,
+        message_zh: str,
+        message_en: str,
+        *,
+        field: str | None = None,
+        words: FieldWords | None = None,
+    ) -> None:
+        super().__init__(message_zh, message_en)
+        said = words or FieldWords(message_zh, message_en)
+        self.problems = [] if field is None else [FieldProblem(field, said.zh, said.en)]
 
 
 class NotRegistered(WorkflowError):
@@ -116,8 +138,16 @@ class Registration:
     flags: tuple[str, ...] = field(default=())
 
 
-def _refuse(zh: str, en: str) -> RegistrationRefused:
-    return RegistrationRefused(zh, en)
+def _refuse(
+    zh: str, en: str, field: str | None = None, words: FieldWords | None = None
+) -> RegistrationRefused:
+    return RegistrationRefused(zh, en, field=field, words=words)
+
+
+NAME_WORDS = FieldWords(
+    f"应为 1 至 {MAX_NAME} 个可打印字符", f"1 to {MAX_NAME} printable characters"
+)
+"""What a registration's name must be (stripped of spaces at both ends)."""
 
 
 NEWBORN = "newborn"
@@ -138,26 +168,39 @@ def checked(
     try:
         number = validate_id_number(person.id_number, today=service_today(now))
     except InvalidIdNumber as exc:
-        raise RegistrationRefused(exc.message_zh, exc.message_en) from None
+        raise RegistrationRefused(exc.message_zh, exc.message_en, field="id_number") from None
     name = person.name.strip()
     if not name or len(name) > MAX_NAME or not name.isprintable():
-        raise _refuse("姓名无效", f"a name of 1 to {MAX_NAME} printable characters is needed")
+        raise _refuse(
+            f"姓名{NAME_WORDS.zh}",
+            f"a name of 1 to {MAX_NAME} printable characters is needed",
+            "name",
+            NAME_WORDS,
+        )
     region = domain.regions.find(person.region)
     if region is None:
-        known = ", ".join(r.key for r in domain.regions)
+        known = domain.regions.keys()
+        shown = mask_id_numbers_in(person.region)  # a column shifted: someone's ID number
         raise _refuse(
-            f"未知的参保地：{person.region}", f"unknown region {person.region!r} ({known})"
+            f"未知的参保地：{shown}（可选：{'、'.join(known)}）",
+            f"unknown region {shown!r} (one of: {', '.join(known)})",
+            "region",
+            one_of(known, known),
         )
     if person.residence not in RESIDENCE_DOCUMENTS:
         raise _refuse(
             f"证件类型应为 {'、'.join(RESIDENCE_DOCUMENTS)}",
             f"residence must be one of {', '.join(RESIDENCE_DOCUMENTS)}",
+            "residence",
+            one_of(RESIDENCE_DOCUMENTS, RESIDENCE_DOCUMENTS),
         )
-    odd = sorted(set(person.flags) - set(PERSON_FLAGS))
+    odd = [mask_id_numbers_in(f) for f in sorted(set(person.flags) - set(PERSON_FLAGS))]
     if odd:
         raise _refuse(
             f"未知的申报情形：{'、'.join(odd)}（可选：{'、'.join(PERSON_FLAGS)}）",
             f"unknown flag {', '.join(odd)} (one of {', '.join(PERSON_FLAGS)})",
+            "flags",
+            one_of(PERSON_FLAGS, PERSON_FLAGS),
         )
     today = region.today(now)
     if NEWBORN in person.flags:
@@ -167,11 +210,14 @@ def checked(
                 "the newborn flag is for a registration within a year of birth",
             )
     categories = {r.category for r in region.latest().reductions}
-    unknown = sorted(set(person.reduction_categories) - categories)
+    unknown = [mask_id_numbers_in(c) for c in sorted(set(person.reduction_categories) - categories)]
     if unknown:
+        offered = sorted(categories)
         raise _refuse(
             f"{region.name.zh}没有减免类别：{'、'.join(unknown)}",
             f"{region.name.en} has no reduction category {', '.join(unknown)}",
+            "reduction_categories",
+            one_of(offered, offered),
         )
     declared = sorted(set(person.reduction_categories))
     variables: dict[str, Any] = {

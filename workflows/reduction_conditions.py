@@ -22,7 +22,7 @@ from engine.errors import DataInvalid, TransitionRefused
 from engine.forms import FieldProblem
 from engine.registry import Registry
 from engine.transition_context import TransitionContext
-from workflows.identity import age_on
+from workflows.identity import age_on, mask_id_numbers_in
 from workflows.person_flags import PERSON_FLAG_WORDS
 from workflows.policy import Label
 from workflows.policy_schema import Requirement
@@ -95,9 +95,10 @@ def claim_problem(
     if category not in labels:
         known = "、".join(f"{w.zh}（{c}）" for c, w in labels.items()) or "无"
         known_en = "; ".join(f"{w.en} ({c})" for c, w in labels.items()) or "none"
+        shown = mask_id_numbers_in(category)  # what was sent, quoted: an ID number masked
         return (
-            f"参保地没有减免类别“{category}”（可申请：{known}）",
-            f"the region has no reduction category {category!r} (one of: {known_en})",
+            f"参保地没有减免类别“{shown}”（可申请：{known}）",
+            f"the region has no reduction category {shown!r} (one of: {known_en})",
         )
     if category in [str(c) for c in variables.get("reduction_categories", ())]:
         label = labels[category]

@@ -9,17 +9,22 @@ modules ask this registry instead of keeping their own lists of regions, codes o
     regions = Regions.from_policies(load_policies(directory))
     regions.by_code("440604").key            # "foshan"
     regions.get("huian").current(moment)     # the Hui'an policy year people pay for at ``moment``
+    regions.policy_named("huian-2030")       # UnknownPolicy, listing huian-2022, huian-2023
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+from engine.errors import WorkflowError
+from engine.field_words import one_of
+from engine.forms import FieldProblem
+from workflows.identity import mask_id_numbers_in
 from workflows.policy import Label, Policy, PolicyError
 from workflows.policy_loader import load_policies
 
@@ -31,6 +36,23 @@ def code_prefix(code: str) -> str:
     while len(code) > 2 and code.endswith("00"):
         code = code[:-2]
     return code
+
+
+class UnknownPolicy(WorkflowError):
+    """A policy year the service does not have (``x``, ``huian-2030``), named by a request's
+    ``field``: refused naming the field and the policies that may be named (``offered``), the
+    same in both languages; the code is echoed masked (a column shifted: an ID number)."""
+
+    code = "unknown_policy"
+
+    def __init__(self, policy_id: str, offered: Sequence[str], field: str = "policy") -> None:
+        shown = mask_id_numbers_in(policy_id)
+        super().__init__(
+            f"未知的年度政策：{shown}（可选：{'、'.join(offered)}）",
+            f"unknown policy year {shown!r} (one of: {', '.join(offered)})",
+        )
+        self.policy_id = policy_id
+        self.problems = [FieldProblem(field, *one_of(offered, offered))]
 
 
 @dataclass(frozen=True)
@@ -175,6 +197,20 @@ class Regions:
     def policy(self, policy_id: str) -> Policy | None:
         """The policy ``policy_id`` (``"huian-2023"``) of any region."""
         return self._policies.get(policy_id)
+
+    def policy_named(self, policy_id: str, field: str = "policy") -> Policy:
+        """The policy ``policy_id`` a request names in ``field``.
+
+        Raises:
+            UnknownPolicy: there is none; it lists the policies of the region the code starts
+                with (``huian-2030``: Hui'an's), else every region's.
+        """
+        found = self._policies.get(policy_id)
+        if found is not None:
+            return found
+        region = self._regions.get(policy_id.rsplit("-", 1)[0])
+        named = region.policies if region is not None else tuple(self._policies.values())
+        raise UnknownPolicy(policy_id, sorted(p.policy for p in named), field)
 
     def bank_label(self, code: str) -> Label | None:
         """The label of a partner bank of any region (the same in every region that lists it)."""

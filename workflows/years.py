@@ -185,15 +185,12 @@ def open_year_in(
     """Open ``policy_id``'s year for an insured person inside ``tx``.
 
     Raises:
+        UnknownPolicy: no such policy year (naming the field ``policy``), before any rule.
         NotRegistered: no insured record (and no ended year of ``policy_id``).
         RegistrationRefused: another region's policy, a year that is open already, or one that
             can no longer be paid (``ENDED_YEARS``' words, on the books or not).
     """
-    policy = domain.regions.policy(policy_id)
-    if policy is None:
-        raise RegistrationRefused(
-            f"未知的年度政策：{policy_id}", f"unknown policy year {policy_id!r}"
-        )
+    policy = domain.regions.policy_named(policy_id)
     record = insured_unless_ended(engine, tx, domain, id_number, policy_id, RegistrationRefused)
     if record.variables.get("region") != policy.region.key:
         found_in = domain.regions.find(str(record.variables.get("region") or ""))

@@ -13,14 +13,14 @@ import itertools
 import json
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_server import serving
 
 from engine.bpmn import to_bpmn
 from engine.bpmn_ext import moddle_descriptor
@@ -88,14 +88,8 @@ class _Handler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def page_url() -> Iterator[str]:
     needs("bpmn-js")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(PAGE)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/index.html"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serving(partial(_Handler, directory=str(PAGE))) as address:
+        yield f"{address}/index.html"
 
 
 @pytest.fixture(scope="module")

@@ -10,48 +10,21 @@ from datetime import date
 from typing import Any
 
 import pytest
-from support import counter_card
+from card_reviews import extra_card_review
 from test_staff_pages import log_in
 
 from engine import queries
-from web.app import domain_of, engine_of
+from tests.browser.activation_tasks import activation_task, sent_once_logged_in_again
+from web.app import engine_of
 from workflows.identity import make_id_number
-from workflows.imports import import_people
 
 pytestmark = pytest.mark.browser
 
 
-def extra_card_review(site: Any, sequence: int) -> tuple[int, dict[str, int]]:
-    """A Foshan holder of its own with an active ICBC card and a BOC one awaiting activation:
-    the review's open task and the cards by bank."""
-    holder = make_id_number("440604", date(1979, 4, 2), sequence)
-    banks = [("icbc", "active"), ("boc", "awaiting_activation")]
-    rows = [
-        (
-            line,
-            {
-                "id_number": holder,
-                "name": "陈明",
-                "region": "foshan",
-                "card_number": f"44000{sequence:04d}{line:03d}",
-                "card_bank": bank,
-                "card_state": state,
-                "card_region_code": "440604",
-            },
-        )
-        for line, (bank, state) in enumerate(banks, start=2)
-    ]
-    engine = engine_of(site.app)
-    report = import_people(engine, domain_of(site.app), rows, actor="t")
-    [review] = [r.review_id for r in report.results if r.review_id is not None]
-    cards = {bank: int(r.card_id or 0) for r, (bank, _) in zip(report.results, banks, strict=True)}
-    task = int(queries.tasks_of(engine.db, review, "open")[0]["id"])  # type: ignore[arg-type]
-    return task, cards
-
-
 def test_a_confirmation_is_bound_to_the_card_it_names(page: Any, site: Any) -> None:
     db = engine_of(site.app).db
-    task, cards = extra_card_review(site, 711)
+    holder = make_id_number("440604", date(1979, 4, 2), 711)  # a holder of its own
+    _, task, cards = extra_card_review(site.app, holder, "4400007110")
     log_in(page, site, "su")
     page.goto(f"{site.url}/inbox/{task}")
     select = page.locator("select[name=keep_card_id]")
@@ -79,8 +52,7 @@ def test_a_confirmation_is_bound_to_the_card_it_names(page: Any, site: Any) -> N
 
 def test_a_form_is_not_sent_after_a_logout_in_another_tab(browser: Any, site: Any) -> None:
     holder = make_id_number("440604", date(1983, 8, 9), 712)
-    card = counter_card(site.app, holder, events=("produce", "notify_holder"))
-    task = int(queries.tasks_of(engine_of(site.app).db, card.instance_id, "open")[0]["id"])
+    card, task = activation_task(site, holder)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     try:
         page = context.new_page()
@@ -103,21 +75,14 @@ def test_a_form_is_not_sent_after_a_logout_in_another_tab(browser: Any, site: An
 
         log_in(other, site, "wang")
         other.close()
-        page.click("#session-back")
-        warning.wait_for(state="hidden")
-        page.click("#complete-form button[value=activate]")
-        page.wait_for_url(re.compile(r"/inbox/$"))
-        assert "任务已办结" in page.locator(".flash.success").inner_text()
-        row = queries.instance(engine_of(site.app).db, card.instance_id)
-        assert row is not None and row["state"] == "active"
+        sent_once_logged_in_again(page, site, card)
     finally:
         context.close()
 
 
 def test_a_language_link_asks_before_leaving_typed_text(page: Any, site: Any) -> None:
     holder = make_id_number("440604", date(1984, 1, 3), 713)
-    card = counter_card(site.app, holder, events=("produce", "notify_holder"))
-    task = int(queries.tasks_of(engine_of(site.app).db, card.instance_id, "open")[0]["id"])
+    card, task = activation_task(site, holder)
     log_in(page, site, "wang")
     page.goto(f"{site.url}/inbox/{task}")
     page.click("#claim")

@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from support import counter_card
 from test_staff_pages import log_in
 
-from engine import queries
+from tests.browser.activation_tasks import activation_task, sent_once_logged_in_again
 from web.app import engine_of
 from web.sessions import sessions
 from workflows.identity import make_id_number
@@ -87,8 +86,7 @@ def _slow_server(site: Any) -> Iterator[None]:
 
 def test_the_session_warning_keeps_typed_text(browser: Any, site: Any) -> None:
     holder = make_id_number("440604", date(1986, 2, 11), 57)
-    card = counter_card(site.app, holder, events=("produce", "notify_holder"))
-    task_id = int(queries.tasks_of(engine_of(site.app).db, card.instance_id, "open")[0]["id"])
+    card, task_id = activation_task(site, holder)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     with _slow_server(site):
         _keep_typed_text(context, site, card, task_id, holder)
@@ -142,12 +140,6 @@ def _keep_typed_text(context: Any, site: Any, card: Any, task_id: int, holder: s
         other_tab = context.new_page()
         log_in(other_tab, site, "wang")
         other_tab.close()
-        page.click("#session-back")
-        warning.wait_for(state="hidden")
-        page.click("#complete-form button[value=activate]")
-        page.wait_for_url(re.compile(r"/inbox/$"))
-        assert "任务已办结" in page.locator(".flash.success").inner_text()
-        row = queries.instance(engine_of(site.app).db, card.instance_id)
-        assert row is not None and row["state"] == "active"
+        sent_once_logged_in_again(page, site, card)
     finally:
         context.close()

@@ -200,8 +200,13 @@ def test_a_process_is_picked_by_key_or_id(card_xml: bytes) -> None:
 
 @pytest.fixture
 def runner(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The commands on a database where the definition files are deployed (``shebao bpmn``
+    exports what is deployed)."""
     monkeypatch.setenv("SHEBAO_DATABASE_URL", sqlite_url)
-    return CliRunner()
+    runner = CliRunner()
+    deployed = runner.invoke(main, ["definitions", "deploy"])
+    assert deployed.exit_code == 0, deployed.output
+    return runner
 
 
 def test_shebao_bpmn_import(runner: CliRunner, tmp_path: Path, card_xml: bytes) -> None:

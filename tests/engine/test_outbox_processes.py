@@ -11,49 +11,22 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from shebao_processes import SHEBAO
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select
 
 from benchmarks.notice_receiver import Tally
-from engine.db import make_engine
-from engine.models import Incident, Notice
+from engine.models import Incident
+from tests.engine.notice_rows import NOTICES, pending_notices
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]  # kill -9, deadlines
 
-SHEBAO = Path(sys.executable).with_name("shebao")
 N = 10_000
-NOTICES = Notice.__table__
 DEADLINE_S = 120
-
-
-def seed(db: SqlEngine, n: int) -> None:
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "instance_id": None,
-            "process": "card",
-            "event": "notify_holder",
-            "kind": "card_ready",
-            "recipient": "440524188001010014",
-            "channel": "sms",
-            "text_zh": f"您的社会保障卡已制作完成（{i}）",
-            "text_en": f"Your card is ready ({i})",
-            "data": {},
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now,
-        }
-        for i in range(n)
-    ]
-    with db.begin() as conn:
-        conn.execute(insert(NOTICES), rows)
 
 
 def statuses(db: SqlEngine) -> dict[str, int]:
@@ -98,17 +71,6 @@ def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
 
 
-@pytest.fixture
-def outbox_db(db_url: str) -> Iterator[tuple[str, SqlEngine]]:
-    url = db_url
-    db = make_engine(url)
-    with db.begin() as conn:
-        conn.execute(text("DELETE FROM wf_notice"))
-        conn.execute(text("DELETE FROM wf_incident"))
-    yield url, db
-    db.dispose()
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_ten_thousand_notices_through_a_flaky_receiver_and_a_kill_9(
     outbox_db: tuple[str, SqlEngine],
@@ -119,7 +81,14 @@ def test_ten_thousand_notices_through_a_flaky_receiver_and_a_kill_9(
     url, db = outbox_db
     if workers > 1 and url.startswith("sqlite"):
         pytest.skip("several workers share the outbox through PostgreSQL's row locks")
-    seed(db, N)
+    pending_notices(
+        db,
+        N,
+        process="card",
+        event="notify_holder",
+        kind="card_ready",
+        text=("您的社会保障卡已制作完成（{}）", "Your card is ready ({})"),
+    )
     receiver, log = tmp_path / "receiver.db", tmp_path / "workers.log"
     began = time.monotonic()
     running = [deliver(url, receiver, log) for _ in range(workers)]

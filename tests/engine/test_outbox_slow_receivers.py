@@ -11,27 +11,25 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_server import serving
+from shebao_processes import SHEBAO
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import insert, select, text
+from sqlalchemy import select
 
-from engine.db import make_engine
-from engine.models import Incident, Notice
+from engine.models import Incident
+from tests.engine.notice_rows import NOTICES, pending_notices
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]  # real processes, timing
 
-SHEBAO = Path(sys.executable).with_name("shebao")
-NOTICES = Notice.__table__
 INCIDENTS = Incident.__table__
 N = 6
 PAUSE_S = 0.6
@@ -69,47 +67,9 @@ class SlowRefusal(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowRefusal)
     SlowRefusal.posts, SlowRefusal.in_flight, SlowRefusal.overlaps = Counter(), Counter(), []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/h"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def outbox_db(db_url: str) -> Iterator[tuple[str, SqlEngine]]:
-    db = make_engine(db_url)
-    with db.begin() as conn:
-        conn.execute(text("DELETE FROM wf_notice"))
-        conn.execute(text("DELETE FROM wf_incident"))
-    yield db_url, db
-    db.dispose()
-
-
-def seed(db: SqlEngine, n: int) -> list[int]:
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "instance_id": None,
-            "process": "card",
-            "event": "report_loss",
-            "kind": "card_lost",
-            "recipient": "440524188001010014",
-            "channel": "sms",
-            "text_zh": f"挂失已受理（{i}）",
-            "text_en": f"Loss reported ({i})",
-            "data": {},
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now,
-        }
-        for i in range(n)
-    ]
-    with db.begin() as conn:
-        conn.execute(insert(NOTICES), rows)
-        return [int(i) for i in conn.execute(select(NOTICES.c.id).order_by(NOTICES.c.id)).scalars()]
+    with serving(SlowRefusal) as address:
+        yield f"{address}/h"
 
 
 def deliver(url: str, hook: str, log: Path) -> subprocess.Popen[bytes]:
@@ -132,7 +92,14 @@ def test_a_batch_slower_than_its_lease_counts_every_attempt_and_opens_incidents(
     outbox_db: tuple[str, SqlEngine], receiver: str, tmp_path: Path
 ) -> None:
     url, db = outbox_db
-    ids = seed(db, N)
+    ids = pending_notices(
+        db,
+        N,
+        process="card",
+        event="report_loss",
+        kind="card_lost",
+        text=("挂失已受理（{}）", "Loss reported ({})"),
+    )
     log = tmp_path / "workers.log"
     workers = [deliver(url, receiver, log) for _ in range(2)]
 

@@ -20,11 +20,10 @@ from typing import Any
 import pytest
 from alembic import command
 from sqlalchemy import Column, Connection, Engine, create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from engine import partitions
-from engine.db import normalise_url
+from tests.engine.own_database import postgres_database
 from web.migrate import alembic_config
 
 TABLES = ("wf_instance", "wf_history", "wf_task", "wf_timer", "wf_notice")
@@ -37,17 +36,8 @@ def pg_url() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but SHEBAO_TEST_POSTGRES_URL is not set")
         pytest.skip("SHEBAO_TEST_POSTGRES_URL is not set")
-    parsed = make_url(normalise_url(url))
-    name = f"{parsed.database}_partition"
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    own = parsed.set(database=name).render_as_string(hide_password=False)
-    yield own
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with postgres_database(url, "_partition") as own:
+        yield own
 
 
 @pytest.fixture

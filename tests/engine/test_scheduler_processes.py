@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shebao_processes import SHEBAO, running_scheduler
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import text
 
@@ -26,7 +26,6 @@ from engine.db import make_engine
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.serial]  # kills, leases
 
-SHEBAO = Path(sys.executable).with_name("shebao")
 AFTER = "2023-01-01T01:00:00+08:00"  # an hour after Hui'an 2023's payment period ended
 LEASE_OVER = "2023-01-01T01:06:00+08:00"  # the leases taken at AFTER (5 minutes) have run out
 APP_NAME = "shebao-test-scheduler"  # libpq names the subprocesses' sessions (PGAPPNAME)
@@ -172,19 +171,6 @@ def leased_pending(db: SqlEngine) -> dict[int, str]:
     return {row.id: row.locked_by for row in rows}
 
 
-def running_scheduler(url: str, log: Path, *args: str, **env_extra: str) -> subprocess.Popen[str]:
-    """``shebao scheduler`` on the service clock (the system clock: the leases run out in real
-    time), sweeping every second."""
-    env = {**os.environ, "SHEBAO_DATABASE_URL": url, "PGAPPNAME": APP_NAME, **env_extra}
-    return subprocess.Popen(
-        [str(SHEBAO), "scheduler", "--interval", "1", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-        text=True,
-    )
-
-
 def test_a_stopped_scheduler_loses_its_leased_timers_to_the_others(
     pg: SqlEngine, tmp_path: Path, bench_report: Any
 ) -> None:
@@ -198,6 +184,7 @@ def test_a_stopped_scheduler_loses_its_leased_timers_to_the_others(
         # A scheduler stopped inside its firing transaction holds row locks until its session
         # ends: the server ends an idle one, the other schedulers end one silent past its lease.
         "SHEBAO_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": "2000",
+        "PGAPPNAME": APP_NAME,
     }
     stalled = running_scheduler(url, tmp_path / "a.log", "--chunk", str(chunk), **settings)
     others: list[subprocess.Popen[str]] = []

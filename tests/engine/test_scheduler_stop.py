@@ -6,14 +6,13 @@ timers it left are fired by the next scheduler at once (not after its lease)."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from shebao_processes import SHEBAO, running_scheduler, stopped_by_sigterm
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import text
 
@@ -22,7 +21,6 @@ from engine.db import make_engine
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]  # a process stopped mid-sweep
 
-SHEBAO = Path(sys.executable).with_name("shebao")
 FIGURES = {
     "lapses": "SELECT count(*) FROM wf_history WHERE event = 'lapse'",
     "fired": "SELECT count(*) FROM wf_timer WHERE status = 'fired'",
@@ -44,18 +42,6 @@ def figures(db: SqlEngine) -> dict[str, int]:
         return {name: int(conn.execute(text(sql)).scalar_one()) for name, sql in FIGURES.items()}
 
 
-def scheduler(url: str, log: Path, *args: str) -> subprocess.Popen[str]:
-    """``shebao scheduler`` on the system clock, sweeping every second."""
-    env = {**os.environ, "SHEBAO_DATABASE_URL": url, "SHEBAO_HISTORY_CLEANUP_WINDOW": "off"}
-    return subprocess.Popen(
-        [str(SHEBAO), "scheduler", "--interval", "1", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-        text=True,
-    )
-
-
 def test_sigterm_stops_a_scheduler_after_its_chunk_with_no_lease_or_row_left(
     db: SqlEngine, tmp_path: Path
 ) -> None:
@@ -63,18 +49,15 @@ def test_sigterm_stops_a_scheduler_after_its_chunk_with_no_lease_or_row_left(
     seed_due_enrollments(db, n, due=DUE)
     url = db.url.render_as_string(hide_password=False)
     log = tmp_path / "scheduler.log"
-    process = scheduler(url, log, "--chunk", str(chunk))
-    try:
+    process = running_scheduler(
+        url, log, "--chunk", str(chunk), SHEBAO_HISTORY_CLEANUP_WINDOW="off"
+    )
+    with stopped_by_sigterm(process):
         deadline = time.monotonic() + 120
         while figures(db)["lapses"] == 0:  # mid-sweep: chunks fired, more to come
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "no chunk committed within two minutes"
             time.sleep(0.02)
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
     said = log.read_text()
     assert process.returncode == 0, said
     assert "signal 15: stopping after the chunk in hand" in said

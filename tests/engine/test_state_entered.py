@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, select, text
-from sqlalchemy.engine import make_url
 
 from engine import diagram_heat
 from engine.db import normalise_url
 from engine.definition import load_definitions
 from engine.statements import instances
+from tests.engine.own_database import postgres_database
 from web.config import PROJECT_ROOT
 from web.migrate import alembic_config, upgrade_database
 
@@ -39,16 +39,8 @@ def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = os.environ.get("SHEBAO_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("SHEBAO_TEST_POSTGRES_URL is not set")
-    parsed = make_url(normalise_url(url))
-    name = f"{parsed.database}_entered"
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield parsed.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with postgres_database(url, "_entered") as own:
+        yield own
 
 
 def at(postgres: bool, day: int) -> datetime | str:

@@ -15,33 +15,21 @@ import re
 from typing import Any
 
 from tests.journeys.conftest import Journey
+from tests.journeys.deduction_setup import HEADER, huian_state, insured_in_huian
 
 FIRST = "350521198003030017"
 SECOND = "35052119810404002X"
 THIRD = "350521198205050032"
 CLAIMING = "350521197003030127"
 
-HEADER = "id_number,policy_year,amount,result,reason,paid_at\n"
 MASKED = re.compile(r"[0-9]{6}\*{8}[0-9]{3}[0-9X]")
-
-
-def _insured(j: Journey, *numbers: str) -> None:
-    """People on the books in Hui'an, each with the 2023 year open to pay (360.00)."""
-    j.token("counter", "channel")
-    j.token("importer", "import")
-    rows = [{"id_number": n, "name": "扣", "region": "huian"} for n in numbers]
-    j.api("POST", "/imports/people", "importer", {"rows": rows}, expect=200)
-
-
-def _state(j: Journey, number: str) -> str:
-    return str(j.years(number)["huian-2023"]["state"])
 
 
 def test_a_control_character_in_a_cell_rejects_its_line_and_the_rest_are_applied(
     journey_factory: Any,
 ) -> None:
     j: Journey = journey_factory("2022-10-02T10:00:00+08:00")
-    _insured(j, FIRST, SECOND, THIRD)
+    insured_in_huian(j, FIRST, SECOND, THIRD)
     path = j.file(
         "nul.csv",
         HEADER
@@ -53,15 +41,15 @@ def test_a_control_character_in_a_cell_rejects_its_line_and_the_rest_are_applied
     assert "applied: 2  unchanged: 0  rejected: 1" in out
     assert "line 3: 含有控制字符（如空字符、引号内换行）的列：reason" in out
     assert " / control characters (a NUL, a line break) in: reason" in out
-    assert _state(j, FIRST) == "deducted" and _state(j, THIRD) == "deducted"
-    assert _state(j, SECOND) == "registered"  # the rejected row changed nothing
+    assert huian_state(j, FIRST) == "deducted" and huian_state(j, THIRD) == "deducted"
+    assert huian_state(j, SECOND) == "registered"  # the rejected row changed nothing
 
 
 def test_a_file_the_csv_reader_cannot_read_is_refused_whole_naming_the_line(
     journey_factory: Any,
 ) -> None:
     j: Journey = journey_factory("2022-10-02T10:00:00+08:00")
-    _insured(j, FIRST, SECOND)
+    insured_in_huian(j, FIRST, SECOND)
     good = f"{FIRST},2023,360.00,success,,2022-10-01T07:00:00+08:00\n"
     huge = j.file("huge.csv", HEADER + good + f"{SECOND},2023,360.00,failed,{'x' * 200_000},\n")
     out = j.cli("import", "deductions", huge, "--policy", "huian-2023", exit_code=1).output
@@ -70,12 +58,12 @@ def test_a_file_the_csv_reader_cannot_read_is_refused_whole_naming_the_line(
     unclosed = j.file("quote.csv", HEADER + good + f'{SECOND},2023,360.00,failed,"unclosed,\n')
     out = j.cli("import", "deductions", unclosed, "--policy", "huian-2023", exit_code=1).output
     assert "第 3 行起的记录无法读取（引号未闭合）" in out and "line 3" in out
-    assert _state(j, FIRST) == "registered"  # the good line before it was not applied either
+    assert huian_state(j, FIRST) == "registered"  # the good line before it was not applied either
 
 
 def test_a_rejected_row_never_echoes_an_id_number(journey_factory: Any) -> None:
     j: Journey = journey_factory("2022-10-02T10:00:00+08:00")
-    _insured(j, FIRST)
+    insured_in_huian(j, FIRST)
     path = j.file(
         "columns.csv",
         HEADER + f"{FIRST},2023,360.00,{SECOND},,\n" + f"{FIRST},{THIRD},360.00,success,,\n",
@@ -91,7 +79,7 @@ def test_a_rejected_row_never_echoes_an_id_number(journey_factory: Any) -> None:
 
 def test_a_time_before_2000_is_refused_saying_the_years_allowed(journey_factory: Any) -> None:
     j: Journey = journey_factory("2022-10-02T10:00:00+08:00")
-    _insured(j, FIRST)
+    insured_in_huian(j, FIRST)
     j.token("tax", "tax")
     year = j.years(FIRST)["huian-2023"]["enrollment_id"]
     data = {"amount": "360.00", "paid_at": "1900-01-01T00:00:00+08:00"}
@@ -104,7 +92,7 @@ def test_a_time_before_2000_is_refused_saying_the_years_allowed(journey_factory:
     path = j.file("old.csv", HEADER + f"{FIRST},2023,360.00,success,,1900-01-01T00:00:00+08:00\n")
     out = j.cli("import", "deductions", path, "--policy", "huian-2023", exit_code=1).output
     assert "the year must be from 2000 to 2099" in out and "RFC 3339" not in out
-    assert _state(j, FIRST) == "registered"
+    assert huian_state(j, FIRST) == "registered"
 
 
 def test_the_event_door_checks_a_claims_evidence_as_the_other_doors(

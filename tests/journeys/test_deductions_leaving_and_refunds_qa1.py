@@ -17,30 +17,17 @@ import re
 from typing import Any
 
 from tests.journeys.conftest import Journey
+from tests.journeys.deduction_setup import (
+    foshan_journey,
+    import_deductions,
+    refund_requested,
+    register_in_foshan,
+)
 
 API_FIRST = "440604199203030017"  # deducted through the API, then reported by a file
 FILE_FIRST = "440604199304040011"  # deducted by a file row without paid_at, then by the API
 LEAVER = "440604198808080012"  # pays, leaves the scheme, then someone pays or opens a year
 REFUNDED = "440604199105050014"  # deducted, asks for a refund
-HEADER = "id_number,policy_year,amount,result,reason,paid_at\n"
-
-
-def _journey(journey_factory: Any) -> Journey:
-    j: Journey = journey_factory("2022-01-10T10:00:00+08:00")
-    j.token("counter", "channel")
-    j.token("tax", "tax")
-    j.token("clerks", "clerk:foshan")
-    return j
-
-
-def _register(j: Journey, person: str) -> int:
-    """Register ``person`` in Foshan, approved by a clerk: their record's id."""
-    body = {"id_number": person, "name": "张三", "region": "foshan"}
-    made = j.api("POST", "/registrations", "counter", body, expect=201)
-    [task] = j.api("GET", "/tasks", "clerks", expect=200)["tasks"]
-    approve = {"outcome": "approve_registration", "data": {"document_kind": "household_register"}}
-    j.api("POST", f"/tasks/{task['id']}/complete", "clerks", approve, expect=200)
-    return int(made["person"]["id"])
 
 
 def _deduct(j: Journey, person: str, data: dict[str, str], expect: int) -> Any:
@@ -49,26 +36,21 @@ def _deduct(j: Journey, person: str, data: dict[str, str], expect: int) -> Any:
     return j.api("POST", f"/enrollments/{year}/events", "tax", body, expect=expect)
 
 
-def _import(j: Journey, name: str, rows: str, exit_code: int) -> str:
-    path = j.file(name, HEADER + rows)
-    return str(
-        j.cli("import", "deductions", path, "--policy", "foshan-2022", exit_code=exit_code).output
-    )
-
-
 def test_one_deduction_reported_at_both_doors_without_paid_at_is_the_deduction_on_record(
     journey_factory: Any,
 ) -> None:
-    j = _journey(journey_factory)
-    _register(j, API_FIRST)
-    _register(j, FILE_FIRST)
+    j = foshan_journey(journey_factory)
+    register_in_foshan(j, API_FIRST)
+    register_in_foshan(j, FILE_FIRST)
     _deduct(j, API_FIRST, {"amount": "320.00"}, expect=200)
     j.at("2022-01-12T09:00:00+08:00")  # the file comes two days later, without paid_at
 
-    out = _import(j, "d.csv", f"{API_FIRST},2022,320.00,成功,\n", exit_code=0)
+    out = import_deductions(j, "d.csv", f"{API_FIRST},2022,320.00,成功,\n", exit_code=0)
     assert "applied: 0  unchanged: 1  rejected: 0" in out and "重复缴费" not in out
     # the other way round: the file's row first, then the API's result of the same deduction
-    assert "applied: 1" in _import(j, "e.csv", f"{FILE_FIRST},2022,320.00,成功,\n", exit_code=0)
+    assert "applied: 1" in import_deductions(
+        j, "e.csv", f"{FILE_FIRST},2022,320.00,成功,\n", exit_code=0
+    )
     j.at("2022-01-13T09:00:00+08:00")
     again = _deduct(j, FILE_FIRST, {"amount": "320.00"}, expect=200)
     assert again["unchanged"]["en"] == "this result is on record already"
@@ -84,7 +66,7 @@ def test_one_deduction_reported_at_both_doors_without_paid_at_is_the_deduction_o
         f"{API_FIRST},2022,320.00,成功,,2022-01-10T08:30:00+08:00\n"  # line 2: the same day
         f"{API_FIRST},2022,320.00,成功,,2022-01-11T08:30:00+08:00\n"  # line 3: another day
     )
-    out = _import(j, "f.csv", rows, exit_code=1)
+    out = import_deductions(j, "f.csv", rows, exit_code=1)
     assert "applied: 0  unchanged: 1  rejected: 1" in out
     [(line, text)] = re.findall(r"line (\d+): (.*)", out)
     assert line == "3" and "duplicate payment, refund needed" in text
@@ -95,8 +77,8 @@ def test_one_deduction_reported_at_both_doors_without_paid_at_is_the_deduction_o
 def test_paying_for_or_opening_a_year_for_someone_who_left_says_when_and_to_register_again(
     journey_factory: Any,
 ) -> None:
-    j = _journey(journey_factory)
-    record = _register(j, LEAVER)
+    j = foshan_journey(journey_factory)
+    record, _ = register_in_foshan(j, LEAVER)
     j.api("POST", "/payments", "counter", {"id_number": LEAVER, "amount": "320.00"}, expect=200)
     leave = {"event": "leave_scheme", "data": {"reason": "迁出"}}
     j.api("POST", f"/registrations/{record}/events", "counter", leave, expect=200)
@@ -119,26 +101,21 @@ def test_paying_for_or_opening_a_year_for_someone_who_left_says_when_and_to_regi
     assert zh in cli.output and en in cli.output and "before paying" not in cli.output
     # registering again is what helps: then the person is insured again (the year paid before
     # they left is theirs still)
-    _register(j, LEAVER)
+    register_in_foshan(j, LEAVER)
     again = j.api("POST", "/enrollments", "counter", reopen, expect=422)
     assert "left the scheme" not in again["message_en"] and "open already" in again["message_en"]
 
 
 def _refund_task(j: Journey, person: str) -> int:
-    _register(j, person)
+    register_in_foshan(j, person)
     _deduct(j, person, {"amount": "320.00"}, expect=200)
-    year = j.years(person)["foshan-2022"]["enrollment_id"]
-    request = {"employee_insurance_elsewhere": True, "benefits_used": False}
-    body = {"event": "request_refund", "data": request}
-    j.api("POST", f"/enrollments/{year}/events", "counter", body, expect=200)
-    [task] = j.api("GET", "/tasks", "clerks", expect=200)["tasks"]
-    return int(task["id"])
+    return refund_requested(j, j.years(person)["foshan-2022"]["enrollment_id"])
 
 
 def test_rejecting_a_refund_needs_a_reason_and_the_notice_carries_it(
     journey_factory: Any,
 ) -> None:
-    j = _journey(journey_factory)
+    j = foshan_journey(journey_factory)
     task = _refund_task(j, REFUNDED)
     bare = {"outcome": "reject_refund"}
     refused = j.api("POST", f"/tasks/{task}/complete", "clerks", bare, expect=422)
@@ -158,7 +135,7 @@ def test_rejecting_a_refund_needs_a_reason_and_the_notice_carries_it(
 def test_a_failure_for_a_refunded_year_is_unchanged_because_it_was_refunded(
     journey_factory: Any,
 ) -> None:
-    j = _journey(journey_factory)
+    j = foshan_journey(journey_factory)
     task = _refund_task(j, REFUNDED)
     j.api("POST", f"/tasks/{task}/complete", "clerks", {"outcome": "approve_refund"}, expect=200)
     assert j.years(REFUNDED)["foshan-2022"]["state"] == "refunded"
@@ -168,6 +145,6 @@ def test_a_failure_for_a_refunded_year_is_unchanged_because_it_was_refunded(
     late = j.api("POST", f"/enrollments/{year}/events", "tax", failed, expect=200)
     assert late["unchanged"] == {"zh": "已退费", "en": "the year's payment was refunded"}
     assert late["from_state"] == late["to_state"] == "refunded"
-    out = _import(j, "r.csv", f"{REFUNDED},2022,320.00,失败,余额不足,\n", exit_code=0)
+    out = import_deductions(j, "r.csv", f"{REFUNDED},2022,320.00,失败,余额不足,\n", exit_code=0)
     assert "unchanged (已退费 the year's payment was refunded): 1" in out
     assert "已结束" not in out and "closed" not in out

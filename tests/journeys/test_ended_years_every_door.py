@@ -15,27 +15,21 @@ from __future__ import annotations
 from typing import Any
 
 from tests.journeys.conftest import Journey
+from tests.journeys.deduction_setup import (
+    foshan_journey,
+    import_deductions,
+    refund_requested,
+    register_in_foshan,
+)
 
 REFUNDED = "440604199001010018"  # pays by deduction, is refunded as an employee, leaves, returns
 LEAVER = "440604198505050019"  # registered, leaves the scheme before paying
 TAKEN_AT = "2022-01-08T10:00:00+08:00"
 DEDUCT = {"event": "deduct", "data": {"amount": "320.00", "paid_at": TAKEN_AT}}
-HEADER = "id_number,policy_year,amount,result,reason,paid_at\n"
 
 
 def _words(answer: dict[str, Any]) -> tuple[str, str]:
     return answer["message_zh"], answer["message_en"]
-
-
-def _register(j: Journey, person: str) -> tuple[int, dict[str, Any]]:
-    """Register ``person`` in Foshan and approve them through ``/tasks/{id}/complete``: their
-    record's id and the approval's answer."""
-    body = {"id_number": person, "name": "张三", "region": "foshan"}
-    made = j.api("POST", "/registrations", "counter", body, expect=201)
-    [task] = j.api("GET", "/tasks", "clerks", expect=200)["tasks"]
-    approve = {"outcome": "approve_registration", "data": {"document_kind": "household_register"}}
-    approved = j.api("POST", f"/tasks/{task['id']}/complete", "clerks", approve, expect=200)
-    return int(made["person"]["id"]), approved
 
 
 def _leave(j: Journey, record: int) -> None:
@@ -43,21 +37,9 @@ def _leave(j: Journey, record: int) -> None:
     j.api("POST", f"/registrations/{record}/events", "counter", body, expect=200)
 
 
-def _journey(journey_factory: Any) -> Journey:
-    j: Journey = journey_factory("2022-01-10T10:00:00+08:00")
-    j.token("counter", "channel")
-    j.token("tax", "tax")
-    j.token("clerks", "clerk:foshan")
-    return j
-
-
 def _refund(j: Journey, year: int) -> None:
-    request = {"employee_insurance_elsewhere": True, "benefits_used": False}
-    body = {"event": "request_refund", "data": request}
-    j.api("POST", f"/enrollments/{year}/events", "counter", body, expect=200)
-    [task] = j.api("GET", "/tasks", "clerks", expect=200)["tasks"]
-    approve = {"outcome": "approve_refund"}
-    j.api("POST", f"/tasks/{task['id']}/complete", "clerks", approve, expect=200)
+    task = refund_requested(j, year)
+    j.api("POST", f"/tasks/{task}/complete", "clerks", {"outcome": "approve_refund"}, expect=200)
 
 
 def _pay_year(j: Journey, year: int) -> dict[str, Any]:
@@ -73,18 +55,11 @@ def _years(j: Journey, person: str) -> list[dict[str, Any]]:
     return list({y["enrollment_id"]: y for y in listed}.values())
 
 
-def _import(j: Journey, name: str, rows: str, exit_code: int) -> str:
-    path = j.file(name, HEADER + rows)
-    return str(
-        j.cli("import", "deductions", path, "--policy", "foshan-2022", exit_code=exit_code).output
-    )
-
-
 def test_the_deduction_on_record_is_unchanged_after_its_refund_at_both_doors(
     journey_factory: Any,
 ) -> None:
-    j = _journey(journey_factory)
-    _register(j, REFUNDED)
+    j = foshan_journey(journey_factory)
+    register_in_foshan(j, REFUNDED)
     year = j.years(REFUNDED)["foshan-2022"]["enrollment_id"]
     j.api("POST", f"/enrollments/{year}/events", "tax", DEDUCT, expect=200)
     _refund(j, year)
@@ -94,7 +69,7 @@ def test_the_deduction_on_record_is_unchanged_after_its_refund_at_both_doors(
     assert again["unchanged"]["en"] == "this result is on record already"
     assert again["from_state"] == again["to_state"] == "refunded"
     same_row = f"{REFUNDED},2022,320.00,成功,,{TAKEN_AT}\n"
-    out = _import(j, "same.csv", same_row, exit_code=0)
+    out = import_deductions(j, "same.csv", same_row, exit_code=0)
     assert "applied: 0  unchanged: 1  rejected: 0" in out
 
     # a deduction that is not the one on record: the refunded year's own words at both doors,
@@ -110,7 +85,7 @@ def test_the_deduction_on_record_is_unchanged_after_its_refund_at_both_doors(
     en = f"{paying['message_en']}; this deduction of 320.00 yuan is to be refunded"
     assert (refused["message_zh"], refused["message_en"]) == (zh, en)
     other_row = f"{REFUNDED},2022,320.00,成功,,2022-01-09T10:00:00+08:00\n"
-    out = _import(j, "other.csv", other_row, exit_code=1)
+    out = import_deductions(j, "other.csv", other_row, exit_code=1)
     assert f"line 2: {zh} / {en}" in out
     assert j.years(REFUNDED)["foshan-2022"]["state"] == "refunded"  # nothing was written
 
@@ -118,23 +93,25 @@ def test_the_deduction_on_record_is_unchanged_after_its_refund_at_both_doors(
 def test_a_deduction_first_delivered_by_file_is_unchanged_at_the_api_after_the_refund(
     journey_factory: Any,
 ) -> None:
-    j = _journey(journey_factory)
-    _register(j, REFUNDED)
+    j = foshan_journey(journey_factory)
+    register_in_foshan(j, REFUNDED)
     year = j.years(REFUNDED)["foshan-2022"]["enrollment_id"]
     row = f"{REFUNDED},2022,320.00,成功,,{TAKEN_AT}\n"
-    assert "applied: 1" in _import(j, "d.csv", row, exit_code=0)
+    assert "applied: 1" in import_deductions(j, "d.csv", row, exit_code=0)
     _refund(j, year)
 
     again = j.api("POST", f"/enrollments/{year}/events", "tax", DEDUCT, expect=200)
     assert again["unchanged"]["zh"] == "该结果已记录"
-    assert "applied: 0  unchanged: 1  rejected: 0" in _import(j, "d2.csv", row, exit_code=0)
+    assert "applied: 0  unchanged: 1  rejected: 0" in import_deductions(
+        j, "d2.csv", row, exit_code=0
+    )
 
 
 def test_a_refunded_year_says_what_can_still_be_done_and_no_start_is_made_up(
     journey_factory: Any,
 ) -> None:
-    j = _journey(journey_factory)
-    record, approved = _register(j, REFUNDED)
+    j = foshan_journey(journey_factory)
+    record, approved = register_in_foshan(j, REFUNDED)
     [opened] = approved["followups"]  # a real start: the year opens
     year = opened["instance_id"]
     assert (opened["event"], opened["to_state"], opened["replayed"]) == (
@@ -154,7 +131,7 @@ def test_a_refunded_year_says_what_can_still_be_done_and_no_start_is_made_up(
 
     _leave(j, record)
     assert _words(j.api("POST", "/payments", "counter", pay, expect=422)) == (zh, en)
-    _, approved = _register(j, REFUNDED)
+    _, approved = register_in_foshan(j, REFUNDED)
     assert approved["to_state"] == "insured"
     assert approved["followups"] == []  # the refunded year stays: nothing started
     # the same words by ID number, by enrollment, opening the year, and at the command line
@@ -171,8 +148,8 @@ def test_a_refunded_year_says_what_can_still_be_done_and_no_start_is_made_up(
 
 
 def test_a_year_closed_on_leaving_says_why_at_every_door(journey_factory: Any) -> None:
-    j = _journey(journey_factory)
-    record, _ = _register(j, LEAVER)
+    j = foshan_journey(journey_factory)
+    record, _ = register_in_foshan(j, LEAVER)
     year = j.years(LEAVER)["foshan-2022"]["enrollment_id"]
     _leave(j, record)
     assert j.years(LEAVER)["foshan-2022"]["state"] == "closed_on_leaving"
@@ -199,7 +176,7 @@ def test_a_year_closed_on_leaving_says_why_at_every_door(journey_factory: Any) -
     )
     deducted = j.api("POST", f"/enrollments/{year}/events", "tax", DEDUCT, expect=409)
     assert deducted["code"] == "deduction_refused" and _words(deducted) == taken
-    out = _import(j, "left.csv", f"{LEAVER},2022,320.00,成功,,{TAKEN_AT}\n", exit_code=1)
+    out = import_deductions(j, "left.csv", f"{LEAVER},2022,320.00,成功,,{TAKEN_AT}\n", exit_code=1)
     assert f"line 2: {taken[0]} / {taken[1]}" in out
     assert LEAVER not in out and LEAVER not in zh + en
     # a failure reported for the closed year no longer matters, at both doors
@@ -208,7 +185,7 @@ def test_a_year_closed_on_leaving_says_why_at_every_door(journey_factory: Any) -
     assert late["unchanged"]["zh"] == "已结束"
 
     # registering again opens the year anew, as the words say
-    _, approved = _register(j, LEAVER)
+    _, approved = register_in_foshan(j, LEAVER)
     [opened] = approved["followups"]
     assert (opened["event"], opened["to_state"]) == ("start", "registered")
     assert {(y["enrollment_id"], y["state"]) for y in _years(j, LEAVER)} == {

@@ -127,10 +127,12 @@ def test_a_late_failure_through_the_api_is_unchanged_as_in_a_file(journey_factor
     # a failure for a year that can still take it applies, and says nothing of unchanged
     still = send(STILL, failure, 200)
     assert still["to_state"] == "deduction_failed" and "unchanged" not in still
-    # malformed data is still refused, with the words the file rejects the row with
+    # malformed data is still refused, with the words the file rejects the row with: the
+    # data's 422 naming the field, whatever the year's state (QA B3)
     bad = {**failure, "data": {**failure["data"], "paid_at": "yesterday"}}
-    refused = send(PAID, bad, 409)
-    assert refused["code"] == "deduction_refused" and "RFC 3339" in refused["message_en"]
+    refused = send(PAID, bad, 422)
+    assert refused["code"] == "invalid_data" and "RFC 3339" in refused["message_en"]
+    assert [d["field"] for d in refused["details"]] == ["paid_at"]
 
     # a year closed when its person left the scheme
     leave = {"event": "leave_scheme", "data": {"reason": "参加职工医保"}}

@@ -8,24 +8,21 @@ a bank's or region's token cannot tell another's card or task from none at all (
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import MakeApp
 
 from engine import queries
-from engine.clock import SimulatedClock
 from web.api import routes as api_routes  # noqa: F401  (imports every endpoint module: fills ENDPOINTS)
 from web.api.spec import ENDPOINTS, Endpoint
-from web.api.tokens import Caller, create_token, holds
+from web.api.tokens import Caller, holds
 from web.app import engine_of
 from web.security_log import recent
 from workflows.identity import make_id_number
 
-NOW = datetime(2022, 10, 10, 2, tzinfo=UTC)
 PERSON = make_id_number("440604", date(1990, 5, 17), 21)
 SCOPES = {
     "app": "channel",
@@ -39,19 +36,9 @@ SCOPES = {
     "foshan-clerks": "clerk:foshan",
     "admin": "admin",
 }
+"""The tokens the ``tokens`` fixture makes (``conftest.py``): name and scope."""
 GUARDED = [e for e in ENDPOINTS if e.scopes]
 MISSING = 999_999
-
-
-@pytest.fixture
-def app(make_app: MakeApp) -> Flask:
-    return make_app(SimulatedClock(NOW), csrf=True)
-
-
-@pytest.fixture
-def tokens(app: Flask) -> dict[str, str]:
-    db = engine_of(app).db
-    return {name: create_token(db, name, [scope]) for name, scope in SCOPES.items()}
 
 
 def call(client: FlaskClient, spec: Endpoint, token: str | None, body: Any, **ids: Any) -> Any:

@@ -16,17 +16,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from staff_helpers import add_staff, log_in
-from support import MakeApp
 
 from engine import queries
-from engine.clock import SimulatedClock
 from web.api import tokens as api_tokens
 from web.api.tokens import create_token
 from web.app import engine_of
 from web.security_log import recent
 from workflows.identity import make_id_number
 
-NOW = datetime(2022, 10, 10, 2, tzinfo=UTC)
 PERSON = make_id_number("440604", date(1990, 5, 17), 21)
 HUIAN = make_id_number("350521", date(1980, 3, 3), 15)
 MISSING = 999_999
@@ -38,17 +35,7 @@ SCOPES = {
     "huian-clerks": "clerk:huian",
     "foshan-clerks": "clerk:foshan",
 }
-
-
-@pytest.fixture
-def app(make_app: MakeApp) -> Flask:
-    return make_app(SimulatedClock(NOW), csrf=True)
-
-
-@pytest.fixture
-def tokens(app: Flask) -> dict[str, str]:
-    db = engine_of(app).db
-    return {name: create_token(db, name, [scope]) for name, scope in SCOPES.items()}
+"""The tokens the ``tokens`` fixture makes (``conftest.py``): name and scope."""
 
 
 def call(client: FlaskClient, token: str, method: str, path: str, body: Any = None) -> Any:

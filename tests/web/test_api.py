@@ -307,7 +307,7 @@ def test_event_data_is_checked_against_the_events_fields(app: Flask, api: Api) -
         refused = api.call(
             "POST", f"/cards/{card}/events", "factory", {"event": "produce", "data": data}
         )
-        assert refused.status_code == 409, refused.json
+        assert refused.status_code == 422, refused.json
         assert refused.json["code"] == "invalid_data"
         [detail] = refused.json["details"]
         assert detail["field"] == field and detail["message_zh"] and detail["message_en"]

@@ -68,8 +68,11 @@ class Door:
 
     def allowed(self, year: int, token: str, event: str) -> list[str]:
         """What a refusal of ``event`` (not possible in a paid year) lists as allowed now."""
-        refused = self.api(f"/enrollments/{year}/events", token, {"event": event}, 409)
-        # a deduction result for a paid year is refused with the file's words (here: no amount)
+        # a deduction result for a paid year is refused with the file's words (here: money
+        # taken again); malformed data would be the data's 422, whatever the year's state
+        data = {"amount": "1.00"} if event == "deduct" else {}
+        body = {"event": event, "data": data}
+        refused = self.api(f"/enrollments/{year}/events", token, body, 409)
         assert refused["code"] in ("event_not_allowed", "deduction_refused")
         return list(refused["allowed"])
 

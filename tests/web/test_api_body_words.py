@@ -12,14 +12,12 @@ import pytest
 from flask import Flask
 from support import MakeApp
 
-from engine import queries
 from engine.clock import SimulatedClock
 from engine.forms import AMOUNT_PATTERN, parse_amount
+from tests.web.insured_years import insured_year
 from web.api.tokens import create_token
 from web.app import engine_of
-from web.extensions import domain_of
 from workflows.identity import make_id_number, mask_id_number
-from workflows.imports import import_people
 
 CAROL = make_id_number("350521", date(1992, 2, 2), 41)
 NOW = datetime(2022, 10, 10, 2, tzinfo=UTC)  # huian-2023's payment period is open
@@ -71,13 +69,7 @@ def door(app: Flask) -> Door:
 @pytest.fixture
 def year(app: Flask) -> int:
     """Carol's huian-2023 year: brought in while its payment period is open, the import opens it."""
-    row = {"id_number": CAROL, "name": "张三", "region": "huian"}
-    report = import_people(engine_of(app), domain_of(app), [(1, row)], actor="t")
-    assert report.rejected == [], report.as_dict()
-    [(enrollment, _)] = queries.by_business_key(
-        engine_of(app).db, "enrollment", f"{CAROL}:huian-2023"
-    )
-    return enrollment
+    return insured_year(app, CAROL)
 
 
 def test_an_amount_of_the_wrong_form_gets_the_event_datas_words_at_every_door(

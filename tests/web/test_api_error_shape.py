@@ -14,13 +14,11 @@ import pytest
 from flask import Flask
 from support import MakeApp
 
-from engine import queries
 from engine.clock import SimulatedClock
+from tests.web.insured_years import insured_year
 from web.api.tokens import create_token
 from web.app import engine_of
-from web.extensions import domain_of
 from workflows.identity import make_id_number, mask_id_number
-from workflows.imports import import_people
 
 CAROL = make_id_number("350521", date(1992, 2, 2), 41)
 DAVE = make_id_number("350521", date(1988, 8, 8), 51)
@@ -72,17 +70,6 @@ def door(app: Flask) -> Door:
     return Door(app)
 
 
-def insured_year(app: Flask, id_number: str = CAROL) -> int:
-    """A Hui'an person brought in while huian-2023's period is open: the import opens the year."""
-    row = {"id_number": id_number, "name": "张三", "region": "huian"}
-    report = import_people(engine_of(app), domain_of(app), [(1, row)], actor="t")
-    assert report.rejected == [], report.as_dict()
-    [(year, _)] = queries.by_business_key(
-        engine_of(app).db, "enrollment", f"{id_number}:huian-2023"
-    )
-    return year
-
-
 def fields(found: dict[str, Any]) -> list[str]:
     return [d["field"] for d in found["details"]]
 
@@ -121,7 +108,7 @@ def test_a_wrong_check_digit_is_the_same_refusal_at_every_endpoint(door: Door) -
 def test_refusals_of_the_request_name_the_field_in_both_languages(app: Flask, door: Door) -> None:
     """QA: a time of payment from a channel and an unpaired surrogate had details with ``loc``
     and ``msg`` only."""
-    insured_year(app)
+    insured_year(app, CAROL)
     found = door.refused(
         "/payments",
         "channel",
@@ -147,7 +134,7 @@ def test_refusals_of_the_request_name_the_field_in_both_languages(app: Flask, do
 def test_an_event_no_process_has_is_a_422_naming_the_field_event(app: Flask, door: Door) -> None:
     """QA: ``bogus_event`` was a 409 "cannot be sent through the API"; an event that exists
     but is no outside system's to send stays that 409."""
-    year = insured_year(app)
+    year = insured_year(app, CAROL)
     found = door.refused(
         f"/enrollments/{year}/events", "tax", {"event": "bogus_event"}, "unknown_event"
     )
@@ -173,7 +160,7 @@ def test_a_payment_naming_no_payer_is_refused_as_its_data_before_any_rule(
     """QA (Foshan): a family payment without the payer's ID number was a 409 of the rules.
     It is the data's fault: a 422 naming the field, even where a rule would refuse the payment
     too (a time of payment before the period: the period's rule spoke first)."""
-    insured_year(app)
+    insured_year(app, CAROL)
     for paid_at in (None, "2022-08-15T10:00:00+08:00"):
         body = {"id_number": CAROL, "amount": "360", "payer_kind": "family"}
         found = door.refused(
@@ -190,7 +177,7 @@ def test_a_payment_naming_no_payer_is_refused_as_its_data_before_any_rule(
 
 def test_invalid_data_names_the_event_and_the_task_in_words(app: Flask, door: Door) -> None:
     """QA: "invalid data for enrollment.deduct: ..." and "invalid data for task 673: ..."."""
-    year = insured_year(app)
+    year = insured_year(app, CAROL)
     found = door.refused(
         f"/enrollments/{year}/events",
         "tax",
@@ -221,7 +208,7 @@ def test_invalid_data_names_the_event_and_the_task_in_words(app: Flask, door: Do
 
 def test_a_time_of_payment_after_the_clock_is_said_in_words(app: Flask, door: Door) -> None:
     """QA: "paid_at cannot be later than the service clock" (a raw key in a sentence)."""
-    insured_year(app)
+    insured_year(app, CAROL)
     status, found, _ = door.call(
         "POST",
         "/payments",

@@ -8,42 +8,23 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from engine.clock import SimulatedClock
+from tests.web.definition_files import definition_service
 from web.api.tokens import create_token
-from web.app import create_app, engine_of
-from web.config import PROJECT_ROOT
+from web.app import engine_of
 from workflows.identity import make_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 HOLDER = make_id_number("440604", date(1980, 1, 2), 11)
 TOKENS = itertools.count()
 APPLICATION = {"id_number": HOLDER, "channel": "counter", "bank": "icbc", "region_code": "440604"}
-
-
-@pytest.fixture
-def definitions(tmp_path: Path) -> Path:
-    folder = tmp_path / "definitions"
-    shutil.copytree(PROJECT_ROOT / "definitions", folder, ignore=shutil.ignore_patterns("*.md"))
-    return folder
-
-
-def service(db_url: str, definitions: Path) -> Flask:
-    config = {
-        "SHEBAO_DATABASE_URL": db_url,
-        "TESTING": True,
-        "SHEBAO_DEFINITIONS": str(definitions),
-        "SHEBAO_POLICIES": str(definitions / "policies"),
-    }
-    return create_app(config, clock=SimulatedClock(NOW))
 
 
 def call(app: Flask, method: str, path: str, body: Any, expect: int) -> Any:
@@ -64,14 +45,14 @@ def apply(app: Flask, body: dict[str, Any], expect: int) -> Any:
 def active_card_on_v1_then_v2_renames_active(db_url: str, definitions: Path) -> tuple[Flask, int]:
     """The holder's card made on the spot on v1 (``active``); then the service restarts with
     ``active`` renamed ``in_use`` (labelled 在用 / In use), deployed as v2; the card stays on v1."""
-    first = service(db_url, definitions)
+    first = definition_service(db_url, definitions, SimulatedClock(NOW))
     made = apply(first, {**APPLICATION, "channel": "fast_issuance"}, 201)["card"]
     assert (made["state"], made["definition_version"]) == ("active", 1)
     engine_of(first).db.dispose()
     path = definitions / "card.yaml"
     text = re.sub(r"\bactive\b", "in_use", path.read_text(encoding="utf-8"))
     path.write_text(text.replace("{zh: 正常, en: Active}", "{zh: 在用, en: In use}"), "utf-8")
-    second = service(db_url, definitions)
+    second = definition_service(db_url, definitions, SimulatedClock(NOW))
     assert engine_of(second).definition("card").version == 2
     return second, made["id"]
 

@@ -22,8 +22,13 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is 
 
 @pytest.fixture
 def runner(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The commands on a database where the definition files are deployed (``shebao bpmn``
+    exports what is deployed)."""
     monkeypatch.setenv("SHEBAO_DATABASE_URL", sqlite_url)
-    return CliRunner()
+    runner = CliRunner()
+    deployed = runner.invoke(main, ["definitions", "deploy"])
+    assert deployed.exit_code == 0, deployed.output
+    return runner
 
 
 @pytest.fixture

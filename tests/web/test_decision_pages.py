@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import lxml.html
-import pytest
 from flask import Flask
 from staff_login import client_for
 from staff_pages import visible_text
@@ -31,13 +30,9 @@ from web.extensions import domain_of
 from workflows.people import Registration, register_person
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+"""The service's time: the ``clock`` fixture's (``conftest.py``)."""
 PERSON = "11010519491231002X"
 OTHER = "440524188001010014"
-
-
-@pytest.fixture
-def app(make_app: MakeApp) -> Flask:
-    return make_app(SimulatedClock(NOW), staff=TEAM)
 
 
 def card_awaiting_activation(app: Flask) -> int:

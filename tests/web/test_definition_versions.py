@@ -17,7 +17,8 @@ from staff_login import client_for
 from engine import queries
 from engine.clock import SimulatedClock
 from engine.errors import WorkflowError
-from web.app import create_app, engine_of
+from tests.web.definition_files import definition_service
+from web.app import engine_of
 from web.auth import create_user
 from web.cli.main import main
 from web.config import PROJECT_ROOT
@@ -36,22 +37,9 @@ NEW_EVENT = """  note_received:
 """
 
 
-@pytest.fixture
-def definitions(tmp_path: Path) -> Path:
-    folder = tmp_path / "definitions"
-    shutil.copytree(PROJECT_ROOT / "definitions", folder, ignore=shutil.ignore_patterns("*.md"))
-    return folder
-
-
 def service(db_url: str, definitions: Path) -> Flask:
-    config = {
-        "SHEBAO_DATABASE_URL": db_url,
-        "TESTING": True,
-        "WTF_CSRF_ENABLED": False,
-        "SHEBAO_DEFINITIONS": str(definitions),
-        "SHEBAO_POLICIES": str(definitions / "policies"),
-    }
-    return create_app(config, clock=SimulatedClock(NOW))
+    """The service starting on ``definitions`` at ``NOW`` (it deploys the files that changed)."""
+    return definition_service(db_url, definitions, SimulatedClock(NOW), WTF_CSRF_ENABLED=False)
 
 
 def card(app: Flask, n: int) -> int:
@@ -64,6 +52,13 @@ def card(app: Flask, n: int) -> int:
         region_code="440604",
         actor="t",
     ).instance_id
+
+
+def add_note_received(definitions: Path) -> None:
+    """``NEW_EVENT`` added to ``card.yaml``: the next start deploys the file as a new version."""
+    path = definitions / "card.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("events:\n", "events:\n" + NEW_EVENT, 1), encoding="utf-8")
 
 
 def version_of(app: Flask, iid: int) -> Any:
@@ -80,9 +75,7 @@ def test_a_changed_file_is_the_next_version_and_running_instances_keep_theirs(
     assert version_of(first, old) == 1
     engine_of(first).db.dispose()
 
-    path = definitions / "card.yaml"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("events:\n", "events:\n" + NEW_EVENT, 1), encoding="utf-8")
+    add_note_received(definitions)
     second = service(db_url, definitions)  # the restart deploys the change
     engine = engine_of(second)
     assert engine.definition("card").version == 2
@@ -125,9 +118,7 @@ def test_shebao_instances_migrate_moves_v1_cards_to_v2(db_url: str, definitions:
     first = service(db_url, definitions)
     old = [card(first, n) for n in range(3)]
     engine_of(first).db.dispose()
-    path = definitions / "card.yaml"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("events:\n", "events:\n" + NEW_EVENT, 1), encoding="utf-8")
+    add_note_received(definitions)
     second = service(db_url, definitions)
     runner = second.test_cli_runner()
     dry = runner.invoke(
@@ -162,9 +153,7 @@ def test_migrating_to_the_same_version_is_refused_and_back_to_an_earlier_one_is_
     first = service(db_url, definitions)
     old = [card(first, n) for n in range(2)]
     engine_of(first).db.dispose()
-    path = definitions / "card.yaml"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("events:\n", "events:\n" + NEW_EVENT, 1), encoding="utf-8")
+    add_note_received(definitions)
     second = service(db_url, definitions)
     engine = engine_of(second)
     runner = second.test_cli_runner()
@@ -207,9 +196,7 @@ def test_migrating_cancelled_cards_into_use_needs_the_one_card_rule_confirmed(
     alone = card(first, 2)  # another person, no other card: no warning
     engine.fire(alone, "cancel", data={"reason": "test"})
     engine.db.dispose()
-    path = definitions / "card.yaml"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("events:\n", "events:\n" + NEW_EVENT, 1), encoding="utf-8")
+    add_note_received(definitions)
     second = service(db_url, definitions)
     engine = engine_of(second)
     runner = second.test_cli_runner()

@@ -13,7 +13,7 @@ import lxml.html
 import pytest
 from flask import Flask
 from staff_login import client_for
-from support import TEAM, MakeApp, counter_card
+from support import counter_card
 
 from engine import queries
 from engine import task_team as tt
@@ -24,18 +24,9 @@ from web.pages import inbox_queries as iq
 from workflows.identity import make_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+"""The service's time: the ``clock`` fixture's (``conftest.py``)."""
 
 _people = iter(range(1, 10_000))
-
-
-@pytest.fixture
-def clock() -> SimulatedClock:
-    return SimulatedClock(NOW)
-
-
-@pytest.fixture
-def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
-    return make_app(clock, staff=TEAM)
 
 
 def new_task(app: Flask) -> int:

@@ -8,16 +8,16 @@ number stays whole where delivery needs it (the recipient a webhook receives), a
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from local_server import serving
 from staff_login import client_for
 from support import TEAM, MakeApp, complete_confirmed
 
@@ -130,13 +130,9 @@ class Gateway(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def gateway() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
     Gateway.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/sms"
-    server.shutdown()
-    server.server_close()
+    with serving(Gateway) as address:
+        yield f"{address}/sms"
 
 
 def test_the_webhook_gets_the_reason_masked_and_the_recipient_whole(

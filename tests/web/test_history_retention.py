@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from staff_login import client_for
-from support import TEAM, MakeApp, complete_confirmed, counter_card
+from support import complete_confirmed, counter_card
 
 from engine import queries, retention
 from engine import statements as st
@@ -28,16 +28,7 @@ from web.scheduling import cleanup_window, make_scheduler
 from workflows.identity import make_id_number, mask_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock() -> SimulatedClock:
-    return SimulatedClock(NOW)
-
-
-@pytest.fixture
-def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
-    return make_app(clock, staff=TEAM)
+"""The service's time: the ``clock`` fixture's (``conftest.py``)."""
 
 
 def ended_card(app: Flask, n: int) -> int:

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import insert
 from staff_login import client_for
-from support import TEAM, MakeApp, confirmation_of, counter_card
+from support import confirmation_of, counter_card
 
 from engine import queries
 from engine import statements as st
@@ -24,20 +24,11 @@ from workflows.imports import import_people
 from workflows.people import Registration, register_person
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+"""The service's time: the ``clock`` fixture's (``conftest.py``)."""
 PERSON = "11010519491231002X"
 OTHER = "440524188001010014"
 ZHANG = "350521199001010017"  # registers in Hui'an
 HOLDER = "440604198003030050"  # holds several Foshan cards
-
-
-@pytest.fixture
-def clock() -> SimulatedClock:
-    return SimulatedClock(NOW)
-
-
-@pytest.fixture
-def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
-    return make_app(clock, staff=TEAM)
 
 
 def card_awaiting_activation(app: Flask, person: str = PERSON, bank: str = "icbc") -> int:

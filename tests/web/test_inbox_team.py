@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import insert, select
 from staff_login import client_for
 from staff_pages import untranslated, visible_text
-from support import TEAM, MakeApp, counter_card
+from support import counter_card
 
 from engine import queries
 from engine import statements as st
@@ -24,16 +24,7 @@ from web.pages import inbox_team_queries as tq
 from workflows.identity import make_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock() -> SimulatedClock:
-    return SimulatedClock(NOW)
-
-
-@pytest.fixture
-def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
-    return make_app(clock, staff=TEAM)
+"""The service's time: the ``clock`` fixture's (``conftest.py``)."""
 
 
 _people = iter(range(1, 10_000))

@@ -23,16 +23,12 @@ from web.extensions import domain_of
 from workflows.people import Registration, register_person
 
 NOW = datetime(2022, 10, 10, 2, 0, tzinfo=UTC)  # Hui'an's 2023 period is open
+"""The service's time: the ``clock`` fixture's (``conftest.py``)."""
 DECLARES = "350521195804040211"  # 64: the low-income category holds for them
 TURNS_18 = "350521200410150219"  # born 2004-10-15: under 18 until 2022-10-15
 INSURED = "350521197003030127"
 STAFF = [("mi_huian", "medical_insurance_clerk", "huian")]
 APPROVE = {"outcome": "approve_registration", "document_kind": "household_register"}
-
-
-@pytest.fixture
-def clock() -> SimulatedClock:
-    return SimulatedClock(NOW)
 
 
 @pytest.fixture

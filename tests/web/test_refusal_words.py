@@ -13,11 +13,10 @@ from support import MakeApp
 
 from engine import interventions, queries
 from engine.clock import SimulatedClock
+from tests.web.insured_years import insured_year
 from web.api.tokens import create_token
 from web.app import engine_of
-from web.extensions import domain_of
 from workflows.identity import make_id_number
-from workflows.imports import import_people
 
 NOW = datetime(2022, 10, 10, 2, tzinfo=UTC)
 ALICE = make_id_number("440604", date(1990, 5, 17), 21)
@@ -52,16 +51,6 @@ def applied_card(call: Any) -> int:
     """Alice's card, applied for online at ICBC in Foshan: its id."""
     body = {"id_number": ALICE, "channel": "online", "bank": "icbc", "region_code": "440604"}
     return int(call("POST", "/cards", "app", body).json["card"]["id"])
-
-
-def insured_year(app: Flask, id_number: str) -> int:
-    row = {"id_number": id_number, "name": "张三", "region": "huian"}
-    report = import_people(engine_of(app), domain_of(app), [(1, row)], actor="t")
-    assert report.rejected == [], report.as_dict()
-    [(year, _)] = queries.by_business_key(
-        engine_of(app).db, "enrollment", f"{id_number}:huian-2023"
-    )
-    return int(year)
 
 
 def test_a_second_payment_names_the_year_paid_in_words(app: Flask, call: Any) -> None:

@@ -7,22 +7,19 @@ and the health pages to show."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from shebao_processes import SHEBAO, stopped_by_sigterm
 from sqlalchemy import text
 
 from engine.db import make_engine
 
 pytestmark = pytest.mark.slow  # a real process, started and stopped
-
-SHEBAO = Path(sys.executable).with_name("shebao")
 
 
 def free_port() -> int:
@@ -52,7 +49,7 @@ def test_sigterm_stops_serving_and_the_scheduler_leaving_no_heartbeat_row(tmp_pa
         stderr=subprocess.STDOUT,
         text=True,
     )
-    try:
+    with stopped_by_sigterm(process):
         deadline = time.monotonic() + 120
         while True:  # serving, and the scheduler has swept once (its heartbeat row is there)
             assert process.poll() is None, log.read_text()
@@ -64,10 +61,5 @@ def test_sigterm_stops_serving_and_the_scheduler_leaving_no_heartbeat_row(tmp_pa
             except OSError:
                 pass
             time.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert process.returncode == 0, log.read_text()
     assert schedulers(url) == 0, log.read_text()

@@ -7,7 +7,6 @@ without its schema (a mistyped or new SQLite file, one behind the migrations): 5
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -17,49 +16,32 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
+from shebao_processes import SHEBAO
 from sqlalchemy import func, insert, select
 from staff_login import client_for
 
 from engine import statements as st
 from engine.models import DeployedDefinition, Incident, Notice, TaskComment
 from engine.task_team import add_comment
+from tests.web.definition_files import definition_service, definition_settings
 from web.api.tokens import create_token
-from web.app import create_app, engine_of
+from web.app import engine_of
 from web.auth import create_user
 from web.cli.main import main
-from web.config import PROJECT_ROOT
 from web.migrate import upgrade_database
 
-SHEBAO = Path(sys.executable).with_name("shebao")
 BROKEN_LABEL = "states.applied.label.en"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-def definitions(tmp_path: Path) -> Path:
-    folder = tmp_path / "definitions"
-    shutil.copytree(PROJECT_ROOT / "definitions", folder, ignore=shutil.ignore_patterns("*.md"))
-    return folder
-
-
-def settings(db_url: str, definitions: Path | None = None) -> dict[str, str]:
-    folder = definitions or PROJECT_ROOT / "definitions"
-    return {
-        "SHEBAO_DATABASE_URL": db_url,
-        "SHEBAO_DEFINITIONS": str(folder),
-        "SHEBAO_POLICIES": str(folder / "policies"),
-    }
-
-
 def service(db_url: str, definitions: Path | None = None) -> Flask:
     """The service starting (it deploys the files that changed)."""
-    config = {**settings(db_url, definitions), "TESTING": True, "WTF_CSRF_ENABLED": False}
-    return create_app(config)
+    return definition_service(db_url, definitions, WTF_CSRF_ENABLED=False)
 
 
 def shebao(db_url: str, definitions: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
     """The ``shebao`` command, a process of its own as an operator runs it."""
-    env = {**os.environ, **settings(db_url, definitions)}
+    env = {**os.environ, **definition_settings(db_url, definitions)}
     return subprocess.run([str(SHEBAO), *args], capture_output=True, text=True, env=env)
 
 
@@ -186,7 +168,7 @@ def test_with_nothing_deployed_commands_and_the_service_refuse_in_one_line(
     assert len(line.splitlines()) == 1, line
     assert str(path) in line and BROKEN_LABEL in line and "no version is deployed" in line
 
-    env = {**os.environ, **settings(sqlite_url, definitions)}
+    env = {**os.environ, **definition_settings(sqlite_url, definitions)}
     wsgi = subprocess.run(
         [sys.executable, "-c", "import web.wsgi"], capture_output=True, text=True, env=env
     )
@@ -235,7 +217,7 @@ def test_a_schema_behind_the_migrations_answers_503_and_says_so(tmp_path: Path) 
         "/api/v1/admin/incidents", headers={"Authorization": f"Bearer {token}"}
     )
     assert_503(incidents)
-    ran = CliRunner().invoke(main, ["incidents", "list"], env=settings(url))
+    ran = CliRunner().invoke(main, ["incidents", "list"], env=definition_settings(url))
     assert ran.exit_code == 1
     assert "the database schema is at 0005, not at" in ran.output
     assert "run `shebao db upgrade`" in ran.output

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 
 import lxml.html
-import pytest
+from card_reviews import extra_card_review
 from flask import Flask
 from staff_login import client_for
 from support import TEAM, MakeApp, confirmation_of, registration_in_review
@@ -22,48 +22,20 @@ from engine.clock import SimulatedClock
 from engine.runtime import Engine
 from web.app import engine_of
 from web.auth import create_user
-from web.extensions import domain_of
 from web.pages import task_confirmation as tc
 from workflows.identity import ID_LIKE
-from workflows.imports import import_people
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+"""The service's time: the ``clock`` fixture's (``conftest.py``)."""
 HOLDER = "440604198003030050"
 APPLICANT = "11010519491231002X"
 
 
-@pytest.fixture
-def app(make_app: MakeApp) -> Flask:
-    return make_app(SimulatedClock(NOW), staff=TEAM)
-
-
-def extra_card_review(app: Flask) -> tuple[int, int, dict[str, int]]:
-    """A Foshan holder with an active ICBC card and a BOC one awaiting activation: the review's
-    instance, its open task and the cards by bank."""
-    engine = engine_of(app)
-    create_user(engine.db, "ss_foshan", "pw", "social_security_clerk", "foshan")
-    banks = [("icbc", "active"), ("boc", "awaiting_activation")]
-    rows = [
-        (
-            line,
-            {
-                "id_number": HOLDER,
-                "name": "陈明",
-                "region": "foshan",
-                "card_number": f"4400000000{line:02d}",
-                "card_bank": bank,
-                "card_state": state,
-                "card_region_code": "440604",
-            },
-        )
-        for line, (bank, state) in enumerate(banks, start=2)
-    ]
-    report = import_people(engine, domain_of(app), rows, actor="t")
-    [review] = [r.review_id for r in report.results if r.review_id is not None]
-    assert review is not None
-    cards = {bank: r.card_id for r, (bank, _) in zip(report.results, banks, strict=True)}
-    task = int(queries.tasks_of(engine.db, review, "open")[0]["id"])
-    return review, task, {bank: int(card) for bank, card in cards.items() if card is not None}
+def holders_review(app: Flask) -> tuple[int, int, dict[str, int]]:
+    """``HOLDER``'s review of two cards (an active ICBC one, a BOC one awaiting activation): the
+    review's instance, its open task and the cards by bank; ``ss_foshan`` resolves it."""
+    create_user(engine_of(app).db, "ss_foshan", "pw", "social_security_clerk", "foshan")
+    return extra_card_review(app, HOLDER, "4400000000")
 
 
 def states(engine: Engine, cards: dict[str, int]) -> dict[str, str]:
@@ -80,7 +52,7 @@ def test_a_confirmation_counts_only_for_the_card_it_named(app: Flask) -> None:
     with card B and A's confirmation is asked again, naming B, and nothing changes; B's own
     confirmation keeps B."""
     engine = engine_of(app)
-    review, task, cards = extra_card_review(app)
+    review, task, cards = holders_review(app)
     clerk = client_for(app, "ss_foshan")
     before = states(engine, cards)
     keep_a = {"outcome": "resolve", "keep_card_id": str(cards["icbc"])}
@@ -135,7 +107,7 @@ def test_the_confirmation_locks_the_form_and_gives_it_back_to_change(app: Flask)
     shown) and the only buttons are confirm and go back; going back gives the form back to change,
     the choice kept, nothing checked or changed."""
     engine = engine_of(app)
-    _, task, cards = extra_card_review(app)
+    _, task, cards = holders_review(app)
     clerk = client_for(app, "ss_foshan")
     before = states(engine, cards)
     keep_a = {"outcome": "resolve", "keep_card_id": str(cards["icbc"])}

@@ -228,7 +228,25 @@ class IncidentOut(StrictModel):
     process: str | None
     state: str | None
     step: str = Field(description="the timer's event or the notice's kind")
-    error: str = Field(description="the last error (long numbers masked)")
+    step_label: Label = Field(
+        description="the step in words: a timer's event by its label, a notice's as the event "
+        "that wrote it and its kind (提醒领卡激活 · 领卡提醒); the key when no label knows it"
+    )
+    event: str | None = Field(
+        default=None,
+        description="the event the step belongs to: a timer's own (its `step`), or the one that "
+        "wrote the notice",
+    )
+    error: str = Field(
+        description="the last error, as the step raised it (long numbers masked; a webhook's "
+        "receiver named by scheme, host, port and path, never its credentials or query)"
+    )
+    error_label: Label | None = Field(
+        default=None,
+        description="what a notice's error means, in words, for the common channel failures "
+        "(connection refused, no answer in time, unreachable, HTTP 5xx, HTTP 4xx); absent for "
+        "any other error",
+    )
     attempts: int
     status: Literal["open", "closed"]
     created_at: datetime
@@ -242,6 +260,14 @@ class IncidentOut(StrictModel):
 
 class IncidentList(StrictModel):
     incidents: list[IncidentOut]
+
+
+class IncidentsClosed(StrictModel):
+    """What a bulk retry or resolve closed."""
+
+    closed: int = Field(description="how many incidents this request closed")
+    by_kind: dict[Literal["timer", "notice"], int] = Field(description="of them, per kind")
+    ids: list[int] = Field(description="the incidents closed, in id order")
 
 
 class OpenApiDocument(BaseModel):

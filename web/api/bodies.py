@@ -1,11 +1,12 @@
 """The API's request bodies and headers read safely: JSON parsed with limits, then validated.
 
-``parse_body(model)`` reads the JSON body (400 not JSON or malformed, 413 too large, 400 nested
-more than ``MAX_DEPTH`` levels, 422 control characters or unpaired surrogates, duplicate keys or
-non-finite numbers refused) and validates it against the endpoint's pydantic model (422
-``invalid_request`` naming each field with its words in Chinese and English, the event-data
-check's for the same fact: ``web.api.body_problems``; never the value). ``check_idempotency_key`` checks the header's form;
-``body_digest`` is what a replay under the same key is compared by.
+``parse_body(model)`` reads the JSON body (a leading UTF-8 byte order mark ignored; 400 not JSON
+or malformed, 413 too large, 400 nested more than ``MAX_DEPTH`` levels, 422 control characters or
+unpaired surrogates, duplicate keys or non-finite numbers refused) and validates it against the
+endpoint's pydantic model (422 ``invalid_request`` naming each field with its words in Chinese and
+English, the event-data check's for the same fact: ``web.api.body_problems``; never the value).
+``check_idempotency_key`` checks the header's form; ``body_digest`` is what a replay under the
+same key is compared by.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine import field_words
 from engine.field_words import FieldWords
-from web.api.body_problems import body_problems, message
+from web.api.body_problems import body_problems, line_of, message
 from web.api.errors import ApiError
 
 MAX_DEPTH = 32
@@ -171,6 +172,9 @@ def read_json() -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise _malformed("不是 UTF-8 编码", "not UTF-8") from None
+    # a leading byte order mark (Windows and .NET clients send one) is ignored, as RFC 8259
+    # section 8.1 lets a parser do: it is no part of the JSON text
+    text = text.removeprefix("\ufeff")
     if nesting_depth(text) > MAX_DEPTH:
         raise ApiError(
             400,
@@ -202,14 +206,26 @@ def read_json() -> Any:
 
 
 def parse_body(model: type[BaseModel]) -> BaseModel:
-    """The request's JSON body validated against ``model``; ``ApiError`` (400/413/422) otherwise."""
-    raw = read_json()
+    """The request's JSON body validated against ``model``; ``ApiError`` (400/413/422) otherwise.
+
+    A model whose ``LINES`` names a list of rows (``PeopleImport.LINES``: ``rows``) has each
+    detail about a place in a row say which, counted from 1 (``line``), as its answer's
+    ``rejected[].line`` counts them; ``field`` keeps the JSON place (``rows.2.name``)."""
+    rows = getattr(model, "LINES", None)
+    try:
+        raw = read_json()
+    except ApiError as error:
+        for detail in error.body.get("details") or ():
+            line = line_of(detail["field"].split("."), rows)
+            if line is not None:
+                detail["line"] = line
+        raise
     g.api_body = raw
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
-        problems = body_problems(raw, errors, step=loc_part)
+        problems = body_problems(raw, errors, step=loc_part, rows=rows)
         message_zh, message_en = message(problems)
         raise ApiError(
             422,

@@ -74,10 +74,12 @@ _KEY_TAG = "[key]"
 
 @dataclass(frozen=True)
 class BodyProblem:
-    """What is wrong at one place of a body: ``path`` its steps (``[]`` for the body itself)."""
+    """What is wrong at one place of a body: ``path`` its steps (``[]`` for the body itself);
+    ``line``: the row it is in, counted from 1, for a place in a body's numbered rows."""
 
     path: tuple[str, ...]
     words: FieldWords
+    line: int | None = None
 
     @property
     def field(self) -> str:
@@ -85,23 +87,43 @@ class BodyProblem:
         return ".".join(self.path)
 
     def named(self, lang: str) -> str:
-        if self.path:
+        if not self.path:
+            return "the body" if lang == "en" else "请求体"
+        if self.line is None:
             return self.field
-        return "the body" if lang == "en" else "请求体"
+        return (
+            f"{self.field} (line {self.line})"
+            if lang == "en"
+            else f"{self.field}（第 {self.line} 行）"
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        said: dict[str, Any] = {
             "loc": list(self.path),
             "msg": self.words.en,
             "field": self.field,
             "message_zh": self.words.zh,
             "message_en": self.words.en,
         }
+        if self.line is not None:
+            said["line"] = self.line
+        return said
 
 
-def body_problems(body: Any, errors: Sequence[ErrorDetails], step: Any = str) -> list[BodyProblem]:
+def line_of(path: Sequence[str], rows: str | None) -> int | None:
+    """The row a place is in, counted from 1 (as an import's ``rejected[].line`` counts), when
+    the place is inside the body's list ``rows`` (``rows.2.name``: 3); else None."""
+    if rows is None or len(path) < 2 or path[0] != rows or not path[1].isdigit():
+        return None
+    return int(path[1]) + 1
+
+
+def body_problems(
+    body: Any, errors: Sequence[ErrorDetails], step: Any = str, rows: str | None = None
+) -> list[BodyProblem]:
     """The problems of ``body`` that ``errors`` (pydantic's, without input) found, one per place,
-    in the order found. ``step`` turns one step of a place into the text named back."""
+    in the order found. ``step`` turns one step of a place into the text named back; ``rows``
+    names the body's list whose items are numbered lines (``line_of``)."""
     found: dict[tuple[Any, ...], list[_Located]] = {}
     for error in errors:
         located = _located(body, error)
@@ -109,7 +131,8 @@ def body_problems(body: Any, errors: Sequence[ErrorDetails], step: Any = str) ->
     problems: list[BodyProblem] = []
     for group in found.values():
         place, said = _words_of(group)
-        problems.append(BodyProblem(tuple(step(part) for part in place), said))
+        path = tuple(step(part) for part in place)
+        problems.append(BodyProblem(path, said, line_of(path, rows)))
     return problems
 
 

@@ -245,7 +245,9 @@ def enrollment_event(enrollment_id: str, body: EventRequest) -> Any:
 
     def settle(row: Any) -> EventOut | None:
         """A deduction result the year's state refused: the file's verdict, unchanged and why,
-        or rejected with the file's words (a duplicate payment to refund, malformed data)."""
+        or rejected with the file's words (a duplicate payment to refund). Malformed data is
+        the data's 422 ``invalid_data`` naming the field (``refused_result`` raises it) before
+        any of these, as for a year that takes the result."""
         verdict = refused_result(engine_of(), domain_of(), row, body.event, body.data)
         if isinstance(verdict, Rejected):  # what may be sent now listed, as for any 409
             definition = engine_of().definition(row.process, row.definition_version)

@@ -22,6 +22,7 @@ from workflows.imports import ImportRefused
 from workflows.payments import EnrollmentRefused
 from workflows.people import NotRegistered, RegistrationRefused
 from workflows.reductions import ReductionClaimRefused
+from workflows.regions import UnknownPolicy
 
 
 class ApiError(Exception):
@@ -76,6 +77,7 @@ STATUS_OF: dict[type[Exception], int] = {
     NotRegistered: 422,
     RegistrationRefused: 422,
     ReductionClaimRefused: 422,
+    UnknownPolicy: 422,
 }
 
 _HTTP_CODES = {

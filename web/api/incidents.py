@@ -1,21 +1,65 @@
 """API endpoints for incidents (scope ``admin``): list them, retry the failed step once its cause
-is fixed, or resolve them without running the step again (``engine.incidents``)."""
+is fixed, or resolve them without running the step again (``engine.incidents``): one at a time,
+or every open one a filter selects (``POST /admin/incidents/retry|resolve``, after a receiver's
+outage), through the same statements, so each step is put back once. Each incident carries its
+step and a notice's error in words (``web.incident_words``) beside the keys."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from flask import request
+from pydantic import Field
 
 from engine import field_words
-from engine.incidents import list_incidents, resolve_incident, retry_incident
-from web.api.answer_models import IncidentList, IncidentOut
+from engine.incidents import (
+    IncidentRow,
+    Matching,
+    list_incidents,
+    resolve_incident,
+    resolve_incidents,
+    retry_incident,
+    retry_incidents,
+)
+from web.api.answer_models import IncidentList, IncidentOut, IncidentsClosed
 from web.api.common import answer, as_id, bp, caller, int_param, run
+from web.api.errors import ApiError
+from web.api.model_types import Code, Label, StrictModel
 from web.api.query_args import refused
 from web.api.spec import endpoint
 from web.extensions import engine_of
+from web.incident_words import error_label, step_label
 
 _STATUSES = ("open", "closed")
+
+
+class IncidentSelection(StrictModel):
+    """Which open incidents a bulk retry or resolve takes: every one the fields given select
+    (all of them with an empty body)."""
+
+    kind: Literal["timer", "notice"] | None = None
+    process: Code | None = None
+    step: Code | None = Field(
+        default=None, description="a timer's event or a notice's kind (`collection_reminder`)"
+    )
+    up_to: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**63 - 1,
+        description="only incidents with an id up to this one (those a listing showed, not "
+        "those opened since)",
+    )
+
+
+def incident_out(row: IncidentRow) -> IncidentOut:
+    """An incident as the API answers it: its keys, and its step and error in words."""
+    step = step_label(engine_of().processes, row)
+    failure = error_label(row)
+    return IncidentOut(
+        **row.as_dict(),
+        step_label=Label(zh=step.zh, en=step.en),
+        error_label=Label(zh=failure.zh, en=failure.en) if failure else None,
+    )
 
 
 @endpoint(
@@ -51,7 +95,7 @@ def admin_incidents() -> Any:
     if process is not None and process not in engine_of().processes:
         raise refused([("process", field_words.FieldWords("未知流程", "no such process"))])
     rows = list_incidents(engine_of(), status=status, process=process)
-    return answer(IncidentList(incidents=[IncidentOut(**r.as_dict()) for r in rows]))
+    return answer(IncidentList(incidents=[incident_out(r) for r in rows]))
 
 
 @endpoint(
@@ -67,7 +111,7 @@ def admin_incidents() -> Any:
 def admin_retry_incident(incident_id: str) -> Any:
     ident = as_id(incident_id, "incident")
     done = run(lambda: retry_incident(engine_of(), ident, actor=f"api:{caller().name}"))
-    return answer(IncidentOut(**done.as_dict()))
+    return answer(incident_out(done))
 
 
 @endpoint(
@@ -83,4 +127,51 @@ def admin_retry_incident(incident_id: str) -> Any:
 def admin_resolve_incident(incident_id: str) -> Any:
     ident = as_id(incident_id, "incident")
     done = run(lambda: resolve_incident(engine_of(), ident, actor=f"api:{caller().name}"))
-    return answer(IncidentOut(**done.as_dict()))
+    return answer(incident_out(done))
+
+
+def _bulk(body: IncidentSelection, retry: bool) -> Any:
+    if body.process is not None and body.process not in engine_of().processes:
+        words = field_words.FieldWords("未知流程", "no such process")
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"请求内容有误：process：{words.zh}",
+            f"the request is invalid: process: {words.en}",
+            details=[{"field": "process", "message_zh": words.zh, "message_en": words.en}],
+        )
+    matching = Matching(kind=body.kind, process=body.process, step=body.step, up_to=body.up_to)
+    work = retry_incidents if retry else resolve_incidents
+    closed = work(engine_of(), matching, actor=f"api:{caller().name}")
+    return answer(
+        IncidentsClosed(closed=closed.count, by_kind=closed.by_kind, ids=list(closed.ids))  # type: ignore[arg-type]
+    )
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/admin/incidents/retry",
+    summary="Put back the failed step of every open incident the body selects (after a "
+    'receiver\'s outage: `{"kind": "notice"}`); each runs again once, at the next sweep',
+    scopes=("admin",),
+    body=IncidentSelection,
+    response=IncidentsClosed,
+    idempotent=False,
+)
+def admin_retry_incidents(body: IncidentSelection) -> Any:
+    return _bulk(body, retry=True)
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/admin/incidents/resolve",
+    summary="Close every open incident the body selects without running its step again",
+    scopes=("admin",),
+    body=IncidentSelection,
+    response=IncidentsClosed,
+    idempotent=False,
+)
+def admin_resolve_incidents(body: IncidentSelection) -> Any:
+    return _bulk(body, retry=False)

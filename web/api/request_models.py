@@ -3,11 +3,12 @@ and what OpenAPI shows of it."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AwareDatetime, BeforeValidator, Field, StringConstraints, field_validator
 
 from engine import field_words
+from engine.field_words import FieldWords
 from engine.forms import AMOUNT_PATTERN, FieldValueError, parse_amount, parse_moment
 from web.api.model_types import (
     ID_NUMBER,
@@ -149,6 +150,29 @@ class YearRequest(StrictModel):
     policy: str = Field(max_length=64, pattern=POLICY_PATTERN, description="e.g. huian-2023")
 
 
+SEPARATED_OR_LIST = FieldWords(
+    "应为以“|”分隔的文本（如 dibao|low_income）或文本列表",
+    "expected text with the values separated by | (dibao|low_income), or a list of them",
+)
+
+
+def _separated_or_listed(value: Any) -> Any:
+    """A value of neither accepted form is refused in words naming both (not once per form)."""
+    if value is None or isinstance(value, str | list):
+        return value
+    raise refusal(SEPARATED_OR_LIST)
+
+
+Listed = Annotated[
+    Annotated[str, StringConstraints(pattern=ONE_LINE, max_length=400)]
+    | Annotated[list[Code], Field(max_length=20)]
+    | None,
+    BeforeValidator(_separated_or_listed),
+]
+"""Several values of an import's row: a list (as ``/registrations`` takes them) or one text,
+``|`` (or ``;``) between them, as a file's cell holds them (``workflows.imports``)."""
+
+
 class ImportRow(StrictModel):
     """One person (and optionally one of their cards) as another system holds them."""
 
@@ -157,11 +181,16 @@ class ImportRow(StrictModel):
     region: str = Field(pattern=NAME)
     residence: Line | None = Field(default=None, max_length=32)
     household: Line | None = Field(default=None, max_length=64)
-    reduction_categories: Line | None = Field(default=None, max_length=400)
-    flags: Line | None = Field(
+    reduction_categories: Listed = Field(
         default=None,
-        max_length=400,
-        description="declared flags as at registration (disabled, newborn, ...), separated by |",
+        description="the region's reduction categories declared (dibao, low_income, ...): a "
+        "list, as /registrations takes them, or text with the values separated by | as a "
+        "file's cell holds them (dibao|low_income)",
+    )
+    flags: Listed = Field(
+        default=None,
+        description="declared flags as at registration (disabled, newborn, ...): a list, or "
+        "text with the values separated by |",
     )
     card_number: Line | None = Field(default=None, max_length=32)
     card_bank: Line | None = Field(default=None, max_length=32)
@@ -170,7 +199,16 @@ class ImportRow(StrictModel):
 
 
 class PeopleImport(StrictModel):
-    rows: list[ImportRow] = Field(min_length=1, max_length=1000)
+    LINES: ClassVar[str] = "rows"
+    """The rows are lines counted from 1: a 422's detail about one says its ``line``, as the
+    answer's ``rejected[].line`` does (``web.api.bodies.parse_body``)."""
+
+    rows: list[ImportRow] = Field(
+        min_length=1,
+        max_length=1000,
+        description="the people, each a line counted from 1: `rejected[].line` and a 422 "
+        "detail's `line` name a row so (`field` is its JSON place: rows.2 is line 3)",
+    )
 
 
 class TaskCompletion(StrictModel):

@@ -54,6 +54,11 @@ class ErrorDetail(BaseModel):
     )
     message_zh: str
     message_en: str
+    line: int | None = Field(
+        default=None,
+        description="a place in a batch's rows (POST /imports/people): the row counted from 1, "
+        "as the answer's rejected[].line counts them (`field` rows.2.name is line 3)",
+    )
     loc: list[str] | None = Field(
         default=None, description="kept from the first version: `field` as a list of steps"
     )

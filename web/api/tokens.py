@@ -14,6 +14,13 @@ its scopes, when it was made, when it expires (365 days by default), when it was
 once (401). Times here are the real UTC time, never the service's business clock, which the demo
 and ``shebao clock set`` move.
 
+Names: a name has at most one live token (migration 0018: unique among the rows not revoked), so
+a bank's token is rotated under its name: revoke it, create it again. The revoked rows stay, for
+their history; a token that expired unrevoked is revoked when its name is given again (a
+``token_revoked`` event, reason ``name_reused``). Listings show each row with its prefix and
+status; its creation, revocation and refusals name its prefix beside its name (a use names the
+name only: the one token live under it then).
+
 Security events: creation, revocation and each refusal (``token_refused``); of the uses, a token's
 first use on each calendar day in Beijing (``token_used``, with the operation and the address it
 came from, and whether it is the token's first use ever): what an audit of a token asks (was it
@@ -85,7 +92,8 @@ def create_token(
 
     Raises:
         ValueError: a bad name, scope or lifetime.
-        sqlalchemy.exc.IntegrityError: a token of that name exists.
+        sqlalchemy.exc.IntegrityError: a live token of that name exists (neither revoked nor
+            expired: an expired one is revoked, its name given to the new one).
     """
     if not TOKEN_NAME.match(name):
         raise ValueError(
@@ -103,6 +111,14 @@ def create_token(
     prefix = token[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + PREFIX_LENGTH]
     unique = sorted(set(scopes))
     with db.begin() as conn:
+        expired = conn.execute(
+            select(tokens.c.id, tokens.c.prefix).where(
+                tokens.c.name == name, tokens.c.revoked_at.is_(None), tokens.c.expires_at <= now
+            )
+        ).all()
+        if expired:
+            ids = [row.id for row in expired]
+            conn.execute(update(tokens).where(tokens.c.id.in_(ids)).values(revoked_at=now))
         conn.execute(
             insert(tokens).values(
                 name=name,
@@ -112,6 +128,10 @@ def create_token(
                 created_at=now,
                 expires_at=now + timedelta(days=expires_in_days),
             )
+        )
+    for row in expired:
+        security_log.record(
+            db, "token_revoked", actor=actor, token=name, prefix=row.prefix, reason="name_reused"
         )
     security_log.record(
         db,
@@ -134,8 +154,9 @@ def status_of(row: Any, now: datetime | None = None) -> str:
     return "valid"
 
 
-def list_tokens(db: Engine) -> list[dict[str, Any]]:
-    """Every token, by name: what it may do and its dates (never the token or its hash)."""
+def list_tokens(db: Engine, name: str | None = None) -> list[dict[str, Any]]:
+    """Every token (or those named ``name``), by name, the oldest first: what it may do and its
+    dates (never the token or its hash). A rotated name has a revoked row before its live one."""
     columns = (
         tokens.c.name,
         tokens.c.prefix,
@@ -145,9 +166,12 @@ def list_tokens(db: Engine) -> list[dict[str, Any]]:
         tokens.c.last_used_at,
         tokens.c.revoked_at,
     )
+    query = select(*columns).order_by(tokens.c.name, tokens.c.created_at, tokens.c.id)
+    if name is not None:
+        query = query.where(tokens.c.name == name)
     now = utcnow()
     with db.connect() as conn:
-        rows = conn.execute(select(*columns).order_by(tokens.c.name)).all()
+        rows = conn.execute(query).all()
     return [
         {**row._asdict(), "scopes": list(row.scopes or []), "status": status_of(row, now)}
         for row in rows
@@ -155,26 +179,38 @@ def list_tokens(db: Engine) -> list[dict[str, Any]]:
 
 
 def find_token(db: Engine, name: str) -> dict[str, Any] | None:
-    return next((t for t in list_tokens(db) if t["name"] == name), None)
+    """The token ``name``: its live one (not revoked), else the newest revoked."""
+    found = list_tokens(db, name)
+    live = [t for t in found if t["revoked_at"] is None]
+    return (live or found)[-1] if found else None
 
 
 def revoke_token(db: Engine, name: str, *, actor: str = "cli") -> dict[str, Any] | None:
-    """Revoke the token ``name`` from now on; None if there is none. Revoking twice keeps the
-    first time."""
+    """Revoke the live token ``name`` from now on; None if there is no token of that name.
+    Revoking twice keeps the first time (the newest revoked row is answered)."""
     with db.begin() as conn:
-        changed = conn.execute(
-            update(tokens)
-            .where(tokens.c.name == name, tokens.c.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        ).rowcount
-    if changed:
-        security_log.record(db, "token_revoked", actor=actor, token=name)
+        live = conn.execute(
+            select(tokens.c.id, tokens.c.prefix).where(
+                tokens.c.name == name, tokens.c.revoked_at.is_(None)
+            )
+        ).first()
+        if live is not None:
+            conn.execute(update(tokens).where(tokens.c.id == live.id).values(revoked_at=utcnow()))
+    if live is not None:
+        security_log.record(db, "token_revoked", actor=actor, token=name, prefix=live.prefix)
     return find_token(db, name)
 
 
-def _refuse(db: Engine, reason: str, name: str | None = None) -> ApiError:
+def _refuse(db: Engine, reason: str, row: Any = None) -> ApiError:
+    """401, recorded with the token's name and prefix when the token is known."""
+    known = {} if row is None else {"token": row.name, "prefix": row.prefix}
     security_log.record(
-        db, "token_refused", actor=name, remote_addr=request.remote_addr, reason=reason
+        db,
+        "token_refused",
+        actor=None if row is None else row.name,
+        remote_addr=request.remote_addr,
+        reason=reason,
+        **known,
     )
     message = {
         "unknown": ("令牌无效", "unknown token"),
@@ -201,7 +237,7 @@ def authenticate(db: Engine) -> Caller:
     now = utcnow()
     state = status_of(row, now)
     if state != "valid":
-        raise _refuse(db, state, row.name)
+        raise _refuse(db, state, row)
     day_start = _start_of_day(now)
     if row.last_used_at is None or row.last_used_at < day_start:
         # the day's first use: recorded by the one request whose update opened the day
@@ -242,6 +278,7 @@ def _by_hash() -> Select[Any]:
     return select(
         tokens.c.id,
         tokens.c.name,
+        tokens.c.prefix,
         tokens.c.scopes,
         tokens.c.expires_at,
         tokens.c.revoked_at,

@@ -43,7 +43,9 @@ def tokens() -> None:
 )
 @with_appcontext
 def create(name: str, scopes: tuple[str, ...], expires_in_days: int) -> None:
-    """Create a token NAME; it is printed once (last line) and only its hash is stored."""
+    """Create a token NAME; it is printed once (last line) and only its hash is stored. The
+    name of a revoked or expired token may be given again (rotation): the old row stays in
+    `tokens list`, revoked, with its own prefix."""
     _check_scope_values(scopes)
     db = engine_of().db
     try:
@@ -51,7 +53,10 @@ def create(name: str, scopes: tuple[str, ...], expires_in_days: int) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     except IntegrityError:
-        raise click.ClickException(f"a token named {name!r} exists already") from None
+        raise click.ClickException(
+            f"a token named {name!r} exists already (not revoked): to rotate it, "
+            f"`shebao tokens revoke {name}` first"
+        ) from None
     made = find_token(db, name)
     expires = _when(made["expires_at"]) if made else "?"
     click.echo(
@@ -86,7 +91,8 @@ def _when(moment: datetime | None) -> str:
 @tokens.command("list")
 @with_appcontext
 def list_command() -> None:
-    """Every token: name, prefix, scopes, created, expires, last used, revoked (never a token)."""
+    """Every token: name, prefix, scopes, created, expires, last used, revoked (never a token);
+    a rotated name's revoked tokens first, its live one last."""
     rows = list_tokens(engine_of().db)
     header = ("name", "prefix", "scopes", "status", "created", "expires", "last used", "revoked")
     table = [header] + [

@@ -3,13 +3,17 @@
 ``shebao diagrams`` writes an SVG per definition and language into ``diagrams/``; with ``--check`` it
 writes nothing and exits 1 listing the committed files that differ from what the definitions draw.
 
-``shebao bpmn PROCESS`` prints (or writes) the definition as executable BPMN 2.0 XML, in the default
-dialect (Python expressions, for SpiffWorkflow) or ``--dialect camunda7`` (JUEL and Camunda's
-attributes). Timers that name the region's policy carry that policy's dates and durations: the
-policy given with ``--policy REGION-YEAR``, by default the one the process's instances use most
-(their ``policy`` variable, else their ``region``'s latest year), else the latest year of the first
-region. ``shebao bpmn export-all DIR`` writes every process in both dialects (what CI lints);
-``shebao bpmn import FILE`` turns a BPMN file back into definition YAML.
+``shebao bpmn PROCESS`` prints (or writes) a process as executable BPMN 2.0 XML: its latest
+deployed version, as deployed (``--version N`` another one; ``--from-file`` the definition file
+under ``definitions/`` as it stands, deployed or not), saying which on stderr (or beside the file it
+wrote). The default dialect has Python expressions, for SpiffWorkflow; ``--dialect camunda7`` JUEL
+and Camunda's attributes. Timers that name the region's policy carry that policy's dates and
+durations: the policy given with ``--policy REGION-YEAR``, by default the one the process's
+instances use most (their ``policy`` variable, else their ``region``'s latest year), else the
+latest year of the first region. ``shebao bpmn export-all DIR`` writes every deployed process in
+both dialects (``--from-files``: the definition files, what ``scripts/test`` lints on a clone
+where nothing is deployed); ``shebao bpmn import FILE`` turns a BPMN file back into definition
+YAML.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ from engine.bpmn import BpmnExportError, PolicyValues, to_bpmn
 from engine.bpmn_expr import DIALECTS
 from engine.bpmn_import import BpmnImportError, import_bpmn, to_yaml
 from engine.definition import ProcessDefinition, load_definitions, parse_definition
+from engine.deployments import versions
 from engine.diagram import GraphvizMissing, render_svg
 from engine.errors import DefinitionError
 from engine.models import Instance
+from web.cli.deployed import NotDeployed, deployed_rows, not_deployed, read_deployed
 from web.config import PROJECT_ROOT
 from web.extensions import domain_of, engine_of
 from workflows.domain import Domain
@@ -199,6 +205,16 @@ _POLICY = click.option(
 )
 
 
+_FROM_FILE = click.option(
+    "--from-file",
+    "--from-files",
+    "from_files",
+    is_flag=True,
+    help="Export the definition file(s) under definitions/ as they stand, deployed or not "
+    "(default: what is deployed).",
+)
+
+
 @bpmn.command("export")
 @click.argument("process")
 @click.option(
@@ -207,42 +223,97 @@ _POLICY = click.option(
     default=None,
     help="Write to FILE instead of printing.",
 )
+@click.option(
+    "--version",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The deployed version to export (default: the latest deployed).",
+)
+@_FROM_FILE
 @_LANG
 @click.option("--dialect", type=click.Choice(DIALECTS), default="default", show_default=True)
 @_POLICY
 @with_appcontext
 def bpmn_export(
-    process: str, out: Path | None, lang: str, dialect: str, policy: str | None
+    process: str,
+    out: Path | None,
+    version: int | None,
+    from_files: bool,
+    lang: str,
+    dialect: str,
+    policy: str | None,
 ) -> None:
-    """Export PROCESS as executable BPMN 2.0 XML, laid out for BPMN modellers."""
+    """Export PROCESS as executable BPMN 2.0 XML, laid out for BPMN modellers: its latest
+    deployed version (or --version N; --from-file: the file as it stands), named on stderr."""
+    if from_files and version is not None:
+        raise click.UsageError("--version names a deployed version; --from-file reads the file")
+    definition, what = _file(process) if from_files else _deployed(process, version)
+    xml = export(definition, lang, dialect, policy)
+    if out is None:
+        click.echo(xml.decode("utf-8"), nl=False)
+        click.echo(f"exported {what}", err=True)
+        return
+    out.write_bytes(xml)
+    click.echo(f"wrote {out}: {what}")
+
+
+def _file(process: str) -> tuple[ProcessDefinition, str]:
+    """``process``'s definition file as it stands, and what to call it."""
     definitions = _definitions()
     if process not in definitions:
         known = ", ".join(sorted(definitions))
         raise click.BadParameter(f"no process {process!r} (known: {known})", param_hint="PROCESS")
-    xml = export(definitions[process], lang, dialect, policy)
-    if out is None:
-        click.echo(xml.decode("utf-8"), nl=False)
-        return
-    out.write_bytes(xml)
-    click.echo(f"wrote {out}")
+    definition = definitions[process]
+    return definition, f"{process} from the file {definition.source} (deployed or not)"
+
+
+def _deployed(process: str, version: int | None) -> tuple[ProcessDefinition, str]:
+    """``process``'s deployed ``version`` (the latest when None), and what to call it."""
+    if not deployed_rows(process):
+        files = _definitions()
+        if process not in files:
+            known = ", ".join(sorted(files))
+            raise click.BadParameter(
+                f"no process {process!r} (known: {known})", param_hint="PROCESS"
+            )
+        raise NotDeployed(f"{not_deployed(process)}; --from-file exports the file as it stands")
+    return read_deployed(process, version)
 
 
 @bpmn.command("export-all")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@_FROM_FILE
 @_LANG
 @_POLICY
 @with_appcontext
-def bpmn_export_all(out_dir: Path, lang: str, policy: str | None) -> None:
-    """Write every process to OUT_DIR as PROCESS.DIALECT.bpmn, in both dialects."""
+def bpmn_export_all(out_dir: Path, from_files: bool, lang: str, policy: str | None) -> None:
+    """Write every deployed process's latest version to OUT_DIR as PROCESS.DIALECT.bpmn, in both
+    dialects (--from-files: the definition files as they stand, deployed or not)."""
+    if from_files:
+        chosen = dict(sorted(_definitions().items()))
+        what = f"the definition files under {current_app.config['SHEBAO_DEFINITIONS']}"
+    else:
+        chosen = {key: read_deployed(key)[0] for key in _deployed_keys()}
+        what = "deployed: " + ", ".join(f"{k} v{d.version}" for k, d in chosen.items())
     out_dir.mkdir(parents=True, exist_ok=True)
     count = 0
-    for key, definition in sorted(_definitions().items()):
+    for key, definition in chosen.items():
         for dialect in DIALECTS:
             (out_dir / f"{key}.{dialect}.bpmn").write_bytes(
                 export(definition, lang, dialect, policy)
             )
             count += 1
-    click.echo(f"{count} BPMN files written to {out_dir}")
+    click.echo(f"{count} BPMN files written to {out_dir} ({what})")
+
+
+def _deployed_keys() -> list[str]:
+    keys = sorted({row["key"] for row in versions(engine_of().db)})
+    if not keys:
+        raise NotDeployed(
+            "尚无已部署的流程 / nothing is deployed yet (`shebao definitions deploy`; "
+            "--from-files exports the definition files as they stand)"
+        )
+    return keys
 
 
 @bpmn.command("import")

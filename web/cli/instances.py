@@ -19,6 +19,7 @@ from engine.migration import (
     migrate,
     plan,
 )
+from web.cli.deployed import check_version
 from web.extensions import engine_of
 
 
@@ -77,6 +78,8 @@ def instances_migrate(
     warn about an instance whose state changes, unless --confirm names each warning's code (the
     history keeps the confirmation). Run it again to resume."""
     engine = engine_of()
+    check_version(process, source)  # "card has no version 3 (deployed: 1, 2)", not "unknown"
+    check_version(process, target)
     try:
         migration = plan(engine, process, source, target, _mapping(pairs), actor=actor)
     except (UnknownProcess, MigrationRefused) as exc:
@@ -84,7 +87,11 @@ def instances_migrate(
     for line in migration.lines():
         click.echo(line)
     if migration.unmapped:
-        raise click.ClickException("states without a target: map them with --map OLD=NEW")
+        names = ", ".join(migration.unmapped)
+        raise click.ClickException(
+            f"{names} 在 v{target} 中没有对应状态，请用 --map 旧状态=新状态 指定 / "
+            f"states without a target in v{target}: {names}; map them with --map OLD=NEW"
+        )
     if pending := migration.unconfirmed(confirmed):
         raise click.ClickException(str(ConfirmationNeeded(pending)))
     if stray := sorted(set(confirmed) - set(migration.warnings)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -14,12 +15,14 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, NoAppException, ScriptInfo, with_appcontext
 
 from engine import interventions, partitions
+from engine.db import make_owner_only
 from engine.definition import load_definition
 from engine.deployments import deploy, versions
 from engine.errors import DefinitionError
 from engine.heartbeat import wall_clock as utc_now
 from engine.process_counts import process_counts
 from web.app import create_app, engine_of
+from web.cli.database_faults import safe_url, unavailable_line
 from web.db_faults import FAULTS
 from web.demo_accounts import seed_if_empty
 from web.extensions import SERVICE
@@ -27,6 +30,8 @@ from web.migrate import schema_fault, upgrade_database
 from web.wiring import NothingToRunOn, sync_definitions
 from workflows.domain import build_registry
 from workflows.policy import PolicyError
+
+log = logging.getLogger(__name__)
 
 
 class RefusedStart(NoAppException):
@@ -46,11 +51,13 @@ def start_app() -> Flask:
     nothing (``shebao run``, ``shebao scheduler``, ``shebao demo`` deploy as they start, and
     ``shebao definitions deploy`` is the command for it); a broken policy file is a
     ``RefusedStart``, and so is a broken definition file with nothing deployed, but for the
-    commands that need no definitions (``WITHOUT_DEFINITIONS``)."""
+    commands that need no definitions (``WITHOUT_DEFINITIONS``). Only the commands that migrate
+    (``CREATES_DATABASE``) create a missing SQLite file."""
     command = click.get_current_context(silent=True)
     needed = command is None or command.command not in WITHOUT_DEFINITIONS
+    creates = command is None or command.command in CREATES_DATABASE
     try:
-        return create_app(deploys=False, needs_definitions=needed)
+        return create_app(deploys=False, needs_definitions=needed, creates_database=creates)
     except PolicyError as exc:
         raise RefusedStart(f"invalid: {exc}") from None
     except NothingToRunOn as exc:
@@ -58,25 +65,31 @@ def start_app() -> Flask:
 
 
 class ShebaoGroup(FlaskGroup):
-    """Flask's command group; a command that meets a broken definition file, or a database
-    without the schema (never migrated, or behind), says so in one line and exits 1, instead of
-    a traceback."""
+    """Flask's command group; a command that meets a broken definition file, a database it
+    cannot reach (``web.cli.database_faults``), or a database without the schema (never
+    migrated, or behind), says so in one line and exits 1, instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except DefinitionError as exc:
             raise click.ClickException(f"invalid: {exc}") from None
-        except FAULTS:
-            fault = _schema_fault(ctx)
+        except FAULTS as exc:
+            fault = _database_fault(ctx, exc)
             if fault is None:
                 raise
             raise click.ClickException(fault) from None
 
 
-def _schema_fault(ctx: click.Context) -> str | None:
+def _database_fault(ctx: click.Context, exc: Exception) -> str | None:
+    """In one line, why ``exc`` stopped the command: the database unavailable, or its schema;
+    None when it is neither (the traceback stands)."""
     app = ctx.ensure_object(ScriptInfo)._loaded_app  # the command's app, if it has one
-    return None if app is None else schema_fault(engine_of(app).db)
+    url = app.config["SHEBAO_DATABASE_URL"] if app is not None else None
+    line = unavailable_line(url or os.environ.get("SHEBAO_DATABASE_URL", ""), exc)
+    if line is not None or app is None:
+        return line
+    return schema_fault(engine_of(app).db)
 
 
 @click.group(cls=ShebaoGroup, create_app=start_app, add_default_commands=False)
@@ -94,8 +107,19 @@ def db() -> None:
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Bring the database schema up to date."""
-    upgrade_database(current_app.config["SHEBAO_DATABASE_URL"], revision)
-    click.echo(f"database at {revision}: {_safe_url(current_app.config['SHEBAO_DATABASE_URL'])}")
+    url = current_app.config["SHEBAO_DATABASE_URL"]
+    owner_only(url)
+    upgrade_database(url, revision)
+    click.echo(f"database at {revision}: {safe_url(url)}")
+
+
+def owner_only(url: str) -> None:
+    """Tighten an SQLite database file others could read (made by an earlier release, or
+    copied in), saying so in one log line (``engine.db.make_owner_only``)."""
+    changed = make_owner_only(url)
+    if changed:
+        names = ", ".join(str(path) for path in changed)
+        log.warning("database file readable by other users, now owner-only (0600): %s", names)
 
 
 @db.command("partitions")
@@ -160,8 +184,10 @@ def definitions_deploy(actor: str) -> None:
     files = sorted(Path(current_app.config["SHEBAO_DEFINITIONS"]).glob("*.yaml"))
     try:
         done = deploy(service.engine.db, files, service.domain.registry, actor=actor, now=utc_now())
-    except DefinitionError as exc:
-        raise click.ClickException(str(exc)) from None
+    except DefinitionError as exc:  # said once: the start leaves it to this command
+        raise click.ClickException(
+            f"invalid: {exc} (定义文件有误，未部署任何版本 / a broken file deploys nothing)"
+        ) from None
     for item in done:
         what = "deployed" if item.new else "unchanged"
         click.echo(f"{item.key} v{item.version}: {what} ({item.content_hash[:12]})")
@@ -230,12 +256,13 @@ def run(host: str, port: int, demo: bool, with_scheduler: bool) -> None:
 
     log_format.configure(logging.WARNING)  # SHEBAO_LOG_FORMAT=json: one JSON object per line
     url = current_app.config["SHEBAO_DATABASE_URL"]
+    owner_only(url)
     upgrade_database(url)
     sync_definitions(current_app.extensions[SERVICE])  # now that the tables exist
     if demo:
         for line in seed_if_empty(current_app._get_current_object()):  # type: ignore[attr-defined]
             click.echo(line)
-    click.echo(f"database: {_safe_url(url)}")
+    click.echo(f"database: {safe_url(url)}")
     background = None
     if with_scheduler:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -259,14 +286,13 @@ def _stop_serving(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-WITHOUT_DEFINITIONS: tuple[click.Command, ...] = (db_upgrade, definitions_validate)
-"""Commands that run whatever the definition files and the deployments hold."""
+WITHOUT_DEFINITIONS: tuple[click.Command, ...] = (
+    db_upgrade,
+    definitions_validate,
+    definitions_deploy,
+)
+"""Commands that run whatever the definition files and the deployments hold (``definitions
+deploy`` refuses a broken file itself: its fault is said once)."""
 
 # Command modules of their own, each adding its commands to the main group.
 from web.cli import api as cli_api  # noqa: E402
@@ -290,3 +316,7 @@ cli_history.register(main)
 cli_instances.register(main)
 cli_notices.register(main)
 cli_web.register(main)
+
+CREATES_DATABASE: tuple[click.Command, ...] = (db_upgrade, run, cli_web.demo)
+"""Commands that migrate, and so create a missing SQLite file; the others refuse it in one
+line instead of leaving an empty file behind (a mistyped ``SHEBAO_DATABASE_URL``)."""

@@ -1,8 +1,10 @@
-"""The ``shebao`` commands for the web side: staff accounts (``users create|password|totp|scope``),
-the service clock (``clock show|set|reset``) and the demo (``demo``)."""
+"""The ``shebao`` commands for the web side: staff accounts (``users
+create|list|password|totp|scope|disable|enable``), the service clock (``clock show|set|reset``)
+and the demo (``demo``)."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 
 import click
@@ -28,6 +30,7 @@ from web.staff import (
     set_password,
     set_scope,
 )
+from web.staff_accounts import list_staff, set_disabled
 from web.wiring import sync_definitions
 from workflows.demo import DEFAULT_PEOPLE, DEFAULT_SEED, DEMO_AT
 
@@ -166,6 +169,65 @@ def users_scope(name: str, scope: str) -> None:
     _check_scope(staff.group, scope)
     set_scope(engine_of().db, name, scope)
     click.echo(f"{name} ({staff.group}): scope={scope}")
+
+
+@users.command("list")
+@with_appcontext
+def users_list() -> None:
+    """Every staff account: username, display name, group, scope, second factor, disabled, last
+    login (never a password hash or a secret)."""
+    header = ("username", "name", "group", "scope", "2fa", "disabled", "last login")
+    table = [header] + [
+        (
+            u.username,
+            u.display_name,
+            u.group,
+            u.scope or "*",
+            "yes" if u.second_factor else "no",
+            "DISABLED" if u.disabled else "no",
+            "-" if u.last_login is None else u.last_login.strftime("%Y-%m-%d %H:%M UTC"),
+        )
+        for u in list_staff(engine_of().db)
+    ]
+    widths = [max(_width(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        cells = (cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: a Chinese character two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _set_disabled(name: str, disabled: bool) -> None:
+    try:
+        changed, ended = set_disabled(engine_of().db, name, disabled, security_now(), actor="cli")
+    except LookupError:
+        raise click.ClickException(f"no user named {name!r}") from None
+    if not changed:
+        click.echo(f"{name} is {'disabled' if disabled else 'enabled'} already")
+    elif disabled:
+        click.echo(f"{name} disabled: cannot log in; {len(ended)} session(s) ended")
+    else:
+        click.echo(f"{name} enabled: can log in again (password and second factor unchanged)")
+
+
+@users.command("disable")
+@click.argument("name")
+@with_appcontext
+def users_disable(name: str) -> None:
+    """Disable NAME (someone who left): the account cannot log in (answered as a wrong
+    password) and every session of NAME ends now; nothing is deleted."""
+    _set_disabled(name, True)
+
+
+@users.command("enable")
+@click.argument("name")
+@with_appcontext
+def users_enable(name: str) -> None:
+    """Enable the disabled account NAME again, as it was."""
+    _set_disabled(name, False)
 
 
 @click.command("demo")

@@ -167,6 +167,10 @@ def index() -> ResponseReturnValue:
     group = request.args.get("group") if user.is_supervisor else user.group
     group = group if group in groups else (groups[0] if groups else user.group)
     kinds, regions = _task_kinds(engine, group), ia.regions_of(user.scope, i18n.regions())
+    unknown = ia.unknown_argument(request.args)
+    if unknown is not None:
+        words = i18n.t("unknown_inbox_argument").format(name=unknown)
+        return render_template("error.html", message=words, code=400), 400
     bad = ia.bad_argument(request.args, groups=groups, kinds=kinds, regions=regions)
     if bad is not None:
         words = i18n.t("bad_inbox_argument").format(name=i18n.t(ia.WORD_OF[bad]))

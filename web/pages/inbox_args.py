@@ -1,14 +1,16 @@
-"""The inbox's query parameters, checked before anything is read: a value the page does not offer
+"""The inbox's query parameters, checked before anything is read: a parameter the page does not
+know (``?due=3`` for ``?within=3``, ``?page=2``, ``?scope=cgb``) or a value it does not offer
 (``?within=abc``, ``?kind=nosuch``, ``?after=garbage``, ``?sort=x``, a region outside the user's
 scope) is named, so that the page answers 400 in words on the service's error page instead of an
-unfiltered list that looks like the filtered one. Empty values mean "any", as the filter bar sends
-them."""
+unfiltered list that looks like the filtered one (as the API refuses a parameter it does not
+declare: ``web.api.query_args``). Empty values mean "any", as the filter bar sends them."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from engine.definition import Label
+from web.api.bodies import loc_part
 from web.pages import inbox_queries as iq
 
 FLAGS = ("overdue", "mine", "following")
@@ -27,6 +29,10 @@ WORD_OF = {
 }
 """Each parameter by the filter bar's word for it (the page key), to name it in the refusal."""
 
+KNOWN = frozenset({*WORD_OF, "lang"})
+"""Every parameter the inbox's own links and forms send: the filter bar's (which saved filters
+keep), the pager's ``after`` and the language switch's ``lang``."""
+
 
 def regions_of(scope: str | None, regions: Mapping[str, Label]) -> dict[str, Label]:
     """The regions an inbox of a user of ``scope`` may be filtered by: a region's clerk, their
@@ -34,6 +40,16 @@ def regions_of(scope: str | None, regions: Mapping[str, Label]) -> dict[str, Lab
     if scope is not None and scope in regions:
         return {scope: regions[scope]}
     return dict(regions)
+
+
+def unknown_argument(names: Iterable[str]) -> str | None:
+    """The first of the parameters ``names`` that the inbox does not know (None: all known),
+    named as the API names one (``loc_part``): a name that does not look like a field's is
+    ``<key>``, so that no ID number typed into the address comes back on the page."""
+    for name in names:
+        if name not in KNOWN:
+            return loc_part(name)
+    return None
 
 
 def bad_argument(

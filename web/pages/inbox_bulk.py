@@ -1,6 +1,7 @@
 """The inbox's bulk form (issue 18): a selection of tasks claimed by a member of their group and
 scope, or assigned by a supervisor, in one POST (``engine.task_team.bulk_assign``: one UPDATE, a
-history row per task).
+history row per task). Anyone else asking for a supervisor's action (a forged ``assign``,
+``unassign`` or ``priority``) is refused 403 in words that say it is a supervisor's.
 
 A selection naming a task the user may not read is answered as one naming a task that does not
 exist: 404, and nothing changes (``Unknown``; its existence is not revealed). An assignment to
@@ -24,6 +25,9 @@ from workflows.identity import mask_id_number
 
 MAX_NAMED = 5
 """A refusal names at most this many tasks, then says how many in all."""
+SUPERVISORS_ONLY = ("assign", "unassign", "priority")
+"""The team actions that are supervisors' only (those of the task page too): refused 403 to
+anyone else, though the bulk form itself offers supervisors only ``assign``."""
 
 
 class Unknown(LookupError):
@@ -46,14 +50,14 @@ def bulk(
     readable = [t for t in tasks if can_read_task(user, t)]
     if len(readable) < len(set(task_ids)):
         raise Unknown(hidden=len(readable) < len(tasks))
+    if action in SUPERVISORS_ONLY and not user.is_supervisor:
+        raise Refused(403, "supervisors_only_action")
     if action == "claim":
         if user.is_supervisor or not all(in_scope(user, t) for t in tasks):
             raise Refused(403, "forbidden")
         return tt.bulk_assign(engine, task_ids, user.username, user.username, only_unclaimed=True)
     if action != "assign":
         raise Refused(400, "bad_selection")
-    if not user.is_supervisor:
-        raise Refused(403, "forbidden")
     member = tq.staff_member(engine.db, assignee) if assignee else None
     if member is None:
         raise Refused(422, "not_a_colleague")

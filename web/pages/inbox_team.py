@@ -30,6 +30,7 @@ from web.auth import (
     add_error_pages,
     can_act_on_task,
     can_read_task,
+    forbidden_page,
 )
 from web.extensions import engine_of
 from web.ids import parse_id
@@ -273,7 +274,7 @@ def bulk_view() -> ResponseReturnValue:
         return _refused(400, i18n.t("bad_selection"), None)
     except Refused as exc:
         if exc.status == 403:
-            abort(403)
+            return forbidden_page(exc.text())
         return _refused(exc.status, exc.text(), None)
     except WorkflowError as exc:
         return _refused(422, i18n.message(exc.message_zh, exc.message_en), None)

@@ -1,4 +1,5 @@
-"""The supervisors' process pages: diagrams with live counts, instances, overdue work.
+"""The supervisors' process pages: diagrams with live counts, instances, overdue work (and the
+incidents, ``web.pages.process_incidents``, on this blueprint).
 
 Every page here is for supervisors only (403 for anyone else). A process page shows the definition
 as an SVG with live counts per state and per flow, coloured by load (``engine.diagram_live``); a
@@ -16,7 +17,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
@@ -31,7 +32,7 @@ from engine import (
     retention,
 )
 from engine.definition import ProcessDefinition
-from engine.errors import IncidentNotFound, IncidentNotOpen, UnknownProcess
+from engine.errors import UnknownProcess
 from engine.outbox_queries import list_notices
 from engine.process_counts import ProcessCounts, process_counts
 from engine.runtime import Engine
@@ -41,12 +42,14 @@ from web.auth import add_error_pages
 from web.extensions import engine_of
 from web.notices import notice_text
 from web.pages import inbox_queries as iq
+from web.pages import process_incidents
 from web.pages import process_queries as pq
 from web.pages.instance_actions import instance_context
 from web.replica import read_db
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 add_error_pages(bp)
+process_incidents.add_to(bp)
 log = logging.getLogger(__name__)
 
 
@@ -290,46 +293,6 @@ def instance(instance_id: int) -> ResponseReturnValue:
         now=engine.clock.now(),
         **instance_context(definition, row, history),
     )
-
-
-@bp.get("/incidents")
-def incident_list() -> ResponseReturnValue:
-    """Open incidents (``?status=closed``: the closed ones), newest first, with Retry/Resolve."""
-    status = "closed" if request.args.get("status") == "closed" else "open"
-    engine = engine_of()
-    return render_template(
-        "processes/incidents.html",
-        incidents=incidents.list_incidents(engine, status=status),
-        status=status,
-        processes=engine.processes,
-    )
-
-
-@bp.post("/incidents/<int:incident_id>/retry")
-def incident_retry(incident_id: int) -> ResponseReturnValue:
-    """Put the incident's step back (it runs at the scheduler's next sweep)."""
-    return incident_action(incident_id, "retry")
-
-
-@bp.post("/incidents/<int:incident_id>/resolve")
-def incident_resolve(incident_id: int) -> ResponseReturnValue:
-    """Close the incident without running its step again."""
-    return incident_action(incident_id, "resolve")
-
-
-def incident_action(incident_id: int, action: str) -> ResponseReturnValue:
-    """Retry the incident's step or resolve it; the supervisor's name is recorded."""
-    engine, who = engine_of(), f"staff:{current_user.username}"
-    work = incidents.retry_incident if action == "retry" else incidents.resolve_incident
-    try:
-        work(engine, incident_id, who)
-    except IncidentNotFound:
-        abort(404)
-    except IncidentNotOpen as exc:  # someone else was faster
-        flash(i18n.message(exc.message_zh, exc.message_en), "error")
-        return redirect(url_for(".incident_list"), 303)
-    flash(i18n.t(f"incident_{action}"), "success")
-    return redirect(url_for(".incident_list"), 303)
 
 
 @bp.get("/overdue")

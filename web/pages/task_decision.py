@@ -21,6 +21,7 @@ from werkzeug.datastructures import MultiDict
 from engine.definition import Label, ProcessDefinition
 from engine.runtime import Engine
 from engine.specs import TaskSpec
+from engine.state_entries import enters, entries
 from engine.tasks import REFUSED
 from web import i18n
 from web.pages import search_queries as sq
@@ -76,15 +77,16 @@ def needs_confirmation(definition: ProcessDefinition, outcome: str | None) -> bo
 
 def why(history: Sequence[Mapping[str, Any]], task: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The history row by which the instance entered the task's state (the latest move into it
-    at or before the task was created); None when the history does not hold it."""
+    at or before the task was created; staying in the state, a reminder or a team action, did
+    not create the task), named by the task's state: a migration enters no state, so a task it
+    kept or recreated under a renamed state names the event that entered the state under its
+    old name (``engine.state_entries``). None when the history does not hold it."""
     entered = None
-    for row in history:
-        if row["to_state"] != task["state"] or row["event"] == REFUSED:
+    for row, entry in entries(history):
+        if row["to_state"] != task["state"] or not enters(entry):
             continue
-        if row["from_state"] == row["to_state"]:
-            continue  # staying in the state (a reminder, a team action) did not create the task
-        if task["created_at"] is None or row["occurred_at"] <= task["created_at"]:
-            entered = row
+        if task["created_at"] is None or entry["occurred_at"] <= task["created_at"]:
+            entered = {**entry, "to_state": row["to_state"]}
     return entered
 
 
