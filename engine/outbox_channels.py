@@ -105,6 +105,19 @@ def basic_auth(parsed: urllib.parse.SplitResult) -> str | None:
     return f"Basic {token}"
 
 
+_SECRET_LIKE = re.compile(
+    r"(?=[^/]*[0-9])(?=[^/]*[A-Za-z])[A-Za-z0-9_\-.~%]{16,}|[A-Za-z0-9_\-]{32,}"
+)
+"""A path segment that may be a secret: 16 or more characters mixing letters and digits (a
+Slack-style ``/services/T0/B0/XXXXXXXX`` webhook's token), or any 32 or more."""
+
+
+def shown_path(path: str) -> str:
+    """A webhook URL's path as errors show it: each segment that may be a secret (``_SECRET_LIKE``)
+    replaced by ``…``; ``/hook`` and ``/notices/v1`` stay as they are."""
+    return "/".join("…" if _SECRET_LIKE.fullmatch(part) else part for part in path.split("/"))
+
+
 class WebhookChannel:
     """POSTs each notice as JSON to ``url`` with ``Idempotency-Key: notice-<id>``; the URL's
     ``user:password@``, if any, as HTTP basic authentication."""
@@ -122,8 +135,8 @@ class WebhookChannel:
         self.url = urllib.parse.urlunsplit(parsed._replace(netloc=host))  # no credentials
         self.timeout = timeout
         # errors name the receiver (port and path tell receivers on one host apart), never its
-        # credentials or query (a token may travel there)
-        self.where = f"{parsed.scheme}://{host}{parsed.path}"
+        # credentials or query (a token may travel there), nor a path segment that looks like one
+        self.where = f"{parsed.scheme}://{host}{shown_path(parsed.path)}"
 
     def __repr__(self) -> str:
         return f"WebhookChannel({self.where!r})"

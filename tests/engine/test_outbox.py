@@ -397,6 +397,20 @@ def test_a_webhook_failure_is_a_retried_attempt(engine: Engine, gateway: str) ->
     assert [key for key, _ in Gateway.received] == [f"notice-{notice}"] * 2
 
 
+def test_a_webhook_error_never_shows_a_token_in_its_path() -> None:
+    """Errors name the receiver by its path, but a segment that may be a secret (a Slack-style
+    hook's token) is left out, as credentials and the query are."""
+    token = "k3Yq8ZpL2vNw7XcR4tBm"
+    url = f"http://user:pw@127.0.0.1:9/services/T01/{token}?sig=abc"
+    with pytest.raises(ChannelError, match="unreachable") as refused:
+        WebhookChannel(url, timeout=0.5).send(a_notice())
+    said = str(refused.value)
+    assert said.startswith("http://127.0.0.1:9/services/T01/… unreachable")
+    for secret in (token, "pw", "sig=abc"):
+        assert secret not in said
+    assert WebhookChannel("http://127.0.0.1:9/notices/v1").where.endswith(":9/notices/v1")
+
+
 def test_channels_are_loaded_from_their_spec(tmp_path: Path) -> None:
     assert isinstance(load_channel("log"), LogChannel)
     assert load_channel(f"file:{tmp_path / 'n.jsonl'}").path == tmp_path / "n.jsonl"  # type: ignore[attr-defined]
