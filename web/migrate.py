@@ -49,21 +49,25 @@ def database_revisions(db: Engine) -> frozenset[str]:
         return frozenset(str(revision) for revision in found)
 
 
-UPGRADE = "run `shebao db upgrade`"
+UPGRADE = "请运行 / run `shebao db upgrade`"
 
 
 def schema_fault(db: Engine) -> str | None:
     """In words, why a query failed if the schema is the cause: the database has none (a new or
     a mistyped SQLite file, an empty PostgreSQL database) or it is not at the head; None when
-    it is at the head or cannot be asked (then the query's own error stands)."""
+    it is at the head or cannot be asked (then the query's own error stands). In Chinese, then
+    English, as the commands' other one-line faults."""
     try:
         found = database_revisions(db)
     except Exception:  # a database that cannot be asked now: the failure is not the schema's
         return None
     if not found:
-        return f"the database has no schema: {UPGRADE}"
+        return f"数据库尚无表结构 / the database has no schema: {UPGRADE}"
     heads = head_revisions()
     if found != heads:
         at, head = ",".join(sorted(found)), ",".join(sorted(heads))
-        return f"the database schema is at {at}, not at {head}: {UPGRADE}"
+        return (
+            f"数据库表结构的版本是 {at}，不是最新的 {head} / the database schema is at {at}, "
+            f"not at {head}: {UPGRADE}"
+        )
     return None

@@ -200,7 +200,9 @@ def test_a_missing_sqlite_file_answers_503_and_the_commands_say_to_migrate(
     for args in (("clock", "show"), ("incidents", "list"), ("definitions", "versions")):
         ran = shebao(url, None, *args)
         assert ran.returncode == 1, ran.stdout
-        assert ran.stderr.strip() == "Error: the database has no schema: run `shebao db upgrade`"
+        assert ran.stderr.strip() == (
+            "Error: 数据库尚无表结构 / the database has no schema: 请运行 / run `shebao db upgrade`"
+        )
 
     assert shebao(url, None, "db", "upgrade").returncode == 0  # the way out
     assert shebao(url, None, "clock", "show").returncode == 0

@@ -29,6 +29,7 @@ from web.extensions import SERVICE
 from web.migrate import schema_fault, upgrade_database
 from web.wiring import NothingToRunOn, sync_definitions
 from workflows.domain import build_registry
+from workflows.identity import mask_id_numbers_in
 from workflows.policy import PolicyError
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,15 @@ def start_app() -> Flask:
 class ShebaoGroup(FlaskGroup):
     """Flask's command group; a command that meets a broken definition file, a database it
     cannot reach (``web.cli.database_faults``), or a database without the schema (never
-    migrated, or behind), says so in one line and exits 1, instead of a traceback."""
+    migrated, or behind), says so in one line and exits 1, instead of a traceback. A refused
+    argument's message (Click quotes the value) shows an ID number in it masked."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:  # a bad argument is quoted: never an ID number whole
+            exc.message = mask_id_numbers_in(exc.message)
+            raise
         except DefinitionError as exc:
             raise click.ClickException(f"invalid: {exc}") from None
         except FAULTS as exc:
