@@ -145,6 +145,17 @@ def test_a_supervisor_finds_a_person_by_id_number(app: Flask) -> None:
     assert f'href="/people/{person}"' in page
 
 
+def test_an_id_number_typed_in_full_width_digits_is_found(app: Flask) -> None:
+    """A Chinese input method in full-width mode types ４４０６０４...: the search reads it as
+    the ASCII number (it found nothing, taking it for a name), and the page shows it masked."""
+    wide = CHEN.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
+    assert sq.classify(wide, SEARCH_DAY) == sq.Query("id_number", CHEN)
+    status, page = _search(client_for(app, "boss"), f" {wide} ")
+    assert status == 200 and 'data-kind="id_number"' in page
+    assert _ids(page, "people-results") == {_instance(app, "person", CHEN)}
+    assert wide not in page and CHEN not in page and mask_id_number(CHEN) in page
+
+
 @pytest.mark.parametrize(
     ("query", "expects"),
     [

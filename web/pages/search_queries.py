@@ -25,6 +25,7 @@ bank teller the cards of their bank and no one's personal record; tasks as the i
 from __future__ import annotations
 
 import string
+import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -98,12 +99,13 @@ class Found:
 
 def classify(raw: str, today: date) -> Query:
     """What a typed query is (an ID number: one of someone born by ``today``, the service
-    clock's date).
+    clock's date). Full-width digits, letters and colons (a Chinese input method in full-width
+    mode) are read as their ASCII forms (NFKC): an ID number or a card number typed so is found.
 
     Raises:
         BadQuery: empty, longer than ``MAX_QUERY``, or with control characters (NUL, ...).
     """
-    text = raw.strip() if isinstance(raw, str) else ""
+    text = unicodedata.normalize("NFKC", raw).strip() if isinstance(raw, str) else ""
     if not text:
         raise BadQuery("search_empty")
     if len(text) > MAX_QUERY:
