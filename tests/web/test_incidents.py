@@ -154,6 +154,8 @@ def test_shebao_incidents_lists_retries_and_resolves(app: Flask) -> None:
     assert runner.invoke(main, args=["incidents", "resolve", str(second)]).exit_code == 0
     everything = runner.invoke(main, args=["incidents", "list", "--status", "all"])
     assert "2 incident(s)" in everything.output and "[retry by ops]" in everything.output
+    statuses = [line.split("\t")[1] for line in everything.output.splitlines() if "\t" in line]
+    assert sorted(statuses) == ["closed", "closed"]  # each line says whether it is open
 
 
 def test_shebao_schedulers_shows_the_heartbeats(app: Flask) -> None:

@@ -46,7 +46,8 @@ def incidents() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @with_appcontext
 def incidents_list(status: str, process: str | None, kind: str | None, as_json: bool) -> None:
-    """Incidents, newest first: the step and a notice's error in words, the keys beside them."""
+    """Incidents, newest first: id, status (open or closed), kind, where, the step and a
+    notice's error in words with the keys beside them; a closed one says how and by whom."""
     engine = engine_of()
     rows = list_incidents(
         engine,
@@ -66,7 +67,7 @@ def incidents_list(status: str, process: str | None, kind: str | None, as_json: 
         error = f"{in_both(failure)} [{row.error}]" if failure else row.error
         closed = f" [{row.resolution} by {row.resolved_by}]" if row.status != "open" else ""
         click.echo(
-            f"{row.id}\t{row.kind}\t{where}\t{step}\tattempts={row.attempts}\t"
+            f"{row.id}\t{row.status}\t{row.kind}\t{where}\t{step}\tattempts={row.attempts}\t"
             f"{row.created_at:%Y-%m-%d %H:%M}Z\t{error}{closed}"
         )
     if not as_json:
