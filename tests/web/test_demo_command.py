@@ -110,6 +110,19 @@ def test_clock_set_takes_a_zone_and_users_create_then_log_in(sqlite_url: str) ->
     assert "业务日期 2021-12-31（模拟时钟）" in page
 
 
+def test_clock_set_back_warns_that_what_fired_stays_fired(sqlite_url: str) -> None:
+    """Going back is allowed (a demo built again at an earlier date) but said: deadlines that
+    fired stay fired, and the history written is later than the new time (QA: it was silent)."""
+    app = _app(sqlite_url)
+    forward = _cli(app, "clock", "set", "2035-01-01T00:00:00+08:00")
+    assert "warning" not in forward.output
+    back = _cli(app, "clock", "set", "2020-01-01T00:00:00+08:00")
+    assert "service clock set to 2020-01-01T00:00:00+08:00" in back.output
+    assert "往回拨了 5479 天（原为 2035-01-01T00:00" in back.output
+    assert "warning: the service clock went back 5479 days" in back.output
+    assert "deadlines that fired stay fired" in back.output
+
+
 def test_an_injected_clock_is_kept_and_a_simulated_one_is_shown(sqlite_url: str) -> None:
     clock = SimulatedClock(datetime(2022, 10, 10, 2, 0, tzinfo=UTC))
     app = create_app({"SHEBAO_DATABASE_URL": sqlite_url, "TESTING": True}, clock=clock)

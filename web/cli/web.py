@@ -293,11 +293,25 @@ def clock_show() -> None:
 @click.argument("moment", metavar="ISO-DATETIME")
 @with_appcontext
 def clock_set(moment: str) -> None:
-    """Make every process of the service read MOMENT (with a time zone) now, running on."""
+    """Make every process of the service read MOMENT (with a time zone) now, running on. Going
+    back is allowed (a demo built again), with a warning: what fired stays fired."""
     at = parse_moment(moment)
-    service_clock(engine_of()).set(at)
+    service = service_clock(engine_of())
+    service.refresh()
+    was = service.now()
+    service.set(at)
     click.echo(f"service clock set to {at.astimezone(LOCAL_TZ).isoformat(timespec='seconds')}")
     click.echo("  (schedulers fire what is due at the new time within seconds)")
+    if at < was:
+        before = was.astimezone(LOCAL_TZ).isoformat(timespec="seconds")
+        back = was - at
+        zh, en = (f"{back.days} 天", f"{back.days} days") if back.days else (f"{back}", f"{back}")
+        click.echo(
+            f"注意：业务时钟往回拨了 {zh}（原为 {before}）：已触发的期限不会撤销，已写入的历史时间晚于"
+            f"新的时间 / warning: the service clock went back {en} (it was {before}): deadlines "
+            "that fired stay fired, and the history already written is later than the new time",
+            err=True,
+        )
 
 
 @clock.command("reset")
