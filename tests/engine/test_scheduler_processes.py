@@ -258,5 +258,6 @@ def test_a_stopped_scheduler_loses_its_leased_timers_to_the_others(
             }
         ),
     )
-    # Within the lease and one sweep of the others (interval 1 s; their start-up ~3 s).
-    assert taken_after < lease_s + 1 + 5, taken_after
+    # Within the lease and one sweep of the others (interval 1 s; their start-up ~3 s alone, up
+    # to ~6 s on a busy machine: a helper's run took 10.4 s against a bound of 10 at load 8).
+    assert taken_after < lease_s + 1 + 8, taken_after
