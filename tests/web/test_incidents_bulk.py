@@ -146,10 +146,17 @@ def test_the_admin_api_retries_all_of_a_filter_and_describes_it(app: Flask, port
     client = app.test_client()
     url = "/api/v1/admin/incidents/retry"
     assert client.post(url, json={"kind": "notice"}, headers=clerk).status_code == 403
-    for body, field in (({"kind": "all"}, "kind"), ({"process": "nope"}, "process")):
+    for body, field, code in (
+        ({"kind": "all"}, "kind", "invalid_request"),  # outside the description: the shape
+        ({"process": "nope"}, "process", "unknown_process"),  # well-formed: a rule says no
+    ):
         refused = client.post(url, json=body, headers=admin)
         assert refused.status_code == 422, refused.json
         assert [d["field"] for d in refused.json["details"]] == [field]
+        assert refused.json["code"] == code
+    listed = client.get("/api/v1/admin/incidents?process=nope", headers=admin)
+    assert (listed.status_code, listed.json["code"]) == (422, "unknown_process")
+    assert "card" in listed.json["details"][0]["message_en"]  # the processes there are
     assert len(open_ids(app)) == 5  # nothing changed
     with receiver_on(port) as received:
         done = client.post(url, json={"kind": "notice", "process": "card"}, headers=admin)

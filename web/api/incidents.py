@@ -93,7 +93,7 @@ def admin_incidents() -> Any:
     if status not in _STATUSES:
         raise refused([("status", field_words.one_of(["open", "closed"], ["open", "closed"]))])
     if process is not None and process not in engine_of().processes:
-        raise refused([("process", field_words.FieldWords("未知流程", "no such process"))])
+        raise _unknown_process()
     rows = list_incidents(engine_of(), status=status, process=process)
     return answer(IncidentList(incidents=[incident_out(r) for r in rows]))
 
@@ -130,16 +130,26 @@ def admin_resolve_incident(incident_id: str) -> Any:
     return answer(incident_out(done))
 
 
+def _unknown_process() -> ApiError:
+    """A well-formed process name the service does not run: a rule's refusal (which processes
+    exist is the deployment's, not the request's shape), 422 ``unknown_process`` naming the
+    field and the processes there are."""
+    known = ", ".join(sorted(engine_of().processes))
+    words = field_words.FieldWords(
+        f"未知流程（可选：{known}）", f"no such process (one of: {known})"
+    )
+    return ApiError(
+        422,
+        "unknown_process",
+        f"process：{words.zh}",
+        f"process: {words.en}",
+        details=[{"field": "process", "message_zh": words.zh, "message_en": words.en}],
+    )
+
+
 def _bulk(body: IncidentSelection, retry: bool) -> Any:
     if body.process is not None and body.process not in engine_of().processes:
-        words = field_words.FieldWords("未知流程", "no such process")
-        raise ApiError(
-            422,
-            "invalid_request",
-            f"请求内容有误：process：{words.zh}",
-            f"the request is invalid: process: {words.en}",
-            details=[{"field": "process", "message_zh": words.zh, "message_en": words.en}],
-        )
+        raise _unknown_process()
     matching = Matching(kind=body.kind, process=body.process, step=body.step, up_to=body.up_to)
     work = retry_incidents if retry else resolve_incidents
     closed = work(engine_of(), matching, actor=f"api:{caller().name}")

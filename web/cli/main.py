@@ -75,7 +75,7 @@ class ShebaoGroup(FlaskGroup):
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:  # a bad argument is quoted: never an ID number whole
-            exc.message = mask_id_numbers_in(exc.message)
+            exc.message = mask_id_numbers_in(exc.message)  # type: ignore[misc]  # Final in stubs only
             raise
         except DefinitionError as exc:
             raise click.ClickException(f"invalid: {exc}") from None
