@@ -9,7 +9,6 @@ column back.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from engine import diagram_heat
 from engine.db import normalise_url
 from engine.definition import load_definitions
 from engine.statements import instances
-from tests.engine.own_database import postgres_database
+from tests.engine.own_database import blank_database, raw_moment
 from web.config import PROJECT_ROOT
 from web.migrate import alembic_config, upgrade_database
 
@@ -31,22 +30,14 @@ DAY0 = datetime(2021, 7, 1, tzinfo=UTC)
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of this test's own: a SQLite file, or a PostgreSQL database named
-    after the test database (``_entered``), dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'entered.db'}"
-        return
-    url = os.environ.get("SHEBAO_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("SHEBAO_TEST_POSTGRES_URL is not set")
-    with postgres_database(url, "_entered") as own:
-        yield own
+    """An empty database of this test's own (``_entered`` beside the suite's on PostgreSQL)."""
+    with blank_database(request.param, tmp_path, "_entered") as url:
+        yield url
 
 
 def at(postgres: bool, day: int) -> datetime | str:
-    """Day ``day`` as the raw statements bind it (SQLite stores naive UTC text)."""
-    moment = DAY0 + timedelta(days=day)
-    return moment if postgres else moment.strftime("%Y-%m-%d %H:%M:%S")
+    """Day ``day`` as the raw statements bind it."""
+    return raw_moment(DAY0 + timedelta(days=day), postgres)
 
 
 # instance id: (state, last update, history rows as (day, event, from, to))

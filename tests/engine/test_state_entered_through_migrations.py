@@ -7,7 +7,6 @@ PostgreSQL database of its own."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,7 @@ from sqlalchemy import create_engine, select, text
 
 from engine.db import normalise_url
 from engine.statements import instances
-from tests.engine.own_database import postgres_database
+from tests.engine.own_database import blank_database, raw_moment
 from web.migrate import upgrade_database
 
 DAY0 = datetime(2021, 7, 1, tzinfo=UTC)
@@ -25,20 +24,14 @@ DAY0 = datetime(2021, 7, 1, tzinfo=UTC)
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'renamed.db'}"
-        return
-    url = os.environ.get("SHEBAO_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("SHEBAO_TEST_POSTGRES_URL is not set")
-    with postgres_database(url, "_renamed") as own:
-        yield own
+    """An empty database of this test's own (``_renamed`` beside the suite's on PostgreSQL)."""
+    with blank_database(request.param, tmp_path, "_renamed") as url:
+        yield url
 
 
 def day(postgres: bool, n: int) -> datetime | str:
-    """Day ``n`` as the raw statements bind it (SQLite stores naive UTC text)."""
-    moment = DAY0 + timedelta(days=n)
-    return moment if postgres else moment.strftime("%Y-%m-%d %H:%M:%S")
+    """Day ``n`` as the raw statements bind it."""
+    return raw_moment(DAY0 + timedelta(days=n), postgres)
 
 
 # instance id: (definition version, state, state_entered_at day, history as (day, event, from, to))

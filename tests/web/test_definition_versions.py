@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from staff_login import client_for
+from support import counter_card
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -22,9 +23,7 @@ from web.app import engine_of
 from web.auth import create_user
 from web.cli.main import main
 from web.config import PROJECT_ROOT
-from web.extensions import domain_of
 from web.mfa import enroll
-from workflows.cards import apply_for_card
 from workflows.extra_cards import OTHER_USABLE_CARD
 from workflows.identity import make_id_number, mask_id_number
 
@@ -43,14 +42,8 @@ def service(db_url: str, definitions: Path) -> Flask:
 
 
 def card(app: Flask, n: int) -> int:
-    return apply_for_card(
-        engine_of(app),
-        domain_of(app).regions,
-        id_number=make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11),
-        channel="counter",
-        bank="icbc",
-        region_code="440604",
-        actor="t",
+    return counter_card(
+        app, make_id_number("440604", datetime(1980, 1, 1 + n).date(), 11)
     ).instance_id
 
 

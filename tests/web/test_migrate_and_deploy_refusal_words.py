@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from support import counter_card
 
 from engine import queries
 from tests.web.definition_files import definition_service, definition_settings
 from web.app import engine_of
 from web.cli.main import main
-from web.extensions import domain_of
-from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
 
@@ -33,15 +32,7 @@ def on_two_versions(db_url: str, definitions: Path) -> tuple[Flask, list[int]]:
     """Two cards in ``applied`` on card v1; v2 (``applied`` renamed) deployed."""
     app = definition_service(db_url, definitions)
     cards = [
-        apply_for_card(
-            engine_of(app),
-            domain_of(app).regions,
-            id_number=make_id_number("440604", date(1980, 1, 1 + n), 11),
-            channel="counter",
-            bank="icbc",
-            region_code="440604",
-            actor="t",
-        ).instance_id
+        counter_card(app, make_id_number("440604", date(1980, 1, 1 + n), 11)).instance_id
         for n in range(2)
     ]
     rename_applied(definitions)

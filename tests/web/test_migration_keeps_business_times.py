@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask
 from staff_login import client_for
+from support import counter_card
 
 from engine import queries
 from engine.clock import SimulatedClock
@@ -23,8 +24,6 @@ from web.api.tokens import create_token
 from web.app import engine_of
 from web.auth import create_user
 from web.cli.main import main
-from web.extensions import domain_of
-from workflows.cards import apply_for_card
 from workflows.identity import make_id_number
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
@@ -45,15 +44,7 @@ def at(app: Flask, moment: datetime) -> None:
 
 
 def card(app: Flask, n: int) -> int:
-    return apply_for_card(
-        engine_of(app),
-        domain_of(app).regions,
-        id_number=make_id_number("440604", date(1980, 1, 1 + n), 11),
-        channel="counter",
-        bank="icbc",
-        region_code="440604",
-        actor="t",
-    ).instance_id
+    return counter_card(app, make_id_number("440604", date(1980, 1, 1 + n), 11)).instance_id
 
 
 def rename_produced_and_shorten_activation(definitions: Path) -> None:
