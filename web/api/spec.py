@@ -41,6 +41,11 @@ from web.extensions import engine_of
 
 _PLACEHOLDER = re.compile(r"<\w+>$")
 
+BODY_LIMITS: set[int] = set()
+"""Every endpoint's own body limit (``max_body``), where it differs from the app's: the HTTP
+server in front refuses a body announced larger than the largest of them at once
+(``web.serving``)."""
+
 
 class ErrorDetail(BaseModel):
     """One problem of a refused request, in every 422 that has details: the field, and what is
@@ -66,6 +71,18 @@ class ErrorDetail(BaseModel):
         default=None,
         description="kept from the first version: English words or the check's name; read "
         "`message_en`",
+    )
+    rule: str | None = Field(
+        default=None,
+        description="a refusal by a domain rule: the rule's key (newborn_window, "
+        "reduction_condition, reduction_held, unknown_category, claim_not_open, "
+        "duplicate_record)",
+    )
+    facts: dict[str, Any] | None = Field(
+        default=None,
+        description="with `rule`: the facts that decided it (days, the category and each "
+        "condition with whether it is met, the record's process, instance_id, state, policy "
+        "and year); never an ID number, name or phone",
     )
 
 
@@ -152,6 +169,8 @@ def endpoint(
     if not scopes and not public:
         raise ValueError(f"{method} {path}: name the scopes that may call it (or public=True)")
     takes_key = method in ("POST", "PUT", "PATCH", "DELETE") if idempotent is None else idempotent
+    if max_body is not None:
+        BODY_LIMITS.add(max_body)
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         spec = Endpoint(

@@ -258,6 +258,7 @@ def run(host: str, port: int, demo: bool, with_scheduler: bool) -> None:
 
     from web import log_format
     from web.scheduling import make_scheduler
+    from web.serving import waitress_options
 
     log_format.configure(logging.WARNING)  # SHEBAO_LOG_FORMAT=json: one JSON object per line
     url = current_app.config["SHEBAO_DATABASE_URL"]
@@ -277,7 +278,8 @@ def run(host: str, port: int, demo: bool, with_scheduler: bool) -> None:
     click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
     signal.signal(signal.SIGTERM, _stop_serving)  # as Ctrl+C: a service manager's stop
     try:
-        serve(current_app._get_current_object(), host=host, port=port)  # type: ignore[attr-defined]
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        serve(app, host=host, port=port, **waitress_options(app))
     finally:
         if background is not None:  # the chunk in hand finishes; leases and its row go back
             click.echo("scheduler: stopping after the chunk in hand")
