@@ -270,7 +270,7 @@ class Engine(DefinitionCatalog, InstanceAccess, Transactions, TaskOperations, Ev
             )
         target = ctx.state
         # the version check: another writer since our read makes it change no row
-        if spec.actions:
+        if spec.actions and variables != (row.variables or {}):  # unchanged: not written again
             params = st.instance_move(row, target, now, variables)
             statement = self.sql.update_instance_with_variables
         else:
