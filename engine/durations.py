@@ -1,6 +1,8 @@
 """ISO 8601 durations (``P30D``, ``P1Y2M``, ``PT12H``) as used by timer definitions.
 
-Years and months are calendar units: ``P1M`` from 31 January is the last day of February.
+Years and months are calendar units: ``P1M`` from 31 January is the last day of February. They are
+counted on the calendar of a time zone (the service's, where its clock runs in UTC): six months
+after 06:00 on 31 August in China is 06:00 on 28 February there, whatever day that is in UTC.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 _PATTERN = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -25,13 +27,16 @@ class Duration:
     months: int = 0
     delta: timedelta = timedelta(0)
 
-    def after(self, moment: datetime) -> datetime:
-        """The moment this duration after ``moment``."""
+    def after(self, moment: datetime, zone: tzinfo | None = None) -> datetime:
+        """The moment this duration after ``moment``: years and months on the calendar of
+        ``zone`` (an aware ``moment`` only; by default its own), the answer in ``moment``'s zone."""
         if self.years or self.months:
-            total = moment.year * 12 + (moment.month - 1) + self.years * 12 + self.months
+            local = moment.astimezone(zone) if zone is not None and moment.tzinfo else moment
+            total = local.year * 12 + (local.month - 1) + self.years * 12 + self.months
             year, month = divmod(total, 12)
-            day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-            moment = moment.replace(year=year, month=month + 1, day=day)
+            day = min(local.day, calendar.monthrange(year, month + 1)[1])
+            shifted = local.replace(year=year, month=month + 1, day=day)
+            moment = shifted if local is moment else shifted.astimezone(moment.tzinfo)
         return moment + self.delta
 
 

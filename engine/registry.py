@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from engine.specs import Label
@@ -86,6 +86,9 @@ class Registry:
         self._options: dict[str, OptionSource] = {}
         self._move_checks: dict[str, list[MoveCheck]] = {}
         self._data_checks: dict[str, DataCheck] = {}
+        self.calendar: tzinfo | None = None
+        """The time zone whose calendar a timer's or a task's years and months are counted on
+        (``Duration.after``): the service's, set by the domain; None counts on the clock's."""
 
     def guard(self, name: str) -> Callable[[Guard], Guard]:
         """Decorator: register ``fn`` as the guard called ``name``."""

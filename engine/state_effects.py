@@ -41,7 +41,7 @@ class StateEffects:
         rows = []
         for timer in definition.states[state].timers:
             if timer.after is not None:
-                due, ref = timer.after.after(now), None
+                due, ref = timer.after.after(now, self.registry.calendar), None
             else:
                 assert timer.policy is not None
                 due, ref = self.registry.resolve_policy_date(timer.policy, variables, now)
@@ -94,7 +94,7 @@ class StateEffects:
         """When a task entered at ``now`` is due: its duration from then, or the policy value
         its due date names (resolved as a policy timer's), or None."""
         if task.due is not None:
-            return task.due.after(now)
+            return task.due.after(now, self.registry.calendar)
         if task.due_policy is None:
             return None
         return self.registry.resolve_policy_date(task.due_policy, variables, now)[0]

@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from engine.durations import Duration, parse_duration
 from engine.forms import FieldValueError
@@ -28,7 +29,7 @@ from workflows.policy import Policy, PolicyError
 from workflows.policy_loader import load_policies
 from workflows.regions import Regions
 from workflows.renewals import RenewalOpener
-from workflows.service_date import service_today
+from workflows.service_date import SERVICE_ZONE, service_today
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Domain:
         self._timer_values: dict[tuple[str, str], datetime | Duration] = {}
         self.enrollment = EnrollmentRules(self)
         self.registry = Registry()
+        self.registry.calendar = SERVICE_ZONE  # a timer's months are China's (durations.py)
         self.now: Callable[[], datetime] | None = None
         """The service clock's time (``use_clock``): the date ``check_id_number`` judges by."""
         self.registry.add_field_type("id_number", self.check_id_number)
@@ -131,7 +133,7 @@ class Domain:
         if found is None:
             found = self._timer_values[key] = self._timer_value(policy, path)
         if isinstance(found, Duration):
-            return found.after(now), None
+            return found.after(now, ZoneInfo(policy.timezone)), None
         return found, f"{policy.policy}:{path}"
 
     def policy_path_problem(self, path: str) -> str | None:

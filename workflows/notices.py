@@ -112,8 +112,9 @@ class NoticeFacts:
         policy = self._policy(variables)
         if policy is None:
             return None
-        moment = parse_duration(policy.card.loss_report_lapses_after).after(now)
-        local = moment.astimezone(ZoneInfo(policy.timezone))
+        zone = ZoneInfo(policy.timezone)
+        moment = parse_duration(policy.card.loss_report_lapses_after).after(now, zone)
+        local = moment.astimezone(zone)
         day = day_text(local.date())
         return Text(f"{day.zh} {local:%H:%M}", f"{local:%H:%M} on {day.en}")
 
