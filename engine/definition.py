@@ -312,14 +312,17 @@ def parse_definition(
     )
 
 
-def load_definition(path: str | Path, registry: NameRegistry | None = None) -> ProcessDefinition:
-    """Read, parse and validate one definition file."""
-    path = Path(path)
+def read_definition(path: str | Path) -> str:
+    """A definition file's text (``DefinitionError`` when it cannot be read)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError(str(path), "<file>", f"cannot read: {exc}") from None
-    return parse_text(text, str(path), registry)
+
+
+def load_definition(path: str | Path, registry: NameRegistry | None = None) -> ProcessDefinition:
+    """Read, parse and validate one definition file."""
+    return parse_text(read_definition(path), str(path), registry)
 
 
 def parse_text(text: str, source: str, registry: NameRegistry | None = None) -> ProcessDefinition:
@@ -358,4 +361,5 @@ __all__ = [
     "load_definitions",
     "parse_definition",
     "parse_text",
+    "read_definition",
 ]

@@ -98,8 +98,7 @@ def _deploy_one(
         latest = _latest(db, definition.key)
         if latest is not None and latest.content_hash == digest:
             return Deployment(definition.key, latest.version, False, digest)
-        version = definition.version if latest is None else max(latest.version + 1, 1)
-        version = max(version, definition.version)
+        version = _next_version(definition, latest)
         try:
             with db.begin() as conn:
                 conn.execute(
@@ -120,6 +119,35 @@ def _deploy_one(
         log.info("deployed %s v%d (%s) by %s", definition.key, version, digest[:12], actor)
         return Deployment(definition.key, version, True, digest)
     raise RuntimeError(f"could not deploy {path}: its version kept being taken")
+
+
+def _next_version(definition: ProcessDefinition, latest: Any) -> int:
+    """The version a changed file is stored as: the latest's next, or the file's own
+    ``version:`` when that is more (or nothing is deployed)."""
+    return definition.version if latest is None else max(latest.version + 1, definition.version)
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What ``deploy`` would do with a file now (``shebao definitions validate`` says it)."""
+
+    deployment: Deployment
+    """The version it would be stored as (``new``), or the latest it equals."""
+    latest: int | None
+    """The latest deployed version of its process; None: none."""
+
+
+def outlook(db: Database, text: str, definition: ProcessDefinition) -> Outlook:
+    """What ``deploy`` would do now with a file of ``text`` (parsed: ``definition``), storing
+    nothing. The database's faults are the caller's (a database not migrated has no table)."""
+    digest = content_hash(text)
+    latest = _latest(db, definition.key)
+    version = None if latest is None else int(latest.version)
+    if latest is not None and latest.content_hash == digest:
+        return Outlook(Deployment(definition.key, latest.version, False, digest), version)
+    return Outlook(
+        Deployment(definition.key, _next_version(definition, latest), True, digest), version
+    )
 
 
 def _latest(db: Database, key: str) -> Any:

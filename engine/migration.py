@@ -27,6 +27,11 @@ chunk runs the checks again in its transaction, under the business keys' locks: 
 appeared since the plan and is not confirmed stops the run there, that chunk unmoved (the chunks
 before it stay moved; running it again resumes). An instance moved with confirmed warnings keeps
 their codes in its history row (``confirmed``), as a supervisor's confirmed move does.
+
+**Skipped events.** A map that sends instances downstream of their state, past events they never
+took (``--map produced=active``: cards never handed over nor activated, put into use), is a
+warning of the plan too, code ``skipped_events``, naming the events (``engine.migration_skips``);
+it is confirmed, refused and kept in the history rows as the move checks' warnings are.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from engine.migration_plan import (
     StateMove,
     plan,
 )
+from engine.migration_skips import SKIPPED_EVENTS
 from engine.models import History, Instance, Task, Timer
 from engine.runtime import Engine
 from engine.specs import ProcessDefinition
@@ -149,6 +155,8 @@ def _chunk(
         if not rows:
             return 0, last, codes
         ids = [row.id for row in rows]
+        if move.skips and SKIPPED_EVENTS in confirmed:  # the plan's warning, confirmed
+            codes = {iid: sorted({*codes.get(iid, ()), SKIPPED_EVENTS}) for iid in ids}
         conn.execute(
             update(INSTANCES)
             .where(INSTANCES.c.id.in_(ids), INSTANCES.c.definition_version == source.version)

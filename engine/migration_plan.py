@@ -1,16 +1,18 @@
 """Instance migration's plan: where each populated state of a source version goes in the target
-version, what becomes of its instances' task and timers, and the domain's move checks' warnings
-(``engine.migration`` applies it; its docstring tells the whole)."""
+version, what becomes of its instances' task and timers, the domain's move checks' warnings, and
+the warning of a map that skips events (``engine.migration_skips``) (``engine.migration`` applies
+it; its docstring tells the whole)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Table, func, select
 
-from engine.migration_checks import MigratedView, WarningCount, confirmation_messages
+from engine.migration_checks import SAMPLE, MigratedView, WarningCount, confirmation_messages
+from engine.migration_skips import SKIPPED_EVENTS, skip_messages
 from engine.models import Instance
 from engine.runtime import Engine
 from engine.specs import StateSpec
@@ -51,6 +53,8 @@ class StateMove:
     """A kept task whose due date the target declares otherwise: the target version and what it
     declares (``v2 declares P20D``); the open tasks keep theirs. (A kept timer has the same
     duration: a timer declared otherwise is recreated.)"""
+    skips: bool = False
+    """The move skips events the instances never took (``engine.migration_skips``)."""
 
     def describe(self) -> str:
         due = f" (its due date stays; {self.due_declared})" if self.due_declared else ""
@@ -191,4 +195,33 @@ def plan(
     view = MigratedView(engine, source, target, result.targets, EVENT)
     if any(view.checks_state(move.source) for move in result.moves):
         result.warnings = view.survey(actor)
+    if skipping := skip_messages(source, target, result.targets):
+        result.moves = [replace(move, skips=move.source in skipping) for move in result.moves]
+        result.warnings[SKIPPED_EVENTS] = _skip_warning(engine, result, skipping)
     return result
+
+
+def _skip_warning(
+    engine: Engine, migration: MigrationPlan, skipping: Mapping[str, tuple[str, str]]
+) -> WarningCount:
+    """The warning of the moves that skip events (``skipping``: each one's source state and
+    what to say of it), counted as the move checks' warnings are."""
+    states = list(skipping)
+    with engine.db.connect() as conn:
+        ids = conn.scalars(
+            select(INSTANCES.c.id)
+            .where(
+                INSTANCES.c.process == migration.process,
+                INSTANCES.c.definition_version == migration.source_version,
+                INSTANCES.c.state.in_(states),
+            )
+            .order_by(INSTANCES.c.id)
+            .limit(SAMPLE)
+        ).all()
+    return WarningCount(
+        SKIPPED_EVENTS,
+        "；".join(zh for zh, _ in skipping.values()),
+        "; ".join(en for _, en in skipping.values()),
+        instances=sum(move.instances for move in migration.moves if move.skips),
+        ids=list(ids),
+    )

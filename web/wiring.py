@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import Engine as Database
 
 from engine.clock import Clock
-from engine.db import ConnectionSettings, is_unavailable, make_engine
+from engine.db import ConnectionSettings, is_unavailable, make_engine, make_owner_only
 from engine.definition import load_definition
 from engine.definition_checks import NameRegistry
 from engine.deployments import DEFAULT_CHECK_SECONDS, deploy, follow_deployments, is_ready
@@ -207,6 +207,17 @@ def _engine(
         except DefinitionError as exc:
             faults.append(exc)
     return Engine(db, [], domain.registry, clock=clock)
+
+
+def owner_only(url: str, logger: logging.Logger = log) -> None:
+    """Tighten an SQLite database file others could read (made by an earlier release, or copied
+    in) and its ``-wal`` and ``-shm``, saying so in one line of ``logger``
+    (``engine.db.make_owner_only``). The doors that create a missing file 0600 call it: ``shebao
+    run``, ``db upgrade`` and ``demo`` (``web.cli.main.start_app``), and the WSGI app."""
+    changed = make_owner_only(url)
+    if changed:
+        names = ", ".join(str(path) for path in changed)
+        logger.warning("database file readable by other users, now owner-only (0600): %s", names)
 
 
 def build_engine(

@@ -1,5 +1,8 @@
 """The WSGI entry point for production servers: ``gunicorn 'web.wsgi:app'``.
 
+An SQLite database file others could read is tightened to its owner only (0600, its ``-wal`` and
+``-shm`` too), as ``shebao run`` does, in one log line (``web.wiring.owner_only``).
+
 Web workers never start a scheduler; run ``shebao scheduler`` as processes of its own (any number,
 on any hosts: they share the due timers through the database's row locks).
 
@@ -16,7 +19,7 @@ import logging
 
 from web import log_format
 from web.app import create_app
-from web.wiring import NothingToRunOn
+from web.wiring import NothingToRunOn, owner_only
 from workflows.policy import PolicyError
 
 log_format.configure(logging.WARNING)  # SHEBAO_LOG_FORMAT=json: one JSON object per line
@@ -28,5 +31,6 @@ except PolicyError as exc:  # a broken policy file: refuse to start, one line, n
 except NothingToRunOn as exc:  # a broken definition file and no deployed version instead
     logging.getLogger(__name__).critical("%s", exc)
     raise SystemExit(3) from None
+owner_only(app.config["SHEBAO_DATABASE_URL"], logging.getLogger(__name__))  # as `shebao run`
 gc.collect()  # what starting left behind goes now; the rest is the app, kept for good
 gc.freeze()

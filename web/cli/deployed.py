@@ -1,16 +1,20 @@
 """The deployed definition versions as the commands read them (``shebao bpmn``, ``shebao
-instances migrate``): a process's deployed version, what to say of it, and the refusals that name
-the versions there are instead of "unknown process"."""
+instances migrate``, ``shebao definitions validate``): a process's deployed version, what to say
+of it, what deploying a file would do, and the refusals that name the versions there are instead
+of "unknown process"."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import click
+from flask import current_app
 
-from engine.deployments import deployed_version, versions
+from engine.deployments import Outlook, deployed_version, outlook, versions
 from engine.specs import ProcessDefinition
-from web.extensions import domain_of, engine_of
+from web.db_faults import FAULTS
+from web.extensions import SERVICE, domain_of, engine_of
 
 
 class NotDeployed(click.ClickException):
@@ -76,3 +80,27 @@ def read_deployed(process: str, version: int | None = None) -> tuple[ProcessDefi
         f"{row['deployed_at']:%Y-%m-%d %H:%M}Z by {row['deployed_by']}"
     )
     return definition, what
+
+
+def deploy_outlooks(files: Sequence[tuple[str, ProcessDefinition]]) -> list[str] | None:
+    """What ``shebao definitions deploy`` would do now with each file (its text, parsed), in
+    words: ``deploy would store version 2 (v1 deployed differs)``, ``unchanged from deployed
+    v1``. None when the database cannot say (no file, never migrated, unreachable: the command's
+    start found no deployed versions to load): the files are checked alone then."""
+    service = current_app.extensions[SERVICE]
+    if not service.versions_loaded:
+        return None
+    try:
+        found = [outlook(service.engine.db, text, definition) for text, definition in files]
+    except FAULTS:  # gone since the start: say nothing of the deployments
+        return None
+    return [_outlook_words(item) for item in found]
+
+
+def _outlook_words(item: Outlook) -> str:
+    version = item.deployment.version
+    if not item.deployment.new:
+        return f"unchanged from deployed v{version}"
+    if item.latest is None:
+        return f"deploy would store version {version} (none deployed yet)"
+    return f"deploy would store version {version} (v{item.latest} deployed differs)"

@@ -1,8 +1,9 @@
 """The ``shebao instances migrate`` command: move a process's running instances from one
 definition version to another on purpose (``engine.migration``): the plan first, then the move in
 chunks with a progress bar; resumable by running it again. Instances whose state changes run the
-domain's move checks: their warnings are in the plan, and refuse the migration (exit 1, nothing
-moved) unless each code is confirmed with ``--confirm CODE``."""
+domain's move checks, and a map that sends instances past events they never took warns
+(``skipped_events``, ``engine.migration_skips``): the warnings are in the plan, and refuse the
+migration (exit 1, nothing moved) unless each code is confirmed with ``--confirm CODE``."""
 
 from __future__ import annotations
 
@@ -75,8 +76,9 @@ def instances_migrate(
     versions`): each source state goes to the state of the same name unless --map says; open
     tasks and pending timers are kept where the target state declares the same, recreated
     otherwise. Refused when a populated state has no target, and when the domain's move checks
-    warn about an instance whose state changes, unless --confirm names each warning's code (the
-    history keeps the confirmation). Run it again to resume."""
+    warn about an instance whose state changes or --map sends instances past events they never
+    took (skipped_events), unless --confirm names each warning's code (the history keeps the
+    confirmation). Run it again to resume."""
     engine = engine_of()
     check_version(process, source)  # "card has no version 3 (deployed: 1, 2)", not "unknown"
     check_version(process, target)

@@ -15,19 +15,20 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, NoAppException, ScriptInfo, with_appcontext
 
 from engine import interventions, partitions
-from engine.db import make_owner_only
-from engine.definition import load_definition
+from engine.definition import parse_text, read_definition
 from engine.deployments import deploy, versions
 from engine.errors import DefinitionError
 from engine.heartbeat import wall_clock as utc_now
 from engine.process_counts import process_counts
+from engine.specs import ProcessDefinition
 from web.app import create_app, engine_of
 from web.cli.database_faults import safe_url, unavailable_line
+from web.cli.deployed import deploy_outlooks
 from web.db_faults import FAULTS
 from web.demo_accounts import seed_if_empty
 from web.extensions import SERVICE
 from web.migrate import schema_fault, upgrade_database
-from web.wiring import NothingToRunOn, sync_definitions
+from web.wiring import NothingToRunOn, owner_only, sync_definitions
 from workflows.domain import build_registry
 from workflows.identity import mask_id_numbers_in
 from workflows.policy import PolicyError
@@ -53,16 +54,20 @@ def start_app() -> Flask:
     ``shebao definitions deploy`` is the command for it); a broken policy file is a
     ``RefusedStart``, and so is a broken definition file with nothing deployed, but for the
     commands that need no definitions (``WITHOUT_DEFINITIONS``). Only the commands that migrate
-    (``CREATES_DATABASE``) create a missing SQLite file."""
+    (``CREATES_DATABASE``) create a missing SQLite file (0600), and they tighten an existing one
+    others could read (``web.wiring.owner_only``)."""
     command = click.get_current_context(silent=True)
     needed = command is None or command.command not in WITHOUT_DEFINITIONS
     creates = command is None or command.command in CREATES_DATABASE
     try:
-        return create_app(deploys=False, needs_definitions=needed, creates_database=creates)
+        app = create_app(deploys=False, needs_definitions=needed, creates_database=creates)
     except PolicyError as exc:
         raise RefusedStart(f"invalid: {exc}") from None
     except NothingToRunOn as exc:
         raise RefusedStart(str(exc)) from None
+    if creates:  # a file made readable to others before: tightened as a new one is made
+        owner_only(app.config["SHEBAO_DATABASE_URL"], log)
+    return app
 
 
 class ShebaoGroup(FlaskGroup):
@@ -113,18 +118,8 @@ def db() -> None:
 def db_upgrade(revision: str) -> None:
     """Bring the database schema up to date."""
     url = current_app.config["SHEBAO_DATABASE_URL"]
-    owner_only(url)
     upgrade_database(url, revision)
     click.echo(f"database at {revision}: {safe_url(url)}")
-
-
-def owner_only(url: str) -> None:
-    """Tighten an SQLite database file others could read (made by an earlier release, or
-    copied in), saying so in one log line (``engine.db.make_owner_only``)."""
-    changed = make_owner_only(url)
-    if changed:
-        names = ", ".join(str(path) for path in changed)
-        log.warning("database file readable by other users, now owner-only (0600): %s", names)
 
 
 @db.command("partitions")
@@ -159,20 +154,25 @@ def definitions() -> None:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
 def definitions_validate(files: tuple[Path, ...]) -> None:
-    """Validate definition files (default: every one under definitions/); exit 1 on the first error."""
+    """Validate definition files (default: every one under definitions/), and say what
+    `definitions deploy` would do with each (when the database answers and every file is
+    valid): the version it would store, or that the file is unchanged. Exit 1 on an error."""
     registry = build_registry(current_app.config["SHEBAO_POLICIES"])
     paths = list(files) or sorted(Path(current_app.config["SHEBAO_DEFINITIONS"]).glob("*.yaml"))
-    failed = False
+    checked: list[tuple[Path, str, ProcessDefinition]] = []
     for path in paths:
         try:
-            definition = load_definition(path, registry)
+            text = read_definition(path)
+            checked.append((path, text, parse_text(text, str(path), registry)))
         except DefinitionError as exc:
             click.echo(f"invalid: {exc}", err=True)
-            failed = True
-            continue
+    failed = len(checked) < len(paths)
+    said = None if failed else deploy_outlooks([(text, found) for _, text, found in checked])
+    for n, (path, _, definition) in enumerate(checked):
+        deploying = f"; {said[n]}" if said else ""
         click.echo(
-            f"ok: {path} ({definition.key} v{definition.version}, {len(definition.states)} states, "
-            f"{len(definition.events)} events)"
+            f"ok: {path} ({definition.key} v{definition.version} in the file, "
+            f"{len(definition.states)} states, {len(definition.events)} events){deploying}"
         )
     if failed:
         sys.exit(1)
@@ -262,7 +262,6 @@ def run(host: str, port: int, demo: bool, with_scheduler: bool) -> None:
 
     log_format.configure(logging.WARNING)  # SHEBAO_LOG_FORMAT=json: one JSON object per line
     url = current_app.config["SHEBAO_DATABASE_URL"]
-    owner_only(url)
     upgrade_database(url)
     sync_definitions(current_app.extensions[SERVICE])  # now that the tables exist
     if demo:
