@@ -1,6 +1,6 @@
 """What a team does to open user tasks besides claiming and completing them (Camunda Tasklist's
-team work): assign, delegate and resolve, unassign, follow-up dates, priorities, comments, and
-bulk assignment of a selection in one set-based UPDATE.
+team work): assign, delegate and resolve, unassign, follow-up dates, priorities and comments, one
+task at a time (a selection at once: ``engine.task_bulk``).
 
 Plain functions taking the ``Engine``; each runs in one ``engine.transaction`` and writes one
 instance-history row per task it changed (``task_assigned``, ``task_delegated``, ...; from and to
@@ -16,7 +16,6 @@ The engine knows no users: whether an assignee may take a task is the web layer'
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +110,7 @@ def _set(**values: Any) -> Any:
     return update(tasks).where(_ONE, tasks.c.status == "open").values(**values)
 
 
-class _Statements:
+class TeamStatements:
     def __init__(self, dialect: Dialect) -> None:
         self.select = Prepared(_SELECT, dialect)
         self.assign = Prepared(
@@ -133,35 +132,24 @@ class _Statements:
         self.comment = Prepared(stmt, dialect)
 
 
-_compiled: dict[str, _Statements] = {}
+_compiled: dict[str, TeamStatements] = {}
 
 
-def _sql(engine: Engine) -> _Statements:
+def statements_of(engine: Engine) -> TeamStatements:
     name = engine.db.dialect.name
     if name not in _compiled:
-        _compiled[name] = _Statements(engine.db.dialect)
+        _compiled[name] = TeamStatements(engine.db.dialect)
     return _compiled[name]
 
 
-# -- results ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BulkResult:
-    """What a bulk assignment did: ``changed`` ids, ids ``not_open`` any more (or unknown),
-    ``skipped`` ids (claimed by someone else, when only unclaimed ones were to be taken, or
-    already the assignee's)."""
-
-    changed: list[int] = field(default_factory=list)
-    not_open: list[int] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)
+# -- helpers ---------------------------------------------------------------------------------------
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-def _audit(
+def audit(
     engine: Engine, tx: Tx, rows: Sequence[Any], event: str, actor: str, data: list[dict[str, Any]]
 ) -> None:
     """One history row per task: the instance stays in its state; ``data`` says what changed."""
@@ -187,7 +175,7 @@ def _audit(
 
 def _open_row(engine: Engine, tx: Tx, task_id: int, expect_assignee: str | None) -> Any:
     """The task's row, locked; refused if unknown, closed, or not held by ``expect_assignee``."""
-    row = tx.one(_sql(engine).select, {"ids": [task_id]})
+    row = tx.one(statements_of(engine).select, {"ids": [task_id]})
     if row is None:
         raise TaskNotFound(task_id)
     if row.status != "open":
@@ -210,11 +198,14 @@ def _change_holder(
     def work(tx: Tx) -> None:
         row = _open_row(engine, tx, task_id, expect_assignee)
         assignee, owner = decide(row)
-        tx.run(_sql(engine).assign, {"ids": [task_id], "b_assignee": assignee, "b_owner": owner})
+        tx.run(
+            statements_of(engine).assign,
+            {"ids": [task_id], "b_assignee": assignee, "b_owner": owner},
+        )
         data = {"assignee": assignee, "previous": row.assignee}
         if owner or row.owner:
             data["owner"] = owner
-        _audit(engine, tx, [row], event, actor, [data])
+        audit(engine, tx, [row], event, actor, [data])
 
     engine.transaction(work)
 
@@ -271,25 +262,29 @@ def set_follow_up(engine: Engine, task_id: int, when: datetime | None, actor: st
     def work(tx: Tx) -> None:
         row = _open_row(engine, tx, task_id, None)
         refuse_claimed(row, actor)
-        tx.run(_sql(engine).follow_up, {"ids": [task_id], "b_follow_up": when})
+        tx.run(statements_of(engine).follow_up, {"ids": [task_id], "b_follow_up": when})
         data = {"follow_up_at": _iso(when), "previous": _iso(row.follow_up_at)}
-        _audit(engine, tx, [row], FOLLOW_UP, actor, [data])
+        audit(engine, tx, [row], FOLLOW_UP, actor, [data])
 
     engine.transaction(work)
 
 
 def set_priority(engine: Engine, task_id: int, priority: int, actor: str) -> None:
     """Set the task's priority, 0-100 (higher first where the inbox sorts by priority)."""
-    if not 0 <= priority <= 100:
-        raise TeamInputInvalid("优先级须在 0 到 100 之间", "priority must be between 0 and 100")
+    check_priority(priority)
 
     def work(tx: Tx) -> None:
         row = _open_row(engine, tx, task_id, None)
-        tx.run(_sql(engine).priority, {"ids": [task_id], "b_priority": priority})
+        tx.run(statements_of(engine).priority, {"ids": [task_id], "b_priority": priority})
         data = {"priority": priority, "previous": row.priority}
-        _audit(engine, tx, [row], PRIORITY, actor, [data])
+        audit(engine, tx, [row], PRIORITY, actor, [data])
 
     engine.transaction(work)
+
+
+def check_priority(priority: int) -> None:
+    if not 0 <= priority <= 100:
+        raise TeamInputInvalid("优先级须在 0 到 100 之间", "priority must be between 0 and 100")
 
 
 def add_comment(engine: Engine, task_id: int, author: str, body: str) -> int:
@@ -304,7 +299,7 @@ def add_comment(engine: Engine, task_id: int, author: str, body: str) -> int:
     def work(tx: Tx) -> int:
         row = _open_row(engine, tx, task_id, None)
         new_id = tx.insert(
-            _sql(engine).comment,
+            statements_of(engine).comment,
             {
                 "b_task_id": task_id,
                 "b_instance_id": row.instance_id,
@@ -313,54 +308,8 @@ def add_comment(engine: Engine, task_id: int, author: str, body: str) -> int:
                 "b_created_at": engine.clock.now(),
             },
         )
-        _audit(engine, tx, [row], COMMENTED, author, [{"comment_id": new_id}])
+        audit(engine, tx, [row], COMMENTED, author, [{"comment_id": new_id}])
         return new_id
-
-    return engine.transaction(work)
-
-
-def bulk_assign(
-    engine: Engine,
-    task_ids: Sequence[int],
-    assignee: str,
-    actor: str,
-    *,
-    only_unclaimed: bool = False,
-) -> BulkResult:
-    """Give every open task of ``task_ids`` to ``assignee`` in one UPDATE, one history row each.
-
-    ``only_unclaimed``: take only tasks nobody holds (staff claiming a selection; audited as
-    ``task_claimed``); otherwise a supervisor's assignment (``task_assigned``, ends delegations).
-    Tasks already the assignee's are skipped, closed or unknown ones reported as not open.
-    """
-    ids = sorted({int(i) for i in task_ids})
-    if len(ids) > MAX_BULK:
-        raise TeamInputInvalid(
-            f"一次最多处理 {MAX_BULK} 个任务", f"at most {MAX_BULK} tasks at a time"
-        )
-
-    def work(tx: Tx) -> BulkResult:
-        sql = _sql(engine)
-        rows = tx.all(sql.select, {"ids": ids}) if ids else []
-        seen = {r.id for r in rows}
-        result = BulkResult(not_open=[i for i in ids if i not in seen])
-        taken = []
-        for row in rows:
-            if row.status != "open":
-                result.not_open.append(row.id)
-            elif row.assignee == assignee or (only_unclaimed and row.assignee):
-                result.skipped.append(row.id)
-            else:
-                taken.append(row)
-        if taken:
-            changed = [r.id for r in taken]
-            tx.run(sql.assign, {"ids": changed, "b_assignee": assignee, "b_owner": None})
-            event = CLAIMED if only_unclaimed else ASSIGNED
-            data = [{"assignee": assignee, "previous": r.assignee} for r in taken]
-            _audit(engine, tx, taken, event, actor, data)
-            result.changed.extend(changed)
-        result.not_open.sort()
-        return result
 
     return engine.transaction(work)
 

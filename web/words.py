@@ -205,8 +205,15 @@ WORDS: dict[str, Label] = {
     "filter_name": Label("筛选名称", "Filter name"),
     "share_with_group": Label("与本组共享", "Share with my group"),
     "save_filter": Label("保存当前筛选", "Save this filter"),
-    "assign_selected_to": Label("将所选任务指派给", "Assign the selected tasks to"),
-    "assign_selected": Label("指派所选", "Assign selected"),
+    "bulk_action": Label("对所选任务", "With the selected tasks"),
+    "bulk_assign": Label("指派给所选同事", "Assign to the colleague chosen"),
+    "bulk_unassign": Label("撤回认领（退回组内）", "Unclaim (back to the group)"),
+    "bulk_priority": Label("设置优先级", "Set the priority"),
+    "bulk_assignee": Label("同事（指派时）", "Colleague (to assign)"),
+    "bulk_priority_value": Label(
+        "优先级（0 到 100，设置优先级时）", "Priority (0 to 100, to set it)"
+    ),
+    "apply_selected": Label("执行", "Apply"),
     "claim_selected": Label("认领所选", "Claim selected"),
     "select_all": Label("全选本页", "Select the whole page"),
     "select": Label("选择任务", "Select task"),

@@ -30,6 +30,7 @@ from workflows.identity import (
 )
 from workflows.person_flags import PERSON_FLAG_WORDS, PERSON_FLAGS
 from workflows.reduction_conditions import DECLARED_AT_REGISTRATION, condition_problem
+from workflows.rule_facts import DUPLICATE_RECORD, NEWBORN_WINDOW, RuleRefusal
 from workflows.service_date import service_today
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ MAX_NAME = 64
 class RegistrationRefused(WorkflowError):
     """A registration, or the opening of a year, that the rules refuse. ``field``: the fact of
     the registration refused (``name``, ``region``...), named in ``problems`` with ``words``
-    (what is wrong with its value; the message itself when not given)."""
+    (what is wrong with its value; the message itself when not given); ``by_rule``: refused by
+    a rule, the field named with the facts that decided it (``workflows.rule_facts``)."""
 
     code = "registration_refused"
 
@@ -64,6 +66,13 @@ class RegistrationRefused(WorkflowError):
         super().__init__(message_zh, message_en)
         said = words or FieldWords(message_zh, message_en)
         self.problems = [] if field is None else [FieldProblem(field, said.zh, said.en)]
+
+    @classmethod
+    def by_rule(cls, refusal: RuleRefusal, field: str) -> RegistrationRefused:
+        """Refused by a rule: its words, and ``field`` named with the facts that decided it."""
+        refused = cls(refusal.message_zh, refusal.message_en)
+        refused.problems = [refusal.problem(field)]
+        return refused
 
 
 class NotRegistered(WorkflowError):
@@ -151,10 +160,30 @@ NAME_WORDS = FieldWords(
 
 
 NEWBORN = "newborn"
-NEWBORN_FOR_DAYS = 365
-"""How long after birth a registration may declare ``newborn`` (an assumption: NOTES.md names 90
-days for cover from birth, and the flag's exemptions are for babies enrolled in their first
-year)."""
+NEWBORN_FOR = "P1Y"
+"""How long after birth a registration may declare ``newborn``: until the first birthday (on
+28 February for a baby born on 29 February), inclusive (an assumption: NOTES.md names 90 days for
+cover from birth, and the flag's exemptions are for babies enrolled in their first year)."""
+
+
+def first_birthday(born: date) -> date:
+    """The last day a registration may declare ``newborn`` for a baby born on ``born``."""
+    try:
+        return born.replace(year=born.year + 1)
+    except ValueError:  # 29 February: the year after has none
+        return born.replace(year=born.year + 1, day=28)
+
+
+def newborn_too_late(today: date) -> RuleRefusal:
+    """The refusal of the ``newborn`` flag on ``today``: its facts are the window (``P1Y``, up to
+    the first birthday) and the day used, not the window's days (they would tell the birth date,
+    which an error body never does)."""
+    return RuleRefusal(
+        NEWBORN_WINDOW,
+        "申报“新生儿”须在出生后一年内办理参保登记",
+        "the newborn flag is for a registration within a year of birth",
+        {"flag": NEWBORN, "window": NEWBORN_FOR, "day_used": today.isoformat()},
+    )
 
 
 def checked(
@@ -204,11 +233,9 @@ def checked(
         )
     today = region.today(now)
     if NEWBORN in person.flags:
-        if not 0 <= (today - birth_date(number)).days <= NEWBORN_FOR_DAYS:
-            raise _refuse(
-                "申报“新生儿”须在出生后一年内办理参保登记",
-                "the newborn flag is for a registration within a year of birth",
-            )
+        born = birth_date(number)
+        if not born <= today <= first_birthday(born):
+            raise RegistrationRefused.by_rule(newborn_too_late(today), "flags")
     categories = {r.category for r in region.latest().reductions}
     unknown = [mask_id_numbers_in(c) for c in sorted(set(person.reduction_categories) - categories)]
     if unknown:
@@ -233,7 +260,7 @@ def checked(
         for category in declared:
             problem = condition_problem(domain, variables, category, now)
             if problem is not None:  # as a claim after registering is refused
-                raise _refuse(*problem)
+                raise RegistrationRefused.by_rule(problem, "reduction_categories")
     return variables
 
 
@@ -262,10 +289,14 @@ def register_person(
         except DuplicateInstance as found:
             label = label_of(definition, found.state)
             zh, en = label.zh, label.en
-            raise _refuse(
+            facts = {"process": PERSON, "instance_id": found.instance_id, "state": found.state}
+            on_books = RuleRefusal(
+                DUPLICATE_RECORD,
                 f"该居民已有参保档案（{found.instance_id}，{zh}）",
                 f"this person already has a record ({found.instance_id}, {en})",
-            ) from None
+                facts,
+            )
+            raise RegistrationRefused.by_rule(on_books, "id_number") from None
         return engine.start_in(
             tx, definition, definition.initial[0], variables["id_number"], variables, actor
         )

@@ -26,6 +26,13 @@ from workflows.identity import age_on, mask_id_numbers_in
 from workflows.person_flags import PERSON_FLAG_WORDS
 from workflows.policy import Label
 from workflows.policy_schema import Requirement
+from workflows.rule_facts import (
+    REDUCTION_CONDITION,
+    REDUCTION_HELD,
+    UNKNOWN_CATEGORY,
+    RuleRefusal,
+    RuleTransitionRefused,
+)
 
 if TYPE_CHECKING:
     from workflows.domain import Domain
@@ -60,10 +67,11 @@ def _requirement_words(requirement: Requirement) -> Label:
 
 def condition_problem(
     domain: Domain, variables: Mapping[str, Any], category: str, now: datetime
-) -> tuple[str, str] | None:
+) -> RuleRefusal | None:
     """Why the person with ``variables`` does not meet ``category``'s condition (the latest
     policy's ``requires_any``) on ``now``'s day in the region, or None: their age from the ID
-    number, their declared flags (``disabled``)."""
+    number, their declared flags (``disabled``). Its facts: the category, the policy, the day
+    used and each condition with whether it is met (never the age or the ID number)."""
     region = domain.regions.find(str(variables.get("region", "")))
     for policy in reversed(region.policies) if region else ():
         found = next((r for r in policy.reductions if r.category == category), None)
@@ -71,38 +79,63 @@ def condition_problem(
             continue
         today = policy.local_day(now)
         age = age_on(str(variables["id_number"]), today)
-        if found.applies(age, frozenset(str(f) for f in variables.get("flags", ()))):
+        flags = frozenset(str(f) for f in variables.get("flags", ()))
+        if found.applies(age, flags):
             return None
         words = [_requirement_words(r) for r in found.requires_any]
-        return (
+        facts = {
+            "category": category,
+            "policy": policy.policy,
+            "day_used": today.isoformat(),
+            "conditions": [_requirement_facts(r, age, flags) for r in found.requires_any],
+        }
+        return RuleRefusal(
+            REDUCTION_CONDITION,
             f"{found.label.zh}减免须符合以下条件之一：{'、'.join(w.zh for w in words)}"
             f"（{today}），该居民不符合，不能享受该减免",
             f"{found.label.en}: the reduction is for people who are one of: "
             f"{'; '.join(w.en for w in words)} (on {today}); this person is none of them",
+            facts,
         )
     return None
 
 
+def _requirement_facts(requirement: Requirement, age: int, flags: frozenset[str]) -> dict[str, Any]:
+    """A condition as a refusal's facts give it: its kind, its value and whether it is met."""
+    for kind in ("flag", "age_at_least", "age_under"):
+        value = getattr(requirement, kind)
+        if value is not None:
+            return {"condition": kind, "value": value, "met": requirement.met(age, flags)}
+    return {"condition": None, "value": None, "met": False}
+
+
 def claim_problem(
     domain: Domain, variables: Mapping[str, Any], category: str, now: datetime
-) -> tuple[str, str] | None:
+) -> RuleRefusal | None:
     """Why an insured person with ``variables`` may not claim ``category`` at ``now`` (Chinese,
-    English), or None: a category the region's policies do not name, one the person holds, or
-    one whose condition they do not meet on the service's date (huian.txt:59: low income
-    counts for the disabled, people 60 or older and those under 18 only)."""
+    English, and the facts), or None: a category the region's policies do not name, one the
+    person holds, or one whose condition they do not meet on the service's date (huian.txt:59:
+    low income counts for the disabled, people 60 or older and those under 18 only)."""
     region = str(variables.get("region", ""))
     labels = reduction_labels(domain, region)
     if category not in labels:
         known = "、".join(f"{w.zh}（{c}）" for c, w in labels.items()) or "无"
         known_en = "; ".join(f"{w.en} ({c})" for c, w in labels.items()) or "none"
         shown = mask_id_numbers_in(category)  # what was sent, quoted: an ID number masked
-        return (
+        return RuleRefusal(
+            UNKNOWN_CATEGORY,
             f"参保地没有减免类别“{shown}”（可申请：{known}）",
             f"the region has no reduction category {shown!r} (one of: {known_en})",
+            {"region": region, "offered": list(labels)},
         )
     if category in [str(c) for c in variables.get("reduction_categories", ())]:
         label = labels[category]
-        return (f"已认定为{label.zh}，无须再申请", f"{label.en} is held already: nothing to claim")
+        return RuleRefusal(
+            REDUCTION_HELD,
+            f"已认定为{label.zh}，无须再申请",
+            f"{label.en} is held already: nothing to claim",
+            {"category": category},
+        )
     return condition_problem(domain, variables, category, now)
 
 
@@ -186,12 +219,13 @@ def register(registry: Registry, domain: Domain) -> None:
         for category in declared:
             problem = condition_problem(domain, ctx.variables, category, ctx.now)
             if category not in refused and problem is not None:
-                zh, en = problem
-                raise TransitionRefused(
+                zh, en = problem.words
+                said = problem.said(
                     f"{zh}。可在“不予认定的减免类别”中勾选该类别并写明理由后通过，或不通过登记",
                     f"{en}. Tick it under Reduction categories refused (with the reason) to "
                     "approve without it, or reject the registration",
                 )
+                raise RuleTransitionRefused(said, "reduction_categories")
         return True
 
     def reduction_claim_still_met(ctx: TransitionContext) -> bool:
@@ -200,7 +234,7 @@ def register(registry: Registry, domain: Domain) -> None:
         category = str((ctx.variables.get("reduction_claim") or {}).get("category", ""))
         problem = condition_problem(domain, ctx.variables, category, ctx.now)
         if problem is not None:
-            raise TransitionRefused(*problem)
+            raise RuleTransitionRefused(problem, "category")
         return True
 
     registry.add_guard("declared_reductions_still_met", declared_reductions_still_met)

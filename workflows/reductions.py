@@ -47,6 +47,7 @@ from workflows.reduction_conditions import (
     reduction_labels,
     refused_reductions,
 )
+from workflows.rule_facts import CLAIM_NOT_OPEN, RuleRefusal
 from workflows.service_date import service_today
 from workflows.years import enrollment_key, unpaid_year
 
@@ -78,9 +79,20 @@ PENDING = "pending"
 
 
 class ReductionClaimRefused(WorkflowError):
-    """A reduction claim the rules refuse before anything is written."""
+    """A reduction claim the rules refuse before anything is written; refused by a rule
+    (``by_rule``), ``problems`` names the field with the facts that decided it."""
 
     code = "reduction_claim_refused"
+
+    def __init__(self, message_zh: str, message_en: str) -> None:
+        super().__init__(message_zh, message_en)
+        self.problems: list[FieldProblem] = []
+
+    @classmethod
+    def by_rule(cls, refusal: RuleRefusal, field: str) -> ReductionClaimRefused:
+        refused = cls(refusal.message_zh, refusal.message_en)
+        refused.problems = [refusal.problem(field)]
+        return refused
 
 
 def reduction_words(domain: Domain, variables: Mapping[str, Any], value: Any) -> Any:
@@ -173,17 +185,21 @@ def claim_reduction(
         row = engine.load(tx, record.id)
         closed = why_no_claim(engine.definition(PERSON, row.definition_version), row.state)
         if closed is not None:
-            raise ReductionClaimRefused(*closed)
+            facts = {"process": PERSON, "instance_id": record.id, "state": row.state}
+            not_open = RuleRefusal(CLAIM_NOT_OPEN, *closed, facts)
+            raise ReductionClaimRefused.by_rule(not_open, "id_number")
         problem = claim_problem(domain, record.variables, category, engine.clock.now())
         if problem is not None:
-            raise ReductionClaimRefused(*problem)
+            raise ReductionClaimRefused.by_rule(problem, "category")
         try:  # the evidence is checked by the event's guard, as through every door
             return engine.fire_in(tx, row, CLAIM, actor, data)
         except TransitionRefused as refused:
             raise ReductionClaimRefused(refused.message_zh, refused.message_en) from None
         except DataInvalid as invalid:  # the guard's words, without the event's name
             [problem] = invalid.problems
-            raise ReductionClaimRefused(problem.message_zh, problem.message_en) from None
+            named = ReductionClaimRefused(problem.message_zh, problem.message_en)
+            named.problems = [problem]  # the field named, as the events door names it
+            raise named from None
 
     if idempotency is None:
         return engine.transaction(work)
@@ -230,13 +246,13 @@ def register(registry: Registry, domain: Domain) -> None:
         """A claim's category and evidence, checked whichever door the claim came by: refused
         as the event's data (a 422 naming the field), as the claims endpoint refuses them."""
         category = str(ctx.data.get("category", "")).strip()
-        for field, problem in (
-            ("category", claim_problem(domain, ctx.variables, category, ctx.now)),
-            ("evidence", evidence_problem(str(ctx.data.get("evidence", "")))),
-        ):
-            if problem is not None:
-                found = FieldProblem(field, *problem, checked=True)
-                raise DataInvalid(f"{ctx.process}.{ctx.event}", [found])
+        where = f"{ctx.process}.{ctx.event}"
+        ruled = claim_problem(domain, ctx.variables, category, ctx.now)
+        if ruled is not None:
+            raise DataInvalid(where, [ruled.problem("category", checked=True)])
+        problem = evidence_problem(str(ctx.data.get("evidence", "")))
+        if problem is not None:
+            raise DataInvalid(where, [FieldProblem("evidence", *problem, checked=True)])
         return True
 
     def record_reduction_claim(ctx: TransitionContext) -> None:

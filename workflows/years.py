@@ -35,6 +35,7 @@ from workflows.people import (
 )
 from workflows.policy import Label, Policy
 from workflows.regions import RegionInfo
+from workflows.rule_facts import DUPLICATE_RECORD, RuleRefusal
 from workflows.service_date import service_today
 
 if TYPE_CHECKING:
@@ -208,10 +209,20 @@ def open_year_in(
     if found is not None:
         label = label_of(engine.definition(ENROLLMENT), found.state)
         zh, en = label.zh, label.en
-        raise RegistrationRefused(
+        facts = {
+            "process": ENROLLMENT,
+            "instance_id": found.id,
+            "state": found.state,
+            "policy": policy.policy,
+            "year": policy.year,
+        }
+        open_already = RuleRefusal(
+            DUPLICATE_RECORD,
             f"{policy.title.zh}已有参保记录（{found.id}，{zh}）",
             f"a {policy.title.en} year is open already ({found.id}, {en})",
+            facts,
         )
+        raise RegistrationRefused.by_rule(open_already, "policy")
     now = engine.clock.now()
     if now >= policy.deadline_instant() and not policy.late_payment_accepted(now):
         raise RegistrationRefused(
@@ -280,6 +291,24 @@ def open_year_on_insurance_in(
     policy = year_opened_on_insurance(domain, variables, now)
     if policy is None or (only is not None and policy.policy != only.policy):
         return None
+    return open_insured_year_in(engine, tx, domain, variables, policy, actor, cause)
+
+
+def open_insured_year_in(
+    engine: Engine,
+    tx: Tx,
+    domain: Domain,
+    variables: dict[str, Any],
+    policy: Policy,
+    actor: str,
+    cause: Any,
+) -> Transition | None:
+    """Inside ``tx``, open ``policy``'s year for the insured person whose record has
+    ``variables``, as approving a registration opens one (``open_current_year``: same state,
+    same variables; the fund pays at once a year with nothing to pay); ``None`` when the person
+    has a live year of it already. Also after ``policy``'s period (the periodic job catching
+    up a period the scheduler missed, ``workflows.renewals``)."""
+    now = engine.clock.now()
     definition = engine.definition(ENROLLMENT)
     key = enrollment_key(str(variables["id_number"]), policy.policy)
     try:

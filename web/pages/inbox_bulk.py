@@ -1,7 +1,9 @@
 """The inbox's bulk form (issue 18): a selection of tasks claimed by a member of their group and
-scope, or assigned by a supervisor, in one POST (``engine.task_team.bulk_assign``: one UPDATE, a
-history row per task). Anyone else asking for a supervisor's action (a forged ``assign``,
-``unassign`` or ``priority``) is refused 403 in words that say it is a supervisor's.
+scope, or assigned, unclaimed or given a priority by a supervisor, in one POST
+(``engine.task_bulk``: one UPDATE, a history row per task changed). Anyone else asking for a
+supervisor's action (a forged ``assign``, ``unassign`` or ``priority``) is refused 403 in words that
+say it is a supervisor's. A priority that is no whole number from 0 to 100 is refused as on the
+task's page (400, 422), and nothing changes.
 
 A selection naming a task the user may not read is answered as one naming a task that does not
 exist: 404, and nothing changes (``Unknown``; its existence is not revealed). An assignment to
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from engine import task_bulk as tb
 from engine import task_team as tt
 from engine.runtime import Engine
 from web import i18n
@@ -26,8 +29,8 @@ from workflows.identity import mask_id_number
 MAX_NAMED = 5
 """A refusal names at most this many tasks, then says how many in all."""
 SUPERVISORS_ONLY = ("assign", "unassign", "priority")
-"""The team actions that are supervisors' only (those of the task page too): refused 403 to
-anyone else, though the bulk form itself offers supervisors only ``assign``."""
+"""The team actions that are supervisors' only (those of the task page too), which the bulk form
+offers supervisors: refused 403 to anyone else."""
 
 
 class Unknown(LookupError):
@@ -40,10 +43,16 @@ class Unknown(LookupError):
 
 
 def bulk(
-    engine: Engine, user: Staff, task_ids: list[int], action: str, assignee: str = ""
-) -> tt.BulkResult:
+    engine: Engine,
+    user: Staff,
+    task_ids: list[int],
+    action: str,
+    assignee: str = "",
+    priority: str = "",
+) -> tb.BulkResult:
     """``claim`` the selection (staff, tasks of their group and scope, unclaimed ones), or
-    ``assign`` it to a member of the tasks' group and scope (supervisors): one UPDATE."""
+    (supervisors) ``assign`` it to a member of the tasks' group and scope, ``unassign`` it (back
+    to the group) or give it ``priority`` (0-100): one UPDATE."""
     if not task_ids or len(task_ids) > tt.MAX_BULK:
         raise Refused(400, "bad_selection")
     tasks = tq.tasks_of(engine.db, task_ids)
@@ -55,7 +64,11 @@ def bulk(
     if action == "claim":
         if user.is_supervisor or not all(in_scope(user, t) for t in tasks):
             raise Refused(403, "forbidden")
-        return tt.bulk_assign(engine, task_ids, user.username, user.username, only_unclaimed=True)
+        return tb.bulk_assign(engine, task_ids, user.username, user.username, only_unclaimed=True)
+    if action == "unassign":
+        return tb.bulk_unassign(engine, task_ids, user.username)
+    if action == "priority":
+        return tb.bulk_set_priority(engine, task_ids, _priority(priority), user.username)
     if action != "assign":
         raise Refused(400, "bad_selection")
     member = tq.staff_member(engine.db, assignee) if assignee else None
@@ -66,7 +79,18 @@ def bulk(
     ]
     if refused:
         raise Refused(422, "not_a_colleague_of_tasks", name=assignee, tasks=named(engine, refused))
-    return tt.bulk_assign(engine, task_ids, assignee, user.username)
+    return tb.bulk_assign(engine, task_ids, assignee, user.username)
+
+
+def _priority(value: str) -> int:
+    """A priority as the task page takes it: a whole number (400), from 0 to 100 (422)."""
+    try:
+        priority = int(value)
+    except ValueError:
+        raise Refused(400, "bad_priority") from None
+    if not 0 <= priority <= 100:
+        raise Refused(422, "bad_priority")
+    return priority
 
 
 def named(engine: Engine, tasks: Sequence[dict[str, Any]]) -> str:

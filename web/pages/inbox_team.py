@@ -1,7 +1,7 @@
 """The inbox's team work (issue 18): supervisors assign, reassign, delegate and unclaim tasks;
 staff delegate their own task to a colleague and give a delegated one back (resolve); a selection
-of tasks is claimed or assigned in one POST (``inbox_bulk``); follow-up dates, priorities,
-comments; saved filters, shared within the owner's group and scope.
+of tasks is claimed, assigned, unclaimed or prioritised in one POST (``inbox_bulk``); follow-up
+dates, priorities, comments; saved filters, shared within the owner's group and scope.
 
 Who may do what is decided here (the engine knows no users): a task goes only to an active member
 of its candidate group and scope. The operations call ``engine.task_team``, which audits each
@@ -261,11 +261,13 @@ def comment_view(task_id: int) -> ResponseReturnValue:
 
 @bp.post("/bulk")
 def bulk_view() -> ResponseReturnValue:
-    """Claim or assign the ticked tasks; the answer says how many changed, how many had closed.
-    A selection naming an unknown task, or one the user may not read, is a 404 (``inbox_bulk``)."""
+    """Claim, assign, unclaim or prioritise the ticked tasks; the answer says how many changed,
+    how many had closed. A selection naming an unknown task, or one the user may not read, is a
+    404 (``inbox_bulk``)."""
     try:
         ids = [_task_id(v) for v in request.form.getlist("task_id")]
-        result = bulk(engine_of(), _me(), ids, _field("action"), _field("assignee"))
+        action, assignee, priority = _field("action"), _field("assignee"), _field("priority")
+        result = bulk(engine_of(), _me(), ids, action, assignee, priority)
     except inbox_bulk.Unknown as exc:
         if exc.hidden:
             abort_hidden()
