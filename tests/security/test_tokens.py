@@ -116,7 +116,7 @@ def test_tokens_are_listed_without_the_token(app: Flask, clock: Clock) -> None:
     by_name = {line.split()[0]: line for line in lines[1:]}
     assert set(by_name) == {"bank-icbc", "old", "gone"}
     assert first[3:11] in by_name["bank-icbc"] and "bank:icbc" in by_name["bank-icbc"]
-    assert " valid " in by_name["bank-icbc"] and "2026-12-01 09:00 UTC" in by_name["bank-icbc"]
+    assert " valid " in by_name["bank-icbc"] and "2026-12-01 17:00 +08:00" in by_name["bank-icbc"]
     assert " expired " in by_name["old"] and " revoked " in by_name["gone"]
     assert first not in listed and first[3:20] not in listed
 

@@ -16,6 +16,7 @@ from engine import queries
 from engine.clock import SimulatedClock
 from web.app import create_app, engine_of
 from web.cli.main import main
+from web.cli.times import shown
 from web.config import PROJECT_ROOT
 from web.extensions import domain_of
 from workflows.identity import make_id_number
@@ -60,4 +61,5 @@ def test_a_moved_period_end_moves_the_lapse_and_is_recorded(app: Flask, policies
     assert after["due_at"] > before["due_at"]
     listed = runner.invoke(main, ["policy", "changes"]).output
     assert "ops:li" in listed and "foshan-2022" in listed and "1 timers" in listed
-    assert before["due_at"].isoformat() in listed and after["due_at"].isoformat() in listed
+    assert shown(before["due_at"]) in listed and shown(after["due_at"]) in listed  # China time
+    assert "+08:00 -> " in listed

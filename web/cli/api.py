@@ -17,6 +17,7 @@ from web.api.tokens import (
     list_tokens,
     revoke_token,
 )
+from web.cli.times import shown
 from web.extensions import domain_of, engine_of
 
 
@@ -85,7 +86,7 @@ def _check_scope_values(scopes: tuple[str, ...]) -> None:
 
 
 def _when(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+    return shown(moment)
 
 
 @tokens.command("list")

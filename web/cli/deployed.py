@@ -13,6 +13,7 @@ from flask import current_app
 
 from engine.deployments import Outlook, deployed_version, outlook, versions
 from engine.specs import ProcessDefinition
+from web.cli.times import shown
 from web.db_faults import FAULTS
 from web.extensions import SERVICE, domain_of, engine_of
 
@@ -77,7 +78,7 @@ def read_deployed(process: str, version: int | None = None) -> tuple[ProcessDefi
     latest = " (the latest)" if row is rows[-1] else f" (the latest is v{rows[-1]['version']})"
     what = (
         f"{process} v{row['version']}{latest}, deployed "
-        f"{row['deployed_at']:%Y-%m-%d %H:%M}Z by {row['deployed_by']}"
+        f"{shown(row['deployed_at'])} by {row['deployed_by']}"
     )
     return definition, what
 

@@ -27,6 +27,7 @@ from engine.incidents import (
     retry_incident,
     retry_incidents,
 )
+from web.cli.times import shown
 from web.config import STALE_VARIABLE, stale_after
 from web.extensions import engine_of
 from web.incident_words import error_label, in_both, step_label
@@ -68,7 +69,7 @@ def incidents_list(status: str, process: str | None, kind: str | None, as_json: 
         closed = f" [{row.resolution} by {row.resolved_by}]" if row.status != "open" else ""
         click.echo(
             f"{row.id}\t{row.status}\t{row.kind}\t{where}\t{step}\tattempts={row.attempts}\t"
-            f"{row.created_at:%Y-%m-%d %H:%M}Z\t{error}{closed}"
+            f"{shown(row.created_at)}\t{error}{closed}"
         )
     if not as_json:
         click.echo(f"{len(rows)} incident(s)", err=True)
@@ -212,7 +213,7 @@ def schedulers(ctx: click.Context) -> None:
     for row in rows:
         state = "stale" if row["stale"] else "live"
         click.echo(
-            f"{row['name']}\tpid={row['pid']}\tstarted={row['started_at']:%Y-%m-%d %H:%M:%S}Z\t"
+            f"{row['name']}\tpid={row['pid']}\tstarted={shown(row['started_at'], seconds=True)}\t"
             f"last beat {row['age_s']:.0f} s ago\t{state}"
         )
     if not rows:

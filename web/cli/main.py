@@ -24,6 +24,7 @@ from engine.specs import ProcessDefinition
 from web.app import create_app, engine_of
 from web.cli.database_faults import safe_url, unavailable_line
 from web.cli.deployed import deploy_outlooks
+from web.cli.times import shown
 from web.db_faults import FAULTS
 from web.demo_accounts import seed_if_empty
 from web.extensions import SERVICE
@@ -207,7 +208,7 @@ def definitions_versions(process: str | None) -> None:
     for row in rows:
         click.echo(
             f"{row['key']} v{row['version']}\t{row['instances']:,} instances\t"
-            f"deployed {row['deployed_at']:%Y-%m-%d %H:%M}Z by {row['deployed_by']}\t"
+            f"deployed {shown(row['deployed_at'])} by {row['deployed_by']}\t"
             f"{row['content_hash'][:12]}"
         )
     if not rows:

@@ -23,6 +23,7 @@ from engine.clock import SimulatedClock
 from engine.db import is_unavailable
 from engine.outbox_queries import STATUSES, count_by_status, list_notices
 from web.cli.scheduler import parse_moment
+from web.cli.times import shown
 from web.extensions import engine_of
 from web.log_masking import mask_text
 from web.notices import worker_for
@@ -124,10 +125,10 @@ def notices_list(status: str | None, instance_id: int | None, limit: int, as_jso
             }
             click.echo(json.dumps(out, ensure_ascii=False))
             continue
-        when = f"{row.delivered_at:%Y-%m-%d %H:%M}Z" if row.delivered_at else "-"
+        when = shown(row.delivered_at)
         click.echo(
             f"{row.id}\t{row.status}\t{row.kind}\t{row.process}#{row.instance_id}\t{recipient}\t"
-            f"attempts={row.attempts}\t{row.created_at:%Y-%m-%d %H:%M}Z\t{when}\t"
+            f"attempts={row.attempts}\t{shown(row.created_at)}\t{when}\t"
             f"{mask_text(row.last_error or '')}"
         )
     if not as_json:

@@ -28,6 +28,7 @@ from engine.policy_timers import move_policy_timers
 from engine.scheduler import DEFAULT_INTERVAL, Scheduler
 from engine.timers import DEFAULT_CHUNK
 from web import log_format
+from web.cli.times import shown
 from web.extensions import SERVICE, domain_of, engine_of
 from web.scheduling import make_scheduler
 from web.wiring import sync_definitions
@@ -147,10 +148,9 @@ def policy_changes(limit: int) -> None:
     with engine_of().db.connect() as conn:
         rows = conn.execute(query).all()
     for row in rows:
-        before = row.old_due.isoformat() if row.old_due else "-"
         click.echo(
-            f"{row.at.isoformat()}\t{row.actor}\t{row.policy_ref}\t{before} -> "
-            f"{row.new_due.isoformat()}\t{row.timers_moved} timers"
+            f"{shown(row.at)}\t{row.actor}\t{row.policy_ref}\t{shown(row.old_due)} -> "
+            f"{shown(row.new_due)}\t{row.timers_moved} timers"
         )
     if not rows:
         click.echo("no policy date has changed under pending timers", err=True)

@@ -5,7 +5,7 @@ and the demo (``demo``)."""
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import click
 from flask import current_app
@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from web.cli.scheduler import parse_moment
+from web.cli.times import shown
 from web.demo_accounts import reseed, service_clock
 from web.extensions import SERVICE, domain_of, engine_of
 from web.i18n import LOCAL_TZ
@@ -185,7 +186,7 @@ def users_list() -> None:
             u.scope or "*",
             "yes" if u.second_factor else "no",
             "DISABLED" if u.disabled else "no",
-            "-" if u.last_login is None else u.last_login.strftime("%Y-%m-%d %H:%M UTC"),
+            shown(u.last_login),
         )
         for u in list_staff(engine_of().db)
     ]
@@ -305,13 +306,22 @@ def clock_set(moment: str) -> None:
     if at < was:
         before = was.astimezone(LOCAL_TZ).isoformat(timespec="seconds")
         back = was - at
-        zh, en = (f"{back.days} 天", f"{back.days} days") if back.days else (f"{back}", f"{back}")
+        zh, en = _span(back)
         click.echo(
             f"注意：业务时钟往回拨了 {zh}（原为 {before}）：已触发的期限不会撤销，已写入的历史时间晚于"
             f"新的时间 / warning: the service clock went back {en} (it was {before}): deadlines "
             "that fired stay fired, and the history already written is later than the new time",
             err=True,
         )
+
+
+def _span(back: timedelta) -> tuple[str, str]:
+    """How far the clock went back, in whole days, else hours, minutes or seconds."""
+    seconds = int(back.total_seconds())
+    for size, zh, en in ((86400, "天", "days"), (3600, "小时", "hours"), (60, "分钟", "minutes")):
+        if seconds >= size:
+            return f"{seconds // size} {zh}", f"{seconds // size} {en}"
+    return f"{seconds} 秒", f"{seconds} seconds"
 
 
 @clock.command("reset")
