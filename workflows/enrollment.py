@@ -54,15 +54,9 @@ def amount_due(policy: Policy, variables: Mapping[str, Any], paid_at: datetime) 
 
 
 def local_day(policy: Policy, moment: datetime) -> tuple[str, str]:
-    """The time ``moment`` is in the region, as the rules compare it, in Chinese and English:
-    ``2021-08-31 23:30（北京时间）``, ``2021-08-31 23:30 (Beijing time)``, so that a refusal names
-    the date it decided on, not the caller's offset (a zone other than China's by its name)."""
-    local = moment.astimezone(ZoneInfo(policy.timezone))
-    zh, en = _ZONE_WORDS.get(policy.timezone, (policy.timezone, policy.timezone))
-    return f"{local:%Y-%m-%d %H:%M}（{zh}）", f"{local:%Y-%m-%d %H:%M} ({en})"
-
-
-_ZONE_WORDS = {"Asia/Shanghai": ("北京时间", "Beijing time")}
+    """The time ``moment`` is in the region, as the rules compare it, in Chinese and English
+    (``Policy.local_time_words``: ``2021-08-31 23:30（北京时间）``)."""
+    return policy.local_time_words(moment)
 
 
 class EnrollmentRules:

@@ -47,6 +47,10 @@ _CENT = Decimal("0.01")
 _DUPLICATE = "duplicate_with_employee_insurance"
 
 
+ZONE_WORDS = {"Asia/Shanghai": ("北京时间", "Beijing time")}
+"""A policy's time zone in words, as refusals name it."""
+
+
 @dataclass(frozen=True)
 class Policy:
     """One region's rules for one insurance year, loaded from ``source``."""
@@ -144,24 +148,31 @@ class Policy:
             "(the year's benefits were given up)",
         )
 
+    def local_time_words(self, moment: datetime) -> tuple[str, str]:
+        """``moment`` as the region's clock reads it, in Chinese and English:
+        ``2021-08-31 23:30（北京时间）``, ``2021-08-31 23:30 (Beijing time)`` (a zone other than
+        China's by its name): what a refusal says it decided on, not the caller's offset."""
+        local = _aware(moment).astimezone(ZoneInfo(self.timezone))
+        zh, en = ZONE_WORDS.get(self.timezone, (self.timezone, self.timezone))
+        return f"{local:%Y-%m-%d %H:%M}（{zh}）", f"{local:%Y-%m-%d %H:%M} ({en})"
+
     def late_payment_refusal(self, paid_at: datetime) -> Label | None:
         """Why a payment at ``paid_at`` (aware) is not accepted as a late payment, in Chinese and
         English; ``None`` when it is. Before the period opens it is no payment of this year at
         all; within the period it is not late; after it, the policy's late rules decide."""
-        local = _aware(paid_at).astimezone(ZoneInfo(self.timezone))
-        start, day = self.payment_period.start, f"{local:%Y-%m-%d %H:%M} ({self.timezone})"
+        start, (day_zh, day_en) = self.payment_period.start, self.local_time_words(paid_at)
         title = self.title
         if paid_at < self.date_value("payment_period.start"):
             return Label(
-                f"{title.zh}的缴费期自 {start} 起，此前的缴费不予受理（缴费时间：{day}）",
+                f"{title.zh}的缴费期自 {start} 起，此前的缴费不予受理（缴费时间：{day_zh}）",
                 f"the payment period of {title.en} opens on {start}: a payment before it is "
-                f"not accepted (paid at {day})",
+                f"not accepted (paid at {day_en})",
             )
         if paid_at < self.deadline_instant():
             end = self.payment_period.end
             return Label(
-                f"{day} 在{title.zh}的缴费期（{start} 至 {end}）内，不是逾期缴费",
-                f"{day} is within the payment period of {title.en} ({start} to {end}): "
+                f"{day_zh} 在{title.zh}的缴费期（{start} 至 {end}）内，不是逾期缴费",
+                f"{day_en} is within the payment period of {title.en} ({start} to {end}): "
                 "not a late payment",
             )
         if not self.late_payment_accepted(paid_at):
@@ -169,8 +180,8 @@ class Policy:
             if after_year is not None:
                 return after_year
             return Label(
-                f"{title.zh}不接受 {day} 的逾期缴费（视为放弃当年参保）",
-                f"{title.en} does not accept a late payment on {day} "
+                f"{title.zh}不接受 {day_zh} 的逾期缴费（视为放弃当年参保）",
+                f"{title.en} does not accept a late payment on {day_en} "
                 "(the year's benefits were given up)",
             )
         return None

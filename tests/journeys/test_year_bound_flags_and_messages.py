@@ -84,6 +84,9 @@ def test_a_payment_dated_before_the_period_opens_is_refused_as_early(
     assert "the payment period of Foshan 2022 opens on 2021-09-01" in refused["message_en"]
     assert "a payment before it is not accepted" in refused["message_en"]
     assert "缴费期自 2021-09-01 起" in refused["message_zh"]
+    # the time in each language's words for China's, as the period's refusals say it
+    assert "(paid at 2021-08-01 10:00 (Beijing time))" in refused["message_en"]
+    assert "（缴费时间：2021-08-01 10:00（北京时间））" in refused["message_zh"]
     assert "late payment" not in refused["message_en"]
     assert j.years(PAYER, "tax")["foshan-2022"] == year  # nothing changed
 

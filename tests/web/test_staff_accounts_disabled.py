@@ -61,7 +61,9 @@ def test_users_list_shows_every_account_without_its_secrets(db_url: str) -> None
     assert rows["teller"] == ["teller", "王小明", "bank_teller", "icbc", "no", "no", "-"]
     log_in(app)
     after = cli(app, "list").output
-    assert "2024-03-01 10:00 +08:00" in next(x for x in after.splitlines() if x.startswith("teller"))
+    assert "2024-03-01 10:00 +08:00" in next(
+        x for x in after.splitlines() if x.startswith("teller")
+    )
     with engine_of(app).db.connect() as conn:
         hashes = conn.execute(select(users.c.password_hash, users.c.totp_secret)).all()
     for password_hash, secret in hashes:
