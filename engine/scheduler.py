@@ -12,7 +12,9 @@ coordinate only through the database's row locks. Misfires are handled deliberat
 - the first run is scheduled for start-up, so timers that came due while no scheduler ran fire at
   once (catch-up); history keeps their ``due_at`` next to ``occurred_at``.
 - each run first loads the definition versions another process deployed (``engine.catalog``),
-  so that what its periodic jobs start starts on the latest.
+  so that what its periodic jobs start starts on the latest; when a periodic job started
+  something, the run sweeps again, so timers already due of what it started (a job catching up
+  a period missed during a downtime) fire in the same run.
 - a run during a database outage (cannot connect, connection lost, statement timeout) logs one
   warning and returns; the next run tries again. A chunk is one transaction, so nothing of a chunk
   the outage interrupted is kept, and a policy file change that could not be applied yet is
@@ -77,11 +79,15 @@ def run_once(
     engine: Engine, now: datetime | None = None, chunk: int = DEFAULT_CHUNK
 ) -> SweepReport:
     """Fire every timer due at ``now`` (the engine clock's time by default), run the registry's
-    periodic jobs, and return. Versions deployed by another process are looked for first."""
+    periodic jobs, and return. Versions deployed by another process are looked for first; what
+    the periodic jobs started with timers due already (a job catching up after a downtime) is
+    fired in the same run."""
     moment = now or engine.clock.now()
     engine.check_deployments()
-    report = TimerSweep(engine, chunk).sweep(moment)
-    run_periodic(engine, moment)
+    sweeper = TimerSweep(engine, chunk)
+    report = sweeper.sweep(moment)
+    if any(run_periodic(engine, moment).values()):
+        report.add(sweeper.sweep(moment))
     return report
 
 
@@ -281,15 +287,20 @@ class Scheduler:
                 raise
             log.info("policy files changed: moved %d pending timers", sum(moved.values()))
         self.engine.check_deployments()  # versions deployed elsewhere: what it starts uses them
-        report = self.sweeper.sweep(
-            on_chunk=lambda done: self._beat(done, force=False), stop=self.stopping.is_set
-        )
-        if not self.stopping.is_set():
-            run_periodic(self.engine, self.engine.clock.now())
+        report = self._sweep_due()
+        if not self.stopping.is_set() and any(
+            run_periodic(self.engine, self.engine.clock.now()).values()
+        ):
+            report.add(self._sweep_due())  # what the jobs started may be due already
         if report.claimed:
             log.info("timer sweep: %s", report.as_dict())
         self._beat(report)
         return report
+
+    def _sweep_due(self) -> SweepReport:
+        return self.sweeper.sweep(
+            on_chunk=lambda done: self._beat(done, force=False), stop=self.stopping.is_set
+        )
 
     def clean(self) -> Any:
         """One run of the cleanup job, inside its window only; an outage or an archive that
