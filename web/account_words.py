@@ -106,6 +106,7 @@ ACCOUNT_WORDS: dict[str, Label] = {
     "security_kind_token_revoked": Label("吊销接口令牌", "API token revoked"),
     "security_kind_token_used": Label("使用接口令牌", "API token used"),
     "security_kind_token_refused": Label("接口令牌被拒绝", "API token refused"),
+    "security_kind_token_missing": Label("未带接口令牌", "API call without a token"),
     "security_kind_import": Label("批量导入", "Batch import"),
     "security_kind_staff_search": Label("工作人员查询", "Staff search"),
     "security_kind_person_viewed": Label("查看人员档案", "Person viewed"),

@@ -37,6 +37,7 @@ KINDS = (
     "token_revoked",
     "token_used",
     "token_refused",
+    "token_missing",
     "import",
     "staff_search",
     "person_viewed",

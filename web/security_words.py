@@ -68,6 +68,11 @@ DETAIL_CODES: dict[str, dict[str, Label]] = {
         "unknown": Label("令牌无效", "Unknown token"),
         "expired": Label("令牌已过期", "Token expired"),
         "revoked": Label("令牌已吊销", "Token revoked"),
+        "no_header": Label("请求未带 Authorization 头", "No Authorization header"),
+        "not_bearer": Label(
+            "Authorization 头不是 Bearer 令牌", "Authorization is not a bearer token"
+        ),
+        "no_token": Label("Bearer 后没有令牌", "Bearer without a token"),
     },
     "by": {
         "account": Label("该账号失败次数过多", "Too many failures for the account"),

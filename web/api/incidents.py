@@ -1,8 +1,10 @@
-"""API endpoints for incidents (scope ``admin``): list them, retry the failed step once its cause
-is fixed, or resolve them without running the step again (``engine.incidents``): one at a time,
-or every open one a filter selects (``POST /admin/incidents/retry|resolve``, after a receiver's
-outage), through the same statements, so each step is put back once. Each incident carries its
-step and a notice's error in words (``web.incident_words``) beside the keys."""
+"""API endpoints for incidents (scope ``admin``): list them (narrowed by status, kind and
+process, as ``shebao incidents list`` and the supervisors' page narrow them), retry the failed
+step once its cause is fixed, or resolve them without running the step again
+(``engine.incidents``): one at a time, or every open one a filter selects (``POST
+/admin/incidents/retry|resolve``, after a receiver's outage), through the same statements, so
+each step is put back once. Each incident carries its step and a notice's error in words
+(``web.incident_words``) beside the keys."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pydantic import Field
 
 from engine import field_words
 from engine.incidents import (
+    KINDS,
     IncidentRow,
     Matching,
     list_incidents,
@@ -66,7 +69,8 @@ def incident_out(row: IncidentRow) -> IncidentOut:
     bp,
     "GET",
     "/admin/incidents",
-    summary="Incidents, newest first: open ones unless `status=closed`; `process` narrows them",
+    summary="Incidents, newest first: open ones unless `status=closed`; `kind` (`timer` or "
+    "`notice`) and `process` narrow them",
     scopes=("admin",),
     response=IncidentList,
     links={
@@ -80,6 +84,13 @@ def incident_out(row: IncidentRow) -> IncidentOut:
             "schema": {"type": "string", "enum": list(_STATUSES)},
         },
         {
+            "name": "kind",
+            "in": "query",
+            "required": False,
+            "description": "only the timers' incidents or only the notices' (the outbox's)",
+            "schema": {"type": "string", "enum": list(KINDS)},
+        },
+        {
             "name": "process",
             "in": "query",
             "required": False,
@@ -89,12 +100,18 @@ def incident_out(row: IncidentRow) -> IncidentOut:
 )
 def admin_incidents() -> Any:
     status = request.args.get("status", "open")
+    kind = request.args.get("kind")
     process = request.args.get("process")
+    problems = []
     if status not in _STATUSES:
-        raise refused([("status", field_words.one_of(["open", "closed"], ["open", "closed"]))])
+        problems.append(("status", field_words.one_of(_STATUSES, _STATUSES)))
+    if kind is not None and kind not in KINDS:
+        problems.append(("kind", field_words.one_of(KINDS, KINDS)))
+    if problems:
+        raise refused(problems)
     if process is not None and process not in engine_of().processes:
         raise _unknown_process()
-    rows = list_incidents(engine_of(), status=status, process=process)
+    rows = list_incidents(engine_of(), status=status, process=process, matching=Matching(kind=kind))
     return answer(IncidentList(incidents=[incident_out(r) for r in rows]))
 
 

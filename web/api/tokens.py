@@ -21,9 +21,11 @@ their history; a token that expired unrevoked is revoked when its name is given 
 status; its creation, revocation and refusals name its prefix beside its name (a use names the
 name only: the one token live under it then).
 
-Security events: creation, revocation and each refusal (``token_refused``); of the uses, a token's
-first use on each calendar day in Beijing (``token_used``, with the operation and the address it
-came from, and whether it is the token's first use ever): what an audit of a token asks (was it
+Security events: creation, revocation and each refusal (``token_refused``, and
+``token_missing`` for a request without a bearer token, so that probing the API without
+credentials shows too: one event per refusal, neither throttled); of the uses, a token's first
+use on each calendar day in Beijing (``token_used``, with the operation and the address it came
+from, and whether it is the token's first use ever): what an audit of a token asks (was it
 used, on which days, from where) without one row per request, which would bury every other event.
 The update of "last used" that opens a new day decides it, so one worker writes it, whichever.
 """
@@ -220,16 +222,40 @@ def _refuse(db: Engine, reason: str, row: Any = None) -> ApiError:
     return ApiError(401, "unauthenticated", *message)
 
 
+def _missing(db: Engine, header: str, scheme: str) -> ApiError:
+    """401 for a request without a bearer token, recorded as a ``token_missing`` event: the
+    address, the operation (the URL rule, never the path) and why, by a code (``no_header``,
+    ``not_bearer``: another scheme, ``no_token``: ``Bearer`` and nothing after it); never the
+    header's value, which may be someone's password in another scheme."""
+    if not header.strip():
+        reason = "no_header"
+    elif scheme.lower() != "bearer":
+        reason = "not_bearer"
+    else:
+        reason = "no_token"
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    security_log.record(
+        db,
+        "token_missing",
+        remote_addr=request.remote_addr,
+        reason=reason,
+        method=request.method,
+        endpoint=rule,
+    )
+    return ApiError(401, "unauthenticated", "需要 Bearer 令牌", "a bearer token is required")
+
+
 def authenticate(db: Engine) -> Caller:
     """The caller of the current request, from its ``Authorization: Bearer`` header (else 401).
 
-    An unknown, expired or revoked token is refused and the refusal recorded (without the token).
+    An unknown, expired or revoked token is refused and the refusal recorded (without the token);
+    so is a request without one (``token_missing``, without the header).
     """
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "unauthenticated", "需要 Bearer 令牌", "a bearer token is required")
+        raise _missing(db, header, scheme)
     found = reader(db)
     row = found.one(found.prepared("api_token", _by_hash), {"token_hash": _hash(token)})
     if row is None:
