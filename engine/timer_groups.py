@@ -1,12 +1,13 @@
 """Set-based firing of one group of due timers: the timer sweep's fast path.
 
-A group is the claimed timers of one (process, definition version, state, event) whose event has
-no guard and no action (``engine.timers`` groups them and fires the others one by one). The whole
-group fires in a handful of statements inside the sweep's transaction: one UPDATE of the instances
-still in the timer's state, one ``INSERT INTO wf_history ... SELECT`` (due time and firing time),
-the timers marked fired, the source state's other timers and open task closed and the target
-state's timers and task created by ``executemany`` (``engine.set_effects``, shared with the batch
-files), and the event's notices (``engine.notices``) written by one ``executemany``.
+A group is the claimed timers of one wave (at most one per instance, ``engine.timer_order``) of
+one (process, definition version, state, event) whose event has no guard and no action
+(``engine.timers`` groups them and fires the others one by one). The whole group fires in a
+handful of statements inside the sweep's transaction: one UPDATE of the instances still in the
+timer's state, one ``INSERT INTO wf_history ... SELECT`` (due time and firing time), the timers
+marked fired, the source state's other timers and open task closed and the target state's timers
+and task created by ``executemany`` (``engine.set_effects``, shared with the batch files), and the
+event's notices (``engine.notices``) written by one ``executemany``.
 """
 
 from __future__ import annotations

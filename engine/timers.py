@@ -16,8 +16,12 @@ to this scheduler, with their instances: a scheduler that resumes after its leas
 none of them (fenced by ``locked_by``) and fires nothing twice. A leased timer the firing skipped
 because another transaction held its row for a moment is leased again by the next chunk. History and
 ``fired_at`` record the chunk's own time (the firing), next to the timer's ``due_at``. The claimed
-timers are grouped by (process, definition version, state, event). A group whose event has no guard
-and no action fires set-based (``engine.timer_groups``): one UPDATE of the instances still in the timer's state, one ``INSERT
+timers fire in waves, each instance's in due order (``engine.timer_order``): a wave holds at most
+one timer per instance, the earliest first, and a timer whose instance has an earlier timer still
+pending outside the chunk (another scheduler's, one waiting for its next attempt) or that failed an
+attempt in this chunk waits for it, its lease given back. Within a wave the timers are grouped by
+(process, definition version, state, event). A group whose event has no guard and no action fires
+set-based (``engine.timer_groups``): one UPDATE of the instances still in the timer's state, one ``INSERT
 INTO wf_history ... SELECT`` (due time and firing time), the timers marked fired, the source state's
 other timers and open task closed, the target state's timers and task created by ``executemany``
 (``engine.set_effects``, shared with the batch files), and the event's notices (``engine.notices``)
@@ -40,7 +44,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,8 +55,9 @@ from engine.incidents import IncidentLog
 from engine.runtime import Engine
 from engine.specs import RetrySpec
 from engine.sweep_statements import RELEASE_LEASES, SweepSql
-from engine.timer_failures import TimerFailures
+from engine.timer_failures import TimerFailures, attempt_error, not_leaving_error
 from engine.timer_groups import SetFiring
+from engine.timer_order import DueOrder, waves
 from engine.tx import Tx
 
 log = logging.getLogger(__name__)
@@ -81,6 +86,8 @@ class SweepReport:
         failed: timers that failed their last attempt (status ``failed``, an incident each).
         retried: timers whose attempt failed and that wait for their backoff (still pending).
         stale: claimed timers whose instance had left the timer's state (``cancelled``).
+        waiting: claimed timers given back unfired because an earlier timer of their instance
+            was still pending (``engine.timer_order``); they fire after it.
         chunks: transactions that claimed at least one timer.
     """
 
@@ -90,6 +97,7 @@ class SweepReport:
     failed: int = 0
     retried: int = 0
     stale: int = 0
+    waiting: int = 0
     chunks: int = 0
 
     def add(self, other: SweepReport) -> None:
@@ -98,6 +106,28 @@ class SweepReport:
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class _Firing:
+    """What one chunk's firing knows as it goes, wave by wave.
+
+    Attributes:
+        report: the chunk's report.
+        states: each claimed instance's state, as the firing moved it.
+        behind: claimed timers an earlier pending timer of their instance outside the chunk
+            holds back.
+        handled: claimed timers fired, retried or given up.
+        held: instances whose later timers wait (an earlier one is still pending).
+        waiting: claimed timers that wait, to give back.
+    """
+
+    report: SweepReport
+    states: dict[int, str]
+    behind: set[int]
+    handled: set[int] = field(default_factory=set)
+    held: set[int] = field(default_factory=set)
+    waiting: list[int] = field(default_factory=list)
 
 
 class TimerSweep:
@@ -134,6 +164,7 @@ class TimerSweep:
         self.sql = SweepSql(engine.db.dialect)
         self.failures = TimerFailures(self.sql, IncidentLog(engine), retry)
         self.set_firing = SetFiring(engine, self.sql, actor)
+        self.order = DueOrder(engine.db.dialect, self.name)
         self._name_session = (
             f"SELECT set_config('application_name', '{session_name(self.name)}', false)"
             if engine.db.dialect.name == "postgresql"
@@ -167,7 +198,7 @@ class TimerSweep:
             total.add(done)
             if done.leased == 0:
                 break
-            if done.claimed == 0:
+            if done.claimed == done.waiting:  # none claimed, or all wait for earlier timers
                 idle += 1
                 if idle >= _ATTEMPTS:
                     break
@@ -227,12 +258,36 @@ class TimerSweep:
         report = SweepReport(claimed=len(rows), chunks=1 if rows else 0)
         if not rows:
             return report
-        states = {row.instance_id: row.instance_state for row in rows}
+        fire = _Firing(
+            report=report,
+            states={row.instance_id: row.instance_state for row in rows},
+            behind=self.order.behind(tx, rows, now),
+        )
+        for wave in waves(rows):
+            self._fire_wave(tx, now, wave, fire)
+        if fire.waiting:
+            report.waiting += self.order.hold_back(tx, fire.waiting)
+        done = fire.handled.union(fire.waiting)
+        stale = [row.id for row in rows if row.id not in done]
+        if stale:
+            report.stale += tx.run(self.sql.mark_timers, {"tids": stale, "b_status": "cancelled"})
+        return report
+
+    def _fire_wave(self, tx: Tx, now: datetime, wave: list[Any], fire: _Firing) -> None:
+        """Fire one wave (at most one timer per instance): grouped by (process, definition
+        version, state, event), set-based where the event has no guard and no action. A timer
+        whose instance is still in its state but has an earlier timer still pending waits
+        (``engine.timer_order``); one whose instance has left its state is stale."""
         groups: dict[tuple[str, int, str, str], list[Any]] = {}
-        for row in rows:
+        for row in wave:
+            waits = row.id in fire.behind or row.instance_id in fire.held
+            if waits and fire.states.get(row.instance_id) == row.state:
+                fire.waiting.append(row.id)
+                fire.held.add(row.instance_id)
+                continue
             key = (row.process, row.definition_version, row.state, row.event)
             groups.setdefault(key, []).append(row)
-        handled: set[int] = set()
+        report, states, handled = fire.report, fire.states, fire.handled
         for (process, version, state, event), members in groups.items():
             try:
                 definition = self.engine.definition(process, version)
@@ -240,7 +295,7 @@ class TimerSweep:
                 definition = None
             spec = definition.events.get(event) if definition else None
             if definition is None or spec is None or event not in definition.outgoing(state):
-                problem = f"timer event {event} does not leave {process} v{version} {state}"
+                problem = not_leaving_error(event, process, version, state)
                 log.error("%s", problem)
                 for row in members:  # no attempt can succeed: an incident at once
                     self.failures.give_up(tx, row, problem, row.attempts + 1, now)
@@ -250,17 +305,13 @@ class TimerSweep:
             live = self._live(members, states, state)
             if spec.guards or spec.actions:
                 retry = self.failures.policy(definition, state, event)
-                self._fire_each(tx, live, now, states, handled, report, retry)
+                self._fire_each(tx, live, now, fire, retry)
             else:
                 fired = self.set_firing.fire(tx, definition, spec, state, live, now)
                 if fired:
                     states.update(dict.fromkeys((r.instance_id for r in live), spec.target))
                     handled.update(fired)
                     report.fired += len(fired)
-        stale = [row.id for row in rows if row.id not in handled]
-        if stale:
-            report.stale += tx.run(self.sql.mark_timers, {"tids": stale, "b_status": "cancelled"})
-        return report
 
     def _claim(self, tx: Tx, tids: list[int]) -> list[Any]:
         """Lock and read the leased chunk. Its columns (ids, names) need no result processing,
@@ -286,16 +337,16 @@ class TimerSweep:
         tx: Tx,
         live: list[Any],
         now: datetime,
-        states: dict[int, str],
-        handled: set[int],
-        report: SweepReport,
+        fire: _Firing,
         retry: RetrySpec,
     ) -> None:
         """Guards, actions or notices: fire per instance, each under a savepoint that a failure
-        rolls back; the failure counts as an attempt (``retry``)."""
+        rolls back; the failure counts as an attempt (``retry``), and the instance's later timers
+        wait for the next one."""
+        report, states, handled = fire.report, fire.states, fire.handled
         for row in live:
             if states.get(row.instance_id) != row.state:
-                continue  # an earlier group of this chunk moved it
+                continue  # an earlier timer of this chunk moved it: stale
             tx.cursor.execute("SAVEPOINT shebao_timer")
             try:
                 # Marked first, so that leaving the state does not cancel the timer being fired.
@@ -317,11 +368,12 @@ class TimerSweep:
                     exc,
                     exc_info=not isinstance(exc, WorkflowError),
                 )
-                error = f"{type(exc).__name__}: {exc}"
+                error = attempt_error(exc)
                 if self.failures.attempt_failed(tx, row, error, retry, now):
                     report.failed += 1
                 else:
                     report.retried += 1
+                    fire.held.add(row.instance_id)
                 handled.add(row.id)
                 continue
             tx.cursor.execute("RELEASE SAVEPOINT shebao_timer")

@@ -244,8 +244,10 @@ class IncidentOut(StrictModel):
     error_label: Label | None = Field(
         default=None,
         description="what a notice's error means, in words, for the common channel failures "
-        "(connection refused, no answer in time, unreachable, HTTP 5xx, HTTP 4xx); absent for "
-        "any other error",
+        "(connection refused, no answer in time, unreachable, HTTP 5xx, HTTP 4xx), or a "
+        "timer's, for the common timer failures (the event no longer leaves the state, a guard "
+        "refused it, the state does not allow it, the instance changed meanwhile, its data was "
+        "refused, the policy cannot be found, a database error); absent for any other error",
     )
     attempts: int
     status: Literal["open", "closed"]
