@@ -6,31 +6,15 @@ log line (QA A-11)."""
 from __future__ import annotations
 
 import logging
-import os
-import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
+from tests.web.file_modes import mode, usual_umask  # noqa: F401 (autouse fixture)
 from web.app import create_app, engine_of
 from web.cli.main import main
-
-
-@pytest.fixture(autouse=True)
-def usual_umask() -> Iterator[None]:
-    """The umask most hosts have (022): files are made group- and world-readable by default."""
-    before = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(before)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 def test_db_upgrade_creates_the_database_owner_only(

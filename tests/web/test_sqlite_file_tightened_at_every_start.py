@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.web.file_modes import mode, usual_umask  # noqa: F401 (autouse fixture)
 from web.cli.main import main
 from web.config import PROJECT_ROOT
 
@@ -29,20 +28,6 @@ with engine_of(web.wsgi.app).db.connect() as conn:  # WAL: -wal and -shm while i
         if os.path.exists(name):
             print(name, oct(stat.S_IMODE(os.stat(name).st_mode)))
 """
-
-
-@pytest.fixture(autouse=True)
-def usual_umask() -> Iterator[None]:
-    """The umask most hosts have (022): files are made group- and world-readable by default."""
-    before = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(before)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 def readable_by_others(sqlite_url: str) -> Path:
