@@ -23,7 +23,7 @@ from workflows.identity import age_on, mask_id_number
 from workflows.payment_words import payer_words
 from workflows.people import ENROLLMENT, LEFT_AT
 from workflows.policy import LatePaymentRefused, Policy, PolicyError
-from workflows.years import enrollment_key, unpaid_year
+from workflows.years import OPENED_AS_OF, enrollment_key, unpaid_year
 
 if TYPE_CHECKING:
     from workflows.domain import Domain
@@ -199,12 +199,14 @@ class EnrollmentRules:
         while it can still be paid (in the period, before it, or after it while the policy
         accepts late payments): the fund pays then, so the year never waits for a payment the
         person does not owe and never lapses (the benefits start as the policy's rules say for a
-        payment at that moment)."""
+        payment at that moment). A year the periodic job opened late (``years.OPENED_AS_OF``) is
+        paid as of the moment a run in the period would have opened it."""
         policy = self.policy_of(ctx.variables)
-        if ctx.now >= policy.deadline_instant() and not policy.late_payment_accepted(ctx.now):
+        moment = self.assistance_moment(ctx)
+        if moment >= policy.deadline_instant() and not policy.late_payment_accepted(moment):
             raise TransitionRefused("已不能缴费", "the year can no longer be paid")
         try:
-            due = amount_due(policy, ctx.variables, ctx.now)
+            due = amount_due(policy, ctx.variables, moment)
         except (LatePaymentRefused, PolicyError, ValueError):  # ValueError: no valid birth date
             raise TransitionRefused("无应缴金额", "no amount due can be set") from None
         if due != 0:
@@ -212,12 +214,27 @@ class EnrollmentRules:
         return True
 
     @staticmethod
-    def record_assistance(ctx: TransitionContext) -> None:
+    def assistance_moment(ctx: TransitionContext) -> datetime:
+        """When the fund pays a year with nothing to pay: now, or, for a year the periodic job
+        opened late (a scheduler down for the period), the earlier moment it would have opened
+        at (``years.OPENED_AS_OF``): a downtime does not make the fund's payment a late one."""
+        raw = ctx.variables.get(OPENED_AS_OF)
+        if not isinstance(raw, str):
+            return ctx.now
+        try:
+            as_of = datetime.fromisoformat(raw)
+        except ValueError:
+            return ctx.now
+        return min(as_of, ctx.now) if as_of.tzinfo is not None else ctx.now
+
+    @classmethod
+    def record_assistance(cls, ctx: TransitionContext) -> None:
         """Keep the fund's payment as a payment: nothing paid by the person, on the day the year
-        opened, so the benefits start as for anyone who paid then (in the period or late)."""
+        opened (``assistance_moment``), so the benefits start as for anyone who paid then (in the
+        period or late)."""
         ctx.variables["payment"] = {
             "event": ctx.event,
-            "paid_at": ctx.now.isoformat(),
+            "paid_at": cls.assistance_moment(ctx).isoformat(),
             "amount": "0.00",
             "payer_kind": ASSISTANCE,
             "payer_id_number": None,

@@ -221,12 +221,19 @@ def _run(engine: Engine, work: Any, idempotency: Idempotency | None, digest: str
 
 
 def open_renewals(
-    engine: Engine, policy: Policy, people: Iterable[Mapping[str, Any]], actor: str = "renewal"
+    engine: Engine,
+    policy: Policy,
+    people: Iterable[Mapping[str, Any]],
+    actor: str = "renewal",
+    *,
+    as_of: datetime | None = None,
 ) -> int:
     """Renew everyone given into ``policy``'s year without re-registration (默认续保), in chunks.
 
     ``people`` are the previous year's variables. People who already have a live year are
-    skipped. Returns how many years opened.
+    skipped. Returns how many years opened. ``as_of``: renewals opened after the period (the
+    periodic job catching it up), the moment a run in it would have renewed them
+    (``years.OPENED_AS_OF``).
     """
     definition = engine.definition(ENROLLMENT)
     [renewal] = [s for s in definition.initial if "renewal" in definition.states[s].tags]
@@ -242,7 +249,7 @@ def open_renewals(
                 engine.check_exclusive(tx, ENROLLMENT, key, live)
             except DuplicateInstance:
                 continue
-            variables = year_variables(person, policy, first_year=False)
+            variables = year_variables(person, policy, first_year=False, as_of=as_of)
             engine.start_in(tx, definition, renewal, key, variables, actor)
             count += 1
         return count

@@ -23,7 +23,10 @@ run after it, as one run inside it would have: each year lapses at once through 
 listed unpaid with what a late payment costs, and its holder is told. A downtime never loses a
 year, and the job never reaches back further than the region's latest period begun: a service
 first started in 2026 opens no 2022 years. Only the policy's own late-payment rules decide
-whether such a year can still be paid.
+whether such a year can still be paid by its holder; a year a fund pays in full is paid as of the
+moment a run in the period would have opened it (``years.OPENED_AS_OF``: the period's start, or
+the person's insurance after it), so its benefits start as for a payment in the period, even after
+late payments ended: a downtime costs nobody with nothing to pay a wait.
 
 Who gets a year at the moment ``now`` the job runs at (``insured_in_time``): people whose
 insurance had begun then (their record imported, or their registration approved, by ``now``),
@@ -133,20 +136,21 @@ def insured_in_time(
     insured: Iterable[str],
     policy: Policy,
     now: datetime,
-) -> set[int]:
+) -> dict[int, datetime]:
     """The ids of ``records`` (person records now in an ``insured`` state, ``RECORD_COLUMNS``)
     whose insurance had begun at ``now`` and before ``policy``'s deadline: what a run of the job
-    inside the period, at the latest at ``now``, would have found on the books. Insurance began
-    when the record first entered an ``insured`` state (imported so, or approved; a record never
-    comes back once it left): a record that has been in its state since then is known at once,
-    the others (back from a reduction review since, or insured late) by their history."""
+    inside the period, at the latest at ``now``, would have found on the books; with when each
+    one's insurance began. Insurance began when the record first entered an ``insured`` state
+    (imported so, or approved; a record never comes back once it left): a record that has been in
+    its state since then is known at once, the others (back from a reduction review since, or
+    insured late) by their history."""
     deadline = policy.deadline_instant()
 
     def in_time(began: datetime | None) -> bool:
         return began is not None and began <= now and began < deadline
 
     found = list(records)
-    known = {r.id for r in found if in_time(r.state_entered_at)}
+    known = {r.id: r.state_entered_at for r in found if in_time(r.state_entered_at)}
     asked = [r for r in found if r.id not in known]
     if not asked:
         return known
@@ -162,7 +166,9 @@ def insured_in_time(
         ).all()
     )
     # no history row (removed): the record's creation, the earliest it can have begun
-    return known | {r.id for r in asked if in_time(began.get(r.id, r.created_at))}
+    return known | {
+        r.id: began.get(r.id, r.created_at) for r in asked if in_time(began.get(r.id, r.created_at))
+    }
 
 
 class RenewalOpener:
@@ -221,7 +227,7 @@ def open_first_years(engine: Engine, domain: Domain, policy: Policy, now: dateti
                 .limit(NEW_PAGE)
             ).all()
             ours = [r for r in rows if r.variables.get("region") == region]
-            in_time = insured_in_time(conn, ours, insured, policy, now) if ours else set()
+            in_time = insured_in_time(conn, ours, insured, policy, now) if ours else {}
             people = [r for r in ours if r.id in in_time]
             keys = [enrollment_key(r.business_key, p) for r in people for p in policies]
             had = select(instances.c.business_key, instances.c.state).where(
@@ -229,7 +235,9 @@ def open_first_years(engine: Engine, domain: Domain, policy: Policy, now: dateti
             )
             found = [(str(k), str(s)) for (k, s) in conn.execute(had)] if keys else []
         enrolled = _carried(found, years, live)
-        first = [dict(r.variables) for r in people if r.business_key not in enrolled]
+        first = [
+            (dict(r.variables), in_time[r.id]) for r in people if r.business_key not in enrolled
+        ]
         if first:
             opened += engine.transaction(
                 partial(_open_each, engine, domain=domain, policy=policy, people=first)
@@ -260,23 +268,38 @@ def _carried(
 
 def _opener(engine: Engine, policy: Policy, previous: Policy, now: datetime) -> Callable[[], int]:
     def work() -> int:
-        return open_renewals(engine, policy, people_in_good_standing(engine, previous, policy, now))
+        people = people_in_good_standing(engine, previous, policy, now)
+        # after the period, as the run at its start would have: the renewed were insured by then
+        # (in good standing in the previous year; one insured again in the period got the year
+        # from the door that insured them)
+        late = engine.clock.now() >= policy.deadline_instant()
+        start = policy.date_value("payment_period.start")
+        return open_renewals(engine, policy, people, as_of=start if late else None)
 
     return work
 
 
 def _open_each(
-    engine: Engine, tx: Tx, *, domain: Domain, policy: Policy, people: list[dict[str, Any]]
+    engine: Engine,
+    tx: Tx,
+    *,
+    domain: Domain,
+    policy: Policy,
+    people: list[tuple[dict[str, Any], datetime]],
 ) -> int:
     """Inside ``tx``, open the year an approval would open now for each of ``people`` (their
-    records' variables): ``policy``'s; after its period (the job catching it up), ``policy``'s
-    all the same; a live year already: skipped."""
+    records' variables, and when their insurance began): ``policy``'s; after its period (the job
+    catching it up), ``policy``'s all the same, as of when a run in the period would have opened
+    it (its start, or the person's insurance after it: ``years.OPENED_AS_OF``); a live year
+    already: skipped."""
     now = engine.clock.now()
+    start = policy.date_value("payment_period.start")
     count = 0
-    for person in people:
+    for person, began in people:
         if now >= policy.deadline_instant():
+            as_of = max(start, began)
             opened = open_insured_year_in(
-                engine, tx, domain, person, policy, "renewal", "first_year"
+                engine, tx, domain, person, policy, "renewal", "first_year", as_of=as_of
             )
         else:
             # only=policy: when another year of the region is the one open now, none opens

@@ -54,20 +54,35 @@ def enrollment_key(id_number: str, policy: str) -> str:
     return f"{id_number}:{policy}"
 
 
+OPENED_AS_OF = "opened_as_of"
+"""A year's variable: the moment a year opened late by the periodic job (a scheduler down for its
+payment period, ``workflows.renewals``) would have opened had the job run in the period. The fund
+that pays a year in full pays it then (``EnrollmentRules.assistance_moment``): a downtime never
+costs a person with nothing to pay a late payment's waiting days."""
+
+
 def year_variables(
-    record: InstanceView | Mapping[str, Any], policy: Policy, *, first_year: bool
+    record: InstanceView | Mapping[str, Any],
+    policy: Policy,
+    *,
+    first_year: bool,
+    as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """An enrollment year's variables, from the person's record; the ``YEAR_BOUND_FLAGS`` only
-    in the person's ``first_year`` (see ``is_first_year``; a renewal never is)."""
+    in the person's ``first_year`` (see ``is_first_year``; a renewal never is); ``as_of``: the
+    moment a year opened late would have opened (``OPENED_AS_OF``)."""
     facts = record.variables if isinstance(record, InstanceView) else record
     flags = [str(f) for f in facts.get("flags", ())]
-    return {
+    variables = {
         "id_number": facts["id_number"],
         "policy": policy.policy,
         "region": facts.get("region"),
         "reduction_categories": list(facts.get("reduction_categories", ())),
         "flags": flags if first_year else [f for f in flags if f not in YEAR_BOUND_FLAGS],
     }
+    if as_of is not None:
+        variables[OPENED_AS_OF] = as_of.isoformat()
+    return variables
 
 
 def is_first_year(
@@ -302,12 +317,15 @@ def open_insured_year_in(
     policy: Policy,
     actor: str,
     cause: Any,
+    *,
+    as_of: datetime | None = None,
 ) -> Transition | None:
     """Inside ``tx``, open ``policy``'s year for the insured person whose record has
     ``variables``, as approving a registration opens one (``open_current_year``: same state,
     same variables; the fund pays at once a year with nothing to pay); ``None`` when the person
     has a live year of it already. Also after ``policy``'s period (the periodic job catching
-    up a period the scheduler missed, ``workflows.renewals``)."""
+    up a period the scheduler missed, ``workflows.renewals``: ``as_of`` is then the moment a
+    run in the period would have opened it, ``OPENED_AS_OF``)."""
     now = engine.clock.now()
     definition = engine.definition(ENROLLMENT)
     key = enrollment_key(str(variables["id_number"]), policy.policy)
@@ -322,7 +340,7 @@ def open_insured_year_in(
         definition,
         definition.initial[0],
         key,
-        year_variables(variables, policy, first_year=first),
+        year_variables(variables, policy, first_year=first, as_of=as_of),
         actor,
         {"cause": cause},
         now,

@@ -14,7 +14,10 @@ the doors alone (QA, renewals 1 and 2).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from tests.journeys.conftest import Journey
 
@@ -177,3 +180,41 @@ def test_a_run_at_a_past_moment_renews_nobody_who_was_not_insured_then(
 
     _at_moment(j, "2022-09-05T10:00:00+08:00")
     assert list(j.years(RETURNER)) == ["huian-2022"]
+
+
+TEKUN_RENEWED = "350521196001011016"  # 特困, imported 2021-12-20: the fund pays 2022 and 2023
+
+
+@pytest.mark.parametrize(
+    "first_run",
+    [
+        "2023-04-10T10:00:00+08:00",  # late payments then wait 60 days
+        "2024-01-05T10:00:00+08:00",  # late payments for 2023 no longer accepted
+    ],
+)
+def test_a_downtime_costs_nobody_the_fund_pays_for_a_wait(
+    journey_factory: Any, first_run: str
+) -> None:
+    """A 特困 person renewed and a 低保 person's first year, both opened by the first run after
+    a scheduler was down for Hui'an's whole 2023 period (2022-09-01 to 2022-12-31): the fund pays
+    each as a run in the period would have had it pay (at the period's start), so their benefits
+    start on 1 January as everyone's paid in the period, not after a late payer's wait, and even
+    after late payments for 2023 ended. Before, the fund paid at the run: late, 60 days' wait
+    (benefits from 9 June), or not at all after 2023 (the year lapsed, its holder told)."""
+    j = _journey(journey_factory, "2021-12-20T10:00:00+08:00")
+    _import(j, TEKUN_RENEWED, reduction_categories=["tekun"])
+    assert j.years(TEKUN_RENEWED)["huian-2022"]["state"] == "deducted"
+    j.at("2022-03-01T10:00:00+08:00")
+    _import(j, DIBAO, reduction_categories=["dibao"])
+    j.sweep()
+
+    j.at(first_run)
+    j.sweep()
+    for number in (TEKUN_RENEWED, DIBAO):
+        year = j.years(number)["huian-2023"]
+        assert (year["state"], year["payer_kind"]) == ("deducted", "medical_assistance"), year
+        paid_at = datetime.fromisoformat(year["paid_at"])
+        assert paid_at == datetime(2022, 8, 31, 16, tzinfo=UTC), year  # 09-01 00:00 in China
+        assert set(year["benefit_start"].values()) == {"2023-01-01"}, year
+        assert "year_lapsed" not in _notice_kinds(j, number)
+    assert j.sweep()["fired"] == 0
