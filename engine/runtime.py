@@ -245,11 +245,14 @@ class Engine(DefinitionCatalog, InstanceAccess, Transactions, TaskOperations, Ev
         task_id: int | None = None,
         now: datetime | None = None,
         budget: list[int] | None = None,
+        notify: bool = True,
     ) -> Transition:
         """Fire ``event`` on a loaded instance row inside the caller's transaction (at ``now``,
         the clock's time unless given: the timer sweep passes its own). The follow-ups its
         actions ask for (``ctx.emit``, ``ctx.start``) run here too, after it, in the same
-        transaction; ``budget`` bounds how many a chain of them may run."""
+        transaction; ``budget`` bounds how many a chain of them may run. ``notify=False``: the
+        event's own notices are not written (a timer's overtaken in a catch-up,
+        ``engine.timers``)."""
         ident = (row.process, row.definition_version)
         definition = self.allowing(row, event)
         state = row.state
@@ -294,7 +297,7 @@ class Engine(DefinitionCatalog, InstanceAccess, Transactions, TaskOperations, Ev
         if target != state:
             self.effects.leave(tx, definition.states[state], row.id, event, actor, now)
             self.effects.enter(tx, definition, target, row.id, variables, now)
-        if spec.notices:  # the outbox: written with the transition, rolled back with it
+        if spec.notices and notify:  # the outbox: written with the transition, rolled back with it
             self.notices.write(
                 tx,
                 spec,

@@ -40,9 +40,11 @@ class SetFiring:
         state: str,
         live: list[Any],
         now: datetime,
+        quiet: frozenset[int] = frozenset(),
     ) -> list[int]:
         """Fire ``spec`` on the instances of ``live`` (claimed timer rows whose instance is in
-        ``state``, one per instance); returns the ids of the timers fired.
+        ``state``, one per instance); returns the ids of the timers fired. The timers of
+        ``quiet`` (ids) write no notices (overtaken in a catch-up, ``engine.timers``).
 
         Raises:
             ConcurrentModification: an instance was not in ``state`` after all (the claim locked
@@ -63,8 +65,9 @@ class SetFiring:
         if target != state:
             self._leave(tx, definition, state, spec.name, iids, now)
             self._enter(tx, definition, target, iids, now)
-        if spec.notices:
-            self._notify(tx, definition, spec, iids, now)
+        told = [r.instance_id for r in live if r.id not in quiet] if quiet else iids
+        if spec.notices and told:
+            self._notify(tx, definition, spec, told, now)
         return tids
 
     def _notify(

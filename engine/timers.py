@@ -19,7 +19,10 @@ because another transaction held its row for a moment is leased again by the nex
 timers fire in waves, each instance's in due order (``engine.timer_order``): a wave holds at most
 one timer per instance, the earliest first, and a timer whose instance has an earlier timer still
 pending outside the chunk (another scheduler's, one waiting for its next attempt) or that failed an
-attempt in this chunk waits for it, its lease given back. Within a wave the timers are grouped by
+attempt in this chunk waits for it, its lease given back. A timer whose event keeps its instance in
+the state (a reminder) fires without its notices when a later timer of that state was claimed with
+it (``overtaken``): after a downtime the holder is told that the card was sealed, not first to come
+and collect it. Within a wave the timers are grouped by
 (process, definition version, state, event). A group whose event has no guard and no action fires
 set-based (``engine.timer_groups``): one UPDATE of the instances still in the timer's state, one ``INSERT
 INTO wf_history ... SELECT`` (due time and firing time), the timers marked fired, the source state's
@@ -88,6 +91,9 @@ class SweepReport:
         stale: claimed timers whose instance had left the timer's state (``cancelled``).
         waiting: claimed timers given back unfired because an earlier timer of their instance
             was still pending (``engine.timer_order``); they fire after it.
+        overtaken: timers fired without their notices: their event keeps the instance in its
+            state and a later timer of that state was due with them (a catch-up: the holder is
+            told what the later one did, not first the reminder it made stale).
         chunks: transactions that claimed at least one timer.
     """
 
@@ -98,6 +104,7 @@ class SweepReport:
     retried: int = 0
     stale: int = 0
     waiting: int = 0
+    overtaken: int = 0
     chunks: int = 0
 
     def add(self, other: SweepReport) -> None:
@@ -120,11 +127,15 @@ class _Firing:
         handled: claimed timers fired, retried or given up.
         held: instances whose later timers wait (an earlier one is still pending).
         waiting: claimed timers that wait, to give back.
+        followed: claimed timers with a later timer of their instance's same state claimed
+            with them: if their event keeps the instance in that state, it fires without its
+            notices (``overtaken``).
     """
 
     report: SweepReport
     states: dict[int, str]
     behind: set[int]
+    followed: frozenset[int] = frozenset()
     handled: set[int] = field(default_factory=set)
     held: set[int] = field(default_factory=set)
     waiting: list[int] = field(default_factory=list)
@@ -262,6 +273,7 @@ class TimerSweep:
             report=report,
             states={row.instance_id: row.instance_state for row in rows},
             behind=self.order.behind(tx, rows, now),
+            followed=followed(rows),
         )
         for wave in waves(rows):
             self._fire_wave(tx, now, wave, fire)
@@ -303,11 +315,18 @@ class TimerSweep:
                     report.failed += 1
                 continue
             live = self._live(members, states, state)
+            # a reminder made stale by a later timer due with it: fired, its notices not sent
+            quiet = (
+                frozenset(r.id for r in live if r.id in fire.followed)
+                if spec.notices and spec.target == state
+                else frozenset()
+            )
+            report.overtaken += len(quiet)
             if spec.guards or spec.actions:
                 retry = self.failures.policy(definition, state, event)
-                self._fire_each(tx, live, now, fire, retry)
+                self._fire_each(tx, live, now, fire, retry, quiet)
             else:
-                fired = self.set_firing.fire(tx, definition, spec, state, live, now)
+                fired = self.set_firing.fire(tx, definition, spec, state, live, now, quiet)
                 if fired:
                     states.update(dict.fromkeys((r.instance_id for r in live), spec.target))
                     handled.update(fired)
@@ -339,10 +358,11 @@ class TimerSweep:
         now: datetime,
         fire: _Firing,
         retry: RetrySpec,
+        quiet: frozenset[int] = frozenset(),
     ) -> None:
         """Guards, actions or notices: fire per instance, each under a savepoint that a failure
         rolls back; the failure counts as an attempt (``retry``), and the instance's later timers
-        wait for the next one."""
+        wait for the next one. The timers of ``quiet`` fire without their notices."""
         report, states, handled = fire.report, fire.states, fire.handled
         for row in live:
             if states.get(row.instance_id) != row.state:
@@ -354,7 +374,14 @@ class TimerSweep:
                 due = tx.one(self.sql.timer_due, {"tid": row.id}).due_at
                 instance = self.engine.load(tx, row.instance_id)
                 done = self.engine.fire_in(
-                    tx, instance, row.event, self.actor, {}, due_at=due, now=now
+                    tx,
+                    instance,
+                    row.event,
+                    self.actor,
+                    {},
+                    due_at=due,
+                    now=now,
+                    notify=row.id not in quiet,
                 )
             except Exception as exc:  # noqa: BLE001 - a refused timer must not abort the chunk
                 tx.cursor.execute("ROLLBACK TO SAVEPOINT shebao_timer")
@@ -380,3 +407,16 @@ class TimerSweep:
             states[row.instance_id] = done.to_state
             handled.add(row.id)
             report.fired += 1
+
+
+def followed(rows: Sequence[Any]) -> frozenset[int]:
+    """The ids of claimed ``rows`` (in due order) that a later row of the same instance and
+    state follows: due with them, it fires after them in this chunk."""
+    seen: set[tuple[int, str]] = set()
+    found: set[int] = set()
+    for row in reversed(rows):
+        key = (row.instance_id, row.state)
+        if key in seen:
+            found.add(row.id)
+        seen.add(key)
+    return frozenset(found)
