@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.errors import DuplicateInstance, TransitionRefused, WorkflowError
+from engine.forms import FieldProblem
 from engine.registry import Registry
 from engine.runtime import Engine, Idempotency, Transition, request_hash
 from engine.transition_context import InstanceView, TransitionContext
@@ -27,6 +28,12 @@ from workflows.identity import (
     validate_id_number,
 )
 from workflows.regions import Regions
+from workflows.rule_facts import (
+    CARD_NOT_REPLACEABLE,
+    NO_CARD_TO_REPLACE,
+    ONE_CARD_PER_PROVINCE,
+    RuleRefusal,
+)
 from workflows.service_date import service_today
 
 FAST_ISSUANCE = "fast_issuance"
@@ -45,9 +52,31 @@ REPLACES = "replaces_card_id"
 
 
 class CardApplicationRefused(WorkflowError):
-    """An application the rules refuse (bad ID, unknown channel or bank, a card already held)."""
+    """An application the rules refuse (bad ID, unknown channel or bank, a card already held);
+    ``by_rule``: refused by a rule, ``problems`` naming the field with the facts that decided it
+    (``workflows.rule_facts``)."""
 
     code = "card_application_refused"
+
+    def __init__(self, message_zh: str, message_en: str) -> None:
+        super().__init__(message_zh, message_en)
+        self.problems: list[FieldProblem] = []
+
+    @classmethod
+    def by_rule(cls, refusal: RuleRefusal, field: str) -> CardApplicationRefused:
+        refused = cls(refusal.message_zh, refusal.message_en)
+        refused.problems = [refusal.problem(field)]
+        return refused
+
+
+def _card_facts(key: str, card: InstanceView) -> dict[str, Any]:
+    """What a one-card rule names of the card that decided it: never the holder's ID number."""
+    return {
+        "province": key.split(":", 1)[0],
+        "card_id": card.id,
+        "state": card.state,
+        "bank": card.variables.get("bank"),
+    }
 
 
 def card_key(id_number: str, region_code: str) -> str:
@@ -319,8 +348,10 @@ def refuse_second_card(engine: Engine, regions: Regions, tx: Tx, key: str) -> No
         held.sort(key=lambda c: LOSS_PENDING in c.tags)
         card = held[0]
         bank = _bank_words(regions, card.variables.get("bank"))
+        facts = _card_facts(key, card)
         if LOSS_PENDING in card.tags:
-            raise CardApplicationRefused(
+            temporary = RuleRefusal(
+                ONE_CARD_PER_PROVINCE,
                 f"省内一人一卡：该居民的社保卡（卡 {card.id}，{bank[0]}）仅为临时挂失，仍是其本人"
                 f"的社保卡，不能再次申领。如卡片确已遗失，请本人携带身份证件到{bank[0]}网点办理正式"
                 "挂失，之后方可补领新卡",
@@ -329,14 +360,19 @@ def refuse_second_card(engine: Engine, regions: Regions, tx: Tx, key: str) -> No
                 "refused; if the card is really lost, the holder must make the loss report formal "
                 f"in person at a branch of {bank[1]}, with their ID document, before a new card "
                 "can be issued (reissue)",
-            ) from None
+                facts,
+            )
+            raise CardApplicationRefused.by_rule(temporary, "id_number") from None
         zh, en = _state_words(card)
-        raise CardApplicationRefused(
+        held_one = RuleRefusal(
+            ONE_CARD_PER_PROVINCE,
             f"省内一人一卡：该居民已有可用社保卡（卡 {card.id}，{bank[0]}，状态：{zh}），"
             "不能再次申领",
             f"one person one card per province: this person already has a usable card "
             f"(card {card.id}, {bank[1]}, {en}); a second application is refused",
-        ) from None
+            facts,
+        )
+        raise CardApplicationRefused.by_rule(held_one, "id_number") from None
 
 
 def _bank_words(regions: Regions, code: Any) -> tuple[str, str]:
@@ -357,24 +393,33 @@ def card_to_replace(engine: Engine, tx: Tx, key: str) -> int:
     engine.lock_key(tx, PROCESS, key)
     usable = usable_cards(engine, tx, key)
     if not usable:
-        raise CardApplicationRefused(
+        none = RuleRefusal(
+            NO_CARD_TO_REPLACE,
             "该居民在本省没有可换领的社保卡，请按新申领办理",
             "this person has no card in this province to replace; apply for a new card instead",
+            {"province": key.split(":", 1)[0]},
         )
+        raise CardApplicationRefused.by_rule(none, "id_number")
     if len(usable) > 1:
         newest = usable[-1]
         zh, en = _state_words(newest)
-        raise CardApplicationRefused(
+        second = RuleRefusal(
+            ONE_CARD_PER_PROVINCE,
             f"省内一人一卡：该居民已有换领或其他可用社保卡在办理中（卡 {newest.id}，"
             f"状态：{zh}），不能再次换领",
             f"one person one card per province: a replacement or another usable card is in "
             f"progress already (card {newest.id}, {en}); a second replacement is refused",
+            _card_facts(key, newest),
         )
+        raise CardApplicationRefused.by_rule(second, "id_number")
     [card] = usable
     if REPLACEABLE not in card.tags:
         zh, en = _state_words(card)
-        raise CardApplicationRefused(
+        not_active = RuleRefusal(
+            CARD_NOT_REPLACEABLE,
             f"只有正常状态的社保卡可以换领（卡 {card.id}，状态 {zh}）",
             f"only an active card can be replaced (card {card.id} is {en})",
+            _card_facts(key, card),
         )
+        raise CardApplicationRefused.by_rule(not_active, "id_number")
     return card.id

@@ -25,6 +25,12 @@ REDUCTION_HELD = "reduction_held"
 UNKNOWN_CATEGORY = "unknown_category"
 DUPLICATE_RECORD = "duplicate_record"
 CLAIM_NOT_OPEN = "claim_not_open"
+OTHER_REGION = "other_region"
+YEAR_NOT_PAYABLE = "year_not_payable"
+YEAR_ENDED = "year_ended"
+ONE_CARD_PER_PROVINCE = "one_card_per_province"
+NO_CARD_TO_REPLACE = "no_card_to_replace"
+CARD_NOT_REPLACEABLE = "card_not_replaceable"
 """The rules' keys, as ``details[].rule`` gives them."""
 
 
@@ -78,12 +84,18 @@ class RuleTransitionRefused(TransitionRefused):
 
 
 __all__ = [
+    "CARD_NOT_REPLACEABLE",
     "CLAIM_NOT_OPEN",
     "DUPLICATE_RECORD",
     "NEWBORN_WINDOW",
+    "NO_CARD_TO_REPLACE",
+    "ONE_CARD_PER_PROVINCE",
+    "OTHER_REGION",
     "REDUCTION_CONDITION",
     "REDUCTION_HELD",
     "UNKNOWN_CATEGORY",
+    "YEAR_ENDED",
+    "YEAR_NOT_PAYABLE",
     "RuleProblem",
     "RuleRefusal",
     "RuleTransitionRefused",

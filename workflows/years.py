@@ -35,7 +35,13 @@ from workflows.people import (
 )
 from workflows.policy import Label, Policy
 from workflows.regions import RegionInfo
-from workflows.rule_facts import DUPLICATE_RECORD, RuleRefusal
+from workflows.rule_facts import (
+    DUPLICATE_RECORD,
+    OTHER_REGION,
+    YEAR_ENDED,
+    YEAR_NOT_PAYABLE,
+    RuleRefusal,
+)
 from workflows.service_date import service_today
 
 if TYPE_CHECKING:
@@ -208,19 +214,30 @@ def open_year_in(
     """
     policy = domain.regions.policy_named(policy_id)
     record = insured_unless_ended(engine, tx, domain, id_number, policy_id, RegistrationRefused)
+    year_facts = {"policy": policy.policy, "year": policy.year}
     if record.variables.get("region") != policy.region.key:
         found_in = domain.regions.find(str(record.variables.get("region") or ""))
         zh, en = (
             (found_in.name.zh, found_in.name.en) if found_in else ("其他地区", "another region")
         )
-        raise RegistrationRefused(
+        elsewhere = RuleRefusal(
+            OTHER_REGION,
             f"该居民在{zh}参保，不能开立{policy.title.zh}",
             f"this person is insured in {en}, not under {policy.title.en}",
+            {
+                **year_facts,
+                "policy_region": policy.region.key,
+                "insured_region": found_in.key if found_in else None,
+            },
         )
+        raise RegistrationRefused.by_rule(elsewhere, "policy")
     found = live_year(engine, tx, id_number, policy_id)
     ended = ended_year_refusal(found.tags) if found is not None else None
-    if ended is not None:
-        raise RegistrationRefused(ended.zh, ended.en)
+    if found is not None and ended is not None:
+        facts = {**year_facts, "instance_id": found.id, "state": found.state}
+        raise RegistrationRefused.by_rule(
+            RuleRefusal(YEAR_ENDED, ended.zh, ended.en, facts), "policy"
+        )
     if found is not None:
         label = label_of(engine.definition(ENROLLMENT), found.state)
         zh, en = label.zh, label.en
@@ -240,10 +257,19 @@ def open_year_in(
         raise RegistrationRefused.by_rule(open_already, "policy")
     now = engine.clock.now()
     if now >= policy.deadline_instant() and not policy.late_payment_accepted(now):
-        raise RegistrationRefused(
+        until = policy.late_payment.until if policy.late_payment.accepted else None
+        closed = RuleRefusal(
+            YEAR_NOT_PAYABLE,
             f"{policy.title.zh}已不能缴费，不能再开立",
             f"{policy.title.en} can no longer be paid for",
+            {
+                **year_facts,
+                "payment_period_end": policy.payment_period.end.isoformat(),
+                "late_payment_until": until.isoformat() if until else None,
+                "day_used": policy.local_day(now).isoformat(),
+            },
         )
+        raise RegistrationRefused.by_rule(closed, "policy")
     definition = engine.definition(ENROLLMENT)
     key = enrollment_key(id_number, policy_id)
     engine.check_exclusive(tx, ENROLLMENT, key, definition.tagged(LIVE))

@@ -139,7 +139,16 @@ def test_a_refunded_year_says_what_can_still_be_done_and_no_start_is_made_up(
     by_year = _pay_year(j, year)
     assert _words(by_year) == (zh, en)
     reopen = {"id_number": REFUNDED, "policy": "foshan-2022"}
-    assert _words(j.api("POST", "/enrollments", "counter", reopen, expect=422)) == (zh, en)
+    reopened = j.api("POST", "/enrollments", "counter", reopen, expect=422)
+    assert _words(reopened) == (zh, en)
+    [detail] = reopened["details"]  # the rule and the year that decided it
+    assert (detail["field"], detail["rule"]) == ("policy", "year_ended")
+    assert detail["facts"] == {
+        "policy": "foshan-2022",
+        "year": 2022,
+        "instance_id": year,
+        "state": _years(j, REFUNDED)[0]["state"],
+    }
     cli = j.cli(
         "people", "open-year", "--id-number", REFUNDED, "--policy", "foshan-2022", exit_code=1
     )

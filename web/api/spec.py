@@ -76,13 +76,16 @@ class ErrorDetail(BaseModel):
         default=None,
         description="a refusal by a domain rule: the rule's key (newborn_window, "
         "reduction_condition, reduction_held, unknown_category, claim_not_open, "
-        "duplicate_record)",
+        "duplicate_record, other_region, year_not_payable, year_ended, one_card_per_province, "
+        "no_card_to_replace, card_not_replaceable)",
     )
     facts: dict[str, Any] | None = Field(
         default=None,
         description="with `rule`: the facts that decided it (days, the category and each "
         "condition with whether it is met, the record's process, instance_id, state, policy "
-        "and year); never an ID number, name or phone",
+        "and year; the policy's and the record's region; the period's end, the last day of "
+        "late payment and the day used; the province, card_id, state and bank of the card "
+        "held); never an ID number, name or phone",
     )
 
 
