@@ -5,14 +5,17 @@ never handed to their holders nor activated into use, as if they had taken ``not
 (``engine.migration``): nothing moves until the operator confirms the code, and the instances
 moved keep it in their history row.
 
-A move skips events when its target state is **downstream** of its source state in the
-definition's graph: reachable from it (the shortest chain of events, ``ProcessDefinition.path_to``,
-names the events skipped) while the source is not reachable from the target. So a move back to an
-earlier state warns of nothing, nor does one within a loop (a loss report and its revocation:
-the instances may well have been there), nor one to a state no path joins to the source. The
-graph is the source version's, where the instances took their events, when it has both states,
-else the target version's; a state renamed between the versions (in neither with the other) is
-the same place in the flow, and warns of nothing.
+A move skips events when its target state is reachable from its source state in the
+definition's graph (the shortest chain of events, ``ProcessDefinition.path_to``, names the events
+skipped) and the instances need not have been in the target before: some path from an initial
+state reaches the source without passing the target (the target does not **dominate** the
+source). So a move back to an earlier state every instance there went through warns of nothing
+(``loss_reported=active``: a card reported lost was active), nor does one to a state no path joins
+to the source; a move forward, also within a loop, warns (``active=loss_reported`` reports cards
+lost that nobody reported: ``report_loss`` skipped). The graph is the source version's, where the
+instances took their events, when it has both states, else the target version's; a state renamed
+between the versions (in neither with the other) is the same place in the flow, and warns of
+nothing.
 """
 
 from __future__ import annotations
@@ -35,10 +38,26 @@ def skipped_events(
     for definition in (source, target):
         if old in definition.states and new in definition.states:
             forward = definition.path_to(new, start=old)
-            if not forward or definition.path_to(old, start=new) is not None:
+            if not forward or old not in reached_avoiding(definition, new):
                 return None
             return definition, forward
     return None
+
+
+def reached_avoiding(definition: ProcessDefinition, avoided: str) -> set[str]:
+    """The states an instance can reach from an initial state without ever entering
+    ``avoided``: a state missing here is one every instance in it went through ``avoided`` to
+    reach (``avoided`` dominates it)."""
+    seen = {s for s in definition.initial if s != avoided}
+    frontier = list(seen)
+    while frontier:
+        state = frontier.pop()
+        for name in definition.outgoing(state):
+            following = definition.events[name].target
+            if following != avoided and following not in seen:
+                seen.add(following)
+                frontier.append(following)
+    return seen
 
 
 def describe(

@@ -53,12 +53,6 @@ def amount_due(policy: Policy, variables: Mapping[str, Any], paid_at: datetime) 
     )
 
 
-def local_day(policy: Policy, moment: datetime) -> tuple[str, str]:
-    """The time ``moment`` is in the region, as the rules compare it, in Chinese and English
-    (``Policy.local_time_words``: ``2021-08-31 23:30（北京时间）``)."""
-    return policy.local_time_words(moment)
-
-
 class EnrollmentRules:
     """Guards and actions over the domain's policies (read anew at each call: reloads apply)."""
 
@@ -93,7 +87,7 @@ class EnrollmentRules:
     def within_payment_period(self, ctx: TransitionContext) -> bool:
         policy, paid_at = self.policy_of(ctx.variables), self.moment(ctx)
         if not policy.is_within_period(paid_at):
-            day_zh, day_en = local_day(policy, paid_at)
+            day_zh, day_en = policy.local_time_words(paid_at)
             raise TransitionRefused(
                 f"{day_zh} 不在{policy.title.zh}的集中缴费期"
                 f"（{policy.payment_period.start} 至 {policy.payment_period.end}）内",

@@ -1,7 +1,8 @@
 """A migration's map that sends instances downstream of their state, past events they never took,
-is a warning of the plan (code ``skipped_events``) naming those events in Chinese and English; a
-map to an earlier state, to a state of the same loop, or to the same state renamed is not. The
-warning is confirmed like the domain's move checks' warnings: without it nothing moves."""
+is a warning of the plan (code ``skipped_events``) naming those events in Chinese and English,
+also forward within a loop (shipped parcels put on hold that nobody held); a map back to a state
+every instance there went through, or to the same state renamed, is not. The warning is confirmed
+like the domain's move checks' warnings: without it nothing moves."""
 
 from __future__ import annotations
 
@@ -109,8 +110,7 @@ def test_a_renamed_source_state_is_judged_in_its_own_version(engine: Engine) -> 
     "mapping",
     [
         {"shipped": "received"},  # back to an earlier state
-        {"held": "shipped"},  # within a loop: held parcels were shipped
-        {"shipped": "held"},  # within a loop: shipped parcels may have been held
+        {"held": "shipped"},  # back within a loop: every held parcel was shipped
         {"packed": "boxed"},  # the same state renamed
     ],
 )
@@ -121,3 +121,13 @@ def test_a_map_back_within_a_loop_or_renaming_warns_of_nothing(
     migration = plan(engine, "parcel", 1, 2, mapping)
     assert migration.warnings == {}
     assert migrate(engine, migration, actor="ops").migrated == 1
+
+
+def test_a_map_forward_within_a_loop_warns_of_the_event_skipped(engine: Engine) -> None:
+    """``shipped=held`` puts parcels on hold that nobody held (the map once passed unwarned: the
+    loop back to ``shipped`` hid that ``held`` is downstream of it)."""
+    ids = parcels(engine, "shipped")
+    migration = plan(engine, "parcel", 1, 2, {"shipped": "held"})
+    warning = migration.warnings[SKIPPED_EVENTS]
+    assert (warning.instances, warning.ids) == (1, [ids["shipped"]])
+    assert "shipped → held skips: hold" in warning.message_en
