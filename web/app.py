@@ -84,7 +84,7 @@ def create_app(
 
     app.context_processor(lambda: {"service_clock": service_clock})
 
-    from web import auth, health, history_notes, security_headers, sessions
+    from web import auth, event_throttle, health, history_notes, security_headers, sessions
     from web.api import routes as api
     from web.pages import account, inbox, inbox_team, instance_actions, processes, search
 
@@ -99,6 +99,7 @@ def create_app(
     app.register_blueprint(processes.bp)
     app.register_blueprint(instance_actions.bp)
     app.register_blueprint(search.bp)
+    event_throttle.init_app(app)
     api.init_app(app)
     db_faults.init_app(app)
 

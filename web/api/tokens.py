@@ -44,6 +44,7 @@ from sqlalchemy import Engine, Select, Table, Update, bindparam, insert, or_, se
 
 from web import security_log
 from web.api.errors import ApiError
+from web.event_throttle import throttle
 from web.models import ApiToken
 from web.reads import reader
 from workflows.service_date import SERVICE_ZONE
@@ -204,16 +205,20 @@ def revoke_token(db: Engine, name: str, *, actor: str = "cli") -> dict[str, Any]
 
 
 def _refuse(db: Engine, reason: str, row: Any = None) -> ApiError:
-    """401, recorded with the token's name and prefix when the token is known."""
+    """401, recorded with the token's name and prefix when the token is known (a flood from one
+    address recorded in part: ``web.event_throttle``)."""
     known = {} if row is None else {"token": row.name, "prefix": row.prefix}
-    security_log.record(
-        db,
-        "token_refused",
-        actor=None if row is None else row.name,
-        remote_addr=request.remote_addr,
-        reason=reason,
-        **known,
-    )
+    left_out = throttle().admit("token_refused", request.remote_addr)
+    if left_out is not None:
+        security_log.record(
+            db,
+            "token_refused",
+            actor=None if row is None else row.name,
+            remote_addr=request.remote_addr,
+            reason=reason,
+            **known,
+            **_left_out(left_out),
+        )
     message = {
         "unknown": ("令牌无效", "unknown token"),
         "expired": ("令牌已过期", "the token has expired"),
@@ -222,11 +227,17 @@ def _refuse(db: Engine, reason: str, row: Any = None) -> ApiError:
     return ApiError(401, "unauthenticated", *message)
 
 
+def _left_out(count: int) -> dict[str, Any]:
+    """The detail a recorded refusal adds for the ones from its address left out before it."""
+    return {"suppressed_before": count} if count else {}
+
+
 def _missing(db: Engine, header: str, scheme: str) -> ApiError:
     """401 for a request without a bearer token, recorded as a ``token_missing`` event: the
-    address, the operation (the URL rule, never the path) and why, by a code (``no_header``,
-    ``not_bearer``: another scheme, ``no_token``: ``Bearer`` and nothing after it); never the
-    header's value, which may be someone's password in another scheme."""
+        address, the operation (the URL rule, never the path) and why, by a code (``no_header``,
+        ``not_bearer``: another scheme, ``no_token``: ``Bearer`` and nothing after it); never the
+        header's value, which may be someone's password in another scheme. A flood from one address
+    is recorded in part (``web.event_throttle``)."""
     if not header.strip():
         reason = "no_header"
     elif scheme.lower() != "bearer":
@@ -234,14 +245,17 @@ def _missing(db: Engine, header: str, scheme: str) -> ApiError:
     else:
         reason = "no_token"
     rule = request.url_rule.rule if request.url_rule is not None else None
-    security_log.record(
-        db,
-        "token_missing",
-        remote_addr=request.remote_addr,
-        reason=reason,
-        method=request.method,
-        endpoint=rule,
-    )
+    left_out = throttle().admit("token_missing", request.remote_addr)
+    if left_out is not None:
+        security_log.record(
+            db,
+            "token_missing",
+            remote_addr=request.remote_addr,
+            reason=reason,
+            method=request.method,
+            endpoint=rule,
+            **_left_out(left_out),
+        )
     return ApiError(401, "unauthenticated", "需要 Bearer 令牌", "a bearer token is required")
 
 
