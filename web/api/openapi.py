@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from web.api.error_codes import ErrorCode, codes_by_status
 from web.api.spec import ENDPOINTS, ErrorBody
 
 ERROR_STATUSES = {
@@ -20,8 +21,18 @@ ERROR_STATUSES = {
     "404": "No such resource (or one the token may not see)",
     "409": "Not allowed in the current state; `allowed` lists what this token may send now",
     "413": "Request body too large",
+    "415": "The body's media type is not taken",
     "422": "The request is well-formed but invalid",
+    "503": "The database is unavailable for the moment: retry after `Retry-After` seconds",
 }
+
+
+def _error_description(text: str, codes: list[ErrorCode]) -> str:
+    """A status's description with the codes its body may carry (``web.api.error_codes``)."""
+    if not codes:
+        return text
+    listed = "; ".join(f"`{c.code}`: {c.meaning}" for c in codes)
+    return f"{text}. Codes: {listed}"
 
 
 def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +63,7 @@ def openapi_document(
     enums = enums or {}
     components: dict[str, Any] = {}
     error_ref = _schema(ErrorBody, components)
+    codes = codes_by_status()
     paths: dict[str, Any] = {}
     for spec in ENDPOINTS:
         responses: dict[str, Any] = {
@@ -69,7 +81,7 @@ def openapi_document(
             if status in ("401", "403") and not spec.scopes:
                 continue
             responses[status] = {
-                "description": text,
+                "description": _error_description(text, codes.get(int(status), [])),
                 "content": {"application/json": {"schema": error_ref}},
             }
         operation: dict[str, Any] = {
