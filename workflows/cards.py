@@ -15,8 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from engine.errors import DuplicateInstance, TransitionRefused, WorkflowError
-from engine.forms import FieldProblem
+from engine.errors import DuplicateInstance, TransitionRefused
 from engine.registry import Registry
 from engine.runtime import Engine, Idempotency, Transition, request_hash
 from engine.transition_context import InstanceView, TransitionContext
@@ -32,6 +31,7 @@ from workflows.rule_facts import (
     CARD_NOT_REPLACEABLE,
     NO_CARD_TO_REPLACE,
     ONE_CARD_PER_PROVINCE,
+    RefusedByRule,
     RuleRefusal,
 )
 from workflows.service_date import service_today
@@ -51,22 +51,12 @@ REPLACEMENT_REASONS = {
 REPLACES = "replaces_card_id"
 
 
-class CardApplicationRefused(WorkflowError):
+class CardApplicationRefused(RefusedByRule):
     """An application the rules refuse (bad ID, unknown channel or bank, a card already held);
     ``by_rule``: refused by a rule, ``problems`` naming the field with the facts that decided it
     (``workflows.rule_facts``)."""
 
     code = "card_application_refused"
-
-    def __init__(self, message_zh: str, message_en: str) -> None:
-        super().__init__(message_zh, message_en)
-        self.problems: list[FieldProblem] = []
-
-    @classmethod
-    def by_rule(cls, refusal: RuleRefusal, field: str) -> CardApplicationRefused:
-        refused = cls(refusal.message_zh, refusal.message_en)
-        refused.problems = [refusal.problem(field)]
-        return refused
 
 
 def _card_facts(key: str, card: InstanceView) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.definition import ProcessDefinition
-from engine.errors import DataInvalid, TransitionRefused, WorkflowError
+from engine.errors import DataInvalid, TransitionRefused
 from engine.forms import FieldProblem
 from engine.interventions import label_of
 from engine.registry import Registry
@@ -47,7 +47,7 @@ from workflows.reduction_conditions import (
     reduction_labels,
     refused_reductions,
 )
-from workflows.rule_facts import CLAIM_NOT_OPEN, RuleRefusal
+from workflows.rule_facts import CLAIM_NOT_OPEN, RefusedByRule, RuleRefusal
 from workflows.service_date import service_today
 from workflows.years import enrollment_key, unpaid_year
 
@@ -78,21 +78,11 @@ PENDING = "pending"
 """A claim's decision while the clerk reviews it (then ``granted`` or ``refused``)."""
 
 
-class ReductionClaimRefused(WorkflowError):
+class ReductionClaimRefused(RefusedByRule):
     """A reduction claim the rules refuse before anything is written; refused by a rule
     (``by_rule``), ``problems`` names the field with the facts that decided it."""
 
     code = "reduction_claim_refused"
-
-    def __init__(self, message_zh: str, message_en: str) -> None:
-        super().__init__(message_zh, message_en)
-        self.problems: list[FieldProblem] = []
-
-    @classmethod
-    def by_rule(cls, refusal: RuleRefusal, field: str) -> ReductionClaimRefused:
-        refused = cls(refusal.message_zh, refusal.message_en)
-        refused.problems = [refusal.problem(field)]
-        return refused
 
 
 def reduction_words(domain: Domain, variables: Mapping[str, Any], value: Any) -> Any:

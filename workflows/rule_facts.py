@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
-from engine.errors import TransitionRefused
+from engine.errors import TransitionRefused, WorkflowError
 from engine.forms import FieldProblem
 
 NEWBORN_WINDOW = "newborn_window"
@@ -74,6 +74,21 @@ class RuleRefusal:
         return RuleRefusal(self.rule, zh, en, self.facts)
 
 
+class RefusedByRule(WorkflowError):
+    """A domain error that a rule may raise with the facts that decided it (``by_rule``):
+    ``problems`` then names the field judged, with the rule's key and facts."""
+
+    def __init__(self, message_zh: str, message_en: str) -> None:
+        super().__init__(message_zh, message_en)
+        self.problems: list[FieldProblem] = []
+
+    @classmethod
+    def by_rule(cls, refusal: RuleRefusal, field: str) -> Self:
+        refused = cls(refusal.message_zh, refusal.message_en)
+        refused.problems = [refusal.problem(field)]
+        return refused
+
+
 class RuleTransitionRefused(TransitionRefused):
     """A guard's refusal by a rule, with the facts that decided it (``problems``): a
     ``TransitionRefused`` (409 ``transition_refused``) as any other guard's."""
@@ -94,6 +109,7 @@ __all__ = [
     "REDUCTION_CONDITION",
     "REDUCTION_HELD",
     "UNKNOWN_CATEGORY",
+    "RefusedByRule",
     "YEAR_ENDED",
     "YEAR_NOT_PAYABLE",
     "RuleProblem",

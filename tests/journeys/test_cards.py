@@ -252,8 +252,10 @@ def test_a_new_application_during_a_temporary_loss_report_says_to_make_it_formal
     assert "临时挂失" in zh and "本人" in zh and "工商银行网点办理正式挂失" in zh and "补领" in zh
     assert "only temporarily reported lost" in en and "formal in person at a branch of ICBC" in en
     assert "reissue" in en and f"card {card}" in en
-    text = str(refused)
-    assert "loss_reported" not in text and KIOSK not in text
+    assert "loss_reported" not in zh + en  # the state in words, its key in the facts only
+    assert KIOSK not in str(refused)
+    [detail] = refused["details"]
+    assert (detail["rule"], detail["facts"]["state"]) == ("one_card_per_province", "loss_reported")
     assert [c["id"] for c in _cards(j, KIOSK)] == [card]  # nothing started
     assert j.card(card)["state"] == "loss_reported"
 

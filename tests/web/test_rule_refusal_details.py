@@ -21,8 +21,8 @@ from support import MakeApp
 
 from engine import queries
 from engine.clock import SimulatedClock
+from tests.web.api_caller import Call, api_caller
 from tests.web.insured_years import insured_year
-from web.api.tokens import create_token
 from web.app import engine_of
 from workflows.identity import make_id_number
 
@@ -49,21 +49,8 @@ def app(make_app: MakeApp, clock: SimulatedClock) -> Flask:
 
 
 @pytest.fixture
-def call(app: Flask) -> Any:
-    db = engine_of(app).db
-    tokens = {"app": create_token(db, "app", ["channel"])}
-    tokens["clerk"] = create_token(db, "clerks", ["clerk:huian"])
-    client = app.test_client()
-
-    def call(method: str, path: str, who: str, body: Any, expect: int) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {tokens[who]}"}
-        answer = client.open(f"/api/v1{path}", method=method, json=body, headers=headers)
-        text = answer.get_data(as_text=True)
-        assert answer.status_code == expect, (path, answer.status_code, text)
-        assert not any(n in text for n in NUMBERS), text  # no ID number, in no detail
-        return dict(answer.json)
-
-    return call
+def call(app: Flask) -> Call:
+    return api_caller(app, {"app": ["channel"], "clerk": ["clerk:huian"]}, NUMBERS)
 
 
 def _decided(refused: dict[str, Any], code: str, field: str, rule: str) -> dict[str, Any]:

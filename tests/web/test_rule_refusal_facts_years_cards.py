@@ -20,9 +20,8 @@ from flask import Flask
 from support import MakeApp
 
 from engine.clock import SimulatedClock
+from tests.web.api_caller import Call, api_caller
 from tests.web.insured_years import insured_year
-from web.api.tokens import create_token
-from web.app import engine_of
 from workflows.identity import make_id_number
 
 NOW = datetime(2022, 12, 15, 2, tzinfo=UTC)  # huian-2023's period open; 2022 too late to pay
@@ -37,24 +36,9 @@ def app(make_app: MakeApp) -> Flask:
 
 
 @pytest.fixture
-def call(app: Flask) -> Any:
-    db = engine_of(app).db
-    tokens = {
-        "app": create_token(db, "app", ["channel"]),
-        "factory": create_token(db, "factory", ["factory"]),
-        "icbc": create_token(db, "icbc", ["bank:icbc"]),
-    }
-    client = app.test_client()
-
-    def call(method: str, path: str, who: str, body: Any, expect: int) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {tokens[who]}"}
-        answer = client.open(f"/api/v1{path}", method=method, json=body, headers=headers)
-        text = answer.get_data(as_text=True)
-        assert answer.status_code == expect, (path, answer.status_code, text)
-        assert not any(n in text for n in NUMBERS), text  # no ID number, in no detail
-        return dict(answer.json)
-
-    return call
+def call(app: Flask) -> Call:
+    scopes = {"app": ["channel"], "factory": ["factory"], "icbc": ["bank:icbc"]}
+    return api_caller(app, scopes, NUMBERS)
 
 
 def _decided(refused: dict[str, Any], code: str, field: str, rule: str) -> dict[str, Any]:
