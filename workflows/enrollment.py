@@ -53,6 +53,10 @@ def amount_due(policy: Policy, variables: Mapping[str, Any], paid_at: datetime) 
     )
 
 
+PAID_AS_IT_OPENS = "covered_in_full"
+"""The event (enrollment.yaml) by which the fund pays a year with nothing to pay as it opens."""
+
+
 class EnrollmentRules:
     """Guards and actions over the domain's policies (read anew at each call: reloads apply)."""
 
@@ -209,11 +213,13 @@ class EnrollmentRules:
 
     @staticmethod
     def assistance_moment(ctx: TransitionContext) -> datetime:
-        """When the fund pays a year with nothing to pay: now, or, for a year the periodic job
-        opened late (a scheduler down for the period), the earlier moment it would have opened
-        at (``years.OPENED_AS_OF``): a downtime does not make the fund's payment a late one."""
+        """When the fund pays a year with nothing to pay: now, or, as a year the periodic job
+        opened late (a scheduler down for the period) opens, the earlier moment it would have
+        opened at (``years.OPENED_AS_OF``): a downtime does not make the fund's payment a late
+        one. Only as it opens (``PAID_AS_IT_OPENS``): a reduction granted since is paid when it
+        is (late, if the year had lapsed)."""
         raw = ctx.variables.get(OPENED_AS_OF)
-        if not isinstance(raw, str):
+        if ctx.event != PAID_AS_IT_OPENS or not isinstance(raw, str):
             return ctx.now
         try:
             as_of = datetime.fromisoformat(raw)

@@ -218,3 +218,30 @@ def test_a_downtime_costs_nobody_the_fund_pays_for_a_wait(
         assert set(year["benefit_start"].values()) == {"2023-01-01"}, year
         assert "year_lapsed" not in _notice_kinds(j, number)
     assert j.sweep()["fired"] == 0
+
+
+def test_a_reduction_granted_after_the_catch_up_is_paid_when_it_is(
+    journey_factory: Any,
+) -> None:
+    """A person with something to pay whose 2023 year the first run after the downtime opened
+    (and lapsed at once), granted 低保 ten days later: the fund pays the lapsed year then, late
+    (``paid_late``, 60 days' wait from the payment), not as of the period's start: only the
+    payment as a year opens is dated back."""
+    j = _journey(journey_factory, "2022-03-01T10:00:00+08:00")
+    clerk = j.staff("mi_huian", "medical_insurance_clerk", "huian")
+    _import(j, BETWEEN)
+    j.sweep()
+    j.at("2023-04-10T10:00:00+08:00")
+    j.sweep()
+    assert _unpaid(j, BETWEEN) == [("huian-2023", "lapsed", "360.00")]
+
+    j.at("2023-04-20T10:00:00+08:00")
+    body = {"id_number": BETWEEN, "category": "dibao", "evidence": "证明 2023-41"}
+    j.api("POST", "/people/reduction-claims", "counter", body, expect=201)
+    [task] = clerk.task_ids()
+    assert clerk.complete(task, "approve_reduction").status_code == 302
+    year = j.years(BETWEEN)["huian-2023"]
+    assert (year["state"], year["payer_kind"]) == ("paid_late", "medical_assistance"), year
+    paid_at = datetime.fromisoformat(year["paid_at"])
+    assert paid_at == datetime(2023, 4, 20, 2, tzinfo=UTC), year
+    assert set(year["benefit_start"].values()) == {"2023-06-19"}, year
