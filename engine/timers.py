@@ -321,12 +321,12 @@ class TimerSweep:
                 if spec.notices and spec.target == state
                 else frozenset()
             )
-            report.overtaken += len(quiet)
             if spec.guards or spec.actions:
                 retry = self.failures.policy(definition, state, event)
                 self._fire_each(tx, live, now, fire, retry, quiet)
             else:
                 fired = self.set_firing.fire(tx, definition, spec, state, live, now, quiet)
+                report.overtaken += len(quiet.intersection(fired))
                 if fired:
                     states.update(dict.fromkeys((r.instance_id for r in live), spec.target))
                     handled.update(fired)
@@ -407,6 +407,7 @@ class TimerSweep:
             states[row.instance_id] = done.to_state
             handled.add(row.id)
             report.fired += 1
+            report.overtaken += row.id in quiet
 
 
 def followed(rows: Sequence[Any]) -> frozenset[int]:
