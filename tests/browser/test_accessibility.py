@@ -7,18 +7,31 @@ are stacked cards on a phone); at 1280 and 390 px axe-core (``node_modules/axe-c
 package.json; injected by Playwright, no network) must find no ``serious`` or ``critical``
 violation. Screenshots at 1280, 768 and 390 px go to artifacts/screenshots/
 (``a11y-<who>-<page>-<width>.png``).
+
+The demo has no incident, so the incident pages are also opened with two timer incidents open
+(the forms that retry or resolve all shown, each row's buttons, the instance page's list; QA: "the
+bulk incident forms had no browser accessibility pass"), resolved afterwards.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 from staff_pages import PageUrl, page_urls
+from support import counter_card
 from test_staff_pages import log_in
+
+from engine.incidents import list_incidents, resolve_incident
+from engine.models import Timer
+from engine.scheduler import run_once
+from web.app import engine_of
+from workflows.identity import make_id_number
 
 pytestmark = pytest.mark.browser
 
@@ -252,3 +265,52 @@ def test_a_phone_shows_a_table_row_as_a_card_with_the_column_names(
     for table in tables:  # every table of the page: its rows are cards, its cells say their column
         assert table["row"] == "block", table
         assert table["label"] and table["shown"] == f'"{table["label"]}"', table
+
+
+@pytest.fixture
+def incident_cards(site: Any) -> Iterator[list[int]]:
+    """Two cards, each with a timer incident open; resolved when the test is done."""
+    engine = engine_of(site.app)
+    now = engine.clock.now()
+    cards = []
+    for n in range(2):
+        number = make_id_number("440604", date(1966, 6, 6) + timedelta(days=n), 77)
+        card = counter_card(site.app, number, events=("produce", "notify_holder"))
+        cards.append(card.instance_id)
+        with engine.db.begin() as conn:
+            conn.execute(
+                insert(Timer.__table__).values(
+                    instance_id=card.instance_id,
+                    process="card",
+                    state="awaiting_activation",
+                    event="step_renamed_since",
+                    due_at=now - timedelta(days=1),
+                    status="pending",
+                    created_at=now - timedelta(days=2),
+                )
+            )
+    assert run_once(engine).failed == 2
+    try:
+        yield cards
+    finally:
+        for incident in list_incidents(engine):
+            if incident.instance_id in cards:
+                resolve_incident(engine, incident.id, "test")
+
+
+def test_the_incident_pages_with_incidents_are_accessible_and_fit_a_phone(
+    a11y_page: Any, site: Any, screenshots: Path, incident_cards: list[int]
+) -> None:
+    log_in(a11y_page, site, "boss")
+    a11y_page.goto(f"{site.url}/processes/incidents")
+    for form in ("#incidents-retry-all", "#incidents-resolve-all"):
+        assert a11y_page.locator(form).count() == 1, form  # the bulk forms are there to check
+    assert a11y_page.locator("#incident-list tbody tr").count() >= 2
+    problems: list[str] = []
+    for url, name in (
+        ("/processes/incidents", "boss-incidents-open"),
+        ("/processes/incidents?kind=timer", "boss-incidents-timer"),
+        (f"/processes/instances/{incident_cards[0]}", "boss-instance-with-incident"),
+    ):
+        problems.extend(check_page(a11y_page, site.url + url, name, screenshots))
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
