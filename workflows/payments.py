@@ -35,6 +35,7 @@ from workflows.years import (
     insured_unless_ended,
     live_year,
     open_year_in,
+    opened_as_of,
     year_variables,
 )
 
@@ -233,7 +234,8 @@ def open_renewals(
     ``people`` are the previous year's variables. People who already have a live year are
     skipped. Returns how many years opened. ``as_of``: renewals opened after the period (the
     periodic job catching it up), the moment a run in it would have renewed them
-    (``years.OPENED_AS_OF``).
+    (``years.OPENED_AS_OF``), for each person not before their record's ``facts_since`` (an
+    attribute of a ``renewals.RecordFacts`` given in ``people``).
     """
     definition = engine.definition(ENROLLMENT)
     [renewal] = [s for s in definition.initial if "renewal" in definition.states[s].tags]
@@ -249,7 +251,9 @@ def open_renewals(
                 engine.check_exclusive(tx, ENROLLMENT, key, live)
             except DuplicateInstance:
                 continue
-            variables = year_variables(person, policy, first_year=False, as_of=as_of)
+            since = getattr(person, "facts_since", None)
+            dated = None if as_of is None else opened_as_of(as_of, since)
+            variables = year_variables(person, policy, first_year=False, as_of=dated)
             engine.start_in(tx, definition, renewal, key, variables, actor)
             count += 1
         return count

@@ -25,8 +25,10 @@ year, and the job never reaches back further than the region's latest period beg
 first started in 2026 opens no 2022 years. Only the policy's own late-payment rules decide
 whether such a year can still be paid by its holder; a year a fund pays in full is paid as of the
 moment a run in the period would have opened it (``years.OPENED_AS_OF``: the period's start, or
-the person's insurance after it), so its benefits start as for a payment in the period, even after
-late payments ended: a downtime costs nobody with nothing to pay a wait.
+when the person's record took its facts after it: insured, or a reduction granted), so its
+benefits start as for a payment at that moment (in the period: 1 January), even after late
+payments ended: a downtime costs nobody with nothing to pay a wait, and gives nobody cover from
+before they held what makes the year free.
 
 Who gets a year at the moment ``now`` the job runs at (``insured_in_time``): people whose
 insurance had begun then (their record imported, or their registration approved, by ``now``),
@@ -51,7 +53,12 @@ from engine.tx import Tx
 from workflows.payments import open_renewals
 from workflows.people import ENROLLMENT, LIVE, ON_BOOKS, PERSON
 from workflows.policy import Policy
-from workflows.years import enrollment_key, open_insured_year_in, open_year_on_insurance_in
+from workflows.years import (
+    enrollment_key,
+    open_insured_year_in,
+    open_year_on_insurance_in,
+    opened_as_of,
+)
 
 if TYPE_CHECKING:
     from workflows.domain import Domain
@@ -94,7 +101,11 @@ def people_in_good_standing(
                 )
             ).all()
             in_time = insured_in_time(conn, records, insured, policy, now)
-            on_books = {r.business_key: r.variables for r in records if r.id in in_time}
+            on_books = {
+                r.business_key: RecordFacts(r.variables, facts_since=r.state_entered_at)
+                for r in records
+                if r.id in in_time
+            }
         for row in rows:
             record = on_books.get(str(row.variables["id_number"]))
             if record is not None:
@@ -102,6 +113,15 @@ def people_in_good_standing(
         if len(rows) < PAGE:
             return
         after = rows[-1].id
+
+
+class RecordFacts(dict[str, Any]):
+    """A person record's variables, with when the record took them (``facts_since``: when it
+    last entered its insured state: imported, approved, or back from a reduction review)."""
+
+    def __init__(self, variables: Mapping[str, Any], *, facts_since: datetime | None) -> None:
+        super().__init__(variables)
+        self.facts_since = facts_since
 
 
 RECORD_COLUMNS = (
@@ -236,7 +256,9 @@ def open_first_years(engine: Engine, domain: Domain, policy: Policy, now: dateti
             found = [(str(k), str(s)) for (k, s) in conn.execute(had)] if keys else []
         enrolled = _carried(found, years, live)
         first = [
-            (dict(r.variables), in_time[r.id]) for r in people if r.business_key not in enrolled
+            (dict(r.variables), r.state_entered_at)
+            for r in people
+            if r.business_key not in enrolled
         ]
         if first:
             opened += engine.transaction(
@@ -269,9 +291,9 @@ def _carried(
 def _opener(engine: Engine, policy: Policy, previous: Policy, now: datetime) -> Callable[[], int]:
     def work() -> int:
         people = people_in_good_standing(engine, previous, policy, now)
-        # after the period, as the run at its start would have: the renewed were insured by then
-        # (in good standing in the previous year; one insured again in the period got the year
-        # from the door that insured them)
+        # after the period, as the run at its start would have (the renewed were insured by
+        # then: in good standing in the previous year; one insured again in the period got the
+        # year from the door that insured them), not before each record took its facts
         late = engine.clock.now() >= policy.deadline_instant()
         start = policy.date_value("payment_period.start")
         return open_renewals(engine, policy, people, as_of=start if late else None)
@@ -288,16 +310,16 @@ def _open_each(
     people: list[tuple[dict[str, Any], datetime]],
 ) -> int:
     """Inside ``tx``, open the year an approval would open now for each of ``people`` (their
-    records' variables, and when their insurance began): ``policy``'s; after its period (the job
-    catching it up), ``policy``'s all the same, as of when a run in the period would have opened
-    it (its start, or the person's insurance after it: ``years.OPENED_AS_OF``); a live year
-    already: skipped."""
+    records' variables, and since when the records hold them): ``policy``'s; after its period
+    (the job catching it up), ``policy``'s all the same, as of when a run in the period would
+    have opened it (its start, or when the record took its facts after it:
+    ``years.OPENED_AS_OF``); a live year already: skipped."""
     now = engine.clock.now()
     start = policy.date_value("payment_period.start")
     count = 0
-    for person, began in people:
+    for person, since in people:
         if now >= policy.deadline_instant():
-            as_of = max(start, began)
+            as_of = opened_as_of(start, since)
             opened = open_insured_year_in(
                 engine, tx, domain, person, policy, "renewal", "first_year", as_of=as_of
             )

@@ -64,7 +64,16 @@ OPENED_AS_OF = "opened_as_of"
 """A year's variable: the moment a year opened late by the periodic job (a scheduler down for its
 payment period, ``workflows.renewals``) would have opened had the job run in the period. The fund
 that pays a year in full pays it then (``EnrollmentRules.assistance_moment``): a downtime never
-costs a person with nothing to pay a late payment's waiting days."""
+costs a person with nothing to pay a late payment's waiting days. Never earlier than the moment
+the person's record took the facts the year is opened with (``facts_since``: its import or
+approval, or a reduction granted since): a reduction granted during the downtime is not paid as
+of a time the person did not hold it."""
+
+
+def opened_as_of(start: datetime, facts_since: datetime | None) -> datetime:
+    """``OPENED_AS_OF`` for a year of a period that began at ``start``, opened late with facts
+    its person's record holds since ``facts_since`` (None: unknown, the start)."""
+    return start if facts_since is None else max(start, facts_since)
 
 
 def year_variables(

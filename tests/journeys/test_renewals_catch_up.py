@@ -245,3 +245,42 @@ def test_a_reduction_granted_after_the_catch_up_is_paid_when_it_is(
     paid_at = datetime.fromisoformat(year["paid_at"])
     assert paid_at == datetime(2023, 4, 20, 2, tzinfo=UTC), year
     assert set(year["benefit_start"].values()) == {"2023-06-19"}, year
+
+
+PAYER = "350521197503030019"  # Hui'an: pays 2022 herself, renewed into 2023
+
+
+def _granted_dibao(j: Journey, clerk: Any, number: str) -> None:
+    body = {"id_number": number, "category": "dibao", "evidence": "证明 2023-21"}
+    j.api("POST", "/people/reduction-claims", "counter", body, expect=201)
+    [task] = clerk.task_ids()
+    assert clerk.complete(task, "approve_reduction").status_code == 302
+
+
+@pytest.mark.parametrize("renewed", [True, False])
+def test_a_reduction_granted_during_the_downtime_is_paid_from_the_grant(
+    journey_factory: Any, renewed: bool
+) -> None:
+    """A person with something to pay (renewed from a paid 2022, or insured between the
+    periods) granted 低保 on 2023-02-15 while the scheduler is down; the first run (04-10) opens
+    her 2023 year with the reduction, and the fund pays it as of the grant, not of the period's
+    start: benefits from 02-15, as when a running scheduler's lapsed year is paid by the fund
+    then (QA: it was dated 2022-09-01, five and a half months of cover before the grant)."""
+    j = _journey(
+        journey_factory, "2021-12-20T10:00:00+08:00" if renewed else "2022-03-01T10:00:00+08:00"
+    )
+    clerk = j.staff("mi_huian", "medical_insurance_clerk", "huian")
+    number = PAYER if renewed else BETWEEN
+    _import(j, number)
+    if renewed:
+        j.api("POST", "/payments", "counter", {"id_number": number, "amount": "320.00"})
+    j.at("2022-06-01T10:00:00+08:00")
+    j.sweep()
+    j.at("2023-02-15T10:00:00+08:00")
+    _granted_dibao(j, clerk, number)
+    j.at("2023-04-10T10:00:00+08:00")
+    j.sweep()
+    year = j.years(number)["huian-2023"]
+    assert year["payer_kind"] == "medical_assistance", year
+    assert datetime.fromisoformat(year["paid_at"]) == datetime(2023, 2, 15, 2, tzinfo=UTC), year
+    assert set(year["benefit_start"].values()) == {"2023-02-15"}, year
