@@ -29,7 +29,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, literal_column, null, or_, select, update
+from sqlalchemy import (
+    String,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Dialect
 
 from engine.id_lists import InIds
@@ -53,9 +63,14 @@ INSTANCE_DUE_TIMERS = select(func.count()).where(
     *_PENDING_OF_INSTANCES, timers.c.due_at <= bindparam("b_now", type_=UtcDateTime())
 )
 
-# The pending timers of the chunk's instances, in due order (ids only: no result processing).
+# The pending timers of the chunk's instances, in due order (ids, and 1 for a due one: no result
+# processing).
 INSTANCE_PENDING_TIMERS = (
-    select(timers.c.instance_id, timers.c.id)
+    select(
+        timers.c.instance_id,
+        timers.c.id,
+        case((timers.c.due_at <= bindparam("b_now", type_=UtcDateTime()), 1), else_=0).label("due"),
+    )
     .where(*_PENDING_OF_INSTANCES)
     .order_by(timers.c.due_at, timers.c.id)
 )
@@ -113,24 +128,42 @@ class DueOrder:
         self.pending = Prepared(INSTANCE_PENDING_TIMERS, dialect)
         self.hold = Prepared(HOLD_BACK_TIMERS, dialect)
 
-    def behind(self, tx: Tx, rows: Sequence[Any], now: datetime) -> set[int]:
-        """The claimed ``rows`` (due at ``now``) that an earlier pending timer of their instance,
-        not claimed with them, must fire before: their ids."""
+    def behind(self, tx: Tx, rows: Sequence[Any], now: datetime) -> tuple[set[int], frozenset[int]]:
+        """Of the claimed ``rows`` (due at ``now``): the ids of those that an earlier pending
+        timer of their instance, not claimed with them, must fire before; and the ids of those
+        a later due timer of their instance follows, claimed with them or not (``followed``:
+        a reminder it makes stale fires without its notice, whichever chunk holds the later)."""
         iids = list(dict.fromkeys(row.instance_id for row in rows))
         values = {"iids": iids, "b_pending": "pending", "b_now": now}
         if tx.one(self.due, values)[0] == len(rows):
-            return set()  # no due timer of these instances outside the chunk
+            return set(), followed(rows)  # no due timer of these instances outside the chunk
         claimed = {row.id for row in rows}
         gaps: set[int] = set()  # instances with an earlier pending timer outside the chunk
         found: set[int] = set()
-        for instance_id, tid in tx.all(self.pending, values):
+        last_due: dict[int, int] = {}  # each instance's latest due timer
+        for instance_id, tid, due in tx.all(self.pending, values):
             if tid not in claimed:
                 gaps.add(instance_id)
             elif instance_id in gaps:
                 found.add(tid)
-        return found
+            if due:
+                last_due[instance_id] = tid
+        later = frozenset(r.id for r in rows if last_due.get(r.instance_id, r.id) != r.id)
+        return found, later
 
     def hold_back(self, tx: Tx, tids: list[int]) -> int:
         """Give back the lease of the claimed timers ``tids``, which wait for an earlier timer of
         their instance (see the module's docstring); returns how many."""
         return tx.run(self.hold, {"tids": tids, "b_me": self.name})
+
+
+def followed(rows: Sequence[Any]) -> frozenset[int]:
+    """The ids of claimed ``rows`` (in due order) that a later row of the same instance follows:
+    due with them, it fires after them in this chunk."""
+    seen: set[int] = set()
+    found: set[int] = set()
+    for row in reversed(rows):
+        if row.instance_id in seen:
+            found.add(row.id)
+        seen.add(row.instance_id)
+    return frozenset(found)

@@ -20,8 +20,8 @@ timers fire in waves, each instance's in due order (``engine.timer_order``): a w
 one timer per instance, the earliest first, and a timer whose instance has an earlier timer still
 pending outside the chunk (another scheduler's, one waiting for its next attempt) or that failed an
 attempt in this chunk waits for it, its lease given back. A timer whose event keeps its instance in
-the state (a reminder) fires without its notices when a later timer of that state was claimed with
-it (``overtaken``): after a downtime the holder is told that the card was sealed, not first to come
+the state (a reminder) fires without its notices when a later timer of the instance is due with it,
+in its chunk or another (``overtaken``): after a downtime the holder is told that the card was sealed, not first to come
 and collect it. Within a wave the timers are grouped by
 (process, definition version, state, event). A group whose event has no guard and no action fires
 set-based (``engine.timer_groups``): one UPDATE of the instances still in the timer's state, one ``INSERT
@@ -127,8 +127,8 @@ class _Firing:
         handled: claimed timers fired, retried or given up.
         held: instances whose later timers wait (an earlier one is still pending).
         waiting: claimed timers that wait, to give back.
-        followed: claimed timers with a later timer of their instance's same state claimed
-            with them: if their event keeps the instance in that state, it fires without its
+        followed: claimed timers with a later due timer of their instance (claimed with them
+            or not): if their event keeps the instance in its state, it fires without its
             notices (``overtaken``).
     """
 
@@ -269,11 +269,12 @@ class TimerSweep:
         report = SweepReport(claimed=len(rows), chunks=1 if rows else 0)
         if not rows:
             return report
+        behind, later = self.order.behind(tx, rows, now)
         fire = _Firing(
             report=report,
             states={row.instance_id: row.instance_state for row in rows},
-            behind=self.order.behind(tx, rows, now),
-            followed=followed(rows),
+            behind=behind,
+            followed=later,
         )
         for wave in waves(rows):
             self._fire_wave(tx, now, wave, fire)
@@ -408,16 +409,3 @@ class TimerSweep:
             handled.add(row.id)
             report.fired += 1
             report.overtaken += row.id in quiet
-
-
-def followed(rows: Sequence[Any]) -> frozenset[int]:
-    """The ids of claimed ``rows`` (in due order) that a later row of the same instance and
-    state follows: due with them, it fires after them in this chunk."""
-    seen: set[tuple[int, str]] = set()
-    found: set[int] = set()
-    for row in reversed(rows):
-        key = (row.instance_id, row.state)
-        if key in seen:
-            found.add(row.id)
-        seen.add(key)
-    return frozenset(found)
