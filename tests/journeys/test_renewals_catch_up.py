@@ -281,6 +281,8 @@ def test_a_reduction_granted_during_the_downtime_is_paid_from_the_grant(
     j.at("2023-04-10T10:00:00+08:00")
     j.sweep()
     year = j.years(number)["huian-2023"]
+    # its state reads deducted (paid in the period) though paid late: the fund's payment as a
+    # year opens has one event, to deducted (left: a covered_late_in_full to paid_late)
     assert year["payer_kind"] == "medical_assistance", year
     assert datetime.fromisoformat(year["paid_at"]) == datetime(2023, 2, 15, 2, tzinfo=UTC), year
     assert set(year["benefit_start"].values()) == {"2023-02-15"}, year
