@@ -22,14 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
 from staff_pages import PageUrl, page_urls
 from support import counter_card
 from test_staff_pages import log_in
 
 from engine.incidents import list_incidents, resolve_incident
-from engine.models import Timer
 from engine.scheduler import run_once
+from tests.web.failed_notices import overdue_card_timer
 from web.app import engine_of
 from workflows.identity import make_id_number
 
@@ -271,24 +270,12 @@ def test_a_phone_shows_a_table_row_as_a_card_with_the_column_names(
 def incident_cards(site: Any) -> Iterator[list[int]]:
     """Two cards, each with a timer incident open; resolved when the test is done."""
     engine = engine_of(site.app)
-    now = engine.clock.now()
     cards = []
     for n in range(2):
         number = make_id_number("440604", date(1966, 6, 6) + timedelta(days=n), 77)
         card = counter_card(site.app, number, events=("produce", "notify_holder"))
         cards.append(card.instance_id)
-        with engine.db.begin() as conn:
-            conn.execute(
-                insert(Timer.__table__).values(
-                    instance_id=card.instance_id,
-                    process="card",
-                    state="awaiting_activation",
-                    event="step_renamed_since",
-                    due_at=now - timedelta(days=1),
-                    status="pending",
-                    created_at=now - timedelta(days=2),
-                )
-            )
+        overdue_card_timer(site.app, card.instance_id, "awaiting_activation", "step_renamed_since")
     assert run_once(engine).failed == 2
     try:
         yield cards

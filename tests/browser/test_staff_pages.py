@@ -167,29 +167,11 @@ def test_a_supervisor_retries_an_incident_from_its_page(
 ) -> None:
     """A timer step that cannot succeed shows on the incidents page and as ⚠ on the diagram;
     Retry puts it back (the row leaves the open list)."""
-    from datetime import timedelta
-
-    from sqlalchemy import insert
-
-    from engine.models import Timer
     from engine.scheduler import run_once
+    from tests.web.failed_notices import overdue_card_timer
 
-    engine = engine_of(site.app)
-    timers = Timer.__table__
-    now = engine.clock.now()
-    with engine.db.begin() as conn:
-        conn.execute(
-            insert(timers).values(
-                instance_id=site.card_id,
-                process="card",
-                state="awaiting_activation",
-                event="renamed_event",
-                due_at=now - timedelta(days=1),
-                status="pending",
-                created_at=now - timedelta(days=2),
-            )
-        )
-    assert run_once(engine).failed == 1
+    overdue_card_timer(site.app, site.card_id, "awaiting_activation", "renamed_event")
+    assert run_once(engine_of(site.app)).failed == 1
     log_in(page, site, "boss")
     page.click("nav a[href='/processes/incidents']")
     page.wait_for_url(re.compile(r"/processes/incidents$"))
