@@ -156,21 +156,20 @@ def insured_in_time(
     insured: Iterable[str],
     policy: Policy,
     now: datetime,
-) -> dict[int, datetime]:
+) -> set[int]:
     """The ids of ``records`` (person records now in an ``insured`` state, ``RECORD_COLUMNS``)
     whose insurance had begun at ``now`` and before ``policy``'s deadline: what a run of the job
-    inside the period, at the latest at ``now``, would have found on the books; with when each
-    one's insurance began. Insurance began when the record first entered an ``insured`` state
-    (imported so, or approved; a record never comes back once it left): a record that has been in
-    its state since then is known at once, the others (back from a reduction review since, or
-    insured late) by their history."""
+    inside the period, at the latest at ``now``, would have found on the books. Insurance began
+    when the record first entered an ``insured`` state (imported so, or approved; a record never
+    comes back once it left): a record that has been in its state since then is known at once,
+    the others (back from a reduction review since, or insured late) by their history."""
     deadline = policy.deadline_instant()
 
     def in_time(began: datetime | None) -> bool:
         return began is not None and began <= now and began < deadline
 
     found = list(records)
-    known = {r.id: r.state_entered_at for r in found if in_time(r.state_entered_at)}
+    known = {r.id for r in found if in_time(r.state_entered_at)}
     asked = [r for r in found if r.id not in known]
     if not asked:
         return known
@@ -186,9 +185,7 @@ def insured_in_time(
         ).all()
     )
     # no history row (removed): the record's creation, the earliest it can have begun
-    return known | {
-        r.id: began.get(r.id, r.created_at) for r in asked if in_time(began.get(r.id, r.created_at))
-    }
+    return known | {r.id for r in asked if in_time(began.get(r.id, r.created_at))}
 
 
 class RenewalOpener:
@@ -247,7 +244,7 @@ def open_first_years(engine: Engine, domain: Domain, policy: Policy, now: dateti
                 .limit(NEW_PAGE)
             ).all()
             ours = [r for r in rows if r.variables.get("region") == region]
-            in_time = insured_in_time(conn, ours, insured, policy, now) if ours else {}
+            in_time = insured_in_time(conn, ours, insured, policy, now) if ours else set()
             people = [r for r in ours if r.id in in_time]
             keys = [enrollment_key(r.business_key, p) for r in people for p in policies]
             had = select(instances.c.business_key, instances.c.state).where(
@@ -256,7 +253,7 @@ def open_first_years(engine: Engine, domain: Domain, policy: Policy, now: dateti
             found = [(str(k), str(s)) for (k, s) in conn.execute(had)] if keys else []
         enrolled = _carried(found, years, live)
         first = [
-            (dict(r.variables), r.state_entered_at)
+            RecordFacts(r.variables, facts_since=r.state_entered_at)
             for r in people
             if r.business_key not in enrolled
         ]
@@ -307,7 +304,7 @@ def _open_each(
     *,
     domain: Domain,
     policy: Policy,
-    people: list[tuple[dict[str, Any], datetime]],
+    people: list[RecordFacts],
 ) -> int:
     """Inside ``tx``, open the year an approval would open now for each of ``people`` (their
     records' variables, and since when the records hold them): ``policy``'s; after its period
@@ -317,9 +314,9 @@ def _open_each(
     now = engine.clock.now()
     start = policy.date_value("payment_period.start")
     count = 0
-    for person, since in people:
+    for person in people:
         if now >= policy.deadline_instant():
-            as_of = opened_as_of(start, since)
+            as_of = opened_as_of(start, person.facts_since)
             opened = open_insured_year_in(
                 engine, tx, domain, person, policy, "renewal", "first_year", as_of=as_of
             )

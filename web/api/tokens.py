@@ -234,9 +234,9 @@ def _left_out(count: int) -> dict[str, Any]:
 
 def _missing(db: Engine, header: str, scheme: str) -> ApiError:
     """401 for a request without a bearer token, recorded as a ``token_missing`` event: the
-        address, the operation (the URL rule, never the path) and why, by a code (``no_header``,
-        ``not_bearer``: another scheme, ``no_token``: ``Bearer`` and nothing after it); never the
-        header's value, which may be someone's password in another scheme. A flood from one address
+    address, the operation (the URL rule, never the path) and why, by a code (``no_header``,
+    ``not_bearer``: another scheme, ``no_token``: ``Bearer`` and nothing after it); never the
+    header's value, which may be someone's password in another scheme. A flood from one address
     is recorded in part (``web.event_throttle``)."""
     if not header.strip():
         reason = "no_header"
